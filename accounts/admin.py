@@ -1,0 +1,74 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from stratum.api.admin_base import TenantOwnedAdmin
+
+from .models import ApiKey, OneTimeToken, Tenant, User
+
+
+class UserInline(admin.TabularInline):
+    model = User
+    fields = ("email", "name", "role", "is_active", "is_verified", "last_login")
+    readonly_fields = ("email", "last_login")
+    extra = 0
+    show_change_link = True
+
+
+@admin.action(description="Suspend selected tenants")
+def suspend_tenants(modeladmin, request, queryset):
+    queryset.update(status=Tenant.STATUS_SUSPENDED)
+
+
+@admin.action(description="Reactivate selected tenants")
+def reactivate_tenants(modeladmin, request, queryset):
+    queryset.update(status=Tenant.STATUS_ACTIVE)
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "plan", "status", "created_at")
+    list_filter = ("plan", "status")
+    search_fields = ("name", "slug", "id")
+    readonly_fields = ("id", "created_at", "updated_at")
+    inlines = [UserInline]
+    actions = [suspend_tenants, reactivate_tenants]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "name", "tenant", "role", "is_active", "is_verified", "is_superuser", "last_login")
+    list_filter = ("role", "is_active", "is_verified", "is_superuser", "tenant")
+    search_fields = ("email", "name", "tenant__name")
+    readonly_fields = ("id", "created_at", "updated_at", "last_login")
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        ("Profile", {"fields": ("name", "phone", "tenant", "role", "preferences")}),
+        ("Status", {"fields": ("is_active", "is_verified", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "tenant", "role", "password1", "password2")}),)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantOwnedAdmin):
+    list_display = ("name", "prefix", "tenant", "created_by", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("name", "prefix", "tenant__name", "created_by__email")
+    readonly_fields = ("prefix", "key_hash", "created_by", "created_at", "last_used_at")
+    fields = ("name", "prefix", "key_hash", "permissions", "created_by", "created_at", "expires_at", "last_used_at",
+              "revoked_at")
+
+    def has_add_permission(self, request):
+        return False  # keys are created through the API, which shows the secret once
+
+
+@admin.register(OneTimeToken)
+class OneTimeTokenAdmin(admin.ModelAdmin):
+    list_display = ("user", "purpose", "created_at", "expires_at", "used_at")
+    list_filter = ("purpose",)
+    search_fields = ("user__email",)
+    readonly_fields = ("user", "purpose", "token_hash", "created_at", "expires_at", "used_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,80 @@
+"""Authentication: API keys (`Bearer sk_live_…` or `X-API-Key`) and JWT access tokens.
+
+Both set `request.tenant` from the principal. A suspended tenant's users and keys get 403
+TENANT_SUSPENDED; a deactivated user's tokens and keys stop working.
+"""
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from stratum.api.exceptions import Forbidden
+
+from .models import ApiKey, hash_api_key
+
+API_KEY_PREFIX = "sk_live_"
+
+
+class TenantSuspended(Forbidden):
+    default_code = "TENANT_SUSPENDED"
+    default_detail = "This account is suspended. Contact support."
+
+
+def _attach_tenant(request, tenant) -> None:
+    if tenant is not None and tenant.is_suspended:
+        raise TenantSuspended()
+    request.tenant = tenant
+    request._request.tenant = tenant
+
+
+def _raw_api_key(request) -> str | None:
+    header = request.META.get("HTTP_X_API_KEY")
+    if header:
+        return header.strip()
+    auth = get_authorization_header(request).split()
+    if len(auth) == 2 and auth[0].lower() == b"bearer" and auth[1].startswith(API_KEY_PREFIX.encode()):
+        return auth[1].decode(errors="replace")
+    return None
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw = _raw_api_key(request)
+        if raw is None:
+            return None
+        if not raw.startswith(API_KEY_PREFIX):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        key = (ApiKey.objects.unscoped().select_related("tenant", "created_by")
+               .filter(key_hash=hash_api_key(raw)).first())
+        if key is None or not key.is_usable or not key.created_by.is_active:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
+        _attach_tenant(request, key.tenant)
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.unscoped().filter(pk=key.pk).update(last_used_at=now)
+        return key.created_by, key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'
+
+
+class TenantJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, token = result
+        _attach_tenant(request, user.tenant)
+        return user, token
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.authentication.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                "description": "An API key (sk_live_…); also accepted as `Authorization: Bearer sk_live_…`."}

@@ -1,0 +1,144 @@
+import hashlib
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from stratum.api.permissions import ROLE_VIEWER, ROLES
+from stratum.api.tenancy import TenantOwned
+
+PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE = "starter", "professional", "enterprise"
+PLANS = (PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE)
+
+
+class Tenant(models.Model):
+    """A customer organisation: an advertiser or an agency. Everything else belongs to one."""
+
+    STATUS_ACTIVE, STATUS_SUSPENDED = "active", "suspended"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    plan = models.CharField(max_length=20, choices=[(p, p) for p in PLANS], default=PLAN_STARTER, db_index=True)
+    status = models.CharField(max_length=20, default=STATUS_ACTIVE, db_index=True,
+                              choices=[(STATUS_ACTIVE, "active"), (STATUS_SUSPENDED, "suspended")])
+    settings = models.JSONField(default=dict, blank=True)
+    # Superadmin overrides of the tier's features and limits (billing.plans merges them).
+    feature_flags = models.JSONField(default=dict, blank=True)
+    limit_overrides = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def timezone(self) -> str:
+        return (self.settings or {}).get("timezone") or "UTC"
+
+    @property
+    def currency(self) -> str:
+        return (self.settings or {}).get("currency") or "USD"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.STATUS_SUSPENDED
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields):
+        if not email:
+            raise ValueError("email is required")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields):
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        fields.setdefault("is_verified", True)
+        fields.setdefault("role", "admin")
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. Tenant users belong to one tenant; platform staff (is_superuser) may have none."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users", null=True, blank=True)
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    role = models.CharField(max_length=20, choices=[(r, r) for r in ROLES], default=ROLE_VIEWER)
+    preferences = models.JSONField(default=dict, blank=True)
+    is_verified = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+def hash_api_key(raw: str) -> str:
+    """Keys carry 256 bits of randomness, so a plain SHA-256 is a sufficient one-way hash."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(TenantOwned):
+    name = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    permissions = models.JSONField(default=list)
+    created_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class OneTimeToken(models.Model):
+    """Single-use e-mailed tokens (verify e-mail, reset password, accept invitation); only a hash is kept."""
+
+    PURPOSE_VERIFY, PURPOSE_RESET, PURPOSE_INVITE = "verify_email", "reset_password", "invite"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_tokens")
+    purpose = models.CharField(max_length=20, choices=[(PURPOSE_VERIFY, PURPOSE_VERIFY), (PURPOSE_RESET, PURPOSE_RESET),
+                                                       (PURPOSE_INVITE, PURPOSE_INVITE)])
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"])]

@@ -1,0 +1,184 @@
+from rest_framework import serializers
+
+from billing.plans import FEATURES, TIERS
+from stratum.api.permissions import ROLES, SCOPES
+
+from .models import ApiKey, Tenant, User
+
+
+class StrictSerializer(serializers.Serializer):
+    """Rejects unknown fields instead of silently ignoring them (mass assignment is a 422, not a no-op)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown or read-only field."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class UserSerializer(serializers.ModelSerializer):
+    tenant_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "phone", "role", "tenant_id", "is_active", "is_verified", "preferences",
+                  "created_at", "last_login"]
+        read_only_fields = fields
+
+
+class RegisterSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class LoginSerializer(StrictSerializer):
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class LoginResponseSerializer(TokenPairSerializer):
+    user = UserSerializer()
+
+
+class RefreshSerializer(StrictSerializer):
+    refresh_token = serializers.CharField(max_length=2000)
+
+
+class LogoutSerializer(StrictSerializer):
+    refresh_token = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+
+
+class ForgotPasswordSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class ResetPasswordSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=200)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class ChangePasswordSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class UpdateMeSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    preferences = serializers.DictField(required=False)
+
+    def validate_preferences(self, value):
+        if len(str(value)) > 16_000:
+            raise serializers.ValidationError("Preferences are too large (16 KB at most).")
+        return value
+
+
+class InviteUserSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    role = serializers.ChoiceField(choices=ROLES)
+
+
+class UpdateUserSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    role = serializers.ChoiceField(choices=ROLES, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "permissions", "created_at", "expires_at", "last_used_at", "revoked_at",
+                  "is_active"]
+        read_only_fields = fields
+
+    def get_is_active(self, obj) -> bool:
+        return obj.is_usable
+
+
+class ApiKeyCreatedSerializer(ApiKeySerializer):
+    key = serializers.SerializerMethodField()
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = ["id", "name", "key", "prefix", "permissions", "created_at", "expires_at"]
+        read_only_fields = fields
+
+    def get_key(self, obj) -> str:
+        return self.context["raw_key"]
+
+
+class CreateApiKeySerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=SCOPES), allow_empty=False,
+                                        max_length=len(SCOPES))
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "plan", "status", "settings", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class UpdateTenantSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    settings = serializers.DictField(required=False)
+
+
+class AdminTenantSerializer(serializers.ModelSerializer):
+    user_count = serializers.IntegerField(read_only=True)
+    max_users = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tenant
+        fields = ["id", "name", "slug", "plan", "status", "settings", "feature_flags", "limit_overrides",
+                  "max_users", "user_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_max_users(self, obj) -> int:
+        from billing.selectors import tenant_limits
+
+        return tenant_limits(tenant=obj)["max_users"]
+
+
+class AdminUpdateTenantSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    plan = serializers.ChoiceField(choices=list(TIERS), required=False)
+    max_users = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
+    feature_flags = serializers.DictField(child=serializers.BooleanField(allow_null=True), required=False)
+    status = serializers.ChoiceField(choices=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED], required=False)
+    suspended = serializers.BooleanField(required=False)
+
+    def validate_feature_flags(self, value):
+        unknown = [key for key in value if key not in FEATURES]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown feature: {', '.join(unknown)}.")
+        return value
+
+
+class FeatureFlagsSerializer(serializers.Serializer):
+    features = serializers.DictField(child=serializers.BooleanField())
+    tier = serializers.CharField()
+    limits = serializers.DictField(child=serializers.IntegerField())
+
+    class Meta:
+        ref_name = "FeatureFlags"
+

@@ -1,0 +1,229 @@
+"""Auth, users, tenant settings and API keys. Views parse, call one service/selector, serialize."""
+from __future__ import annotations
+
+from django.db.models import Count, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.pagination import StratumPagination
+from stratum.api.permissions import IsSuperAdmin, IsTenantAdmin
+from stratum.api.views import TenantAPIView, TenantGenericViewSet
+
+from billing.plans import TIERS
+
+from . import serializers as s
+from . import services
+from .models import ApiKey, Tenant, User
+
+
+def client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _parsed(serializer_class, request, **kwargs):
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- auth ------------------------------------------------------------------------------------
+
+class PublicAuthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class RegisterView(PublicAuthView):
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        user = services.user_register(**_parsed(s.RegisterSerializer, request))
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(PublicAuthView):
+    @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        data = _parsed(s.LoginSerializer, request)
+        user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_ip(request))
+        return Response({**tokens, "user": s.UserSerializer(user).data})
+
+
+class RefreshView(PublicAuthView):
+    @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        data = _parsed(s.RefreshSerializer, request)
+        return Response(services.tokens_refresh(refresh_token=data["refresh_token"]))
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
+    def post(self, request):
+        data = _parsed(s.LogoutSerializer, request)
+        services.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
+        return Response({"detail": "Logged out."})
+
+
+class ForgotPasswordView(PublicAuthView):
+    @extend_schema(request=s.ForgotPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        data = _parsed(s.ForgotPasswordSerializer, request)
+        services.password_forgot(email=data["email"])
+        return Response({"detail": "If an account exists for this e-mail, a reset link has been sent."})
+
+
+class ResetPasswordView(PublicAuthView):
+    @extend_schema(request=s.ResetPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        data = _parsed(s.ResetPasswordSerializer, request)
+        services.password_reset(token=data["token"], new_password=data["new_password"])
+        return Response({"detail": "Password has been reset. Sign in with the new password."})
+
+
+class VerifyEmailView(PublicAuthView):
+    @extend_schema(parameters=[OpenApiParameter("token", str, required=True)], responses={200: s.DetailSerializer},
+                   auth=[], tags=["auth"])
+    def get(self, request):
+        services.email_verify(token=request.query_params.get("token", ""))
+        return Response({"detail": "E-mail address verified."})
+
+
+# --- users -----------------------------------------------------------------------------------
+
+class MeView(TenantAPIView):
+    scope_resource = "users"
+    write_roles = ("owner", "admin", "manager", "analyst", "viewer")
+
+    @extend_schema(responses={200: s.UserSerializer}, tags=["users"])
+    def get(self, request):
+        return Response(s.UserSerializer(request.user).data)
+
+    @extend_schema(request=s.UpdateMeSerializer, responses={200: s.UserSerializer}, tags=["users"])
+    def patch(self, request):
+        user = services.user_update_me(user=request.user, data=_parsed(s.UpdateMeSerializer, request))
+        return Response(s.UserSerializer(user).data)
+
+
+class ChangePasswordView(TenantAPIView):
+    write_roles = ("owner", "admin", "manager", "analyst", "viewer")
+
+    @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.DetailSerializer}, tags=["users"])
+    def post(self, request):
+        data = _parsed(s.ChangePasswordSerializer, request)
+        services.password_change(user=request.user, current_password=data["current_password"],
+                                 new_password=data["new_password"])
+        return Response({"detail": "Password changed. Other sessions have been signed out."})
+
+
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
+    """Tenant members. Reading is for every member; inviting, changing and removing for admins."""
+
+    model = User
+    serializer_class = s.UserSerializer
+    scope_resource = "users"
+    write_roles = ("owner", "admin")
+
+    def scoped_queryset(self):
+        return User.objects.order_by("created_at")
+
+    @extend_schema(request=s.InviteUserSerializer, responses={201: s.UserSerializer}, tags=["users"])
+    def create(self, request):
+        data = _parsed(s.InviteUserSerializer, request)
+        user = services.user_invite(tenant=self.tenant, invited_by=request.user, **data)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.UpdateUserSerializer, responses={200: s.UserSerializer}, tags=["users"])
+    def partial_update(self, request, pk=None):
+        user = self.get_object()
+        user = services.user_update(tenant=self.tenant, actor=request.user, user=user,
+                                    data=_parsed(s.UpdateUserSerializer, request))
+        return Response(s.UserSerializer(user).data)
+
+    @extend_schema(responses={204: None}, tags=["users"])
+    def destroy(self, request, pk=None):
+        services.user_deactivate(tenant=self.tenant, actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- tenant ----------------------------------------------------------------------------------
+
+class CurrentTenantView(TenantAPIView):
+    write_roles = ("owner", "admin")
+    required_scopes = {"GET": ["read:users"]}
+
+    @extend_schema(responses={200: s.TenantSerializer}, tags=["tenants"])
+    def get(self, request):
+        return Response(s.TenantSerializer(self.tenant).data)
+
+    @extend_schema(request=s.UpdateTenantSerializer, responses={200: s.TenantSerializer}, tags=["tenants"])
+    def patch(self, request):
+        tenant = services.tenant_update(tenant=self.tenant, data=_parsed(s.UpdateTenantSerializer, request))
+        return Response(s.TenantSerializer(tenant).data)
+
+
+# --- API keys --------------------------------------------------------------------------------
+
+class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
+    """API keys are managed by tenant owners and admins; the secret is shown once, at creation."""
+
+    model = ApiKey
+    serializer_class = s.ApiKeySerializer
+    permission_classes = TenantGenericViewSet.permission_classes + [IsTenantAdmin]
+
+    def scoped_queryset(self):
+        return ApiKey.objects.order_by("-created_at")
+
+    @extend_schema(request=s.CreateApiKeySerializer, responses={201: s.ApiKeyCreatedSerializer}, tags=["api-keys"])
+    def create(self, request):
+        data = _parsed(s.CreateApiKeySerializer, request)
+        key, raw = services.api_key_create(tenant=self.tenant, created_by=request.user, name=data["name"],
+                                           permissions=data["permissions"], expires_at=data.get("expires_at"))
+        return Response(s.ApiKeyCreatedSerializer(key, context={"raw_key": raw}).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, tags=["api-keys"])
+    def destroy(self, request, pk=None):
+        services.api_key_revoke(tenant=self.tenant, key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- superadmin ------------------------------------------------------------------------------
+
+class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Platform staff only: every tenant, filterable by plan and status."""
+
+    serializer_class = s.AdminTenantSerializer
+    permission_classes = [IsAuthenticated, IsSuperAdmin]
+    pagination_class = StratumPagination
+
+    def get_queryset(self):
+        queryset = Tenant.objects.annotate(user_count=Count("users", filter=Q(users__is_active=True))).order_by("name")
+        params = self.request.query_params
+        if params.get("plan"):
+            queryset = queryset.filter(plan=params["plan"])
+        if params.get("status"):
+            queryset = queryset.filter(status=params["status"])
+        if params.get("search"):
+            queryset = queryset.filter(Q(name__icontains=params["search"][:100]) | Q(slug__icontains=params["search"][:100]))
+        return queryset
+
+    @extend_schema(parameters=[OpenApiParameter("plan", str), OpenApiParameter("status", str),
+                               OpenApiParameter("search", str)], tags=["superadmin"])
+    def list(self, request, *args, **kwargs):
+        params = request.query_params
+        if params.get("plan") and params["plan"] not in TIERS:
+            raise ValidationFailed(errors={"plan": [f"Unknown plan. Known: {', '.join(TIERS)}."]})
+        if params.get("status") and params["status"] not in (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED):
+            raise ValidationFailed(errors={"status": ["Must be active or suspended."]})
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=s.AdminUpdateTenantSerializer, responses={200: s.AdminTenantSerializer}, tags=["superadmin"])
+    def partial_update(self, request, pk=None):
+        tenant = self.get_object()
+        services.tenant_admin_update(tenant=tenant, data=_parsed(s.AdminUpdateTenantSerializer, request))
+        return Response(s.AdminTenantSerializer(self.get_queryset().get(pk=tenant.pk)).data)
+

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "stratum.api"
+    label = "api"
+    verbose_name = "API plumbing"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,88 @@
+"""Cross-cutting HTTP behaviour for /api/ and /health: body ceiling, JSON errors, rate-limit headers."""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from .exceptions import error_response
+from .parsers import body_limit_for
+from .ratelimit import take_token
+from .tenancy import all_tenants_scope
+
+logger = logging.getLogger("stratum.api")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/") or path == "/health" or path.startswith("/health/")
+
+
+class ApiBodySizeMiddleware:
+    """Refuse a declared oversize body before anything reads it (413)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if not is_api_path(request.path):
+            return None
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(400, "Invalid Content-Length header.")
+        view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
+        limit = body_limit_for(view_class)
+        if length > limit:
+            return error_response(413, f"Request body exceeds {limit} bytes.", "PAYLOAD_TOO_LARGE")
+        return None
+
+
+class ApiResponseMiddleware:
+    """Adds X-RateLimit-* headers and turns unhandled errors under /api/ into the error format."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not is_api_path(request.path) or request.path.startswith("/health") or request.path == "/api/v1/health":
+            return response
+        state = getattr(request, "_ratelimit_state", None)
+        if state is None and settings.RATELIMIT_ENABLED:
+            # Answered before the throttle ran (401, 404 route, 413...): count it against the caller's IP.
+            state = take_token(f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}", *settings.RATELIMIT_ANONYMOUS)
+            if not state.allowed:
+                response = error_response(429, f"Rate limit exceeded. Retry in {state.retry_after} seconds.",
+                                          "RATE_LIMITED")
+                response["Retry-After"] = str(state.retry_after)
+        if state is not None:
+            response["X-RateLimit-Limit"] = str(state.limit)
+            response["X-RateLimit-Remaining"] = str(state.remaining)
+            response["X-RateLimit-Reset"] = str(state.reset)
+        return response
+
+    def process_exception(self, request, exception):
+        if not is_api_path(request.path):
+            return None
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.error("database unavailable: %s", exception)
+            return error_response(503, "The database is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "Internal server error.", "INTERNAL_ERROR")
+
+
+class StaffConsoleScopeMiddleware:
+    """Django admin is the staff console: for staff on /admin/, tenant managers see every tenant."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/admin/") and getattr(request.user, "is_staff", False):
+            with all_tenants_scope():
+                return self.get_response(request)
+        return self.get_response(request)

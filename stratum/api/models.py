@@ -1,0 +1,31 @@
+import uuid
+
+from django.db import models
+
+from .tenancy import TenantOwned
+
+
+class OutboxEvent(TenantOwned):
+    """A domain event written in the same transaction as the change it describes.
+
+    The webhook/notification dispatcher reads pending rows and marks them dispatched only after
+    every subscriber has its delivery recorded, so a worker dying mid-way loses nothing.
+    """
+
+    STATUS_PENDING = "pending"
+    STATUS_DISPATCHED = "dispatched"
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_type = models.CharField(max_length=64, db_index=True)
+    data = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, default=STATUS_PENDING,
+                              choices=[(STATUS_PENDING, "pending"), (STATUS_DISPATCHED, "dispatched")])
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} ({self.status})"

@@ -1,0 +1,87 @@
+"""Who may call what: tenant roles for users, scopes for API keys.
+
+An API key acts for its tenant with the rights of the user who created it, further limited to its
+scopes. A view declares `scope_resource = "campaigns"` (read:campaigns for safe methods,
+write:campaigns otherwise) or `required_scopes = {"GET": [...], ...}`; a view that declares
+neither is closed to API keys (fail-closed).
+"""
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER = "owner", "admin", "manager", "analyst", "viewer"
+ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER)
+ADMIN_ROLES = (ROLE_OWNER, ROLE_ADMIN)
+WRITE_ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER)
+
+SCOPE_RESOURCES = (
+    "campaigns", "analytics", "cdp", "trust", "workflow", "webhooks", "billing",
+    "integrations", "reporting", "notifications", "users",
+)
+SCOPES = tuple(f"{kind}:{resource}" for resource in SCOPE_RESOURCES for kind in ("read", "write"))
+
+
+def is_api_key_request(request) -> bool:
+    from accounts.models import ApiKey
+
+    return isinstance(getattr(request, "auth", None), ApiKey)
+
+
+def required_scopes_for(view, method: str) -> list[str] | None:
+    explicit = getattr(view, "required_scopes", None)
+    if explicit is not None:
+        return list(explicit.get(method, explicit.get("*", [])))
+    resource = getattr(view, "scope_resource", None)
+    if resource is None:
+        return None
+    return [f"{'read' if method in SAFE_METHODS else 'write'}:{resource}"]
+
+
+class ApiKeyScopePermission(BasePermission):
+    message = "This API key's scopes do not allow this request."
+
+    def has_permission(self, request, view) -> bool:
+        if not is_api_key_request(request):
+            return True
+        needed = required_scopes_for(view, request.method)
+        if needed is None:
+            self.message = "This endpoint is not available to API keys."
+            return False
+        granted = set(request.auth.permissions or [])
+        missing = [scope for scope in needed if scope not in granted]
+        if missing:
+            self.message = f"This API key lacks the scope {', '.join(missing)}."
+            return False
+        return True
+
+
+class TenantRolePermission(BasePermission):
+    """Safe methods: any member. Writes: the roles in the view's `write_roles` (default owner/admin/manager)."""
+
+    message = "Your role does not allow this action."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not getattr(user, "is_authenticated", False) or getattr(request, "tenant", None) is None:
+            return False
+        read_roles = getattr(view, "read_roles", None)
+        if request.method in SAFE_METHODS:
+            return read_roles is None or user.role in read_roles
+        return user.role in getattr(view, "write_roles", WRITE_ROLES)
+
+
+class IsTenantAdmin(BasePermission):
+    message = "Only tenant owners and admins may do this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(getattr(user, "is_authenticated", False) and getattr(user, "role", None) in ADMIN_ROLES
+                    and getattr(request, "tenant", None) is not None)
+
+
+class IsSuperAdmin(BasePermission):
+    message = "Only platform staff (superadmin) may do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(getattr(request.user, "is_authenticated", False) and request.user.is_superuser
+                    and not is_api_key_request(request))

@@ -1,0 +1,129 @@
+"""Per-tier rate limiting: a token bucket per tenant (per IP when anonymous), atomic in Redis.
+
+Bucket capacity = the tier's burst; refill = the tier's requests per minute. One Lua script does
+read-refill-take-write atomically. Without Redis (or when Redis is down) the same bucket runs in
+this process's memory under a lock — limits then hold per process, which is the documented
+degraded mode; requests are never refused because the limiter's store is unavailable.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger("stratum.ratelimit")
+
+LUA_TOKEN_BUCKET = """
+local key = KEYS[1]
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local state = redis.call('HMGET', key, 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then tokens = capacity; ts = now end
+tokens = math.min(capacity, tokens + (now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', key, math.ceil(capacity / rate) + 60)
+return {allowed, tostring(tokens)}
+"""
+
+
+@dataclass
+class RateLimitState:
+    limit: int
+    remaining: int
+    reset: int
+    allowed: bool
+    retry_after: int
+
+
+_local_lock = threading.Lock()
+_local_buckets: dict[str, tuple[float, float]] = {}
+_redis_script = None
+
+
+def _take_local(key: str, capacity: int, rate: float, now: float) -> tuple[bool, float]:
+    with _local_lock:
+        tokens, ts = _local_buckets.get(key, (float(capacity), now))
+        tokens = min(capacity, tokens + (now - ts) * rate)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        _local_buckets[key] = (tokens, now)
+        if len(_local_buckets) > 100_000:
+            _local_buckets.clear()
+        return allowed, tokens
+
+
+def _redis_client():
+    try:
+        from django_redis import get_redis_connection
+    except ImportError:  # pragma: no cover
+        return None
+    if "RedisCache" not in settings.CACHES["default"]["BACKEND"]:
+        return None
+    return get_redis_connection("default")
+
+
+def reset_local_buckets() -> None:
+    with _local_lock:
+        _local_buckets.clear()
+
+
+def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
+    global _redis_script
+    now = time.time()
+    rate = per_minute / 60.0
+    client = _redis_client()
+    allowed, tokens = None, None
+    if client is not None:
+        try:
+            if _redis_script is None:
+                _redis_script = client.register_script(LUA_TOKEN_BUCKET)
+            prefix = settings.CACHES["default"].get("KEY_PREFIX", "stratum")
+            result = _redis_script(keys=[f"{prefix}:rl:{key}"], args=[burst, rate, now], client=client)
+            allowed, tokens = bool(int(result[0])), float(result[1])
+        except Exception as exc:  # Redis down: degrade to the in-process bucket
+            logger.warning("rate limiter falling back to local memory: %s", exc)
+            _redis_script = None
+    if allowed is None:
+        allowed, tokens = _take_local(key, burst, rate, now)
+    remaining = max(0, int(math.floor(tokens)))
+    reset = int(now + math.ceil((burst - tokens) / rate)) if tokens < burst else int(now)
+    retry_after = 0 if allowed else max(1, int(math.ceil((1 - tokens) / rate)))
+    return RateLimitState(limit=per_minute, remaining=remaining, reset=reset, allowed=allowed, retry_after=retry_after)
+
+
+def limits_for_request(request) -> tuple[str, int, int]:
+    tenant = getattr(request, "tenant", None)
+    if tenant is not None:
+        per_minute, burst = settings.RATELIMIT_TIERS.get(tenant.plan, settings.RATELIMIT_TIERS["starter"])
+        return f"t:{tenant.pk}", per_minute, burst
+    ip = request.META.get("REMOTE_ADDR", "unknown")
+    per_minute, burst = settings.RATELIMIT_ANONYMOUS
+    return f"ip:{ip}", per_minute, burst
+
+
+class TierRateThrottle(BaseThrottle):
+    """DRF throttle hook: takes one token; the headers are set by ApiResponseMiddleware."""
+
+    def allow_request(self, request, view) -> bool:
+        if not settings.RATELIMIT_ENABLED:
+            return True
+        key, per_minute, burst = limits_for_request(request)
+        state = take_token(key, per_minute, burst)
+        request._request._ratelimit_state = state
+        self._wait = state.retry_after
+        return state.allowed
+
+    def wait(self):
+        return self._wait

@@ -1,0 +1,21 @@
+"""Django's own 404/500 answered in the API error format under /api/."""
+from django.views.defaults import page_not_found, server_error
+
+from .exceptions import error_response
+from .middleware import is_api_path
+
+
+def api_not_found(request, *args, **kwargs):
+    return error_response(404, "Not found.", "NOT_FOUND")
+
+
+def handler404(request, exception=None):
+    if is_api_path(request.path):
+        return api_not_found(request)
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if is_api_path(request.path):
+        return error_response(500, "Internal server error.", "INTERNAL_ERROR")
+    return server_error(request)

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from stratum.api.health import HealthView
+from stratum.api.views_errors import api_not_found
+
+API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations"]
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("api/v1/health", HealthView.as_view(), name="api-health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    *[path("api/v1/", include(f"{app}.urls")) for app in API_APPS],
+    re_path(r"^api/", api_not_found),
+]
+
+handler404 = "stratum.api.views_errors.handler404"
+handler500 = "stratum.api.views_errors.handler500"

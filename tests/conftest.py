@@ -1,0 +1,56 @@
+"""Shared fixtures: tenants, users, authenticated API clients (JWT and API key)."""
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.helpers import client_for, key_client_for
+
+from stratum.api.ratelimit import reset_local_buckets
+from stratum.api.tenancy import tenant_scope
+from tests.accounts.factories import TenantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    reset_local_buckets()
+    yield
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(plan="enterprise")
+
+
+@pytest.fixture
+def user(tenant):
+    return UserFactory(tenant=tenant, role="owner")
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_client():
+    return client_for
+
+
+@pytest.fixture
+def make_key_client():
+    return key_client_for
+
+
+@pytest.fixture
+def scoped(tenant):
+    """Runs the test body with `tenant` in scope (for calling services and selectors directly)."""
+    with tenant_scope(tenant):
+        yield tenant
