@@ -1,0 +1,122 @@
+"""Ad accounts, campaigns, ads and their daily results.
+
+Daily metrics exist at campaign and ad level, one row per object per day; a re-sync of a day
+replaces the row (upsert on the unique key). `tenant` is denormalised onto every row so tenant
+scoping and date-range aggregation use one index.
+"""
+from django.db import models
+
+from stratum.api.tenancy import TenantOwned
+
+PLATFORMS = ("meta", "google", "tiktok", "snapchat", "demo")
+CAMPAIGN_STATUSES = ("active", "paused", "draft", "deleted")
+BUDGET_TYPES = ("daily", "lifetime")
+
+
+def _choices(values):
+    return [(v, v) for v in values]
+
+
+class AdAccount(TenantOwned):
+    client = models.ForeignKey("workflow.Client", on_delete=models.SET_NULL, null=True, blank=True,
+                               related_name="ad_accounts")
+    platform = models.CharField(max_length=16, choices=_choices(PLATFORMS), db_index=True)
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    currency = models.CharField(max_length=3, default="USD")
+    timezone = models.CharField(max_length=64, default="UTC")
+    is_active = models.BooleanField(default=True, help_text="Synced and shown; the user chose to use this account.")
+    # The integrations.Connection (OAuth tokens) used to reach it; null for the demo platform.
+    connection_id = models.UUIDField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True, help_text="Last successful sync.")
+    last_sync_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_sync_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["platform", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "platform", "external_id"],
+                                               name="campaigns_adaccount_unique_external")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.platform})"
+
+
+class Campaign(TenantOwned):
+    ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="campaigns")
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    platform = models.CharField(max_length=16, choices=_choices(PLATFORMS), db_index=True)
+    status = models.CharField(max_length=16, choices=_choices(CAMPAIGN_STATUSES), default="active", db_index=True)
+    objective = models.CharField(max_length=64, blank=True)
+    budget_type = models.CharField(max_length=16, choices=_choices(BUDGET_TYPES), default="daily")
+    budget_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    targeting = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["ad_account", "external_id"],
+                                               name="campaigns_campaign_unique_external")]
+        indexes = [models.Index(fields=["tenant", "status"]), models.Index(fields=["tenant", "platform"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ad(TenantOwned):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=_choices(CAMPAIGN_STATUSES), default="active")
+    creative_type = models.CharField(max_length=32, blank=True)
+    headline = models.CharField(max_length=255, blank=True)
+    primary_text = models.TextField(blank=True)
+    creative_url = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "external_id"], name="campaigns_ad_unique_external")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetricFields(models.Model):
+    date = models.DateField()
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    spend = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    conversions = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    landing_page_views = models.BigIntegerField(default=0)
+    leads = models.BigIntegerField(default=0)
+    synced_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class CampaignDailyMetric(TenantOwned, MetricFields):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="daily_metrics")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "date"], name="campaigns_cdm_unique_day")]
+        indexes = [models.Index(fields=["tenant", "date"]), models.Index(fields=["campaign", "date"])]
+
+
+class AdDailyMetric(TenantOwned, MetricFields):
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="daily_metrics")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ad_daily_metrics")
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [models.UniqueConstraint(fields=["ad", "date"], name="campaigns_adm_unique_day")]
+        indexes = [models.Index(fields=["tenant", "date"]), models.Index(fields=["campaign", "date"])]

@@ -1,0 +1,152 @@
+"""The ad-platform connector interface. The demo simulator and the real Meta/Google/TikTok/Snapchat
+connectors implement it; sync, the campaign builder, autopilot, rules and audience sync use only it.
+
+Records are plain dataclasses in platform-neutral units: money as Decimal in the account currency
+(connectors convert micros/cents), dates in the account's time zone.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable
+
+
+class ConnectorError(Exception):
+    """A platform call failed. `retryable` tells sync whether a later retry may succeed."""
+
+    def __init__(self, message: str, *, code: str = "PLATFORM_ERROR", retryable: bool = False,
+                 status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ConnectorAuthError(ConnectorError):
+    def __init__(self, message: str = "The platform rejected the credentials.", **kwargs):
+        kwargs.setdefault("code", "PLATFORM_AUTH_FAILED")
+        super().__init__(message, **kwargs)
+
+
+class ConnectorRateLimited(ConnectorError):
+    def __init__(self, message: str = "The platform is rate limiting requests.", **kwargs):
+        kwargs.setdefault("code", "PLATFORM_RATE_LIMITED")
+        kwargs.setdefault("retryable", True)
+        super().__init__(message, **kwargs)
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    external_id: str
+    name: str
+    currency: str = "USD"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    external_id: str
+    name: str
+    status: str  # active | paused | draft | deleted
+    objective: str = ""
+    budget_type: str = "daily"  # daily | lifetime
+    budget_amount: Decimal = Decimal("0")
+    start_date: date | None = None
+    end_date: date | None = None
+    targeting: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AdRecord:
+    external_id: str
+    campaign_external_id: str
+    name: str
+    status: str = "active"
+    creative_type: str = ""
+    headline: str = ""
+    primary_text: str = ""
+    creative_url: str = ""
+
+
+@dataclass(frozen=True)
+class InsightRecord:
+    """One day of results for one ad (ad_external_id set) or one campaign (ad_external_id None)."""
+
+    date: date
+    campaign_external_id: str
+    ad_external_id: str | None = None
+    impressions: int = 0
+    clicks: int = 0
+    spend: Decimal = Decimal("0")
+    conversions: Decimal = Decimal("0")
+    revenue: Decimal = Decimal("0")
+    landing_page_views: int = 0
+    leads: int = 0
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    """What the campaign builder asks a platform to create."""
+
+    name: str
+    objective: str
+    budget_type: str
+    budget_amount: Decimal
+    targeting: dict[str, Any] = field(default_factory=dict)
+    start_date: date | None = None
+    end_date: date | None = None
+    status: str = "paused"
+
+
+@dataclass(frozen=True)
+class AudienceMember:
+    """One person for an audience upload; connectors normalise and hash per platform rules."""
+
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AudienceUploadResult:
+    audience_external_id: str
+    received: int
+    matched: int
+    removed: int = 0
+
+
+class AdPlatformConnector(abc.ABC):
+    platform: str = ""
+    supports_audiences: bool = False
+    # Platform rules for the builder: objectives, minimum daily budget (account currency).
+    objectives: tuple[str, ...] = ()
+    min_daily_budget: Decimal = Decimal("1")
+
+    @abc.abstractmethod
+    def list_accounts(self) -> list[AccountRecord]: ...
+
+    @abc.abstractmethod
+    def list_campaigns(self, account_id: str) -> list[CampaignRecord]: ...
+
+    @abc.abstractmethod
+    def list_ads(self, account_id: str) -> list[AdRecord]: ...
+
+    @abc.abstractmethod
+    def daily_insights(self, account_id: str, start: date, end: date) -> Iterable[InsightRecord]:
+        """Ad-level and campaign-level rows for every day in [start, end]."""
+
+    @abc.abstractmethod
+    def create_campaign(self, account_id: str, spec: CampaignSpec) -> CampaignRecord: ...
+
+    @abc.abstractmethod
+    def update_campaign_status(self, account_id: str, campaign_id: str, status: str) -> None: ...
+
+    @abc.abstractmethod
+    def update_campaign_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None: ...
+
+    def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
+                        add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
+        raise ConnectorError(f"{self.platform} does not support audience uploads", code="AUDIENCES_UNSUPPORTED")
