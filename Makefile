@@ -34,8 +34,12 @@ run: seed
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
+
+# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL); the database is created if missing.
 bench: install-dev
-	$(PY) -m benchmarks.run
+	-psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "CREATE DATABASE stratum_bench" 2>/dev/null
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,45 @@
+"""Benchmark plumbing: each `benchmarks/bench_*.py` exposes `run() -> list[Row]`.
+
+Benchmarks measure on the configured database (PostgreSQL in `make bench`) inside a throwaway
+tenant that is deleted afterwards. Figures are medians of repeated runs, never single timings.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float
+    unit: str
+    reference: str = ""
+    reference_value: float | None = None
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> str:
+        if self.reference_value:
+            return f"{self.value / self.reference_value:.2f}x"
+        return ""
+
+
+def p50_ms(fn: Callable[[], object], *, repeat: int = 30, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def seconds(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
