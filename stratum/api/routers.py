@@ -5,4 +5,5 @@ class ApiRouter(SimpleRouter):
     """Routes without a required trailing slash (the spec's paths have none; one is tolerated)."""
 
     def __init__(self):
-        super().__init__(trailing_slash="/?")
+        super().__init__()
+        self.trailing_slash = "/?"
