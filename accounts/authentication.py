@@ -6,7 +6,6 @@ TENANT_SUSPENDED; a deactivated user's tokens and keys stop working.
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -70,11 +69,3 @@ class TenantJWTAuthentication(JWTAuthentication):
         _attach_tenant(request, user.tenant)
         return user, token
 
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.ApiKeyAuthentication"
-    name = "ApiKeyAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "X-API-Key",
-                "description": "An API key (sk_live_…); also accepted as `Authorization: Bearer sk_live_…`."}

@@ -2,14 +2,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from stratum.api.health import HealthView
+from stratum.api.health import ApiHealthView, HealthView
 from stratum.api.views_errors import api_not_found
 
 API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "analytics"]
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
-    path("api/v1/health", HealthView.as_view(), name="api-health"),
+    path("api/v1/health", ApiHealthView.as_view(), name="api-health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

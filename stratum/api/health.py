@@ -5,7 +5,7 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,6 +14,17 @@ from rest_framework.views import APIView
 import stratum
 
 logger = logging.getLogger("stratum.health")
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["healthy", "degraded", "unhealthy"])
+    version = serializers.CharField()
+    environment = serializers.CharField()
+    database = serializers.ChoiceField(choices=["healthy", "unhealthy"])
+    redis = serializers.ChoiceField(choices=["healthy", "unhealthy", "disabled"])
+
+
+HEALTH_RESPONSES = {200: HealthSerializer, 503: HealthSerializer}
 
 
 def database_status() -> str:
@@ -44,42 +55,36 @@ def redis_status() -> str:
         return "unhealthy"
 
 
+def health_report() -> tuple[dict, int]:
+    database = database_status()
+    redis = redis_status()
+    if database != "healthy":
+        status = "unhealthy"
+    elif redis == "unhealthy":
+        status = "degraded"
+    else:
+        status = "healthy"
+    body = {"status": status, "version": stratum.__version__, "environment": settings.ENVIRONMENT,
+            "database": database, "redis": redis}
+    return body, (503 if database != "healthy" else 200)
+
+
 class HealthView(APIView):
+    """Liveness and dependencies. 503 when the database is down; Redis down is `degraded`."""
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
-    @extend_schema(
-        auth=[],
-        responses={
-            (200, "application/json"): inline_serializer("Health", {
-                "status": serializers.ChoiceField(choices=["healthy", "degraded", "unhealthy"]),
-                "version": serializers.CharField(),
-                "environment": serializers.CharField(),
-                "database": serializers.ChoiceField(choices=["healthy", "unhealthy"]),
-                "redis": serializers.ChoiceField(choices=["healthy", "unhealthy", "disabled"]),
-            }),
-            (503, "application/json"): inline_serializer("HealthDown", {
-                "status": serializers.CharField(), "version": serializers.CharField(),
-                "environment": serializers.CharField(), "database": serializers.CharField(),
-                "redis": serializers.CharField(),
-            }),
-        },
-    )
+    @extend_schema(auth=[], responses=HEALTH_RESPONSES, tags=["health"])
     def get(self, request):
-        database = database_status()
-        redis = redis_status()
-        if database != "healthy":
-            status = "unhealthy"
-        elif redis == "unhealthy":
-            status = "degraded"
-        else:
-            status = "healthy"
-        body = {
-            "status": status,
-            "version": stratum.__version__,
-            "environment": settings.ENVIRONMENT,
-            "database": database,
-            "redis": redis,
-        }
-        return Response(body, status=503 if database != "healthy" else 200)
+        body, status = health_report()
+        return Response(body, status=status)
+
+
+class ApiHealthView(HealthView):
+    """The same report under /api/v1/health."""
+
+    @extend_schema(auth=[], responses=HEALTH_RESPONSES, tags=["health"], operation_id="api_v1_health_retrieve")
+    def get(self, request):
+        return super().get(request)

@@ -82,6 +82,10 @@ class TenantManager(models.Manager):
             )
         return super().get_queryset().filter(tenant_id=tenant.pk)
 
+    def none(self) -> models.QuerySet:
+        """An empty queryset needs no scope (schema generation, filter introspection)."""
+        return super().get_queryset().none()
+
     def for_tenant(self, tenant: "Tenant") -> models.QuerySet:
         if tenant is None:
             raise TenantScopeMissing("for_tenant() needs a tenant")

@@ -59,6 +59,8 @@ class TenantScopedMixin(TenantContextMixin):
         return self.model.objects.all()
 
     def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # OpenAPI generation: no request, no tenant
+            return (self.model or self.queryset.model)._base_manager.none()
         queryset = self.scoped_queryset()
         return queryset.filter(tenant_id=self.request.tenant.pk)
 
