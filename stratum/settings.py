@@ -138,7 +138,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "stratum"}}
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+# Tests run tasks in-process even when a broker is configured (the fault suite starts real workers itself).
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None or TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
 if CELERY_BROKER_URL is None:
     CELERY_BROKER_URL = "memory://"
