@@ -111,12 +111,10 @@ def tokens_for_user(*, user: User) -> dict[str, Any]:
 
 def refresh_tokens_revoke_all(*, user: User) -> int:
     """Blacklists every outstanding refresh token of the user (password change/reset, deactivation)."""
-    outstanding = OutstandingToken.objects.filter(user=user).exclude(blacklistedtoken__isnull=False)
-    count = 0
-    for token in outstanding:
-        BlacklistedToken.objects.get_or_create(token=token)
-        count += 1
-    return count
+    outstanding = list(OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True))
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding],
+                                         ignore_conflicts=True)
+    return len(outstanding)
 
 
 # --- registration & login --------------------------------------------------------------------
