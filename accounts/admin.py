@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from stratum.api.admin_base import TenantOwnedAdmin
 
-from .models import ApiKey, OneTimeToken, Tenant, User
+from .models import ApiKey, Notification, OneTimeToken, Tenant, User
 
 
 class UserInline(admin.TabularInline):
@@ -72,3 +72,11 @@ class OneTimeTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(TenantOwnedAdmin):
+    list_display = ("title", "category", "user", "tenant", "created_at", "read_at")
+    list_filter = ("category",)
+    search_fields = ("title", "user__email", "tenant__name")
+    readonly_fields = ("user", "category", "title", "body", "data", "created_at")

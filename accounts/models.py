@@ -142,3 +142,26 @@ class OneTimeToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "purpose"])]
+
+
+NOTIFICATION_CATEGORIES = ("campaign_alerts", "budget_alerts", "signal_alerts", "task_assigned", "weekly_digest",
+                           "sync_alerts")
+
+
+class Notification(TenantOwned):
+    """An in-app notification for one user. Other channels (e-mail, Slack) are sent, not stored here."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    category = models.CharField(max_length=32, choices=[(c, c) for c in NOTIFICATION_CATEGORIES], db_index=True)
+    title = models.CharField(max_length=255)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "read_at", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.title}"

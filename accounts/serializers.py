@@ -2,19 +2,11 @@ from rest_framework import serializers
 
 from billing.plans import FEATURES, TIERS
 from stratum.api.permissions import ROLES, SCOPES
+from stratum.api.serializers import StrictSerializer
 
 from .models import ApiKey, Tenant, User
 
 
-class StrictSerializer(serializers.Serializer):
-    """Rejects unknown fields instead of silently ignoring them (mass assignment is a 422, not a no-op)."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown or read-only field."] for key in unknown})
-        return super().to_internal_value(data)
 
 
 class UserSerializer(serializers.ModelSerializer):

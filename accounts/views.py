@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.pagination import StratumPagination
 from stratum.api.permissions import IsSuperAdmin, IsTenantAdmin
+from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from billing.plans import TIERS
@@ -24,10 +25,6 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
 
-def _parsed(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- auth ------------------------------------------------------------------------------------
@@ -40,14 +37,14 @@ class PublicAuthView(APIView):
 class RegisterView(PublicAuthView):
     @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        user = services.user_register(**_parsed(s.RegisterSerializer, request))
+        user = services.user_register(**parse_body(s.RegisterSerializer, request))
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
 class LoginView(PublicAuthView):
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        data = _parsed(s.LoginSerializer, request)
+        data = parse_body(s.LoginSerializer, request)
         user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_ip(request))
         return Response({**tokens, "user": s.UserSerializer(user).data})
 
@@ -55,7 +52,7 @@ class LoginView(PublicAuthView):
 class RefreshView(PublicAuthView):
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        data = _parsed(s.RefreshSerializer, request)
+        data = parse_body(s.RefreshSerializer, request)
         return Response(services.tokens_refresh(refresh_token=data["refresh_token"]))
 
 
@@ -64,7 +61,7 @@ class LogoutView(APIView):
 
     @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
     def post(self, request):
-        data = _parsed(s.LogoutSerializer, request)
+        data = parse_body(s.LogoutSerializer, request)
         services.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
         return Response({"detail": "Logged out."})
 
@@ -72,7 +69,7 @@ class LogoutView(APIView):
 class ForgotPasswordView(PublicAuthView):
     @extend_schema(request=s.ForgotPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        data = _parsed(s.ForgotPasswordSerializer, request)
+        data = parse_body(s.ForgotPasswordSerializer, request)
         services.password_forgot(email=data["email"])
         return Response({"detail": "If an account exists for this e-mail, a reset link has been sent."})
 
@@ -80,7 +77,7 @@ class ForgotPasswordView(PublicAuthView):
 class ResetPasswordView(PublicAuthView):
     @extend_schema(request=s.ResetPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        data = _parsed(s.ResetPasswordSerializer, request)
+        data = parse_body(s.ResetPasswordSerializer, request)
         services.password_reset(token=data["token"], new_password=data["new_password"])
         return Response({"detail": "Password has been reset. Sign in with the new password."})
 
@@ -105,7 +102,7 @@ class MeView(TenantAPIView):
 
     @extend_schema(request=s.UpdateMeSerializer, responses={200: s.UserSerializer}, tags=["users"])
     def patch(self, request):
-        user = services.user_update_me(user=request.user, data=_parsed(s.UpdateMeSerializer, request))
+        user = services.user_update_me(user=request.user, data=parse_body(s.UpdateMeSerializer, request))
         return Response(s.UserSerializer(user).data)
 
 
@@ -114,7 +111,7 @@ class ChangePasswordView(TenantAPIView):
 
     @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.DetailSerializer}, tags=["users"])
     def post(self, request):
-        data = _parsed(s.ChangePasswordSerializer, request)
+        data = parse_body(s.ChangePasswordSerializer, request)
         services.password_change(user=request.user, current_password=data["current_password"],
                                  new_password=data["new_password"])
         return Response({"detail": "Password changed. Other sessions have been signed out."})
@@ -133,7 +130,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
 
     @extend_schema(request=s.InviteUserSerializer, responses={201: s.UserSerializer}, tags=["users"])
     def create(self, request):
-        data = _parsed(s.InviteUserSerializer, request)
+        data = parse_body(s.InviteUserSerializer, request)
         user = services.user_invite(tenant=self.tenant, invited_by=request.user, **data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
@@ -141,7 +138,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
     def partial_update(self, request, pk=None):
         user = self.get_object()
         user = services.user_update(tenant=self.tenant, actor=request.user, user=user,
-                                    data=_parsed(s.UpdateUserSerializer, request))
+                                    data=parse_body(s.UpdateUserSerializer, request))
         return Response(s.UserSerializer(user).data)
 
     @extend_schema(responses={204: None}, tags=["users"])
@@ -162,7 +159,7 @@ class CurrentTenantView(TenantAPIView):
 
     @extend_schema(request=s.UpdateTenantSerializer, responses={200: s.TenantSerializer}, tags=["tenants"])
     def patch(self, request):
-        tenant = services.tenant_update(tenant=self.tenant, data=_parsed(s.UpdateTenantSerializer, request))
+        tenant = services.tenant_update(tenant=self.tenant, data=parse_body(s.UpdateTenantSerializer, request))
         return Response(s.TenantSerializer(tenant).data)
 
 
@@ -180,7 +177,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
 
     @extend_schema(request=s.CreateApiKeySerializer, responses={201: s.ApiKeyCreatedSerializer}, tags=["api-keys"])
     def create(self, request):
-        data = _parsed(s.CreateApiKeySerializer, request)
+        data = parse_body(s.CreateApiKeySerializer, request)
         key, raw = services.api_key_create(tenant=self.tenant, created_by=request.user, name=data["name"],
                                            permissions=data["permissions"], expires_at=data.get("expires_at"))
         return Response(s.ApiKeyCreatedSerializer(key, context={"raw_key": raw}).data, status=status.HTTP_201_CREATED)
@@ -224,6 +221,6 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     @extend_schema(request=s.AdminUpdateTenantSerializer, responses={200: s.AdminTenantSerializer}, tags=["superadmin"])
     def partial_update(self, request, pk=None):
         tenant = self.get_object()
-        services.tenant_admin_update(tenant=tenant, data=_parsed(s.AdminUpdateTenantSerializer, request))
+        services.tenant_admin_update(tenant=tenant, data=parse_body(s.AdminUpdateTenantSerializer, request))
         return Response(s.AdminTenantSerializer(self.get_queryset().get(pk=tenant.pk)).data)
 

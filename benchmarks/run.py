@@ -45,6 +45,7 @@ def main(selected: list[str]) -> int:
     table = header + "\n".join(lines) + "\n"
     print(table)
     out = Path(settings.BASE_DIR) / "docs" / "benchmarks.md"
+    out.parent.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out.write_text(
         "# Benchmarks\n\n"

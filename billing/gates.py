@@ -1,8 +1,6 @@
 """Feature gates and plan limits, enforced where things are used and created."""
 from __future__ import annotations
 
-from rest_framework.permissions import BasePermission
-
 from stratum.api.exceptions import Forbidden
 
 from .selectors import tenant_features, tenant_limits
@@ -25,14 +23,3 @@ def limit_enforce(*, tenant, limit: str, current: int, adding: int = 1) -> None:
     allowed = tenant_limits(tenant=tenant).get(limit)
     if allowed is not None and current + adding > allowed:
         raise PlanLimitReached(f"Plan limit reached: {limit} is {allowed} on the {tenant.plan} plan.")
-
-
-class RequiresFeature(BasePermission):
-    """Use with a view attribute `required_feature = "autopilot"`."""
-
-    def has_permission(self, request, view) -> bool:
-        feature = getattr(view, "required_feature", None)
-        tenant = getattr(request, "tenant", None)
-        if feature and tenant is not None:
-            feature_require(tenant=tenant, feature=feature)
-        return True

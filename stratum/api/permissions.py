@@ -70,6 +70,20 @@ class TenantRolePermission(BasePermission):
         return user.role in getattr(view, "write_roles", WRITE_ROLES)
 
 
+class FeatureGatePermission(BasePermission):
+    """A view with `required_feature = "autopilot"` answers 403 FEATURE_NOT_AVAILABLE when the tenant's plan
+    (with its overrides) lacks the feature. Part of every tenant view base."""
+
+    def has_permission(self, request, view) -> bool:
+        feature = getattr(view, "required_feature", None)
+        tenant = getattr(request, "tenant", None)
+        if feature and tenant is not None:
+            from billing.gates import feature_require
+
+            feature_require(tenant=tenant, feature=feature)
+        return True
+
+
 class IsTenantAdmin(BasePermission):
     message = "Only tenant owners and admins may do this."
 

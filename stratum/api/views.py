@@ -14,7 +14,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from .exceptions import NotFound
-from .permissions import TenantRolePermission
+from .permissions import FeatureGatePermission, TenantRolePermission
 from .tenancy import activate_tenant, deactivate_tenant
 
 OWNED_METHODS = ("get_queryset", "get_object")
@@ -72,17 +72,17 @@ class TenantScopedMixin(TenantContextMixin):
 
 
 class TenantAPIView(TenantContextMixin, APIView):
-    permission_classes = APIView.permission_classes + [TenantRolePermission]
+    permission_classes = APIView.permission_classes + [TenantRolePermission, FeatureGatePermission]
 
 
 class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
-    permission_classes = viewsets.GenericViewSet.permission_classes + [TenantRolePermission]
+    permission_classes = viewsets.GenericViewSet.permission_classes + [TenantRolePermission, FeatureGatePermission]
 
 
 class TenantViewSet(TenantContextMixin, viewsets.ViewSet):
     """A plain ViewSet (no model) with the tenant in scope, for selector-backed endpoints."""
 
-    permission_classes = viewsets.ViewSet.permission_classes + [TenantRolePermission]
+    permission_classes = viewsets.ViewSet.permission_classes + [TenantRolePermission, FeatureGatePermission]
 
 
 class TenantModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,

@@ -1,7 +1,7 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import ApiKey, Tenant, User, hash_api_key
+from accounts.models import ApiKey, Notification, Tenant, User, hash_api_key
 from stratum.api.models import OutboxEvent
 from stratum.api.permissions import SCOPES
 from tests.factories import TenantOwnedFactory
@@ -57,3 +57,12 @@ class OutboxEventFactory(TenantOwnedFactory):
 
     event_type = "campaign.paused"
     data = factory.LazyFunction(lambda: {"campaign_id": "x"})
+
+
+class NotificationFactory(TenantOwnedFactory):
+    class Meta:
+        model = Notification
+
+    user = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..tenant"))
+    category = "campaign_alerts"
+    title = factory.Sequence(lambda n: f"Notification {n}")

@@ -1,0 +1,120 @@
+"""The one definition of every performance metric, as database expressions.
+
+Sums and ratios are computed in SQL (annotate/aggregate); Python only formats the result. Every
+endpoint, alert, rule and report uses these so the same figure is the same number everywhere:
+
+    roas  = revenue / spend                       (0 when spend is 0)
+    cpa   = spend / conversions                   (0 when there are no conversions)
+    cpc   = spend / clicks
+    cpm   = spend / impressions × 1000
+    ctr   = clicks / impressions × 100            (percent)
+    cvr   = conversions / clicks × 100            (percent)
+    cplpv = spend / landing_page_views            (cost per landing-page view)
+    cpl   = spend / leads
+
+Usage::
+
+    CampaignDailyMetric.objects.filter(...).aggregate(**metric_sums())
+    Campaign.objects.annotate(**metric_sums(path="daily_metrics__", filter=Q(daily_metrics__date__gte=d)))
+                    .annotate(**metric_ratios())
+    # grouping metric rows: field names would clash with the annotations, so use a suffix
+    CampaignDailyMetric.objects.values("campaign_id").annotate(**metric_sums(suffix="_sum"))
+                    .annotate(**metric_ratios(suffix="_sum"))
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Mapping
+
+from django.db.models import DecimalField, F, FloatField, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, NullIf
+
+COUNT_FIELDS = ("impressions", "clicks", "landing_page_views", "leads")
+MONEY_FIELDS = ("spend", "revenue")
+DECIMAL_FIELDS = ("spend", "revenue", "conversions")
+SUM_FIELDS = ("impressions", "clicks", "spend", "conversions", "revenue", "landing_page_views", "leads")
+
+# name -> (numerator, denominator, factor)
+RATIOS: dict[str, tuple[str, str, int]] = {
+    "roas": ("revenue", "spend", 1),
+    "cpa": ("spend", "conversions", 1),
+    "cpc": ("spend", "clicks", 1),
+    "cpm": ("spend", "impressions", 1000),
+    "ctr": ("clicks", "impressions", 100),
+    "cvr": ("conversions", "clicks", 100),
+    "cplpv": ("spend", "landing_page_views", 1),
+    "cpl": ("spend", "leads", 1),
+}
+METRICS = SUM_FIELDS + tuple(RATIOS)
+
+_DECIMAL = DecimalField(max_digits=20, decimal_places=2)
+
+
+def metric_sums(*, path: str = "", filter: Q | None = None, suffix: str = "",
+                fields: tuple[str, ...] = SUM_FIELDS) -> dict[str, Any]:
+    """`{field+suffix: Coalesce(Sum(path+field), 0)}` for each metric field."""
+    sums: dict[str, Any] = {}
+    for field in fields:
+        if field in DECIMAL_FIELDS:
+            zero = Value(Decimal("0"), output_field=_DECIMAL)
+            sums[field + suffix] = Coalesce(Sum(path + field, filter=filter, output_field=_DECIMAL), zero)
+        else:
+            sums[field + suffix] = Coalesce(Sum(path + field, filter=filter), Value(0))
+    return sums
+
+
+def safe_ratio(numerator, denominator, factor: int = 1):
+    """numerator / denominator × factor as a float, 0 when the denominator is 0 (SQL, NULL-safe)."""
+    num = Cast(numerator, FloatField())
+    den = NullIf(Cast(denominator, FloatField()), Value(0.0))
+    expression = num / den
+    if factor != 1:
+        expression = expression * Value(float(factor))
+    return Coalesce(expression, Value(0.0), output_field=FloatField())
+
+
+def metric_ratios(*, suffix: str = "", names: tuple[str, ...] = tuple(RATIOS)) -> dict[str, Any]:
+    """Ratio annotations over previously annotated sums (`metric_sums(suffix=...)`)."""
+    return {name: safe_ratio(F(RATIOS[name][0] + suffix), F(RATIOS[name][1] + suffix), RATIOS[name][2])
+            for name in names}
+
+
+def ratio_value(numerator, denominator, factor: int = 1) -> float:
+    """The same ratio in Python, for totals that were already aggregated by the database."""
+    den = float(denominator or 0)
+    return float(numerator or 0) / den * factor if den else 0.0
+
+
+def ratios_from_totals(totals: Mapping[str, Any], *, suffix: str = "") -> dict[str, float]:
+    return {name: ratio_value(totals.get(num + suffix), totals.get(den + suffix), factor)
+            for name, (num, den, factor) in RATIOS.items()}
+
+
+def money(value) -> float:
+    """A money amount for JSON: a number with two decimals."""
+    return round(float(value or 0), 2)
+
+
+def metric_value(name: str, value) -> float | int:
+    """JSON shape of one metric: counts as integers, money and ratios rounded to 2 places."""
+    if name in COUNT_FIELDS:
+        return int(value or 0)
+    if name in MONEY_FIELDS or name in ("cpa", "cpc", "cpm", "cplpv", "cpl"):
+        return money(value)
+    if name == "conversions":
+        number = float(value or 0)
+        return int(number) if number.is_integer() else round(number, 2)
+    return round(float(value or 0), 2)
+
+
+def format_metrics(row: Mapping[str, Any], *, suffix: str = "", names: tuple[str, ...] = METRICS) -> dict[str, Any]:
+    """Sums and ratios of one aggregated row as the API shows them."""
+    out: dict[str, Any] = {}
+    for name in names:
+        key = name + suffix if name in SUM_FIELDS else name
+        if key in row:
+            out[name] = metric_value(name, row[key])
+        elif name in RATIOS:
+            num, den, factor = RATIOS[name]
+            out[name] = metric_value(name, ratio_value(row.get(num + suffix), row.get(den + suffix), factor))
+    return out

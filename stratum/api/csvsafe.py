@@ -1,0 +1,23 @@
+"""CSV cells that spreadsheets will not execute (CSV/formula injection, OWASP)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    """Text for one CSV cell; text starting like a formula is prefixed with a single quote.
+
+    Numbers are written as they are (a negative number is data, not a formula).
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text

@@ -1,0 +1,133 @@
+"""Outbound HTTP to URLs that users give us (webhooks, Slack, creative media): the SSRF guard.
+
+- At creation, `validate_public_url()` refuses non-http(s) schemes, credentials in the URL, local host
+  names and literal private/loopback/link-local/metadata addresses (and plain http outside DEBUG).
+- At delivery, `safe_request()` resolves the host and refuses any address that is not globally routable,
+  then connects to exactly the vetted address (the TLS server name stays the host name), so a DNS answer
+  that changes between the check and the connection cannot reach an internal service. Redirects are never
+  followed; the timeout is 10 s.
+- `WEBHOOK_ALLOW_PRIVATE_TARGETS=1` lifts the address checks (tests, on-premise installations).
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+from django.conf import settings
+
+DEFAULT_TIMEOUT = 10.0
+MAX_URL_LENGTH = 2000
+LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+
+
+class UnsafeTarget(ValueError):
+    """The URL or the address it resolves to is not allowed as an outbound target."""
+
+
+def _private_allowed() -> bool:
+    return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
+
+
+def address_is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _literal_ip(host: str):
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
+    """Checks a URL a user hands us. Returns it unchanged or raises UnsafeTarget with a readable reason."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        raise UnsafeTarget(f"The URL must be 1 to {MAX_URL_LENGTH} characters.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeTarget("The URL must start with https://.")
+    if require_https is None:
+        require_https = not settings.DEBUG and not _private_allowed()
+    if require_https and parts.scheme != "https":
+        raise UnsafeTarget("The URL must use https.")
+    if parts.username or parts.password:
+        raise UnsafeTarget("Credentials in the URL are not allowed.")
+    host = (parts.hostname or "").lower().rstrip(".")
+    if not host:
+        raise UnsafeTarget("The URL has no host.")
+    try:
+        parts.port
+    except ValueError:
+        raise UnsafeTarget("The URL has an invalid port.")
+    if _private_allowed():
+        return url
+    if host == "localhost" or host.endswith(LOCAL_SUFFIXES) or "." not in host and _literal_ip(host) is None:
+        raise UnsafeTarget("The URL points at a local host name.")
+    literal = _literal_ip(host)
+    if literal is not None and not address_is_public(str(literal)):
+        raise UnsafeTarget("The URL points at a private, loopback or link-local address.")
+    return url
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """All addresses of `host` (a seam for tests: monkeypatch `stratum.api.net.resolve`)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def vetted_addresses(host: str, port: int) -> list[str]:
+    literal = _literal_ip(host)
+    try:
+        addresses = [str(literal)] if literal is not None else resolve(host, port)
+    except OSError as exc:
+        raise UnsafeTarget(f"The host {host} could not be resolved: {exc}") from exc
+    if not addresses:
+        raise UnsafeTarget(f"The host {host} has no address.")
+    if not _private_allowed():
+        bad = [a for a in addresses if not address_is_public(a)]
+        if bad:
+            raise UnsafeTarget(f"The host {host} resolves to a non-public address ({bad[0]}).")
+    return addresses
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Connects only to addresses that pass the guard, re-resolving at connection time."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        last_error: Exception | None = None
+        for address in vetted_addresses(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                           socket_options=socket_options)
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"could not connect to {host}")
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._pool._network_backend = _GuardedBackend()
+
+
+def safe_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
+    return httpx.Client(transport=GuardedTransport(), timeout=timeout, follow_redirects=False,
+                        trust_env=False)
+
+
+def safe_request(method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs) -> httpx.Response:
+    """One request to a user-supplied URL: checked, resolved and vetted, no redirects followed.
+
+    Raises UnsafeTarget for a refused target and httpx.HTTPError for transport failures.
+    """
+    validate_public_url(url, require_https=False)
+    parts = urlsplit(url)
+    vetted_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    with safe_client(timeout=timeout) as client:
+        return client.request(method, url, **kwargs)
