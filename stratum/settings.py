@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "trust",
     "workflow",
     "integrations",
+    "integrations.webhooks",
     "analytics",
 ]
 

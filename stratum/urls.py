@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from stratum.api.health import ApiHealthView, HealthView
 from stratum.api.views_errors import api_not_found
 
-API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "analytics"]
+API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "integrations.webhooks",
+            "analytics"]
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),

@@ -1,0 +1,7 @@
+from stratum.api.routers import ApiRouter
+
+router = ApiRouter()
+
+urlpatterns = [
+    *router.urls,
+]
