@@ -120,3 +120,66 @@ class AdDailyMetric(TenantOwned, MetricFields):
         ordering = ["date"]
         constraints = [models.UniqueConstraint(fields=["ad", "date"], name="campaigns_adm_unique_day")]
         indexes = [models.Index(fields=["tenant", "date"]), models.Index(fields=["campaign", "date"])]
+
+
+SYNC_RUNNING, SYNC_OK, SYNC_FAILED = "running", "ok", "failed"
+SYNC_STATUSES = (SYNC_RUNNING, SYNC_OK, SYNC_FAILED)
+SYNC_TRIGGERS = ("schedule", "manual", "seed", "system")
+
+
+class AdAccountSyncRun(TenantOwned):
+    """One attempt to pull an ad account's campaigns, ads and insights.
+
+    Kept for every attempt, successful or not: the trust engine derives the connector's recent error
+    rate (api health) and data freshness from these rows, and `GET /campaigns/sync` shows them.
+    """
+
+    ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=16, choices=_choices(SYNC_TRIGGERS), default="schedule")
+    status = models.CharField(max_length=16, choices=_choices(SYNC_STATUSES), default=SYNC_RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateField(null=True, blank=True)
+    window_end = models.DateField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    campaigns_upserted = models.PositiveIntegerField(default=0)
+    ads_upserted = models.PositiveIntegerField(default=0)
+    rows_upserted = models.PositiveIntegerField(default=0, help_text="Daily metric rows written (campaign + ad).")
+    rows_removed = models.PositiveIntegerField(default=0, help_text="Rows in the window the platform no longer reports.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["ad_account", "-started_at"]),
+                   models.Index(fields=["tenant", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.ad_account_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+DEMO_CHANGE_KINDS = ("created", "status", "budget")
+
+
+class DemoPlatformChange(TenantOwned):
+    """The demo ad platform's own memory: campaigns created and status/budget changes made through it.
+
+    The simulator derives everything else from seeded randomness; these rows make changes stick the way
+    they would on a real platform (and only from the day they were made: history is not rewritten).
+    """
+
+    ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="demo_changes")
+    campaign_external_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=_choices(DEMO_CHANGE_KINDS))
+    value = models.JSONField(default=dict)
+    effective_date = models.DateField(help_text="Day (account time zone) from which the change applies.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["ad_account", "campaign_external_id"])]

@@ -3,6 +3,27 @@ connectors implement it; sync, the campaign builder, autopilot, rules and audien
 
 Records are plain dataclasses in platform-neutral units: money as Decimal in the account currency
 (connectors convert micros/cents), dates in the account's time zone.
+
+How a connector is built and found: `campaigns.connectors.register(platform, factory)` where
+`factory(ad_account) -> AdPlatformConnector` (the integrations app registers meta/google/tiktok/snapchat in
+its AppConfig.ready(); campaigns registers `demo`). Every method receives the account's platform id
+(`AdAccount.external_id`) as `account_id`, campaign ids are the platform's (`Campaign.external_id`).
+
+Contract the callers rely on:
+- Every failure is a `ConnectorError` (or subclass) with a stable `code`; nothing else escapes.
+  `campaigns.services` turns it into an API error (502, 503 + Retry-After when rate limited, 409 when the
+  platform is not connected) and changes nothing locally.
+- `daily_insights()` returns every row the platform has for the window: ad-level rows (`ad_external_id`
+  set) and campaign-level rows (`ad_external_id` None). Sync replaces the window: a row the platform no
+  longer reports for a day in the window is removed.
+- `update_campaign_status(..., "deleted")` deletes (archives) the campaign on the platform.
+- `create_campaign()` returns the created campaign as the platform now reports it.
+- Builder rules (objectives, minimum budgets, delivery rules) live in `campaigns.platforms.PLATFORM_RULES`;
+  the class attributes `objectives` / `min_daily_budget` mirror them (`rules` gives the full record).
+
+Changes to this interface are additive only (new optional methods/fields with defaults):
+- 2026-11 (issue 3): `rules` property; `ConnectorRejected`; `AudienceUploadResult.invalid`;
+  `AdPlatformConnector.__init__(ad_account=None)` keeps the account the connector was built for.
 """
 from __future__ import annotations
 
@@ -28,6 +49,14 @@ class ConnectorError(Exception):
 class ConnectorAuthError(ConnectorError):
     def __init__(self, message: str = "The platform rejected the credentials.", **kwargs):
         kwargs.setdefault("code", "PLATFORM_AUTH_FAILED")
+        super().__init__(message, **kwargs)
+
+
+class ConnectorRejected(ConnectorError):
+    """The platform refused the values (budget below its minimum, unknown campaign, deleted campaign)."""
+
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("code", "PLATFORM_REJECTED")
         super().__init__(message, **kwargs)
 
 
@@ -116,6 +145,7 @@ class AudienceUploadResult:
     received: int
     matched: int
     removed: int = 0
+    invalid: int = 0  # records with no usable identifier (malformed e-mail/phone)
 
 
 class AdPlatformConnector(abc.ABC):
@@ -124,6 +154,15 @@ class AdPlatformConnector(abc.ABC):
     # Platform rules for the builder: objectives, minimum daily budget (account currency).
     objectives: tuple[str, ...] = ()
     min_daily_budget: Decimal = Decimal("1")
+
+    def __init__(self, ad_account=None):
+        self.ad_account = ad_account
+
+    @property
+    def rules(self):
+        from campaigns.platforms import rules_for
+
+        return rules_for(self.platform)
 
     @abc.abstractmethod
     def list_accounts(self) -> list[AccountRecord]: ...

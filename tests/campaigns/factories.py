@@ -3,7 +3,11 @@ from decimal import Decimal
 
 import factory
 
-from campaigns.models import Ad, AdAccount, AdDailyMetric, Campaign, CampaignDailyMetric
+from django.utils import timezone
+
+from campaigns.models import (
+    Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric, DemoPlatformChange,
+)
 from tests.factories import TenantOwnedFactory
 
 
@@ -70,3 +74,25 @@ class AdDailyMetricFactory(TenantOwnedFactory):
     revenue = Decimal("200.00")
     landing_page_views = 80
     leads = 1
+
+
+class AdAccountSyncRunFactory(TenantOwnedFactory):
+    class Meta:
+        model = AdAccountSyncRun
+
+    ad_account = factory.SubFactory(AdAccountFactory, tenant=factory.SelfAttribute("..tenant"))
+    trigger = "schedule"
+    status = "ok"
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+
+
+class DemoPlatformChangeFactory(TenantOwnedFactory):
+    class Meta:
+        model = DemoPlatformChange
+
+    ad_account = factory.SubFactory(AdAccountFactory, tenant=factory.SelfAttribute("..tenant"))
+    campaign_external_id = factory.Sequence(lambda n: f"cmp_{n}")
+    kind = "status"
+    value = factory.LazyFunction(lambda: {"status": "paused", "at": timezone.now().isoformat()})
+    effective_date = factory.LazyFunction(lambda: timezone.now().date())
