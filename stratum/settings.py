@@ -155,6 +155,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Fixed schedules; apps add theirs in their AppConfig.ready() via stratum.api.schedules.register().
 CELERY_BEAT_SCHEDULE: dict = {}
 
+# --- Campaigns: ad-account sync ---------------------------------------------------------------
+CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60)
+CAMPAIGNS_SYNC_INITIAL_DAYS = env_int("CAMPAIGNS_SYNC_INITIAL_DAYS", 90)
+CAMPAIGNS_SYNC_LOOKBACK_DAYS = env_int("CAMPAIGNS_SYNC_LOOKBACK_DAYS", 3)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
