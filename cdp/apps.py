@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class CdpConfig(AppConfig):
     name = "cdp"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from celery.schedules import crontab
+
+        from stratum.api.schedules import register
+
+        from .segmentation import fields  # noqa: F401  (built-in segment fields)
+
+        register("cdp.rfm_recompute_all", "cdp.tasks.rfm_recompute_all", crontab(minute=10, hour=2))
+        register("cdp.segments_refresh_all", "cdp.tasks.segments_refresh_all", crontab(minute=5))
+        register("cdp.audiences_sync_due", "cdp.tasks.audiences_sync_due", crontab(minute="*/15"))

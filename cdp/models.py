@@ -1,0 +1,261 @@
+"""Customer data: profiles and their identities, the identity-link log, events, segments, audiences, exports.
+
+A profile that lost a merge keeps its row (`merged_into` points at the winner) so its id still resolves;
+everything it owned (identities, events) moves to the winner. `Event.origin_profile_id` never changes, which
+is what lets a wrong merge be split back. `total_orders` / `ltv` are columns maintained by ingestion (they
+appear under `traits` in responses and segment conditions).
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from stratum.api.tenancy import TenantOwned
+
+LIFECYCLE_STAGES = ("anonymous", "subscriber", "lead", "customer", "churned")
+RFM_SEGMENTS = ("champions", "loyal_customers", "potential_loyalists", "new_customers", "promising",
+                "need_attention", "about_to_sleep", "at_risk", "cannot_lose_them", "hibernating", "lost")
+CORE_IDENTIFIER_TYPES = ("email", "phone", "external_id", "anonymous_id")
+SYNC_FREQUENCIES = ("manual", "hourly", "daily", "weekly")
+PURCHASE_EVENT = "purchase"
+
+
+def _choices(values):
+    return [(v, v) for v in values]
+
+
+class Profile(TenantOwned):
+    external_id = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    lifecycle_stage = models.CharField(max_length=20, choices=_choices(LIFECYCLE_STAGES), default="lead")
+    traits = models.JSONField(default=dict, blank=True)
+    total_orders = models.IntegerField(default=0)
+    ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    last_purchase_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    recency_score = models.SmallIntegerField(null=True, blank=True)
+    frequency_score = models.SmallIntegerField(null=True, blank=True)
+    monetary_score = models.SmallIntegerField(null=True, blank=True)
+    rfm_segment = models.CharField(max_length=32, blank=True, choices=_choices(RFM_SEGMENTS))
+    rfm_computed_at = models.DateTimeField(null=True, blank=True)
+    merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    merged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [
+            models.Index(fields=["tenant", "email"], name="cdp_profile_email"),
+            models.Index(fields=["tenant", "external_id"], name="cdp_profile_external"),
+            models.Index(fields=["tenant", "lifecycle_stage"], name="cdp_profile_stage"),
+            models.Index(fields=["tenant", "rfm_segment"], name="cdp_profile_rfm"),
+            models.Index(fields=["tenant", "updated_at"], name="cdp_profile_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or self.external_id or str(self.pk)
+
+
+class Identity(TenantOwned):
+    """One normalized identifier of a profile; a (type, value) pair names at most one profile per tenant."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    type = models.CharField(max_length=32)
+    value = models.CharField(max_length=255)
+    source = models.CharField(max_length=32, default="api")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "type", "value"], name="cdp_identity_unique")]
+        indexes = [models.Index(fields=["profile", "type"], name="cdp_identity_profile")]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+class ProfileMerge(TenantOwned):
+    """A merge of `loser` into `winner`, with what is needed to split it back (unmerge)."""
+
+    winner = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_won")
+    loser = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_lost")
+    reason = models.CharField(max_length=500)
+    identifier_type = models.CharField(max_length=32, blank=True)
+    identifier_value = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=32, default="api")
+    # Before the merge: the loser's fields, the winner's trait keys, identities moved and profiles re-pointed.
+    snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.loser_id} -> {self.winner_id}"
+
+
+class IdentityLink(TenantOwned):
+    """Append-only log of why identifiers and profiles were joined (or were not)."""
+
+    ACTIONS = ("attached", "merged", "unmerged", "blocked", "capped")
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identity_links")
+    action = models.CharField(max_length=16, choices=_choices(ACTIONS))
+    identifier_type = models.CharField(max_length=32, blank=True)
+    identifier_value = models.CharField(max_length=255, blank=True)
+    related_profile = models.ForeignKey(Profile, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    merge = models.ForeignKey(ProfileMerge, on_delete=models.SET_NULL, null=True, blank=True, related_name="links")
+    reason = models.CharField(max_length=500)
+    source = models.CharField(max_length=32, default="api")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["profile", "created_at"], name="cdp_link_profile")]
+
+
+class IdentityRules(TenantOwned):
+    """Per-tenant resolution rules: identifier values that never link profiles, and per-type caps."""
+
+    blocklist = models.JSONField(default=list, blank=True)  # [{"type": "email", "value": "test@example.com"}]
+    caps = models.JSONField(default=dict, blank=True)  # {"external_id": 1, "email": 5, ...}
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="cdp_identity_rules_one")]
+
+
+class Event(TenantOwned):
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    origin_profile_id = models.UUIDField(help_text="The profile the event was first attributed to (unmerge).")
+    event_type = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    properties = models.JSONField(default=dict, blank=True)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    message_id = models.CharField(max_length=128, null=True, blank=True)
+    source = models.CharField(max_length=32, default="api")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-timestamp"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "message_id"], name="cdp_event_message_unique")]
+        indexes = [
+            models.Index(fields=["tenant", "event_type", "timestamp"], name="cdp_event_type_time"),
+            models.Index(fields=["profile", "timestamp"], name="cdp_event_profile_time"),
+            models.Index(fields=["tenant", "timestamp"], name="cdp_event_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class Segment(TenantOwned):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    conditions = models.JSONField(default=dict)
+    member_count = models.IntegerField(default=0)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_added_count = models.IntegerField(default=0)
+    last_removed_count = models.IntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="cdp_segment_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentMembership(TenantOwned):
+    """Materialized membership. A row whose `removed_at` is set left the segment at that refresh."""
+
+    id = models.BigAutoField(primary_key=True)
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="segment_memberships")
+    added_at = models.DateTimeField()
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "profile"], name="cdp_membership_unique")]
+        indexes = [models.Index(fields=["segment", "removed_at"], name="cdp_membership_active")]
+
+
+class Audience(TenantOwned):
+    STATUS_IDLE, STATUS_SYNCING, STATUS_FAILED = "idle", "syncing", "failed"
+
+    name = models.CharField(max_length=200)
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="audiences")
+    platform = models.CharField(max_length=16)
+    ad_account = models.ForeignKey("campaigns.AdAccount", on_delete=models.PROTECT, related_name="cdp_audiences")
+    platform_config = models.JSONField(default=dict, blank=True)
+    sync_frequency = models.CharField(max_length=16, choices=_choices(SYNC_FREQUENCIES), default="daily")
+    external_audience_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, default=STATUS_IDLE,
+                              choices=_choices((STATUS_IDLE, STATUS_SYNCING, STATUS_FAILED)))
+    member_count = models.IntegerField(default=0, help_text="Profiles on the platform after the last sync.")
+    match_rate = models.FloatField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AudienceMember(TenantOwned):
+    """A profile the platform has in this audience (as of the last successful upload that sent it)."""
+
+    id = models.BigAutoField(primary_key=True)
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    synced_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["audience", "profile"], name="cdp_audience_member_unique")]
+
+
+class AudienceSyncRun(TenantOwned):
+    STATUSES = ("running", "success", "failed")
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(max_length=16, default="manual")
+    status = models.CharField(max_length=16, choices=_choices(STATUSES), default="running")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    added = models.IntegerField(default=0)
+    removed = models.IntegerField(default=0)
+    matched = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["audience", "started_at"], name="cdp_sync_run_audience")]
+
+
+class AudienceExport(TenantOwned):
+    STATUSES = ("pending", "running", "ready", "failed")
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="exports")
+    status = models.CharField(max_length=16, choices=_choices(STATUSES), default="pending")
+    include_traits = models.BooleanField(default=False)
+    include_events = models.BooleanField(default=False)
+    row_count = models.IntegerField(null=True, blank=True)
+    file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,17 @@
+"""CDP reads. The interface other apps use (keyword-only, tenant first):
+
+- `profile_find_by_email(*, tenant, email) -> Profile | None`
+- `purchase_counts_by_email(*, tenant, emails) -> dict[str, int]`
+- `profile_get(*, tenant, profile_id) -> Profile` (a merged-away id resolves to its winner; 404 otherwise)
+- `segment_members(*, tenant, segment, change=None)` / `segment_member_rows(*, tenant, segment_id, change=None)`
+"""
+from .events import event_statistics, events_timeline
+from .profiles import (identity_links, live_profiles, profile_find_by_email, profile_get, profile_statistics,
+                       profiles_search, purchase_counts_by_email)
+from .segments import segment_member_rows, segment_members, segment_preview
+
+__all__ = [
+    "event_statistics", "events_timeline", "identity_links", "live_profiles", "profile_find_by_email",
+    "profile_get", "profile_statistics", "profiles_search", "purchase_counts_by_email", "segment_member_rows",
+    "segment_members", "segment_preview",
+]

@@ -1,0 +1,106 @@
+"""Profile reads: lookups other apps use, search, statistics."""
+from __future__ import annotations
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+
+from stratum.api.exceptions import NotFound
+
+from ..identifiers import normalize_value
+from ..models import LIFECYCLE_STAGES, PURCHASE_EVENT, RFM_SEGMENTS, Event, Identity, Profile
+
+
+def live_profiles(*, tenant) -> QuerySet:
+    """Profiles that were not merged away into another one."""
+    return Profile.objects.for_tenant(tenant).filter(merged_into__isnull=True)
+
+
+def profile_get(*, tenant, profile_id) -> Profile:
+    """The profile with this id — or, for an id that lost a merge, the profile it was merged into."""
+    profile = Profile.objects.for_tenant(tenant).filter(pk=profile_id).first()
+    if profile is None:
+        raise NotFound("Profile not found.")
+    if profile.merged_into_id:
+        profile = Profile.objects.for_tenant(tenant).get(pk=profile.merged_into_id)
+    return profile
+
+
+def profile_find_by_email(*, tenant, email: str) -> Profile | None:
+    """The live profile that has this e-mail as an identity (normalized: trimmed, lower-cased), or None."""
+    try:
+        value = normalize_value("email", email)
+    except ValueError:
+        return None
+    identity = Identity.objects.for_tenant(tenant).filter(type="email", value=value).select_related("profile").first()
+    return identity.profile if identity is not None else None
+
+
+def purchase_counts_by_email(*, tenant, emails: list[str]) -> dict[str, int]:
+    """{email: number of purchase events} for the given e-mails (normalized keys; unknown e-mails -> 0).
+
+    One query: e-mail identities joined to their profiles' purchase events.
+    """
+    normalized = {}
+    for email in emails:
+        try:
+            normalized[normalize_value("email", email)] = 0
+        except ValueError:
+            continue
+    if not normalized:
+        return {}
+    rows = (Identity.objects.for_tenant(tenant).filter(type="email", value__in=list(normalized))
+            .annotate(n=Count("profile__events", filter=Q(profile__events__event_type=PURCHASE_EVENT)))
+            .values_list("value", "n"))
+    normalized.update(dict(rows))
+    return normalized
+
+
+def profiles_search(*, tenant, query: str | None = None, lifecycle_stage: str | None = None,
+                    rfm_segment: str | None = None, segment_id=None) -> QuerySet:
+    profiles = live_profiles(tenant=tenant)
+    if query:
+        term = query.strip()
+        by_identity = Identity.objects.for_tenant(tenant).filter(profile=OuterRef("pk"), value__iexact=term.lower())
+        profiles = profiles.filter(Q(email__icontains=term) | Q(external_id=term) | Q(phone__contains=term)
+                                   | Exists(by_identity))
+    if lifecycle_stage:
+        profiles = profiles.filter(lifecycle_stage=lifecycle_stage)
+    if rfm_segment:
+        profiles = profiles.filter(rfm_segment=rfm_segment)
+    if segment_id:
+        profiles = profiles.filter(segment_memberships__segment_id=segment_id,
+                                   segment_memberships__removed_at__isnull=True)
+    return profiles.prefetch_related("identities").order_by("-updated_at", "pk")
+
+
+def profile_statistics(*, tenant) -> dict:
+    profiles = live_profiles(tenant=tenant)
+    totals = profiles.aggregate(total=Count("pk"), with_email=Count("pk", filter=~Q(email="")),
+                                with_phone=Count("pk", filter=~Q(phone="")),
+                                customers=Count("pk", filter=Q(total_orders__gt=0)))
+    stages = dict(profiles.values_list("lifecycle_stage").annotate(n=Count("pk")).order_by())
+    segments = dict(profiles.exclude(rfm_segment="").values_list("rfm_segment").annotate(n=Count("pk")).order_by())
+    total = totals["total"]
+    share = (lambda n: round(n / total, 4) if total else 0.0)
+    return {
+        "total_profiles": total,
+        "by_lifecycle_stage": {stage: stages.get(stage, 0) for stage in LIFECYCLE_STAGES},
+        "by_rfm_segment": {name: segments.get(name, 0) for name in RFM_SEGMENTS},
+        "without_rfm": total - sum(segments.values()),
+        "with_email": totals["with_email"],
+        "with_phone": totals["with_phone"],
+        "email_share": share(totals["with_email"]),
+        "phone_share": share(totals["with_phone"]),
+        "purchasers": totals["customers"],
+        "merged_profiles": Profile.objects.for_tenant(tenant).filter(merged_into__isnull=False).count(),
+    }
+
+
+def identity_links(*, tenant, profile: Profile) -> QuerySet:
+    from ..models import IdentityLink
+
+    return (IdentityLink.objects.for_tenant(tenant).filter(Q(profile=profile) | Q(related_profile=profile))
+            .order_by("-created_at", "pk"))
+
+
+def profile_event_count(*, tenant, profile: Profile) -> int:
+    return Event.objects.for_tenant(tenant).filter(profile=profile).count()

@@ -1,0 +1,309 @@
+"""CDP request and response shapes. Profile responses are exactly the spec's shape."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from stratum.api.serializers import StrictSerializer
+
+from .models import (LIFECYCLE_STAGES, SYNC_FREQUENCIES, Audience, AudienceExport, AudienceSyncRun, Event,
+                     IdentityLink, Profile, ProfileMerge, Segment)
+from .services.events import MAX_BATCH_EVENTS
+
+
+class IdentitySerializer(serializers.Serializer):
+    type = serializers.CharField()
+    value = serializers.CharField()
+
+
+class RfmSerializer(serializers.Serializer):
+    recency_score = serializers.IntegerField(allow_null=True)
+    frequency_score = serializers.IntegerField(allow_null=True)
+    monetary_score = serializers.IntegerField(allow_null=True)
+    segment = serializers.CharField(allow_null=True)
+
+
+class ProfileSerializer(serializers.ModelSerializer):
+    rfm = serializers.SerializerMethodField()
+    traits = serializers.SerializerMethodField()
+    identities = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Profile
+        fields = ["id", "external_id", "email", "phone", "lifecycle_stage", "rfm", "traits", "identities",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for key in ("external_id", "email", "phone"):
+            data[key] = data[key] or None
+        return data
+
+    def get_rfm(self, obj) -> RfmSerializer:
+        return {"recency_score": obj.recency_score, "frequency_score": obj.frequency_score,
+                "monetary_score": obj.monetary_score, "segment": obj.rfm_segment or None}
+
+    def get_traits(self, obj) -> dict:
+        return {**(obj.traits or {}), "total_orders": obj.total_orders, "ltv": float(obj.ltv)}
+
+    def get_identities(self, obj) -> IdentitySerializer(many=True):
+        return [{"type": i.type, "value": i.value} for i in obj.identities.all()]
+
+
+class ProfileUpsertSerializer(StrictSerializer):
+    identifiers = serializers.DictField(child=serializers.JSONField(), allow_empty=False)
+    traits = serializers.DictField(required=False, default=dict)
+    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+
+
+class ProfileUpdateSerializer(StrictSerializer):
+    traits = serializers.DictField(required=False, default=dict)
+    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+
+
+class UnmergeSerializer(StrictSerializer):
+    merge_id = serializers.UUIDField(required=False)
+    block_identifier = serializers.BooleanField(required=False, default=False)
+
+
+class ProfileMergeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProfileMerge
+        fields = ["id", "winner_id", "loser_id", "reason", "identifier_type", "identifier_value", "source",
+                  "created_at", "undone_at"]
+        read_only_fields = fields
+
+
+class UnmergeResponseSerializer(serializers.Serializer):
+    merge = ProfileMergeSerializer()
+    profile = ProfileSerializer()
+    restored_profile = ProfileSerializer()
+
+
+class IdentityLinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IdentityLink
+        fields = ["id", "profile_id", "action", "identifier_type", "identifier_value", "related_profile_id",
+                  "merge_id", "reason", "source", "created_at"]
+        read_only_fields = fields
+
+
+class ProfileStatisticsSerializer(serializers.Serializer):
+    total_profiles = serializers.IntegerField()
+    by_lifecycle_stage = serializers.DictField(child=serializers.IntegerField())
+    by_rfm_segment = serializers.DictField(child=serializers.IntegerField())
+    without_rfm = serializers.IntegerField()
+    with_email = serializers.IntegerField()
+    with_phone = serializers.IntegerField()
+    email_share = serializers.FloatField()
+    phone_share = serializers.FloatField()
+    purchasers = serializers.IntegerField()
+    merged_profiles = serializers.IntegerField()
+
+
+class RfmRecomputeSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class BlockedIdentifierSerializer(StrictSerializer):
+    type = serializers.CharField(max_length=32)
+    value = serializers.CharField(max_length=255)
+
+
+class IdentityRulesSerializer(serializers.Serializer):
+    blocklist = BlockedIdentifierSerializer(many=True)
+    builtin_blocklist = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    caps = serializers.DictField(child=serializers.IntegerField())
+
+
+class IdentityRulesUpdateSerializer(StrictSerializer):
+    blocklist = BlockedIdentifierSerializer(many=True, required=False, max_length=10_000)
+    caps = serializers.DictField(child=serializers.JSONField(), required=False)
+
+
+# --- events ----------------------------------------------------------------------------------
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Event
+        fields = ["id", "profile_id", "event_type", "properties", "timestamp", "message_id", "source", "received_at"]
+        read_only_fields = fields
+
+
+class TrackEventSerializer(StrictSerializer):
+    """Documentation shape only: items are validated by the ingestion service (fast path, per-item errors)."""
+
+    profile_id = serializers.UUIDField(required=False)
+    identifiers = serializers.DictField(child=serializers.CharField(), required=False)
+    event_type = serializers.CharField(max_length=64)
+    properties = serializers.DictField(required=False)
+    timestamp = serializers.DateTimeField(required=False)
+    message_id = serializers.CharField(max_length=128, required=False)
+
+
+class TrackResultSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    profile_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["created", "duplicate"])
+    duplicate = serializers.BooleanField()
+
+
+class BatchSerializer(serializers.Serializer):
+    events = TrackEventSerializer(many=True, max_length=MAX_BATCH_EVENTS)
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    id = serializers.UUIDField(required=False)
+    profile_id = serializers.UUIDField(required=False)
+    status_code = serializers.IntegerField(required=False)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = BatchItemResultSerializer(many=True)
+
+
+class EventTypeCountSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    count = serializers.IntegerField()
+    unique_profiles = serializers.IntegerField()
+
+
+class DayCountSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    count = serializers.IntegerField()
+
+
+class PurchaseTotalsSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    revenue = serializers.FloatField()
+
+
+class EventStatisticsSerializer(serializers.Serializer):
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    total_events = serializers.IntegerField()
+    unique_profiles = serializers.IntegerField()
+    by_type = EventTypeCountSerializer(many=True)
+    by_day = DayCountSerializer(many=True)
+    purchases = PurchaseTotalsSerializer()
+
+
+# --- segments --------------------------------------------------------------------------------
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = ["id", "name", "description", "conditions", "member_count", "last_refreshed_at", "last_added_count",
+                  "last_removed_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class SegmentCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    conditions = serializers.JSONField()
+
+
+class SegmentUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    conditions = serializers.JSONField(required=False)
+
+
+class SegmentPreviewRequestSerializer(StrictSerializer):
+    conditions = serializers.JSONField()
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    estimated_size = serializers.IntegerField()
+    sample_profiles = ProfileSerializer(many=True)
+
+
+# --- audiences -------------------------------------------------------------------------------
+
+class PlatformAccountSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    external_id = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PlatformSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    supports_audiences = serializers.BooleanField()
+    batch_limit = serializers.IntegerField()
+    ad_accounts = PlatformAccountSerializer(many=True)
+
+
+class AudienceSerializer(serializers.ModelSerializer):
+    segment_id = serializers.UUIDField(read_only=True)
+    ad_account_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Audience
+        fields = ["id", "name", "segment_id", "platform", "ad_account_id", "platform_config", "sync_frequency",
+                  "external_audience_id", "status", "member_count", "match_rate", "last_synced_at", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class PlatformConfigSerializer(StrictSerializer):
+    ad_account_id = serializers.CharField(max_length=64)
+    audience_type = serializers.ChoiceField(choices=["custom"], required=False, default="custom")
+
+
+class AudienceCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    segment_id = serializers.UUIDField()
+    platform = serializers.CharField(max_length=16)
+    platform_config = PlatformConfigSerializer()
+    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, default="daily")
+
+
+class AudienceUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    segment_id = serializers.UUIDField(required=False)
+    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, required=False)
+
+
+class AudienceSyncRunSerializer(serializers.ModelSerializer):
+    audience_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = AudienceSyncRun
+        fields = ["id", "audience_id", "trigger", "status", "started_at", "finished_at", "added", "removed", "matched",
+                  "error"]
+        read_only_fields = fields
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+class ExportRequestSerializer(StrictSerializer):
+    segment_id = serializers.UUIDField()
+    format = serializers.ChoiceField(choices=["csv"], default="csv")
+    include_traits = serializers.BooleanField(default=False)
+    include_events = serializers.BooleanField(default=False)
+
+
+class AudienceExportSerializer(serializers.ModelSerializer):
+    segment_id = serializers.UUIDField(read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AudienceExport
+        fields = ["id", "segment_id", "status", "include_traits", "include_events", "row_count", "error",
+                  "download_url", "created_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_download_url(self, obj) -> str | None:
+        if obj.status != "ready":
+            return None
+        path = f"/api/v1/cdp/audiences/exports/{obj.pk}/download"
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path

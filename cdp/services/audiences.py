@@ -1,0 +1,176 @@
+"""Audience sync: a segment's members uploaded to an ad platform's custom audience through its connector.
+
+Incremental: `AudienceMember` holds what the platform has (as of the last successful upload of each batch),
+so a sync sends only the difference — segment members not yet uploaded (add) and uploaded profiles that
+left the segment (remove). Uploads go in batches of the platform's limit (Meta: 10,000 records); each
+successful batch is recorded at once, so a failure part-way leaves a correct diff for the next run.
+Emits `sync.completed` / `sync.failed`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.connectors import get_connector
+from campaigns.connectors.base import AudienceMember as UploadRecord
+from campaigns.connectors.base import ConnectorError
+from campaigns.models import AdAccount
+from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.outbox import emit
+
+from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
+from .segments import segment_refresh
+
+# Records per upload call, by platform (Meta's documented maximum per request is 10,000).
+BATCH_LIMITS = {"meta": 10_000, "google": 10_000, "tiktok": 10_000, "snapchat": 10_000, "demo": 10_000}
+DEFAULT_BATCH_LIMIT = 10_000
+STALE_RUN = dt.timedelta(hours=1)
+FREQUENCY_INTERVALS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+
+
+def _ad_account(*, tenant, platform: str, ad_account_id: str) -> AdAccount:
+    accounts = AdAccount.objects.for_tenant(tenant).filter(platform=platform, is_active=True)
+    account = accounts.filter(external_id=ad_account_id).first()
+    if account is None:
+        try:
+            account = accounts.filter(pk=uuid.UUID(ad_account_id)).first()
+        except ValueError:  # not one of our ids either
+            account = None
+    if account is None:
+        raise ValidationFailed(errors={"platform_config.ad_account_id": [
+            f"No connected {platform} ad account with this id."]})
+    try:
+        connector = get_connector(account)
+    except ConnectorError as exc:
+        raise ValidationFailed(errors={"platform": [str(exc)]})
+    if not connector.supports_audiences:
+        raise ValidationFailed(errors={"platform": [f"{platform} does not support audience uploads."]})
+    return account
+
+
+def audience_create(*, tenant, name: str, segment, platform: str, platform_config: dict,
+                    sync_frequency: str) -> Audience:
+    account = _ad_account(tenant=tenant, platform=platform, ad_account_id=str(platform_config.get("ad_account_id", "")))
+    audience = Audience.objects.for_tenant(tenant).create(
+        tenant=tenant, name=name, segment=segment, platform=platform, ad_account=account,
+        platform_config=platform_config, sync_frequency=sync_frequency)
+    return audience
+
+
+def audience_update(*, tenant, audience: Audience, data: dict) -> Audience:
+    if "segment" in data and data["segment"].pk != audience.segment_id:
+        # A different segment means a different member set: the next sync sends the whole difference.
+        audience.segment = data["segment"]
+    for key in ("name", "sync_frequency"):
+        if key in data:
+            setattr(audience, key, data[key])
+    audience.save()
+    return audience
+
+
+def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual") -> AudienceSyncRun:
+    """Records a pending run and queues the upload; 409 while another run of this audience is going."""
+    with transaction.atomic():
+        audience = Audience.objects.for_tenant(tenant).select_for_update().get(pk=audience.pk)
+        if audience.status == Audience.STATUS_SYNCING:
+            running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
+            if running is not None and running.started_at > timezone.now() - STALE_RUN:
+                raise Conflict("A sync of this audience is already running.", code="SYNC_IN_PROGRESS")
+            if running is not None:  # its worker died: close it so the audience can sync again
+                _finish(tenant=tenant, run=running, audience=audience, error="STALE: the sync did not finish.")
+        audience.status = Audience.STATUS_SYNCING
+        audience.save(update_fields=["status", "updated_at"])
+        run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, trigger=trigger,
+                                                                started_at=timezone.now())
+        from ..tasks import audience_sync_task
+
+        transaction.on_commit(lambda: audience_sync_task.delay(str(tenant.pk), str(run.pk)))
+    return run
+
+
+def _records(*, tenant, profile_ids) -> dict:
+    rows = Profile.objects.for_tenant(tenant).filter(pk__in=profile_ids).values_list("pk", "email", "phone",
+                                                                                     "external_id")
+    return {pk: UploadRecord(email=email or None, phone=phone or None, external_id=external_id or None)
+            for pk, email, phone, external_id in rows}
+
+
+def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
+    """Uploads the diff; idempotent: a run already finished is left as it is."""
+    if run.status != "running":
+        return run
+    audience = run.audience
+    try:
+        segment_refresh(tenant=tenant, segment=audience.segment)
+        members = SegmentMembership.objects.for_tenant(tenant).filter(segment=audience.segment, removed_at__isnull=True)
+        uploaded = AudienceMember.objects.for_tenant(tenant).filter(audience=audience)
+        to_add = list(members.exclude(profile_id__in=uploaded.values("profile_id")).order_by("profile_id")
+                      .values_list("profile_id", flat=True))
+        to_remove = list(uploaded.exclude(profile_id__in=members.values("profile_id")).order_by("profile_id")
+                         .values_list("profile_id", flat=True))
+        connector = get_connector(audience.ad_account)
+        limit = BATCH_LIMITS.get(audience.platform, DEFAULT_BATCH_LIMIT)
+        for start in range(0, max(len(to_add), len(to_remove)), limit):
+            add_ids, remove_ids = to_add[start:start + limit], to_remove[start:start + limit]
+            records = _records(tenant=tenant, profile_ids=add_ids + remove_ids)
+            result = connector.upload_audience(
+                audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
+                name=audience.name, add=[records[i] for i in add_ids if i in records],
+                remove=[records[i] for i in remove_ids if i in records])
+            now = timezone.now()
+            with transaction.atomic():
+                if not audience.external_audience_id:
+                    audience.external_audience_id = result.audience_external_id
+                    audience.save(update_fields=["external_audience_id", "updated_at"])
+                AudienceMember.objects.for_tenant(tenant).bulk_create(
+                    [AudienceMember(tenant=tenant, audience=audience, profile_id=i, synced_at=now) for i in add_ids],
+                    batch_size=2000, ignore_conflicts=True)
+                uploaded.filter(profile_id__in=remove_ids).delete()
+                run.added += len(add_ids)
+                run.removed += len(remove_ids)
+                run.matched += result.matched
+                run.save(update_fields=["added", "removed", "matched"])
+    except ConnectorError as exc:
+        return _finish(tenant=tenant, run=run, audience=audience, error=f"{exc.code}: {exc}")
+    except Exception:
+        _finish(tenant=tenant, run=run, audience=audience, error="INTERNAL_ERROR: the sync failed unexpectedly.")
+        raise
+    return _finish(tenant=tenant, run=run, audience=audience)
+
+
+def _finish(*, tenant, run: AudienceSyncRun, audience: Audience, error: str = "") -> AudienceSyncRun:
+    now = timezone.now()
+    with transaction.atomic():
+        run.status = "failed" if error else "success"
+        run.error = error[:2000]
+        run.finished_at = now
+        run.save(update_fields=["status", "error", "finished_at"])
+        audience.status = Audience.STATUS_FAILED if error else Audience.STATUS_IDLE
+        audience.member_count = AudienceMember.objects.for_tenant(tenant).filter(audience=audience).count()
+        if not error:
+            audience.last_synced_at = now
+            if run.added:
+                audience.match_rate = round(run.matched / run.added, 4)
+        audience.save(update_fields=["status", "member_count", "last_synced_at", "match_rate", "updated_at"])
+        data = {"audience_id": audience.pk, "audience_name": audience.name, "platform": audience.platform,
+                "sync_id": run.pk, "added": run.added, "removed": run.removed, "matched": run.matched}
+        if error:
+            emit(tenant, "sync.failed", {**data, "error": run.error})
+        else:
+            emit(tenant, "sync.completed", data)
+    return run
+
+
+def audiences_due(*, tenant, now: dt.datetime | None = None) -> list[Audience]:
+    """Audiences whose sync_frequency says a new sync is due (never synced counts as due)."""
+    now = now or timezone.now()
+    due = []
+    for audience in Audience.objects.for_tenant(tenant).exclude(sync_frequency="manual").exclude(
+            status=Audience.STATUS_SYNCING):
+        interval = FREQUENCY_INTERVALS[audience.sync_frequency]
+        if audience.last_synced_at is None or audience.last_synced_at + interval <= now:
+            due.append(audience)
+    return due

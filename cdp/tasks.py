@@ -1,0 +1,103 @@
+"""Thin Celery tasks: ids in, tenant scope re-entered, one service called. Safe to run twice."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.models import Tenant
+from stratum.api.tenancy import tenant_scope
+
+
+def _tenant(tenant_id: str) -> Tenant | None:
+    return Tenant.objects.filter(pk=tenant_id).first()
+
+
+@shared_task(acks_late=True)
+def segment_refresh_task(tenant_id: str, segment_id: str) -> None:
+    from .models import Segment
+    from .services import segment_refresh
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return
+    with tenant_scope(tenant):
+        segment = Segment.objects.filter(pk=segment_id).first()
+        if segment is not None:
+            segment_refresh(tenant=tenant, segment=segment)
+
+
+@shared_task(acks_late=True)
+def segments_refresh_all() -> None:
+    """Hourly: every segment of every tenant with the CDP, one task per segment."""
+    from .models import Segment
+
+    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+        for segment_id in Segment.objects.for_tenant(tenant).values_list("pk", flat=True):
+            segment_refresh_task.delay(str(tenant.pk), str(segment_id))
+
+
+@shared_task(acks_late=True)
+def rfm_recompute_task(tenant_id: str) -> dict | None:
+    from .services import rfm_recompute
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        return rfm_recompute(tenant=tenant)
+
+
+@shared_task(acks_late=True)
+def rfm_recompute_all() -> None:
+    """Nightly RFM for every active tenant that has profiles."""
+    from .models import Profile
+
+    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+        if Profile.objects.for_tenant(tenant).exists():
+            rfm_recompute_task.delay(str(tenant.pk))
+
+
+@shared_task(acks_late=True)
+def audience_sync_task(tenant_id: str, run_id: str) -> None:
+    from .models import AudienceSyncRun
+    from .services import audience_sync_run
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return
+    with tenant_scope(tenant):
+        run = AudienceSyncRun.objects.select_related("audience__ad_account", "audience__segment").filter(pk=run_id).first()
+        if run is not None:
+            audience_sync_run(tenant=tenant, run=run)
+
+
+@shared_task(acks_late=True)
+def audiences_sync_due() -> None:
+    """Every 15 minutes: queue the audiences whose sync_frequency says they are due."""
+    from billing.selectors import tenant_features
+    from stratum.api.exceptions import Conflict
+
+    from .services import audience_sync_request, audiences_due
+
+    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+        if not tenant_features(tenant=tenant).get("audience_sync"):
+            continue
+        with tenant_scope(tenant):
+            for audience in audiences_due(tenant=tenant):
+                try:
+                    audience_sync_request(tenant=tenant, audience=audience, trigger="scheduled")
+                except Conflict:  # started by someone else meanwhile
+                    continue
+
+
+@shared_task(acks_late=True)
+def export_build_task(tenant_id: str, export_id: str) -> None:
+    from .models import AudienceExport
+    from .services import export_build
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return
+    with tenant_scope(tenant):
+        export = AudienceExport.objects.select_related("segment").filter(pk=export_id).first()
+        if export is not None:
+            export_build(tenant=tenant, export=export)

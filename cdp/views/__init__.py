@@ -1,0 +1,7 @@
+from .audiences import AudienceViewSet, ExportJobViewSet, ExportView, PlatformsView
+from .events import BatchEventsView, EventViewSet, TrackEventView
+from .profiles import IdentityRulesView, ProfileViewSet, RfmRecomputeView
+from .segments import SegmentViewSet
+
+__all__ = ["AudienceViewSet", "BatchEventsView", "EventViewSet", "ExportJobViewSet", "ExportView", "IdentityRulesView",
+           "PlatformsView", "ProfileViewSet", "RfmRecomputeView", "SegmentViewSet", "TrackEventView"]

@@ -1,0 +1,80 @@
+"""Events: timeline, statistics, track one, batch of up to 1,000."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.pagination import StratumPagination
+from stratum.api.params import parse_date_range, parse_search, parse_uuid
+from stratum.api.views import TenantAPIView, TenantViewSet
+
+from .. import selectors, services
+from .. import serializers as s
+from ..services.events import MAX_BATCH_BYTES
+from .base import CdpEndpoint
+
+TAGS = ["cdp-events"]
+
+
+class TimelinePagination(StratumPagination):
+    default_limit = 50
+
+
+class EventViewSet(CdpEndpoint, TenantViewSet):
+    @extend_schema(tags=TAGS, responses={200: s.EventSerializer(many=True)}, parameters=[
+        OpenApiParameter("profile_id", str, description="One profile's timeline (a merged id resolves)"),
+        OpenApiParameter("event_type", str),
+        OpenApiParameter("page", int), OpenApiParameter("limit", int)])
+    def list(self, request):
+        params = request.query_params
+        profile_id = parse_uuid(params, "profile_id")
+        profile = selectors.profile_get(tenant=self.tenant, profile_id=profile_id) if profile_id else None
+        events = selectors.events_timeline(tenant=self.tenant, profile=profile,
+                                           event_type=parse_search(params, "event_type", max_length=64))
+        paginator = TimelinePagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(s.EventSerializer(page, many=True).data)
+
+    @extend_schema(tags=TAGS, responses={200: s.EventStatisticsSerializer}, parameters=[
+        OpenApiParameter("period", str, description="7d, 30d, 90d …"), OpenApiParameter("start_date", str),
+        OpenApiParameter("end_date", str)])
+    @action(detail=False, methods=["get"])
+    def statistics(self, request):
+        period = parse_date_range(request.query_params, tz=self.tenant.timezone)
+        return Response(selectors.event_statistics(tenant=self.tenant, period=period))
+
+
+class TrackEventView(CdpEndpoint, TenantAPIView):
+    max_body_bytes = 64 * 1024
+
+    @extend_schema(tags=TAGS, request=s.TrackEventSerializer,
+                   responses={201: s.TrackResultSerializer, 200: s.TrackResultSerializer},
+                   description="201 when stored; 200 with `duplicate: true` (nothing stored) for a repeated message_id.")
+    def post(self, request):
+        result = services.event_track_raw(tenant=self.tenant, event=request.data, source="api")
+        duplicate = result.status == "duplicate"
+        return Response({"id": str(result.id), "profile_id": str(result.profile_id), "status": result.status,
+                         "duplicate": duplicate}, status=status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED)
+
+
+class BatchEventsView(CdpEndpoint, TenantAPIView):
+    max_body_bytes = MAX_BATCH_BYTES
+
+    @extend_schema(tags=TAGS, request=s.BatchSerializer, responses={200: s.BatchResultSerializer},
+                   description="Up to 1,000 events / 1 MB (413 above). Partial success: each item's result says "
+                               "created, duplicate or rejected (with its errors); a rejected item writes nothing.")
+    def post(self, request):
+        body = request.data
+        if not isinstance(body, dict) or set(body) - {"events"}:
+            raise ValidationFailed(errors={"events": ["The body is {\"events\": [...]} and nothing else."]})
+        if not isinstance(body.get("events"), list) or not body["events"]:
+            raise ValidationFailed(errors={"events": ["Must be a non-empty list of events."]})
+        results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
+        counts = {"created": 0, "duplicate": 0, "rejected": 0}
+        for result in results:
+            counts[result.status] += 1
+        return Response({"received": len(results), "created": counts["created"], "duplicates": counts["duplicate"],
+                         "rejected": counts["rejected"], "results": [r.as_dict() for r in results]})

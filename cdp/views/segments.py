@@ -1,0 +1,81 @@
+"""Segments: CRUD, preview, materialized members, refresh."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from stratum.api.params import parse_choice
+from stratum.api.serializers import parse_body
+from stratum.api.views import TenantGenericViewSet
+
+from .. import selectors, services
+from .. import serializers as s
+from ..models import Segment
+from .base import CdpEndpoint
+
+TAGS = ["cdp-segments"]
+
+
+class SegmentViewSet(CdpEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
+    model = Segment
+    serializer_class = s.SegmentSerializer
+
+    def scoped_queryset(self):
+        return Segment.objects.order_by("name", "pk")
+
+    @extend_schema(tags=TAGS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(tags=TAGS)
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(tags=TAGS, request=s.SegmentCreateSerializer, responses={201: s.SegmentSerializer},
+                   description="403 PLAN_LIMIT_REACHED beyond the plan's max_segments; 422 names a bad rule's path.")
+    def create(self, request):
+        data = parse_body(s.SegmentCreateSerializer, request)
+        segment = services.segment_create(tenant=self.tenant, name=data["name"], description=data["description"],
+                                          conditions=data["conditions"], created_by=request.user)
+        segment.refresh_from_db()
+        return Response(s.SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(tags=TAGS, request=s.SegmentUpdateSerializer, responses={200: s.SegmentSerializer})
+    def partial_update(self, request, pk=None):
+        segment = self.get_object()
+        data = parse_body(s.SegmentUpdateSerializer, request)
+        segment = services.segment_update(tenant=self.tenant, segment=segment, data=data)
+        segment.refresh_from_db()
+        return Response(s.SegmentSerializer(segment).data)
+
+    @extend_schema(tags=TAGS, responses={204: None})
+    def destroy(self, request, pk=None):
+        services.segment_delete(tenant=self.tenant, segment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(tags=TAGS, request=s.SegmentPreviewRequestSerializer, responses={200: s.SegmentPreviewSerializer},
+                   description="Exact size of the conditions right now and up to 10 sample profiles.")
+    @action(detail=False, methods=["post"])
+    def preview(self, request):
+        data = parse_body(s.SegmentPreviewRequestSerializer, request)
+        preview = selectors.segment_preview(tenant=self.tenant, conditions=data["conditions"])
+        return Response(s.SegmentPreviewSerializer(preview).data)
+
+    @extend_schema(tags=TAGS, responses={200: s.ProfileSerializer(many=True)}, parameters=[
+        OpenApiParameter("change", str, enum=["added", "removed"],
+                         description="Only those that joined / left at the last refresh")])
+    @action(detail=True, methods=["get"])
+    def members(self, request, pk=None):
+        segment = self.get_object()
+        change = parse_choice(request.query_params, "change", ("added", "removed"))
+        page = self.paginate_queryset(selectors.segment_members(tenant=self.tenant, segment=segment, change=change))
+        return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
+
+    @extend_schema(tags=TAGS, request=None, responses={200: s.SegmentSerializer},
+                   description="Re-materializes the membership now (it also refreshes hourly).")
+    @action(detail=True, methods=["post"])
+    def refresh(self, request, pk=None):
+        segment = services.segment_refresh(tenant=self.tenant, segment=self.get_object())
+        return Response(s.SegmentSerializer(segment).data)

@@ -1,0 +1,122 @@
+import datetime
+import uuid
+
+import factory
+from django.utils import timezone
+
+from cdp.models import (Audience, AudienceExport, AudienceMember, AudienceSyncRun, Event, Identity, IdentityLink,
+                        IdentityRules, Profile, ProfileMerge, Segment, SegmentMembership)
+from tests.campaigns.factories import AdAccountFactory
+from tests.factories import TenantOwnedFactory
+
+
+class ProfileFactory(TenantOwnedFactory):
+    class Meta:
+        model = Profile
+
+    email = factory.Sequence(lambda n: f"person{n}@shop.example")
+    lifecycle_stage = "lead"
+    traits = factory.LazyFunction(lambda: {"first_name": "Ada"})
+
+
+class IdentityFactory(TenantOwnedFactory):
+    class Meta:
+        model = Identity
+
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    type = "email"
+    value = factory.SelfAttribute("profile.email")
+
+
+class EventFactory(TenantOwnedFactory):
+    class Meta:
+        model = Event
+
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    origin_profile_id = factory.SelfAttribute("profile.pk")
+    event_type = "page_view"
+    timestamp = factory.LazyFunction(timezone.now)
+    received_at = factory.LazyFunction(timezone.now)
+    properties = factory.LazyFunction(lambda: {"path": "/"})
+
+
+class ProfileMergeFactory(TenantOwnedFactory):
+    class Meta:
+        model = ProfileMerge
+
+    winner = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    loser = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    reason = "email named both profiles"
+
+
+class IdentityLinkFactory(TenantOwnedFactory):
+    class Meta:
+        model = IdentityLink
+
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    action = "attached"
+    reason = "new profile"
+
+
+class IdentityRulesFactory(TenantOwnedFactory):
+    class Meta:
+        model = IdentityRules
+
+    blocklist = factory.LazyFunction(lambda: [{"type": "email", "value": "shared@agency.example"}])
+
+
+class SegmentFactory(TenantOwnedFactory):
+    class Meta:
+        model = Segment
+
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    conditions = factory.LazyFunction(lambda: {"operator": "and", "rules": [
+        {"field": "lifecycle_stage", "operator": "equals", "value": "customer"}]})
+
+
+class SegmentMembershipFactory(TenantOwnedFactory):
+    class Meta:
+        model = SegmentMembership
+
+    segment = factory.SubFactory(SegmentFactory, tenant=factory.SelfAttribute("..tenant"))
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    added_at = factory.LazyFunction(timezone.now)
+
+
+class AudienceFactory(TenantOwnedFactory):
+    class Meta:
+        model = Audience
+
+    name = factory.Sequence(lambda n: f"Audience {n}")
+    segment = factory.SubFactory(SegmentFactory, tenant=factory.SelfAttribute("..tenant"))
+    ad_account = factory.SubFactory(AdAccountFactory, tenant=factory.SelfAttribute("..tenant"))
+    platform = factory.SelfAttribute("ad_account.platform")
+    platform_config = factory.LazyAttribute(lambda o: {"ad_account_id": o.ad_account.external_id,
+                                                       "audience_type": "custom"})
+
+
+class AudienceMemberFactory(TenantOwnedFactory):
+    class Meta:
+        model = AudienceMember
+
+    audience = factory.SubFactory(AudienceFactory, tenant=factory.SelfAttribute("..tenant"))
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    synced_at = factory.LazyFunction(timezone.now)
+
+
+class AudienceSyncRunFactory(TenantOwnedFactory):
+    class Meta:
+        model = AudienceSyncRun
+
+    audience = factory.SubFactory(AudienceFactory, tenant=factory.SelfAttribute("..tenant"))
+    status = "success"
+    started_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=2))
+    finished_at = factory.LazyFunction(timezone.now)
+
+
+class AudienceExportFactory(TenantOwnedFactory):
+    class Meta:
+        model = AudienceExport
+
+    segment = factory.SubFactory(SegmentFactory, tenant=factory.SelfAttribute("..tenant"))
+    status = "pending"
