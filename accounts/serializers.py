@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from billing.plans import FEATURES, TIERS
 from stratum.api.permissions import ROLES, SCOPES
 from stratum.api.serializers import StrictSerializer
 
@@ -133,44 +132,3 @@ class TenantSerializer(serializers.ModelSerializer):
 class UpdateTenantSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     settings = serializers.DictField(required=False)
-
-
-class AdminTenantSerializer(serializers.ModelSerializer):
-    user_count = serializers.IntegerField(read_only=True)
-    max_users = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Tenant
-        fields = ["id", "name", "slug", "plan", "status", "settings", "feature_flags", "limit_overrides",
-                  "max_users", "user_count", "created_at", "updated_at"]
-        read_only_fields = fields
-
-    def get_max_users(self, obj) -> int:
-        from billing.selectors import tenant_limits
-
-        return tenant_limits(tenant=obj)["max_users"]
-
-
-class AdminUpdateTenantSerializer(StrictSerializer):
-    name = serializers.CharField(max_length=200, required=False)
-    plan = serializers.ChoiceField(choices=list(TIERS), required=False)
-    max_users = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
-    feature_flags = serializers.DictField(child=serializers.BooleanField(allow_null=True), required=False)
-    status = serializers.ChoiceField(choices=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED], required=False)
-    suspended = serializers.BooleanField(required=False)
-
-    def validate_feature_flags(self, value):
-        unknown = [key for key in value if key not in FEATURES]
-        if unknown:
-            raise serializers.ValidationError(f"Unknown feature: {', '.join(unknown)}.")
-        return value
-
-
-class FeatureFlagsSerializer(serializers.Serializer):
-    features = serializers.DictField(child=serializers.BooleanField())
-    tier = serializers.CharField()
-    limits = serializers.DictField(child=serializers.IntegerField())
-
-    class Meta:
-        ref_name = "FeatureFlags"
-

@@ -383,39 +383,3 @@ def tenant_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
         tenant.settings = merged
     tenant.save()
     return tenant
-
-
-def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
-    """Platform staff: plan, user limit, feature flag overrides, suspension."""
-    from billing.plans import FEATURES, TIERS
-
-    if "plan" in data:
-        if data["plan"] not in TIERS:
-            raise ValidationFailed(errors={"plan": [f"Unknown plan. Known: {', '.join(TIERS)}."]})
-        tenant.plan = data["plan"]
-    if "max_users" in data:
-        overrides = dict(tenant.limit_overrides or {})
-        if data["max_users"] is None:
-            overrides.pop("max_users", None)
-        else:
-            overrides["max_users"] = data["max_users"]
-        tenant.limit_overrides = overrides
-    if "feature_flags" in data:
-        unknown = [key for key in data["feature_flags"] if key not in FEATURES]
-        if unknown:
-            raise ValidationFailed(errors={"feature_flags": [f"Unknown feature: {', '.join(unknown)}."]})
-        flags = dict(tenant.feature_flags or {})
-        for key, value in data["feature_flags"].items():
-            if value is None:
-                flags.pop(key, None)
-            else:
-                flags[key] = bool(value)
-        tenant.feature_flags = flags
-    if "status" in data:
-        tenant.status = data["status"]
-    if "suspended" in data:
-        tenant.status = Tenant.STATUS_SUSPENDED if data["suspended"] else Tenant.STATUS_ACTIVE
-    if "name" in data:
-        tenant.name = data["name"].strip()
-    tenant.save()
-    return tenant

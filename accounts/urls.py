@@ -7,7 +7,6 @@ from . import views
 router = ApiRouter()
 router.register("users", views.UserViewSet, basename="users")
 router.register("api-keys", views.ApiKeyViewSet, basename="api-keys")
-router.register("superadmin/tenants", views.SuperAdminTenantViewSet, basename="superadmin-tenants")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),

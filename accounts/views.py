@@ -1,24 +1,19 @@
 """Auth, users, tenant settings and API keys. Views parse, call one service/selector, serialize."""
 from __future__ import annotations
 
-from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.exceptions import ValidationFailed
-from stratum.api.pagination import StratumPagination
-from stratum.api.permissions import IsSuperAdmin, IsTenantAdmin
+from stratum.api.permissions import IsTenantAdmin
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
-from billing.plans import TIERS
-
 from . import serializers as s
 from . import services
-from .models import ApiKey, Tenant, User
+from .models import ApiKey, User
 
 
 def client_ip(request) -> str:
@@ -186,41 +181,3 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
     def destroy(self, request, pk=None):
         services.api_key_revoke(tenant=self.tenant, key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- superadmin ------------------------------------------------------------------------------
-
-class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Platform staff only: every tenant, filterable by plan and status."""
-
-    serializer_class = s.AdminTenantSerializer
-    permission_classes = [IsAuthenticated, IsSuperAdmin]
-    pagination_class = StratumPagination
-
-    def get_queryset(self):
-        queryset = Tenant.objects.annotate(user_count=Count("users", filter=Q(users__is_active=True))).order_by("name")
-        params = self.request.query_params
-        if params.get("plan"):
-            queryset = queryset.filter(plan=params["plan"])
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
-        if params.get("search"):
-            queryset = queryset.filter(Q(name__icontains=params["search"][:100]) | Q(slug__icontains=params["search"][:100]))
-        return queryset
-
-    @extend_schema(parameters=[OpenApiParameter("plan", str), OpenApiParameter("status", str),
-                               OpenApiParameter("search", str)], tags=["superadmin"])
-    def list(self, request, *args, **kwargs):
-        params = request.query_params
-        if params.get("plan") and params["plan"] not in TIERS:
-            raise ValidationFailed(errors={"plan": [f"Unknown plan. Known: {', '.join(TIERS)}."]})
-        if params.get("status") and params["status"] not in (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED):
-            raise ValidationFailed(errors={"status": ["Must be active or suspended."]})
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(request=s.AdminUpdateTenantSerializer, responses={200: s.AdminTenantSerializer}, tags=["superadmin"])
-    def partial_update(self, request, pk=None):
-        tenant = self.get_object()
-        services.tenant_admin_update(tenant=tenant, data=parse_body(s.AdminUpdateTenantSerializer, request))
-        return Response(s.AdminTenantSerializer(self.get_queryset().get(pk=tenant.pk)).data)
-

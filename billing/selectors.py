@@ -1,6 +1,15 @@
+"""Billing reads: a tenant's features and limits (tier + staff overrides), usage, subscription, invoices, plans.
+
+`tenant_features`, `tenant_limits` and `tenant_usage` are the interface other apps use (through
+`billing.gates` to enforce).
+"""
 from __future__ import annotations
 
-from .plans import FEATURES, LIMITS, tier
+from django.apps import apps
+from django.db.models import QuerySet
+
+from .models import ENTITLED_STATUSES, Invoice, Subscription
+from .plans import FEATURES, LIMITS, PLAN_CURRENCY, TIERS, rate_limit, stripe_price_id, tier
 
 
 def tenant_features(*, tenant) -> dict[str, bool]:
@@ -21,3 +30,66 @@ def tenant_limits(*, tenant) -> dict[str, int]:
 
 def feature_flags_get(*, tenant) -> dict:
     return {"features": tenant_features(tenant=tenant), "tier": tenant.plan, "limits": tenant_limits(tenant=tenant)}
+
+
+def _count(app_label: str, model_name: str, *, tenant, **filters) -> int | None:
+    """Rows of another app's model, or None while that app has no such model."""
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        return None
+    return model.objects.for_tenant(tenant).filter(**filters).count()
+
+
+def tenant_usage(*, tenant) -> dict[str, int | None]:
+    """What counts against each limit: active users, active (in-use) ad accounts, segments."""
+    from accounts.models import User
+
+    return {
+        "max_users": User.objects.filter(tenant=tenant, is_active=True).count(),
+        "max_ad_accounts": _count("campaigns", "AdAccount", tenant=tenant, is_active=True),
+        "max_segments": _count("cdp", "Segment", tenant=tenant),
+    }
+
+
+def subscription_current(*, tenant) -> Subscription | None:
+    """The newest subscription that entitles the tenant to its tier, else the newest one at all."""
+    subscriptions = Subscription.objects.for_tenant(tenant)
+    return (subscriptions.filter(status__in=ENTITLED_STATUSES).order_by("-started_at", "-created_at").first()
+            or subscriptions.order_by("-created_at").first())
+
+
+def subscription_get(*, tenant) -> dict:
+    limits = tenant_limits(tenant=tenant)
+    usage = tenant_usage(tenant=tenant)
+    return {
+        "tier": tenant.plan,
+        "subscription": subscription_current(tenant=tenant),
+        "features": tenant_features(tenant=tenant),
+        "limits": limits,
+        "usage": usage,
+    }
+
+
+def invoices_list(*, tenant) -> QuerySet[Invoice]:
+    return Invoice.objects.for_tenant(tenant).select_related("subscription").order_by("-issued_at", "-pk")
+
+
+def plans_list(*, tenant) -> list[dict]:
+    plans = []
+    for plan_id, spec in TIERS.items():
+        per_minute, burst = rate_limit(plan_id)
+        plans.append({
+            "id": plan_id,
+            "name": spec["name"],
+            "prices": [
+                {"billing_period": period, "amount": spec[f"price_{period}"], "currency": PLAN_CURRENCY,
+                 "available": bool(stripe_price_id(plan_id, period))}
+                for period in ("monthly", "annual")
+            ],
+            "features": dict(spec["features"]),
+            "limits": dict(spec["limits"]),
+            "rate_limit": {"requests_per_minute": per_minute, "burst": burst},
+            "current": plan_id == tenant.plan,
+        })
+    return plans

@@ -231,7 +231,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "SubscriptionStatusEnum": "billing.models.SUBSCRIPTION_STATUSES",
+        "InvoiceStatusEnum": "billing.models.INVOICE_STATUSES",
+        "BillingPeriodEnum": "billing.plans.BILLING_PERIODS",
+        "TenantStatusEnum": "billing.serializers.TENANT_STATUSES",
+    },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
@@ -281,6 +286,11 @@ if not FERNET_KEYS:
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env("STRIPE_API_BASE")
+# Stripe Price ids per plan and billing period (STRIPE_PRICE_PROFESSIONAL_MONTHLY=price_…).
+STRIPE_PRICES = {
+    f"{plan}_{period}": env(f"STRIPE_PRICE_{plan.upper()}_{period.upper()}")
+    for plan in ("starter", "professional", "enterprise") for period in ("monthly", "annual")
+}
 
 # --- Outbound webhooks ----------------------------------------------------------------------
 WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)

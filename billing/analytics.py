@@ -1,0 +1,186 @@
+"""Superadmin platform analytics: tenants by plan, MRR, users, events ingested and ad spend managed, now and
+over time. Platform-wide on purpose: every query here is `.unscoped()` (or a non-tenant table), greppable.
+
+Each figure is aggregated in the database; the series uses one query per figure (conditional aggregates or
+GROUP BY a truncated date), whatever the number of tenants.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.apps import apps
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Trunc
+from django.utils import timezone
+
+from accounts.models import Tenant, User
+from stratum.api.params import DateRange
+
+from .models import Subscription
+from .plans import PLANS
+
+INTERVALS = ("day", "week", "month")
+MAX_BUCKETS = 366
+# Statuses whose subscriptions count in today's MRR, and the ones that never produced revenue.
+MRR_STATUSES = ("active", "past_due")
+NEVER_PAID_STATUSES = ("incomplete", "incomplete_expired")
+# The CDP's event model and the field that says when an event was ingested (first that exists).
+EVENT_MODEL = ("cdp", "Event")
+EVENT_INGESTED_FIELDS = ("received_at", "ingested_at", "created_at", "timestamp")
+
+def bucket_starts(date_range: DateRange, interval: str) -> list[dt.date]:
+    start = date_range.start
+    if interval == "week":
+        start -= dt.timedelta(days=start.weekday())
+    elif interval == "month":
+        start = start.replace(day=1)
+    starts = []
+    current = start
+    while current <= date_range.end:
+        starts.append(current)
+        if interval == "day":
+            current += dt.timedelta(days=1)
+        elif interval == "week":
+            current += dt.timedelta(days=7)
+        else:
+            current = (current.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return starts
+
+
+def _bucket_end(starts: list[dt.date], index: int, date_range: DateRange) -> dt.datetime:
+    """The instant a bucket ends (exclusive), capped at now for the running bucket."""
+    end_date = starts[index + 1] if index + 1 < len(starts) else date_range.end + dt.timedelta(days=1)
+    end = dt.datetime.combine(end_date, dt.time.min, tzinfo=dt.timezone.utc)
+    return min(end, timezone.now())
+
+
+def _money(value) -> float:
+    return float(Decimal(value or 0).quantize(Decimal("0.01")))
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _mrr(monthly, annual) -> Decimal:
+    """Monthly plus annual amounts, annual ones spread over 12 months (summed apart: exact in Decimal)."""
+    return Decimal(monthly or 0) + Decimal(annual or 0) / 12
+
+
+def mrr_now() -> dict[str, float]:
+    rows = (Subscription.objects.unscoped().filter(status__in=MRR_STATUSES).values("currency")
+            .annotate(monthly=Sum("amount", filter=Q(billing_period="monthly")),
+                      annual=Sum("amount", filter=Q(billing_period="annual"))).order_by("currency"))
+    return {row["currency"]: _money(_mrr(row["monthly"], row["annual"])) for row in rows}
+
+
+def _mrr_series(ends: list[dt.datetime]) -> list[dict[str, float]]:
+    """MRR at each instant from the subscriptions' lifecycle (started, not yet ended, ever paid)."""
+    aggregates = {}
+    for i, end in enumerate(ends):
+        live = Q(started_at__lt=end) & (Q(ended_at__isnull=True) | Q(ended_at__gt=end))
+        aggregates[f"m{i}"] = Sum("amount", filter=live & Q(billing_period="monthly"))
+        aggregates[f"a{i}"] = Sum("amount", filter=live & Q(billing_period="annual"))
+    rows = (Subscription.objects.unscoped().exclude(status__in=NEVER_PAID_STATUSES).exclude(started_at__isnull=True)
+            .values("currency").annotate(**aggregates).order_by("currency"))
+    series: list[dict[str, float]] = [{} for _ in ends]
+    for row in rows:
+        for i in range(len(ends)):
+            series[i][row["currency"]] = _money(_mrr(row[f"m{i}"], row[f"a{i}"]))
+    return series
+
+
+def _tenants_series(ends: list[dt.datetime], start: dt.datetime, interval: str, starts: list[dt.date]):
+    totals = Tenant.objects.aggregate(**{f"b{i}": Count("id", filter=Q(created_at__lt=end))
+                                         for i, end in enumerate(ends)})
+    new = dict(Tenant.objects.filter(created_at__gte=start, created_at__lt=ends[-1])
+               .annotate(bucket=Trunc("created_at", interval, tzinfo=dt.timezone.utc)).values("bucket")
+               .annotate(n=Count("id")).values_list("bucket", "n"))
+    new = {_as_date(k): v for k, v in new.items()}
+    return [totals[f"b{i}"] for i in range(len(ends))], [new.get(day, 0) for day in starts]
+
+
+def _event_model():
+    try:
+        model = apps.get_model(*EVENT_MODEL)
+    except LookupError:
+        return None, None
+    names = {field.name for field in model._meta.get_fields()}
+    field = next((name for name in EVENT_INGESTED_FIELDS if name in names), None)
+    return (model, field) if field else (None, None)
+
+
+def _events_series(start: dt.datetime, end: dt.datetime, interval: str, starts: list[dt.date]):
+    model, field = _event_model()
+    if model is None:
+        return None, [None for _ in starts]
+    rows = dict(model.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
+                .annotate(bucket=Trunc(field, interval, tzinfo=dt.timezone.utc)).values("bucket")
+                .annotate(n=Count("pk")).values_list("bucket", "n"))
+    rows = {_as_date(k): v for k, v in rows.items()}
+    per_bucket = [rows.get(day, 0) for day in starts]
+    return sum(per_bucket), per_bucket
+
+
+def _spend_series(date_range: DateRange, interval: str, starts: list[dt.date]):
+    from campaigns.models import CampaignDailyMetric
+
+    rows = (CampaignDailyMetric.objects.unscoped().filter(date__gte=date_range.start, date__lte=date_range.end)
+            .annotate(bucket=Trunc("date", interval), currency=F("campaign__ad_account__currency"))
+            .values("bucket", "currency").annotate(spend=Sum("spend")).order_by())
+    per_bucket: list[dict[str, float]] = [{} for _ in starts]
+    totals: dict[str, Decimal] = {}
+    index = {day: i for i, day in enumerate(starts)}
+    for row in rows:
+        i = index.get(_as_date(row["bucket"]))
+        if i is not None:
+            per_bucket[i][row["currency"]] = _money(row["spend"])
+        totals[row["currency"]] = totals.get(row["currency"], Decimal("0")) + (row["spend"] or Decimal("0"))
+    return {currency: _money(value) for currency, value in sorted(totals.items())}, per_bucket
+
+
+def platform_overview(*, date_range: DateRange, interval: str) -> dict:
+    starts = bucket_starts(date_range, interval)
+    ends = [_bucket_end(starts, i, date_range) for i in range(len(starts))]
+    range_start = dt.datetime.combine(date_range.start, dt.time.min, tzinfo=dt.timezone.utc)
+    range_end = dt.datetime.combine(date_range.end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+
+    tenants = Tenant.objects.aggregate(
+        total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),
+        suspended=Count("id", filter=Q(status=Tenant.STATUS_SUSPENDED)),
+        new=Count("id", filter=Q(created_at__gte=range_start, created_at__lt=range_end)),
+        **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in PLANS},
+    )
+    subscriptions = Subscription.objects.unscoped().aggregate(
+        active=Count("pk", filter=Q(status="active")), trialing=Count("pk", filter=Q(status="trialing")),
+        past_due=Count("pk", filter=Q(status="past_due")),
+        canceling=Count("pk", filter=Q(status__in=MRR_STATUSES, cancel_at_period_end=True)),
+    )
+    users = User.objects.filter(tenant__isnull=False).aggregate(
+        total=Count("id", filter=Q(is_active=True)),
+        active=Count("id", filter=Q(is_active=True, last_login__gte=range_start, last_login__lt=range_end)),
+    )
+    mrr = mrr_now()
+    tenants_total, tenants_new = _tenants_series(ends, range_start, interval, starts)
+    events_total, events = _events_series(range_start, range_end, interval, starts)
+    spend_total, spend = _spend_series(date_range, interval, starts)
+    mrr_series = _mrr_series(ends)
+    return {
+        "range": {**date_range.as_dict(), "interval": interval},
+        "tenants": {
+            "total": tenants["total"], "active": tenants["active"], "suspended": tenants["suspended"],
+            "new": tenants["new"], "by_plan": {plan: tenants[f"plan_{plan}"] for plan in PLANS},
+        },
+        "subscriptions": subscriptions,
+        "mrr": mrr,
+        "arr": {currency: _money(Decimal(str(value)) * 12) for currency, value in mrr.items()},
+        "users": users,
+        "events_ingested": events_total,
+        "ad_spend_managed": spend_total,
+        "series": [
+            {"period_start": day.isoformat(), "tenants": tenants_total[i], "new_tenants": tenants_new[i],
+             "mrr": mrr_series[i], "events_ingested": events[i], "ad_spend_managed": spend[i]}
+            for i, day in enumerate(starts)
+        ],
+    }

@@ -1,0 +1,102 @@
+"""The staff console in a real browser: Playwright drives Debian's Chromium against the live server.
+
+Skipped (with the reason) where Playwright or a Chromium binary is missing; CI installs Chromium with apt
+(scripts/ci-extras.sh). Playwright's own browser download is never used: the network may be closed.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import httpx
+import pytest
+
+from accounts.models import User
+from accounts.services import tokens_for_user
+from tests.accounts.factories import TenantFactory, UserFactory
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+STAFF_EMAIL, STAFF_PASSWORD = "console@stratum.test", "Console-Pass-2026!"
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="Playwright for Python is not installed (pip install -r requirements-dev.txt)")
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("No Chromium browser found (/usr/bin/chromium): apt-get install chromium chromium-driver; "
+                    "CI does it in scripts/ci-extras.sh")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(15_000)
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def console_world(transactional_db):
+    User.objects.create_superuser(email=STAFF_EMAIL, password=STAFF_PASSWORD)
+    tenant = TenantFactory(name="Northwind Media", slug="northwind", plan="starter")
+    owner = UserFactory(tenant=tenant, email="owner@northwind.test", role="owner")
+    return tenant, tokens_for_user(user=owner)["access_token"]
+
+
+def test_staff_changes_a_plan_in_the_console_and_the_api_follows(live_server, console_world, browser_page):
+    tenant, token = console_world
+    page = browser_page
+    # Nothing below touches the ORM while the browser runs: the live server answers from its own thread.
+    before = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"}).json()
+    assert before["tier"] == "starter" and before["features"]["autopilot"] is False
+
+    page.goto(f"{live_server.url}/admin/")
+    page.fill("#id_username", STAFF_EMAIL)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+    page.goto(f"{live_server.url}/admin/accounts/tenant/")
+    row = page.locator("#result_list tbody tr", has_text="Northwind Media")
+    assert "starter" in row.inner_text()
+    row.locator("input.action-select").check()
+    page.select_option("select[name=action]", "change_plan_to_professional")
+    page.click("button[name=index]")
+    message = page.locator(".messagelist .success").inner_text()
+    assert "1 tenant(s) moved to the Professional plan." in message
+    assert "professional" in page.locator("#result_list tbody tr", has_text="Northwind Media").inner_text()
+
+    page.goto(f"{live_server.url}/admin/accounts/tenant/{tenant.pk}/change/")
+    assert "owner@northwind.test" in page.locator("body").inner_text()
+    assert page.locator("table.usage").is_visible()
+
+    after = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"})
+    assert after.status_code == 200
+    assert after.json()["tier"] == "professional" and after.json()["features"]["autopilot"] is True
+    assert after.headers["X-RateLimit-Limit"] == "300"
+
+
+def test_plan_change_through_the_change_form(live_server, console_world, browser_page):
+    """The same change through the tenant's change form."""
+    tenant, token = console_world
+    page = browser_page
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/accounts/tenant/{tenant.pk}/change/")
+    page.fill("#id_username", STAFF_EMAIL)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
+    page.select_option("select#id_plan", "enterprise")
+    page.click("input[name=_save]")
+    assert "was changed successfully" in page.locator(".messagelist").inner_text()
+    features = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"}).json()
+    assert features["tier"] == "enterprise" and features["features"]["custom_reports"] is True
