@@ -20,7 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Count, F, Func, Q, QuerySet
+from django.db.models import CharField, Count, F, Func, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.db.models.fields.json import KT, KeyTransform
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -294,7 +295,7 @@ class SegmentCompiler:
             return ~Q(**{kind: "missing"}) & ~Q(**{kind: "null"})
         moments = isinstance(value, dt.datetime) or (isinstance(value, list) and isinstance(value[0], dt.datetime))
         if moments or operator == "within_last_days":
-            text = scope.alias(KT("__".join(spec.json_path)))
+            text = scope.alias(Cast(KT("__".join(spec.json_path)), output_field=TextField()))
             if operator == "within_last_days":
                 value = self.now - dt.timedelta(days=value)
             iso = (lambda m: m.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))

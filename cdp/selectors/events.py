@@ -26,14 +26,14 @@ def event_statistics(*, tenant, period: DateRange) -> dict:
     zone = zoneinfo.ZoneInfo(tenant.timezone)
     start = dt.datetime.combine(period.start, dt.time(), tzinfo=zone)
     end = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    events = (Event.objects.for_tenant(tenant).filter(timestamp__gte=start, timestamp__lt=end)
-              .alias(day=TruncDate("timestamp", tzinfo=zone)))
+    events = Event.objects.for_tenant(tenant).filter(timestamp__gte=start, timestamp__lt=end)
     totals = events.aggregate(total=Count("pk"), profiles=Count("profile_id", distinct=True),
                               purchases=Count("pk", filter=Q(event_type=PURCHASE_EVENT)),
                               revenue=Sum("revenue", filter=Q(event_type=PURCHASE_EVENT)))
     by_type = (events.values("event_type").annotate(count=Count("pk"), unique_profiles=Count("profile_id", distinct=True))
                .order_by("-count", "event_type"))
-    by_day = dict(events.values_list("day").annotate(n=Count("pk")).order_by())
+    by_day = dict(events.annotate(day=TruncDate("timestamp", tzinfo=zone)).values_list("day")
+                  .annotate(n=Count("pk")).order_by())
     return {
         **period.as_dict(),
         "total_events": totals["total"],

@@ -7,6 +7,7 @@ What changed at the last refresh stays readable (`added_at` / `removed_at` at or
 from __future__ import annotations
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -75,8 +76,8 @@ def segment_refresh(*, tenant, segment: Segment) -> Segment:
         removed = memberships.filter(removed_at__isnull=True).exclude(profile_id__in=matching).update(removed_at=now)
         readded = memberships.filter(removed_at__isnull=False, profile_id__in=matching).update(removed_at=None,
                                                                                                added_at=now)
-        fresh = (segment_queryset(tenant=tenant, conditions=segment.conditions)
-                 .exclude(pk__in=memberships.values("profile_id")).values("pk"))
+        fresh = (segment_queryset(tenant=tenant, conditions=segment.conditions).order_by()
+                 .exclude(pk__in=memberships.values("profile_id")).values(member_id=F("pk")))
         inserted = _insert_members(tenant=tenant, segment=segment, profiles=fresh, now=now)
         segment.member_count = memberships.filter(removed_at__isnull=True).count()
         segment.last_added_count = inserted + readded
@@ -93,7 +94,7 @@ def _insert_members(*, tenant, segment: Segment, profiles, now) -> int:
     table = SegmentMembership._meta.db_table
     db = lambda field, value: SegmentMembership._meta.get_field(field).get_db_prep_value(value, connection)  # noqa: E731
     sql = (f'INSERT INTO {table} (tenant_id, segment_id, profile_id, added_at, removed_at) '
-           f'SELECT %s, %s, matched.id, %s, NULL FROM ({select_sql}) AS matched')
+           f'SELECT %s, %s, matched.member_id, %s, NULL FROM ({select_sql}) AS matched')
     with connection.cursor() as cursor:
         cursor.execute(sql, [db("tenant", tenant.pk), db("segment", segment.pk),
                              connection.ops.adapt_datetimefield_value(now), *params])
