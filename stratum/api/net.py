@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 import httpcore
@@ -121,13 +122,28 @@ def safe_client(*, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
                         trust_env=False)
 
 
-def safe_request(method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs) -> httpx.Response:
+def safe_request(method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, max_response_bytes: int | None = None,
+                 **kwargs) -> httpx.Response:
     """One request to a user-supplied URL: checked, resolved and vetted, no redirects followed.
 
+    With `max_response_bytes`, only that much of the response body is read (and reading stops once
+    `timeout` seconds have passed in total), so a hostile receiver cannot stream an endless answer.
     Raises UnsafeTarget for a refused target and httpx.HTTPError for transport failures.
     """
     validate_public_url(url, require_https=False)
     parts = urlsplit(url)
     vetted_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
     with safe_client(timeout=timeout) as client:
-        return client.request(method, url, **kwargs)
+        if max_response_bytes is None:
+            return client.request(method, url, **kwargs)
+        started = time.monotonic()
+        with client.stream(method, url, **kwargs) as streamed:
+            body = bytearray()
+            for chunk in streamed.iter_bytes():
+                body.extend(chunk)
+                if len(body) >= max_response_bytes or time.monotonic() - started > timeout:
+                    break
+            headers = [(k, v) for k, v in streamed.headers.multi_items()
+                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+            return httpx.Response(streamed.status_code, headers=headers, content=bytes(body[:max_response_bytes]),
+                                  request=streamed.request)

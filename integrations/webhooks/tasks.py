@@ -1,0 +1,89 @@
+"""Thin Celery tasks: ids in, the tenant re-entered, one service called. All are safe to run twice."""
+from __future__ import annotations
+
+from datetime import date
+
+from celery import shared_task
+
+from accounts.models import Tenant
+from stratum.api.models import OutboxEvent
+from stratum.api.tenancy import tenant_scope
+
+from . import channels, delivery, digest
+
+
+def _tenant(tenant_id) -> Tenant | None:
+    return Tenant.objects.filter(pk=tenant_id).first()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def outbox_event_dispatch(event_id: str, tenant_id: str | None = None) -> int:
+    """Fans one outbox row out to its webhooks and users. The hook knows only the event id; the row names
+    its tenant, and a given tenant id must match it."""
+    row = OutboxEvent.objects.unscoped().filter(pk=event_id).values_list("tenant_id", flat=True).first()
+    if row is None or (tenant_id is not None and str(row) != str(tenant_id)):
+        return 0
+    tenant = _tenant(row)
+    with tenant_scope(tenant):
+        return len(delivery.outbox_event_dispatch(tenant=tenant, event_id=event_id))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhook_delivery_attempt(delivery_id: str, tenant_id: str) -> str | None:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        attempt = delivery.delivery_attempt(tenant=tenant, delivery_id=delivery_id)
+    return attempt.outcome if attempt else None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def webhooks_sweep() -> dict[str, int]:
+    return delivery.webhooks_sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def notification_email_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str) -> int:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return 0
+    with tenant_scope(tenant):
+        return channels.notification_email_deliver(tenant=tenant, user_ids=user_ids, category=category, title=title,
+                                                   body=body)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=4)
+def notification_slack_send(self, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
+                            destination_ids: list[str] | None = None) -> dict[str, int]:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return {"sent": 0, "failed": 0}
+    with tenant_scope(tenant):
+        try:
+            return channels.notification_slack_deliver(tenant=tenant, user_ids=user_ids, title=title, body=body,
+                                                       destination_ids=destination_ids)
+        except channels.SlackRetryable as exc:
+            if self.request.retries >= self.max_retries:
+                return {"sent": 0, "failed": len(exc.destination_ids)}
+            # Only the destinations that failed, after 30 s, 1, 2, 4 min — or what Slack's Retry-After asks.
+            raise self.retry(args=[tenant_id, user_ids, category, title, body],
+                             kwargs={"destination_ids": exc.destination_ids},
+                             countdown=exc.retry_after or 30 * 2 ** self.request.retries, exc=exc)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digests() -> int:
+    due = digest.weekly_digests_due()
+    for tenant, week_start in due:
+        weekly_digest_send.delay(str(tenant.pk), week_start.isoformat())
+    return len(due)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digest_send(tenant_id: str, week_start: str) -> bool:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return False
+    with tenant_scope(tenant):
+        return digest.weekly_digest_send(tenant=tenant, week_start=date.fromisoformat(week_start)) is not None
