@@ -25,9 +25,9 @@ MAX_BUCKETS = 366
 # Statuses whose subscriptions count in today's MRR, and the ones that never produced revenue.
 MRR_STATUSES = ("active", "past_due")
 NEVER_PAID_STATUSES = ("incomplete", "incomplete_expired")
-# The CDP's event model and the field that says when an event was ingested (first that exists).
-EVENT_MODEL = ("cdp", "Event")
-EVENT_INGESTED_FIELDS = ("received_at", "ingested_at", "created_at", "timestamp")
+# Events ingested: the CDP's event table, counted by when Stratum received each event.
+EVENT_MODEL, EVENT_INGESTED_FIELD = ("cdp", "Event"), "received_at"
+
 
 def bucket_starts(date_range: DateRange, interval: str) -> list[dt.date]:
     start = date_range.start
@@ -101,23 +101,12 @@ def _tenants_series(ends: list[dt.datetime], start: dt.datetime, interval: str, 
     return [totals[f"b{i}"] for i in range(len(ends))], [new.get(day, 0) for day in starts]
 
 
-def _event_model():
-    try:
-        model = apps.get_model(*EVENT_MODEL)
-    except LookupError:
-        return None, None
-    names = {field.name for field in model._meta.get_fields()}
-    field = next((name for name in EVENT_INGESTED_FIELDS if name in names), None)
-    return (model, field) if field else (None, None)
-
-
 def _events_series(start: dt.datetime, end: dt.datetime, interval: str, starts: list[dt.date]):
-    model, field = _event_model()
-    if model is None:
-        return None, [None for _ in starts]
-    rows = dict(model.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    events = apps.get_model(*EVENT_MODEL)
+    field = EVENT_INGESTED_FIELD
+    rows = dict(events.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
                 .annotate(bucket=Trunc(field, interval, tzinfo=dt.timezone.utc)).values("bucket")
-                .annotate(n=Count("pk")).values_list("bucket", "n"))
+                .annotate(n=Count("pk")).order_by().values_list("bucket", "n"))
     rows = {_as_date(k): v for k, v in rows.items()}
     per_bucket = [rows.get(day, 0) for day in starts]
     return sum(per_bucket), per_bucket

@@ -32,23 +32,15 @@ def feature_flags_get(*, tenant) -> dict:
     return {"features": tenant_features(tenant=tenant), "tier": tenant.plan, "limits": tenant_limits(tenant=tenant)}
 
 
-def _count(app_label: str, model_name: str, *, tenant, **filters) -> int | None:
-    """Rows of another app's model, or None while that app has no such model."""
-    try:
-        model = apps.get_model(app_label, model_name)
-    except LookupError:
-        return None
-    return model.objects.for_tenant(tenant).filter(**filters).count()
-
-
-def tenant_usage(*, tenant) -> dict[str, int | None]:
-    """What counts against each limit: active users, active (in-use) ad accounts, segments."""
+def tenant_usage(*, tenant) -> dict[str, int]:
+    """What counts against each limit: active members, ad accounts in use, CDP segments."""
     from accounts.models import User
 
+    ad_accounts, segments = apps.get_model("campaigns", "AdAccount"), apps.get_model("cdp", "Segment")
     return {
         "max_users": User.objects.filter(tenant=tenant, is_active=True).count(),
-        "max_ad_accounts": _count("campaigns", "AdAccount", tenant=tenant, is_active=True),
-        "max_segments": _count("cdp", "Segment", tenant=tenant),
+        "max_ad_accounts": ad_accounts.objects.for_tenant(tenant).filter(is_active=True).count(),
+        "max_segments": segments.objects.for_tenant(tenant).count(),
     }
 
 

@@ -16,9 +16,9 @@ class LimitsSerializer(serializers.Serializer):
 
 
 class UsageSerializer(serializers.Serializer):
-    max_ad_accounts = serializers.IntegerField(allow_null=True)
-    max_users = serializers.IntegerField()
-    max_segments = serializers.IntegerField(allow_null=True, help_text="null while the CDP has no segments model.")
+    max_ad_accounts = serializers.IntegerField(help_text="Ad accounts in use (is_active).")
+    max_users = serializers.IntegerField(help_text="Active members.")
+    max_segments = serializers.IntegerField(help_text="CDP segments.")
 
 
 class FeatureFlagsSerializer(serializers.Serializer):
@@ -192,6 +192,6 @@ class OverviewSerializer(serializers.Serializer):
     mrr = serializers.DictField(child=serializers.FloatField(), help_text="Per currency.")
     arr = serializers.DictField(child=serializers.FloatField())
     users = serializers.DictField(child=serializers.IntegerField())
-    events_ingested = serializers.IntegerField(allow_null=True)
+    events_ingested = serializers.IntegerField()
     ad_spend_managed = serializers.DictField(child=serializers.FloatField(), help_text="Per ad-account currency.")
     series = serializers.ListField(child=serializers.DictField())

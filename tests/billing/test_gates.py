@@ -9,6 +9,7 @@ import pytest
 from accounts.models import User
 from billing.gates import PlanLimitReached, feature_require, limit_enforce
 from billing.plans import FEATURES, TIERS
+from cdp.models import Segment
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.api.test_tenant_isolation import ID_PARAM, STRING_PARAM_VALUES, allowed_methods, api_routes
 from tests.helpers import assert_error, client_for
@@ -26,6 +27,7 @@ EXPECTED_LIMITS = {
     "professional": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50},
     "enterprise": {"max_ad_accounts": 100, "max_users": 100, "max_segments": 500},
 }
+CONDITIONS = {"operator": "and", "rules": [{"field": "lifecycle_stage", "operator": "equals", "value": "customer"}]}
 EXPECTED_RATES = {"starter": ("60", 20), "professional": ("300", 50), "enterprise": ("1000", 100)}
 
 
@@ -63,6 +65,20 @@ def test_max_users_is_enforced_per_tier(db, plan):
                                     format="json"), 403, "PLAN_LIMIT_REACHED")
     assert "max_users" in body["detail"] and str(allowed) in body["detail"]
     assert User.objects.filter(tenant=tenant, is_active=True).count() == allowed
+
+
+@pytest.mark.parametrize("plan", list(TIERS))
+def test_max_segments_is_enforced_per_tier(db, plan):
+    tenant, _, client = owner_client(plan)
+    allowed = EXPECTED_LIMITS[plan]["max_segments"]
+    Segment.objects.unscoped().bulk_create([Segment(tenant=tenant, name=f"S{i}", conditions=CONDITIONS)
+                                            for i in range(allowed - 1)])
+    create = {"name": "Last one", "conditions": CONDITIONS}
+    assert client.post("/api/v1/cdp/segments", create, format="json").status_code == 201
+    body = assert_error(client.post("/api/v1/cdp/segments", {**create, "name": "One too many"}, format="json"),
+                        403, "PLAN_LIMIT_REACHED")
+    assert f"max_segments is {allowed}" in body["detail"]
+    assert client.get("/api/v1/subscription").json()["usage"]["max_segments"] == allowed
 
 
 def test_max_users_override_lifts_the_limit(db):

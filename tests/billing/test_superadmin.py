@@ -5,18 +5,16 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
 
 from accounts.models import Tenant, User
 from tests.accounts.factories import TEST_PASSWORD, TenantFactory, UserFactory
 from tests.billing.factories import SubscriptionFactory
+from tests.cdp.factories import EventFactory, ProfileFactory
 from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
 from tests.helpers import assert_error, client_for
 
 UTC = dt.timezone.utc
-# Events ingested come from the CDP's event table (cdp.Event, received_at); null while the CDP has none.
-CDP_EVENTS = any(m._meta.label == "cdp.Event" for m in apps.get_models())
 
 
 @pytest.fixture
@@ -134,12 +132,10 @@ class TestOverview:
         CampaignDailyMetricFactory(tenant=pro, campaign=usd, date=dt.date(2026, 6, 2), spend=Decimal("200.25"))
         CampaignDailyMetricFactory(tenant=ent, campaign=eur, date=dt.date(2026, 6, 3), spend=Decimal("50"))
         CampaignDailyMetricFactory(tenant=ent, campaign=eur, date=dt.date(2025, 1, 3), spend=Decimal("999"))
-        if CDP_EVENTS:
-            Profile, Event = apps.get_model("cdp", "Profile"), apps.get_model("cdp", "Event")
-            profile = Profile.objects.unscoped().create(tenant=pro, email="p@x.test")
-            for received in (_at(2026, 5, 2), _at(2026, 6, 1), _at(2026, 6, 2), _at(2025, 1, 1)):
-                Event.objects.unscoped().create(tenant=pro, profile=profile, origin_profile_id=profile.pk,
-                                                event_type="page_view", timestamp=received, received_at=received)
+        profile = ProfileFactory(tenant=pro)
+        for received in (_at(2026, 5, 2), _at(2026, 6, 1), _at(2026, 6, 2), _at(2025, 1, 1)):
+            # Received (ingested) times count, not when the event happened.
+            EventFactory(tenant=pro, profile=profile, timestamp=_at(2024, 1, 1), received_at=received)
         return client_for(User.objects.get(email="root@stratum.test"))
 
     def test_overview_figures(self, platform, django_assert_max_num_queries):
@@ -154,14 +150,14 @@ class TestOverview:
         assert body["mrr"] == {"USD": 2164.83}  # 499 + 19990 / 12
         assert body["arr"] == {"USD": 25977.96}
         assert body["users"] == {"total": 3, "active": 1}  # staff are not tenant users
-        assert body["events_ingested"] == (3 if CDP_EVENTS else None)
+        assert body["events_ingested"] == 3
         assert body["ad_spend_managed"] == {"EUR": 50.0, "USD": 300.75}
         series = body["series"]
         assert [p["period_start"] for p in series] == [f"2026-0{m}-01" for m in range(1, 7)]
         assert [p["tenants"] for p in series] == [1, 1, 2, 2, 3, 3]
         assert [p["new_tenants"] for p in series] == [1, 0, 1, 0, 1, 0]
         assert [p["mrr"].get("USD") for p in series] == [99.0, 99.0, 598.0, 499.0, 2164.83, 2164.83]
-        assert [p["events_ingested"] for p in series] == ([0, 0, 0, 0, 1, 2] if CDP_EVENTS else [None] * 6)
+        assert [p["events_ingested"] for p in series] == [0, 0, 0, 0, 1, 2]
         assert [p["ad_spend_managed"] for p in series] == [{}, {}, {}, {"USD": 100.5}, {}, {"EUR": 50.0,
                                                                                            "USD": 200.25}]
 
