@@ -2,5 +2,21 @@ from django.apps import AppConfig
 
 
 class IntegrationsConfig(AppConfig):
+    """OAuth connections, the real ad-platform connectors and CRM sync (webhooks: integrations.webhooks)."""
+
     name = "integrations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from campaigns.connectors import register as connector_register
+        from stratum.api.schedules import register
+
+        from .connectors import CONNECTORS, connector_for_ad_account
+
+        for platform in CONNECTORS:
+            connector_register(platform, connector_for_ad_account)
+        register("integrations.connections_refresh", "integrations.tasks.connections_refresh_task", 600.0)
+        register("integrations.crm_syncs_schedule", "integrations.tasks.crm_syncs_schedule_task",
+                 settings.CRM_SYNC_SCHEDULER_MINUTES * 60.0)

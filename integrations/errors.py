@@ -1,0 +1,43 @@
+"""The integrations app's API errors (rendered by stratum.api.exceptions in the one error format)."""
+from __future__ import annotations
+
+from stratum.api.exceptions import ApiError, Conflict, NotFound, ServiceUnavailable
+
+
+class ProviderNotConfigured(ServiceUnavailable):
+    default_code = "PROVIDER_NOT_CONFIGURED"
+    default_detail = "This provider is not configured on this Stratum installation."
+
+
+class UnknownProvider(NotFound):
+    default_detail = "Unknown platform."
+
+
+class InvalidOAuthState(ApiError):
+    default_code = "INVALID_OAUTH_STATE"
+    default_detail = "The OAuth state is invalid, expired or already used. Start the connection again."
+
+
+class OAuthDenied(ApiError):
+    default_code = "OAUTH_DENIED"
+    default_detail = "The authorization was denied at the provider."
+
+
+class OAuthCodeRejected(ApiError):
+    default_code = "OAUTH_CODE_REJECTED"
+    default_detail = "The provider rejected the authorization code. Start the connection again."
+
+
+class ProviderError(ApiError):
+    status_code = 502
+    default_code = "PROVIDER_ERROR"
+    default_detail = "The provider did not answer as expected. Try again later."
+
+
+class NotConnected(Conflict):
+    default_code = "NOT_CONNECTED"
+    default_detail = "This platform is not connected. Connect it first."
+
+
+class ConnectionNotFound(NotFound):
+    default_detail = "This platform is not connected."

@@ -1,0 +1,250 @@
+"""Connecting, renewing and disconnecting providers.
+
+The OAuth `state` is a Django-signed payload naming a one-time nonce, the tenant, the user and the
+provider; the nonce's hash is stored as an OAuthState row that the callback consumes with one atomic
+UPDATE, so a state is good once, for 10 minutes, for the tenant and user that started the flow.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Tenant, User
+from campaigns.connectors.base import ConnectorAuthError, ConnectorError
+from campaigns.models import AdAccount
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.tenancy import tenant_scope
+
+from ..errors import (ConnectionNotFound, InvalidOAuthState, OAuthCodeRejected, OAuthDenied, ProviderError,
+                      ProviderNotConfigured, UnknownProvider)
+from ..models import Connection, OAuthState
+from .providers import PROVIDERS, OAuthProvider, OAuthTokenError, TokenSet
+
+logger = logging.getLogger("stratum.integrations")
+
+STATE_SALT = "stratum.integrations.oauth-state"
+STATE_TTL = timedelta(minutes=10)
+REFRESH_MARGIN = timedelta(minutes=5)
+
+
+def provider_get(name: str, *, require_configured: bool = True) -> OAuthProvider:
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        raise UnknownProvider(f"Unknown platform {str(name)[:40]!r}. Supported: {', '.join(PROVIDERS)}.")
+    if require_configured and not provider.configured():
+        raise ProviderNotConfigured(f"{provider.label} is not configured: set {name.upper()}_CLIENT_ID and "
+                                    f"{name.upper()}_CLIENT_SECRET"
+                                    + "".join(f" and {s}" for s in provider.extra_settings) + ".")
+    return provider
+
+
+def redirect_uri_for(provider: str) -> str:
+    return f"{settings.OAUTH_REDIRECT_BASE_URL}/api/v1/oauth/{provider}/callback"
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def oauth_authorize(*, tenant: Tenant, user: User, provider: str) -> dict:
+    spec = provider_get(provider)
+    nonce = secrets.token_urlsafe(32)
+    OAuthState.objects.for_tenant(tenant).create(tenant=tenant, user=user, provider=provider,
+                                                 nonce_hash=_nonce_hash(nonce),
+                                                 expires_at=timezone.now() + STATE_TTL)
+    state = signing.dumps({"n": nonce, "t": str(tenant.pk), "u": str(user.pk), "p": provider}, salt=STATE_SALT)
+    return {"authorization_url": spec.authorization_url(state=state, redirect_uri=redirect_uri_for(provider)),
+            "state": state}
+
+
+def _state_consume(*, provider: str, state: str) -> tuple[Tenant, User]:
+    if not state or len(state) > 1000:
+        raise InvalidOAuthState()
+    try:
+        payload = signing.loads(state, salt=STATE_SALT, max_age=STATE_TTL)
+    except signing.SignatureExpired:
+        raise InvalidOAuthState("The OAuth state has expired (10 minutes). Start the connection again.")
+    except signing.BadSignature:
+        raise InvalidOAuthState()
+    if not isinstance(payload, dict) or payload.get("p") != provider:
+        raise InvalidOAuthState()
+    tenant = Tenant.objects.filter(pk=payload.get("t")).first()
+    user = User.objects.filter(pk=payload.get("u"), tenant=tenant, is_active=True).first() if tenant else None
+    if tenant is None or user is None or tenant.is_suspended:
+        raise InvalidOAuthState()
+    now = timezone.now()
+    consumed = OAuthState.objects.for_tenant(tenant).filter(
+        nonce_hash=_nonce_hash(str(payload.get("n", ""))), provider=provider, user=user,
+        used_at__isnull=True, expires_at__gt=now).update(used_at=now)
+    if consumed != 1:
+        raise InvalidOAuthState("The OAuth state was already used or has expired. Start the connection again.")
+    return tenant, user
+
+
+def oauth_callback(*, provider: str, params: dict) -> Connection:
+    """Completes the flow the browser returns from. Unauthenticated: the signed state names tenant and user."""
+    spec = provider_get(provider)
+    tenant, user = _state_consume(provider=provider, state=str(params.get("state") or ""))
+    if params.get("error"):
+        reason = str(params.get("error_description") or params.get("error"))[:300]
+        raise OAuthDenied(f"{spec.label} did not grant access: {reason}")
+    code = str(params.get(spec.code_param) or params.get("code") or "")
+    if not code:
+        raise ValidationFailed(errors={spec.code_param: ["The provider did not send an authorization code."]})
+    try:
+        tokens = spec.exchange_code(code=code[:2000], redirect_uri=redirect_uri_for(provider), callback=params)
+        spec.describe(tokens)
+    except OAuthTokenError as exc:
+        if exc.permanent:
+            raise OAuthCodeRejected(f"{exc} Start the connection again.")
+        raise ProviderError(str(exc))
+    with tenant_scope(tenant), transaction.atomic():
+        connection = Connection.objects.filter(provider=provider).select_for_update().first() or Connection(
+            tenant=tenant, provider=provider)
+        connection.kind = spec.kind
+        connection.connected_by = user
+        connection.connected_at = timezone.now()
+        connection.metadata = {}
+        _apply_tokens(connection, tokens)
+        connection.save()
+    logger.info("tenant %s connected %s", tenant.pk, provider)
+    return connection
+
+
+def _apply_tokens(connection: Connection, tokens: TokenSet) -> None:
+    now = timezone.now()
+    connection.access_token = tokens.access_token
+    if tokens.refresh_token:
+        connection.refresh_token = tokens.refresh_token
+    connection.token_expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    if tokens.refresh_expires_in:
+        connection.refresh_token_expires_at = now + timedelta(seconds=tokens.refresh_expires_in)
+    if tokens.scopes is not None:
+        connection.scopes = tokens.scopes
+    if tokens.account_id:
+        connection.external_account_id = tokens.account_id[:128]
+    if tokens.account_name:
+        connection.external_account_name = tokens.account_name[:255]
+    connection.metadata = {**(connection.metadata or {}), **tokens.metadata}
+    connection.status = Connection.STATUS_ACTIVE
+    connection.last_error = ""
+    connection.last_refreshed_at = now
+
+
+def connection_get(*, tenant: Tenant, provider: str) -> Connection:
+    provider_get(provider, require_configured=False)
+    connection = Connection.objects.for_tenant(tenant).filter(provider=provider).first()
+    if connection is None:
+        raise ConnectionNotFound(f"{PROVIDERS[provider].label} is not connected.")
+    return connection
+
+
+def connection_disconnect(*, tenant: Tenant, provider: str) -> dict:
+    """Revokes at the provider where it allows (a failed revocation does not keep the tokens here) and deletes."""
+    connection = connection_get(tenant=tenant, provider=provider)
+    spec = PROVIDERS[provider]
+    revoked, revoke_error = False, ""
+    try:
+        revoked = spec.revoke(connection) if spec.configured() else False
+    except OAuthTokenError as exc:  # revocation is best effort: the tokens are deleted here regardless
+        revoke_error = str(exc)[:300]
+        logger.warning("revoking %s for tenant %s failed: %s", provider, tenant.pk, exc)
+    with transaction.atomic():
+        detached = AdAccount.objects.for_tenant(tenant).filter(connection_id=connection.pk).update(
+            connection_id=None, is_active=False)
+        connection.delete()
+    result = {"platform": provider, "revoked": revoked, "ad_accounts_detached": detached,
+              "detail": f"{spec.label} disconnected."}
+    if revoke_error:
+        result["revoke_error"] = revoke_error
+    return result
+
+
+# --- tokens for API calls ---------------------------------------------------------------------
+
+def token_needs_refresh(connection: Connection, *, margin: timedelta = REFRESH_MARGIN) -> bool:
+    return connection.token_expires_at is not None and connection.token_expires_at <= timezone.now() + margin
+
+
+def connection_refresh(*, connection: Connection, force: bool = False,
+                       margin: timedelta = REFRESH_MARGIN) -> Connection:
+    """Renews the access token (row-locked, so concurrent workers refresh once). Raises ConnectorAuthError
+    when the grant is gone (the connection becomes `expired`) and a retryable ConnectorError when the
+    provider is unavailable."""
+    spec = PROVIDERS[connection.provider]
+    failure: OAuthTokenError | None = None
+    with transaction.atomic():
+        locked = Connection.objects.for_tenant(connection.tenant_id).select_for_update().get(pk=connection.pk)
+        if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.STATUS_ACTIVE:
+            return locked
+        if not spec.can_refresh(locked) or not spec.configured():
+            failure = OAuthTokenError(f"{spec.label} access cannot be renewed; reconnect the platform.", permanent=True)
+        else:
+            try:
+                tokens = spec.refresh(locked)
+            except OAuthTokenError as exc:
+                failure = exc
+            else:
+                _apply_tokens(locked, tokens)
+                locked.save()
+                return locked
+    if failure.permanent:
+        Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
+            status=Connection.STATUS_EXPIRED, last_error=str(failure)[:1000], updated_at=timezone.now())
+        _notify_expired(connection=connection, reason=str(failure))
+        raise ConnectorAuthError(f"{spec.label} access expired or was revoked: {failure}. Reconnect the platform.")
+    Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
+        last_error=str(failure)[:1000], updated_at=timezone.now())
+    raise ConnectorError(str(failure), code="PLATFORM_UNAVAILABLE", retryable=True)
+
+
+def connection_access_token(*, connection: Connection) -> str:
+    if connection.status != Connection.STATUS_ACTIVE:
+        raise ConnectorAuthError(f"{PROVIDERS[connection.provider].label} needs to be reconnected.")
+    if token_needs_refresh(connection):
+        fresh = connection_refresh(connection=connection)
+        connection.access_token_encrypted = fresh.access_token_encrypted
+        connection.token_expires_at = fresh.token_expires_at
+    return connection.access_token
+
+
+def _notify_expired(*, connection: Connection, reason: str) -> None:
+    from accounts.notifications import notification_send, tenant_admins
+
+    tenant = Tenant.objects.get(pk=connection.tenant_id)
+    label = PROVIDERS[connection.provider].label
+    try:
+        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
+                          title=f"{label} needs to be reconnected",
+                          body=f"Stratum can no longer reach {label}: {reason[:300]}",
+                          data={"platform": connection.provider})
+    except Exception:  # noqa: BLE001 - a notification failure must not hide the auth failure
+        logger.exception("could not notify about expired %s connection", connection.provider)
+
+
+def connections_refresh_expiring(*, within: timedelta = timedelta(minutes=30)) -> int:
+    """Renews every active token expiring within `within` (all tenants); returns how many were renewed."""
+    renewed = 0
+    due = (Connection.objects.unscoped().filter(status=Connection.STATUS_ACTIVE,
+                                                token_expires_at__lte=timezone.now() + within)
+           .select_related("tenant"))
+    for connection in due:
+        with tenant_scope(connection.tenant):
+            try:
+                connection_refresh(connection=connection, margin=within)
+                renewed += 1
+            except ConnectorError as exc:
+                logger.warning("renewing %s for tenant %s failed: %s", connection.provider, connection.tenant_id, exc)
+    return renewed
+
+
+def oauth_states_purge() -> int:
+    deleted, _ = OAuthState.objects.unscoped().filter(expires_at__lt=timezone.now() - timedelta(days=1)).delete()
+    return deleted
