@@ -11,8 +11,8 @@ class CampaignsConfig(AppConfig):
         from stratum.api.schedules import register
 
         from .connectors import register as connector_register
-        from .connectors.demo import demo_connector
+        from .connectors.demo import DemoConnector
 
-        connector_register("demo", demo_connector)
+        connector_register("demo", DemoConnector)
         register("campaigns.ad_accounts_sync_all", "campaigns.tasks.ad_accounts_sync_all",
                  settings.CAMPAIGNS_SYNC_INTERVAL_MINUTES * 60.0)

@@ -37,7 +37,7 @@ from .base import (
 
 CENT = Decimal("0.01")
 # Monday … Sunday
-WEEKDAY_SPEND = (1.00, 1.04, 1.06, 1.03, 0.97, 0.90, 0.92)
+WEEKDAY_SPEND = (1.00, 1.02, 1.03, 1.02, 0.99, 0.96, 0.97)
 WEEKDAY_CVR = (0.97, 1.00, 1.02, 1.00, 1.03, 1.08, 1.06)
 RETURNS_EXPONENT = 0.35  # conversion rate falls as (reference spend / spend)^0.35 → conversions ∝ spend^0.65
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
@@ -97,11 +97,11 @@ CATALOGUES: dict[str, tuple[tuple[str, str, str, int], ...]] = {
 # archetype -> (pace: share of budget it tries to spend, target ROAS at the reference spend)
 ARCHETYPES: dict[str, tuple[float, float]] = {
     "winner": (1.00, 5.2),
-    "steady": (0.93, 3.0),
-    "loser": (0.95, 0.65),
+    "steady": (0.99, 3.0),
+    "loser": (1.0, 0.65),
     "underpacing": (0.58, 2.6),
     "overpacing": (1.38, 2.2),
-    "fatigue": (0.92, 3.4),
+    "fatigue": (0.98, 3.4),
     "paused": (0.90, 2.4),
     "flight": (1.0, 2.8),
     "created": (0.90, 2.5),
@@ -254,7 +254,7 @@ class DemoConnector(AdPlatformConnector):
         for n in range(count):
             creative_type, headline = CREATIVES[(n + rng.randint(0, 5)) % len(CREATIVES)]
             fatigued = archetype == "fatigue" and n < 2
-            launch = start if archetype == "created" else start + dt.timedelta(days=rng.randint(0, 10))
+            launch = start if archetype == "created" or n == 0 else start + dt.timedelta(days=rng.randint(0, 10))
             if fatigued:
                 launch = self.anchor - dt.timedelta(days=35 + n * 4)
             campaign.ads.append(SimAd(
@@ -266,12 +266,16 @@ class DemoConnector(AdPlatformConnector):
         return campaign
 
     def _apply_changes(self, campaigns: dict[str, SimCampaign]) -> None:
+        from django.db.models import Case, IntegerField, Value, When
+
         from campaigns.models import DemoPlatformChange
 
         if getattr(self.ad_account, "pk", None) is None:
             return
         changes = DemoPlatformChange.objects.for_tenant(self.ad_account.tenant_id).filter(
-            ad_account_id=self.ad_account.pk).order_by("created_at", "id")
+            ad_account_id=self.ad_account.pk).annotate(
+            created_first=Case(When(kind="created", then=Value(0)), default=Value(1), output_field=IntegerField()),
+        ).order_by("created_at", "created_first", "id")
         for change in changes:
             at = dt.datetime.fromisoformat(change.value["at"]).astimezone(self.zone)
             if change.kind == "created":
@@ -366,7 +370,7 @@ class DemoConnector(AdPlatformConnector):
             daily_budget = budget
         reference = float(campaign.budgets[0][1]) / (((campaign.end or day) - campaign.start).days + 1
                                                       if campaign.budget_type == "lifetime" else 1)
-        spend = daily_budget * pace * WEEKDAY_SPEND[day.weekday()] * rng.gauss(1.0, 0.05)
+        spend = daily_budget * pace * WEEKDAY_SPEND[day.weekday()] * rng.gauss(1.0, 0.04)
         if campaign.archetype == "winner":  # budget-limited: it would spend more, the budget stops it
             spend = daily_budget * rng.uniform(0.975, 1.0)
         spend = min(spend, daily_budget * self.rules.daily_overdelivery) * share
@@ -500,9 +504,5 @@ def identifiers(member: AudienceMember) -> list[str]:
         except phonenumbers.NumberParseException:
             pass
     return keys
-
-
-def demo_connector(ad_account) -> DemoConnector:
-    return DemoConnector(ad_account)
 
 

@@ -1,0 +1,136 @@
+"""Campaign lists, details, performance and campaign analytics. Metrics are summed in the database.
+
+The list pages campaigns first and then sums the page's metrics in one grouped query (three queries for any
+page size); ordering by a metric sums every campaign in one query instead.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from stratum.api.params import DateRange
+
+from ..metrics import format_metrics, metric_ratios, metric_sums
+from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign
+from .common import metric_rows, percent_change
+from .dashboard import daily_series, metric_totals
+
+METRIC_ORDERINGS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
+FIELD_ORDERINGS = {"name": "name", "created_at": "created_at", "status": "status", "budget": "budget_amount",
+                   "platform": "platform"}
+ORDERINGS = tuple(f"{sign}{name}" for name in (*FIELD_ORDERINGS, *METRIC_ORDERINGS) for sign in ("", "-"))
+
+
+@dataclass
+class CampaignFilters:
+    statuses: list[str] = field(default_factory=list)
+    platform: str | None = None
+    search: str | None = None
+    ad_account_id: uuid.UUID | None = None
+    client_id: uuid.UUID | None = None
+
+
+def campaign_queryset(*, tenant, filters: CampaignFilters) -> QuerySet:
+    """Deleted campaigns are left out unless asked for with status=deleted."""
+    campaigns = Campaign.objects.for_tenant(tenant).select_related("ad_account")
+    if filters.statuses:
+        campaigns = campaigns.filter(status__in=filters.statuses)
+    else:
+        campaigns = campaigns.exclude(status="deleted")
+    if filters.platform:
+        campaigns = campaigns.filter(platform=filters.platform)
+    if filters.search:
+        campaigns = campaigns.filter(Q(name__icontains=filters.search) | Q(external_id=filters.search))
+    if filters.ad_account_id:
+        campaigns = campaigns.filter(ad_account_id=filters.ad_account_id)
+    if filters.client_id:
+        campaigns = campaigns.filter(ad_account__client_id=filters.client_id)
+    return campaigns
+
+
+def _range_filter(date_range: DateRange | None, path: str) -> Q | None:
+    if date_range is None:
+        return None
+    return Q(**{f"{path}date__range": (date_range.start, date_range.end)})
+
+
+def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
+    return (campaigns.annotate(**metric_sums(path="daily_metrics__", filter=_range_filter(date_range, "daily_metrics__")))
+            .annotate(**metric_ratios()))
+
+
+def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",
+                  date_range: DateRange | None = None) -> QuerySet:
+    campaigns = campaign_queryset(tenant=tenant, filters=filters)
+    descending, name = ordering.startswith("-"), ordering.lstrip("-")
+    if name in METRIC_ORDERINGS:
+        return with_metrics(campaigns, date_range).order_by(ordering, "-created_at", "id")
+    column = ("-" if descending else "") + FIELD_ORDERINGS[name]
+    return campaigns.order_by(column, "id")
+
+
+def campaign_metrics_attach(*, tenant, campaigns: list[Campaign], date_range: DateRange | None = None) -> list[Campaign]:
+    """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated)."""
+    missing = [c for c in campaigns if not hasattr(c, "roas")]
+    if missing:
+        rows = (metric_rows(tenant=tenant, date_range=date_range, campaign_ids=[c.pk for c in missing])
+                .values("campaign_id").annotate(**metric_sums(suffix="_sum")).annotate(**metric_ratios(suffix="_sum")))
+        by_campaign = {r["campaign_id"]: r for r in rows}
+        for campaign in missing:
+            values = format_metrics(by_campaign.get(campaign.pk, {}), suffix="_sum")
+            for name, value in values.items():
+                setattr(campaign, name, value)
+    return campaigns
+
+
+def campaign_detail(*, tenant, campaign: Campaign) -> Campaign:
+    """Lifetime metrics, the number of ads and the last sync of the campaign's account."""
+    campaign_metrics_attach(tenant=tenant, campaigns=[campaign])
+    campaign.ads_count = Ad.objects.for_tenant(tenant).filter(campaign=campaign).exclude(status="deleted").count()
+    return campaign
+
+
+def campaign_performance(*, tenant, campaign: Campaign, date_range: DateRange) -> dict:
+    totals, previous = metric_totals(tenant=tenant, date_range=date_range, campaign_ids=[campaign.pk], compare=True)
+    rows = metric_rows(tenant=tenant, date_range=date_range, campaign_ids=[campaign.pk])
+    ads = (Ad.objects.for_tenant(tenant).filter(campaign=campaign)
+           .annotate(**metric_sums(path="daily_metrics__", filter=_range_filter(date_range, "daily_metrics__")))
+           .annotate(**metric_ratios()).order_by("-spend", "name"))
+    return {
+        "campaign_id": str(campaign.pk), "campaign_name": campaign.name, **date_range.as_dict(),
+        "currency": campaign.ad_account.currency,
+        "totals": totals, "previous_totals": previous,
+        "changes": {name: percent_change(totals[name], previous[name])
+                    for name in ("spend", "revenue", "roas", "conversions", "ctr", "cpa")},
+        "series": daily_series(rows=rows, date_range=date_range),
+        "ads": [{"ad_id": str(ad.pk), "name": ad.name, "status": ad.status, "creative_type": ad.creative_type,
+                 **format_metrics(vars(ad))} for ad in ads],
+    }
+
+
+def campaign_analytics(*, tenant, date_range: DateRange, filters: CampaignFilters,
+                       ordering: str = "-spend") -> tuple[QuerySet, dict]:
+    """Every campaign's metrics for the period (a queryset to paginate) and the totals over the same campaigns."""
+    campaigns = with_metrics(campaign_queryset(tenant=tenant, filters=filters), date_range)
+    name = ordering.lstrip("-")
+    column = ordering if name in METRIC_ORDERINGS else ("-" if ordering.startswith("-") else "") + FIELD_ORDERINGS[name]
+    statuses = filters.statuses or ["active", "paused", "draft"]
+    totals, _ = metric_totals(tenant=tenant, date_range=date_range, platform=filters.platform, statuses=statuses,
+                              campaign_ids=None if not (filters.search or filters.ad_account_id or filters.client_id)
+                              else campaign_queryset(tenant=tenant, filters=filters).values("pk"))
+    return campaigns.order_by(column, "id"), totals
+
+
+def ad_accounts_list(*, tenant, platform: str | None = None) -> QuerySet:
+    accounts = AdAccount.objects.for_tenant(tenant).filter(is_active=True)
+    if platform:
+        accounts = accounts.filter(platform=platform)
+    return accounts.annotate(campaigns_count=Count("campaigns", filter=~Q(campaigns__status="deleted"))).order_by(
+        "platform", "name")
+
+
+def sync_runs_latest(*, tenant, limit: int = 20) -> QuerySet:
+    return AdAccountSyncRun.objects.for_tenant(tenant).select_related("ad_account").order_by("-started_at")[:limit]
+
