@@ -68,7 +68,9 @@ UPDATE {profile_table} SET recency_score = named.r, frequency_score = named.f, m
 FROM named WHERE {profile_table}.id = named.profile_id"""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [tenant_param, PURCHASE_EVENT, now])
-        scored = max(cursor.rowcount, 0)
+        # sqlite3 reports no rowcount for a statement that starts with WITH: count the purchasers instead.
+        scored = (Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT)
+                  .values("profile_id").distinct().count())
         cleared = (Profile.objects.for_tenant(tenant).filter(rfm_segment__gt="")
                    .exclude(pk__in=Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT).values("profile_id"))
                    .update(recency_score=None, frequency_score=None, monetary_score=None, rfm_segment="",
