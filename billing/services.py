@@ -166,6 +166,20 @@ def tenant_reactivate(*, tenant: Tenant) -> Tenant:
     return tenant
 
 
+def _overrides_merge(current: dict | None, changes: dict, *, known, cast, field: str, what: str) -> dict:
+    """Applies override changes; a None value removes the override so the tier's value applies again."""
+    unknown = [key for key in changes if key not in known]
+    if unknown:
+        raise ValidationFailed(errors={field: [f"Unknown {what}: {', '.join(unknown)}."]})
+    merged = dict(current or {})
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = cast(value)
+    return merged
+
+
 @transaction.atomic
 def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     """Superadmin PATCH: name, plan, max_users and other limit overrides, feature flag overrides, suspension.
@@ -179,27 +193,11 @@ def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     if "max_users" in data:
         limits["max_users"] = data["max_users"]
     if limits:
-        unknown = [key for key in limits if key not in LIMITS]
-        if unknown:
-            raise ValidationFailed(errors={"limit_overrides": [f"Unknown limit: {', '.join(unknown)}."]})
-        overrides = dict(tenant.limit_overrides or {})
-        for key, value in limits.items():
-            if value is None:
-                overrides.pop(key, None)
-            else:
-                overrides[key] = int(value)
-        tenant.limit_overrides = overrides
+        tenant.limit_overrides = _overrides_merge(tenant.limit_overrides, limits, known=LIMITS, cast=int,
+                                                  field="limit_overrides", what="limit")
     if "feature_flags" in data:
-        unknown = [key for key in data["feature_flags"] if key not in FEATURES]
-        if unknown:
-            raise ValidationFailed(errors={"feature_flags": [f"Unknown feature: {', '.join(unknown)}."]})
-        flags = dict(tenant.feature_flags or {})
-        for key, value in data["feature_flags"].items():
-            if value is None:
-                flags.pop(key, None)
-            else:
-                flags[key] = bool(value)
-        tenant.feature_flags = flags
+        tenant.feature_flags = _overrides_merge(tenant.feature_flags, data["feature_flags"], known=FEATURES,
+                                                cast=bool, field="feature_flags", what="feature")
     if "status" in data:
         tenant.status = data["status"]
     if "suspended" in data:
