@@ -176,7 +176,6 @@ class Segment(TenantOwned):
 class SegmentMembership(TenantOwned):
     """Materialized membership. A row whose `removed_at` is set left the segment at that refresh."""
 
-    id = models.BigAutoField(primary_key=True)
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="segment_memberships")
     added_at = models.DateTimeField()
@@ -215,7 +214,6 @@ class Audience(TenantOwned):
 class AudienceMember(TenantOwned):
     """A profile the platform has in this audience (as of the last successful upload that sent it)."""
 
-    id = models.BigAutoField(primary_key=True)
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members")
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
     synced_at = models.DateTimeField()
