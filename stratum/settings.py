@@ -236,6 +236,16 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "billing.models.INVOICE_STATUSES",
         "BillingPeriodEnum": "billing.plans.BILLING_PERIODS",
         "TenantStatusEnum": "billing.serializers.TENANT_STATUSES",
+        "TenantRoleEnum": "stratum.api.permissions.ROLES",
+        "ClientRoleEnum": "workflow.models.CLIENT_ROLES",
+        "TaskStatusEnum": "workflow.models.TASK_STATUSES",
+        "TaskTypeEnum": "workflow.models.TASK_TYPES",
+        "TaskPriorityEnum": "workflow.models.TASK_PRIORITIES",
+        "AlertDataLevelEnum": "workflow.models.DATA_LEVELS",
+        "AlertInstanceStatusEnum": "workflow.models.INSTANCE_STATUSES",
+        "LeadOutcomeEnum": "workflow.models.LEAD_OUTCOMES",
+        "LeadScoringMethodEnum": "workflow.models.SCORING_METHODS",
+        "CreativeStatusEnum": "workflow.models.CREATIVE_STATUSES",
     },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
     "APPEND_COMPONENTS": {
@@ -333,6 +343,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
+CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

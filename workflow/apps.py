@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class WorkflowConfig(AppConfig):
     name = "workflow"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from celery.schedules import crontab
+
+        from stratum.api.schedules import register
+
+        # Alerts are scheduled one by one as django-celery-beat PeriodicTask rows (workflow.services.alerts).
+        register("workflow.lead_models_fit_nightly", "workflow.tasks.lead_models_fit_nightly",
+                 crontab(minute=40, hour=2))

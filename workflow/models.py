@@ -1,10 +1,45 @@
+"""Catalyst workflow: clients and client roles, tasks and comments, alerts and their instances, lead scoring,
+creative submissions.
+
+Every row belongs to a tenant (TenantOwned) and, mostly, to one of the tenant's clients. Tasks and creative
+submissions may also be client-less (an agency's internal work): tenant owners/admins, their creator and
+their assignees see those.
+"""
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from stratum.api.tenancy import TenantOwned
 
 CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CLIENT_ROLE_VIEWER = "admin", "member", "viewer"
 CLIENT_ROLES = (CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CLIENT_ROLE_VIEWER)
+
+TASK_TYPES = ("review_creative", "review_report", "other")
+TASK_PENDING, TASK_IN_PROGRESS, TASK_COMPLETED, TASK_CANCELLED = "pending", "in_progress", "completed", "cancelled"
+TASK_STATUSES = (TASK_PENDING, TASK_IN_PROGRESS, TASK_COMPLETED, TASK_CANCELLED)
+TASK_OPEN_STATUSES = (TASK_PENDING, TASK_IN_PROGRESS)
+TASK_PRIORITIES = ("Backlog", "Low", "Medium", "High")
+RELATED_OBJECT_TYPES = ("creative_submission", "alert_instance", "campaign", "report")
+
+DATA_LEVELS = ("ad", "campaign", "account")
+INSTANCE_TRIGGERED, INSTANCE_RESOLVED, INSTANCE_DISMISSED = "triggered", "resolved", "dismissed"
+INSTANCE_STATUSES = (INSTANCE_TRIGGERED, INSTANCE_RESOLVED, INSTANCE_DISMISSED)
+
+LEAD_CONVERTED, LEAD_NOT_CONVERTED = "converted", "not_converted"
+LEAD_OUTCOMES = (LEAD_CONVERTED, LEAD_NOT_CONVERTED)
+LEAD_OUTCOME_SOURCES = ("cdp", "crm", "api")
+SCORING_FORMULA, SCORING_LOGISTIC = "formula", "logistic_regression"
+SCORING_METHODS = (SCORING_FORMULA, SCORING_LOGISTIC)
+
+CREATIVE_PENDING, CREATIVE_APPROVED, CREATIVE_REJECTED = "pending", "approved", "rejected"
+CREATIVE_STATUSES = (CREATIVE_PENDING, CREATIVE_APPROVED, CREATIVE_REJECTED)
+AD_TYPES = ("image", "video", "carousel", "text")
+
+
+def _choices(values):
+    return [(v, v) for v in values]
 
 
 class Client(TenantOwned):
@@ -37,3 +72,191 @@ class ClientMembership(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.client} ({self.role})"
+
+
+class Task(TenantOwned):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
+    name = models.CharField(max_length=255)
+    task_type = models.CharField(max_length=32, choices=_choices(TASK_TYPES), default="other")
+    status = models.CharField(max_length=16, choices=_choices(TASK_STATUSES), default=TASK_PENDING)
+    priority = models.CharField(max_length=10, choices=_choices(TASK_PRIORITIES), default="Medium")
+    description = models.TextField(blank=True)
+    due_date = models.DateTimeField(null=True, blank=True)
+    assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="workflow_tasks")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    related_object_type = models.CharField(max_length=32, choices=_choices(RELATED_OBJECT_TYPES), null=True,
+                                           blank=True)
+    related_object_id = models.UUIDField(null=True, blank=True)
+    completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "client", "status"]),
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["related_object_type", "related_object_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in TASK_OPEN_STATUSES
+
+
+class TaskComment(TenantOwned):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="comments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    comment = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["task", "created_at"])]
+
+
+class Alert(TenantOwned):
+    """An alert definition of one client; its schedule is a django-celery-beat PeriodicTask."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alerts")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    alert_type = models.CharField(max_length=32)
+    data_source = models.CharField(max_length=64)
+    data_level = models.CharField(max_length=16, choices=_choices(DATA_LEVELS))
+    condition_config = models.JSONField(default=dict)
+    action_config = models.JSONField(default=dict)
+    frequency = models.JSONField(default=dict)
+    is_enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False)
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", on_delete=models.SET_NULL, null=True,
+                                         blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    # The schedule slot (local date, or date+hour for hourly alerts) the last scheduled run served.
+    last_scheduled_slot = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["client", "alert_type"], condition=Q(is_default=True),
+                                               name="workflow_alert_one_default_per_type")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AlertInstance(TenantOwned):
+    """One finding of an alert for one object (ad, campaign or ad account).
+
+    At most one open (triggered) instance per alert and object, and one instance per alert, object and local
+    day: a repeat finding updates the open instance instead of opening another.
+    """
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="instances")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alert_instances")
+    object_type = models.CharField(max_length=16, choices=_choices(DATA_LEVELS))
+    object_id = models.CharField(max_length=64)
+    triggered_on = models.DateField(help_text="Local day (alert time zone) of the first finding.")
+    triggered_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    alert_data = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=_choices(INSTANCE_STATUSES), default=INSTANCE_TRIGGERED)
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    resolution_notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-triggered_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "object_id", "triggered_on"], name="workflow_instance_one_per_day"),
+            models.UniqueConstraint(fields=["alert", "object_id"], condition=Q(status="triggered"),
+                                    name="workflow_instance_one_open"),
+        ]
+        indexes = [models.Index(fields=["tenant", "client", "status", "-triggered_at"])]
+
+
+class Lead(TenantOwned):
+    """A scored lead of one client, one row per e-mail address (re-scoring updates it)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="leads")
+    email = models.EmailField(max_length=254)
+    score = models.FloatField()
+    value = models.JSONField(default=dict)
+    raw_data = models.JSONField(default=dict)
+    source = models.CharField(max_length=64, default="website")
+    scored_with = models.CharField(max_length=24, choices=_choices(SCORING_METHODS), default=SCORING_FORMULA)
+    cdp_profile_id = models.UUIDField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=_choices(LEAD_OUTCOMES), null=True, blank=True)
+    outcome_source = models.CharField(max_length=8, choices=_choices(LEAD_OUTCOME_SOURCES), blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-score", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["client", "email"], name="workflow_lead_unique_email")]
+        indexes = [models.Index(fields=["tenant", "client", "-score"])]
+
+
+class LeadScoringModel(TenantOwned):
+    """A client's scoring configuration: formula weights, and the fitted logistic regression once there is one."""
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="lead_scoring")
+    weights = models.JSONField(default=dict)
+    method = models.CharField(max_length=24, choices=_choices(SCORING_METHODS), default=SCORING_FORMULA)
+    # {"features": [...], "mean": [...], "scale": [...], "coef": [...], "intercept": float}
+    coefficients = models.JSONField(default=dict, blank=True)
+    auc = models.FloatField(null=True, blank=True)
+    training_samples = models.PositiveIntegerField(default=0)
+    positive_samples = models.PositiveIntegerField(default=0)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+def creative_upload_path(instance: "CreativeSubmission", filename: str) -> str:
+    return f"creatives/{instance.tenant_id}/{instance.pk}/{filename}"
+
+
+class CreativeSubmission(TenantOwned):
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True,
+                               related_name="creative_submissions")
+    name = models.CharField(max_length=200)
+    ad_type = models.CharField(max_length=16, choices=_choices(AD_TYPES))
+    media_url = models.URLField(max_length=2000, blank=True)
+    media_file = models.FileField(upload_to=creative_upload_path, max_length=300, blank=True)
+    media_filename = models.CharField(max_length=255, blank=True)
+    media_size = models.BigIntegerField(null=True, blank=True)
+    media_content_type = models.CharField(max_length=100, blank=True)
+    ad_script = models.TextField(blank=True)
+    headline = models.CharField(max_length=255, blank=True)
+    primary_text = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=_choices(CREATIVE_STATUSES), default=CREATIVE_PENDING)
+    rejection_reason = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "client", "status"])]
+
+    def __str__(self) -> str:
+        return self.name

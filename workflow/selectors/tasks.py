@@ -1,0 +1,88 @@
+"""Tasks and comments a user may see, with the user's role on each (annotation `my_role`)."""
+from __future__ import annotations
+
+from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+
+from accounts.models import Tenant, User
+
+from ..access import is_tenant_admin
+from ..filters import TaskFilters
+from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, TASK_PRIORITIES, Task, TaskComment
+from .clients import client_get_visible, membership_role
+
+PRIORITY_RANK = Case(*[When(priority=p, then=Value(i)) for i, p in enumerate(TASK_PRIORITIES)],
+                     default=Value(-1), output_field=IntegerField())
+
+
+def _assigned_to(user_id) -> Exists:
+    return Exists(Task.assignees.through.objects.filter(task_id=OuterRef("pk"), user_id=user_id))
+
+
+def tasks_visible_to(*, tenant: Tenant, user: User) -> QuerySet[Task]:
+    """Tasks of the clients `user` sees, plus client-less tasks they created or are assigned to (all of them
+    for tenant owners/admins). `my_role` is the user's client role on each task."""
+    tasks = Task.objects.for_tenant(tenant)
+    if is_tenant_admin(user):
+        return tasks.annotate(my_role=Value(CLIENT_ROLE_ADMIN, output_field=CharField()))
+    return tasks.annotate(mine=Q(created_by_id=user.pk) | Q(_assigned_to(user.pk))).annotate(
+        my_role=Case(
+            When(client__isnull=True, mine=True, then=Value(CLIENT_ROLE_MEMBER)),
+            When(client__isnull=True, then=Value(None, output_field=CharField())),
+            default=membership_role(tenant=tenant, user=user, client_ref="client_id"),
+            output_field=CharField(),
+        )
+    ).filter(my_role__isnull=False)
+
+
+def task_list_queryset(*, tenant: Tenant, user: User) -> QuerySet[Task]:
+    """Visible tasks with what serializing them needs, in a constant number of queries."""
+    return tasks_visible_to(tenant=tenant, user=user).prefetch_related(
+        Prefetch("assignees", queryset=User.objects.only("id").order_by("created_at"), to_attr="assignee_list"))
+
+
+def tasks_filter(*, tenant: Tenant, user: User, tasks: QuerySet[Task], filters: TaskFilters) -> QuerySet[Task]:
+    if filters.client_id is not None:
+        client = client_get_visible(tenant=tenant, user=user, client_id=filters.client_id)
+        tasks = tasks.filter(client=client)
+    if filters.status:
+        tasks = tasks.filter(status=filters.status)
+    if filters.task_type:
+        tasks = tasks.filter(task_type=filters.task_type)
+    if filters.priority:
+        tasks = tasks.filter(priority=filters.priority)
+    if filters.by_me is not None:
+        tasks = tasks.filter(_assigned_to(user.pk)) if filters.by_me else tasks.exclude(_assigned_to(user.pk))
+    if filters.other_people is not None:
+        others = Exists(Task.assignees.through.objects.filter(task_id=OuterRef("pk")).exclude(user_id=user.pk))
+        condition = Q(others) & ~Q(_assigned_to(user.pk))
+        tasks = tasks.filter(condition) if filters.other_people else tasks.exclude(condition)
+    if filters.assignee_id is not None:
+        tasks = tasks.filter(_assigned_to(filters.assignee_id))
+    return tasks_sort(tasks, sort=filters.sort, order=filters.order)
+
+
+def tasks_sort(tasks: QuerySet[Task], *, sort: str, order: str) -> QuerySet[Task]:
+    prefix = "-" if order == "desc" else ""
+    if sort == "priority":
+        tasks = tasks.annotate(priority_rank=PRIORITY_RANK)
+        sort = "priority_rank"
+    if sort == "due_date":
+        from django.db.models import F
+
+        key = F("due_date").desc(nulls_last=True) if order == "desc" else F("due_date").asc(nulls_last=True)
+        return tasks.order_by(key, "-created_at", "id")
+    return tasks.order_by(f"{prefix}{sort}", "-created_at", "id")
+
+
+def task_comments(*, tenant: Tenant, task: Task) -> QuerySet[TaskComment]:
+    return TaskComment.objects.for_tenant(tenant).filter(task=task).select_related("user").order_by("created_at", "id")
+
+
+def comments_visible_to(*, tenant: Tenant, user: User) -> QuerySet[TaskComment]:
+    """Comments on the tasks `user` sees, annotated with the user's role on the task (`my_role`)."""
+    visible = tasks_visible_to(tenant=tenant, user=user)
+    role = visible.filter(pk=OuterRef("task_id")).values("my_role")[:1]
+    from django.db.models import Subquery
+
+    return (TaskComment.objects.for_tenant(tenant).select_related("user", "task")
+            .annotate(my_role=Subquery(role, output_field=CharField())).filter(my_role__isnull=False))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from stratum.api.serializers import StrictSerializer
+
+from ..models import RELATED_OBJECT_TYPES, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES, Task, TaskComment
+from .common import DateOrDateTimeField, user_ids
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    client_id = serializers.UUIDField(allow_null=True, read_only=True)
+    created_by = serializers.UUIDField(source="created_by_id", allow_null=True, read_only=True)
+    completed_by = serializers.UUIDField(source="completed_by_id", allow_null=True, read_only=True)
+    assignees = serializers.SerializerMethodField()
+    due_date = serializers.DateTimeField(allow_null=True)
+
+    class Meta:
+        model = Task
+        fields = ["id", "name", "task_type", "status", "priority", "client_id", "created_by", "assignees", "due_date",
+                  "description", "related_object_id", "related_object_type", "completed_by", "completed_at",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_assignees(self, task) -> list[str]:
+        users = getattr(task, "assignee_list", None)
+        if users is None:
+            users = task.assignees.order_by("created_at")
+        return [str(u.pk) for u in users]
+
+
+class TaskCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    task_type = serializers.ChoiceField(TASK_TYPES, default="other")
+    priority = serializers.ChoiceField(TASK_PRIORITIES, default="Medium")
+    assignees = user_ids()
+    due_date = DateOrDateTimeField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    related_object_id = serializers.UUIDField(required=False, allow_null=True)
+    related_object_type = serializers.ChoiceField(RELATED_OBJECT_TYPES, required=False, allow_null=True)
+    client_id = serializers.UUIDField(required=False, allow_null=True,
+                                      help_text="The task's client (also accepted as ?client_id=); none for "
+                                                "an internal task.")
+
+
+class TaskUpdateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=255, required=False)
+    task_type = serializers.ChoiceField(TASK_TYPES, required=False)
+    priority = serializers.ChoiceField(TASK_PRIORITIES, required=False)
+    status = serializers.ChoiceField(TASK_STATUSES, required=False)
+    assignees = user_ids()
+    due_date = DateOrDateTimeField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    related_object_id = serializers.UUIDField(required=False, allow_null=True)
+    related_object_type = serializers.ChoiceField(RELATED_OBJECT_TYPES, required=False, allow_null=True)
+
+
+class TaskCloseSerializer(StrictSerializer):
+    completed_by = serializers.UUIDField(required=False, allow_null=True,
+                                         help_text="Who completed (cancelled) it; the caller when omitted.")
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(allow_null=True, read_only=True)
+    user_name = serializers.SerializerMethodField()
+    user_email = serializers.SerializerMethodField()
+    task_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = TaskComment
+        fields = ["id", "task_id", "comment", "user_id", "user_name", "user_email", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_user_name(self, comment) -> str | None:
+        return (comment.user.name or comment.user.email) if comment.user else None
+
+    def get_user_email(self, comment) -> str | None:
+        return comment.user.email if comment.user else None
+
+
+class CommentWriteSerializer(StrictSerializer):
+    comment = serializers.CharField(max_length=10_000)

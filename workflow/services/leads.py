@@ -1,0 +1,144 @@
+"""Lead scoring: score (upsert by e-mail), weights, outcomes learnt from the CDP, the nightly model fit."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Tenant
+from stratum.api.exceptions import ValidationFailed
+
+from .. import leadscoring as scoring
+from ..cdp_link import cdp_profile_id, cdp_purchase_counts
+from ..models import (LEAD_CONVERTED, LEAD_NOT_CONVERTED, LEAD_OUTCOMES, SCORING_FORMULA, SCORING_LOGISTIC, Client,
+                      Lead, LeadScoringModel)
+
+# A lead with no CDP purchase this many days after it was scored counts as not converted.
+OUTCOME_WINDOW_DAYS = 30
+BATCH = 1000
+
+
+def scoring_model_get(*, tenant: Tenant, client: Client) -> LeadScoringModel:
+    """The client's scoring configuration (created with the default weights on first use)."""
+    model, _ = LeadScoringModel.objects.for_tenant(tenant).get_or_create(
+        tenant=tenant, client=client, defaults={"weights": dict(scoring.DEFAULT_WEIGHTS)})
+    return model
+
+
+def _score(model: LeadScoringModel, *, email: str, raw: dict) -> tuple[float, scoring.Components, str]:
+    parts = scoring.components(email=email, raw=raw)
+    if model.method == SCORING_LOGISTIC and model.coefficients:
+        row = scoring.features(email=email, raw=raw)
+        return scoring.model_score(model.coefficients, row), parts, SCORING_LOGISTIC
+    return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), parts, SCORING_FORMULA
+
+
+def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str, Any], source: str = "website",
+               outcome: str | None = None) -> tuple[Lead, bool]:
+    """Scores a lead and stores the result, one row per client and e-mail (re-scoring updates it).
+    Returns (lead, created)."""
+    email = email.strip().lower()
+    if outcome is not None and outcome not in LEAD_OUTCOMES:
+        raise ValidationFailed(errors={"outcome": [f"Must be one of {', '.join(LEAD_OUTCOMES)}."]})
+    model = scoring_model_get(tenant=tenant, client=client)
+    score, parts, method = _score(model, email=email, raw=raw_data)
+    values = {"score": score, "value": parts.as_value(), "raw_data": raw_data, "source": source,
+              "scored_with": method, "cdp_profile_id": cdp_profile_id(tenant=tenant, email=email)}
+    if outcome is not None:
+        values.update(outcome=outcome, outcome_source="api", outcome_at=timezone.now())
+    leads = Lead.objects.for_tenant(tenant)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                lead = leads.select_for_update().filter(client=client, email=email).first()
+                if lead is None:
+                    return leads.create(tenant=tenant, client=client, email=email, **values), True
+                for key, value in values.items():
+                    setattr(lead, key, value)
+                lead.save()
+                return lead, False
+        except IntegrityError:  # a concurrent first score of the same e-mail: update that row instead
+            continue
+    raise ValidationFailed(errors={"email": ["This lead is being scored concurrently; retry."]})
+
+
+def leads_rescore(*, tenant: Tenant, client: Client) -> int:
+    """Re-scores every lead of the client with its current method (after new weights or a new model)."""
+    model = scoring_model_get(tenant=tenant, client=client)
+    count = 0
+    leads = Lead.objects.for_tenant(tenant).filter(client=client).only("id", "email", "raw_data").order_by("id")
+    batch: list[Lead] = []
+    for lead in leads.iterator(chunk_size=BATCH):
+        score, parts, method = _score(model, email=lead.email, raw=lead.raw_data)
+        lead.score, lead.value, lead.scored_with = score, parts.as_value(), method
+        batch.append(lead)
+        if len(batch) >= BATCH:
+            count += _flush(tenant, batch)
+    return count + _flush(tenant, batch)
+
+
+def _flush(tenant: Tenant, batch: list[Lead]) -> int:
+    Lead.objects.for_tenant(tenant).bulk_update(batch, ["score", "value", "scored_with"])
+    count = len(batch)
+    batch.clear()
+    return count
+
+
+@transaction.atomic
+def scoring_weights_update(*, tenant: Tenant, client: Client, weights: dict[str, float]) -> LeadScoringModel:
+    if set(weights) != set(scoring.DEFAULT_WEIGHTS):
+        raise ValidationFailed(errors={"weights": ["Give engagement, demographic and behavioral."]})
+    if sum(weights.values()) <= 0:
+        raise ValidationFailed(errors={"weights": ["At least one weight must be above 0."]})
+    model = scoring_model_get(tenant=tenant, client=client)
+    model.weights = {k: float(v) for k, v in weights.items()}
+    model.save(update_fields=["weights", "updated_at"])
+    if model.method == SCORING_FORMULA:
+        leads_rescore(tenant=tenant, client=client)
+    return model
+
+
+def lead_outcomes_refresh(*, tenant: Tenant, client: Client, now: dt.datetime | None = None) -> int:
+    """Learns outcomes from CDP purchases: a purchase means converted; none within OUTCOME_WINDOW_DAYS of the
+    lead's creation means not converted. Outcomes given through the API or a CRM are kept as they are."""
+    now = now or timezone.now()
+    leads = list(Lead.objects.for_tenant(tenant).filter(client=client, outcome_source__in=("", "cdp"))
+                 .only("id", "email", "created_at", "outcome", "outcome_source"))
+    counts = cdp_purchase_counts(tenant=tenant, emails=[lead.email for lead in leads]) if leads else None
+    if counts is None:
+        return 0
+    cutoff = now - dt.timedelta(days=OUTCOME_WINDOW_DAYS)
+    changed = []
+    for lead in leads:
+        outcome = (LEAD_CONVERTED if counts.get(lead.email, 0) > 0
+                   else LEAD_NOT_CONVERTED if lead.created_at <= cutoff else None)
+        if outcome != lead.outcome:
+            lead.outcome, lead.outcome_source, lead.outcome_at = outcome, "cdp" if outcome else "", now
+            changed.append(lead)
+    Lead.objects.for_tenant(tenant).bulk_update(changed, ["outcome", "outcome_source", "outcome_at"], batch_size=BATCH)
+    return len(changed)
+
+
+def lead_model_fit(*, tenant: Tenant, client: Client) -> LeadScoringModel:
+    """The nightly job for one client: refresh outcomes, fit the logistic regression when there are enough
+    labelled leads (else stay on, or go back to, the formula), re-score the client's leads."""
+    lead_outcomes_refresh(tenant=tenant, client=client)
+    labelled = list(Lead.objects.for_tenant(tenant).filter(client=client, outcome__isnull=False)
+                    .values_list("email", "raw_data", "outcome"))
+    fitted = scoring.model_fit([scoring.features(email=e, raw=r) for e, r, _ in labelled],
+                               [int(o == LEAD_CONVERTED) for _, _, o in labelled])
+    with transaction.atomic():
+        model = scoring_model_get(tenant=tenant, client=client)
+        model = LeadScoringModel.objects.for_tenant(tenant).select_for_update().get(pk=model.pk)
+        model.training_samples = len(labelled)
+        model.positive_samples = sum(1 for *_, o in labelled if o == LEAD_CONVERTED)
+        if fitted is None:
+            model.method, model.coefficients, model.auc = SCORING_FORMULA, {}, None
+        else:
+            model.method, model.coefficients, model.auc = SCORING_LOGISTIC, fitted.coefficients, fitted.auc
+            model.trained_at = timezone.now()
+        model.save()
+        leads_rescore(tenant=tenant, client=client)
+    return model

@@ -1,0 +1,62 @@
+"""What every Catalyst view shares: the workflow API-key scope, client roles instead of tenant write roles,
+the Catalyst envelope, and OpenAPI shapes of the envelope."""
+from __future__ import annotations
+
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+from stratum.api.envelope import catalyst_response
+from stratum.api.pagination import CatalystOffsetPagination, CatalystPagination
+from stratum.api.permissions import ROLES
+from stratum.api.views import TenantAPIView, TenantGenericViewSet
+
+
+class FullListPagination(CatalystPagination):
+    """Page style for lists the spec shows unpaginated (alert settings, comments): 100 per page by default."""
+
+    default_limit = 100
+
+
+class WorkflowViewMixin:
+    scope_resource = "workflow"
+    # Every tenant role may write here: the user's role on the client decides (workflow.access).
+    write_roles = ROLES
+
+
+class WorkflowViewSet(WorkflowViewMixin, TenantGenericViewSet):
+    pagination_class = CatalystPagination
+
+    def page_response(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True, context=self.get_serializer_context()).data)
+
+
+class WorkflowAPIView(WorkflowViewMixin, TenantAPIView):
+    pass
+
+
+def envelope(name: str, data, *, status: int = 200) -> serializers.Serializer:
+    """OpenAPI shape of `{status_code, message, data}` around `data` (a serializer or field)."""
+    return inline_serializer(name=f"{name}Response", fields={
+        "status_code": serializers.IntegerField(default=status), "message": serializers.CharField(), "data": data})
+
+
+def page_envelope(name: str, list_key: str, item: type[serializers.Serializer], *, offset: bool = False):
+    fields = {list_key: item(many=True), "total_items": serializers.IntegerField(), "limit": serializers.IntegerField()}
+    if offset:
+        fields["offset"] = serializers.IntegerField()
+    else:
+        fields |= {"total_pages": serializers.IntegerField(), "current_page": serializers.IntegerField()}
+    return envelope(name, inline_serializer(name=f"{name}Data", fields=fields))
+
+
+def deleted_envelope(name: str):
+    return envelope(name, inline_serializer(name=f"{name}Data", fields={"id": serializers.UUIDField()}))
+
+
+def ok(data, *, message: str = "Success", status: int = 200):
+    return catalyst_response(data, message=message, status=status)
+
+
+__all__ = ["CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
+           "WorkflowViewSet", "deleted_envelope", "envelope", "ok", "page_envelope"]

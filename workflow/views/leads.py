@@ -1,0 +1,84 @@
+"""Lead scoring: results, scoring a lead, and a client's scoring configuration."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.params import parse_uuid
+from stratum.api.serializers import parse_body
+
+from ..access import role_require
+from ..filters import lead_filters_parse
+from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, Lead
+from ..selectors.clients import client_get_visible
+from ..selectors.objects import leads_filter, leads_visible_to
+from ..serializers import leads as s
+from ..services import leads as services
+from .base import CatalystOffsetPagination, WorkflowAPIView, WorkflowViewSet, envelope, ok, page_envelope
+
+TAGS = ["catalyst: lead scoring"]
+
+
+class LeadResultViewSet(WorkflowViewSet):
+    model = Lead
+    serializer_class = s.LeadSerializer
+    catalyst_list_key = "results"
+    pagination_class = CatalystOffsetPagination
+    default_limit = 100
+
+    def scoped_queryset(self):
+        return leads_visible_to(tenant=self.tenant, user=self.request.user)
+
+    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
+                               OpenApiParameter("min_score", float, required=False),
+                               OpenApiParameter("max_score", float, required=False)],
+                   responses=page_envelope("LeadResultList", "results", s.LeadSerializer, offset=True), tags=TAGS)
+    def list(self, request):
+        filters = lead_filters_parse(request.query_params)
+        return self.page_response(leads_filter(tenant=self.tenant, user=request.user, leads=self.get_queryset(),
+                                               filters=filters), s.LeadSerializer)
+
+    @extend_schema(responses=envelope("LeadResult", s.LeadSerializer()), tags=TAGS)
+    def retrieve(self, request, pk=None):
+        return ok(s.LeadSerializer(self.get_object()).data)
+
+
+class LeadScoreView(WorkflowAPIView):
+    """Scores a lead for a client (members and admins) and stores the result; re-scoring an e-mail updates it."""
+
+    @extend_schema(request=s.ScoreLeadSerializer, responses={200: envelope("LeadScored", s.LeadSerializer())},
+                   tags=TAGS)
+    def post(self, request):
+        data = dict(parse_body(s.ScoreLeadSerializer, request))
+        client = client_get_visible(tenant=self.tenant, user=request.user, client_id=data.pop("client_id"))
+        role_require(client.role, CLIENT_ROLE_MEMBER, action="score leads")
+        lead, created = services.lead_score(tenant=self.tenant, client=client, email=data["email"],
+                                            raw_data=data["raw_data"], source=data["source"],
+                                            outcome=data.get("outcome"))
+        return ok(s.LeadSerializer(lead).data, message="Lead scored" if created else "Lead re-scored")
+
+
+class LeadScoringConfigView(WorkflowAPIView):
+    """A client's scoring method (formula or fitted logistic regression with its AUC) and formula weights."""
+
+    def _client(self, request):
+        client_id = parse_uuid(request.query_params, "client_id")
+        if client_id is None:
+            raise ValidationFailed(errors={"client_id": ["This query parameter is required."]})
+        return client_get_visible(tenant=self.tenant, user=request.user, client_id=client_id)
+
+    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=True)],
+                   responses=envelope("LeadScoringConfig", s.ScoringModelSerializer()), tags=TAGS)
+    def get(self, request):
+        client = self._client(request)
+        return ok(s.ScoringModelSerializer(services.scoring_model_get(tenant=self.tenant, client=client)).data)
+
+    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=True)],
+                   request=s.ScoringConfigWriteSerializer,
+                   responses=envelope("LeadScoringConfigUpdated", s.ScoringModelSerializer()), tags=TAGS)
+    def put(self, request):
+        client = self._client(request)
+        role_require(client.role, CLIENT_ROLE_ADMIN, action="change lead scoring")
+        data = parse_body(s.ScoringConfigWriteSerializer, request)
+        model = services.scoring_weights_update(tenant=self.tenant, client=client, weights=dict(data["weights"]))
+        return ok(s.ScoringModelSerializer(model).data, message="Lead scoring updated")
