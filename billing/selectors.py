@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from .models import ENTITLED_STATUSES, Invoice, Subscription
 from .plans import FEATURES, LIMITS, PLAN_CURRENCY, TIERS, rate_limit, stripe_price_id, tier
+from .stripe_gateway import payments_configured
 
 
 def tenant_features(*, tenant) -> dict[str, bool]:
@@ -76,7 +77,7 @@ def plans_list(*, tenant) -> list[dict]:
             "name": spec["name"],
             "prices": [
                 {"billing_period": period, "amount": spec[f"price_{period}"], "currency": PLAN_CURRENCY,
-                 "available": bool(stripe_price_id(plan_id, period))}
+                 "available": payments_configured() and bool(stripe_price_id(plan_id, period))}
                 for period in ("monthly", "annual")
             ],
             "features": dict(spec["features"]),

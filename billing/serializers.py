@@ -54,7 +54,7 @@ class PlanPriceSerializer(serializers.Serializer):
     billing_period = serializers.ChoiceField(choices=BILLING_PERIODS)
     amount = serializers.IntegerField()
     currency = serializers.CharField()
-    available = serializers.BooleanField(help_text="A Stripe price is configured: checkout is possible.")
+    available = serializers.BooleanField(help_text="Payments and this plan's Stripe price are configured: checkout is possible.")
 
 
 class RateLimitSerializer(serializers.Serializer):

@@ -137,6 +137,8 @@ class TestNotConfigured:
                                  HTTP_STRIPE_SIGNATURE="t=1,v1=x"), 503, "PAYMENTS_NOT_CONFIGURED")
         # Reads come from stored records and keep working.
         assert client.get("/api/v1/subscription").json()["payments_configured"] is False
+        plans = client.get("/api/v1/subscription/plans").json()["items"]
+        assert not any(price["available"] for plan in plans for price in plan["prices"])
         assert client.get("/api/v1/payments/history").status_code == 200
 
     def test_missing_price_is_503_naming_the_variable(self, starter, stripe_fake, settings):
