@@ -2,11 +2,12 @@ from django.urls import path
 
 from stratum.api.routers import ApiRouter
 
-from . import views
+from . import notification_views, views
 
 router = ApiRouter()
 router.register("users", views.UserViewSet, basename="users")
 router.register("api-keys", views.ApiKeyViewSet, basename="api-keys")
+router.register("notifications", notification_views.NotificationViewSet, basename="notifications")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),

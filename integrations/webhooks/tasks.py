@@ -53,9 +53,12 @@ def notification_email_send(tenant_id: str, user_ids: list[str], category: str, 
                                                    body=body)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=4)
-def notification_slack_send(self, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                            destination_ids: list[str] | None = None) -> dict[str, int]:
+SLACK_RETRIES = 4
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def notification_slack_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
+                            destination_ids: list[str] | None = None, attempt: int = 0) -> dict[str, int]:
     tenant = _tenant(tenant_id)
     if tenant is None:
         return {"sent": 0, "failed": 0}
@@ -64,12 +67,14 @@ def notification_slack_send(self, tenant_id: str, user_ids: list[str], category:
             return channels.notification_slack_deliver(tenant=tenant, user_ids=user_ids, title=title, body=body,
                                                        destination_ids=destination_ids)
         except channels.SlackRetryable as exc:
-            if self.request.retries >= self.max_retries:
+            if attempt >= SLACK_RETRIES:
                 return {"sent": 0, "failed": len(exc.destination_ids)}
-            # Only the destinations that failed, after 30 s, 1, 2, 4 min — or what Slack's Retry-After asks.
-            raise self.retry(args=[tenant_id, user_ids, category, title, body],
-                             kwargs={"destination_ids": exc.destination_ids},
-                             countdown=exc.retry_after or 30 * 2 ** self.request.retries, exc=exc)
+            # Again for the failed destinations only, after 30 s, 1, 2, 4 min — or what Slack's Retry-After asks.
+            notification_slack_send.apply_async(
+                args=[tenant_id, user_ids, category, title, body],
+                kwargs={"destination_ids": exc.destination_ids, "attempt": attempt + 1},
+                countdown=exc.retry_after or 30 * 2 ** attempt)
+            return {"sent": 0, "failed": len(exc.destination_ids)}
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -278,3 +278,30 @@ class TestRedeliver:
         assert (delivery.status, delivery.last_error) == ("failed", "The endpoint is disabled.")
         assert receiver.requests == []
         assert Webhook.objects.for_tenant(tenant).get().disabled_reason == ""
+
+
+def test_the_dispatcher_and_the_periodic_jobs_are_registered():
+    from accounts.notifications import _channels
+    from stratum.api.outbox import _dispatch_hooks
+    from stratum.celery import app
+
+    assert flow.outbox_dispatch_hook in _dispatch_hooks
+    assert set(_channels) >= {"email", "slack"}
+    schedule = app.conf.beat_schedule
+    assert schedule["webhooks.sweep"]["task"] == "integrations.webhooks.tasks.webhooks_sweep"
+    assert schedule["webhooks.sweep"]["schedule"] == 30.0
+    assert schedule["webhooks.weekly_digests"]["task"] == "integrations.webhooks.tasks.weekly_digests"
+    assert {"integrations.webhooks.tasks.webhooks_sweep", "integrations.webhooks.tasks.weekly_digests",
+            "integrations.webhooks.tasks.webhook_delivery_attempt"} <= set(app.tasks)
+
+
+def test_a_broker_outage_never_fails_the_emitter(tenant, monkeypatch, django_capture_on_commit_callbacks):
+    from integrations.webhooks import tasks
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.outbox_event_dispatch, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
+        event = emit(tenant, "campaign.paused", EVENT)
+    assert OutboxEvent.objects.for_tenant(tenant).get(pk=event.pk).status == "pending"  # the sweeper's job now

@@ -1,0 +1,64 @@
+"""The signed-in user's notifications: list, read, mark all read, preferences (per channel and category)."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from stratum.api.params import parse_bool, parse_choice
+from stratum.api.permissions import ROLES
+from stratum.api.views import TenantGenericViewSet
+
+from . import notifications
+from . import notification_serializers as s
+from .models import NOTIFICATION_CATEGORIES, Notification
+
+UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+TAGS = ["notifications"]
+
+
+class NotificationViewSet(mixins.ListModelMixin, TenantGenericViewSet):
+    """Every member manages their own notifications; another user's notification is a 404."""
+
+    model = Notification
+    serializer_class = s.NotificationSerializer
+    scope_resource = "notifications"
+    write_roles = ROLES
+    lookup_value_regex = UUID_PATTERN
+
+    def scoped_queryset(self):
+        params = self.request.query_params
+        if self.action != "list":
+            return notifications.notification_list(user=self.request.user)
+        return notifications.notification_list(
+            user=self.request.user, unread_only=bool(parse_bool(params, "unread_only", default=False)),
+            category=parse_choice(params, "category", NOTIFICATION_CATEGORIES))
+
+    @extend_schema(parameters=[OpenApiParameter("unread_only", bool),
+                               OpenApiParameter("category", str, enum=[*NOTIFICATION_CATEGORIES])], tags=TAGS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={200: s.NotificationSerializer}, tags=TAGS)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notification = notifications.notification_mark_read(user=request.user, notification=self.get_object())
+        return Response(s.NotificationSerializer(notification).data)
+
+    @extend_schema(request=None, responses={200: s.MarkAllReadSerializer}, tags=TAGS)
+    @action(detail=False, methods=["post"], url_path="mark-all-read")
+    def mark_all_read(self, request):
+        return Response({"updated": notifications.notification_mark_all_read(user=request.user)})
+
+    @extend_schema(methods=["GET"], responses={200: s.NotificationPreferencesSerializer}, tags=TAGS)
+    @extend_schema(methods=["PATCH"], request=s.NotificationPreferencesUpdateSerializer,
+                   responses={200: s.NotificationPreferencesSerializer}, tags=TAGS,
+                   description="Per channel (`email`, `slack`, `in_app`), category -> true/false. `all` resets "
+                               "the channel first; null puts a setting back to its default. Unknown channels or "
+                               "categories are a 422.")
+    @action(detail=False, methods=["get", "patch"], pagination_class=None)
+    def preferences(self, request):
+        if request.method == "PATCH":
+            return Response(notifications.notification_preferences_update(user=request.user, data=request.data))
+        return Response(notifications.notification_preferences_get(user=request.user))
