@@ -70,7 +70,9 @@ def platform_accounts_select(*, tenant: Tenant, platform: str, external_ids: lis
         active_here = accounts.filter(is_active=True, platform=platform).count()
         if len(wanted) > active_here:
             limit_enforce(tenant=tenant, limit="max_ad_accounts", current=others_active, adding=len(wanted))
-        selected = []
+        selected, activated = [], []
+        was_active = set(accounts.filter(platform=platform, is_active=True, connection_id=connection.pk)
+                         .values_list("external_id", flat=True))
         for external_id in wanted:
             record = available[external_id]
             account, _ = AdAccount.objects.for_tenant(tenant).update_or_create(
@@ -79,6 +81,17 @@ def platform_accounts_select(*, tenant: Tenant, platform: str, external_ids: lis
                           "timezone": (record.timezone or "UTC")[:64], "connection_id": connection.pk,
                           "is_active": True})
             selected.append(account)
+            if external_id not in was_active:
+                activated.append(str(account.pk))
         AdAccount.objects.for_tenant(tenant).filter(platform=platform, is_active=True).exclude(
             external_id__in=wanted).update(is_active=False)
+        transaction.on_commit(lambda: _first_sync(tenant_id=str(tenant.pk), ad_account_ids=activated))
     return selected
+
+
+def _first_sync(*, tenant_id: str, ad_account_ids: list[str]) -> None:
+    """A newly chosen account is pulled right away (campaigns' sync task), not at the next schedule."""
+    from campaigns.tasks import ad_account_sync_task
+
+    for ad_account_id in ad_account_ids:
+        ad_account_sync_task.delay(tenant_id, ad_account_id, "manual")

@@ -1,6 +1,8 @@
 """GET/PUT /api/v1/integrations/{platform}/accounts: what the connection reaches, and what Stratum syncs."""
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -101,3 +103,38 @@ def test_api_key_scopes(user, make_key_client, meta):
     assert reader.get("/api/v1/integrations/meta/accounts").status_code == 200
     assert_error(reader.put("/api/v1/integrations/meta/accounts", {"external_ids": []}, format="json"), 403)
     assert_error(make_key_client(user, scopes=["read:campaigns"]).get("/api/v1/integrations/meta/accounts"), 403)
+
+
+def test_a_chosen_account_is_synced_through_the_real_connector(api_client, user, meta, respx_mock,
+                                                               django_capture_on_commit_callbacks):
+    from decimal import Decimal
+
+    from campaigns.models import Campaign, CampaignDailyMetric
+
+    respx_mock.get(f"{GRAPH}/act_1").respond(200, json={"id": "act_1", "currency": "USD"})
+    respx_mock.get(f"{GRAPH}/act_1/campaigns").respond(200, json={"data": [
+        {"id": "120", "name": "Prospecting", "status": "ACTIVE", "objective": "OUTCOME_SALES", "daily_budget": "5000"}]})
+    respx_mock.get(f"{GRAPH}/act_1/ads").respond(200, json={"data": [
+        {"id": "900", "name": "Carousel", "campaign_id": "120", "status": "ACTIVE",
+         "creative": {"object_type": "SHARE", "title": "Spring sale", "body": "Up to 40% off"}}]})
+    row = {"campaign_id": "120", "impressions": "1000", "clicks": "50", "spend": "25.00",
+           "actions": [{"action_type": "purchase", "value": "2"}],
+           "action_values": [{"action_type": "purchase", "value": "90.00"}]}
+
+    def insights(request):
+        level = request.url.params["level"]
+        since = json.loads(request.url.params["time_range"])["since"]
+        data = [{**row, "date_start": since, "date_stop": since, **({"ad_id": "900"} if level == "ad" else {})}]
+        return httpx.Response(200, json={"data": data, "paging": {"cursors": {}}})
+
+    respx_mock.get(f"{GRAPH}/act_1/insights").mock(side_effect=insights)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.put("/api/v1/integrations/meta/accounts", {"external_ids": ["act_1"]}, format="json")
+    assert response.status_code == 200
+    with tenant_scope(user.tenant):
+        campaign = Campaign.objects.get()
+        metric = CampaignDailyMetric.objects.get(campaign=campaign)
+        account = AdAccount.objects.get(platform="meta")
+    assert (campaign.external_id, campaign.budget_amount, campaign.status) == ("120", Decimal("50.00"), "active")
+    assert (metric.spend, metric.revenue, metric.conversions) == (Decimal("25.00"), Decimal("90.00"), Decimal("2.00"))
+    assert account.last_synced_at is not None and account.last_sync_error == ""
