@@ -6,8 +6,8 @@ score (pixel coverage, conversion accuracy, …): it is built from data freshnes
     score = 100 − sync staleness − reporting lag − missing days          (clamped to 0 … 100)
     sync staleness = 2 points per hour since the last successful sync beyond 2 hours (at most 50)
     reporting lag  = 15 points per day the newest data is older than yesterday (at most 45)
-    missing days   = 4 points per day without data in the last 30 days, from the account's first day
-                     with data in that window up to the day before yesterday (at most 40)
+    missing days   = 4 points per day without data in the last 30 days, between the account's first and
+                     newest day with data in that window (at most 40; days after the newest are the lag)
 
 An account never synced scores 0. The overall score is the mean of the accounts' scores; status is
 healthy ≥ 70, degraded ≥ 40, unhealthy below (the trust layer's thresholds).
@@ -44,7 +44,7 @@ def account_freshness(*, account: AdAccount, now: dt.datetime, dates: set[dt.dat
     lag_days = (today - latest).days if latest else None
     missing: list[dt.date] = []
     if recent:
-        day, last_checked = min(recent), today - dt.timedelta(days=2)
+        day, last_checked = min(recent), min(latest, today - dt.timedelta(days=2))
         while day <= last_checked:
             if day not in recent:
                 missing.append(day)

@@ -122,15 +122,15 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
 
 def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, message: str) -> None:
     finished = timezone.now()
-    previous = (AdAccountSyncRun.objects.for_tenant(tenant).filter(ad_account=ad_account)
-                .exclude(pk=run.pk).exclude(status=SYNC_RUNNING).values_list("status", flat=True).first())
+    was_failing = bool(AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk)
+                       .values_list("last_sync_error", flat=True).first())
     run.status, run.finished_at, run.error_code, run.error_message = SYNC_FAILED, finished, code[:64], message
     run.save()
     error = f"{code}: {message}"
     AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk).update(
         last_sync_attempt_at=finished, last_sync_error=error, updated_at=finished)
     ad_account.last_sync_attempt_at, ad_account.last_sync_error = finished, error
-    if previous != SYNC_FAILED:  # tell admins when an account starts failing, not on every retry
+    if not was_failing:  # tell admins when an account starts failing, not on every retry
         notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
                           title=f"Sync of {ad_account.name} ({ad_account.platform}) failed",
                           body=f"{message} (code {code}). Figures for this account may be out of date.",

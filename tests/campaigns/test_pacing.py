@@ -1,0 +1,121 @@
+"""Pacing status and alerts: expected vs actual in the right window, severities, forecasts, caps."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
+from tests.helpers import assert_error
+
+pytestmark = pytest.mark.django_db
+SYNCED = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.timezone.utc)  # = NOW: 62.5 % of the day elapsed
+
+
+def spend_rows(tenant, campaign, amounts: dict):
+    for day, amount in amounts.items():
+        CampaignDailyMetricFactory(tenant=tenant, campaign=campaign, date=day, spend=Decimal(str(amount)))
+
+
+def days(start: dt.date, end: dt.date):
+    return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+@pytest.fixture
+def paced(tenant):
+    meta = AdAccountFactory(tenant=tenant, platform="meta", last_synced_at=SYNCED)
+    google = AdAccountFactory(tenant=tenant, platform="google", last_synced_at=SYNCED)
+    holiday = CampaignFactory(tenant=tenant, ad_account=meta, name="Holiday Sale", budget_amount=Decimal("800"))
+    spend_rows(tenant, holiday, {dt.date(2026, 3, 18): "375", **{d: "800" for d in days(dt.date(2026, 3, 11),
+                                                                                          dt.date(2026, 3, 17))}})
+    search = CampaignFactory(tenant=tenant, ad_account=google, name="Search", budget_amount=Decimal("100"))
+    spend_rows(tenant, search, {d: "130" for d in days(dt.date(2026, 3, 1), dt.date(2026, 3, 18))})
+    flight = CampaignFactory(tenant=tenant, ad_account=meta, name="Flight", budget_type="lifetime",
+                             budget_amount=Decimal("3000"), start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 30))
+    spend_rows(tenant, flight, {**{d: "100" for d in days(dt.date(2026, 3, 1), dt.date(2026, 3, 17))},
+                                dt.date(2026, 3, 18): "62.50"})
+    CampaignFactory(tenant=tenant, ad_account=meta, name="Paused", status="paused")
+    return holiday, search, flight
+
+
+def test_pacing_status(api_client, paced):
+    body = api_client.get("/api/v1/pacing/status").json()
+    assert body["total"] == 3 and body["summary"]["underpacing"] == 1 and body["summary"]["overpacing"] == 1
+    items = {i["campaign_name"]: i for i in body["items"]}
+    holiday = items["Holiday Sale"]
+    assert holiday["window"] == {"type": "day", "start_date": "2026-03-18", "end_date": "2026-03-18",
+                                 "elapsed_percent": 62.5}
+    assert (holiday["expected_spend"], holiday["actual_spend"], holiday["deviation_percent"]) == (500.0, 375.0, -25.0)
+    assert (holiday["status"], holiday["severity"]) == ("underpacing", "critical")
+    assert holiday["message"] == "Campaign is 25% behind pace. Expected $500, actual $375."
+    assert holiday["as_of"] == "2026-03-18T15:00:00Z"
+    # Forecast of March: spent so far (7 × 800 + 375) + 800/day × (13 days + 37.5 % of today); cap 31 × 800.
+    assert holiday["forecast"]["spend"] == round(5600 + 375 + 800 * 13.375, 2)
+    assert holiday["forecast"]["low"] == holiday["forecast"]["high"] == holiday["forecast"]["spend"]
+    assert holiday["forecast"]["cap"] == 24800.0
+    flight = items["Flight"]
+    assert flight["window"]["type"] == "flight" and flight["status"] == "on_track" and flight["severity"] == "ok"
+    assert flight["expected_spend"] == 1762.5 and flight["actual_spend"] == 1762.5
+    assert flight["forecast"] == {**flight["forecast"], "spend": 3000.0, "cap": 3000.0, "period_end": "2026-03-30"}
+
+
+def test_google_is_paced_over_the_month_with_its_billing_cap(api_client, paced):
+    search = next(i for i in api_client.get("/api/v1/pacing/status").json()["items"] if i["campaign_name"] == "Search")
+    share = (17 + 15 / 24) / 31
+    assert search["window"]["type"] == "month" and search["window"]["start_date"] == "2026-03-01"
+    assert search["expected_spend"] == round(3040 * share, 2) and search["actual_spend"] == 2340.0
+    assert search["status"] == "overpacing" and search["severity"] == "critical"
+    # 130/day is allowed on a single day (≤ 2 × 100) but the month is billed at most 30.4 × 100.
+    assert search["forecast"]["spend"] == 3040.0 and search["forecast"]["cap"] == 3040.0
+    assert search["forecast"]["low"] == 3040.0 and "30.4" in search["forecast"]["cap_basis"]
+    assert "$3,040" in search["recommendation"]
+
+
+def test_alerts(api_client, paced):
+    alerts = api_client.get("/api/v1/pacing/alerts").json()["alerts"]
+    assert [a["campaign_name"] for a in alerts] == ["Search", "Holiday Sale"]  # larger deviation first
+    holiday = alerts[1]
+    assert {k: holiday[k] for k in ("type", "severity", "message", "recommendation")} == {
+        "type": "underpacing", "severity": "critical",
+        "message": "Campaign is 25% behind pace. Expected $500, actual $375.",
+        "recommendation": "Consider increasing bid or expanding targeting."}
+    only_under = api_client.get("/api/v1/pacing/alerts?type=underpacing").json()["alerts"]
+    assert [a["campaign_name"] for a in only_under] == ["Holiday Sale"]
+    assert api_client.get("/api/v1/pacing/alerts?severity=warning").json()["alerts"] == []
+    assert_error(api_client.get("/api/v1/pacing/alerts?severity=urgent"), 422, "VALIDATION_ERROR")
+    assert_error(api_client.get("/api/v1/pacing/status?status=fast"), 422, "VALIDATION_ERROR")
+    assert_error(api_client.get("/api/v1/pacing/status?limit=101"), 422, "VALIDATION_ERROR")
+
+
+def test_warning_threshold_and_delayed_data(api_client, tenant):
+    synced = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED)
+    warm = CampaignFactory(tenant=tenant, ad_account=synced, name="Warm", budget_amount=Decimal("100"))
+    spend_rows(tenant, warm, {dt.date(2026, 3, 18): "55"})  # 12 % behind 62.50
+    lagging = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED)
+    late = CampaignFactory(tenant=tenant, ad_account=lagging, name="Late", budget_amount=Decimal("100"))
+    spend_rows(tenant, late, {dt.date(2026, 3, 17): "100"})
+    items = {i["campaign_name"]: i for i in api_client.get("/api/v1/pacing/status").json()["items"]}
+    assert (items["Warm"]["status"], items["Warm"]["severity"], items["Warm"]["deviation_percent"]) == (
+        "underpacing", "warning", -12.0)
+    assert items["Late"]["status"] == "data_delayed" and items["Late"]["severity"] == "ok"
+    assert [a["campaign_name"] for a in api_client.get("/api/v1/pacing/alerts").json()["alerts"]] == ["Warm"]
+
+
+def test_pacing_is_as_of_the_last_sync(api_client, tenant):
+    # Synced at 06:00: the day was 25 % gone when the figures were taken, whatever the time is now.
+    account = AdAccountFactory(tenant=tenant, last_synced_at=dt.datetime(2026, 3, 18, 6, tzinfo=dt.timezone.utc))
+    campaign = CampaignFactory(tenant=tenant, ad_account=account, budget_amount=Decimal("200"))
+    spend_rows(tenant, campaign, {dt.date(2026, 3, 18): "50"})
+    item = api_client.get("/api/v1/pacing/status").json()["items"][0]
+    assert item["expected_spend"] == 50.0 and item["status"] == "on_track" and item["as_of"] == "2026-03-18T06:00:00Z"
+
+
+def test_pacing_query_count_is_constant(api_client, tenant, django_assert_max_num_queries):
+    for n in range(3):
+        account = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED, timezone=["UTC", "Asia/Tokyo", "America/Denver"][n])
+        for m in range(5):
+            campaign = CampaignFactory(tenant=tenant, ad_account=account)
+            spend_rows(tenant, campaign, {dt.date(2026, 3, 17): "90"})
+    with django_assert_max_num_queries(8):
+        assert api_client.get("/api/v1/pacing/status?limit=100").json()["total"] == 15
