@@ -57,6 +57,7 @@ EVENT_TITLES: dict[str, str] = {
     "task.assigned": "Task assigned to you",
 }
 _SUBJECT_KEYS = ("campaign_name", "audience_name", "segment_name", "task_title", "title", "name", "platform")
+_HIDDEN_KEYS = ("actor", "status")  # who did it is in `data`; the status is the title's news
 # Events addressed to one person name them in their data; everything else goes to the tenant's members.
 _PERSONAL_KEYS = ("assignee_id", "user_id")
 
@@ -141,14 +142,20 @@ def _is_uuid(value: str) -> bool:
 
 
 def _event_text(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
+    """A readable title and body from whatever the event carries (ids and the actor stay in `data`)."""
     title = EVENT_TITLES.get(event_type, event_type)
-    subject = next((str(data[key]) for key in _SUBJECT_KEYS if data.get(key) not in (None, "")), "")
-    if subject:
-        title = f"{title}: {subject}"
-    details = [f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in data.items()
-               if key not in _SUBJECT_KEYS and not key.endswith("_id") and isinstance(value, (str, int, float))
-               and not isinstance(value, bool) and str(value) != ""]
-    return title[:255], "\n".join(details)[:2000]
+    subject_key = next((key for key in _SUBJECT_KEYS if data.get(key) not in (None, "")), None)
+    if subject_key:
+        title = f"{title}: {data[subject_key]}"
+    hidden = {subject_key, *_HIDDEN_KEYS}
+    lines = []
+    if data.get("previous_budget") is not None and data.get("new_budget") is not None:
+        lines.append(f"Budget: {data['previous_budget']} → {data['new_budget']} {data.get('currency') or ''}".rstrip())
+        hidden |= {"previous_budget", "new_budget", "currency"}
+    lines += [f"{key.replace('_', ' ').capitalize()}: {value}" for key, value in data.items()
+              if key not in hidden and not key.endswith("_id") and isinstance(value, (str, int, float))
+              and not isinstance(value, bool) and str(value) != ""]
+    return title[:255], "\n".join(lines)[:2000]
 
 
 def notification_event_fanout(*, tenant: Tenant, event_type: str, data: dict[str, Any],

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from integrations.crypto import EncryptedTextField
 from stratum.api.tenancy import TenantOwned
 
 
@@ -24,10 +25,10 @@ class Webhook(TenantOwned):
     url = models.CharField(max_length=2000)
     events = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
-    secret_encrypted = models.TextField(editable=False)
+    secret_encrypted = EncryptedTextField(editable=False)
     secret_hint = models.CharField(max_length=16, editable=False, help_text="Start of the secret, to tell keys apart.")
     # During a rotation the old secret keeps signing (a second signature) until it expires.
-    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_encrypted = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=16, blank=True, choices=[(r, r) for r in DISABLED_REASONS])
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -114,7 +115,7 @@ class SlackDestination(TenantOwned):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
                              related_name="+")
-    url_encrypted = models.TextField(editable=False)
+    url_encrypted = EncryptedTextField(editable=False)
     url_hint = models.CharField(max_length=80, editable=False)
     last_error = models.CharField(max_length=500, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)

@@ -217,3 +217,14 @@ class TestEventFanOut:
     def test_preferences_view_matches_channel_enabled(self, user):
         prefs = notification_preferences_get(user=user)
         assert all(prefs[ch][cat] == channel_enabled(user, ch, cat) for ch in prefs for cat in CATEGORIES)
+
+
+def test_budget_event_text(tenant, user, scoped):
+    (note,) = notification_event_fanout(tenant=tenant, event_type="budget.changed", data={
+        "campaign_id": "c1", "campaign_name": "Summer Sale", "reason": "autopilot_scale", "previous_status": "active",
+        "status": "active", "platform": "meta", "ad_account_id": "a1", "actor": f"user:{user.pk}",
+        "previous_budget": 100.0, "new_budget": 150.0, "budget_type": "daily", "currency": "USD"})
+    assert note.title == "Budget changed: Summer Sale"
+    assert note.body == ("Budget: 100.0 → 150.0 USD\nReason: autopilot_scale\nPrevious status: active\n"
+                         "Platform: meta\nBudget type: daily")
+    assert note.data["actor"] == f"user:{user.pk}" and note.category == "budget_alerts"
