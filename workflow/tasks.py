@@ -54,7 +54,7 @@ def lead_models_fit_nightly() -> int:
     from .models import Lead
 
     pairs = (Lead.objects.unscoped().filter(client__is_active=True, tenant__status=Tenant.STATUS_ACTIVE)
-             .values_list("tenant_id", "client_id").distinct())
+             .order_by("tenant_id", "client_id").values_list("tenant_id", "client_id").distinct())
     count = 0
     for tenant_id, client_id in pairs:
         lead_model_fit.delay(client_id=str(client_id), tenant_id=str(tenant_id))

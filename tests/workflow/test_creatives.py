@@ -1,0 +1,139 @@
+"""Creative submissions: URL or upload (type by content), review task, approve/reject by client admins."""
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from tests.helpers import assert_error
+from tests.workflow.conftest import data
+from tests.workflow.factories import ClientFactory, CreativeSubmissionFactory
+from workflow.models import CreativeSubmission, Task
+
+pytestmark = pytest.mark.django_db
+
+SPEC = {"name": "Summer Sale Banner", "ad_type": "image", "media_url": "https://example.com/banner.jpg",
+        "ad_script": "Summer Sale - 50% Off!", "headline": "Summer Sale", "primary_text": "Get 50% off on all items"}
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def submit(team, who="member", **body):
+    return team.api(who).post(f"/api/v1/creative-submissions?client_id={team.brand.pk}", {**SPEC, **body},
+                              format="json")
+
+
+def upload(team, content: bytes, name="banner.png", who="member", **fields):
+    payload = {"name": "Uploaded", "ad_type": "image", "client_id": str(team.brand.pk),
+               "file": SimpleUploadedFile(name, content, content_type="image/png"), **fields}
+    return team.api(who).post("/api/v1/creative-submissions", payload, format="multipart")
+
+
+def test_create_from_url_opens_a_review_task(team, tenant):
+    response = submit(team)
+    assert response.status_code == 201
+    creative = data(response)
+    assert set(creative) >= {"id", "name", "ad_type", "media_url", "media_filename", "media_size",
+                             "media_content_type", "ad_script", "headline", "primary_text", "status", "created_at"}
+    assert creative["media_url"] == "https://example.com/banner.jpg" and creative["media_filename"] == "banner.jpg"
+    assert creative["media_content_type"] == "image/jpeg" and creative["media_size"] is None
+    assert creative["status"] == "pending" and creative["client_id"] == str(team.brand.pk)
+    task = Task.objects.for_tenant(tenant).get(pk=creative["task_id"])
+    assert task.task_type == "review_creative" and list(task.assignees.all()) == [team.admin]
+    assert (task.related_object_type, str(task.related_object_id)) == ("creative_submission", creative["id"])
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1/banner.png", "http://169.254.169.254/latest/meta-data",
+                                 "file:///etc/passwd", "http://localhost/a.jpg", "http://[::1]/a.jpg",
+                                 "https://user:pw@example.com/a.jpg", "http://10.0.0.5/a.jpg"])
+def test_media_url_must_be_public(team, tenant, url):
+    body = assert_error(submit(team, media_url=url), 422, "VALIDATION_ERROR")
+    assert "media_url" in body["errors"]
+    assert not CreativeSubmission.objects.for_tenant(tenant).exists()
+
+
+def test_upload_is_typed_by_content_and_downloadable(team, tenant, media_root):
+    content = png_bytes()
+    response = upload(team, content, name="../../summer banner.png")
+    assert response.status_code == 201, response.content
+    creative = data(response)
+    assert creative["media_content_type"] == "image/png" and creative["media_size"] == len(content)
+    assert creative["media_filename"] == "summer_banner.png"
+    assert creative["media_url"].endswith(f"/api/v1/creative-submissions/{creative['id']}/media")
+    stored = CreativeSubmission.objects.for_tenant(tenant).get().media_file.name
+    assert stored.startswith(f"creatives/{tenant.pk}/{creative['id']}/") and stored.endswith(".png")
+    download = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/media")
+    assert download.status_code == 200 and b"".join(download.streaming_content) == content
+    assert download["Content-Type"] == "image/png"
+    assert_error(team.api("outsider").get(f"/api/v1/creative-submissions/{creative['id']}/media"), 404)
+
+
+@pytest.mark.parametrize("content, name", [
+    (b"<?php system($_GET['c']); ?>", "innocent.png"),
+    (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "brief.jpg"),
+    (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "setup.gif"),
+])
+def test_upload_with_a_disallowed_content_is_422(team, tenant, media_root, content, name):
+    body = assert_error(upload(team, content, name=name), 422, "UNSUPPORTED_MEDIA")
+    assert "file" in body["errors"]
+    assert not CreativeSubmission.objects.for_tenant(tenant).exists()
+    assert not any(media_root.rglob("*.*"))
+
+
+def test_upload_limits_and_consistency(team, settings):
+    assert_error(upload(team, b""), 422)
+    assert_error(upload(team, png_bytes(), ad_type="video"), 422)
+    assert_error(upload(team, png_bytes(), media_url="https://example.com/x.png"), 422)
+    settings.CREATIVE_MAX_UPLOAD_BYTES = 10
+    assert_error(upload(team, png_bytes()), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_bad_input_and_roles(team, tenant):
+    assert_error(submit(team, ad_type="banner"), 422)
+    assert_error(submit(team, media_url=""), 422)  # an image needs media
+    assert_error(submit(team, status="approved"), 422)
+    assert_error(submit(team, who="viewer"), 403)
+    assert_error(submit(team, who="outsider"), 404)
+    assert data(submit(team, ad_type="text", media_url=""))["media_url"] is None
+
+
+def test_approve_and_reject(team, tenant):
+    first = data(submit(team))
+    url = f"/api/v1/creative-submissions/{first['id']}"
+    assert_error(team.api("member").post(f"{url}/approve"), 403)
+    approved = data(team.api("admin").post(f"{url}/approve"))
+    assert approved["status"] == "approved" and approved["reviewed_by"] == str(team.admin.pk)
+    task = Task.objects.for_tenant(tenant).get(pk=first["task_id"])
+    assert task.status == "completed" and task.completed_by == team.admin
+    assert_error(team.api("admin").post(f"{url}/approve"), 409, "CREATIVE_DECIDED")
+
+    second = data(submit(team))
+    url = f"/api/v1/creative-submissions/{second['id']}"
+    assert_error(team.api("admin").post(f"{url}/reject", {}, format="json"), 422)
+    assert_error(team.api("admin").post(f"{url}/reject", {"reason": "   "}, format="json"), 422)
+    rejected = data(team.api("owner").post(f"{url}/reject", {"reason": "Does not meet brand guidelines"},
+                                           format="json"))
+    assert rejected["status"] == "rejected" and rejected["rejection_reason"] == "Does not meet brand guidelines"
+
+
+def test_list_with_status_filter(team, tenant):
+    for status in ("pending", "approved", "rejected"):
+        CreativeSubmissionFactory(tenant=tenant, client=team.brand, status=status, name=status)
+    CreativeSubmissionFactory(tenant=tenant, client=ClientFactory(tenant=tenant))
+    body = data(team.api("viewer").get("/api/v1/creative-submissions"))
+    assert body["total_items"] == 3 and body["total_pages"] == 1 and len(body["submissions"]) == 3
+    assert [c["name"] for c in data(team.api("viewer").get(
+        f"/api/v1/creative-submissions?status=approved&client_id={team.brand.pk}"))["submissions"]] == ["approved"]
+    assert_error(team.api("viewer").get("/api/v1/creative-submissions?status=draft"), 422)
+    assert_error(team.api("outsider").get(f"/api/v1/creative-submissions?client_id={team.brand.pk}"), 404)
+    assert data(team.api("owner").get("/api/v1/creative-submissions"))["total_items"] == 4

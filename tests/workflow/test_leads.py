@@ -1,0 +1,151 @@
+"""Lead scoring: the documented formula, the per-client logistic regression, the API."""
+import pytest
+
+from tests.helpers import assert_error
+from tests.workflow.conftest import data
+from tests.workflow.factories import ClientFactory, LeadFactory
+from workflow import leadscoring
+from workflow.models import Lead, LeadScoringModel
+from workflow.services.leads import lead_model_fit, lead_outcomes_refresh, lead_score
+from workflow.tasks import lead_models_fit_nightly
+
+pytestmark = pytest.mark.django_db
+
+SPEC = {"email": "jane@acme.com", "raw_data": {"page_views": 10, "time_on_site": 200, "form_submissions": 1}}
+
+
+def test_formula_components_and_score():
+    parts = leadscoring.components(email="jane@acme.com",
+                                   raw={"page_views": 10, "time_on_site": 300, "form_submissions": 1})
+    assert (parts.engagement, parts.demographic, round(parts.behavioral, 4)) == (0.5, 0.6, 0.2)
+    assert leadscoring.formula_score(parts) == 0.4  # 0.4·0.5 + 0.2·0.6 + 0.4·0.2
+    free = leadscoring.components(email="jane@gmail.com", raw={"company": "Acme", "job_title": "CMO"})
+    assert round(free.demographic, 4) == 0.64  # 0.6·0.4 + 0.2 + 0.2
+    assert leadscoring.components(email="x@mailinator.com", raw={}).demographic == 0.0
+    capped = leadscoring.components(email="a@b.io", raw={"page_views": 500, "time_on_site": 10_000,
+                                                         "form_submissions": 9, "events": 100})
+    assert (capped.engagement, capped.behavioral) == (1.0, 1.0)
+    assert leadscoring.formula_score(capped, {"engagement": 1, "demographic": 0, "behavioral": 0}) == 1.0
+
+
+def test_score_endpoint_in_spec_shape_and_rescoring(team, tenant):
+    body = {**SPEC, "client_id": str(team.brand.pk)}
+    response = team.api("member").post("/api/v1/leadscoring/score", body, format="json")
+    assert response.status_code == 200 and response.json()["message"] == "Lead scored"
+    lead = data(response)
+    assert set(lead) >= {"id", "email", "score", "value", "raw_data", "source", "created_at"}
+    # engagement 0.5·0.5 + 0.5·(200/600) = 0.4167; behavioral 0.2; demographic 0.6
+    assert lead["value"] == {"engagement_score": 0.4167, "demographic_score": 0.6, "behavioral_score": 0.2}
+    assert lead["score"] == 0.3667 and lead["source"] == "website" and lead["scored_with"] == "formula"
+    again = team.api("member").post("/api/v1/leadscoring/score", {
+        **body, "email": "JANE@acme.com", "raw_data": {"page_views": 20, "time_on_site": 600, "form_submissions": 3},
+        "source": "landing_page"}, format="json")
+    assert again.json()["message"] == "Lead re-scored" and data(again)["id"] == lead["id"]
+    assert data(again)["score"] == 0.76 and Lead.objects.for_tenant(tenant).count() == 1
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"client_id": None}, "client_id"),
+    ({"email": "not-an-email"}, "email"),
+    ({"raw_data": {"page_views": -1}}, "raw_data"),
+    ({"raw_data": {"page_views": "ten"}}, "raw_data"),
+    ({"raw_data": {"company": {"nested": True}}}, "raw_data"),
+    ({"raw_data": {"company": "x" * 501}}, "raw_data"),
+    ({"raw_data": "page_views=3"}, "raw_data"),
+    ({"outcome": "maybe"}, "outcome"),
+    ({"score": 1}, "score"),
+])
+def test_score_bad_input(team, change, field):
+    body = {**SPEC, "client_id": str(team.brand.pk), **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    errors = assert_error(team.api("member").post("/api/v1/leadscoring/score", body, format="json"), 422)["errors"]
+    assert field in errors
+
+
+def test_score_needs_a_visible_client_and_member_role(team, tenant):
+    body = {**SPEC, "client_id": str(team.brand.pk)}
+    assert_error(team.api("viewer").post("/api/v1/leadscoring/score", body, format="json"), 403)
+    assert_error(team.api("outsider").post("/api/v1/leadscoring/score", body, format="json"), 404)
+    other = {**SPEC, "client_id": str(ClientFactory(tenant=tenant).pk)}
+    assert_error(team.api("member").post("/api/v1/leadscoring/score", other, format="json"), 404)
+
+
+def test_results_filters_and_offset_pagination(team, tenant):
+    for n, score in enumerate((0.1, 0.35, 0.6, 0.85)):
+        LeadFactory(tenant=tenant, client=team.brand, score=score, email=f"l{n}@acme.example")
+    LeadFactory(tenant=tenant, client=ClientFactory(tenant=tenant), score=0.99)
+    api = team.api("viewer")
+    body = data(api.get("/api/v1/leadscoring/results"))
+    assert [r["score"] for r in body["results"]] == [0.85, 0.6, 0.35, 0.1]
+    assert (body["total_items"], body["limit"], body["offset"]) == (4, 100, 0)
+    ranged = data(api.get(f"/api/v1/leadscoring/results?client_id={team.brand.pk}&min_score=0.3&max_score=0.6"))
+    assert [r["score"] for r in ranged["results"]] == [0.6, 0.35]
+    page = data(api.get("/api/v1/leadscoring/results?limit=2&offset=1"))
+    assert [r["score"] for r in page["results"]] == [0.6, 0.35] and page["total_items"] == 4
+    assert data(team.api("owner").get("/api/v1/leadscoring/results"))["total_items"] == 5
+    for query in ("min_score=2", "max_score=-1", "min_score=0.8&max_score=0.2", "min_score=high", "limit=x"):
+        assert_error(api.get(f"/api/v1/leadscoring/results?{query}"), 422)
+    assert_error(team.api("outsider").get(f"/api/v1/leadscoring/results?client_id={team.brand.pk}"), 404)
+
+
+def test_config_weights_rescore(team, tenant):
+    url = f"/api/v1/leadscoring/config?client_id={team.brand.pk}"
+    config = data(team.api("viewer").get(url))
+    assert config["method"] == "formula" and config["weights"] == leadscoring.DEFAULT_WEIGHTS
+    assert config["auc"] is None and config["min_labelled_leads"] == 200
+    team.api("member").post("/api/v1/leadscoring/score", {**SPEC, "client_id": str(team.brand.pk)}, format="json")
+    weights = {"engagement": 1, "demographic": 0, "behavioral": 0}
+    assert_error(team.api("member").put(url, {"weights": weights}, format="json"), 403)
+    assert data(team.api("admin").put(url, {"weights": weights}, format="json"))["weights"] == {
+        "engagement": 1.0, "demographic": 0.0, "behavioral": 0.0}
+    assert Lead.objects.for_tenant(tenant).get().score == 0.4167  # engagement only
+    assert_error(team.api("admin").put(url, {"weights": {"engagement": 0, "demographic": 0, "behavioral": 0}},
+                                       format="json"), 422)
+    assert_error(team.api("admin").put(url, {"weights": {"engagement": 1}}, format="json"), 422)
+    assert_error(team.api("admin").get("/api/v1/leadscoring/config"), 422)
+
+
+def labelled_leads(tenant, client, count):
+    """Leads whose conversion follows form submissions and page views, with some noise."""
+    rows = []
+    for i in range(count):
+        converted = i % 3 == 0
+        forms = (1 + i % 3) if converted else (1 if i % 7 == 0 else 0)
+        views = (8 + i % 9) if converted else (2 + i % 11)
+        rows.append(Lead(tenant=tenant, client=client, email=f"lead{i}@{'gmail.com' if i % 4 else 'corp.example'}",
+                         score=0, raw_data={"page_views": views, "time_on_site": 30 * views,
+                                            "form_submissions": forms},
+                         outcome="converted" if converted else "not_converted", outcome_source="api"))
+    Lead.objects.for_tenant(tenant).bulk_create(rows)
+
+
+def test_model_is_fitted_once_there_are_enough_labelled_leads(team, tenant, scoped):
+    labelled_leads(tenant, team.brand, 199)
+    model = lead_model_fit(tenant=tenant, client=team.brand)
+    assert model.method == "formula" and model.auc is None and model.training_samples == 199
+    labelled_leads(tenant, ClientFactory(tenant=tenant), 5)  # another client's leads do not count
+    Lead.objects.create(tenant=tenant, client=team.brand, email="extra@corp.example", score=0,
+                        raw_data={"page_views": 12, "form_submissions": 2}, outcome="converted", outcome_source="api")
+    model = lead_model_fit(tenant=tenant, client=team.brand)
+    assert model.method == "logistic_regression" and model.training_samples == 200
+    assert model.positive_samples == 68 and 0.8 < model.auc <= 1.0
+    assert model.coefficients["features"] == list(leadscoring.FEATURES) and model.trained_at is not None
+    assert set(Lead.objects.filter(client=team.brand).values_list("scored_with", flat=True)) == {"logistic_regression"}
+    # the stored coefficients reproduce scikit-learn's probabilities: a keen lead outscores a cold one
+    keen, _ = lead_score(tenant=tenant, client=team.brand, email="keen@corp.example",
+                         raw_data={"page_views": 15, "time_on_site": 450, "form_submissions": 3})
+    cold, _ = lead_score(tenant=tenant, client=team.brand, email="cold@gmail.com", raw_data={"page_views": 2})
+    assert keen.scored_with == "logistic_regression" and keen.score > 0.8 > 0.2 > cold.score
+    assert set(keen.value) == {"engagement_score", "demographic_score", "behavioral_score"}
+
+
+def test_nightly_job_fits_each_client(team, tenant, scoped):
+    labelled_leads(tenant, team.brand, 210)
+    assert lead_models_fit_nightly.delay().get() == 1
+    assert LeadScoringModel.objects.get(client=team.brand).method == "logistic_regression"
+
+
+def test_outcomes_without_cdp_purchase_data_are_left_alone(team, tenant, scoped):
+    LeadFactory(tenant=tenant, client=team.brand)
+    assert lead_outcomes_refresh(tenant=tenant, client=team.brand) >= 0
+    assert Lead.objects.get().outcome is None
