@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -274,31 +272,47 @@ def _profiles_touch(*, tenant, touched: dict, now) -> None:
     ids = sorted(touched, key=str)
     # Lock in a fixed order so concurrent batches touching the same profiles cannot deadlock.
     list(Profile.objects.for_tenant(tenant).filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk"))
-    changes: dict[Any, dict[str, Any]] = {}
-    fields = {"last_seen_at", "updated_at"}
+    rows = []
     for pid in ids:
         items = touched[pid]
-        latest = max(item.timestamp for item in items)
-        change = {"last_seen_at": Greatest(Coalesce(F("last_seen_at"), Value(latest)), Value(latest)),
-                  "updated_at": now}
         purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
-        if purchases:
-            last = max(item.timestamp for item in purchases)
-            change.update(
-                total_orders=F("total_orders") + len(purchases),
-                ltv=F("ltv") + sum((item.revenue or Decimal(0) for item in purchases), Decimal(0)),
-                last_purchase_at=Greatest(Coalesce(F("last_purchase_at"), Value(last)), Value(last)),
-                lifecycle_stage="customer",
-            )
-            fields |= set(change)
-        changes[pid] = change
-    profiles = []
-    for pid, change in changes.items():
-        profile = Profile(pk=pid)
-        for name in fields:  # fields this profile does not change keep their column value
-            setattr(profile, name, change.get(name, F(name)))
-        profiles.append(profile)
-    Profile.objects.for_tenant(tenant).bulk_update(profiles, sorted(fields), batch_size=500)
+        rows.append((pid, len(purchases), sum((item.revenue or Decimal(0) for item in purchases), Decimal(0)),
+                     max((item.timestamp for item in purchases), default=None), max(item.timestamp for item in items)))
+    _profiles_add(rows, now=now)
+
+
+def _profiles_add(rows: list[tuple], *, now) -> None:
+    """UPDATE … FROM (VALUES …): adds orders and revenue, moves last purchase / last seen forward.
+
+    One statement for the whole batch (Django's bulk_update builds a CASE per row and field, which is
+    quadratic in the batch size).
+    """
+    table = Profile._meta.db_table
+    pk_field = Profile._meta.pk
+    dt_prep = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        placeholder = "(%s::uuid, %s::integer, %s::numeric, %s::timestamptz, %s::timestamptz)"
+    else:
+        placeholder = "(%s, %s, %s, %s, %s)"
+    params: list[Any] = []
+    for pid, orders, amount, last_purchase, last_seen in rows:
+        params += [pk_field.get_db_prep_value(pid, connection), orders, str(amount),
+                   dt_prep(last_purchase) if last_purchase else None, dt_prep(last_seen)]
+    values = ", ".join([placeholder] * len(rows))
+    sql = f"""WITH v(id, orders, amount, last_purchase, last_seen) AS (VALUES {values})
+UPDATE {table} SET
+  total_orders = {table}.total_orders + v.orders,
+  ltv = {table}.ltv + v.amount,
+  last_purchase_at = CASE WHEN v.last_purchase IS NOT NULL AND ({table}.last_purchase_at IS NULL
+                          OR {table}.last_purchase_at < v.last_purchase) THEN v.last_purchase
+                          ELSE {table}.last_purchase_at END,
+  last_seen_at = CASE WHEN {table}.last_seen_at IS NULL OR {table}.last_seen_at < v.last_seen THEN v.last_seen
+                      ELSE {table}.last_seen_at END,
+  lifecycle_stage = CASE WHEN v.orders > 0 THEN %s ELSE {table}.lifecycle_stage END,
+  updated_at = %s
+FROM v WHERE {table}.id = v.id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, "customer", dt_prep(now)])
 
 
 def event_track(*, tenant, event_type: str, properties: dict | None = None, timestamp: str | None = None,

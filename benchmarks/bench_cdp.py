@@ -1,0 +1,292 @@
+"""CDP benchmarks (PostgreSQL), each beside a reference measured in the same run:
+
+1. Ingestion through `POST /api/v1/cdp/events/batch` served by 2 gunicorn workers (started and stopped here),
+   4 client threads, batches of 1,000 events (20 % purchases, 10 % named by identifiers instead of profile_id,
+   every event with a message_id) — beside a raw `COPY` of equivalent rows. Target ≥ 5,000 events/s.
+2. Segment preview (exact count + 10 samples) on 1,000,000 profiles with two trait rules — beside the same
+   hand-written SQL. Target p50 ≤ 300 ms.
+3. RFM recompute for 1,000,000 profiles / 5,000,000 events. Target ≤ 60 s.
+
+Data sets are built with bulk SQL (generate_series) in throwaway tenants deleted afterwards. Figures are
+medians of repeated runs; the machine is shared, so final figures are re-run on a quiet machine.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from benchmarks.harness import Row, p50_ms, seconds
+
+PROFILES = int(os.environ.get("BENCH_CDP_PROFILES", 1_000_000))
+EVENTS = int(os.environ.get("BENCH_CDP_EVENTS", 5_000_000))
+INGEST_PROFILES = 10_000
+INGEST_BATCHES = int(os.environ.get("BENCH_CDP_INGEST_BATCHES", 40))
+BATCH = 1000
+CLIENT_THREADS = 4
+REPEAT = 3
+
+
+def _tenant(name: str):
+    from accounts.models import Tenant
+
+    return Tenant.objects.create(name=name, slug=f"bench-{name}-{secrets.token_hex(4)}", plan="enterprise",
+                                 settings={"timezone": "UTC", "currency": "USD"})
+
+
+def _db(value):
+    return value if not isinstance(value, uuid.UUID) else str(value)
+
+
+def _exec(sql: str, params=None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params or [])
+
+
+def _drop_tenant(tenant) -> None:
+    """Raw deletes first: a cascade through the ORM would load millions of rows."""
+    for table in ("cdp_segmentmembership", "cdp_identitylink", "cdp_profilemerge", "cdp_identity", "cdp_event",
+                  "cdp_segment", "cdp_profile", "api_outboxevent"):
+        _exec(f"DELETE FROM {table} WHERE tenant_id = %s", [_db(tenant.pk)])
+    tenant.delete()
+
+
+# --- data sets -------------------------------------------------------------------------------
+
+def build_profiles(tenant, count: int, salt: str) -> None:
+    _exec(f"""
+INSERT INTO cdp_profile (id, tenant_id, external_id, email, phone, lifecycle_stage, rfm_segment, traits,
+                         total_orders, ltv, created_at, updated_at)
+SELECT md5(%s || i)::uuid, %s, 'ext_' || i, 'user' || i || '@bench.example', '', 'lead', '',
+       jsonb_build_object('plan', (ARRAY['gold','silver','bronze','free'])[1 + mod(i, 4)],
+                          'age', 18 + mod(i * 7919, 60),
+                          'city', (ARRAY['Oslo','Rome','Lima','Pune','Kyiv'])[1 + mod(i, 5)],
+                          'newsletter', mod(i, 3) = 0),
+       0, 0, now() - mod(i, 700) * interval '1 day', now() - mod(i, 97) * interval '1 minute'
+FROM generate_series(0, {count - 1}) AS i""", [salt, _db(tenant.pk)])
+    _exec(f"""
+INSERT INTO cdp_identity (id, tenant_id, profile_id, type, value, source, created_at)
+SELECT gen_random_uuid(), %s, md5(%s || i)::uuid, 'external_id', 'ext_' || i, 'bench', now()
+FROM generate_series(0, {count - 1}) AS i""", [_db(tenant.pk), salt])
+    _exec("ANALYZE cdp_profile")
+    _exec("ANALYZE cdp_identity")
+
+
+def build_events(tenant, count: int, profiles: int, salt: str) -> None:
+    """Skewed activity (a few heavy buyers, a long tail), 40 % purchases over the last year."""
+    _exec(f"""
+INSERT INTO cdp_event (id, tenant_id, profile_id, origin_profile_id, event_type, timestamp, properties, revenue,
+                       message_id, source, received_at)
+SELECT gen_random_uuid(), %s, p, p, CASE WHEN buy THEN 'purchase' ELSE 'page_view' END,
+       now() - random() * interval '365 days',
+       CASE WHEN buy THEN jsonb_build_object('amount', amount) ELSE '{{"path": "/"}}'::jsonb END,
+       CASE WHEN buy THEN amount END, NULL, 'bench', now()
+FROM (SELECT md5(%s || floor(power(random(), 1.6) * {profiles})::int)::uuid AS p, random() < 0.4 AS buy,
+             round((5 + random() * 400)::numeric, 2) AS amount
+      FROM generate_series(1, {count})) AS g""", [_db(tenant.pk), salt])
+    _exec("ANALYZE cdp_event")
+
+
+# --- 1. ingestion ----------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_gunicorn(port: int) -> subprocess.Popen:
+    from cryptography.fernet import Fernet
+
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "FERNET_KEYS": Fernet.generate_key().decode(),
+           "DATABASE_URL": os.environ["DATABASE_URL"], "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    process = subprocess.Popen([str(gunicorn), "stratum.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}",
+                                "--timeout", "120", "--log-level", "warning"], cwd=settings.BASE_DIR, env=env)
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code in (200, 503):
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError("gunicorn did not come up")
+
+
+def _batches(profile_ids: list[str], run: int) -> list[bytes]:
+    bodies = []
+    for b in range(INGEST_BATCHES):
+        events = []
+        for n in range(BATCH):
+            k = (b * BATCH + n) * 7 % len(profile_ids)
+            event = {"event_type": "purchase" if n % 5 == 0 else "page_view",
+                     "properties": ({"amount": 19.99 + n % 50, "order_id": f"O-{run}-{b}-{n}", "currency": "USD"}
+                                    if n % 5 == 0 else {"path": "/shop", "channel": "paid_social",
+                                                        "utm_source": "meta", "campaign": "Spring"}),
+                     "timestamp": "2026-01-15T10:30:00Z", "message_id": f"r{run}-b{b}-n{n}"}
+            if n % 10 == 3:
+                event["identifiers"] = {"external_id": f"ext_{k}"}
+            else:
+                event["profile_id"] = profile_ids[k]
+            events.append(event)
+        bodies.append(json.dumps({"events": events}).encode())
+    return bodies
+
+
+def _post_all(port: int, key: str, bodies: list[bytes]) -> float:
+    import httpx
+
+    queue = list(bodies)
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker():
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120,
+                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"}) as client:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                response = client.post("/api/v1/cdp/events/batch", content=body)
+                if response.status_code != 200 or response.json()["created"] != BATCH:
+                    errors.append(f"{response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=worker) for _ in range(CLIENT_THREADS)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"batch ingestion failed: {errors[:3]}")
+    return elapsed
+
+
+def _copy_rows(tenant, bodies: list[bytes], run: int, by_external: dict[str, str]) -> float:
+    """The same events written with COPY: no validation, no identity resolution, no profile updates."""
+    import datetime as dt
+
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for body in bodies:
+        for event in json.loads(body)["events"]:
+            pid = event.get("profile_id") or by_external[event["identifiers"]["external_id"]]
+            rows.append((str(uuid.uuid4()), str(tenant.pk), pid, pid, event["event_type"], event["timestamp"],
+                         json.dumps(event["properties"]), event["properties"].get("amount"),
+                         f"copy-{run}-" + event["message_id"], "copy", now))
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy("COPY cdp_event (id, tenant_id, profile_id, origin_profile_id, event_type, timestamp,"
+                                " properties, revenue, message_id, source, received_at) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    return time.perf_counter() - start
+
+
+def bench_ingestion() -> list[Row]:
+    from accounts.models import User
+    from accounts.services import api_key_create
+
+    tenant = _tenant("ingest")
+    salt = f"ingest-{tenant.pk}-"
+    process = None
+    try:
+        build_profiles(tenant, INGEST_PROFILES, salt)
+        user = User.objects.create_user(email=f"bench-{tenant.pk}@bench.example", password=secrets.token_urlsafe(16),
+                                        tenant=tenant, role="owner")
+        _, key = api_key_create(tenant=tenant, created_by=user, name="bench", permissions=["write:cdp", "read:cdp"],
+                                expires_at=None)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value, profile_id::text FROM cdp_identity WHERE tenant_id = %s", [str(tenant.pk)])
+            by_external = dict(cursor.fetchall())
+        profile_ids = [by_external[f"ext_{k}"] for k in range(INGEST_PROFILES)]
+        port = _free_port()
+        process = _start_gunicorn(port)
+        _post_all(port, key, _batches(profile_ids, run=-1)[:4])  # warm both workers
+        api, copy = [], []
+        for run in range(REPEAT):
+            bodies = _batches(profile_ids, run)
+            api.append(len(bodies) * BATCH / _post_all(port, key, bodies))
+            copy.append(len(bodies) * BATCH / _copy_rows(tenant, bodies, run, by_external))
+        value, reference = statistics.median(api), statistics.median(copy)
+        return [Row("CDP ingestion: batch API, 2 gunicorn workers", value, "events/s", "raw COPY of the same rows",
+                    reference, "≥ 5,000 events/s", value >= 5000)]
+    finally:
+        if process is not None:
+            process.terminate()
+            process.wait(timeout=30)
+        _drop_tenant(tenant)
+
+
+# --- 2. segment preview and 3. RFM -----------------------------------------------------------
+
+TWO_TRAIT_RULES = {"operator": "and", "rules": [
+    {"field": "traits.plan", "operator": "equals", "value": "gold"},
+    {"field": "traits.age", "operator": "greater_than", "value": 40}]}
+
+
+def _hand_written_preview(tenant) -> None:
+    where = ("tenant_id = %s AND merged_into_id IS NULL AND traits @> '{\"plan\": \"gold\"}' "
+             "AND jsonb_typeof(traits -> 'age') = 'number' AND (traits -> 'age') > '40'")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM cdp_profile WHERE {where}", [str(tenant.pk)])
+        cursor.fetchone()
+        cursor.execute(f"SELECT * FROM cdp_profile WHERE {where} ORDER BY updated_at DESC, id LIMIT 10",
+                       [str(tenant.pk)])
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT profile_id, type, value FROM cdp_identity WHERE profile_id = ANY(%s)", [ids])
+        cursor.fetchall()
+
+
+def bench_preview_and_rfm() -> list[Row]:
+    from cdp.selectors import segment_preview
+    from cdp.serializers import SegmentPreviewSerializer
+    from cdp.services import rfm_recompute
+    from stratum.api.tenancy import tenant_scope
+
+    tenant = _tenant("segments")
+    salt = f"seg-{tenant.pk}-"
+    rows: list[Row] = []
+    try:
+        build_profiles(tenant, PROFILES, salt)
+        with tenant_scope(tenant):
+            def compiled():
+                preview = segment_preview(tenant=tenant, conditions=TWO_TRAIT_RULES)
+                return SegmentPreviewSerializer(preview).data
+
+            size = segment_preview(tenant=tenant, conditions=TWO_TRAIT_RULES)["estimated_size"]
+            ours = p50_ms(compiled, repeat=15, warmup=2)
+            hand = p50_ms(lambda: _hand_written_preview(tenant), repeat=15, warmup=2)
+            rows.append(Row(f"Segment preview, {PROFILES:,} profiles, 2 trait rules ({size:,} match)", ours, "ms p50",
+                            "hand-written SQL", hand, "p50 ≤ 300 ms", ours <= 300))
+            build_events(tenant, EVENTS, PROFILES, salt)
+            timings = [seconds(lambda: rfm_recompute(tenant=tenant)) for _ in range(REPEAT)]
+            value = statistics.median(timings)
+            rows.append(Row(f"RFM recompute, {PROFILES:,} profiles / {EVENTS:,} events", value, "s", "", None,
+                            "≤ 60 s", value <= 60))
+    finally:
+        _drop_tenant(tenant)
+    return rows
+
+
+def run() -> list[Row]:
+    if connection.vendor != "postgresql":
+        print("bench_cdp needs PostgreSQL (DATABASE_URL=postgres://…); skipped")
+        return []
+    return bench_ingestion() + bench_preview_and_rfm()
