@@ -85,12 +85,15 @@ def _json_type_of(value) -> str:
 def _as_moment(value) -> dt.datetime | None:
     if not isinstance(value, str):
         return None
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            return None
-        moment = dt.datetime.combine(day, dt.time())
+    try:
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value)
+            if day is None:
+                return None
+            moment = dt.datetime.combine(day, dt.time())
+    except ValueError:  # well-formed but impossible, e.g. February 30th
+        return None
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.timezone.utc)
 
 

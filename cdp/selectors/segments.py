@@ -24,6 +24,8 @@ def segment_members(*, tenant, segment: Segment, change: str | None = None) -> Q
     `change=None`: current members; `"added"` / `"removed"`: those that joined / left at the last refresh.
     Used by the CRM push of the integrations app (with `segment_member_rows`).
     """
+    if segment.last_refreshed_at is None and change:
+        return Profile.objects.for_tenant(tenant).none()
     memberships = SegmentMembership.objects.for_tenant(tenant).filter(segment=segment)
     if change == "added":
         memberships = memberships.filter(removed_at__isnull=True, added_at__gte=segment.last_refreshed_at)
@@ -31,8 +33,6 @@ def segment_members(*, tenant, segment: Segment, change: str | None = None) -> Q
         memberships = memberships.filter(removed_at__gte=segment.last_refreshed_at)
     else:
         memberships = memberships.filter(removed_at__isnull=True)
-    if segment.last_refreshed_at is None and change:
-        return Profile.objects.for_tenant(tenant).none()
     return (Profile.objects.for_tenant(tenant).filter(pk__in=memberships.values("profile_id"))
             .prefetch_related("identities").order_by("pk"))
 

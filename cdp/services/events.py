@@ -104,7 +104,11 @@ def _parse_item(raw, index: int, now: dt.datetime) -> _Item:
         errors["properties"] = [f"At most {MAX_PROPERTIES_BYTES // 1024} KB of properties per event."]
     timestamp = now
     if raw.get("timestamp") is not None:
-        parsed = parse_datetime(raw["timestamp"]) if isinstance(raw["timestamp"], str) else None
+        stamp = raw["timestamp"]
+        try:
+            parsed = stamp if isinstance(stamp, dt.datetime) else parse_datetime(stamp) if isinstance(stamp, str) else None
+        except ValueError:  # well-formed but impossible, e.g. February 30th
+            parsed = None
         if parsed is None:
             errors["timestamp"] = ["Not an ISO-8601 date-time (e.g. 2026-01-15T10:30:00Z)."]
         else:
@@ -315,7 +319,7 @@ FROM v WHERE {table}.id = v.id"""
         cursor.execute(sql, [*params, "customer", dt_prep(now)])
 
 
-def event_track(*, tenant, event_type: str, properties: dict | None = None, timestamp: str | None = None,
+def event_track(*, tenant, event_type: str, properties: dict | None = None, timestamp: str | dt.datetime | None = None,
                 profile_id=None, identifiers: dict | None = None, message_id: str | None = None,
                 source: str = "api") -> ItemResult:
     """Stores one event (see events_ingest). Raises 404 for an unknown profile_id, 422 for bad input.

@@ -67,6 +67,7 @@ class TestTrack:
         ({"identifiers": {"email": "a@b.example"}, "event_type": "bad\ntype"}, "event_type"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "properties": [1]}, "properties"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "yesterday"}, "timestamp"),
+        ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2026-02-30T10:00:00Z"}, "timestamp"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2099-01-01T00:00:00Z"},
          "timestamp"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "purchase", "properties": {"amount": "10"}},
@@ -206,3 +207,24 @@ class TestReads:
         assert by_day["2026-02-08"] == 1
         assert body["purchases"] == {"count": 2, "revenue": 100.0}
         assert_error(api_client.get("/api/v1/cdp/events/statistics", {"period": "week"}), 422)
+
+
+def test_batch_with_api_key_scopes_and_odd_items(user, make_key_client, tenant):
+    profile = ProfileFactory(tenant=tenant)
+    reader = make_key_client(user, scopes=["read:cdp"])
+    assert_error(reader.post(BATCH, {"events": [{"profile_id": str(profile.pk), "event_type": "x"}]}, format="json"),
+                 403, "FORBIDDEN")
+    writer = make_key_client(user, scopes=["write:cdp"])
+    body = writer.post(BATCH, {"events": [42, {"profile_id": str(profile.pk), "event_type": "x",
+                                               "timestamp": dt.datetime(2026, 1, 1).isoformat()}]},
+                       format="json").json()
+    assert [r["status"] for r in body["results"]] == ["rejected", "created"]
+    assert body["results"][0]["errors"] == {"non_field_errors": ["Each event must be an object."]}
+    assert Event.objects.unscoped().get().timestamp == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def test_event_track_accepts_datetimes(scoped):
+    profile = ProfileFactory(tenant=scoped)
+    moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
+    result = event_track(tenant=scoped, profile_id=profile.pk, event_type="login", timestamp=moment)
+    assert Event.objects.get(pk=result.id).timestamp == moment

@@ -167,6 +167,8 @@ def test_registry_accepts_fields_from_other_apps(scoped, people):
     ({"operator": "and", "rules": [rule("traits.ltv", "contains", "x")]}, "conditions.rules[0].operator"),
     ({"operator": "and", "rules": [rule("lifecycle_stage", "equals", "vip")]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("created_at", "within_last_days", 0)]}, "conditions.rules[0].value"),
+    ({"operator": "and", "rules": [rule("created_at", "before", "2026-02-30")]}, "conditions.rules[0].value"),
+    ({"operator": "and", "rules": [rule("traits.signup", "after", "2026-13-01")]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("traits.ltv", "between", [5, 1])]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("traits.ltv", "in", [])]}, "conditions.rules[0].value"),
     ({"operator": "xor", "rules": [rule("email", "exists")]}, "conditions.operator"),
@@ -279,3 +281,16 @@ class TestApi:
         tenant.feature_flags = {"cdp": False}
         tenant.save()
         assert_error(make_client(user).get(URL), 403, "FEATURE_NOT_AVAILABLE")
+
+
+def test_member_rows_for_crm_push(scoped, people):
+    from cdp.selectors import segment_member_rows
+
+    segment = SegmentFactory(tenant=scoped, conditions={"operator": "and", "rules": [
+        rule("lifecycle_stage", "equals", "customer")]})
+    assert segment_member_rows(tenant=scoped, segment_id=segment.pk, change="added") == []  # never refreshed
+    segment_refresh(tenant=scoped, segment=segment)
+    rows = segment_member_rows(tenant=scoped, segment_id=segment.pk)
+    assert sorted(r["email"] for r in rows) == ["ann@shop.example", "bob@mail.example"]
+    assert set(rows[0]) == {"profile_id", "email", "phone", "external_id", "traits"}
+    assert len(segment_member_rows(tenant=scoped, segment_id=segment.pk, change="added")) == 2
