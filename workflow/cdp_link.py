@@ -1,36 +1,33 @@
-"""The customer data platform as lead scoring sees it: profiles by e-mail and purchases as outcomes.
+"""The customer data platform as lead scoring sees it, through the CDP's public selectors: the profile of
+an e-mail, its events (the behavioral component), and purchases (the outcome a model learns from).
 
-Calls the CDP's public selectors (`cdp.selectors.profile_find_by_email`, `purchase_counts_by_email`). Lead
-scoring keeps working without them: no profile link, no CDP-learnt outcomes.
+Lead scoring works the same when the CDP knows nothing: no profile link, no events, no learnt outcomes.
 """
 from __future__ import annotations
 
-import importlib
 import uuid
-from typing import Callable
+
+from django.db.models import Count
 
 from accounts.models import Tenant
-
-
-def _selector(name: str) -> Callable | None:
-    try:
-        module = importlib.import_module("cdp.selectors")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+from cdp.selectors import events_timeline, profile_find_by_email, purchase_counts_by_email
 
 
 def cdp_profile_id(*, tenant: Tenant, email: str) -> uuid.UUID | None:
-    find = _selector("profile_find_by_email")
-    if find is None:
-        return None
-    profile = find(tenant=tenant, email=email)
-    return getattr(profile, "pk", None)
+    profile = profile_find_by_email(tenant=tenant, email=email)
+    return profile.pk if profile is not None else None
 
 
-def cdp_purchase_counts(*, tenant: Tenant, emails: list[str]) -> dict[str, int] | None:
-    """Purchases per e-mail (lower-case); None when the CDP offers no purchase data."""
-    counts = _selector("purchase_counts_by_email")
-    if counts is None:
-        return None
-    return {email.lower(): int(n) for email, n in (counts(tenant=tenant, emails=emails) or {}).items()}
+def cdp_event_counts(*, tenant: Tenant, profile_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Events per profile, in one grouped query."""
+    ids = [pk for pk in profile_ids if pk]
+    if not ids:
+        return {}
+    rows = (events_timeline(tenant=tenant).filter(profile_id__in=ids).order_by().values("profile_id")
+            .annotate(n=Count("pk")).values_list("profile_id", "n"))
+    return dict(rows)
+
+
+def cdp_purchase_counts(*, tenant: Tenant, emails: list[str]) -> dict[str, int]:
+    """Purchases per e-mail (lower-case keys; e-mails the CDP does not know count 0)."""
+    return {email.lower(): int(n) for email, n in (purchase_counts_by_email(tenant=tenant, emails=emails) or {}).items()}

@@ -199,6 +199,7 @@ class Lead(TenantOwned):
     source = models.CharField(max_length=64, default="website")
     scored_with = models.CharField(max_length=24, choices=_choices(SCORING_METHODS), default=SCORING_FORMULA)
     cdp_profile_id = models.UUIDField(null=True, blank=True)
+    cdp_events = models.PositiveIntegerField(default=0, help_text="Events of the linked CDP profile.")
     outcome = models.CharField(max_length=16, choices=_choices(LEAD_OUTCOMES), null=True, blank=True)
     outcome_source = models.CharField(max_length=8, choices=_choices(LEAD_OUTCOME_SOURCES), blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)

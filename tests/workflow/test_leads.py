@@ -145,7 +145,34 @@ def test_nightly_job_fits_each_client(team, tenant, scoped):
     assert LeadScoringModel.objects.get(client=team.brand).method == "logistic_regression"
 
 
-def test_outcomes_without_cdp_purchase_data_are_left_alone(team, tenant, scoped):
-    LeadFactory(tenant=tenant, client=team.brand)
-    assert lead_outcomes_refresh(tenant=tenant, client=team.brand) >= 0
-    assert Lead.objects.get().outcome is None
+def test_leads_link_to_cdp_profiles_and_learn_outcomes_from_purchases(team, tenant, scoped, time_machine):
+    from cdp.services.events import event_track
+    from cdp.services.profiles import profile_upsert
+
+    time_machine.move_to("2026-03-01T12:00:00Z", tick=False)
+    buyer, _ = profile_upsert(tenant=tenant, identifiers={"email": "Buyer@Acme.com"})
+    for n in range(5):
+        event_track(tenant=tenant, event_type="page_view", profile_id=buyer.pk, message_id=f"pv-{n}")
+    lead, _ = lead_score(tenant=tenant, client=team.brand, email="buyer@acme.com", raw_data={"events": 100})
+    assert lead.cdp_profile_id == buyer.pk and lead.cdp_events == 5
+    assert lead.value["behavioral_score"] == 0.08  # 0.4 · 5/25: the CDP's events, not the body's
+    browser, _ = lead_score(tenant=tenant, client=team.brand, email="browser@acme.com", raw_data={"events": 25})
+    assert browser.cdp_profile_id is None and browser.value["behavioral_score"] == 0.4  # unlinked: the body's
+    recent, _ = lead_score(tenant=tenant, client=team.brand, email="recent@acme.com", raw_data={})
+
+    event_track(tenant=tenant, event_type="purchase", profile_id=buyer.pk, properties={"revenue": 120},
+                message_id="order-1")
+    time_machine.move_to("2026-04-15T12:00:00Z", tick=False)
+    Lead.objects.filter(pk=recent.pk).update(created_at="2026-04-10T00:00:00Z")
+    assert lead_outcomes_refresh(tenant=tenant, client=team.brand) == 2
+    outcomes = dict(Lead.objects.values_list("email", "outcome"))
+    # a purchase: converted; 30+ days without one: not converted; too recent to tell: unknown
+    assert outcomes == {"buyer@acme.com": "converted", "browser@acme.com": "not_converted", "recent@acme.com": None}
+    assert Lead.objects.get(email="buyer@acme.com").outcome_source == "cdp"
+
+
+def test_outcomes_given_through_the_api_are_kept(team, tenant, scoped):
+    lead, _ = lead_score(tenant=tenant, client=team.brand, email="crm@acme.com", raw_data={}, outcome="converted")
+    assert lead_outcomes_refresh(tenant=tenant, client=team.brand) == 0
+    lead.refresh_from_db()
+    assert (lead.outcome, lead.outcome_source) == ("converted", "api")

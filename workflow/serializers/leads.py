@@ -19,7 +19,7 @@ class LeadSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = ["id", "client_id", "email", "score", "value", "raw_data", "source", "scored_with", "cdp_profile_id",
-                  "outcome", "created_at", "updated_at"]
+                  "cdp_events", "outcome", "created_at", "updated_at"]
         read_only_fields = fields
 
 

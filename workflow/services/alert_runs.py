@@ -70,7 +70,7 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
     duplicated delivery of the same beat tick changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
-        alert = (Alert.objects.for_tenant(tenant).select_for_update().select_related("client", "created_by")
+        alert = (Alert.objects.for_tenant(tenant).select_for_update(of=("self",)).select_related("client", "created_by")
                  .get(pk=alert.pk))
         result = AlertRunResult(alert=alert)
         if slot is not None and alert.last_scheduled_slot == slot:

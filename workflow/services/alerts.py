@@ -158,7 +158,7 @@ def alert_create(*, tenant: Tenant, client: Client, name: str, alert_type: str, 
 @transaction.atomic
 def alert_update(*, tenant: Tenant, alert: Alert, data: dict[str, Any]) -> Alert:
     """Partial update (PUT and PATCH alike, as the spec's PUT example sends only some fields)."""
-    alert = Alert.objects.for_tenant(tenant).select_for_update().select_related("client").get(pk=alert.pk)
+    alert = Alert.objects.for_tenant(tenant).select_for_update(of=("self",)).select_related("client").get(pk=alert.pk)
     if "alert_type" in data or "data_source" in data:
         alert_type = data.get("alert_type", alert.alert_type)
         source = _type_and_source(alert_type, data.get("data_source"))

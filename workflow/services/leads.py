@@ -11,7 +11,7 @@ from accounts.models import Tenant
 from stratum.api.exceptions import ValidationFailed
 
 from .. import leadscoring as scoring
-from ..cdp_link import cdp_profile_id, cdp_purchase_counts
+from ..cdp_link import cdp_event_counts, cdp_profile_id, cdp_purchase_counts
 from ..models import (LEAD_CONVERTED, LEAD_NOT_CONVERTED, LEAD_OUTCOMES, SCORING_FORMULA, SCORING_LOGISTIC, Client,
                       Lead, LeadScoringModel)
 
@@ -27,10 +27,16 @@ def scoring_model_get(*, tenant: Tenant, client: Client) -> LeadScoringModel:
     return model
 
 
-def _score(model: LeadScoringModel, *, email: str, raw: dict) -> tuple[float, scoring.Components, str]:
-    parts = scoring.components(email=email, raw=raw)
+def _events(lead_or_profile_id, cdp_events: int) -> float | None:
+    """CDP events count for a linked lead; None lets `raw_data.events` stand in for an unlinked one."""
+    return float(cdp_events) if lead_or_profile_id else None
+
+
+def _score(model: LeadScoringModel, *, email: str, raw: dict,
+           events: float | None = None) -> tuple[float, scoring.Components, str]:
+    parts = scoring.components(email=email, raw=raw, events=events)
     if model.method == SCORING_LOGISTIC and model.coefficients:
-        row = scoring.features(email=email, raw=raw)
+        row = scoring.features(email=email, raw=raw, events=events)
         return scoring.model_score(model.coefficients, row), parts, SCORING_LOGISTIC
     return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), parts, SCORING_FORMULA
 
@@ -43,9 +49,11 @@ def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str
     if outcome is not None and outcome not in LEAD_OUTCOMES:
         raise ValidationFailed(errors={"outcome": [f"Must be one of {', '.join(LEAD_OUTCOMES)}."]})
     model = scoring_model_get(tenant=tenant, client=client)
-    score, parts, method = _score(model, email=email, raw=raw_data)
+    profile_id = cdp_profile_id(tenant=tenant, email=email)
+    events = cdp_event_counts(tenant=tenant, profile_ids=[profile_id]).get(profile_id, 0) if profile_id else 0
+    score, parts, method = _score(model, email=email, raw=raw_data, events=_events(profile_id, events))
     values = {"score": score, "value": parts.as_value(), "raw_data": raw_data, "source": source,
-              "scored_with": method, "cdp_profile_id": cdp_profile_id(tenant=tenant, email=email)}
+              "scored_with": method, "cdp_profile_id": profile_id, "cdp_events": events}
     if outcome is not None:
         values.update(outcome=outcome, outcome_source="api", outcome_at=timezone.now())
     leads = Lead.objects.for_tenant(tenant)
@@ -68,10 +76,12 @@ def leads_rescore(*, tenant: Tenant, client: Client) -> int:
     """Re-scores every lead of the client with its current method (after new weights or a new model)."""
     model = scoring_model_get(tenant=tenant, client=client)
     count = 0
-    leads = Lead.objects.for_tenant(tenant).filter(client=client).only("id", "email", "raw_data").order_by("id")
+    leads = (Lead.objects.for_tenant(tenant).filter(client=client)
+             .only("id", "email", "raw_data", "cdp_profile_id", "cdp_events").order_by("id"))
     batch: list[Lead] = []
     for lead in leads.iterator(chunk_size=BATCH):
-        score, parts, method = _score(model, email=lead.email, raw=lead.raw_data)
+        score, parts, method = _score(model, email=lead.email, raw=lead.raw_data,
+                                      events=_events(lead.cdp_profile_id, lead.cdp_events))
         lead.score, lead.value, lead.scored_with = score, parts.as_value(), method
         batch.append(lead)
         if len(batch) >= BATCH:
@@ -106,9 +116,9 @@ def lead_outcomes_refresh(*, tenant: Tenant, client: Client, now: dt.datetime | 
     now = now or timezone.now()
     leads = list(Lead.objects.for_tenant(tenant).filter(client=client, outcome_source__in=("", "cdp"))
                  .only("id", "email", "created_at", "outcome", "outcome_source"))
-    counts = cdp_purchase_counts(tenant=tenant, emails=[lead.email for lead in leads]) if leads else None
-    if counts is None:
+    if not leads:
         return 0
+    counts = cdp_purchase_counts(tenant=tenant, emails=[lead.email for lead in leads])
     cutoff = now - dt.timedelta(days=OUTCOME_WINDOW_DAYS)
     changed = []
     for lead in leads:
@@ -121,14 +131,28 @@ def lead_outcomes_refresh(*, tenant: Tenant, client: Client, now: dt.datetime | 
     return len(changed)
 
 
+def lead_events_refresh(*, tenant: Tenant, client: Client) -> int:
+    """Brings the CDP event counts of the client's linked leads up to date (one grouped query)."""
+    leads = list(Lead.objects.for_tenant(tenant).filter(client=client, cdp_profile_id__isnull=False)
+                 .only("id", "cdp_profile_id", "cdp_events"))
+    counts = cdp_event_counts(tenant=tenant, profile_ids=[lead.cdp_profile_id for lead in leads])
+    changed = [lead for lead in leads if counts.get(lead.cdp_profile_id, 0) != lead.cdp_events]
+    for lead in changed:
+        lead.cdp_events = counts.get(lead.cdp_profile_id, 0)
+    Lead.objects.for_tenant(tenant).bulk_update(changed, ["cdp_events"], batch_size=BATCH)
+    return len(changed)
+
+
 def lead_model_fit(*, tenant: Tenant, client: Client) -> LeadScoringModel:
-    """The nightly job for one client: refresh outcomes, fit the logistic regression when there are enough
-    labelled leads (else stay on, or go back to, the formula), re-score the client's leads."""
+    """The nightly job for one client: refresh outcomes and CDP events, fit the logistic regression when there
+    are enough labelled leads (else stay on, or go back to, the formula), re-score the client's leads."""
     lead_outcomes_refresh(tenant=tenant, client=client)
+    lead_events_refresh(tenant=tenant, client=client)
     labelled = list(Lead.objects.for_tenant(tenant).filter(client=client, outcome__isnull=False)
-                    .values_list("email", "raw_data", "outcome"))
-    fitted = scoring.model_fit([scoring.features(email=e, raw=r) for e, r, _ in labelled],
-                               [int(o == LEAD_CONVERTED) for _, _, o in labelled])
+                    .values_list("email", "raw_data", "cdp_profile_id", "cdp_events", "outcome"))
+    fitted = scoring.model_fit(
+        [scoring.features(email=e, raw=r, events=_events(p, n)) for e, r, p, n, _ in labelled],
+        [int(o == LEAD_CONVERTED) for *_, o in labelled])
     with transaction.atomic():
         model = scoring_model_get(tenant=tenant, client=client)
         model = LeadScoringModel.objects.for_tenant(tenant).select_for_update().get(pk=model.pk)

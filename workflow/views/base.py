@@ -6,9 +6,15 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from stratum.api.envelope import catalyst_response
+from stratum.api.exceptions import Forbidden
+from stratum.api.params import parse_uuid
 from stratum.api.pagination import CatalystOffsetPagination, CatalystPagination
 from stratum.api.permissions import ROLES
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
+
+from ..access import role_require
+from ..models import CLIENT_ROLE_MEMBER
+from ..selectors.clients import client_get_visible
 
 
 class FullListPagination(CatalystPagination):
@@ -35,6 +41,20 @@ class WorkflowAPIView(WorkflowViewMixin, TenantAPIView):
     pass
 
 
+def work_client(view, data: dict, *, action: str):
+    """The client of new work (tasks, creatives) from the body's or the query's `client_id`: a visible client
+    where the caller is at least a member, or None for internal work (not for tenant viewers)."""
+    request = view.request
+    client_id = data.pop("client_id", None) or parse_uuid(request.query_params, "client_id")
+    if client_id is None:
+        if request.user.role == "viewer":
+            raise Forbidden(f"Tenant viewers may not {action} without a client.")
+        return None
+    client = client_get_visible(tenant=view.tenant, user=request.user, client_id=client_id)
+    role_require(client.role, CLIENT_ROLE_MEMBER, action=action)
+    return client
+
+
 def envelope(name: str, data, *, status: int = 200) -> serializers.Serializer:
     """OpenAPI shape of `{status_code, message, data}` around `data` (a serializer or field)."""
     return inline_serializer(name=f"{name}Response", fields={
@@ -59,4 +79,4 @@ def ok(data, *, message: str = "Success", status: int = 200):
 
 
 __all__ = ["CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
-           "WorkflowViewSet", "deleted_envelope", "envelope", "ok", "page_envelope"]
+           "WorkflowViewSet", "deleted_envelope", "envelope", "ok", "page_envelope", "work_client"]

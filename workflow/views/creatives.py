@@ -8,19 +8,17 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 
-from stratum.api.exceptions import Forbidden, NotFound
+from stratum.api.exceptions import NotFound
 from stratum.api.parsers import BoundedJSONParser
-from stratum.api.params import parse_uuid
 from stratum.api.serializers import parse_body
 
-from ..access import CLIENT_CREATOR_ROLES, role_require
+from ..access import role_require
 from ..filters import creative_filters_parse
-from ..models import AD_TYPES, CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CREATIVE_STATUSES, CreativeSubmission
-from ..selectors.clients import client_get_visible
+from ..models import AD_TYPES, CLIENT_ROLE_ADMIN, CREATIVE_STATUSES, CreativeSubmission
 from ..selectors.objects import creatives_filter, creatives_visible_to
 from ..serializers import creatives as s
 from ..services import creatives as services
-from .base import WorkflowViewSet, envelope, ok, page_envelope
+from .base import WorkflowViewSet, envelope, ok, page_envelope, work_client
 
 TAGS = ["catalyst: creative submissions"]
 MULTIPART_OVERHEAD = 1024 * 1024
@@ -64,13 +62,7 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
                    responses={201: envelope("CreativeCreated", s.CreativeSerializer())}, tags=TAGS)
     def create(self, request):
         data = dict(parse_body(s.CreativeCreateSerializer, request))
-        client_id = data.pop("client_id", None) or parse_uuid(request.query_params, "client_id")
-        client = None
-        if client_id is not None:
-            client = client_get_visible(tenant=self.tenant, user=request.user, client_id=client_id)
-            role_require(client.role, CLIENT_ROLE_MEMBER, action="submit creatives")
-        elif request.user.role not in (*CLIENT_CREATOR_ROLES, "analyst"):
-            raise Forbidden("Tenant viewers may not submit internal creatives.")
+        client = work_client(self, data, action="submit creatives")
         submission = services.creative_create(tenant=self.tenant, client=client, submitted_by=request.user,
                                               upload=data.pop("file", None), **data)
         return ok(self._one(self.get_queryset().get(pk=submission.pk)), message="Creative submitted", status=201)

@@ -4,18 +4,15 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 
-from stratum.api.exceptions import Forbidden
-from stratum.api.params import parse_uuid
 from stratum.api.serializers import parse_body
 
-from ..access import CLIENT_CREATOR_ROLES, role_require
+from ..access import role_require
 from ..filters import TASK_SORTS, task_filters_parse
 from ..models import CLIENT_ROLE_MEMBER, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES, Task, TaskComment
-from ..selectors.clients import client_get_visible
 from ..selectors.tasks import comments_visible_to, task_comments, task_list_queryset, tasks_filter
 from ..serializers import tasks as s
 from ..services import tasks as services
-from .base import FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope
+from .base import FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope, work_client
 
 TAGS = ["catalyst: tasks"]
 LIST_PARAMS = [
@@ -67,13 +64,7 @@ class TaskViewSet(WorkflowViewSet):
                    responses={201: envelope("TaskCreated", TASK())}, tags=TAGS)
     def create(self, request):
         data = dict(parse_body(s.TaskCreateSerializer, request))
-        client_id = data.pop("client_id", None) or parse_uuid(request.query_params, "client_id")
-        client = None
-        if client_id is not None:
-            client = client_get_visible(tenant=self.tenant, user=request.user, client_id=client_id)
-            role_require(client.role, CLIENT_ROLE_MEMBER, action="create tasks")
-        elif request.user.role not in (*CLIENT_CREATOR_ROLES, "analyst"):
-            raise Forbidden("Tenant viewers may not create internal tasks.")
+        client = work_client(self, data, action="create tasks")
         task = services.task_create(tenant=self.tenant, client=client, created_by=request.user,
                                     assignees=data.pop("assignees", []), **data)
         return ok(_one(self._fresh(task), self), message="Task created", status=201)
