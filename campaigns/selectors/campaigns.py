@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, FilteredRelation, Q, QuerySet
 
 from stratum.api.params import DateRange
 
@@ -57,8 +57,13 @@ def _range_filter(date_range: DateRange | None, path: str) -> Q | None:
 
 
 def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
-    return (campaigns.annotate(**metric_sums(path="daily_metrics__", filter=_range_filter(date_range, "daily_metrics__")))
-            .annotate(**metric_ratios()))
+    """Metric sums per campaign; a date range goes into the join (index range scan), not a FILTER clause."""
+    path = "daily_metrics__"
+    if date_range is not None:
+        campaigns = campaigns.annotate(period_metrics=FilteredRelation(
+            "daily_metrics", condition=Q(daily_metrics__date__range=(date_range.start, date_range.end))))
+        path = "period_metrics__"
+    return campaigns.annotate(**metric_sums(path=path)).annotate(**metric_ratios())
 
 
 def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",

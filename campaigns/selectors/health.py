@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -24,6 +25,7 @@ from ..models import SYNC_FAILED, SYNC_RUNNING, AdAccount, AdAccountSyncRun, Cam
 from .common import zone
 
 THRESHOLDS = {"healthy": 70, "degraded": 40, "unhealthy": 0}
+SIGNAL_HEALTH_CACHE_SECONDS = 300
 WINDOW_DAYS = 30
 
 
@@ -79,8 +81,27 @@ def data_freshness(*, tenant, now: dt.datetime | None = None) -> list[dict]:
     return [account_freshness(account=a, now=now, dates=days[a.pk]) for a in accounts]
 
 
+def cache_key(tenant) -> str:
+    return f"campaigns:signal-health:{tenant.pk}"
+
+
+def signal_health_invalidate(*, tenant) -> None:
+    """Called after every sync attempt: freshness only changes when data arrives (or fails to)."""
+    cache.delete(cache_key(tenant))
+
+
 def signal_health_summary(*, tenant) -> dict:
-    """The dashboard's signal health (data freshness only; the trust engine replaces this function)."""
+    """The dashboard's signal health (data freshness only; the trust engine replaces this function).
+    Cached for SIGNAL_HEALTH_CACHE_SECONDS (the hours-since-sync part moves slowly) and dropped after a sync."""
+    cached = cache.get(cache_key(tenant))
+    if cached is not None:
+        return cached
+    summary = _signal_health(tenant=tenant)
+    cache.set(cache_key(tenant), summary, SIGNAL_HEALTH_CACHE_SECONDS)
+    return summary
+
+
+def _signal_health(*, tenant) -> dict:
     accounts = data_freshness(tenant=tenant)
     overall = round(sum(a["score"] for a in accounts) / len(accounts)) if accounts else None
     return {

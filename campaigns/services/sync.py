@@ -23,6 +23,7 @@ from stratum.api.params import local_today
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
 from ..metrics import SUM_FIELDS
+from ..selectors.health import signal_health_invalidate
 from ..models import (
     SYNC_FAILED, SYNC_OK, SYNC_RUNNING, Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric,
 )
@@ -45,6 +46,7 @@ def ad_account_upsert(*, tenant, platform: str, external_id: str, name: str, cur
         account = AdAccount.objects.for_tenant(tenant).create(
             tenant=tenant, platform=platform, external_id=external_id, name=name, currency=currency,
             timezone=timezone_name, client=client, connection_id=connection_id)
+        signal_health_invalidate(tenant=tenant)
         return account, True
     account.name, account.currency, account.timezone = name, currency, timezone_name
     if client is not None:
@@ -109,6 +111,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
             run.save()
         ad_account.last_synced_at = ad_account.last_sync_attempt_at = finished
         ad_account.last_sync_error = ""
+        signal_health_invalidate(tenant=tenant)
         return run
     except ConnectorError as exc:
         _fail(tenant=tenant, ad_account=ad_account, run=run, code=exc.code, message=str(exc))
@@ -130,6 +133,7 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
     AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk).update(
         last_sync_attempt_at=finished, last_sync_error=error, updated_at=finished)
     ad_account.last_sync_attempt_at, ad_account.last_sync_error = finished, error
+    signal_health_invalidate(tenant=tenant)
     if not was_failing:  # tell admins when an account starts failing, not on every retry
         notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
                           title=f"Sync of {ad_account.name} ({ad_account.platform}) failed",
