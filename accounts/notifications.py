@@ -12,7 +12,7 @@ import uuid
 from typing import Any, Callable, Iterable
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from stratum.api.exceptions import ValidationFailed
@@ -118,19 +118,21 @@ def tenant_admins(*, tenant: Tenant) -> list[User]:
 
 # --- domain events --------------------------------------------------------------------------
 
-def _event_recipients(*, tenant: Tenant, data: dict[str, Any]) -> list[User]:
-    members = User.objects.filter(tenant=tenant, is_active=True)
-    personal = [str(data[key]) for key in _PERSONAL_KEYS if data.get(key)]
+def _event_recipients(*, tenant: Tenant, data: dict[str, Any], members: list[User] | None) -> list[User]:
+    if members is None:
+        members = list(User.objects.filter(tenant=tenant, is_active=True))
+    personal = {str(data[key]) for key in _PERSONAL_KEYS if data.get(key)}
     if personal:
-        return list(members.filter(pk__in=[p for p in personal if _is_uuid(p)]))
+        return [user for user in members if str(user.pk) in personal]
     client_id = data.get("client_id")
     if client_id and _is_uuid(str(client_id)):
         # A client's news goes to the people who work on that client, and to the tenant's admins.
         from workflow.models import ClientMembership
 
-        member_ids = ClientMembership.objects.for_tenant(tenant).filter(client_id=client_id).values("user_id")
-        return list(members.filter(Q(role__in=("owner", "admin")) | Q(pk__in=member_ids)))
-    return list(members)
+        on_client = set(ClientMembership.objects.for_tenant(tenant).filter(client_id=client_id)
+                        .values_list("user_id", flat=True))
+        return [user for user in members if user.role in ("owner", "admin") or user.pk in on_client]
+    return members
 
 
 def _is_uuid(value: str) -> bool:
@@ -158,16 +160,18 @@ def _event_text(event_type: str, data: dict[str, Any]) -> tuple[str, str]:
     return title[:255], "\n".join(lines)[:2000]
 
 
-def notification_event_fanout(*, tenant: Tenant, event_type: str, data: dict[str, Any],
-                              event_id: str | None = None) -> list[Notification]:
-    """Tells the tenant's users about a domain event, each as their preferences ask. Unmapped events: nothing."""
+def notification_event_fanout(*, tenant: Tenant, event_type: str, data: dict[str, Any], event_id: str | None = None,
+                              members: list[User] | None = None) -> list[Notification]:
+    """Tells the tenant's users about a domain event, each as their preferences ask. Unmapped events: nothing.
+    `members` (the tenant's active users) saves the lookup when many events are fanned out at once."""
     category = EVENT_CATEGORIES.get(event_type)
     if category is None:
         return []
     data = data if isinstance(data, dict) else {}
     title, body = _event_text(event_type, data)
-    return notification_send(tenant=tenant, users=_event_recipients(tenant=tenant, data=data), category=category,
-                             title=title, body=body, data={**data, "event": event_type, "event_id": event_id})
+    return notification_send(tenant=tenant, users=_event_recipients(tenant=tenant, data=data, members=members),
+                             category=category, title=title, body=body,
+                             data={**data, "event": event_type, "event_id": event_id})
 
 
 # --- the user's own notifications (API) -----------------------------------------------------

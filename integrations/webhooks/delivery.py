@@ -51,6 +51,7 @@ READ_BYTES = 4096
 COUNTDOWN_LIMIT = 10 * 60
 OUTBOX_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 500
+DISPATCH_CHUNK = 100
 USER_AGENT = "Stratum-Webhooks/1.0"
 TEST_EVENT = "webhook.test"
 
@@ -94,24 +95,32 @@ def outbox_dispatch_hook(event_id) -> None:
 
 def outbox_event_dispatch(*, tenant: Tenant, event_id) -> list[WebhookDelivery]:
     """Idempotent: a row that is already dispatched (or belongs to another tenant) is left alone."""
+    return outbox_events_dispatch(tenant=tenant, event_ids=[event_id])
+
+
+def outbox_events_dispatch(*, tenant: Tenant, event_ids: list) -> list[WebhookDelivery]:
+    """Fans out a batch of one tenant's pending rows in one transaction. Rows another worker holds are
+    skipped (it is dispatching them); rows already dispatched are left alone."""
     with transaction.atomic():
-        event = (OutboxEvent.objects.for_tenant(tenant).select_for_update()
-                 .filter(pk=event_id, status=OutboxEvent.STATUS_PENDING).first())
-        if event is None:
+        events = list(OutboxEvent.objects.for_tenant(tenant).select_for_update(skip_locked=True)
+                      .filter(pk__in=event_ids, status=OutboxEvent.STATUS_PENDING).order_by("created_at"))
+        if not events:
             return []
-        webhooks = [w for w in Webhook.objects.for_tenant(tenant).filter(is_active=True).order_by("created_at")
-                    if event.event_type in (w.events or [])]
-        body = payload_body(event_type=event.event_type, occurred_at=event.created_at, data=event.data)
+        webhooks = list(Webhook.objects.for_tenant(tenant).filter(is_active=True).order_by("created_at"))
+        members = list(User.objects.filter(tenant=tenant, is_active=True))
         now = timezone.now()
-        deliveries = WebhookDelivery.objects.for_tenant(tenant).bulk_create([
-            WebhookDelivery(tenant=tenant, webhook=webhook, outbox_event=event, event_id=event.event_id,
-                            event_type=event.event_type, message_id=message_id_for(event.event_id), body=body,
-                            next_attempt_at=now)
-            for webhook in webhooks
-        ])
-        notification_event_fanout(tenant=tenant, event_type=event.event_type, data=event.data,
-                                  event_id=str(event.event_id))
-        OutboxEvent.objects.for_tenant(tenant).filter(pk=event.pk).update(
+        deliveries = []
+        for event in events:
+            body = payload_body(event_type=event.event_type, occurred_at=event.created_at, data=event.data)
+            deliveries += [
+                WebhookDelivery(tenant=tenant, webhook=webhook, outbox_event=event, event_id=event.event_id,
+                                event_type=event.event_type, message_id=message_id_for(event.event_id), body=body,
+                                next_attempt_at=now)
+                for webhook in webhooks if event.event_type in (webhook.events or [])]
+            notification_event_fanout(tenant=tenant, event_type=event.event_type, data=event.data,
+                                      event_id=str(event.event_id), members=members)
+        WebhookDelivery.objects.for_tenant(tenant).bulk_create(deliveries, batch_size=1000)
+        OutboxEvent.objects.for_tenant(tenant).filter(pk__in=[e.pk for e in events]).update(
             status=OutboxEvent.STATUS_DISPATCHED, dispatched_at=now)
         ids = [d.pk for d in deliveries]
         transaction.on_commit(lambda: [_enqueue_attempt(pk, tenant.pk) for pk in ids])
@@ -374,14 +383,25 @@ def webhooks_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> 
                                                        created_at__lte=now - OUTBOX_GRACE)
                  .order_by("created_at").values_list("pk", "tenant_id")[:batch])
     tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in stale})
-    dispatched = 0
+    by_tenant: dict = {}
     for event_id, tenant_id in stale:
-        try:
-            with tenant_scope(tenants[tenant_id]):
-                outbox_event_dispatch(tenant=tenants[tenant_id], event_id=event_id)
-            dispatched += 1
-        except Exception:  # noqa: BLE001 - one bad row must not hold up the others
-            logger.exception("dispatching outbox event %s failed", event_id)
+        by_tenant.setdefault(tenant_id, []).append(event_id)
+    dispatched = 0
+    for tenant_id, event_ids in by_tenant.items():
+        tenant = tenants[tenant_id]
+        with tenant_scope(tenant):
+            for chunk in (event_ids[i:i + DISPATCH_CHUNK] for i in range(0, len(event_ids), DISPATCH_CHUNK)):
+                try:
+                    outbox_events_dispatch(tenant=tenant, event_ids=chunk)
+                    dispatched += len(chunk)
+                except Exception:  # noqa: BLE001 - one bad row must not hold up the others: go one by one
+                    logger.exception("dispatching a batch of outbox events failed; retrying them one by one")
+                    for event_id in chunk:
+                        try:
+                            outbox_event_dispatch(tenant=tenant, event_id=event_id)
+                            dispatched += 1
+                        except Exception:  # noqa: BLE001
+                            logger.exception("dispatching outbox event %s failed", event_id)
     due = list(WebhookDelivery.objects.unscoped().filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
         status=WebhookDelivery.STATUS_PENDING, next_attempt_at__lte=now,

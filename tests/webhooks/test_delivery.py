@@ -106,6 +106,25 @@ class TestFanOut:
         assert {r.headers["webhook-id"] for r in receiver.requests} == {f"msg_{e.event_id.hex}" for e in events}
         assert not OutboxEvent.objects.unscoped().filter(status="pending").exists()
 
+    def test_one_bad_row_does_not_hold_up_the_batch(self, tenant, receiver, time_machine, monkeypatch):
+        time_machine.move_to(T0, tick=False)
+        WebhookFactory(tenant=tenant, url=receiver.url)
+        with tenant_scope(tenant):
+            for n in range(4):
+                emit(tenant, "campaign.paused", {**EVENT, "n": n})
+        real_fanout = flow.notification_event_fanout
+
+        def fanout(**kwargs):
+            if kwargs["data"].get("n") == 2:
+                raise RuntimeError("a row no code can handle")
+            return real_fanout(**kwargs)
+
+        monkeypatch.setattr(flow, "notification_event_fanout", fanout)
+        assert _sweep(time_machine, 31)["outbox_dispatched"] == 3
+        pending = OutboxEvent.objects.for_tenant(tenant).filter(status="pending")
+        assert [e.data["n"] for e in pending] == [2]  # retried on the next sweep, logged meanwhile
+        assert sorted(json.loads(r.body)["data"]["n"] for r in receiver.requests) == [0, 1, 3]
+
 
 class TestRetries:
     def test_failures_follow_the_schedule_then_give_up(self, tenant, receiver, time_machine,
