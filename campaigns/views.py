@@ -111,12 +111,11 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
                                "`limit` above 100 is a 422.")
     def list(self, request):
         params = request.query_params
+        date_range = optional_range(params, tz=self.tenant.timezone)
         campaigns = selectors.campaign_list(tenant=self.tenant, filters=campaign_filters(params),
-                                            ordering=ordering(params, "-created_at"),
-                                            date_range=optional_range(params, tz=self.tenant.timezone))
+                                            ordering=ordering(params, "-created_at"), date_range=date_range)
         page = self.paginate_queryset(campaigns)
-        selectors.campaign_metrics_attach(tenant=self.tenant, campaigns=page,
-                                          date_range=optional_range(params, tz=self.tenant.timezone))
+        selectors.campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=date_range)
         return self.get_paginated_response(s.CampaignListSerializer(page, many=True).data)
 
     @extend_schema(responses=s.CampaignDetailSerializer, tags=["campaigns"])
