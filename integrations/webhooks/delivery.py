@@ -34,6 +34,7 @@ from stratum.api.models import OutboxEvent
 from stratum.api.tenancy import tenant_scope
 
 from .models import Webhook, WebhookAttempt, WebhookDelivery
+from .signing import signature_header
 
 logger = logging.getLogger("stratum.webhooks")
 
@@ -151,8 +152,6 @@ def signing_secrets(webhook: Webhook, *, now: datetime) -> list[str]:
 
 
 def delivery_headers(*, webhook: Webhook, delivery: WebhookDelivery, sent_at: datetime) -> dict[str, str]:
-    from .signing import signature_header
-
     timestamp = int(sent_at.timestamp())
     return {
         "content-type": "application/json",

@@ -28,7 +28,7 @@ SUMMARY_FIELDS = ("spend", "revenue", "conversions", "clicks", "impressions")
 SUMMARY_RATIOS = ("roas", "cpa")
 
 
-def _zone(tenant: Tenant) -> ZoneInfo:
+def tenant_zone(tenant: Tenant) -> ZoneInfo:
     try:
         return ZoneInfo(tenant.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -37,7 +37,7 @@ def _zone(tenant: Tenant) -> ZoneInfo:
 
 def digest_week_due(*, tenant: Tenant, now: datetime) -> date | None:
     """The Monday that starts the week to report, if the tenant's digest time has come; else None."""
-    local = now.astimezone(_zone(tenant))
+    local = now.astimezone(tenant_zone(tenant))
     if local.weekday() != 0 or local.hour < SEND_HOUR:
         return None
     return local.date() - timedelta(days=7)
