@@ -265,6 +265,8 @@ def _record(*, tenant: Tenant, delivery: WebhookDelivery, attempt: WebhookAttemp
     next_delay: float | None = None
     disable_reason = ""
     with transaction.atomic():
+        if not WebhookDelivery.objects.for_tenant(tenant).select_for_update().filter(pk=delivery.pk).exists():
+            return attempt  # the endpoint (and its log) was deleted while the request was out
         attempt.finished_at = now
         attempt.status_code = result.status_code
         attempt.latency_ms = result.latency_ms

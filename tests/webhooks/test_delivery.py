@@ -267,6 +267,23 @@ class TestSsrfAtDelivery:
         assert WebhookAttempt.objects.for_tenant(tenant).get().error.startswith("Refused target:")
 
 
+def test_an_endpoint_deleted_during_the_request_is_no_error(tenant, receiver, monkeypatch,
+                                                              django_capture_on_commit_callbacks):
+    webhook = WebhookFactory(tenant=tenant, url=receiver.url)
+    real_request = flow.net.safe_request
+
+    def delete_meanwhile(*args, **kwargs):
+        response = real_request(*args, **kwargs)
+        Webhook.objects.for_tenant(tenant).filter(pk=webhook.pk).delete()
+        return response
+
+    monkeypatch.setattr(flow.net, "safe_request", delete_meanwhile)
+    _emit(tenant, django_capture_on_commit_callbacks)
+    assert len(receiver.requests) == 1
+    assert not WebhookDelivery.objects.for_tenant(tenant).exists()
+    assert not WebhookAttempt.objects.for_tenant(tenant).exists()
+
+
 class TestRedeliver:
     def test_requeue_resends_the_same_body_and_id_with_a_fresh_schedule(self, tenant, receiver, time_machine,
                                                                         django_capture_on_commit_callbacks):
