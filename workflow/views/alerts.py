@@ -28,6 +28,7 @@ class AlertViewSet(WorkflowViewSet):
     """Viewers and members read alerts; client admins create, change, delete and trigger them."""
 
     model = Alert
+    lookup_url_kwarg = "alert_id"
     serializer_class = s.AlertSerializer
     catalyst_list_key = "settings"
     pagination_class = FullListPagination
@@ -66,12 +67,12 @@ class AlertViewSet(WorkflowViewSet):
         return ok(s.AlertSerializer(alert).data, message="Alert created", status=201)
 
     @extend_schema(parameters=[CLIENT_PARAM], responses=envelope("AlertDetail", s.AlertSerializer()), tags=TAGS)
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, alert_id=None):
         return ok(s.AlertSerializer(self._alert()).data)
 
     @extend_schema(parameters=[CLIENT_PARAM], request=s.AlertWriteSerializer,
                    responses=envelope("AlertUpdated", s.AlertSerializer()), tags=TAGS)
-    def update(self, request, pk=None):
+    def update(self, request, alert_id=None):
         """PUT and PATCH both change only the fields given (the spec's PUT sends some fields)."""
         alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="manage alerts")
         alert = services.alert_update(tenant=self.tenant, alert=alert, data=parse_body(s.AlertWriteSerializer, request))
@@ -79,11 +80,11 @@ class AlertViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=[CLIENT_PARAM], request=s.AlertWriteSerializer,
                    responses=envelope("AlertPatched", s.AlertSerializer()), tags=TAGS)
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk)
+    def partial_update(self, request, alert_id=None):
+        return self.update(request, alert_id=alert_id)
 
     @extend_schema(parameters=[CLIENT_PARAM], responses=deleted_envelope("AlertDeleted"), tags=TAGS)
-    def destroy(self, request, pk=None):
+    def destroy(self, request, alert_id=None):
         alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="manage alerts")
         services.alert_delete(tenant=self.tenant, alert=alert)
         return ok({"id": str(alert.pk)}, message="Alert deleted")
@@ -91,7 +92,7 @@ class AlertViewSet(WorkflowViewSet):
     @extend_schema(parameters=[CLIENT_PARAM], request=None,
                    responses=envelope("AlertTriggered", s.AlertTriggerSerializer()), tags=TAGS)
     @action(detail=True, methods=["post"])
-    def trigger(self, request, pk=None):
+    def trigger(self, request, alert_id=None):
         """Runs the alert now; new findings become instances (and tasks), recovered ones resolve."""
         alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="trigger alerts")
         result = alert_runs.alert_run(tenant=self.tenant, alert=alert)
@@ -110,6 +111,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
     """`/alerts/instances`: findings of alerts; members and admins resolve or dismiss them."""
 
     model = AlertInstance
+    lookup_url_kwarg = "instance_id"
     serializer_class = s.InstanceSerializer
     catalyst_list_key = "instances"
     pagination_class = CatalystOffsetPagination
@@ -129,7 +131,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
         return self.page_response(instances, s.InstanceSerializer)
 
     @extend_schema(responses=envelope("AlertInstanceDetail", s.InstanceSerializer()), tags=TAGS)
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, instance_id=None):
         return ok(s.InstanceSerializer(self.get_object()).data)
 
     def _instance(self) -> AlertInstance:
@@ -140,7 +142,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
     @extend_schema(request=s.InstanceCloseSerializer, responses=envelope("AlertInstanceResolved",
                                                                          s.InstanceSerializer()), tags=TAGS)
     @action(detail=True, methods=["put"])
-    def resolve(self, request, pk=None):
+    def resolve(self, request, instance_id=None):
         """Resolves the instance with notes and completes its task; a closed instance is a 409."""
         instance = self._instance()
         data = parse_body(s.InstanceCloseSerializer, request)
@@ -151,7 +153,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
     @extend_schema(request=s.InstanceCloseSerializer, responses=envelope("AlertInstanceDismissed",
                                                                          s.InstanceSerializer()), tags=TAGS)
     @action(detail=True, methods=["put"])
-    def dismiss(self, request, pk=None):
+    def dismiss(self, request, instance_id=None):
         """Dismisses the instance and cancels its task; the object does not trigger again that day."""
         instance = self._instance()
         data = parse_body(s.InstanceCloseSerializer, request)

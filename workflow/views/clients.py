@@ -30,6 +30,7 @@ class ClientViewSet(WorkflowViewSet):
     """A client is visible with a membership (admin, member, viewer) or to tenant owners/admins (as admin)."""
 
     model = Client
+    lookup_url_kwarg = "client_id"
     serializer_class = s.ClientSerializer
     catalyst_list_key = "clients"
 
@@ -61,25 +62,25 @@ class ClientViewSet(WorkflowViewSet):
         return ok(s.ClientSerializer(client).data, message="Client created", status=201)
 
     @extend_schema(responses=envelope("ClientDetail", s.ClientSerializer()), tags=TAGS)
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, client_id=None):
         return ok(s.ClientSerializer(self.get_object()).data)
 
     @extend_schema(request=s.ClientUpdateSerializer, responses=envelope("ClientUpdated", s.ClientSerializer()),
                    tags=TAGS)
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, client_id=None):
         client = self._client(minimum=CLIENT_ROLE_ADMIN, action="change the client")
         services.client_update(tenant=self.tenant, client=client, data=parse_body(s.ClientUpdateSerializer, request))
         return ok(s.ClientSerializer(self.get_object()).data, message="Client updated")
 
     @extend_schema(responses=deleted_envelope("ClientDeleted"), tags=TAGS)
-    def destroy(self, request, pk=None):
+    def destroy(self, request, client_id=None):
         client = self.get_object()
         services.client_delete(tenant=self.tenant, actor=request.user, client=client)
         return ok({"id": str(client.pk)}, message="Client deleted")
 
     @extend_schema(responses=envelope("ClientRole", s.ClientRoleSerializer()), tags=TAGS)
     @action(detail=True, methods=["get"], url_path="role")
-    def role(self, request, pk=None):
+    def role(self, request, client_id=None):
         return ok({"role": self.get_object().role})
 
     @extend_schema(methods=["GET"], responses=page_envelope("ClientMemberList", "members", s.MemberSerializer),
@@ -87,7 +88,7 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(methods=["POST"], request=s.MemberCreateSerializer,
                    responses={201: envelope("ClientMemberAdded", s.MemberSerializer())}, tags=TAGS)
     @action(detail=True, methods=["get", "post"], url_path="members")
-    def members(self, request, pk=None):
+    def members(self, request, client_id=None):
         """Members read the member list; client admins add members (users of the tenant)."""
         if request.method == "GET":
             client = self._client()
@@ -102,7 +103,7 @@ class ClientViewSet(WorkflowViewSet):
                    responses=envelope("ClientMemberUpdated", s.MemberSerializer()), tags=TAGS)
     @extend_schema(methods=["DELETE"], responses=deleted_envelope("ClientMemberRemoved"), tags=TAGS)
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9a-fA-F-]{36})")
-    def member(self, request, pk=None, user_id=None):
+    def member(self, request, client_id=None, user_id=None):
         client = self._client(minimum=CLIENT_ROLE_ADMIN, action="manage the client's members")
         if request.method == "DELETE":
             services.client_member_remove(tenant=self.tenant, client=client, user_id=user_id)
@@ -116,7 +117,7 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(methods=["POST"], request=s.AdAccountLinkSerializer,
                    responses={201: envelope("ClientAdAccountLinked", s.AdAccountSerializer())}, tags=TAGS)
     @action(detail=True, methods=["get", "post"], url_path="ad-accounts")
-    def ad_accounts(self, request, pk=None):
+    def ad_accounts(self, request, client_id=None):
         """The client's ad accounts (their metrics feed the client's reports and alerts); admins link more."""
         if request.method == "GET":
             client = self._client()
@@ -128,7 +129,7 @@ class ClientViewSet(WorkflowViewSet):
 
     @extend_schema(responses=deleted_envelope("ClientAdAccountUnlinked"), tags=TAGS)
     @action(detail=True, methods=["delete"], url_path=r"ad-accounts/(?P<ad_account_id>[0-9a-fA-F-]{36})")
-    def ad_account(self, request, pk=None, ad_account_id=None):
+    def ad_account(self, request, client_id=None, ad_account_id=None):
         client = self._client(minimum=CLIENT_ROLE_ADMIN, action="unlink ad accounts")
         services.client_ad_account_unlink(tenant=self.tenant, client=client, ad_account_id=ad_account_id)
         return ok({"id": ad_account_id}, message="Ad account unlinked")

@@ -39,6 +39,7 @@ class TaskViewSet(WorkflowViewSet):
     delete. Client-less tasks are seen by tenant owners/admins, their creator and their assignees."""
 
     model = Task
+    lookup_url_kwarg = "task_id"
     serializer_class = TASK
     catalyst_list_key = "tasks"
 
@@ -70,18 +71,18 @@ class TaskViewSet(WorkflowViewSet):
         return ok(_one(self._fresh(task), self), message="Task created", status=201)
 
     @extend_schema(responses=envelope("TaskDetail", TASK()), tags=TAGS)
-    def retrieve(self, request, pk=None):
+    def retrieve(self, request, task_id=None):
         return ok(_one(self.get_object(), self))
 
     @extend_schema(request=s.TaskUpdateSerializer, responses=envelope("TaskUpdated", TASK()), tags=TAGS)
-    def partial_update(self, request, pk=None):
+    def partial_update(self, request, task_id=None):
         task = self._task(minimum=CLIENT_ROLE_MEMBER, action="update tasks")
         data = parse_body(s.TaskUpdateSerializer, request)
         task = services.task_update(tenant=self.tenant, task=task, actor=request.user, data=data)
         return ok(_one(self._fresh(task), self), message="Task updated")
 
     @extend_schema(responses=deleted_envelope("TaskDeleted"), tags=TAGS)
-    def destroy(self, request, pk=None):
+    def destroy(self, request, task_id=None):
         task = self.get_object()
         services.task_delete(tenant=self.tenant, task=task, actor=request.user, role=task.my_role)
         return ok({"id": str(task.pk)}, message="Task deleted")
@@ -100,13 +101,13 @@ class TaskViewSet(WorkflowViewSet):
 
     @extend_schema(request=s.TaskCloseSerializer, responses=envelope("TaskCompleted", TASK()), tags=TAGS)
     @action(detail=True, methods=["post"])
-    def complete(self, request, pk=None):
+    def complete(self, request, task_id=None):
         """Records who (`completed_by`, default the caller) and when; a closed task is a 409."""
         return self._close(request, cancel=False)
 
     @extend_schema(request=s.TaskCloseSerializer, responses=envelope("TaskCancelled", TASK()), tags=TAGS)
     @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
+    def cancel(self, request, task_id=None):
         return self._close(request, cancel=True)
 
     @extend_schema(methods=["GET"], responses=page_envelope("CommentList", "comments", s.CommentSerializer),
@@ -114,7 +115,7 @@ class TaskViewSet(WorkflowViewSet):
     @extend_schema(methods=["POST"], request=s.CommentWriteSerializer,
                    responses={201: envelope("CommentCreated", s.CommentSerializer())}, tags=TAGS)
     @action(detail=True, methods=["get", "post"], pagination_class=FullListPagination)
-    def comments(self, request, pk=None):
+    def comments(self, request, task_id=None):
         if request.method == "GET":
             task = self.get_object()
             self.catalyst_list_key = "comments"

@@ -1,0 +1,45 @@
+"""The workflow part of seed_demo: complete, and idempotent."""
+import io
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import User
+from campaigns.models import AdAccount
+from tests.campaigns.factories import AdAccountFactory, AdFactory, AdDailyMetricFactory, CampaignDailyMetricFactory
+from workflow import demo
+from workflow.models import (Alert, AlertInstance, Client, ClientMembership, CreativeSubmission, Lead,
+                             LeadScoringModel, Task, TaskComment)
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return {model.__name__: model.objects.count() for model in (
+        Client, ClientMembership, Task, TaskComment, Alert, AlertInstance, Lead, CreativeSubmission)}
+
+
+def test_seed_is_complete_and_idempotent(tenant, user, scoped, time_machine):
+    import datetime
+
+    time_machine.move_to("2026-03-10T12:00:00Z", tick=False)
+    for index in range(3):  # what the campaigns seeder leaves: demo accounts with uneven campaigns
+        account = AdAccountFactory(tenant=tenant, external_id=f"demo_{index}")
+        for size in (1, 3):
+            ad = AdFactory(tenant=tenant, campaign__ad_account=account, campaign__tenant=tenant)
+            for day in range(1, 10):
+                date = datetime.date(2026, 3, day)
+                CampaignDailyMetricFactory(tenant=tenant, campaign=ad.campaign, date=date, spend=Decimal(100 * size))
+                AdDailyMetricFactory(tenant=tenant, ad=ad, date=date, spend=Decimal(100 * size), landing_page_views=2)
+    demo.seed(tenant=tenant, stdout=io.StringIO())
+    first = snapshot()
+    assert first["Client"] == 2 and first["ClientMembership"] == 6
+    assert first["Task"] >= 2 * len(demo.TASKS) and first["TaskComment"] == 8
+    assert first["Alert"] == 10 and first["AlertInstance"] > 0 and first["CreativeSubmission"] == 6
+    assert first["Lead"] == 380
+    assert LeadScoringModel.objects.get(client__name="Northwind Outdoor").method == "logistic_regression"
+    assert AdAccount.objects.filter(client__isnull=False).count() == 3
+    assert User.objects.filter(tenant=tenant, email__endswith="@stratum.local").count() == 4
+
+    demo.seed(tenant=tenant, stdout=io.StringIO())
+    assert snapshot() == first
