@@ -29,7 +29,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from accounts.notifications import notification_event_fanout, notification_send, tenant_admins
 from stratum.api import net
-from stratum.api.crypto import secret_decrypt
+from stratum.api.crypto import InvalidToken, secret_decrypt
 from stratum.api.models import OutboxEvent
 from stratum.api.tenancy import tenant_scope
 
@@ -180,7 +180,10 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> int | None:
 
 def _send(*, webhook: Webhook, delivery: WebhookDelivery) -> SendResult:
     sent_at = timezone.now()
-    headers = delivery_headers(webhook=webhook, delivery=delivery, sent_at=sent_at)
+    try:
+        headers = delivery_headers(webhook=webhook, delivery=delivery, sent_at=sent_at)
+    except InvalidToken:
+        return SendResult(None, 0, error="The signing secret cannot be decrypted with the configured FERNET_KEYS.")
     started = time.monotonic()
 
     def elapsed() -> int:

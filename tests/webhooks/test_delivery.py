@@ -284,6 +284,15 @@ def test_an_endpoint_deleted_during_the_request_is_no_error(tenant, receiver, mo
     assert not WebhookAttempt.objects.for_tenant(tenant).exists()
 
 
+def test_an_undecryptable_secret_is_a_recorded_failure(tenant, receiver, django_capture_on_commit_callbacks):
+    webhook = WebhookFactory(tenant=tenant, url=receiver.url)
+    Webhook.objects.for_tenant(tenant).filter(pk=webhook.pk).update(secret_encrypted="gAAAA-made-with-a-dropped-key")
+    _emit(tenant, django_capture_on_commit_callbacks)
+    attempt = WebhookAttempt.objects.for_tenant(tenant).get()
+    assert attempt.outcome == "failed" and "FERNET_KEYS" in attempt.error
+    assert receiver.requests == []  # nothing unsigned goes out
+
+
 class TestRedeliver:
     def test_requeue_resends_the_same_body_and_id_with_a_fresh_schedule(self, tenant, receiver, time_machine,
                                                                         django_capture_on_commit_callbacks):
