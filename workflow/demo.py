@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from django.utils import timezone
 from accounts.models import User
 from campaigns.models import AdAccount
 
@@ -59,8 +60,9 @@ def _tasks(*, tenant, client: Client, team: list[User], owner: User | None) -> i
                            assignees=[team[i] for i in assignees if i < len(team)], created_by=owner,
                            description=f"{name} for {client.name}.")
         if status != "pending":
-            Task.objects.filter(pk=task.pk).update(status=status, completed_by=owner if status in (
-                "completed", "cancelled") else None)
+            closed = status in ("completed", "cancelled")
+            Task.objects.filter(pk=task.pk).update(status=status, completed_by=owner if closed else None,
+                                                   completed_at=timezone.now() if closed else None)
         for index, text in enumerate(comments):
             comment_create(tenant=tenant, task=task, user=team[index % len(team)] if team else owner, comment=text)
     return len(TASKS)

@@ -12,7 +12,7 @@ from django.db.models import Count, Q
 
 from accounts.models import Tenant
 from campaigns.metrics import RATIOS, metric_ratios, metric_sums, metric_value, ratio_value
-from campaigns.models import AdDailyMetric, CampaignDailyMetric
+from campaigns.models import AdDailyMetric, Campaign, CampaignDailyMetric
 
 from ..alert_catalog import CHANGE, DATA_SOURCES, RATIO, SUM, DataSource, compare, threshold_for
 from ..models import Alert
@@ -52,11 +52,13 @@ def evaluation_window(*, source: DataSource, lookback_days: int, as_of: dt.date)
 
 
 def _sums(source: DataSource, end: dt.date) -> dict:
+    """Only the sums the metric needs (and spend, for `min_spend`)."""
     if source.kind == CHANGE:
         return {**metric_sums(fields=(source.base,), suffix="_cur", filter=Q(date=end)),
                 **metric_sums(fields=(source.base,), suffix="_base", filter=Q(date__lt=end)),
                 **metric_sums(fields=("spend",), suffix="_sum")}
-    return metric_sums(suffix="_sum")
+    fields = {"spend", *RATIOS[source.metric][:2]} if source.kind == RATIO else {"spend", source.metric}
+    return metric_sums(suffix="_sum", fields=tuple(sorted(fields)))
 
 
 def _metric(source: DataSource, row: dict, lookback_days: int) -> float | None:
@@ -115,8 +117,8 @@ def alert_evaluate(*, tenant: Tenant, alert: Alert, as_of: dt.date) -> Evaluatio
     start, end = evaluation_window(source=source, lookback_days=lookback, as_of=as_of)
     level = alert.data_level
     model, id_path, name_path, external_path = LEVELS[level]
-    base = model.objects.for_tenant(tenant).filter(campaign__ad_account__client_id=alert.client_id,
-                                                   date__gte=start, date__lte=end)
+    campaigns = Campaign.objects.for_tenant(tenant).filter(ad_account__client_id=alert.client_id).values("pk")
+    base = model.objects.for_tenant(tenant).filter(campaign_id__in=campaigns, date__gte=start, date__lte=end)
     averages = _averages(base, level, source, end, lookback)
     keys = (id_path, name_path, external_path, ACCOUNT) if level != "account" else (id_path, name_path, external_path)
     evaluation = Evaluation(start=start, end=end)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Tenant
@@ -90,7 +90,18 @@ def leads_rescore(*, tenant: Tenant, client: Client) -> int:
 
 
 def _flush(tenant: Tenant, batch: list[Lead]) -> int:
-    Lead.objects.for_tenant(tenant).bulk_update(batch, ["score", "value", "scored_with"])
+    """Writes new scores with one prepared UPDATE executed for the whole batch (psycopg pipelines it):
+    Django's bulk_update builds a CASE per row and field, which is several times slower at this size."""
+    if not batch:
+        return 0
+    meta = Lead._meta
+    pk, value, tenant_field = meta.pk, meta.get_field("value"), meta.get_field("tenant")
+    params = [(lead.score, value.get_db_prep_value(lead.value, connection), lead.scored_with,
+               pk.get_db_prep_value(lead.pk, connection), tenant_field.get_db_prep_value(tenant.pk, connection))
+              for lead in batch]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {meta.db_table} SET score = %s, value = %s, scored_with = %s "
+                           f"WHERE id = %s AND tenant_id = %s", params)
     count = len(batch)
     batch.clear()
     return count
