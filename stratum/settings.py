@@ -160,6 +160,13 @@ CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60)
 CAMPAIGNS_SYNC_INITIAL_DAYS = env_int("CAMPAIGNS_SYNC_INITIAL_DAYS", 90)
 CAMPAIGNS_SYNC_LOOKBACK_DAYS = env_int("CAMPAIGNS_SYNC_LOOKBACK_DAYS", 3)
 
+# --- Trust engine: signal health, autopilot -----------------------------------------------------
+TRUST_SIGNAL_WINDOW_DAYS = env_int("TRUST_SIGNAL_WINDOW_DAYS", 7)
+TRUST_SIGNAL_MAX_AGE_MINUTES = env_int("TRUST_SIGNAL_MAX_AGE_MINUTES", 60)
+TRUST_SNAPSHOT_RETENTION_DAYS = env_int("TRUST_SNAPSHOT_RETENTION_DAYS", 90)
+AUTOPILOT_INTERVAL_MINUTES = env_int("AUTOPILOT_INTERVAL_MINUTES", 60)
+AUTOPILOT_PENDING_TTL_HOURS = env_int("AUTOPILOT_PENDING_TTL_HOURS", 72)
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
@@ -246,6 +253,12 @@ SPECTACULAR_SETTINGS = {
         "LeadOutcomeEnum": "workflow.models.LEAD_OUTCOMES",
         "LeadScoringMethodEnum": "workflow.models.SCORING_METHODS",
         "CreativeStatusEnum": "workflow.models.CREATIVE_STATUSES",
+        "AutopilotModeEnum": "trust.models.MODES",
+        "RuleFrequencyEnum": "trust.models.RULE_FREQUENCY_CHOICES",
+        "SignalSnapshotTriggerEnum": "trust.models.SNAPSHOT_TRIGGERS",
+        "RuleRunTriggerEnum": "trust.models.RUN_TRIGGERS",
+        "SignalStatusEnum": "trust.models.SIGNAL_STATUSES",
+        "AutopilotActionStatusEnum": "trust.models.ACTION_STATUSES",
     },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
     "APPEND_COMPONENTS": {

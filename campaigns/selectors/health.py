@@ -1,7 +1,7 @@
 """How fresh and complete the synced data is, per ad account and overall.
 
-`signal_health_summary` is the dashboard's signal-health figure until the trust engine computes the full
-score (pixel coverage, conversion accuracy, …): it is built from data freshness alone. Per active account:
+`signal_health_summary` is the dashboard's signal-health figure; it comes from the trust engine, for which the
+freshness below is the data_freshness input. Per active account:
 
     score = 100 − sync staleness − reporting lag − missing days          (clamped to 0 … 100)
     sync staleness = 2 points per hour since the last successful sync beyond 2 hours (at most 50)
@@ -91,7 +91,7 @@ def signal_health_invalidate(*, tenant) -> None:
 
 
 def signal_health_summary(*, tenant) -> dict:
-    """The dashboard's signal health (data freshness only; the trust engine replaces this function).
+    """The dashboard's signal health, from the trust engine (this module's freshness is one of its inputs).
     Cached for SIGNAL_HEALTH_CACHE_SECONDS (the hours-since-sync part moves slowly) and dropped after a sync."""
     cached = cache.get(cache_key(tenant))
     if cached is not None:
@@ -102,16 +102,10 @@ def signal_health_summary(*, tenant) -> dict:
 
 
 def _signal_health(*, tenant) -> dict:
-    accounts = data_freshness(tenant=tenant)
-    overall = round(sum(a["score"] for a in accounts) / len(accounts)) if accounts else None
-    return {
-        "overall_score": overall,
-        "status": health_status(overall),
-        "signals": [{"name": "data_freshness", "score": overall, "status": health_status(overall)}],
-        "accounts": accounts,
-        "thresholds": THRESHOLDS,
-        "computed_at": timezone.now(),
-    }
+    """The trust engine's signal health (all four components), in this summary's shape."""
+    from trust.services import signal_health_dashboard
+
+    return signal_health_dashboard(tenant=tenant)
 
 
 def sync_health(*, tenant, since: dt.datetime) -> dict[str, dict]:

@@ -1,0 +1,264 @@
+"""Checking and normalizing a rule's conditions, actions and scope. Every problem is a 422 naming its path
+(`conditions[1].operator`, `actions[0].percent`, `scope.client_id`)."""
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from stratum.api.exceptions import ValidationFailed
+
+from ..models import MONEY_ACTIONS
+from ..selectors.rules import CONDITION_FIELDS, LOOKBACKS, OPERATORS, REFERENCE_FIELDS, SCOPE_STATUSES
+from .gate import INFORMATIONAL_ACTIONS
+
+ACTION_TYPES = MONEY_ACTIONS + INFORMATIONAL_ACTIONS
+ACTION_KEYS = {
+    "pause_campaign": {"notify"}, "activate_campaign": {"notify"},
+    "increase_budget": {"percent", "notify"}, "decrease_budget": {"percent", "notify"},
+    "set_budget": {"amount", "notify"}, "notify": {"message"},
+    "create_task": {"title", "priority", "assignee_ids", "description"}, "send_webhook": set(),
+}
+STATUS_ACTIONS = ("pause_campaign", "activate_campaign")
+BUDGET_ACTIONS = ("increase_budget", "decrease_budget", "set_budget")
+SCOPE_TYPES = ("all", "platform", "campaigns", "client")
+MAX_DEPTH = 4
+MAX_CONDITIONS = 30
+MAX_ACTIONS = 10
+MAX_VALUE = 1e12
+
+
+class _Errors(dict):
+    def add(self, path: str, message: str) -> None:
+        self.setdefault(path, []).append(message)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        return None
+    return value
+
+
+def _leaf(raw: dict, path: str, errors: _Errors) -> dict:
+    unknown = sorted(set(raw) - {"field", "operator", "value", "lookback"})
+    for key in unknown:
+        errors.add(f"{path}.{key}", "Unknown key of a condition.")
+    field, operator, lookback = raw.get("field"), raw.get("operator"), raw.get("lookback")
+    if field not in CONDITION_FIELDS:
+        errors.add(f"{path}.field", f"Unknown field {str(field)[:40]!r}. Known: {', '.join(CONDITION_FIELDS)}.")
+    if operator not in OPERATORS:
+        errors.add(f"{path}.operator", f"Unknown operator {str(operator)[:40]!r}. Known: {', '.join(OPERATORS)}.")
+    if lookback is not None and lookback not in LOOKBACKS:
+        errors.add(f"{path}.lookback", f"Unknown lookback {str(lookback)[:40]!r}. Known: {', '.join(LOOKBACKS)}.")
+    value = raw.get("value")
+    clean: Any = None
+    if operator == "between":
+        if (isinstance(value, list) and len(value) == 2 and all(_number(v) is not None for v in value)
+                and value[0] <= value[1]):
+            clean = [value[0], value[1]]
+        else:
+            errors.add(f"{path}.value", "between takes [low, high]: two numbers, low not above high.")
+    elif isinstance(value, dict):
+        extra = sorted(set(value) - {"field", "multiplier"})
+        for key in extra:
+            errors.add(f"{path}.value.{key}", "Unknown key: compare with {field, multiplier}.")
+        multiplier = value.get("multiplier", 1)
+        if value.get("field") not in REFERENCE_FIELDS:
+            errors.add(f"{path}.value.field", f"Unknown field {str(value.get('field'))[:40]!r}. "
+                                              f"Known: {', '.join(REFERENCE_FIELDS)}.")
+        if _number(multiplier) is None or not 0 < multiplier <= 1000:
+            errors.add(f"{path}.value.multiplier", "A number above 0 and at most 1000.")
+        clean = {"field": value.get("field"), "multiplier": multiplier}
+    elif _number(value) is not None:
+        clean = value
+    else:
+        errors.add(f"{path}.value", "A number, [low, high] for between, or {field, multiplier} to compare with "
+                                    "another metric.")
+    leaf = {"field": field, "operator": operator, "value": clean}
+    if lookback is not None:
+        leaf["lookback"] = lookback
+    return leaf
+
+
+def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) -> dict:
+    if isinstance(raw, list):
+        raw = {"operator": "and", "conditions": raw}
+    if not isinstance(raw, dict):
+        errors.add(path, "A condition {field, operator, value} or a group {operator: and|or, conditions: [...]}.")
+        return {}
+    if "conditions" not in raw:
+        count[0] += 1
+        return _leaf(raw, path, errors)
+    if depth >= MAX_DEPTH:
+        errors.add(path, f"Groups nest at most {MAX_DEPTH} deep.")
+        return {}
+    for key in sorted(set(raw) - {"operator", "conditions"}):
+        errors.add(f"{path}.{key}", "Unknown key of a group.")
+    operator = raw.get("operator", "and")
+    if operator not in ("and", "or"):
+        errors.add(f"{path}.operator", "A group's operator is and or or.")
+    children = raw["conditions"]
+    if not isinstance(children, list) or not children:
+        errors.add(f"{path}.conditions", "A non-empty list of conditions.")
+        return {}
+    nodes = [_node(child, f"{path}.conditions[{i}]" if depth else f"{path}[{i}]", depth + 1, errors, count)
+             for i, child in enumerate(children)]
+    return {"operator": operator, "conditions": nodes}
+
+
+def conditions_clean(raw: Any) -> dict:
+    errors, count = _Errors(), [0]
+    if raw in (None, [], {}):
+        raise ValidationFailed(errors={"conditions": ["At least one condition."]})
+    node = _node(raw, "conditions", 0, errors, count)
+    if count[0] > MAX_CONDITIONS:
+        errors.add("conditions", f"At most {MAX_CONDITIONS} conditions.")
+    if errors:
+        raise ValidationFailed(errors=dict(errors))
+    return node
+
+
+def _assignees(*, tenant, raw: Any, path: str, errors: _Errors) -> list[str]:
+    from accounts.models import User
+
+    if not isinstance(raw, list) or len(raw) > 20:
+        errors.add(path, "A list of at most 20 user ids.")
+        return []
+    try:
+        ids = [str(uuid.UUID(str(v))) for v in raw]
+    except ValueError:
+        errors.add(path, "Not valid user ids.")
+        return []
+    found = {str(pk) for pk in User.objects.filter(tenant=tenant, is_active=True, pk__in=ids).values_list("pk",
+                                                                                                        flat=True)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        errors.add(path, f"User {missing[0]} is not an active user of this tenant.")
+    return ids
+
+
+def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
+    from campaigns.services import budget_clean
+    from workflow.models import TASK_PRIORITIES
+
+    if not isinstance(raw, dict):
+        errors.add(path, "An action {type, …}.")
+        return {}
+    kind = raw.get("type")
+    if kind not in ACTION_TYPES:
+        errors.add(f"{path}.type", f"Unknown action {str(kind)[:40]!r}. Known: {', '.join(ACTION_TYPES)}.")
+        return {}
+    for key in sorted(set(raw) - ACTION_KEYS[kind] - {"type"}):
+        errors.add(f"{path}.{key}", f"Not an option of {kind}.")
+    action: dict[str, Any] = {"type": kind}
+    if "notify" in ACTION_KEYS[kind]:
+        notify = raw.get("notify", False)
+        if not isinstance(notify, bool):
+            errors.add(f"{path}.notify", "true or false.")
+        action["notify"] = notify is True
+    if kind in ("increase_budget", "decrease_budget"):
+        percent = _number(raw.get("percent"))
+        if percent is None or percent <= 0:
+            errors.add(f"{path}.percent", "A percentage above 0.")
+        elif percent > cap:
+            errors.add(f"{path}.percent", f"At most {cap} %: the autopilot's max_budget_change_percent.")
+        action["percent"] = percent
+    elif kind == "set_budget":
+        try:
+            action["amount"] = float(budget_clean(raw.get("amount"), field=f"{path}.amount"))
+        except ValidationFailed as exc:
+            for key, messages in (exc.errors or {}).items():
+                for message in messages:
+                    errors.add(key, message)
+    elif kind == "notify":
+        message = raw.get("message", "")
+        if not isinstance(message, str) or len(message) > 500:
+            errors.add(f"{path}.message", "A text of at most 500 characters.")
+        action["message"] = message if isinstance(message, str) else ""
+    elif kind == "create_task":
+        for key, limit in (("title", 200), ("description", 2000)):
+            text = raw.get(key, "")
+            if not isinstance(text, str) or len(text) > limit:
+                errors.add(f"{path}.{key}", f"A text of at most {limit} characters.")
+            action[key] = text if isinstance(text, str) else ""
+        priority = raw.get("priority", "Medium")
+        if priority not in TASK_PRIORITIES:
+            errors.add(f"{path}.priority", f"One of {', '.join(TASK_PRIORITIES)}.")
+        action["priority"] = priority
+        action["assignee_ids"] = _assignees(tenant=tenant, raw=raw.get("assignee_ids", []),
+                                            path=f"{path}.assignee_ids", errors=errors)
+    return action
+
+
+def actions_clean(*, tenant, raw: Any, cap: int, scope: dict) -> list[dict]:
+    errors = _Errors()
+    if not isinstance(raw, list) or not raw:
+        raise ValidationFailed(errors={"actions": ["A non-empty list of actions."]})
+    if len(raw) > MAX_ACTIONS:
+        raise ValidationFailed(errors={"actions": [f"At most {MAX_ACTIONS} actions."]})
+    actions = [_action(tenant=tenant, raw=item, path=f"actions[{i}]", cap=cap, errors=errors)
+               for i, item in enumerate(raw)]
+    for group in (STATUS_ACTIONS, BUDGET_ACTIONS):
+        positions = [i for i, a in enumerate(actions) if a.get("type") in group]
+        for i in positions[1:]:
+            errors.add(f"actions[{i}].type", f"One {'status' if group == STATUS_ACTIONS else 'budget'} action per rule.")
+    for i, action in enumerate(actions):
+        if action.get("type") == "activate_campaign" and scope.get("campaign_status") == "active":
+            errors.add(f"actions[{i}].type", "activate_campaign needs scope.campaign_status paused or any.")
+    if errors:
+        raise ValidationFailed(errors=dict(errors))
+    return actions
+
+
+def scope_clean(*, tenant, raw: Any) -> dict:
+    from campaigns.models import PLATFORMS, Campaign
+    from workflow.models import Client
+
+    if raw in (None, {}):
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ValidationFailed(errors={"scope": ["An object {type, …}."]})
+    errors = _Errors()
+    kind = raw.get("type", "all")
+    status = raw.get("campaign_status", "active")
+    allowed = {"type", "campaign_status", {"platform": "platform", "campaigns": "campaign_ids",
+                                           "client": "client_id"}.get(kind, "type")}
+    for key in sorted(set(raw) - allowed):
+        errors.add(f"scope.{key}", "Not an option of this scope type.")
+    if kind not in SCOPE_TYPES:
+        errors.add("scope.type", f"One of {', '.join(SCOPE_TYPES)}.")
+    if status not in SCOPE_STATUSES:
+        errors.add("scope.campaign_status", f"One of {', '.join(SCOPE_STATUSES)}.")
+    scope: dict[str, Any] = {"type": kind, "campaign_status": status}
+    if kind == "platform":
+        if raw.get("platform") not in PLATFORMS:
+            errors.add("scope.platform", f"One of {', '.join(PLATFORMS)}.")
+        scope["platform"] = raw.get("platform")
+    elif kind == "campaigns":
+        ids = raw.get("campaign_ids")
+        try:
+            ids = [str(uuid.UUID(str(i))) for i in ids] if isinstance(ids, list) and 0 < len(ids) <= 500 else None
+        except ValueError:
+            ids = None
+        if ids is None:
+            errors.add("scope.campaign_ids", "A list of 1 to 500 campaign ids.")
+        else:
+            found = {str(pk) for pk in Campaign.objects.for_tenant(tenant).filter(pk__in=ids).values_list("pk",
+                                                                                                      flat=True)}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                errors.add("scope.campaign_ids", f"No campaign {missing[0]}.")
+            scope["campaign_ids"] = sorted(set(ids))
+    elif kind == "client":
+        try:
+            client_id = str(uuid.UUID(str(raw.get("client_id"))))
+        except ValueError:
+            client_id = None
+        if client_id is None or not Client.objects.for_tenant(tenant).filter(pk=client_id).exists():
+            errors.add("scope.client_id", "No client with this id.")
+        scope["client_id"] = client_id
+    if errors:
+        raise ValidationFailed(errors=dict(errors))
+    return scope
