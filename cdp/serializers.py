@@ -22,16 +22,39 @@ class RfmSerializer(serializers.Serializer):
     segment = serializers.CharField(allow_null=True)
 
 
+class ProfilePredictionsSerializer(serializers.Serializer):
+    """Churn prediction of the analytics app (null without one; see analytics/churn)."""
+
+    churn_probability = serializers.FloatField()
+    probability_alive = serializers.FloatField()
+    churn_risk = serializers.CharField()
+    expected_purchases_90d = serializers.FloatField(allow_null=True)
+    computed_at = serializers.DateTimeField()
+
+
+class ProfileListSerializer(serializers.ListSerializer):
+    """Loads the page's predictions in one query."""
+
+    def to_representation(self, data):
+        from analytics.churn.selectors import predictions_by_profile
+
+        profiles = list(data.all() if hasattr(data, "all") else data)
+        self._context["predictions"] = predictions_by_profile(profile_ids=[p.pk for p in profiles])
+        return super().to_representation(profiles)
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     rfm = serializers.SerializerMethodField()
     traits = serializers.SerializerMethodField()
     identities = serializers.SerializerMethodField()
+    predictions = serializers.SerializerMethodField()
 
     class Meta:
         model = Profile
         fields = ["id", "external_id", "email", "phone", "lifecycle_stage", "rfm", "traits", "identities",
-                  "created_at", "updated_at"]
+                  "predictions", "created_at", "updated_at"]
         read_only_fields = fields
+        list_serializer_class = ProfileListSerializer
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -48,6 +71,14 @@ class ProfileSerializer(serializers.ModelSerializer):
 
     def get_identities(self, obj) -> IdentitySerializer(many=True):
         return [{"type": i.type, "value": i.value} for i in obj.identities.all()]
+
+    def get_predictions(self, obj) -> ProfilePredictionsSerializer(allow_null=True):
+        loaded = self.context.get("predictions")
+        if loaded is None:
+            from analytics.churn.selectors import predictions_by_profile
+
+            loaded = predictions_by_profile(profile_ids=[obj.pk])
+        return loaded.get(obj.pk)
 
 
 class ProfileUpsertSerializer(StrictSerializer):

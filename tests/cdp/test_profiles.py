@@ -9,7 +9,7 @@ from tests.helpers import assert_error
 
 URL = "/api/v1/cdp/profiles"
 SPEC_KEYS = {"id", "external_id", "email", "phone", "lifecycle_stage", "rfm", "traits", "identities", "created_at",
-             "updated_at"}
+             "updated_at"} | {"predictions"}  # + the analytics app's churn prediction (null without one)
 
 
 def upsert(client, identifiers, **extra):

@@ -1,0 +1,1 @@
+"""Predictive churn: the modified BG/NBD model on purchase histories, refreshed nightly."""

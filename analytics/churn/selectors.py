@@ -1,0 +1,56 @@
+"""Churn reads: the model summary, predictions per profile, and the predictions block of profile responses."""
+from __future__ import annotations
+
+from django.db.models import Avg, Count, Q, QuerySet
+
+from ..models import CHURN_RISKS, ChurnModelFit, ChurnPrediction
+
+
+def prediction_block(prediction: ChurnPrediction | None) -> dict | None:
+    """The `predictions` object of a CDP profile response (null for profiles without a prediction)."""
+    if prediction is None:
+        return None
+    return {
+        "churn_probability": round(prediction.churn_probability, 4),
+        "probability_alive": round(prediction.probability_alive, 4),
+        "churn_risk": prediction.risk,
+        "expected_purchases_90d": (round(prediction.expected_purchases, 3)
+                                   if prediction.expected_purchases is not None else None),
+        "computed_at": prediction.computed_at,
+    }
+
+
+def predictions_by_profile(*, profile_ids) -> dict:
+    """{profile id: prediction block} in one query (profile ids of one tenant: the FK pins the tenant)."""
+    rows = ChurnPrediction.objects.unscoped().filter(profile_id__in=list(profile_ids))
+    return {row.profile_id: prediction_block(row) for row in rows}
+
+
+def churn_summary(*, tenant) -> dict:
+    fit = ChurnModelFit.objects.for_tenant(tenant).first()
+    if fit is None:
+        return {"status": "not_computed", "insufficient_data": True,
+                "message": "Churn predictions have not been computed yet; they refresh nightly.",
+                "model": "mbg_nbd", "parameters": None, "customers": 0, "repeat_customers": 0,
+                "by_risk": {risk: 0 for risk in CHURN_RISKS}, "average_churn_probability": None,
+                "horizon_days": None, "computed_at": None}
+    stats = ChurnPrediction.objects.for_tenant(tenant).aggregate(
+        average=Avg("churn_probability"), **{risk: Count("pk", filter=Q(risk=risk)) for risk in CHURN_RISKS})
+    return {
+        "status": fit.status, "insufficient_data": fit.status != "ok", "message": fit.message or None,
+        "model": "mbg_nbd",
+        "parameters": ({"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b} if fit.status == "ok" else None),
+        "log_likelihood": fit.log_likelihood, "customers": fit.customers, "repeat_customers": fit.repeat_customers,
+        "by_risk": {risk: stats[risk] for risk in CHURN_RISKS},
+        "average_churn_probability": round(stats["average"], 4) if stats["average"] is not None else None,
+        "horizon_days": fit.horizon_days, "computed_at": fit.computed_at,
+    }
+
+
+def churn_predictions(*, tenant, risk: str | None = None, min_probability: float | None = None) -> QuerySet:
+    rows = ChurnPrediction.objects.for_tenant(tenant).select_related("profile")
+    if risk:
+        rows = rows.filter(risk=risk)
+    if min_probability is not None:
+        rows = rows.filter(churn_probability__gte=min_probability)
+    return rows.order_by("-churn_probability", "profile_id")

@@ -1,0 +1,145 @@
+"""`GET /analytics/ai/insights`: every insight derived from the tenant's data, with the statistics behind it.
+
+Kinds (`type`): optimization (budget reallocation, reallocation.py), anomaly (anomalies.py), creative_fatigue
+(fatigue.py), pacing (the campaigns app's pacing alerts) and signal_health (accounts whose data freshness score
+is degraded or unhealthy). `confidence` is the statistical confidence of an estimate; pacing and signal health
+are measurements, not estimates, so theirs is null. Sorted by severity, then confidence.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from django.db.models import Max
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignDailyMetric
+from campaigns.selectors import pacing_alerts
+from campaigns.selectors.common import format_money
+from stratum.api.params import DateRange, local_today
+
+from .anomalies import BASELINE_DAYS, CHECK_DAYS, anomaly_insights
+from .curves import curves_fit, daily_rows
+from .fatigue import fatigue_insights
+from .reallocation import reallocation_insights
+
+INSIGHT_TYPES = ("optimization", "anomaly", "creative_fatigue", "pacing", "signal_health")
+SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _pacing(*, tenant) -> list[dict]:
+    out = []
+    for alert in pacing_alerts(tenant=tenant):
+        gap = float(alert["actual_spend"] or 0) - float(alert["expected_spend"] or 0)
+        out.append({
+            "type": "pacing", "severity": "high" if alert["severity"] == "critical" else "medium",
+            "title": f"Campaign is {alert['type']}: {alert['campaign_name']}",
+            "description": f"{alert['message']} {alert['recommendation']}".strip(),
+            "potential_impact": f"{'+' if gap >= 0 else '−'}{format_money(abs(round(gap, 2)), alert['currency'])} "
+                                f"spend vs plan",
+            "confidence": None,
+            "entity": {"campaign_id": alert["campaign_id"]},
+            "data": {"expected_spend": alert["expected_spend"], "actual_spend": alert["actual_spend"],
+                     "deviation_percent": alert["deviation_percent"], "window": alert["window"]},
+        })
+    return out
+
+
+COMPONENT_LABELS = {"pixel_coverage": "pixel coverage", "conversion_accuracy": "conversion accuracy",
+                    "data_freshness": "data freshness", "api_health": "API health"}
+
+
+def _freshness_problems(details: dict) -> list[str]:
+    problems = []
+    if details.get("hours_since_sync") is None:
+        problems.append("never synced")
+    elif details["hours_since_sync"] > 2:
+        problems.append(f"last successful sync {details['hours_since_sync']:.0f} h ago")
+    if (details.get("reporting_lag_days") or 0) > 1:
+        problems.append(f"newest data is {details['reporting_lag_days']} days old")
+    if details.get("missing_days"):
+        problems.append(f"{len(details['missing_days'])} day(s) without data in the last 30 days")
+    if details.get("last_sync_error"):
+        problems.append(f"last sync error: {str(details['last_sync_error'])[:200]}")
+    return problems
+
+
+def _signal_health(*, tenant) -> list[dict]:
+    """Accounts whose trust-engine signal health is degraded or unhealthy, with the weak components."""
+    from trust.services import signal_health_current
+
+    out = []
+    for account in signal_health_current(tenant=tenant)["accounts"]:
+        if account["status"] not in ("degraded", "unhealthy"):
+            continue
+        weak = [s for s in account["signals"] if s["status"] in ("degraded", "unhealthy")]
+        problems = []
+        for signal in weak:
+            text = f"{COMPONENT_LABELS.get(signal['name'], signal['name'])} {signal['score']}/100"
+            if signal["name"] == "data_freshness":
+                text += "".join(f"; {p}" for p in _freshness_problems(signal["details"]))
+            problems.append(text)
+        out.append({
+            "type": "signal_health", "severity": "high" if account["status"] == "unhealthy" else "medium",
+            "title": f"Signal health {account['status']}: {account['name']}",
+            "description": (f"Signal health {account['overall_score']}/100 for {account['name']} "
+                            f"({account['platform']}): {'; '.join(problems) or 'see the trust layer'}. Figures that "
+                            f"depend on this account may be incomplete, and automation holds back."),
+            "potential_impact": None, "confidence": None,
+            "entity": {"ad_account_id": account["ad_account_id"]},
+            "data": {"score": account["overall_score"],
+                     "components": {s["name"]: s["score"] for s in account["signals"]}},
+        })
+    return out
+
+
+def _complete_through(*, tenant, today: dt.date) -> dt.date | None:
+    """The newest day every account that reported in the last 14 days has reported (totals are complete)."""
+    latest = (CampaignDailyMetric.objects.for_tenant(tenant).filter(date__gte=today - dt.timedelta(days=14))
+              .values("campaign__ad_account_id").annotate(last=Max("date")).values_list("last", flat=True))
+    return min(latest, default=None)
+
+
+def _anomaly_series(*, tenant, today: dt.date, active: dict) -> dict:
+    window = DateRange(today - dt.timedelta(days=BASELINE_DAYS + CHECK_DAYS + 14), today)
+    per_campaign = daily_rows(tenant=tenant, date_range=window)
+    complete = _complete_through(tenant=tenant, today=today)
+    totals: dict = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for rows in per_campaign.values():
+        for date, spend, revenue, conversions in rows:
+            if complete is not None and date <= complete:
+                bucket = totals[date]
+                bucket[0] += spend
+                bucket[1] += revenue
+                bucket[2] += conversions
+    series = {None: [(d, *v) for d, v in sorted(totals.items())]}
+    series.update({cid: rows for cid, rows in per_campaign.items() if cid in active})
+    return series
+
+
+def insights_list(*, tenant, types: list[str] | None = None) -> dict:
+    today = local_today(tenant.timezone)
+    wanted = set(types or INSIGHT_TYPES)
+    active = dict(Campaign.objects.for_tenant(tenant).filter(status="active").values_list("pk", "name"))
+    names = dict(Campaign.objects.for_tenant(tenant).values_list("pk", "name"))
+    has_data = CampaignDailyMetric.objects.for_tenant(tenant).exists()
+    insights: list[dict] = []
+    if has_data and "optimization" in wanted:
+        curves = curves_fit(tenant=tenant, today=today, campaign_ids=list(active))
+        insights += reallocation_insights(curves=curves, names=active, currency=tenant.currency)
+    if has_data and "anomaly" in wanted:
+        insights += anomaly_insights(series_by_scope=_anomaly_series(tenant=tenant, today=today, active=active),
+                                     names=names, currency=tenant.currency, today=today)
+    if has_data and "creative_fatigue" in wanted:
+        insights += fatigue_insights(tenant=tenant, today=today, campaign_names=active)
+    if "pacing" in wanted:
+        insights += _pacing(tenant=tenant)
+    if "signal_health" in wanted:
+        insights += _signal_health(tenant=tenant)
+    insights.sort(key=lambda i: (SEVERITY_RANK[i["severity"]], -(i["confidence"] or 0), i["type"], i["title"]))
+    counts = {kind: sum(1 for i in insights if i["type"] == kind) for kind in INSIGHT_TYPES if kind in wanted}
+    return {
+        "insights": insights, "counts": counts, "generated_at": timezone.now(), "currency": tenant.currency,
+        "insufficient_data": not has_data,
+        "message": None if has_data else "No campaign data yet: connect an ad account to get insights.",
+    }

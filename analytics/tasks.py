@@ -1,0 +1,82 @@
+"""Thin Celery tasks: ids in, the tenant's scope re-entered, one service called. Safe to run twice."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from accounts.models import Tenant
+from stratum.api.tenancy import tenant_scope
+
+logger = logging.getLogger("stratum.analytics")
+
+
+def _tenant(tenant_id: str) -> Tenant | None:
+    return Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
+
+
+@shared_task(acks_late=True)
+def report_render_task(tenant_id: str, report_id: str) -> str | None:
+    from .models import Report
+    from .reporting.services import report_render
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        report = Report.objects.select_related("custom_template").filter(pk=report_id).first()
+        return report_render(tenant=tenant, report=report).status if report is not None else None
+
+
+@shared_task(acks_late=True)
+def report_schedule_run(*, schedule_id: str, tenant_id: str) -> str | None:
+    """Fired by celery beat at the schedule's local time (its PeriodicTask)."""
+    from billing.selectors import tenant_features
+
+    from .models import ReportSchedule
+    from .reporting.schedules import schedule_run
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    if not tenant_features(tenant=tenant).get("custom_reports"):
+        logger.info("report schedule %s skipped: tenant %s lacks custom_reports", schedule_id, tenant_id)
+        return None
+    with tenant_scope(tenant):
+        schedule = ReportSchedule.objects.filter(pk=schedule_id).first()
+        if schedule is None:
+            return None
+        delivery = schedule_run(tenant=tenant, schedule=schedule)
+        return delivery.status if delivery is not None else None
+
+
+@shared_task(acks_late=True)
+def churn_refresh_task(tenant_id: str) -> str | None:
+    from .churn.services import churn_refresh
+
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        return churn_refresh(tenant=tenant).status
+
+
+@shared_task(acks_late=True)
+def churn_refresh_all() -> int:
+    """Nightly: refit every tenant that has the feature and purchases; clear tenants that lost the feature."""
+    from billing.selectors import tenant_features
+    from cdp.models import PURCHASE_EVENT, Event
+
+    from .churn.services import churn_clear
+    from .models import ChurnModelFit
+
+    queued = 0
+    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+        if tenant_features(tenant=tenant).get("predictive_churn"):
+            if Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT).exists():
+                churn_refresh_task.delay(str(tenant.pk))
+                queued += 1
+        elif ChurnModelFit.objects.for_tenant(tenant).exists():
+            with tenant_scope(tenant):
+                churn_clear(tenant=tenant)
+    return queued
