@@ -43,3 +43,22 @@ def test_writes_need_the_write_scope(team, objects, make_key_client):
     writer = make_key_client(team.owner, scopes=["read:workflow", "write:workflow"])
     assert writer.post(f"/api/v1/tasks/{objects['task'].pk}/complete", {}, format="json").status_code == 200
     assert_error(make_key_client(team.owner, scopes=["read:cdp"]).get("/api/v1/tasks"), 403)
+
+
+def test_list_endpoints_keep_a_constant_query_count(team, tenant, django_assert_max_num_queries):
+    from tests.workflow.factories import LeadFactory, TaskCommentFactory
+
+    alert = AlertFactory(tenant=tenant, client=team.brand)
+    task = TaskFactory(tenant=tenant, client=team.brand)
+    for n in range(15):
+        AlertInstanceFactory(tenant=tenant, alert=alert)
+        LeadFactory(tenant=tenant, client=team.brand)
+        CreativeSubmissionFactory(tenant=tenant, client=team.brand)
+        TaskCommentFactory(tenant=tenant, task=task, user=team.member)
+    api = team.api("viewer")
+    for url, key in (("/api/v1/alerts/instances", "instances"), ("/api/v1/leadscoring/results", "results"),
+                     ("/api/v1/creative-submissions?limit=50", "submissions"),
+                     (f"/api/v1/tasks/{task.pk}/comments", "comments")):
+        with django_assert_max_num_queries(8):
+            response = api.get(url)
+        assert len(response.json()["data"][key]) == 15, url
