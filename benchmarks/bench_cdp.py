@@ -56,7 +56,7 @@ def _exec(sql: str, params=None) -> None:
 
 def _drop_tenant(tenant) -> None:
     """Raw deletes: a cascade through the ORM would load millions of rows (and every app's tables)."""
-    for table in ("cdp_segmentmembership", "cdp_identitylink", "cdp_profilemerge", "cdp_identity", "cdp_event",
+    for table in ("cdp_segmentmembership", "cdp_profilerfm", "cdp_identitylink", "cdp_profilemerge", "cdp_identity", "cdp_event",
                   "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
         _exec(f"DELETE FROM {table} WHERE tenant_id = %s", [_db(tenant.pk)])
     _exec("DELETE FROM accounts_tenant WHERE id = %s", [_db(tenant.pk)])
@@ -66,9 +66,9 @@ def _drop_tenant(tenant) -> None:
 
 def build_profiles(tenant, count: int, salt: str) -> None:
     _exec(f"""
-INSERT INTO cdp_profile (id, tenant_id, external_id, email, phone, lifecycle_stage, rfm_segment, traits,
-                         total_orders, ltv, created_at, updated_at)
-SELECT md5(%s || i)::uuid, %s, 'ext_' || i, 'user' || i || '@bench.example', '', 'lead', '',
+INSERT INTO cdp_profile (id, tenant_id, external_id, email, phone, lifecycle_stage, traits, total_orders, ltv,
+                         created_at, updated_at)
+SELECT md5(%s || i)::uuid, %s, 'ext_' || i, 'user' || i || '@bench.example', '', 'lead',
        jsonb_build_object('plan', (ARRAY['gold','silver','bronze','free'])[1 + mod(i, 4)],
                           'age', 18 + mod(i::bigint * 7919, 60),
                           'city', (ARRAY['Oslo','Rome','Lima','Pune','Kyiv'])[1 + mod(i, 5)],

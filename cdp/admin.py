@@ -7,8 +7,8 @@ from .models import Audience, AudienceExport, AudienceSyncRun, Event, IdentityLi
 
 @admin.register(Profile)
 class ProfileAdmin(TenantOwnedAdmin):
-    list_display = ("__str__", "tenant", "lifecycle_stage", "total_orders", "ltv", "rfm_segment", "updated_at")
-    list_filter = ("lifecycle_stage", "rfm_segment")
+    list_display = ("__str__", "tenant", "lifecycle_stage", "total_orders", "ltv", "updated_at")
+    list_filter = ("lifecycle_stage", "rfm__segment")
     search_fields = ("email", "external_id", "phone")
     readonly_fields = ("merged_into",)
     raw_id_fields = ("merged_into",)

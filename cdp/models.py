@@ -3,11 +3,14 @@
 A profile that lost a merge keeps its row (`merged_into` points at the winner) so its id still resolves;
 everything it owned (identities, events) moves to the winner. `Event.origin_profile_id` never changes, which
 is what lets a wrong merge be split back. `total_orders` / `ltv` are columns maintained by ingestion (they
-appear under `traits` in responses and segment conditions).
+appear under `traits` in responses and segment conditions). RFM scores live in their own narrow table
+(`ProfileRfm`), replaced per tenant by each recompute: rewriting a million wide profile rows (and all
+their indexes) every night would cost minutes, inserting narrow rows costs seconds.
 """
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from stratum.api.tenancy import TenantOwned
@@ -34,11 +37,6 @@ class Profile(TenantOwned):
     ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
     last_purchase_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    recency_score = models.SmallIntegerField(null=True, blank=True)
-    frequency_score = models.SmallIntegerField(null=True, blank=True)
-    monetary_score = models.SmallIntegerField(null=True, blank=True)
-    rfm_segment = models.CharField(max_length=32, blank=True, choices=_choices(RFM_SEGMENTS))
-    rfm_computed_at = models.DateTimeField(null=True, blank=True)
     merged_into = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     merged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -50,12 +48,34 @@ class Profile(TenantOwned):
             models.Index(fields=["tenant", "email"], name="cdp_profile_email"),
             models.Index(fields=["tenant", "external_id"], name="cdp_profile_external"),
             models.Index(fields=["tenant", "lifecycle_stage"], name="cdp_profile_stage"),
-            models.Index(fields=["tenant", "rfm_segment"], name="cdp_profile_rfm"),
             models.Index(fields=["tenant", "updated_at"], name="cdp_profile_updated"),
         ]
 
     def __str__(self) -> str:
         return self.email or self.external_id or str(self.pk)
+
+    @property
+    def rfm_scores(self) -> "ProfileRfm | None":
+        """The RFM row, or None for a profile without scored purchases (load with select_related("rfm"))."""
+        try:
+            return self.rfm
+        except ObjectDoesNotExist:
+            return None
+
+
+class ProfileRfm(TenantOwned):
+    """A purchasing profile's RFM quintile scores (1-5, 5 best) and named segment."""
+
+    id = None
+    profile = models.OneToOneField(Profile, on_delete=models.CASCADE, primary_key=True, related_name="rfm")
+    recency_score = models.SmallIntegerField()
+    frequency_score = models.SmallIntegerField()
+    monetary_score = models.SmallIntegerField()
+    segment = models.CharField(max_length=32, choices=_choices(RFM_SEGMENTS))
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "segment"], name="cdp_rfm_segment")]
 
 
 class Identity(TenantOwned):

@@ -63,8 +63,11 @@ class ProfileSerializer(serializers.ModelSerializer):
         return data
 
     def get_rfm(self, obj) -> RfmSerializer:
-        return {"recency_score": obj.recency_score, "frequency_score": obj.frequency_score,
-                "monetary_score": obj.monetary_score, "segment": obj.rfm_segment or None}
+        rfm = obj.rfm_scores
+        if rfm is None:
+            return {"recency_score": None, "frequency_score": None, "monetary_score": None, "segment": None}
+        return {"recency_score": rfm.recency_score, "frequency_score": rfm.frequency_score,
+                "monetary_score": rfm.monetary_score, "segment": rfm.segment}
 
     def get_traits(self, obj) -> dict:
         return {**(obj.traits or {}), "total_orders": obj.total_orders, "ltv": float(obj.ltv)}

@@ -88,10 +88,10 @@ for _name, _type, _lookup, _extra in (
     ("last_purchase_at", "datetime", "last_purchase_at", {}),
     ("traits.total_orders", "number", "total_orders", {}),
     ("traits.ltv", "number", "ltv", {}),
-    ("rfm.recency_score", "number", "recency_score", {}),
-    ("rfm.frequency_score", "number", "frequency_score", {}),
-    ("rfm.monetary_score", "number", "monetary_score", {}),
-    ("rfm.segment", "string", "rfm_segment", {"choices": RFM_SEGMENTS, "blank_is_missing": True}),
+    ("rfm.recency_score", "number", "rfm__recency_score", {}),
+    ("rfm.frequency_score", "number", "rfm__frequency_score", {}),
+    ("rfm.monetary_score", "number", "rfm__monetary_score", {}),
+    ("rfm.segment", "string", "rfm__segment", {"choices": RFM_SEGMENTS}),
 ):
     register_field(FieldSpec(_name, _type, lookup=_lookup, **_extra))
 register_prefix("traits.", _json_key_resolver("traits"))

@@ -38,16 +38,18 @@ def export_rows(*, tenant, segment, include_traits: bool, include_events: bool) 
     queryset = segment_queryset(tenant=tenant, conditions=segment.conditions)
     trait_keys = _trait_keys(queryset) if include_traits else []
     header = list(BASE_COLUMNS) + [f"trait:{key}" for key in trait_keys] + (list(EVENT_COLUMNS) if include_events else [])
-    rows = queryset.order_by("created_at", "pk")
+    rows = queryset.select_related("rfm").order_by("created_at", "pk")
     if include_events:
         rows = rows.annotate(events_count=Count("events"), first_event_at=Min("events__timestamp"),
                              last_event_at=Max("events__timestamp"))
 
     def iterate():
         for profile in rows.iterator(chunk_size=2000):
+            rfm = profile.rfm_scores
             row = [profile.pk, profile.external_id, profile.email, profile.phone, profile.lifecycle_stage,
-                   profile.total_orders, profile.ltv, profile.rfm_segment, profile.recency_score,
-                   profile.frequency_score, profile.monetary_score, _iso(profile.created_at), _iso(profile.updated_at)]
+                   profile.total_orders, profile.ltv, rfm and rfm.segment, rfm and rfm.recency_score,
+                   rfm and rfm.frequency_score, rfm and rfm.monetary_score, _iso(profile.created_at),
+                   _iso(profile.updated_at)]
             traits = profile.traits or {}
             row += [_cell(traits.get(key)) for key in trait_keys]
             if include_events:

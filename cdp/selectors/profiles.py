@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from stratum.api.exceptions import NotFound
 
 from ..identifiers import normalize_value
-from ..models import LIFECYCLE_STAGES, PURCHASE_EVENT, RFM_SEGMENTS, Event, Identity, Profile
+from ..models import LIFECYCLE_STAGES, PURCHASE_EVENT, RFM_SEGMENTS, Event, Identity, Profile, ProfileRfm
 
 
 def live_profiles(*, tenant) -> QuerySet:
@@ -20,8 +20,8 @@ def profile_get(*, tenant, profile_id) -> Profile:
     if profile is None:
         raise NotFound("Profile not found.")
     if profile.merged_into_id:
-        profile = Profile.objects.for_tenant(tenant).get(pk=profile.merged_into_id)
-    return profile
+        profile_id = profile.merged_into_id
+    return Profile.objects.for_tenant(tenant).select_related("rfm").prefetch_related("identities").get(pk=profile_id)
 
 
 def profile_find_by_email(*, tenant, email: str) -> Profile | None:
@@ -65,11 +65,11 @@ def profiles_search(*, tenant, query: str | None = None, lifecycle_stage: str | 
     if lifecycle_stage:
         profiles = profiles.filter(lifecycle_stage=lifecycle_stage)
     if rfm_segment:
-        profiles = profiles.filter(rfm_segment=rfm_segment)
+        profiles = profiles.filter(rfm__segment=rfm_segment)
     if segment_id:
         profiles = profiles.filter(segment_memberships__segment_id=segment_id,
                                    segment_memberships__removed_at__isnull=True)
-    return profiles.prefetch_related("identities").order_by("-updated_at", "pk")
+    return profiles.select_related("rfm").prefetch_related("identities").order_by("-updated_at", "pk")
 
 
 def profile_statistics(*, tenant) -> dict:
@@ -78,7 +78,8 @@ def profile_statistics(*, tenant) -> dict:
                                 with_phone=Count("pk", filter=~Q(phone="")),
                                 customers=Count("pk", filter=Q(total_orders__gt=0)))
     stages = dict(profiles.values_list("lifecycle_stage").annotate(n=Count("pk")).order_by())
-    segments = dict(profiles.exclude(rfm_segment="").values_list("rfm_segment").annotate(n=Count("pk")).order_by())
+    segments = dict(ProfileRfm.objects.for_tenant(tenant).filter(profile__merged_into__isnull=True)
+                    .values_list("segment").annotate(n=Count("pk")).order_by())
     total = totals["total"]
     share = (lambda n: round(n / total, 4) if total else 0.0)
     return {

@@ -14,7 +14,8 @@ def segment_preview(*, tenant, conditions) -> dict:
     matching = segment_queryset(tenant=tenant, conditions=conditions)
     return {
         "estimated_size": matching.count(),
-        "sample_profiles": list(matching.order_by("-updated_at", "pk").prefetch_related("identities")[:SAMPLE_SIZE]),
+        "sample_profiles": list(matching.order_by("-updated_at", "pk").select_related("rfm")
+                                .prefetch_related("identities")[:SAMPLE_SIZE]),
     }
 
 
@@ -34,7 +35,7 @@ def segment_members(*, tenant, segment: Segment, change: str | None = None) -> Q
     else:
         memberships = memberships.filter(removed_at__isnull=True)
     return (Profile.objects.for_tenant(tenant).filter(pk__in=memberships.values("profile_id"))
-            .prefetch_related("identities").order_by("pk"))
+            .select_related("rfm").prefetch_related("identities").order_by("pk"))
 
 
 def segment_member_rows(*, tenant, segment_id, change: str | None = None) -> list[dict]:

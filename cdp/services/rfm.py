@@ -4,7 +4,7 @@ Per purchasing profile: recency = time of the last purchase, frequency = number 
 of revenue. Each becomes a quintile score 1–5 with `1 + floor(5 · percent_rank())` (capped at 5), ordered so
 that 5 is best (most recent, most frequent, highest spend). Ties share a score — one-time buyers all get the
 same F — unlike NTILE, which splits equal values across buckets arbitrarily. The same SQL runs on PostgreSQL and
-SQLite (≥ 3.28: window functions, UPDATE … FROM); only floor() is spelled per database.
+SQLite (≥ 3.25 window functions); only floor() is spelled per database.
 
 Named segment from R and FM = round((F + M) / 2):
     R 5: FM 1 new_customers, FM 2–3 potential_loyalists, FM 4–5 champions
@@ -12,14 +12,15 @@ Named segment from R and FM = round((F + M) / 2):
     R 3: FM 1–2 about_to_sleep, FM 3 need_attention, FM 4–5 loyal_customers
     R 2: FM 1–2 hibernating, FM 3–4 at_risk, FM 5 cannot_lose_them
     R 1: FM 1 lost, FM 2 hibernating, FM 3–4 at_risk, FM 5 cannot_lose_them
-Profiles without purchases have no RFM scores.
+The tenant's `ProfileRfm` rows are replaced as a whole (DELETE + INSERT … SELECT in one transaction): profiles
+without purchases have no row.
 """
 from __future__ import annotations
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import PURCHASE_EVENT, Event, Profile
+from ..models import PURCHASE_EVENT, Event, ProfileRfm
 
 SEGMENT_CASE = """CASE
   WHEN r = 5 AND fm = 1 THEN 'new_customers'
@@ -50,11 +51,12 @@ def _score(order_by: str) -> str:
 
 
 def rfm_recompute(*, tenant) -> dict:
-    """Scores every purchasing profile of the tenant; returns {"scored": n, "cleared": n}."""
-    event_table, profile_table = Event._meta.db_table, Profile._meta.db_table
-    tenant_param = Profile._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
+    """Scores every purchasing profile of the tenant; returns {"scored": n, "previous": n before}."""
+    event_table, rfm_table = Event._meta.db_table, ProfileRfm._meta.db_table
+    tenant_param = ProfileRfm._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     sql = f"""
+INSERT INTO {rfm_table} (profile_id, tenant_id, recency_score, frequency_score, monetary_score, segment, computed_at)
 WITH agg AS (
   SELECT profile_id, MAX(timestamp) AS last_at, COUNT(*) AS n, COALESCE(SUM(revenue), 0) AS m
   FROM {event_table} WHERE tenant_id = %s AND event_type = %s GROUP BY profile_id
@@ -63,16 +65,13 @@ WITH agg AS (
 ), named AS (
   SELECT profile_id, r, f, mo, (f + mo + 1) / 2 AS fm FROM scored
 )
-UPDATE {profile_table} SET recency_score = named.r, frequency_score = named.f, monetary_score = named.mo,
-  rfm_segment = {SEGMENT_CASE}, rfm_computed_at = %s
-FROM named WHERE {profile_table}.id = named.profile_id"""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [tenant_param, PURCHASE_EVENT, now])
-        # sqlite3 reports no rowcount for a statement that starts with WITH: count the purchasers instead.
-        scored = (Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT)
-                  .values("profile_id").distinct().count())
-        cleared = (Profile.objects.for_tenant(tenant).filter(rfm_segment__gt="")
-                   .exclude(pk__in=Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT).values("profile_id"))
-                   .update(recency_score=None, frequency_score=None, monetary_score=None, rfm_segment="",
-                           rfm_computed_at=timezone.now()))
-    return {"scored": scored, "cleared": cleared}
+SELECT profile_id, %s, r, f, mo, {SEGMENT_CASE}, %s FROM named"""
+    rfm = ProfileRfm.objects.for_tenant(tenant)
+    with transaction.atomic():
+        previous = rfm.count()
+        with connection.cursor() as cursor:
+            # One DELETE without per-row collection: nothing references these rows.
+            cursor.execute(f"DELETE FROM {rfm_table} WHERE tenant_id = %s", [tenant_param])
+            cursor.execute(sql, [tenant_param, PURCHASE_EVENT, tenant_param, now])
+        scored = rfm.count()
+    return {"scored": scored, "previous": previous}

@@ -24,7 +24,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
     serializer_class = s.ProfileSerializer
 
     def scoped_queryset(self):
-        return Profile.objects.filter(merged_into__isnull=True).prefetch_related("identities")
+        return Profile.objects.filter(merged_into__isnull=True).select_related("rfm").prefetch_related("identities")
 
     def _profile(self, pk):
         return selectors.profile_get(tenant=self.tenant, profile_id=parse_uuid({"id": pk}, "id"))

@@ -5,7 +5,7 @@ import factory
 from django.utils import timezone
 
 from cdp.models import (Audience, AudienceExport, AudienceMember, AudienceSyncRun, Event, Identity, IdentityLink,
-                        IdentityRules, Profile, ProfileMerge, Segment, SegmentMembership)
+                        IdentityRules, Profile, ProfileMerge, ProfileRfm, Segment, SegmentMembership)
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
 
@@ -17,6 +17,18 @@ class ProfileFactory(TenantOwnedFactory):
     email = factory.Sequence(lambda n: f"person{n}@shop.example")
     lifecycle_stage = "lead"
     traits = factory.LazyFunction(lambda: {"first_name": "Ada"})
+
+
+class ProfileRfmFactory(TenantOwnedFactory):
+    class Meta:
+        model = ProfileRfm
+
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    recency_score = 5
+    frequency_score = 4
+    monetary_score = 5
+    segment = "champions"
+    computed_at = factory.LazyFunction(timezone.now)
 
 
 class IdentityFactory(TenantOwnedFactory):

@@ -3,11 +3,11 @@ import datetime as dt
 
 from django.utils import timezone
 
-from cdp.models import Profile
+from cdp.models import Profile, ProfileRfm
 from cdp.services import rfm_recompute
 from cdp.tasks import rfm_recompute_all
 from stratum.api.schedules import register  # noqa: F401  (the nightly job is registered by the app)
-from tests.cdp.factories import EventFactory, ProfileFactory
+from tests.cdp.factories import EventFactory, ProfileFactory, ProfileRfmFactory
 from tests.helpers import assert_error
 
 
@@ -25,16 +25,15 @@ def test_scores_and_segments(scoped):
               for n, d, t in ((1, 100, 10), (2, 50, 40), (3, 20, 90), (4, 10, 160), (5, 1, 250))]
     browser = ProfileFactory(tenant=scoped)
     EventFactory(tenant=scoped, profile=browser, event_type="page_view")
-    stale = ProfileFactory(tenant=scoped, rfm_segment="lost", recency_score=1, frequency_score=1, monetary_score=1)
-    assert rfm_recompute(tenant=scoped) == {"scored": 5, "cleared": 1}
-    scores = [(p.recency_score, p.frequency_score, p.monetary_score, p.rfm_segment)
-              for p in (Profile.objects.get(pk=x.pk) for x in people)]
+    stale = ProfileRfmFactory(tenant=scoped, segment="lost", recency_score=1, frequency_score=1,
+                              monetary_score=1).profile
+    assert rfm_recompute(tenant=scoped) == {"scored": 5, "previous": 1}
+    scores = [(r.recency_score, r.frequency_score, r.monetary_score, r.segment)
+              for r in (ProfileRfm.objects.get(pk=x.pk) for x in people)]
     assert scores == [(1, 1, 1, "lost"), (2, 2, 2, "hibernating"), (3, 3, 3, "need_attention"),
                       (4, 4, 4, "loyal_customers"), (5, 5, 5, "champions")]
-    browser.refresh_from_db()
-    stale.refresh_from_db()
-    assert browser.rfm_segment == "" and browser.recency_score is None
-    assert stale.rfm_segment == "" and stale.monetary_score is None and stale.rfm_computed_at is not None
+    assert Profile.objects.get(pk=browser.pk).rfm_scores is None
+    assert Profile.objects.get(pk=stale.pk).rfm_scores is None  # no purchases any more: no scores
 
 
 def test_ties_share_a_score_and_mixed_profiles_map_to_the_grid(scoped):
@@ -42,15 +41,15 @@ def test_ties_share_a_score_and_mixed_profiles_map_to_the_grid(scoped):
     loyal_lapsed = buyer(scoped, purchases=6, days_ago=200, total=900)
     fresh_big = buyer(scoped, purchases=5, days_ago=0, total=800)
     rfm_recompute(tenant=scoped)
-    f_scores = {Profile.objects.get(pk=p.pk).frequency_score for p in one_timers}
+    f_scores = {ProfileRfm.objects.get(pk=p.pk).frequency_score for p in one_timers}
     assert f_scores == {1}  # equal frequency -> equal score (NTILE would split them)
-    lapsed = Profile.objects.get(pk=loyal_lapsed.pk)
+    lapsed = ProfileRfm.objects.get(pk=loyal_lapsed.pk)
     assert (lapsed.recency_score, lapsed.frequency_score, lapsed.monetary_score) == (1, 5, 5)
-    assert lapsed.rfm_segment == "cannot_lose_them"
-    best = Profile.objects.get(pk=fresh_big.pk)
-    assert best.recency_score == 5 and best.rfm_segment == "champions"
-    newest_one_timer = Profile.objects.get(pk=one_timers[0].pk)
-    assert newest_one_timer.rfm_segment in ("new_customers", "potential_loyalists", "promising")
+    assert lapsed.segment == "cannot_lose_them"
+    best = ProfileRfm.objects.get(pk=fresh_big.pk)
+    assert best.recency_score == 5 and best.segment == "champions"
+    newest_one_timer = ProfileRfm.objects.get(pk=one_timers[0].pk)
+    assert newest_one_timer.segment in ("new_customers", "potential_loyalists", "promising")
 
 
 def test_endpoint_queues_recompute_and_profile_shows_rfm(api_client, tenant):
@@ -77,4 +76,4 @@ def test_nightly_job_is_scheduled_and_covers_every_tenant(db, settings):
     tenants = [TenantFactory(), TenantFactory()]
     people = [buyer(t, purchases=1, days_ago=1, total=10) for t in tenants]
     rfm_recompute_all()
-    assert all(Profile.objects.unscoped().get(pk=p.pk).rfm_segment for p in people)
+    assert all(ProfileRfm.objects.unscoped().get(pk=p.pk).segment for p in people)

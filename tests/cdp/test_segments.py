@@ -11,7 +11,7 @@ from cdp.segmentation.compiler import segment_queryset
 from cdp.segmentation.fields import FieldSpec, register_field
 from cdp.services import segment_refresh
 from stratum.api.exceptions import ValidationFailed
-from tests.cdp.factories import EventFactory, ProfileFactory, SegmentFactory
+from tests.cdp.factories import EventFactory, ProfileFactory, ProfileRfmFactory, SegmentFactory
 from tests.helpers import assert_error
 
 URL = "/api/v1/cdp/segments"
@@ -24,16 +24,18 @@ def people(scoped):
     p = {
         "ann": ProfileFactory(tenant=t, email="ann@shop.example", lifecycle_stage="customer", ltv=1500, total_orders=6,
                               traits={"plan": "gold", "age": 41, "city": "Oslo", "vip": True,
-                                      "signup": "2025-03-01", "address": {"country": "NO"}},
-                              recency_score=5, frequency_score=5, monetary_score=5, rfm_segment="champions"),
+                                      "signup": "2025-03-01", "address": {"country": "NO"}}),
         "bob": ProfileFactory(tenant=t, email="bob@mail.example", lifecycle_stage="customer", ltv=300, total_orders=2,
                               traits={"plan": "silver", "age": 29, "city": "Bergen", "vip": False,
-                                      "signup": "2025-11-20"},
-                              recency_score=2, frequency_score=3, monetary_score=2, rfm_segment="at_risk"),
+                                      "signup": "2025-11-20"}),
         "cy": ProfileFactory(tenant=t, email="", phone="+4791234567", lifecycle_stage="lead",
                              traits={"plan": "gold", "age": "35", "city": "oslo"}),
         "dee": ProfileFactory(tenant=t, email="dee@shop.example", lifecycle_stage="lead", traits={"age": None}),
     }
+    ProfileRfmFactory(tenant=t, profile=p["ann"], recency_score=5, frequency_score=5, monetary_score=5,
+                      segment="champions")
+    ProfileRfmFactory(tenant=t, profile=p["bob"], recency_score=2, frequency_score=3, monetary_score=2,
+                      segment="at_risk")
     for name, profile in p.items():
         profile.refresh_from_db()
     recent = NOW - dt.timedelta(days=3)
