@@ -309,7 +309,9 @@ class RuleExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_firings(self, obj) -> RuleFiringSerializer(many=True):
-        return RuleFiringSerializer(obj.firings.all(), many=True).data
+        """Up to 50 of the run's firings (the views prefetch them as `recent_firings`)."""
+        firings = getattr(obj, "recent_firings", None)
+        return RuleFiringSerializer(firings if firings is not None else obj.firings.all()[:50], many=True).data
 
 
 class BacktestRequestSerializer(StrictSerializer):

@@ -6,8 +6,9 @@ are SQL AND/OR, and a condition may compare a metric with another metric × a mu
 
 Lookbacks end on the evaluation day (tenant time zone) and include it: today, yesterday (only), last_3d, last_7d,
 last_14d, last_30d. `budget` is the campaign's budget over the lookback (daily budget × days; a lifetime budget
-as it is) and `budget_utilization` = spend / budget × 100 over the same lookback. `equals` / `not_equals` compare
-at the displayed precision (a difference below 0.005).
+as it is) and `budget_utilization` = spend / budget × 100 over the same lookback. A ratio whose denominator is 0
+(no spend, no clicks, no budget …) has no value, and a condition on it does not match: a campaign that spent
+nothing has no ROAS below 1. `equals` / `not_equals` compare at the displayed precision (a difference below 0.005).
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from typing import Any, Iterator
 from django.db.models import (
     Case, Exists, F, FilteredRelation, FloatField, OuterRef, Q, QuerySet, Value, When,
 )
-from django.db.models.functions import Abs, Cast
+from django.db.models.functions import Abs, Cast, NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 from django.utils import timezone
 
-from campaigns.metrics import RATIOS, metric_sums, metric_value, safe_ratio
+from campaigns.metrics import RATIOS, metric_sums, metric_value
 from campaigns.models import Campaign
 from campaigns.selectors.common import zone
 
@@ -80,6 +81,13 @@ def _float(expression) -> Cast:
     return Cast(expression, FloatField())
 
 
+def _ratio(numerator: str, denominator: str, factor: int = 1):
+    """numerator / denominator × factor, NULL (no value) when the denominator is 0 — unlike the 0 that
+    campaigns.metrics.safe_ratio shows in reports, since "no spend" must not read as "ROAS 0"."""
+    expression = _float(F(numerator)) / NullIf(_float(F(denominator)), Value(0.0))
+    return expression * Value(float(factor)) if factor != 1 else expression
+
+
 def _annotations(metrics: list[tuple[str, str]], *, day: dt.date, budgets: dict | None) -> tuple[dict, dict]:
     """Sums (aggregates over the filtered metric rows) and the expressions derived from them, by name."""
     sums: dict[str, Any] = {}
@@ -111,9 +119,9 @@ def _annotations(metrics: list[tuple[str, str]], *, day: dt.date, budgets: dict 
             need_sum(field, lookback)
         elif field in RATIO_FIELDS:
             numerator, denominator, factor = RATIOS[field]
-            derived[name] = safe_ratio(F(need_sum(numerator, lookback)), F(need_sum(denominator, lookback)), factor)
+            derived[name] = _ratio(need_sum(numerator, lookback), need_sum(denominator, lookback), factor)
         elif field == "budget_utilization":
-            derived[name] = safe_ratio(F(need_sum("spend", lookback)), F(need_budget(lookback)), 100)
+            derived[name] = _ratio(need_sum("spend", lookback), need_budget(lookback), 100)
         elif field == "budget":
             need_budget(lookback)
     return sums, derived
@@ -191,12 +199,14 @@ def rule_matches(*, tenant, rule, day: dt.date, budgets: dict | None = None, exc
             .order_by("name", "id"))
 
 
-def metrics_by_lookback(row: dict, metrics: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
-    """{lookback: {field: value}} as the API shows them."""
+def metrics_by_lookback(row: dict, metrics: list[tuple[str, str]]) -> dict[str, dict[str, float | None]]:
+    """{lookback: {field: value}} as the API shows them (null: a ratio without a denominator)."""
     out: dict[str, dict[str, float]] = {}
     for field, lookback in metrics:
         value = row[metric_name(field, lookback)]
-        if field in ("budget", "budget_utilization"):
+        if value is None:
+            shown = None
+        elif field in ("budget", "budget_utilization"):
             shown = round(float(value or 0), 2)
         else:
             shown = metric_value(field, value)

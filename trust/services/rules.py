@@ -178,8 +178,8 @@ def _act(*, tenant, rule: Rule, execution: RuleExecution, matches: list[dict], n
             outcomes[result["outcome"]] += 1
         if any(a["type"] == "notify" or a.get("notify") for a in rule.actions):
             done = ", ".join(f"{r['type'].replace('_', ' ')}: {r['outcome']}" for r in results if r["type"] != "notify")
-            figures = "; ".join(f"{field} {value:g} ({lookback})" for lookback, values in evidence.items()
-                                for field, value in values.items())
+            figures = "; ".join(f"{field} {'n/a' if value is None else format(value, 'g')} ({lookback})"
+                                for lookback, values in evidence.items() for field, value in values.items())
             lines.append(f"{campaign.name} ({campaign.platform}) — {figures}" + (f" — {done}" if done else ""))
             notified.append(str(campaign.pk))
         RuleFiring.objects.for_tenant(tenant).create(tenant=tenant, rule=rule, execution=execution, campaign=campaign,
@@ -199,10 +199,10 @@ def rule_run(*, tenant, rule: Rule, trigger: str = "manual", now=None) -> RuleEx
     rule.last_run_at = now
     try:
         matches = list(rule_evaluate(tenant=tenant, rule=rule, now=now))
+        execution.evaluated = scope_count(tenant=tenant, rule=rule)
         fresh = [m for m in matches if not m["in_cooldown"]]
         outcomes = _act(tenant=tenant, rule=rule, execution=execution, matches=fresh, now=now) if fresh else Counter()
         execution.status, execution.outcomes = RUN_OK, dict(outcomes)
-        execution.evaluated = scope_count(tenant=tenant, rule=rule)
         execution.matched, execution.in_cooldown, execution.fired = len(matches), len(matches) - len(fresh), len(fresh)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution; a scheduled run must not crash the worker
         logger.exception("rule %s failed", rule.pk)

@@ -90,7 +90,10 @@ class RuleViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.RetrieveMode
     @action(detail=True, methods=["post"])
     def run(self, request, pk=None):
         execution = rule_run(tenant=self.tenant, rule=self.get_object(), trigger="manual")
-        execution = RuleExecution.objects.for_tenant(self.tenant).prefetch_related("firings").get(pk=execution.pk)
+        firings = RuleFiring.objects.for_tenant(self.tenant).order_by("-fired_at", "id")
+        execution = (RuleExecution.objects.for_tenant(self.tenant)
+                     .prefetch_related(Prefetch("firings", queryset=firings[:FIRINGS_SHOWN], to_attr="recent_firings"))
+                     .get(pk=execution.pk))
         return Response(s.RuleExecutionSerializer(execution).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(tags=TAGS, responses=s.RuleExecutionSerializer(many=True),
@@ -102,7 +105,7 @@ class RuleViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.RetrieveMode
         rule = self.get_object()
         firings = RuleFiring.objects.for_tenant(self.tenant).order_by("-fired_at", "id")
         rows = (RuleExecution.objects.for_tenant(self.tenant).filter(rule=rule).order_by("-started_at", "-id")
-                .prefetch_related(Prefetch("firings", queryset=firings[:FIRINGS_SHOWN])))
+                .prefetch_related(Prefetch("firings", queryset=firings[:FIRINGS_SHOWN], to_attr="recent_firings")))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.RuleExecutionSerializer(page, many=True).data)
 
