@@ -75,31 +75,33 @@ def test_attribution_of_first_party_conversions(tenant, scoped):
         daily(tenant, campaign(tenant, acc, name="Fresh"), range(0, 30), conversions=0, revenue=0)
     purchases(tenant, 10, revenue=None, properties={"ad_account_id": str(a.pk)}, event_type="lead")  # direct
     purchases(tenant, 8, revenue=None, properties={"utm_source": "Facebook"})  # meta: A 6, B 2
+    purchases(tenant, 4, revenue=None, properties={"gclid": "Cj0KCQ"})  # google by its click id: G 4
     purchases(tenant, 5, revenue=None, properties={"utm_source": "newsletter"})  # not from ads: nobody
-    purchases(tenant, 20, revenue=None)  # no source: A 12, B 4, G 4
+    purchases(tenant, 20, revenue=None)  # no source at all: nobody
     purchases(tenant, 7, revenue=None, properties={"ad_account_id": str(a.pk)}, days_ago=9)  # outside the window
     health = signal_health_refresh(tenant=tenant)
     coverage = {x["name"]: x["signals"][0] for x in health["accounts"]}
-    assert coverage["A"]["details"]["first_party_conversions"] == 28.0 and coverage["A"]["score"] == 47
-    assert coverage["B"]["details"]["first_party_conversions"] == 6.0 and coverage["B"]["score"] == 30
+    assert coverage["A"]["details"]["first_party_conversions"] == 16.0 and coverage["A"]["score"] == 27
+    assert coverage["B"]["details"]["first_party_conversions"] == 2.0 and coverage["B"]["score"] == 10
     assert coverage["G"]["details"]["first_party_conversions"] == 4.0 and coverage["G"]["score"] == 20
     accuracy = {x["name"]: x["signals"][1]["score"] for x in health["accounts"]}
-    assert accuracy == {"A": 47, "B": 30, "G": 20}  # no revenue on either side: counts only
+    assert accuracy == {"A": 27, "B": 10, "G": 20}  # no revenue on either side: counts only
     tenant_scores = {s["name"]: s["score"] for s in health["signals"]}
-    assert tenant_scores["pixel_coverage"] == 32  # mean(46.67, 30, 20) of the rounded scores: (47 + 30 + 20) / 3
+    assert tenant_scores["pixel_coverage"] == 19  # the mean of the accounts' scores: (27 + 10 + 20) / 3
 
 
 def test_without_first_party_tracking_coverage_has_no_data(tenant, scoped):
     acc = account(tenant, runs=())
     daily(tenant, campaign(tenant, acc), range(0, 30))
     purchases(tenant, 3, properties={"ad_account_id": acc.external_id}, days_ago=120)  # too old to count
+    purchases(tenant, 9, properties={"utm_source": "newsletter"})  # recent, but says nothing about ads
     health = signal_health_refresh(tenant=tenant)
     (only,) = health["accounts"]
     assert [(s["name"], s["score"], s["status"]) for s in only["signals"]] == [
         ("pixel_coverage", None, "no_data"), ("conversion_accuracy", None, "no_data"),
         ("data_freshness", 100, "healthy"), ("api_health", None, "no_data")]
     assert only["overall_score"] == 100  # the weighted mean of what has data
-    purchases(tenant, 1, properties={"utm_source": "newsletter"}, days_ago=40)  # tracking is set up, nothing matched
+    purchases(tenant, 1, properties={"ad_account_id": acc.external_id}, days_ago=40)  # set up; nothing in the window
     only = signal_health_refresh(tenant=tenant)["accounts"][0]
     assert only["signals"][0]["score"] == 0 and only["signals"][1]["score"] == 0
     assert only["overall_score"] == 31 and only["status"] == "unhealthy"  # 0.25 × 100 / 0.8 = 31.25
@@ -171,7 +173,7 @@ def test_status_changes_emit_events_and_notify(tenant, user, measured, scoped, d
     assert not OutboxEvent.objects.for_tenant(tenant).filter(event_type__startswith="signal.").exists()
     from cdp.models import Event
 
-    Event.objects.for_tenant(tenant).filter(event_type="purchase").update(properties={"utm_source": "newsletter"})
+    Event.objects.for_tenant(tenant).filter(event_type="purchase").update(properties={"ad_account_id": "act_other"})
     time_machine.move_to(NOW + dt.timedelta(minutes=5), tick=False)
     with django_capture_on_commit_callbacks(execute=True):
         health = signal_health_refresh(tenant=tenant)

@@ -16,11 +16,13 @@ window, F / Rf the first-party conversions (CDP events `purchase` and `lead`) at
 - api_health          = 100 × (1 − failed / attempts) over the sync attempts of the last 24 hours
                         (no data without attempts)
 
-Attribution of a first-party conversion: `properties.ad_account_id` naming the account (its Stratum id or its
-platform id) → that account; else `properties.utm_source` naming an ad platform → the platform's accounts, shared
-in proportion to their P; a `utm_source` that is no ad platform (newsletter, organic …) → no account; no source at
-all → every account, shared in proportion to P. A tenant without any first-party conversion event in the last 90
-days has not set up first-party tracking: coverage and accuracy have no data (they are not zero).
+Attribution of a first-party conversion (only conversions that name where they came from are ad conversions):
+`properties.ad_account_id` naming the account (its Stratum id or its platform id) → that account; else
+`properties.utm_source` naming an ad platform (facebook/fb/instagram count as meta, adwords as google, snap as
+snapchat) or else a platform click id (`fbclid` meta, `gclid` google, `ttclid` tiktok, `ScCid` snapchat) → that
+platform's active accounts, shared in proportion to their P. Conversions without any of these (organic, direct,
+e-mail …) match no account. A tenant without any attributed first-party conversion in the last 90 days has not set
+up first-party tracking: coverage and accuracy have no data then (they are not zero).
 
 Overall (account) = the weighted mean of the components that have data, weights WEIGHTS. Tenant: each component
 is the mean over its active accounts, and the overall score the mean of the accounts' overall scores. Scores are rounded half up. Status:
@@ -34,9 +36,9 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Case, CharField, Count, DecimalField, Q, Sum, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from campaigns.models import PLATFORMS, CampaignDailyMetric
@@ -49,6 +51,8 @@ CONVERSION_EVENTS = ("purchase", "lead")
 TRACKING_LOOKBACK_DAYS = 90
 SOURCE_ALIASES = {"facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta", "adwords": "google",
                   "googleads": "google", "snap": "snapchat"}
+AD_SOURCES = tuple(PLATFORMS) + tuple(SOURCE_ALIASES)
+CLICK_IDS = (("fbclid", "meta"), ("gclid", "google"), ("ttclid", "tiktok"), ("ScCid", "snapchat"))
 
 __all__ = ["THRESHOLDS", "WEIGHTS", "half_up", "health_status", "iso", "signal_health_compute", "signal_window"]
 
@@ -84,23 +88,31 @@ def _platform_conversions(*, tenant, account_ids, first: dt.date, last: dt.date)
     return {str(r["campaign__ad_account_id"]): (float(r["conversions"] or 0), float(r["revenue"] or 0)) for r in rows}
 
 
-def _first_party_groups(*, tenant, start: dt.datetime, end: dt.datetime) -> list[dict]:
-    """First-party conversions of the window grouped by what attributes them (one query)."""
+def _attributed_events(*, tenant):
+    """First-party conversions that say where they came from, each with `account_key`, `utm_source` (lower case)
+    and `click_platform` annotated."""
     from cdp.models import Event
 
+    source = Lower(KT("properties__utm_source"))
+    click = Case(*[When(properties__has_key=key, then=Value(platform)) for key, platform in CLICK_IDS],
+                 default=Value(""), output_field=CharField())
+    return (Event.objects.for_tenant(tenant).filter(event_type__in=CONVERSION_EVENTS)
+            .annotate(account_key=KT("properties__ad_account_id"), utm_source=source, click_platform=click)
+            .filter(Q(account_key__isnull=False) | Q(utm_source__in=AD_SOURCES) | ~Q(click_platform="")))
+
+
+def _first_party_groups(*, tenant, start: dt.datetime, end: dt.datetime) -> list[dict]:
+    """Attributed first-party conversions of the window, grouped by what attributes them (one query)."""
     money = DecimalField(max_digits=20, decimal_places=2)
-    return list(Event.objects.for_tenant(tenant)
-                .filter(event_type__in=CONVERSION_EVENTS, timestamp__gte=start, timestamp__lt=end)
-                .values(account_key=KT("properties__ad_account_id"), utm_source=KT("properties__utm_source"))
+    return list(_attributed_events(tenant=tenant).filter(timestamp__gte=start, timestamp__lt=end)
+                .values("account_key", "utm_source", "click_platform")
                 .annotate(n=Count("id"), revenue=Coalesce(Sum("revenue"), Value(0, output_field=money),
                                                           output_field=money)))
 
 
 def _tracking_active(*, tenant, now: dt.datetime) -> bool:
-    from cdp.models import Event
-
-    return Event.objects.for_tenant(tenant).filter(
-        event_type__in=CONVERSION_EVENTS, timestamp__gte=now - dt.timedelta(days=TRACKING_LOOKBACK_DAYS)).exists()
+    return _attributed_events(tenant=tenant).filter(
+        timestamp__gte=now - dt.timedelta(days=TRACKING_LOOKBACK_DAYS)).exists()
 
 
 def _share(amount: float, revenue: float, account_ids: list[str], platform: dict[str, tuple[float, float]],
@@ -123,20 +135,17 @@ def _attribute(*, accounts: list[dict], groups: list[dict],
         by_key[account["ad_account_id"]] = account["ad_account_id"]
         by_key.setdefault(account["external_id"], account["ad_account_id"])
         by_platform[account["platform"]].append(account["ad_account_id"])
-    every = [a["ad_account_id"] for a in accounts]
     attributed: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for group in groups:
         count, revenue = float(group["n"]), float(group["revenue"] or 0)
         key = (group["account_key"] or "").strip()
-        source = (group["utm_source"] or "").strip().lower()
-        source = SOURCE_ALIASES.get(source, source)
+        source = (group["utm_source"] or "").strip()
+        source = SOURCE_ALIASES.get(source, source) if source in AD_SOURCES else group["click_platform"]
         if key and key in by_key:
             attributed[by_key[key]][0] += count
             attributed[by_key[key]][1] += revenue
-        elif source in PLATFORMS:
+        elif source:
             _share(count, revenue, by_platform.get(source, []), platform, attributed)
-        elif not source and not key:
-            _share(count, revenue, every, platform, attributed)
     return attributed
 
 
@@ -176,7 +185,8 @@ def _account_health(*, fresh: dict, external_id: str, tracking: bool, platform: 
     conversions = {"platform_conversions": round(p, 2), "platform_revenue": round(rp, 2),
                    "first_party_conversions": round(f, 2), "first_party_revenue": round(rf, 2)}
     if not tracking:
-        note = {**conversions, "note": "No first-party conversion events (purchase, lead) in the last 90 days."}
+        note = {**conversions, "note": "No attributed first-party conversion (purchase, lead naming an ad account, "
+                                       "an ad platform or a click id) in the last 90 days."}
         coverage, accuracy = _component("pixel_coverage", None, note), _component("conversion_accuracy", None, note)
     else:
         coverage = _component("pixel_coverage", None if p == 0 else 100 * min(f, p) / p, conversions)
