@@ -244,3 +244,34 @@ class TestInterfaceForOtherApps:
         assert profile_find_by_email(tenant=scoped, email="garbage") is None
         assert purchase_counts_by_email(tenant=scoped, emails=["BUYER@shop.example", "nobody@shop.example", "bad"]) == {
             "buyer@shop.example": 3, "nobody@shop.example": 0}
+
+
+class TestIdentityRules:
+    def test_get_and_patch(self, api_client):
+        body = api_client.get("/api/v1/cdp/identity-rules").json()
+        assert body["caps"]["external_id"] == 1 and body["blocklist"] == []
+        assert "test@example.com" in body["builtin_blocklist"]["email"]
+        patched = api_client.patch("/api/v1/cdp/identity-rules", {
+            "blocklist": [{"type": "email", "value": " Shared@Office.example "}, {"type": "phone", "value": "+1 415 555 0100"}],
+            "caps": {"email": 3}}, format="json").json()
+        assert patched["blocklist"] == [{"type": "email", "value": "shared@office.example"},
+                                        {"type": "phone", "value": "+14155550100"}]
+        assert patched["caps"]["email"] == 3 and patched["caps"]["phone"] == 5
+
+    @pytest.mark.parametrize("body,field", [
+        ({"caps": {"email": 0}}, "caps.email"),
+        ({"caps": {"email": "many"}}, "caps.email"),
+        ({"blocklist": [{"type": "email", "value": "nope"}]}, "blocklist[0].value"),
+        ({"blocklist": [{"type": "Bad Type", "value": "x"}]}, "blocklist[0].type"),
+        ({"blocklist": [{"type": "email"}]}, "blocklist[0].value"),
+        ({"priorities": []}, "priorities"),
+    ])
+    def test_bad_rules(self, api_client, body, field):
+        assert field in assert_error(api_client.patch("/api/v1/cdp/identity-rules", body, format="json"), 422)["errors"]
+
+    def test_only_admins_change_rules(self, tenant, make_client):
+        from tests.accounts.factories import UserFactory
+
+        manager = make_client(UserFactory(tenant=tenant, role="manager"))
+        assert manager.get("/api/v1/cdp/identity-rules").status_code == 200
+        assert_error(manager.patch("/api/v1/cdp/identity-rules", {"caps": {"email": 2}}, format="json"), 403)
