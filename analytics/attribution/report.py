@@ -154,8 +154,8 @@ def credit_tables(*, tenant, loaded: Loaded, credit: engine.Credit) -> tuple[lis
                                   round_to_total([r["rev"] for r in rows], rev_total)):
             row["attributed_conversions"] = conv
             row["attributed_revenue"] = rev
-            row["conversion_share"] = round(row["conv"] / total_conv, 4) if total_conv else 0.0
-            row["revenue_share"] = round(row["rev"] / total_rev, 4) if total_rev else 0.0
+            row["conversion_share"] = round(float(row["conv"]) / total_conv, 4) if total_conv else 0.0
+            row["revenue_share"] = round(float(row["rev"]) / total_rev, 4) if total_rev else 0.0
     for row in campaign_rows:
         match = known.get(row["campaign"] or "")
         row["campaign_id"] = str(match["pk"]) if match else None

@@ -41,14 +41,14 @@ class ModelParams:
 
 def _log_odds_dead(params: ModelParams, x, t_x, T) -> np.ndarray:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=float)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     return np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
 
 
 def log_likelihood(params: ModelParams, x, t_x, T) -> np.ndarray:
     """Per-customer log-likelihood (vectorised)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=float)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     alive = (special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
              + special.betaln(a, b + x + 1) - special.betaln(a, b) - (r + x) * np.log(alpha + T))
     return alive + np.logaddexp(0.0, _log_odds_dead(params, x, t_x, T))
@@ -80,7 +80,7 @@ def expected_purchases(params: ModelParams, t: float, x, t_x, T) -> np.ndarray |
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if a <= 1:
         return None
-    x = np.asarray(x, dtype=float)
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
     hyp = special.hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
     numerator = (a + b + x) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
     return numerator * probability_alive(params, x, t_x, T)

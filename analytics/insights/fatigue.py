@@ -45,10 +45,10 @@ def fatigue_insights(*, tenant, today: dt.date, campaign_names: dict) -> list[di
         spend = np.array([p[3] for p in points])
         ctr_fit, spend_fit = linregress(days, ctr), linregress(days, spend)
         first, last = days.min(), days.max()
-        ctr_start = ctr_fit.intercept + ctr_fit.slope * first
-        ctr_end = ctr_fit.intercept + ctr_fit.slope * last
-        spend_start = spend_fit.intercept + spend_fit.slope * first
-        spend_change = (spend_fit.slope * (last - first)) / spend_start if spend_start > 0 else 1.0
+        ctr_start = float(ctr_fit.intercept + ctr_fit.slope * first)
+        ctr_end = float(ctr_fit.intercept + ctr_fit.slope * last)
+        spend_start = float(spend_fit.intercept + spend_fit.slope * first)
+        spend_change = float(spend_fit.slope * (last - first)) / spend_start if spend_start > 0 else 1.0
         if ctr_start <= 0 or ctr_fit.slope >= 0:
             continue
         decline = 1 - max(ctr_end, 0.0) / ctr_start

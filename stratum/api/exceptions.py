@@ -131,6 +131,10 @@ def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(errors, dict):
         for key, value in errors.items():
+            if isinstance(key, int):  # DRF reports list items (many=True, ListField) by index: "items[0].x"
+                for k, v in _flatten(value, f"{prefix}[{key}]").items():
+                    flat.setdefault(k, []).extend(v)
+                continue
             path = key if not prefix else (f"{prefix}.{key}" if key != "non_field_errors" else prefix)
             if key == "non_field_errors" and not prefix:
                 path = "non_field_errors"
