@@ -18,6 +18,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Tenant
+from stratum.api.exceptions import Conflict
 from stratum.api.tenancy import tenant_scope
 
 logger = logging.getLogger("stratum.trust.tasks")
@@ -84,7 +85,10 @@ def rule_run_task(tenant_id: str, rule_id: str, trigger: str = "schedule") -> st
         rule = Rule.objects.filter(pk=rule_id, enabled=True).first()
         if rule is None:
             return None
-        return rule_run(tenant=tenant, rule=rule, trigger=trigger).status
+        try:
+            return rule_run(tenant=tenant, rule=rule, trigger=trigger).status
+        except Conflict:  # a manual run of it is under way
+            return None
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -126,7 +130,10 @@ def autopilot_run_task(tenant_id: str) -> int | None:
 
         if not autopilot_settings_get(tenant=tenant).enabled:
             return None
-        return autopilot_run(tenant=tenant, trigger="schedule")["proposed"]
+        try:
+            return autopilot_run(tenant=tenant, trigger="schedule")["proposed"]
+        except Conflict:  # disabled meanwhile, or a manual run is under way
+            return None
 
 
 @shared_task(acks_late=True, ignore_result=True)

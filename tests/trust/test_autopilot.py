@@ -354,3 +354,12 @@ def test_the_schedule_runs_enabled_tenants_only(tenant, autopilot_on, settings):
         assert AutopilotAction.objects.filter(status="executed").count() == 3
     assert settings.CELERY_BEAT_SCHEDULE["trust.autopilot_run_due"]["schedule"] == \
         settings.AUTOPILOT_INTERVAL_MINUTES * 60.0
+
+
+def test_one_run_at_a_time(api_client, tenant, autopilot_on):
+    from django.core.cache import cache
+
+    cache.add(f"trust:autopilot-run:{tenant.pk}", 1, timeout=60)
+    assert_error(api_client.post("/api/v1/autopilot/run"), 409, "AUTOPILOT_RUNNING")
+    cache.delete(f"trust:autopilot-run:{tenant.pk}")
+    assert api_client.post("/api/v1/autopilot/run").status_code == 200

@@ -369,3 +369,15 @@ def test_rules_need_autopilot_and_write_roles(db, make_key_client):
     assert make_key_client(manager, scopes=["write:trust"]).post("/api/v1/rules", SPEC_RULE,
                                                                  format="json").status_code == 201
     assert_error(make_key_client(manager, scopes=["read:trust"]).post("/api/v1/rules", SPEC_RULE, format="json"), 403)
+
+
+def test_one_run_of_a_rule_at_a_time(api_client, tenant, world):
+    from django.core.cache import cache
+
+    rule = RuleFactory(tenant=tenant)
+    cache.add(f"trust:rule-run:{rule.pk}", 1, timeout=60)
+    assert_error(api_client.post(f"/api/v1/rules/{rule.pk}/run"), 409, "RULE_RUNNING")
+    from trust.tasks import rule_run_task
+
+    assert rule_run_task(str(tenant.pk), str(rule.pk)) is None  # the schedule skips it
+    assert not RuleExecution.objects.for_tenant(tenant).exists()

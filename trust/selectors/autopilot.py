@@ -156,10 +156,9 @@ def _pause(row, *, mode: Mode, target: float, account_cpa: float, evidence: dict
         return None
     if conversions < mode.min_conversions and not (account_cpa > 0 and spend >= mode.min_conversions * account_cpa):
         return None
-    daily = row.budget_amount if row.budget_type == "daily" else Decimal("0")
     return Proposal(
         campaign=row, kind="pause_campaign", before=campaign_state(row),
-        after={**campaign_state(row), "status": "paused"}, money_impact=daily, evidence=evidence,
+        after={**campaign_state(row), "status": "paused"}, money_impact=row.budget_amount, evidence=evidence,
         reason=(f"ROAS {roas:.2f} over {evidence['window']['start_date']} … {evidence['window']['end_date']} is below "
                 f"{mode.pause_below:g} × the target {target:g}, and stayed below the target in both halves "
                 f"({evidence['roas_prior']:.2f}, then {evidence['roas_recent']:.2f}), on {money(spend):.2f} spend "

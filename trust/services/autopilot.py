@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -142,9 +143,11 @@ def _expire(*, tenant, action: AutopilotAction, reason: str, actor: Actor = SYST
 
 
 def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> AutopilotAction:
-    """Executes a pending action for the approving human. The gate is asked again: an unhealthy signal refuses
-    the approval (409 TRUST_GATE_BLOCKED, the action stays pending); a campaign changed since the proposal makes
-    the action stale (409 ACTION_STALE, the action expires)."""
+    """Executes a pending action for the approving human, holding the action's row lock until it is done (two
+    approvals cannot both execute). The gate is asked again: an unhealthy signal refuses the approval (409
+    TRUST_GATE_BLOCKED, the action stays pending); a campaign changed since the proposal makes the action stale
+    (409 ACTION_STALE, the action expires). Refusals are recorded before they are raised."""
+    refusal = None
     with transaction.atomic():
         action = _locked_pending(tenant=tenant, action=action)
         campaign = Campaign.objects.for_tenant(tenant).select_related("ad_account").get(pk=action.campaign_id)
@@ -152,26 +155,28 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
         if any(current[key] != action.before.get(key) for key in ("status", "budget_amount")):
             _expire(tenant=tenant, action=action, actor=actor,
                     reason="The campaign changed since the proposal (status or budget); the action no longer applies.")
-            stale = True
+            refusal = Conflict("The campaign changed since this action was proposed; it expired instead.",
+                               code="ACTION_STALE")
         else:
-            stale = False
-    if stale:
-        raise Conflict("The campaign changed since this action was proposed; it expired instead.", code="ACTION_STALE")
-    direction = direction_of(action.kind, before_budget=Decimal(action.before["budget_amount"]),
-                             after_budget=Decimal(action.after["budget_amount"]))
-    decision = gate_check(tenant=tenant, actor=actor, action=action.kind, campaign=campaign, direction=direction,
-                          action_id=action.pk, rule_id=action.rule_id, details={"approval": True})
-    if not decision.allowed:
-        raise Conflict(f"The trust gate blocks this action now: {decision.reason}", code="TRUST_GATE_BLOCKED")
-    with transaction.atomic():
-        action = _locked_pending(tenant=tenant, action=action)
-        action.decided_at, action.decided_by, action.signal = timezone.now(), actor.user, decision.signal
-        action.save(update_fields=["decided_at", "decided_by", "signal"])
-        audit_record(tenant=tenant, event="approval", decision="approved", actor=actor, action=action.kind,
-                     reason=f"Approved by {actor.name}.", signal=decision.signal, action_id=action.pk,
-                     rule_id=action.rule_id, ad_account_id=campaign.ad_account_id, campaign_id=campaign.pk,
-                     target=_target(campaign))
-    return action_execute(tenant=tenant, action=action, actor=AUTOPILOT, approved_by=actor)
+            direction = direction_of(action.kind, before_budget=Decimal(action.before["budget_amount"]),
+                                     after_budget=Decimal(action.after["budget_amount"]))
+            decision = gate_check(tenant=tenant, actor=actor, action=action.kind, campaign=campaign,
+                                  direction=direction, action_id=action.pk, rule_id=action.rule_id,
+                                  details={"approval": True})
+            if not decision.allowed:
+                refusal = Conflict(f"The trust gate blocks this action now: {decision.reason}",
+                                   code="TRUST_GATE_BLOCKED")
+            else:
+                action.decided_at, action.decided_by, action.signal = timezone.now(), actor.user, decision.signal
+                action.save(update_fields=["decided_at", "decided_by", "signal"])
+                audit_record(tenant=tenant, event="approval", decision="approved", actor=actor, action=action.kind,
+                             reason=f"Approved by {actor.name}.", signal=decision.signal, action_id=action.pk,
+                             rule_id=action.rule_id, ad_account_id=campaign.ad_account_id, campaign_id=campaign.pk,
+                             target=_target(campaign))
+                action = action_execute(tenant=tenant, action=action, actor=AUTOPILOT, approved_by=actor)
+    if refusal is not None:
+        raise refusal
+    return action
 
 
 def action_reject(*, tenant, action: AutopilotAction, actor: Actor, reason: str) -> AutopilotAction:
@@ -191,8 +196,9 @@ INVERSE = {"pause_campaign": "activate_campaign", "activate_campaign": "pause_ca
 
 
 def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> AutopilotAction:
-    """Undoes an executed action by restoring the values before it, through the gate (audited). Refused with
-    409 when it was not executed, was already rolled back, or the campaign changed since."""
+    """Undoes an executed action by restoring the values before it, through the gate (audited), holding the
+    original's row lock until done (two rollbacks cannot both run). Refused with 409 when it was not executed, was
+    already rolled back, the campaign changed since, or the gate blocks it (the blocked rollback is recorded)."""
     with transaction.atomic():
         action = AutopilotAction.objects.for_tenant(tenant).select_for_update().get(pk=action.pk)
         if action.status == ROLLED_BACK:
@@ -214,16 +220,19 @@ def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> Autopil
             money_impact=action.money_impact, currency=action.currency, rollback_of=action,
             reason=f"Rollback of the {action.kind.replace('_', ' ')} of {action.executed_at:%Y-%m-%d %H:%M} UTC, "
                    f"requested by {actor.name}.")
-    decision = gate_check(tenant=tenant, actor=actor, action=kind, campaign=campaign,
-                          direction=direction_of(kind, before_budget=before, after_budget=restore),
-                          action_id=undo.pk, details={"rollback_of": str(action.pk)})
-    undo.signal, undo.decided_by, undo.decided_at = decision.signal, actor.user, timezone.now()
+        decision = gate_check(tenant=tenant, actor=actor, action=kind, campaign=campaign,
+                              direction=direction_of(kind, before_budget=before, after_budget=restore),
+                              action_id=undo.pk, details={"rollback_of": str(action.pk)})
+        undo.signal, undo.decided_by, undo.decided_at = decision.signal, actor.user, timezone.now()
+        if decision.allowed:
+            undo.save(update_fields=["signal", "decided_by", "decided_at"])
+            undo = action_execute(tenant=tenant, action=undo, actor=actor, approved_by=actor)
+        else:
+            undo.status, undo.hold_reason = BLOCKED, decision.reason
+            undo.save(update_fields=["signal", "decided_by", "decided_at", "status", "hold_reason"])
     if not decision.allowed:
-        undo.status, undo.hold_reason = BLOCKED, decision.reason
-        undo.save(update_fields=["signal", "decided_by", "decided_at", "status", "hold_reason"])
         raise Conflict(f"The trust gate blocks the rollback now: {decision.reason}", code="TRUST_GATE_BLOCKED")
-    undo.save(update_fields=["signal", "decided_by", "decided_at"])
-    return action_execute(tenant=tenant, action=undo, actor=actor, approved_by=actor)
+    return undo
 
 
 def actions_expire(*, tenant, now: dt.datetime | None = None) -> int:
@@ -237,12 +246,25 @@ def actions_expire(*, tenant, now: dt.datetime | None = None) -> int:
     return len(due)
 
 
+RUN_LOCK_SECONDS = 600
+
+
 def autopilot_run(*, tenant, trigger: str = "schedule", now: dt.datetime | None = None) -> dict[str, Any]:
-    """One engine pass: fresh signal health, circuit breakers, expiry, then each proposal through the gate."""
+    """One engine pass: fresh signal health, circuit breakers, expiry, then each proposal through the gate. One
+    pass per tenant at a time (409 AUTOPILOT_RUNNING while another is under way)."""
     settings = autopilot_settings_get(tenant=tenant)
     if not settings.enabled:
         raise Conflict("Autopilot is disabled; enable it in the settings first.", code="AUTOPILOT_DISABLED")
-    now = now or timezone.now()
+    lock = f"trust:autopilot-run:{tenant.pk}"
+    if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
+        raise Conflict("The autopilot is already running for this tenant.", code="AUTOPILOT_RUNNING")
+    try:
+        return _autopilot_pass(tenant=tenant, settings=settings, trigger=trigger, now=now or timezone.now())
+    finally:
+        cache.delete(lock)
+
+
+def _autopilot_pass(*, tenant, settings, trigger: str, now: dt.datetime) -> dict[str, Any]:
     health = signal_health_refresh(tenant=tenant, trigger="autopilot", now=now)
     circuit_breakers_check(tenant=tenant, now=now)
     expired = actions_expire(tenant=tenant, now=now)

@@ -15,12 +15,13 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.notifications import notification_send
 from campaigns.models import Campaign
-from stratum.api.exceptions import ApiError
+from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 
 from ..models import BLOCKED, EXECUTED, PENDING, RUN_FAILED, RUN_OK, AutopilotAction, Rule, RuleExecution, RuleFiring
@@ -91,7 +92,7 @@ def _money_action(*, tenant, rule: Rule, action: dict, campaign: Campaign, evide
         after["status"] = "paused" if kind == "pause_campaign" else "active"
         if after["status"] == campaign.status:
             return {"type": kind, "outcome": "skipped", "detail": f"Already {campaign.status}."}
-        impact = campaign.budget_amount if campaign.budget_type == "daily" else Decimal(0)
+        impact = campaign.budget_amount  # the daily budget, or the whole lifetime budget
     else:
         new = _budget_after(action=action, campaign=campaign, cap=cap)
         if new == campaign.budget_amount:
@@ -189,10 +190,22 @@ def _act(*, tenant, rule: Rule, execution: RuleExecution, matches: list[dict], n
     return outcomes
 
 
+RUN_LOCK_SECONDS = 600
+
+
 def rule_run(*, tenant, rule: Rule, trigger: str = "manual", now=None) -> RuleExecution:
-    """Evaluates the rule now and acts on each match outside its cooldown. Never raises for a failed run: the
-    execution records the error."""
-    now = now or timezone.now()
+    """Evaluates the rule now and acts on each match outside its cooldown; one run of a rule at a time (409
+    RULE_RUNNING). Never raises for a failed run: the execution records the error."""
+    lock = f"trust:rule-run:{rule.pk}"
+    if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
+        raise Conflict("This rule is running right now.", code="RULE_RUNNING")
+    try:
+        return _rule_pass(tenant=tenant, rule=rule, trigger=trigger, now=now or timezone.now())
+    finally:
+        cache.delete(lock)
+
+
+def _rule_pass(*, tenant, rule: Rule, trigger: str, now) -> RuleExecution:
     execution = RuleExecution.objects.for_tenant(tenant).create(tenant=tenant, rule=rule, trigger=trigger,
                                                                 started_at=now)
     Rule.objects.for_tenant(tenant).filter(pk=rule.pk).update(last_run_at=now)
