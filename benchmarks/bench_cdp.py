@@ -6,6 +6,7 @@
 2. Segment preview (exact count + 10 samples) on 1,000,000 profiles with two trait rules — beside the same
    hand-written SQL. Target p50 ≤ 300 ms.
 3. RFM recompute for 1,000,000 profiles / 5,000,000 events. Target ≤ 60 s.
+`BENCH_CDP_PARTS=ingestion` or `segments` runs one half; `BENCH_CDP_PROFILES` / `BENCH_CDP_EVENTS` shrink the sets.
 
 Data sets are built with bulk SQL (generate_series) in throwaway tenants deleted afterwards. Figures are
 medians of repeated runs; the machine is shared, so final figures are re-run on a quiet machine.
@@ -289,4 +290,5 @@ def run() -> list[Row]:
     if connection.vendor != "postgresql":
         print("bench_cdp needs PostgreSQL (DATABASE_URL=postgres://…); skipped")
         return []
-    return bench_ingestion() + bench_preview_and_rfm()
+    parts = os.environ.get("BENCH_CDP_PARTS", "ingestion,segments").split(",")
+    return (bench_ingestion() if "ingestion" in parts else []) + (bench_preview_and_rfm() if "segments" in parts else [])

@@ -149,7 +149,8 @@ class IdentityRules(TenantOwned):
 
 
 class Event(TenantOwned):
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    # (profile, timestamp) below serves profile lookups: no separate FK index to maintain on every insert.
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", db_index=False)
     origin_profile_id = models.UUIDField(help_text="The profile the event was first attributed to (unmerge).")
     event_type = models.CharField(max_length=64)
     timestamp = models.DateTimeField()

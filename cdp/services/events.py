@@ -212,9 +212,31 @@ def _ingest(*, tenant, events: list, source: str) -> list[ItemResult]:
             else:
                 results[item.index] = ItemResult(item.index, "rejected", status_code=422, errors={
                     "message_id": ["Repeats the message_id of an event of this batch that was rejected."]})
-    Event.objects.for_tenant(tenant).bulk_create(rows, batch_size=1000)
+    _events_insert(tenant=tenant, rows=rows)
     _profiles_touch(tenant=tenant, touched=touched, now=now)
     return [results[i] for i in range(len(events))]
+
+
+EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "event_type", "timestamp", "properties", "revenue",
+                 "message_id", "source", "received_at")
+
+
+def _events_insert(*, tenant, rows: list[Event]) -> None:
+    """PostgreSQL: COPY (a 1,000-row INSERT spends most of its time quoting 11,000 parameters client-side and
+    parsing the statement). Other databases: bulk_create."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Event.objects.for_tenant(tenant).bulk_create(rows, batch_size=1000)
+        return
+    from psycopg.types.json import Jsonb
+
+    sql = f"COPY {Event._meta.db_table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            for e in rows:
+                copy.write_row((e.pk, tenant.pk, e.profile_id, e.origin_profile_id, e.event_type, e.timestamp,
+                                Jsonb(e.properties), e.revenue, e.message_id, e.source, e.received_at))
 
 
 def _resolve_profiles(*, tenant, items: list[_Item], results: dict, source: str) -> dict:
@@ -274,8 +296,6 @@ def _profiles_touch(*, tenant, touched: dict, now) -> None:
     if not touched:
         return
     ids = sorted(touched, key=str)
-    # Lock in a fixed order so concurrent batches touching the same profiles cannot deadlock.
-    list(Profile.objects.for_tenant(tenant).filter(pk__in=ids).order_by("pk").select_for_update().values_list("pk"))
     rows = []
     for pid in ids:
         items = touched[pid]
@@ -303,6 +323,12 @@ def _profiles_add(rows: list[tuple], *, now) -> None:
         params += [pk_field.get_db_prep_value(pid, connection), orders, str(amount),
                    dt_prep(last_purchase) if last_purchase else None, dt_prep(last_seen)]
     values = ", ".join([placeholder] * len(rows))
+    if connection.vendor == "postgresql":
+        # Lock the rows in id order first, so concurrent batches touching the same profiles cannot deadlock.
+        source = (f"v JOIN (SELECT p.id FROM {table} p JOIN v ON p.id = v.id ORDER BY p.id FOR UPDATE OF p) AS locked "
+                  f"ON locked.id = v.id")
+    else:  # SQLite locks the whole database for the transaction
+        source = "v"
     sql = f"""WITH v(id, orders, amount, last_purchase, last_seen) AS (VALUES {values})
 UPDATE {table} SET
   total_orders = {table}.total_orders + v.orders,
@@ -314,7 +340,7 @@ UPDATE {table} SET
                       ELSE {table}.last_seen_at END,
   lifecycle_stage = CASE WHEN v.orders > 0 THEN %s ELSE {table}.lifecycle_stage END,
   updated_at = %s
-FROM v WHERE {table}.id = v.id"""
+FROM {source} WHERE {table}.id = v.id"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, "customer", dt_prep(now)])
 
