@@ -6,17 +6,12 @@ import datetime as dt
 
 from drf_spectacular.utils import OpenApiParameter
 
+from campaigns.filters import DATE_PARAMETERS  # noqa: F401  (the same period/start_date/end_date parameters)
 from campaigns.selectors.common import zone
 from stratum.api.params import parse_date_range
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
-DATE_PARAMETERS = [
-    OpenApiParameter("period", str, description="7d, 30d or 90d (1–730 days) ending today in the tenant's time zone; "
-                                                "exclusive with start_date/end_date."),
-    OpenApiParameter("start_date", str, description="YYYY-MM-DD, inclusive."),
-    OpenApiParameter("end_date", str, description="YYYY-MM-DD, inclusive."),
-]
 AD_ACCOUNT_PARAMETER = OpenApiParameter("ad_account_id", str, description="One ad account (its id).")
 
 
