@@ -22,6 +22,7 @@ exactly over all 2ⁿ coalitions with batched solves (n ≤ MAX_SHAPLEY_CHANNELS
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ class ChainStructure:
 
 
 def chain_structure(paths: list[tuple[int, ...]], *, channels: int, order: int) -> ChainStructure:
+    if order == 1 and paths:
+        return _first_order_structure(paths, channels=channels)
     index: dict[tuple[int, ...], int] = {(): 0}
     states: list[tuple[int, ...]] = [()]
     edge_rows, edge_cols, last_rows, last_cols = [], [], [], []
@@ -86,6 +89,27 @@ def chain_structure(paths: list[tuple[int, ...]], *, channels: int, order: int) 
                           edge_path=np.array(edge_cols, dtype=np.int64), last=last, members=members)
 
 
+def _first_order_structure(paths: list[tuple[int, ...]], *, channels: int) -> ChainStructure:
+    """The same structure for order 1, vectorised (states are the channels; repeats collapse)."""
+    lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
+    flat = np.fromiter(itertools.chain.from_iterable(paths), dtype=np.int64, count=int(lengths.sum()))
+    owner = np.repeat(np.arange(len(paths)), lengths)
+    starts = np.r_[True, owner[1:] != owner[:-1]]
+    keep = starts | (flat != np.r_[-1, flat[:-1]])
+    flat, owner, starts = flat[keep], owner[keep], starts[keep]
+    present = np.unique(flat)
+    state = np.searchsorted(present, flat) + 1
+    previous = np.r_[0, state[:-1]]
+    previous[starts] = 0
+    last_at = np.r_[np.flatnonzero(starts)[1:] - 1, len(state) - 1]
+    n = len(present) + 1
+    last = sparse.csr_matrix((np.ones(len(last_at)), (state[last_at], owner[last_at])), shape=(n, len(paths)))
+    members = np.zeros((n, channels), dtype=bool)
+    members[np.arange(1, n), present] = True
+    return ChainStructure(states=[()] + [(int(c),) for c in present], channels=channels, edge_from=previous,
+                          edge_to=state, edge_path=owner, last=last, members=members)
+
+
 @dataclass
 class ChainCounts:
     q: sparse.csr_matrix  # transition probabilities among transient states
@@ -107,23 +131,22 @@ def chain_counts(structure: ChainStructure, conversions: np.ndarray, nulls: np.n
     return ChainCounts(q=q, r=to_conv / safe, rv=value / safe)
 
 
-def _visits(q: sparse.csr_matrix, keep: np.ndarray) -> np.ndarray:
-    """Expected visits to each kept state from the start (index 0 of the kept states)."""
+def _visits(q, keep: np.ndarray) -> np.ndarray:
+    """Expected visits to each kept state from the start (index 0 of the kept states); q dense or sparse."""
+    rhs = np.zeros(len(keep))
+    rhs[0] = 1.0
+    if isinstance(q, np.ndarray):
+        return np.linalg.solve(np.eye(len(keep)) - q[np.ix_(keep, keep)].T, rhs)
     sub = q[keep][:, keep]
     size = sub.shape[0]
-    rhs = np.zeros(size)
-    rhs[0] = 1.0
-    if size <= DENSE_LIMIT:
-        system = np.eye(size) - sub.toarray().T
-        return np.linalg.solve(system, rhs)
     system = (sparse.identity(size, format="csc") - sub.T.tocsc())
     return splu(system).solve(rhs)
 
 
 def removal_effects(structure: ChainStructure, counts: ChainCounts) -> dict:
     """P, E, and per channel the removal effects on conversions and on value."""
-    everything = np.ones(structure.size, dtype=bool)
-    base = _visits(counts.q, np.flatnonzero(everything))
+    q = counts.q.toarray() if structure.size <= DENSE_LIMIT else counts.q
+    base = _visits(q, np.arange(structure.size))
     p, e = float(base @ counts.r), float(base @ counts.rv)
     re_conv = np.zeros(structure.channels)
     re_value = np.zeros(structure.channels)
@@ -132,7 +155,7 @@ def removal_effects(structure: ChainStructure, counts: ChainCounts) -> dict:
         if keep.all():
             continue
         kept = np.flatnonzero(keep)
-        y = _visits(counts.q, kept)
+        y = _visits(q, kept)
         re_conv[channel] = 1 - float(y @ counts.r[kept]) / p if p > 0 else 0.0
         re_value[channel] = 1 - float(y @ counts.rv[kept]) / e if e > 0 else 0.0
     return {"p": p, "e": e, "re_conv": np.clip(re_conv, 0, 1), "re_value": np.clip(re_value, 0, 1)}
