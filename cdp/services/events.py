@@ -203,10 +203,11 @@ def _ingest(*, tenant, events: list, source: str) -> list[ItemResult]:
                           revenue=item.revenue, message_id=item.message_id, source=source, received_at=now))
         results[item.index] = ItemResult(item.index, "created", id=pk, profile_id=profile_id)
         touched.setdefault(profile_id, []).append(item)
+    firsts = {row.message_id: row for row in rows if row.message_id}
     for item in items:  # duplicates within the batch point at the event stored for the first one
         result = results.get(item.index)
         if result is not None and result.status == "duplicate" and result.profile_id is None:
-            first = next((r for r in rows if r.message_id == item.message_id), None)
+            first = firsts.get(item.message_id)
             if first is not None:
                 result.id, result.profile_id = first.pk, first.profile_id
             else:
