@@ -167,7 +167,7 @@ class InsightsView(AnalyticsEndpoint, TenantAPIView):
 
 class WhatIfView(AnalyticsEndpoint, TenantAPIView):
     required_feature = "what_if_simulator"
-    required_scopes = {"POST": ["read:analytics"]}  # a simulation changes nothing
+    required_scopes = {"*": ["read:analytics"]}  # a simulation changes nothing: POST needs read:analytics
     write_roles = ROLES
 
     @extend_schema(tags=TAGS, request=s.WhatIfRequestSerializer, responses=s.WhatIfSerializer,
