@@ -81,7 +81,8 @@ def view_model(callback):
 def allowed_methods(callback) -> list[str]:
     actions = getattr(callback, "actions", None)
     if actions:
-        return [m.upper() for m in actions]
+        # DRF adds "head" to a viewset's actions once it has been called; HEAD mirrors GET.
+        return [m.upper() for m in actions if m not in ("head", "options")]
     cls = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
     return [m.upper() for m in ("get", "post", "put", "patch", "delete") if cls is not None and hasattr(cls, m)]
 
