@@ -161,3 +161,12 @@ def test_plan_without_audience_sync(user, make_client, tenant, setup):
     assert_error(client.get(f"{BASE}/audiences"), 403, "FEATURE_NOT_AVAILABLE")
     assert_error(client.get(f"{BASE}/platforms"), 403, "FEATURE_NOT_AVAILABLE")
     assert client.get("/api/v1/cdp/segments").status_code == 200
+
+
+def test_audience_list_has_constant_queries(api_client, setup, tenant, django_assert_max_num_queries):
+    for n in range(12):
+        AudienceFactory(tenant=tenant, segment=setup["segment"], ad_account=setup["account"])
+    with django_assert_max_num_queries(8):
+        body = api_client.get(f"{BASE}/audiences").json()
+    assert body["total"] == 12 and set(body["items"][0]) >= {"id", "segment_id", "platform", "sync_frequency",
+                                                              "status", "member_count", "match_rate"}

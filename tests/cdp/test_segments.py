@@ -296,3 +296,25 @@ def test_member_rows_for_crm_push(scoped, people):
     assert sorted(r["email"] for r in rows) == ["ann@shop.example", "bob@mail.example"]
     assert set(rows[0]) == {"profile_id", "email", "phone", "external_id", "traits"}
     assert len(segment_member_rows(tenant=scoped, segment_id=segment.pk, change="added")) == 2
+
+
+def test_lists_have_constant_queries(api_client, tenant, django_assert_max_num_queries):
+    for n in range(15):
+        SegmentFactory(tenant=tenant, name=f"list {n}")
+    with django_assert_max_num_queries(8):
+        body = api_client.get(URL, {"limit": 100}).json()
+    assert body["total"] == 15 and body["items"][0]["name"] == "list 0"
+
+
+def test_hourly_refresh_of_every_segment(db, settings):
+    from cdp.tasks import segments_refresh_all
+    from tests.accounts.factories import TenantFactory
+
+    assert settings.CELERY_BEAT_SCHEDULE["cdp.segments_refresh_all"]["task"] == "cdp.tasks.segments_refresh_all"
+    tenants = [TenantFactory(), TenantFactory()]
+    segments = []
+    for t in tenants:
+        ProfileFactory(tenant=t, lifecycle_stage="customer")
+        segments.append(SegmentFactory(tenant=t))
+    segments_refresh_all()
+    assert [Segment.objects.unscoped().get(pk=s.pk).member_count for s in segments] == [1, 1]
