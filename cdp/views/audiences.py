@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -53,20 +53,13 @@ class PlatformsView(AudienceSyncEndpoint, TenantAPIView):
         return Response(s.PlatformSerializer(list(platforms.values()), many=True).data)
 
 
+@extend_schema_view(list=extend_schema(tags=TAGS), retrieve=extend_schema(tags=TAGS))
 class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     model = Audience
     serializer_class = s.AudienceSerializer
 
     def scoped_queryset(self):
         return Audience.objects.order_by("name", "pk")
-
-    @extend_schema(tags=TAGS)
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(tags=TAGS)
-    def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(tags=TAGS, request=s.AudienceCreateSerializer, responses={201: s.AudienceSerializer})
     def create(self, request):
@@ -132,16 +125,13 @@ class ExportView(CdpEndpoint, TenantAPIView):
         return response
 
 
+@extend_schema_view(retrieve=extend_schema(tags=TAGS))
 class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericViewSet):
     model = AudienceExport
     serializer_class = s.AudienceExportSerializer
 
     def scoped_queryset(self):
         return AudienceExport.objects.all()
-
-    @extend_schema(tags=TAGS)
-    def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(tags=TAGS, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
     @action(detail=True, methods=["get"])

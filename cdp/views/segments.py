@@ -1,7 +1,7 @@
 """Segments: CRUD, preview, materialized members, refresh."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,20 +18,13 @@ from .base import CdpEndpoint
 TAGS = ["cdp-segments"]
 
 
+@extend_schema_view(list=extend_schema(tags=TAGS), retrieve=extend_schema(tags=TAGS))
 class SegmentViewSet(CdpEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     model = Segment
     serializer_class = s.SegmentSerializer
 
     def scoped_queryset(self):
         return Segment.objects.order_by("name", "pk")
-
-    @extend_schema(tags=TAGS)
-    def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
-
-    @extend_schema(tags=TAGS)
-    def retrieve(self, request, *args, **kwargs):
-        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(tags=TAGS, request=s.SegmentCreateSerializer, responses={201: s.SegmentSerializer},
                    description="403 PLAN_LIMIT_REACHED beyond the plan's max_segments; 422 names a bad rule's path.")
