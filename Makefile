@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8000
+comma := ,
 
 .PHONY: run test install install-dev migrate seed bench fuzz load clean
 
@@ -36,10 +37,10 @@ test: install-dev
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
 
-# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL); the database is created if missing.
+# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL; created and migrated when missing). The full run writes
+# docs/benchmarks.md; `make bench BENCH=cdp` (or BENCH="cdp trust") writes var/bench/partial-*.md instead.
 bench: install-dev
-	-psql "postgres://postgres@127.0.0.1:5432/postgres" -qc "CREATE DATABASE stratum_bench" 2>/dev/null
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run $(BENCH)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run $(subst $(comma), ,$(BENCH))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -4,7 +4,7 @@ from accounts.models import Tenant
 from stratum.api.serializers import StrictSerializer
 
 from .models import Invoice, Subscription
-from .plans import BILLING_PERIODS, FEATURES, LIMITS, TIERS
+from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS
 
 TENANT_STATUSES = (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED)
 
@@ -179,7 +179,7 @@ class AdminUpdateTenantSerializer(StrictSerializer):
         return value
 
     def validate_limit_overrides(self, value):
-        unknown = [key for key in value if key not in LIMITS]
+        unknown = [key for key in value if key not in LIMITS + RATE_LIMIT_OVERRIDES]
         if unknown:
             raise serializers.ValidationError(f"Unknown limit: {', '.join(unknown)}.")
         return value

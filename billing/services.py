@@ -15,7 +15,7 @@ from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, ValidationFailed
 
 from .models import ENTITLED_STATUSES, BillingCustomer, CheckoutSession, Subscription
-from .plans import BILLING_PERIODS, FEATURES, LIMITS, TIERS, stripe_price_id
+from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, stripe_price_id
 from .selectors import subscription_current
 from .stripe_gateway import PaymentsNotConfigured, stripe_call, stripe_client
 from .stripe_sync import customer_remember, from_timestamp, subscription_apply
@@ -193,8 +193,8 @@ def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     if "max_users" in data:
         limits["max_users"] = data["max_users"]
     if limits:
-        tenant.limit_overrides = _overrides_merge(tenant.limit_overrides, limits, known=LIMITS, cast=int,
-                                                  field="limit_overrides", what="limit")
+        tenant.limit_overrides = _overrides_merge(tenant.limit_overrides, limits, known=LIMITS + RATE_LIMIT_OVERRIDES,
+                                                  cast=int, field="limit_overrides", what="limit")
     if "feature_flags" in data:
         tenant.feature_flags = _overrides_merge(tenant.feature_flags, data["feature_flags"], known=FEATURES,
                                                 cast=bool, field="feature_flags", what="feature")

@@ -150,6 +150,16 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a message a worker took but never acknowledged (acks late: the whole worker died mid-task) is
+# handed out again after this many seconds. It must exceed the longest task and the longest countdown we
+# schedule (webhook retries: 10 min), or a task still running or waiting would run a second time.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 1800)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
@@ -271,6 +281,7 @@ SPECTACULAR_SETTINGS = {
         "AutopilotActionStatusEnum": "trust.models.ACTION_STATUSES",
     },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stratum.api.schema.document_errors"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -286,6 +297,10 @@ RATELIMIT_TIERS = {
     "enterprise": (1000, 100),
 }
 RATELIMIT_ANONYMOUS = (60, 20)
+
+# `make load` only: serves a minimal Django JSON view at /_probe/json (not part of the API) as the ceiling
+# the load test compares the API with.
+LOAD_PROBE_ENABLED = env_bool("LOAD_PROBE_ENABLED", False)
 
 # Request bodies under /api/: default ceiling (bytes); views may declare their own max_body_bytes.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -17,6 +18,11 @@ urlpatterns = [
     *[path("api/v1/", include(f"{app}.urls")) for app in API_APPS],
     re_path(r"^api/", api_not_found),
 ]
+
+if settings.LOAD_PROBE_ENABLED:  # `make load` only: the framework's own ceiling (stratum/api/probe.py)
+    from stratum.api.probe import probe_json
+
+    urlpatterns.insert(0, path("_probe/json", probe_json))
 
 handler404 = "stratum.api.views_errors.handler404"
 handler500 = "stratum.api.views_errors.handler500"
