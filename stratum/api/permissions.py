@@ -3,7 +3,7 @@
 An API key acts for its tenant with the rights of the user who created it, further limited to its
 scopes. A view declares `scope_resource = "campaigns"` (read:campaigns for safe methods,
 write:campaigns otherwise) or `required_scopes = {"GET": [...], ...}`; a view that declares
-neither is closed to API keys (fail-closed).
+neither, and a method that `required_scopes` does not name, is closed to API keys (fail-closed).
 """
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def is_api_key_request(request) -> bool:
 def required_scopes_for(view, method: str) -> list[str] | None:
     explicit = getattr(view, "required_scopes", None)
     if explicit is not None:
-        return list(explicit.get(method, explicit.get("*", [])))
+        # A method the mapping does not name is closed to keys (fail-closed), never open to every key.
+        scopes = explicit.get(method, explicit.get("*", explicit.get("GET") if method == "HEAD" else None))
+        return None if scopes is None else list(scopes)
     resource = getattr(view, "scope_resource", None)
     if resource is None:
         return None
