@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.permissions import IsTenantAdmin
+from stratum.api.permissions import ApiKeyScopePermission, IsTenantAdmin
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -52,7 +52,7 @@ class RefreshView(PublicAuthView):
 
 
 class LogoutView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission]  # closed to API keys like every unscoped view
 
     @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
     def post(self, request):
