@@ -5,6 +5,7 @@ TENANT_SUSPENDED; a deactivated user's tokens and keys stop working.
 """
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -68,4 +69,10 @@ class TenantJWTAuthentication(JWTAuthentication):
         user, token = result
         _attach_tenant(request, user.tenant)
         return user, token
+
+    def get_user(self, validated_token):
+        try:
+            return super().get_user(validated_token)
+        except DjangoValidationError:  # a user_id claim that is not a UUID is an invalid token, not bad input
+            raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.")
 
