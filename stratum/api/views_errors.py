@@ -1,10 +1,12 @@
 """Django's own 404/500 answered in the API error format under /api/."""
+from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 
 from .exceptions import error_response
 from .middleware import is_api_path
 
 
+@csrf_exempt  # a POST/PATCH/DELETE to an unknown /api/ URL is a JSON 404, not Django's HTML CSRF page
 def api_not_found(request, *args, **kwargs):
     return error_response(404, "Not found.", "NOT_FOUND")
 
