@@ -68,8 +68,11 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
                                "created, duplicate or rejected (with its errors); a rejected item writes nothing.")
     def post(self, request):
         body = request.data
-        if not isinstance(body, dict) or set(body) - {"events"}:
+        if not isinstance(body, dict):
             raise ValidationFailed(errors={"events": ["The body is {\"events\": [...]} and nothing else."]})
+        if unknown := sorted(set(body) - {"events"}):
+            raise ValidationFailed(errors={key: ["Unknown field: the body is {\"events\": [...]} and nothing else."]
+                                           for key in unknown})
         if not isinstance(body.get("events"), list) or not body["events"]:
             raise ValidationFailed(errors={"events": ["Must be a non-empty list of events."]})
         results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
