@@ -18,7 +18,7 @@ from tests.api.test_tenant_isolation import (ID_PARAM, STRING_PARAM_VALUES, allo
                                              tenant_owned_models, view_model)
 
 __all__ = ["ID_PARAM", "allowed_methods", "api_routes", "leaked", "tenant_owned_models", "view_model",
-           "Route", "routes", "own_url", "operation", "query_params", "body_fields", "is_error_format",
+           "Route", "routes", "own_url", "own_query", "operation", "query_params", "body_fields", "is_error_format",
            "needed_scopes", "tenant_rows"]
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
@@ -101,6 +101,18 @@ def own_url(route: Route, objects: dict) -> str | None:
     for name, value in values.items():
         url = url.replace("{" + name + "}", value)
     return url
+
+
+def own_query(route: Route, method: str, objects: dict) -> str:
+    """`?client_id=…` for the required id query parameters an operation documents (filled with own objects)."""
+    parts = []
+    for param in (operation(route, method) or {}).get("parameters", []):
+        name = param.get("name", "")
+        if param.get("in") == "query" and param.get("required") and name in PARAM_MODELS:
+            model = _model(PARAM_MODELS[name])
+            if model in objects:
+                parts.append(f"{name}={objects[model].pk}")
+    return ("?" + "&".join(parts)) if parts else ""
 
 
 # --- the OpenAPI schema ----------------------------------------------------------------------
