@@ -19,7 +19,8 @@ def is_api_path(path: str) -> bool:
 
 
 class ApiBodySizeMiddleware:
-    """Refuse a declared oversize body before anything reads it (413)."""
+    """Refuse a declared oversize body before anything reads it (413), and query parameters holding a NUL
+    character (422: PostgreSQL text cannot store one, so the query would fail with a 500)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -38,6 +39,11 @@ class ApiBodySizeMiddleware:
         limit = body_limit_for(view_class)
         if length > limit:
             return error_response(413, f"Request body exceeds {limit} bytes.", "PAYLOAD_TOO_LARGE")
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                label = name.replace("\x00", "\\x00")[:60]
+                return error_response(422, f"{label}: NUL characters are not allowed.", "VALIDATION_ERROR",
+                                      errors={label: ["NUL characters are not allowed."]})
         return None
 
 

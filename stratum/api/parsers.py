@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from .exceptions import PayloadTooLarge
+from .exceptions import PayloadTooLarge, ValidationFailed
 
 
 def body_limit_for(view) -> int:
@@ -26,10 +26,33 @@ class BoundedJSONParser(JSONParser):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
+            data = json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
                               parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {str(exc)[:200]}")
+        if (path := _nul_path(data)) is not None:
+            raise ValidationFailed(errors={path: ["NUL characters (\\u0000) are not allowed."]})
+        return data
+
+
+def _nul_path(data) -> str | None:
+    """The path of the first key or string holding a NUL character (PostgreSQL text and jsonb cannot store one:
+    the write would fail with a 500). Iterative: a deeply nested body cannot exhaust the stack here."""
+    stack = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if "\x00" in key:
+                    return child.replace("\x00", "\\u0000")
+                stack.append((child, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 def _reject_constant(name: str):
