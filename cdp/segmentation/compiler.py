@@ -11,7 +11,9 @@ Field rules name a field of the registry (`cdp.segmentation.fields`). Every rule
 is TRUE or FALSE, never SQL NULL (a missing value makes a positive rule false), so `not`, `not_equals`,
 `not_in`, `not_contains` and `not_exists` include profiles that lack the field. Event rules count matching
 events per profile in a grouped sub-select (`id IN (…)`, or `NOT IN` when zero events satisfy the rule).
-Errors name the path of the bad part: `conditions.rules[1].operator`.
+Errors name the path of the bad part: `conditions.rules[1].operator`. Bounds: 5 levels deep, 50 rules, 200 nodes
+(groups, negations, rules and event-property rules), 1,000 values per list and 5,000 list values in all; past a
+size bound compiling stops at once and the 422 names the bound (a huge tree costs neither time nor a huge answer).
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ from .fields import FieldSpec, field_for
 
 MAX_DEPTH = 5
 MAX_RULES = 50
+MAX_NODES = 200  # groups, negations, rules and event-property rules together
 MAX_LIST = 1000
+MAX_VALUES = 5000  # list values of all the rules together
 COUNT_OPERATORS = ("equals", "not_equals", "greater_than", "greater_than_or_equal", "less_than", "less_than_or_equal",
                    "between", "exists", "not_exists")
 OPERATORS_BY_TYPE = {
@@ -97,6 +101,10 @@ def _as_moment(value) -> dt.datetime | None:
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.timezone.utc)
 
 
+class _LimitExceeded(Exception):
+    """A size limit was passed: compiling stops at once (the error names the limit, not every node past it)."""
+
+
 class _Scope:
     """Aliases (annotations) the compiled predicates of one queryset refer to."""
 
@@ -116,6 +124,8 @@ class SegmentCompiler:
         self.now = now or timezone.now()
         self.errors: dict[str, list[str]] = {}
         self.rule_count = 0
+        self.node_count = 0
+        self.value_count = 0
         self.scope = _Scope("s")
         self._subscopes = 0
 
@@ -127,7 +137,10 @@ class SegmentCompiler:
         return base.alias(**self.scope.aliases).filter(predicate)
 
     def compile(self, conditions, path: str = "conditions") -> Q:
-        q = self._node(conditions, path, depth=0)
+        try:
+            q = self._node(conditions, path, depth=0)
+        except _LimitExceeded:
+            q = Q()
         if self.errors:
             raise ValidationFailed(errors=self.errors)
         return q
@@ -141,7 +154,18 @@ class SegmentCompiler:
         self._fail(path, message)
         return None
 
+    def _limit(self, path: str, message: str):
+        self._fail(path, message)
+        raise _LimitExceeded
+
+    def _count_node(self, path: str) -> None:
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            self._limit(path, f"At most {MAX_NODES} conditions (groups, negations, rules and property rules) "
+                              "per segment.")
+
     def _node(self, node, path: str, depth: int) -> Q:
+        self._count_node(path)
         if depth > MAX_DEPTH:
             return self._fail(path, f"Conditions may nest at most {MAX_DEPTH} levels deep.")
         if not isinstance(node, dict):
@@ -154,7 +178,7 @@ class SegmentCompiler:
             return self._group(node, path, depth)
         self.rule_count += 1
         if self.rule_count > MAX_RULES:
-            return self._fail(path, f"At most {MAX_RULES} rules per segment.")
+            self._limit(path, f"At most {MAX_RULES} rules per segment.")
         if "event_type" in node:
             return self._event_rule(node, path)
         return self._field_rule(node, path, self.scope, field_for)
@@ -203,6 +227,9 @@ class SegmentCompiler:
         if operator in ("in",):
             if not isinstance(value, list) or not value or len(value) > MAX_LIST:
                 return self._bad(vpath, f"Must be a non-empty list (at most {MAX_LIST} values).")
+            self.value_count += len(value)
+            if self.value_count > MAX_VALUES:
+                return self._bad(vpath, f"At most {MAX_VALUES} list values per segment (all rules together).")
             checked = [self._scalar(spec, item, f"{vpath}[{i}]") for i, item in enumerate(value)]
             return None if any(c is None for c in checked) else checked
         if operator == "between":
@@ -360,6 +387,7 @@ class SegmentCompiler:
         scope = _Scope(f"e{self._subscopes}_")
         filters = Q()
         for i, rule in enumerate(where):
+            self._count_node(f"{path}.where[{i}]")
             if not isinstance(rule, dict):
                 self._fail(f"{path}.where[{i}]", "Must be a rule object.")
                 continue
