@@ -24,8 +24,13 @@ BUDGET_ACTIONS = ("increase_budget", "decrease_budget", "set_budget")
 SCOPE_TYPES = ("all", "platform", "campaigns", "client")
 MAX_DEPTH = 4
 MAX_CONDITIONS = 30
+MAX_NODES = 4 * MAX_CONDITIONS  # conditions and groups together
 MAX_ACTIONS = 10
 MAX_VALUE = 1e12
+
+
+class _TooLarge(Exception):
+    """The tree passed a size bound: validation stops at once, so the answer names the bound, not every node."""
 
 
 class _Errors(dict):
@@ -83,6 +88,9 @@ def _leaf(raw: dict, path: str, errors: _Errors) -> dict:
 
 
 def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) -> dict:
+    count[1] += 1
+    if count[0] > MAX_CONDITIONS or count[1] > MAX_NODES:
+        raise _TooLarge
     if isinstance(raw, list):
         raw = {"operator": "and", "conditions": raw}
     if not isinstance(raw, dict):
@@ -109,10 +117,14 @@ def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) ->
 
 
 def conditions_clean(raw: Any) -> dict:
-    errors, count = _Errors(), [0]
+    errors, count = _Errors(), [0, 0]  # conditions, nodes
     if raw in (None, [], {}):
         raise ValidationFailed(errors={"conditions": ["At least one condition."]})
-    node = _node(raw, "conditions", 0, errors, count)
+    try:
+        node = _node(raw, "conditions", 0, errors, count)
+    except _TooLarge:
+        raise ValidationFailed(errors={"conditions": [
+            f"At most {MAX_CONDITIONS} conditions (and {MAX_NODES} conditions and groups together)."]}) from None
     if count[0] > MAX_CONDITIONS:
         errors.add("conditions", f"At most {MAX_CONDITIONS} conditions.")
     if errors:
