@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from stratum.api.exceptions import NotFound, ValidationFailed
+from stratum.api.exceptions import NotFound, PayloadTooLarge, ValidationFailed
 
 from ..identifiers import IdentifierError, normalize_identifiers, rules_for
 from ..models import PURCHASE_EVENT, Event, Profile
@@ -153,7 +153,7 @@ def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResu
     if not isinstance(events, list):
         raise ValidationFailed(errors={"events": ["Must be a list of events."]})
     if len(events) > MAX_BATCH_EVENTS:
-        raise ValidationFailed(errors={"events": [f"At most {MAX_BATCH_EVENTS} events per batch."]})
+        raise PayloadTooLarge(f"At most {MAX_BATCH_EVENTS} events per batch; this one has {len(events)}.")
     for attempt in (1, 2):
         try:
             with transaction.atomic():

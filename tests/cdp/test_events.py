@@ -146,7 +146,7 @@ class TestBatch:
     def test_limits(self, api_client, tenant):
         profile = ProfileFactory(tenant=tenant)
         one = {"profile_id": str(profile.pk), "event_type": "x"}
-        assert_error(api_client.post(BATCH, {"events": [one] * 1001}, format="json"), 422)
+        assert_error(api_client.post(BATCH, {"events": [one] * 1001}, format="json"), 413, "PAYLOAD_TOO_LARGE")
         assert_error(api_client.post(BATCH, {"events": []}, format="json"), 422)
         assert_error(api_client.post(BATCH, {"events": [one], "extra": 1}, format="json"), 422)
         big = {"events": [{**one, "properties": {"blob": "x" * 30_000}} for _ in range(36)]}
