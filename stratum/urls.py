@@ -24,5 +24,6 @@ if settings.LOAD_PROBE_ENABLED:  # `make load` only: the framework's own ceiling
 
     urlpatterns.insert(0, path("_probe/json", probe_json))
 
+handler400 = "stratum.api.views_errors.handler400"
 handler404 = "stratum.api.views_errors.handler404"
 handler500 = "stratum.api.views_errors.handler500"
