@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stratum.api.permissions import ApiKeyScopePermission, IsTenantAdmin
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -37,6 +38,7 @@ class RegisterView(PublicAuthView):
 
 
 class LoginView(PublicAuthView):
+    @error_responses(401)
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.LoginSerializer, request)
@@ -45,6 +47,7 @@ class LoginView(PublicAuthView):
 
 
 class RefreshView(PublicAuthView):
+    @error_responses(401)
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.RefreshSerializer, request)
@@ -78,6 +81,7 @@ class ResetPasswordView(PublicAuthView):
 
 
 class VerifyEmailView(PublicAuthView):
+    @error_responses(400)
     @extend_schema(parameters=[OpenApiParameter("token", str, required=True)], responses={200: s.DetailSerializer},
                    auth=[], tags=["auth"])
     def get(self, request):
@@ -129,6 +133,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
         user = services.user_invite(tenant=self.tenant, invited_by=request.user, **data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
+    @error_responses(409)
     @extend_schema(request=s.UpdateUserSerializer, responses={200: s.UserSerializer}, tags=["users"])
     def partial_update(self, request, pk=None):
         user = self.get_object()
@@ -136,6 +141,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
                                     data=parse_body(s.UpdateUserSerializer, request))
         return Response(s.UserSerializer(user).data)
 
+    @error_responses(409)
     @extend_schema(responses={204: None}, tags=["users"])
     def destroy(self, request, pk=None):
         services.user_deactivate(tenant=self.tenant, actor=request.user, user=self.get_object())

@@ -16,6 +16,7 @@ from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range, parse_search
 from stratum.api.permissions import ADMIN_ROLES, IsSuperAdmin
 from stratum.api.ratelimit import take_token
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -66,6 +67,7 @@ class CheckoutView(TenantAPIView):
     scope_resource = "billing"
     write_roles = ADMIN_ROLES
 
+    @error_responses(409, 502, 503)
     @extend_schema(request=s.CheckoutRequestSerializer, responses={201: s.CheckoutResponseSerializer,
                                                                   200: s.CheckoutResponseSerializer},
                    tags=["payments"])
@@ -80,6 +82,7 @@ class CancelSubscriptionView(TenantAPIView):
     scope_resource = "billing"
     write_roles = ADMIN_ROLES
 
+    @error_responses(409, 502, 503)
     @extend_schema(request=s.CancelRequestSerializer, responses={200: s.SubscriptionSerializer}, tags=["subscription"])
     def post(self, request):
         data = parse_body(s.CancelRequestSerializer, request)
@@ -124,6 +127,7 @@ class StripeWebhookView(APIView):
     parser_classes: list = []
     max_body_bytes = 512 * 1024
 
+    @error_responses(503)
     @extend_schema(request={"application/json": {"type": "object", "description": "A Stripe Event."}},
                    parameters=[OpenApiParameter("Stripe-Signature", str, OpenApiParameter.HEADER, required=True)],
                    responses={200: s.WebhookAckSerializer}, auth=[], tags=["payments"])

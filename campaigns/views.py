@@ -14,6 +14,7 @@ from stratum.api.exceptions import NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.permissions import is_api_key_request
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -123,6 +124,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
         campaign = selectors.campaign_detail(tenant=self.tenant, campaign=self.get_object())
         return Response(s.CampaignDetailSerializer(campaign).data)
 
+    @error_responses(409, 502, 503)
     @extend_schema(request=s.CampaignUpdateSerializer, responses=s.CampaignDetailSerializer, tags=["campaigns"],
                    description="Changes status (active, paused, deleted) and/or the budget on the platform first; "
                                "emits campaign.paused / campaign.activated / campaign.deleted / budget.changed.")
@@ -134,6 +136,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
                                  reason=data.get("reason") or "manual")
         return Response(s.CampaignDetailSerializer(selectors.campaign_detail(tenant=self.tenant, campaign=campaign)).data)
 
+    @error_responses(409, 502, 503)
     @extend_schema(request=None, responses={204: None}, tags=["campaigns"],
                    description="Deletes the campaign on the platform; it stays listed with status=deleted.")
     def destroy(self, request, pk=None):
@@ -214,6 +217,7 @@ class BuilderAccountsView(TenantAPIView):
 class BuilderCampaignCreateView(TenantAPIView):
     scope_resource = "campaigns"
 
+    @error_responses(409, 502, 503)
     @extend_schema(request=s.CampaignCreateSerializer, responses={201: s.CampaignDetailSerializer},
                    tags=["campaign-builder"],
                    description="Validates against the platform's rules (objectives, minimum budget, age 13–65, "

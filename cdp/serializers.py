@@ -55,6 +55,8 @@ class ProfileSerializer(serializers.ModelSerializer):
                   "predictions", "created_at", "updated_at"]
         read_only_fields = fields
         list_serializer_class = ProfileListSerializer
+        # to_representation answers null for an unknown identifier: say so in the schema
+        extra_kwargs = {key: {"allow_null": True} for key in ("external_id", "email", "phone")}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_bool
 from stratum.api.permissions import ADMIN_ROLES, WRITE_ROLES
+from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView
 
@@ -75,7 +76,7 @@ class OAuthDisconnectView(TenantAPIView):
 class ConnectionListView(TenantAPIView):
     scope_resource = "integrations"
 
-    @extend_schema(responses={200: s.ConnectionSerializer(many=True)}, tags=["integrations"])
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: s.ConnectionSerializer(many=True)}, tags=["integrations"])
     def get(self, request):
         paginator = StratumPagination()
         page = paginator.paginate_queryset(Connection.objects.order_by("provider"), request, self)
@@ -88,6 +89,7 @@ class PlatformAccountsView(TenantAPIView):
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 
+    @error_responses(409, 502)
     @extend_schema(parameters=[AD_PLATFORM], responses={200: s.ReachableAccountSerializer(many=True)},
                    tags=["integrations"])
     def get(self, request, platform: str):
@@ -96,6 +98,7 @@ class PlatformAccountsView(TenantAPIView):
         page = paginator.paginate_queryset(rows, request, self)
         return paginator.get_paginated_response(s.ReachableAccountSerializer(page, many=True).data)
 
+    @error_responses(409, 502)
     @extend_schema(parameters=[AD_PLATFORM], request=s.SelectAccountsSerializer,
                    responses={200: s.SelectAccountsResponseSerializer}, tags=["integrations"])
     def put(self, request, platform: str):
@@ -109,6 +112,7 @@ class CrmSyncView(TenantAPIView):
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 
+    @error_responses(409)
     @extend_schema(request=s.CrmSyncRequestSerializer, responses={202: s.CrmSyncRunSerializer}, tags=["integrations"])
     def post(self, request):
         data = parse_body(s.CrmSyncRequestSerializer, request)
@@ -128,7 +132,8 @@ class CrmStatusView(TenantAPIView):
 class CrmRunListView(TenantAPIView):
     scope_resource = "integrations"
 
-    @extend_schema(parameters=[OpenApiParameter("provider", str, enum=["hubspot", "pipedrive", "salesforce", "zoho"])],
+    @extend_schema(parameters=[OpenApiParameter("provider", str, enum=["hubspot", "pipedrive", "salesforce", "zoho"]),
+                               *PAGE_PARAMETERS],
                    responses={200: s.CrmSyncRunSerializer(many=True)}, tags=["integrations"])
     def get(self, request):
         paginator = StratumPagination()
@@ -140,10 +145,12 @@ class CrmSettingsView(TenantAPIView):
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 
+    @error_responses(409)
     @extend_schema(parameters=[CRM_PROVIDER], responses={200: OpenApiTypes.OBJECT}, tags=["integrations"])
     def get(self, request, provider: str):
         return Response(selectors.crm_settings(tenant=self.tenant, provider=provider))
 
+    @error_responses(409)
     @extend_schema(parameters=[CRM_PROVIDER], request=s.CrmSettingsSerializer, responses={200: OpenApiTypes.OBJECT},
                    tags=["integrations"])
     def patch(self, request, provider: str):

@@ -21,6 +21,7 @@ from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import DateRange, local_today, parse_uuid
 from stratum.api.permissions import WRITE_ROLES
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -83,6 +84,7 @@ class TemplateViewSet(ReportingEndpoint, TenantGenericViewSet):
         template = services.template_create(tenant=self.tenant, data=data, created_by=request.user)
         return Response(template_row(custom_spec(template), custom=template), status=status.HTTP_201_CREATED)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.TemplateUpdateSerializer, responses=s.TemplateSerializer)
     def partial_update(self, request, pk=None):
         feature_require(tenant=self.tenant, feature=CUSTOM)
@@ -94,6 +96,7 @@ class TemplateViewSet(ReportingEndpoint, TenantGenericViewSet):
         template = services.template_update(tenant=self.tenant, template=template, data=data)
         return Response(template_row(custom_spec(template), custom=template))
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=None, responses={204: None})
     def destroy(self, request, pk=None):
         feature_require(tenant=self.tenant, feature=CUSTOM)
@@ -141,6 +144,7 @@ class ReportViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveMod
         services.report_delete(tenant=self.tenant, report=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY)
                                          for content_type in CONTENT_TYPES.values()},
                    description="The file; 409 REPORT_NOT_READY while pending or running (or if it failed).")

@@ -12,6 +12,7 @@ from campaigns.connectors import get_connector
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, NotFound
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -86,6 +87,7 @@ class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.Retrie
         audience.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=None, responses={202: s.AudienceSyncRunSerializer},
                    description="Queues an incremental sync (only the difference since the last successful one).")
     @action(detail=True, methods=["post"])
@@ -133,6 +135,7 @@ class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericView
     def scoped_queryset(self):
         return AudienceExport.objects.all()
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):

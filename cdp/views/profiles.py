@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from stratum.api.exceptions import NotFound
 from stratum.api.params import parse_choice, parse_search, parse_uuid
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -63,6 +64,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
         return Response(s.ProfileSerializer(profile).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.ProfileUpdateSerializer, responses={200: s.ProfileSerializer},
                    description="Merges `traits` into the profile's (a null value removes the trait).")
     def partial_update(self, request, pk=None):
@@ -87,6 +89,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
         page = self.paginate_queryset(selectors.identity_links(tenant=self.tenant, profile=profile))
         return self.get_paginated_response(s.IdentityLinkSerializer(page, many=True).data)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.UnmergeSerializer, responses={200: s.UnmergeResponseSerializer},
                    description="Splits the latest (or the given) merge into this profile back.")
     @action(detail=True, methods=["post"])

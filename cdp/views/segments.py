@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.params import parse_choice
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantGenericViewSet
 
@@ -43,6 +44,7 @@ class SegmentViewSet(CdpEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMix
         segment.refresh_from_db()
         return Response(s.SegmentSerializer(segment).data)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, responses={204: None})
     def destroy(self, request, pk=None):
         services.segment_delete(tenant=self.tenant, segment=self.get_object())

@@ -10,6 +10,9 @@ from .models import SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
 
 class WebhookSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
+    # "" while enabled; a read-only model field would lose allow_blank and the schema would forbid ""
+    disabled_reason = serializers.ChoiceField(choices=Webhook._meta.get_field("disabled_reason").choices,
+                                              allow_blank=True, read_only=True)
 
     class Meta:
         model = Webhook

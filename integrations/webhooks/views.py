@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from stratum.api.exceptions import NotFound
 from stratum.api.params import parse_bool, parse_choice
 from stratum.api.permissions import ADMIN_ROLES, ROLES
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -52,6 +53,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 
+    @error_responses(409)
     @extend_schema(request=s.WebhookCreateSerializer, responses={201: s.WebhookWithSecretSerializer}, tags=TAGS,
                    description="Creates an endpoint. Without `secret` one is generated (`whsec_…`); the answer "
                                "shows the secret this once.")
@@ -116,6 +118,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
     def delivery(self, request, pk=None, delivery_id=None):
         return Response(s.WebhookDeliverySerializer(self._delivery(delivery_id)).data)
 
+    @error_responses(409)
     @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer}, tags=TAGS,
                    description="Queues the delivery again — the same body and webhook-id — with a fresh retry "
                                "schedule. 409 WEBHOOK_DISABLED while the endpoint is off.")

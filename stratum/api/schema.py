@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter
+
+from .pagination import StratumPagination
 
 
 ERROR_COMPONENT = "Error"
@@ -35,6 +38,26 @@ ERROR_DESCRIPTIONS = {
     503: "A dependency is unavailable or not configured.",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
+# For views that paginate by hand with StratumPagination (a `list` action gets them from the paginator).
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", int, description="Page number, from 1."),
+    OpenApiParameter("limit", int, description="Items per page, 1–100 (default 20); above 100 is a 422."),
+]
+
+
+def error_responses(*codes: int):
+    """Declares the error answers a view or action gives besides the common ones that `document_errors` adds
+    everywhere: 409 (a state that does not allow it), 502 (an upstream provider failed), 503 (not configured,
+    upstream rate limit), 401/400 of the public auth endpoints. They are documented in the error format."""
+    unknown = set(codes) - set(ERROR_DESCRIPTIONS)
+    if unknown:
+        raise ValueError(f"no description for error status {sorted(unknown)}")
+
+    def decorate(target):
+        target._error_responses = tuple(sorted(set(getattr(target, "_error_responses", ())) | set(codes)))
+        return target
+
+    return decorate
 
 
 def document_errors(result, generator, request, public):
@@ -48,12 +71,14 @@ def document_errors(result, generator, request, public):
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components[ERROR_COMPONENT] = ERROR_SCHEMA
     ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
+    _allow_blank_urls(components)
     views = _views_by_operation(generator)
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            _document_stratum_pages(operation, responses)
             for code in sorted(_error_codes(path, method, operation, views.get((path, method)))):
                 responses.setdefault(str(code), {"description": ERROR_DESCRIPTIONS[code]})
             for code, response in responses.items():
@@ -63,12 +88,44 @@ def document_errors(result, generator, request, public):
     return result
 
 
+def _allow_blank_urls(components: dict) -> None:
+    """An unset URL (`URLField(blank=True)`: a client's logo, an invoice's PDF) is answered as "", which is no
+    `uri`: in answers a URL property is a URI or the empty string. Request shapes keep the strict format."""
+    for name, component in components.items():
+        if name.endswith("Request"):
+            continue
+        for prop, schema in (component.get("properties") or {}).items():
+            if schema.get("format") == "uri" and schema.get("type") == "string":
+                extra = {k: v for k, v in schema.items() if k not in ("type", "format", "maxLength")}
+                strict = {k: v for k, v in schema.items() if k in ("type", "format", "maxLength")}
+                component["properties"][prop] = {"oneOf": [strict, {"type": "string", "maxLength": 0}], **extra}
+
+
+def _document_stratum_pages(operation: dict, responses: dict) -> None:
+    """Views that paginate by hand (StratumPagination outside a `list` action) declare `Item(many=True)`;
+    what they answer is a Stratum page. Every operation taking `page` and `limit` pages its list."""
+    names = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "query"}
+    if not {"page", "limit"} <= names:
+        return
+    for code, response in responses.items():
+        media = (response.get("content") or {}).get("application/json")
+        if code.startswith("2") and media and media.get("schema", {}).get("type") == "array":
+            media["schema"] = StratumPagination().get_paginated_response_schema(media["schema"])
+
+
 def _views_by_operation(generator) -> dict:
     views = {}
     for path, _regex, method, callback in getattr(generator, "endpoints", None) or []:
         view = generator.create_view(callback, method)
         views[(generator.coerce_path(path, method, view), method.lower())] = view
     return views
+
+
+def _declared_errors(view, method: str) -> tuple[int, ...]:
+    if view is None:
+        return ()
+    handler = getattr(view, getattr(view, "action", None) or method, None)
+    return tuple(getattr(type(view), "_error_responses", ())) + tuple(getattr(handler, "_error_responses", ()))
 
 
 def _error_codes(path: str, method: str, operation: dict, view) -> set[int]:
@@ -80,7 +137,7 @@ def _error_codes(path: str, method: str, operation: dict, view) -> set[int]:
         authenticates = bool(view.authentication_classes)
         guarded = any(p is not AllowAny for p in view.permission_classes)
         throttled = bool(view.throttle_classes)
-    codes: set[int] = set()
+    codes: set[int] = set(_declared_errors(view, method))
     if authenticates:
         codes.add(401)
     if guarded:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_uuid
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -98,6 +99,7 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
     def _answer(self, action_obj):
         return Response(s.AutopilotActionSerializer(self.get_queryset().get(pk=action_obj.pk)).data)
 
+    @error_responses(409, 502, 503)
     @extend_schema(tags=TAGS, request=None, responses=s.AutopilotActionSerializer,
                    description="Executes a pending action through the platform. 409 ACTION_NOT_PENDING when it is no "
                                "longer pending, TRUST_GATE_BLOCKED when the signal is unhealthy now, ACTION_STALE "
@@ -107,6 +109,7 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
         done = action_approve(tenant=self.tenant, action=self.get_object(), actor=actor_for_request(request))
         return self._answer(done)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.ActionRejectSerializer, responses=s.AutopilotActionSerializer,
                    description="Rejects a pending action with a reason. 409 ACTION_NOT_PENDING otherwise.")
     @action(detail=True, methods=["post"])
@@ -117,6 +120,7 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
                              reason=data["reason"].strip())
         return self._answer(done)
 
+    @error_responses(409, 502, 503)
     @extend_schema(tags=TAGS, request=None, responses={201: s.AutopilotActionSerializer},
                    description="Undoes an executed action (restores the values before it) through the gate; answers "
                                "the rollback action. 409 ACTION_NOT_EXECUTED, ALREADY_ROLLED_BACK, CAMPAIGN_CHANGED "
@@ -129,6 +133,7 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
 
 
 class AutopilotRunView(AutomationEndpoint, TenantAPIView):
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=None, responses=s.AutopilotRunSerializer,
                    description="Runs the engine now: fresh signal health, circuit breakers, then each proposal through "
                                "the gate (executed, pending or blocked). 409 AUTOPILOT_DISABLED when disabled.")
@@ -158,6 +163,7 @@ class CircuitBreakerViewSet(AutomationEndpoint, mixins.ListModelMixin, TenantGen
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(s.CircuitBreakerSerializer(page, many=True).data)
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=None, responses=s.CircuitBreakerSerializer,
                    description="Resumes automation on the account. 409 BREAKER_NOT_OPEN when it is not stopped.")
     @action(detail=True, methods=["post"])

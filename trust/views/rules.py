@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.pagination import StratumPagination
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantGenericViewSet
 
@@ -84,6 +85,7 @@ class RuleViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.RetrieveMode
                                                                                               rule.lookback),
                          "evaluated": scope_count(tenant=self.tenant, rule=rule), **paginator.wrap(items)})
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=None, responses={201: s.RuleExecutionSerializer},
                    description="Runs the rule now (as its schedule would): acts on each match outside the cooldown, "
                                "every money action through the trust gate.")

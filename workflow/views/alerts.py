@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 
 from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.params import parse_uuid
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
@@ -139,6 +140,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
         role_require(instance.my_role, CLIENT_ROLE_MEMBER, action="work alert instances")
         return instance
 
+    @error_responses(409)
     @extend_schema(request=s.InstanceCloseSerializer, responses=envelope("AlertInstanceResolved",
                                                                          s.InstanceSerializer()), tags=TAGS)
     @action(detail=True, methods=["put"])
@@ -150,6 +152,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
                                     notes=data.get("resolution_notes", ""))
         return ok(s.InstanceSerializer(self.get_object()).data, message="Alert instance resolved")
 
+    @error_responses(409)
     @extend_schema(request=s.InstanceCloseSerializer, responses=envelope("AlertInstanceDismissed",
                                                                          s.InstanceSerializer()), tags=TAGS)
     @action(detail=True, methods=["put"])

@@ -2,6 +2,7 @@
 the Catalyst envelope, and OpenAPI shapes of the envelope."""
 from __future__ import annotations
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
@@ -67,11 +68,14 @@ def page_envelope(name: str, list_key: str, item: type[serializers.Serializer], 
         fields["offset"] = serializers.IntegerField()
     else:
         fields |= {"total_pages": serializers.IntegerField(), "current_page": serializers.IntegerField()}
-    return envelope(name, inline_serializer(name=f"{name}Data", fields=fields))
+    page = envelope(name, inline_serializer(name=f"{name}Data", fields=fields))
+    set_override(page, "many", False)  # the whole page, not a list of them: no list/paginator wrapping
+    return page
 
 
 def deleted_envelope(name: str):
-    return envelope(name, inline_serializer(name=f"{name}Data", fields={"id": serializers.UUIDField()}))
+    """A delete answers 200 with the envelope (not 204): keyed by status, so the schema says so."""
+    return {200: envelope(name, inline_serializer(name=f"{name}Data", fields={"id": serializers.UUIDField()}))}
 
 
 def ok(data, *, message: str = "Success", status: int = 200):

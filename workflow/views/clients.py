@@ -4,6 +4,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
@@ -83,6 +84,7 @@ class ClientViewSet(WorkflowViewSet):
     def role(self, request, client_id=None):
         return ok({"role": self.get_object().role})
 
+    @error_responses(409)
     @extend_schema(methods=["GET"], responses=page_envelope("ClientMemberList", "members", s.MemberSerializer),
                    tags=TAGS)
     @extend_schema(methods=["POST"], request=s.MemberCreateSerializer,
@@ -112,6 +114,7 @@ class ClientViewSet(WorkflowViewSet):
                                                    **parse_body(s.MemberUpdateSerializer, request))
         return ok(s.MemberSerializer(membership).data, message="Member updated")
 
+    @error_responses(409)
     @extend_schema(methods=["GET"], responses=envelope("ClientAdAccounts", s.AdAccountSerializer(many=True)),
                    tags=TAGS)
     @extend_schema(methods=["POST"], request=s.AdAccountLinkSerializer,

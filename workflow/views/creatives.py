@@ -10,6 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 
 from stratum.api.exceptions import NotFound
 from stratum.api.parsers import BoundedJSONParser
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
@@ -76,6 +77,7 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
         role_require(submission.my_role, CLIENT_ROLE_ADMIN, action="approve or reject creatives")
         return submission
 
+    @error_responses(409)
     @extend_schema(request=None, responses=envelope("CreativeApproved", s.CreativeSerializer()), tags=TAGS)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
@@ -83,6 +85,7 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
         submission = services.creative_approve(tenant=self.tenant, submission=self._decision(), actor=request.user)
         return ok(self._one(self.get_queryset().get(pk=submission.pk)), message="Creative approved")
 
+    @error_responses(409)
     @extend_schema(request=s.RejectSerializer, responses=envelope("CreativeRejected", s.CreativeSerializer()),
                    tags=TAGS)
     @action(detail=True, methods=["post"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 
+from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
@@ -99,12 +100,14 @@ class TaskViewSet(WorkflowViewSet):
         task = close(tenant=self.tenant, task=task, completed_by=by)
         return ok(_one(self._fresh(task), self), message=f"Task {'cancelled' if cancel else 'completed'}")
 
+    @error_responses(409)
     @extend_schema(request=s.TaskCloseSerializer, responses=envelope("TaskCompleted", TASK()), tags=TAGS)
     @action(detail=True, methods=["post"])
     def complete(self, request, task_id=None):
         """Records who (`completed_by`, default the caller) and when; a closed task is a 409."""
         return self._close(request, cancel=False)
 
+    @error_responses(409)
     @extend_schema(request=s.TaskCloseSerializer, responses=envelope("TaskCancelled", TASK()), tags=TAGS)
     @action(detail=True, methods=["post"])
     def cancel(self, request, task_id=None):
