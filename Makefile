@@ -42,5 +42,14 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
 bench: install-dev
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run $(subst $(comma), ,$(BENCH))
 
+FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_fuzz
+FUZZ_EXAMPLES ?= 60
+
+# The schema fuzz, longer and deeper than CI's (tests/fuzz): FUZZ_EXAMPLES per operation and auth, schemathesis'
+# coverage phase, a fresh seed each run (printed; FUZZ_SEED=<n> replays one). Test database on PostgreSQL.
+fuzz: install-dev
+	DATABASE_URL=$(FUZZ_DATABASE_URL) FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_DEEP=1 \
+		$(PY) -m pytest tests/fuzz -p no:cacheprovider $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -16,7 +16,10 @@ from django.core import signals
 from django.db import close_old_connections, transaction
 from django.test import override_settings
 
+from tests.billing.fake_stripe import API_BASE, PRICES, SECRET_KEY, WEBHOOK_SECRET, FakeStripe
 from tests.fuzz.world import FuzzWorld, build_world
+
+OAUTH_PROVIDERS = ("META", "GOOGLE", "TIKTOK", "SNAPCHAT", "HUBSPOT", "PIPEDRIVE", "SALESFORCE", "ZOHO")
 
 
 def _is_loopback(host) -> bool:
@@ -51,6 +54,7 @@ def no_network():
     socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
     try:
         with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+            FakeStripe().mount(router)  # Stripe answers (checkout, cancel): billing runs its real paths
             router.route().mock(side_effect=httpx.ConnectError("network disabled in the fuzz run"))
             yield router
     finally:
@@ -62,7 +66,14 @@ def fuzz_settings():
     # The fuzzer sends thousands of requests a minute as one tenant: the per-tier token bucket would answer
     # most of them 429 and hide the real answers. The limiter has its own tests (tests/api); 429 stays a
     # documented answer of every operation.
-    with override_settings(RATELIMIT_ENABLED=False, WEBHOOK_ALLOW_PRIVATE_TARGETS=False):
+    # Stripe and the OAuth providers are configured (fake credentials) so their views run past "not
+    # configured": Stripe is the test suite's fake, every other outbound call fails as unreachable.
+    providers = {f"{name}_{part}": f"fuzz-{name.lower()}-{part.lower()}" for name in OAUTH_PROVIDERS
+                 for part in ("CLIENT_ID", "CLIENT_SECRET")}
+    with override_settings(RATELIMIT_ENABLED=False, WEBHOOK_ALLOW_PRIVATE_TARGETS=False,
+                           STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_API_BASE=API_BASE,
+                           STRIPE_PRICES={key: price_id for key, (price_id, _, _) in PRICES.items()},
+                           GOOGLE_ADS_DEVELOPER_TOKEN="fuzz-developer-token", **providers):
         yield
 
 
