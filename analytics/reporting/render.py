@@ -6,7 +6,6 @@ injection; XLSX has a summary sheet and one sheet per table, numbers as numbers 
 """
 from __future__ import annotations
 
-import csv
 import io
 import os
 import re
@@ -25,7 +24,7 @@ from reportlab.platypus import Table as PdfTable
 from reportlab.platypus import TableStyle
 from xml.sax.saxutils import escape
 
-from stratum.api.csvsafe import csv_safe
+from stratum.api.csvsafe import csv_safe, csv_writer
 
 from . import document as d
 from .charts import chart_png
@@ -161,7 +160,7 @@ def render_pdf(doc: d.Document) -> Rendered:
 
 def render_csv(doc: d.Document) -> Rendered:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow([csv_safe(doc.title)])
     writer.writerow([csv_safe(doc.subtitle)])
     writer.writerow([])

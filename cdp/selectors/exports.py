@@ -1,7 +1,6 @@
 """The rows of an audience export: one per profile of the segment, cells made safe for spreadsheets."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Iterator
@@ -9,7 +8,7 @@ from typing import Iterator
 from django.db import connection
 from django.db.models import Count, Max, Min
 
-from stratum.api.csvsafe import csv_safe
+from stratum.api.csvsafe import csv_safe, csv_writer
 
 from ..models import Profile
 from ..segmentation.compiler import segment_queryset
@@ -72,7 +71,7 @@ def _cell(value):
 def csv_lines(header: list[str], rows: Iterator[list]) -> Iterator[str]:
     """CSV text line by line (for streaming); every cell through csv_safe (formula injection)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     for chunk in ([header], rows):
         for values in chunk:
             writer.writerow([csv_safe(value) for value in values])

@@ -1,6 +1,7 @@
 """CSV cells that spreadsheets will not execute (CSV/formula injection, OWASP)."""
 from __future__ import annotations
 
+import csv
 from decimal import Decimal
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -21,3 +22,10 @@ def csv_safe(value) -> str:
     if text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+def csv_writer(stream):
+    """A CSV writer that quotes every cell. Spreadsheets in many European locales split a comma-separated file on
+    semicolons, where an unquoted `Acme;=1+1` becomes a second cell holding a formula; quoted, it stays one cell
+    (and csv_safe keeps every cell from starting like a formula itself)."""
+    return csv.writer(stream, quoting=csv.QUOTE_ALL)
