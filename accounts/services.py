@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -19,6 +18,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing.gates import limit_enforce
+from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from stratum.api.permissions import ROLE_OWNER, SCOPES
 

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.helpers import client_for, key_client_for
 
+from stratum.api.cache import fallback_reset
 from stratum.api.ratelimit import reset_local_buckets
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
@@ -16,6 +17,7 @@ from tests.accounts.factories import TenantFactory, UserFactory
 def _fresh_cache():
     cache.clear()
     reset_local_buckets()
+    fallback_reset()
     yield
 
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils import timezone
+
+from stratum.api.cache import cache  # falls back to process memory while Redis is down
 
 from ..models import SYNC_FAILED, SYNC_RUNNING, AdAccount, AdAccountSyncRun, CampaignDailyMetric
 from .common import zone

@@ -109,6 +109,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
                 setattr(run, key, value)
             run.status, run.finished_at = SYNC_OK, finished
             run.save()
+            _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
         ad_account.last_synced_at = ad_account.last_sync_attempt_at = finished
         ad_account.last_sync_error = ""
         signal_health_invalidate(tenant=tenant)
@@ -129,6 +130,7 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
                        .values_list("last_sync_error", flat=True).first())
     run.status, run.finished_at, run.error_code, run.error_message = SYNC_FAILED, finished, code[:64], message
     run.save()
+    _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
     error = f"{code}: {message}"
     AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk).update(
         last_sync_attempt_at=finished, last_sync_error=error, updated_at=finished)
@@ -139,6 +141,16 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
                           title=f"Sync of {ad_account.name} ({ad_account.platform}) failed",
                           body=f"{message} (code {code}). Figures for this account may be out of date.",
                           data={"ad_account_id": str(ad_account.pk), "error_code": code})
+
+
+def _close_interrupted(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, now: dt.datetime) -> int:
+    """Earlier runs of the account still `running` when a later one ends were cut off — their worker died and the
+    task was redelivered (acks late). They are closed as failed (INTERRUPTED) instead of showing as running for
+    ever and holding off manual syncs."""
+    return AdAccountSyncRun.objects.for_tenant(tenant).filter(
+        ad_account=ad_account, status=SYNC_RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
+        status=SYNC_FAILED, finished_at=now, error_code="INTERRUPTED",
+        error_message="The sync stopped before it finished (its worker died); a later sync ran in its place.")
 
 
 def _write(*, tenant, ad_account: AdAccount, campaigns, ads, insights: list[InsightRecord], start: dt.date,

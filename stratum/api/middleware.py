@@ -5,6 +5,9 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from stratum.celery import serving_request
 
 from .exceptions import error_response
 from .parsers import body_limit_for
@@ -54,7 +57,11 @@ class ApiResponseMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
+        token = serving_request.set(True)  # a task queued while the broker is down runs here (stratum/celery.py)
+        try:
+            response = self.get_response(request)
+        finally:
+            serving_request.reset(token)
         if not is_api_path(request.path) or request.path.startswith("/health") or request.path == "/api/v1/health":
             return response
         state = getattr(request, "_ratelimit_state", None)
@@ -77,6 +84,9 @@ class ApiResponseMiddleware:
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.error("database unavailable: %s", exception)
             return error_response(503, "The database is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
+        if isinstance(exception, BrokerUnavailable):
+            logger.error("task broker unavailable: %s", exception)
+            return error_response(503, "The task queue is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal server error.", "INTERNAL_ERROR")
 

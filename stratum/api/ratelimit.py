@@ -17,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from .cache import breaker
+
 logger = logging.getLogger("stratum.ratelimit")
 
 LUA_TOKEN_BUCKET = """
@@ -83,7 +85,7 @@ def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
     global _redis_script
     now = time.time()
     rate = per_minute / 60.0
-    client = _redis_client()
+    client = _redis_client() if breaker.allows() else None
     allowed, tokens = None, None
     if client is not None:
         try:
@@ -92,8 +94,8 @@ def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
             prefix = settings.CACHES["default"].get("KEY_PREFIX", "stratum")
             result = _redis_script(keys=[f"{prefix}:rl:{key}"], args=[burst, rate, now], client=client)
             allowed, tokens = bool(int(result[0])), float(result[1])
-        except Exception as exc:  # Redis down: degrade to the in-process bucket
-            logger.warning("rate limiter falling back to local memory: %s", exc)
+        except Exception as exc:  # Redis down: degrade to the in-process bucket (Redis skipped for a few seconds)
+            breaker.failed("rate limiter", exc)
             _redis_script = None
     if allowed is None:
         allowed, tokens = _take_local(key, burst, rate, now)

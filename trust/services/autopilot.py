@@ -12,13 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns.metrics import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
+from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 

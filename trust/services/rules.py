@@ -15,12 +15,12 @@ from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.notifications import notification_send
 from campaigns.models import Campaign
+from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 
