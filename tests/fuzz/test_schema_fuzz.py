@@ -115,22 +115,23 @@ FUZZ_SETTINGS = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=n
                          suppress_health_check=list(HealthCheck), print_blob=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _announce(request):
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"schema fuzz: seed {SEED} (FUZZ_SEED={SEED} replays it), {MAX_EXAMPLES} examples "
-                            f"per operation{', coverage phase' if DEEP else ''}")
+@pytest.fixture(scope="module")
+def announce(request):
+    """Says which seed this run used (so a failure of `make fuzz` can be replayed with FUZZ_SEED)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nschema fuzz: seed {SEED} (FUZZ_SEED={SEED} replays it), {MAX_EXAMPLES} examples per operation"
+              f"{', coverage phase' if DEEP else ''}", flush=True)
 
 
 @pytest.fixture
-def as_user(fuzz):
+def as_user(fuzz, announce):
     _CURRENT["world"] = fuzz
     return {"Authorization": f"Bearer {fuzz.jwt}"}
 
 
 @pytest.fixture
-def as_api_key(fuzz):
+def as_api_key(fuzz, announce):
     _CURRENT["world"] = fuzz
     return {"Authorization": f"Bearer {fuzz.api_key}"}
 
