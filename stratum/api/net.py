@@ -1,7 +1,9 @@
 """Outbound HTTP to URLs that users give us (webhooks, Slack, creative media): the SSRF guard.
 
-- At creation, `validate_public_url()` refuses non-http(s) schemes, credentials in the URL, local host
-  names and literal private/loopback/link-local/metadata addresses (and plain http outside DEBUG).
+- At creation, `validate_public_url()` refuses non-http(s) schemes, credentials in the URL, malformed or local
+  host names and literal private/loopback/link-local/metadata addresses — in any spelling the resolver accepts
+  (127.1, 0177.0.0.1, 0x7f000001) and inside IPv6 (mapped, IPv4-compatible, 6to4, NAT64) — and plain http
+  outside DEBUG.
 - At delivery, `safe_request()` resolves the host and refuses any address that is not globally routable,
   then connects to exactly the vetted address (the TLS server name stays the host name), so a DNS answer
   that changes between the check and the connection cannot reach an internal service. Redirects are never
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -24,6 +27,13 @@ from django.conf import settings
 DEFAULT_TIMEOUT = 10.0
 MAX_URL_LENGTH = 2000
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+HOST_NAME = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+LEGACY_IPV4 = re.compile(r"^[0-9a-fx.]+$")  # 127.1, 0177.0.0.1, 0x7f.1, 2130706433: what inet_aton accepts
+# Special-purpose ranges Python 3.11's ipaddress still calls global (RFC 6890 updates, local-use NAT64).
+NOT_GLOBAL = (ipaddress.ip_network("192.0.0.0/24"), ipaddress.ip_network("64:ff9b:1::/48"))
+GLOBAL_EXCEPTIONS = (ipaddress.ip_address("192.0.0.9"), ipaddress.ip_address("192.0.0.10"))
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
 class UnsafeTarget(ValueError):
@@ -34,10 +44,23 @@ def _private_allowed() -> bool:
     return bool(getattr(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", False))
 
 
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to: mapped, 6to4, NAT64 (64:ff9b::/96) or IPv4-compatible (::/96)."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64 or ip in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def address_is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
+        ip = embedded
+    if any(ip in network for network in NOT_GLOBAL if network.version == ip.version) and ip not in GLOBAL_EXCEPTIONS:
+        return False
     return ip.is_global and not ip.is_multicast
 
 
@@ -45,7 +68,13 @@ def _literal_ip(host: str):
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return None
+        pass
+    if LEGACY_IPV4.match(host) and any(c.isdigit() for c in host):
+        try:  # the resolver reads these as IPv4 addresses, so they are literals, not names
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
@@ -64,6 +93,13 @@ def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
     host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         raise UnsafeTarget("The URL has no host.")
+    if _literal_ip(host) is None:
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            ascii_host = ""
+        if not HOST_NAME.match(ascii_host):
+            raise UnsafeTarget("The URL's host name is not valid.")
     try:
         parts.port
     except ValueError:
