@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils._os import safe_join
 
 from billing.gates import feature_require
 from stratum.api.exceptions import NotFound, ValidationFailed
@@ -169,7 +170,8 @@ def report_spec(report: Report) -> TemplateSpec:
 
 
 def report_path(report: Report) -> Path:
-    return Path(settings.MEDIA_ROOT) / report.file
+    """The report's file, never outside MEDIA_ROOT (SuspiciousFileOperation for a stored path that escapes)."""
+    return Path(safe_join(settings.MEDIA_ROOT, report.file))
 
 
 def report_render(*, tenant, report: Report) -> Report:

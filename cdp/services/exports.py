@@ -6,6 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils._os import safe_join
 
 from ..models import AudienceExport
 from ..selectors.exports import csv_lines, export_rows
@@ -25,7 +26,8 @@ def export_request(*, tenant, segment, include_traits: bool, include_events: boo
 
 
 def export_path(export: AudienceExport) -> Path:
-    return Path(settings.MEDIA_ROOT) / export.file
+    """The export's file, never outside MEDIA_ROOT (SuspiciousFileOperation for a stored path that escapes)."""
+    return Path(safe_join(settings.MEDIA_ROOT, export.file))
 
 
 def export_build(*, tenant, export: AudienceExport) -> AudienceExport:

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -169,6 +170,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = Forbidden()
+    elif isinstance(exc, SuspiciousOperation):  # e.g. a stored file path leading outside MEDIA_ROOT: Django's 400
+        logger.warning("suspicious operation: %s", exc)
+        exc = ApiError("Bad request.", "BAD_REQUEST")
     elif isinstance(exc, TenantScopeMissing):
         logger.error("tenant scope missing: %s", exc)
         return Response(error_body(500, "Internal server error."), status=500)
