@@ -51,5 +51,15 @@ fuzz: install-dev
 	DATABASE_URL=$(FUZZ_DATABASE_URL) FUZZ_MAX_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_DEEP=1 \
 		$(PY) -m pytest tests/fuzz -p no:cacheprovider $(PYTEST_ARGS)
 
+LOAD_SECONDS ?= 30
+# Load test (docs/load.md): gunicorn + PostgreSQL (LOAD_DATABASE_URL, default stratum_load, created and seeded when
+# missing) + Redis (LOAD_REDIS_URL, default db 14), driven by wrk on loopback; wrk comes from Debian's packages.
+load: install-dev
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (apt-get)"; \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); \
+	  $$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq wrk >/dev/null; }; }
+	LOAD_SECONDS=$(LOAD_SECONDS) $(PY) scripts/load/run.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache
