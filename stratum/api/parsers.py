@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -27,7 +28,7 @@ class BoundedJSONParser(JSONParser):
             return {}
         try:
             data = json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
-                              parse_constant=_reject_constant)
+                              parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ParseError(f"JSON parse error - {str(exc)[:200]}")
         if (path := _nul_path(data)) is not None:
@@ -53,6 +54,14 @@ def _nul_path(data) -> str | None:
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
     return None
+
+
+def _finite_float(text: str) -> float:
+    """1e309 parses to infinity, which JSON (and PostgreSQL jsonb) cannot store: refused like NaN/Infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _reject_constant(name: str):
