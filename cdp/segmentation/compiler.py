@@ -38,6 +38,7 @@ MAX_RULES = 50
 MAX_NODES = 200  # groups, negations, rules and event-property rules together
 MAX_LIST = 1000
 MAX_VALUES = 5000  # list values of all the rules together
+MAX_INTEGER = 2**63 - 1  # what a database integer parameter holds (SQLite refuses more: a 500, not a 422)
 COUNT_OPERATORS = ("equals", "not_equals", "greater_than", "greater_than_or_equal", "less_than", "less_than_or_equal",
                    "between", "exists", "not_exists")
 OPERATORS_BY_TYPE = {
@@ -269,6 +270,8 @@ class SegmentCompiler:
         if kind == "number" or (kind == "json" and comparable):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 return self._bad(path, "Must be a number.")
+            if isinstance(value, int) and not -MAX_INTEGER <= value <= MAX_INTEGER:
+                return self._bad(path, f"Must be a whole number within ±{MAX_INTEGER:,} (or a decimal number).")
             return value
         if kind == "boolean":
             if not isinstance(value, bool):
