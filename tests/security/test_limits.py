@@ -211,3 +211,32 @@ def test_funnel_and_rule_condition_trees_are_bounded(hostile, owner):
         elapsed = time.monotonic() - started
         hostile.expect("segment_bounds", label, response.status_code == 422 and len(response.content) < 20_000
                        and elapsed < 2.0, f"{response.status_code} {len(response.content)} bytes {elapsed:.2f}s")
+
+
+@pytest.mark.attack("oversize")
+def test_numbers_out_of_range_are_refused_not_stored(hostile, owner):
+    """1e309 (infinity once parsed; JSON and jsonb cannot hold it) is a malformed body; a whole number past 64 bits
+    in a segment comparison is a 422 (SQLite cannot bind it); numeric query parameters keep their bounds."""
+    client = client_for(owner)
+    ProfileFactory(tenant=owner.tenant, traits={"v": 1})
+    big = "1" + "0" * 40
+    bodies = (
+        ("/api/v1/cdp/events/track", '{"event_type": "x", "identifiers": {"email": "a@x.co"}, "properties": {"v": 1e309}}', 400),
+        ("/api/v1/cdp/profiles", '{"identifiers": {"email": "a@x.co"}, "traits": {"v": -1e309}}', 400),
+        ("/api/v1/cdp/segments/preview", '{"conditions": {"rules": [{"field": "traits.v", "operator": "greater_than", '
+                                         '"value": 1e400}]}}', 400),
+        ("/api/v1/cdp/segments/preview", '{"conditions": {"rules": [{"field": "traits.v", "operator": "greater_than", '
+                                         f'"value": {big}}}]}}}}', 422),
+        ("/api/v1/cdp/segments/preview", '{"conditions": {"rules": [{"event_type": "x", "where": [{"field": '
+                                         f'"properties.v", "operator": "less_than", "value": -{big}}}]}}]}}}}', 422),
+        ("/api/v1/cdp/events/track", '{"event_type": "x", "identifiers": {"email": "a@x.co"}, "properties": {"v": '
+                                     + "9" * 5000 + "}}", 400),
+    )
+    for path, body, status in bodies:
+        response = client.post(path, body, content_type="application/json")
+        _refused(hostile, "oversize", f"POST {path} with {body[-60:]}", response, status)
+    for path in (f"/api/v1/campaigns?limit={big}", f"/api/v1/cdp/profiles?page={big}",
+                 f"/api/v1/leadscoring/results?offset={big}", f"/api/v1/analytics/attribution/compare?seed={big}",
+                 "/api/v1/analytics/attribution?half_life_days=1e309"):
+        _refused(hostile, "oversize", f"GET {path[:60]}", client.get(path), 422)
+    assert not Event.objects.for_tenant(owner.tenant).exists()
