@@ -30,10 +30,12 @@ local state = redis.call('HMGET', key, 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil then tokens = capacity; ts = now end
-tokens = math.min(capacity, tokens + (now - ts) * rate)
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
-redis.call('HSET', key, 'tokens', tostring(tokens), 'ts', tostring(now))
+-- ts is stored as it came (tostring keeps 14 digits: a Unix time with microseconds lost some, and the next call
+-- saw time run backwards and took a fraction of a token too many)
+redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'ts', ARGV[3])
 redis.call('EXPIRE', key, math.ceil(capacity / rate) + 60)
 return {allowed, tostring(tokens)}
 """
