@@ -87,11 +87,13 @@ def test_forged_and_stale_access_tokens_are_refused(hostile, victim, time_machin
     forged = {
         "payload tampered (another user's id), signature kept":
             f"{header_b64}.{_b64(json.dumps({**payload, 'user_id': str(other_user.pk)}).encode())}.{signature}",
-        "signature tampered": f"{header_b64}.{payload_b64}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}",
+        "signature tampered": f"{header_b64}.{payload_b64}.{signature[:-4]}"
+                              f"{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}",
         "signature stripped": f"{header_b64}.{payload_b64}.",
         "alg none": forge({"alg": "none", "typ": "JWT"}, payload, None),
         "alg None": forge({"alg": "None", "typ": "JWT"}, payload, None),
-        "alg NONE with the original signature": f"{_b64(json.dumps({'alg': 'NONE'}).encode())}.{payload_b64}.{signature}",
+        "alg NONE with the original signature":
+            f"{_b64(json.dumps({'alg': 'NONE'}).encode())}.{payload_b64}.{signature}",
         "signed with another key": forge(hs256, payload, "an-attacker's-key"),
         "signed with an empty key": forge(hs256, payload, ""),
         "HS512 with the real key (algorithm not allowed)": forge({"alg": "HS512", "typ": "JWT"}, payload, real_key,
@@ -123,8 +125,8 @@ def test_forged_and_stale_access_tokens_are_refused(hostile, victim, time_machin
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=header)
         response = client.get("/api/v1/users/me")
-        hostile.expect("jwt", f"Authorization: {header[:20]}…", response.status_code == 401 and is_error_format(response),
-                       response.status_code)
+        hostile.expect("jwt", f"Authorization: {header[:20]}…",
+                       response.status_code == 401 and is_error_format(response), response.status_code)
     for name in ("token", "access_token", "jwt"):
         response = APIClient().get(f"/api/v1/users/me?{name}={token}")
         _refused(hostile, "jwt", f"token in the query string ?{name}=", response, secret=victim.email)
@@ -307,7 +309,8 @@ def test_every_route_refuses_keys_outside_their_scopes(hostile, world):
             for label, scopes in attempts:
                 response = client_with(scopes).generic(method, url, "{}", content_type="application/json")
                 checked += 1
-                ok = response.status_code == 403 and is_error_format(response) and response.json()["code"] == "FORBIDDEN"
+                ok = (response.status_code == 403 and is_error_format(response)
+                      and response.json()["code"] == "FORBIDDEN")
                 hostile.expect("scope", f"{method} {route.template} with {label}", ok,
                                f"{response.status_code} {response.content[:160]!r}")
     after = tenant_rows(world["tenant_a"])

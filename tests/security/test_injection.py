@@ -21,7 +21,8 @@ from tests.security.kit import is_error_format, leaked, own_url, query_params, r
 SQL = ("' OR '1'='1", "1; DROP TABLE accounts_user; --", "traits.x'); DROP TABLE cdp_profile;--", "a\x00b")
 # One of these per parameter, in turn (each reaches a few dozen parameters over the run).
 ROTATING = (
-    "1 UNION SELECT id, email, password FROM accounts_user --", "') OR ('a'='a", "\" OR \"\"=\"", "%' OR tenant_id IS NOT NULL OR '%'='",
+    "1 UNION SELECT id, email, password FROM accounts_user --", "') OR ('a'='a", "\" OR \"\"=\"",
+    "%' OR tenant_id IS NOT NULL OR '%'='",
     "'; UPDATE accounts_user SET is_superuser = true; --", "00000000-0000-0000-0000-000000000000' OR '1'='1",
     "traits.a.b[0]", "$.traits.email", "traits->>'email'", "properties__0", "a__b__contains", "tenant__name",
     "-tenant__id", "password", "created_by__password", "__class__", "\u202e\u0000", "%00", "💥" * 50, "A" * 5000,
@@ -36,7 +37,8 @@ SEGMENT_FIELDS = (
     "rfm__tenant__name", "merged_into__email", "traits.a%", "traits.\u0000", "traits.ключ", "rfm.segment' OR '1'='1",
     "predictions.x'; --", "properties.amount", "", None, 42, ["traits.a"], {"$ne": 1},
 )
-EVENT_PROPERTY_FIELDS = ("properties.x'); DROP TABLE cdp_event;--", "properties.a[0]", "properties.a__b", "properties.__",
+EVENT_PROPERTY_FIELDS = ("properties.x'); DROP TABLE cdp_event;--", "properties.a[0]", "properties.a__b",
+                         "properties.__",
                          "tenant_id", "profile__email", "properties." + "b" * 65, "properties.a.b.c.d.e.f")
 
 
@@ -115,7 +117,8 @@ def test_segment_and_funnel_fields_are_validated_never_interpolated(hostile, wor
         _check(hostile, f"segment create with field {str(field)[:40]!r}", response, a_ids)
     for field in EVENT_PROPERTY_FIELDS:
         conditions = {"rules": [{"event_type": "purchase'; DROP TABLE cdp_event; --", "operator": "greater_than",
-                                 "value": 0, "where": [{"field": field, "operator": "equals", "value": "1' OR '1'='1"}]}]}
+                                 "value": 0, "where": [{"field": field, "operator": "equals",
+                                                        "value": "1' OR '1'='1"}]}]}
         response = attacker.post("/api/v1/cdp/segments/preview", {"conditions": conditions}, format="json")
         _check(hostile, f"event rule property {field[:40]!r}", response, a_ids)
         response = attacker.post("/api/v1/analytics/funnels", {"name": "f", "steps": [
@@ -138,7 +141,8 @@ def test_segment_and_funnel_fields_are_validated_never_interpolated(hostile, wor
         hostile.expect("injection", f"rule condition field {field[:40]!r} refused", response.status_code == 422,
                        response.status_code)
     body = json.dumps({"conditions": {"rules": [{"field": "traits.plan", "operator": "in",
-                                                 "value": ["x') OR 1=1 --", "' UNION SELECT email FROM accounts_user"]}]}})
+                                                 "value": ["x') OR 1=1 --",
+                                                           "' UNION SELECT email FROM accounts_user"]}]}})
     _check(hostile, "segment values with SQL",
            attacker.post("/api/v1/cdp/segments/preview", body, content_type="application/json"), a_ids)
     _database_intact(hostile, tables, before)
@@ -166,7 +170,8 @@ def test_nul_characters_in_bodies_are_refused_not_stored(hostile, world, setting
         errors = response.json().get("errors", {}) if is_error_format(response) else {}
         hostile.expect("injection", f"NUL in the body of POST {path}", response.status_code == 422 and where in errors,
                        f"{response.status_code} {response.content[:200]!r}")
-    for path in ("/api/v1/campaigns?search=a%00b", "/api/v1/cdp/profiles?query=%00", "/api/v1/cdp/events?event_type=x%00",
+    for path in ("/api/v1/campaigns?search=a%00b", "/api/v1/cdp/profiles?query=%00",
+                 "/api/v1/cdp/events?event_type=x%00",
                  "/api/v1/trust/audit-logs?action=%00", "/api/v1/campaigns?sea%00rch=1"):
         response = attacker.get(path)
         hostile.expect("injection", f"NUL in the query of GET {path}", response.status_code == 422

@@ -221,7 +221,8 @@ def test_numbers_out_of_range_are_refused_not_stored(hostile, owner):
     ProfileFactory(tenant=owner.tenant, traits={"v": 1})
     big = "1" + "0" * 40
     bodies = (
-        ("/api/v1/cdp/events/track", '{"event_type": "x", "identifiers": {"email": "a@x.co"}, "properties": {"v": 1e309}}', 400),
+        ("/api/v1/cdp/events/track",
+         '{"event_type": "x", "identifiers": {"email": "a@x.co"}, "properties": {"v": 1e309}}', 400),
         ("/api/v1/cdp/profiles", '{"identifiers": {"email": "a@x.co"}, "traits": {"v": -1e309}}', 400),
         ("/api/v1/cdp/segments/preview", '{"conditions": {"rules": [{"field": "traits.v", "operator": "greater_than", '
                                          '"value": 1e400}]}}', 400),

@@ -102,7 +102,8 @@ def test_download_endpoints_serve_only_their_own_files(hostile, owner, settings)
         response = api.get(f"/api/v1/reporting/reports/{report.pk}/download")
         body = b"".join(response.streaming_content) if response.streaming else response.content
         hostile.expect("path_traversal", f"report row with file={stored!r}",
-                       response.status_code in (400, 404) and SECRET not in body, f"{response.status_code} {body[:80]!r}")
+                       response.status_code in (400, 404) and SECRET not in body,
+                       f"{response.status_code} {body[:80]!r}")
         response = api.delete(f"/api/v1/reporting/reports/{report.pk}")
         hostile.expect("path_traversal", f"deleting a report row with file={stored!r} keeps the target",
                        (media.parent / "etc" / "passwd").exists(), response.status_code)
@@ -111,5 +112,6 @@ def test_download_endpoints_serve_only_their_own_files(hostile, owner, settings)
         response = api.get(f"/api/v1/cdp/audiences/exports/{export.pk}/download")
         body = b"".join(response.streaming_content) if response.streaming else response.content
         hostile.expect("path_traversal", f"export row with file={stored!r}",
-                       response.status_code in (400, 404) and SECRET not in body, f"{response.status_code} {body[:80]!r}")
+                       response.status_code in (400, 404) and SECRET not in body,
+                       f"{response.status_code} {body[:80]!r}")
         AudienceExport.objects.for_tenant(owner.tenant).filter(pk=export.pk).delete()

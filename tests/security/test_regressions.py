@@ -49,8 +49,8 @@ def test_a_token_whose_user_id_is_not_a_uuid_is_401(hostile, owner):
     forged = forge({"alg": "HS256", "typ": "JWT"}, {**claims(token), "user_id": "1 OR 1=1"},
                    settings.SIMPLE_JWT["SIGNING_KEY"])
     response = bearer(forged).get("/api/v1/users/me")
-    hostile.expect("jwt", "user_id claim not a uuid", response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED",
-                   response.status_code)
+    hostile.expect("jwt", "user_id claim not a uuid",
+                   response.status_code == 401 and response.json()["code"] == "UNAUTHORIZED", response.status_code)
     assert APIClient().get("/api/v1/users/me").status_code == 401
 
 

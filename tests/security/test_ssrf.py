@@ -23,7 +23,8 @@ from tests.workflow.factories import ClientFactory
 INTERNAL_URLS = (
     # loopback, however written
     "https://127.0.0.1/hook", "https://127.0.0.1:6379/", "https://localhost/hook", "https://LOCALHOST./hook",
-    "https://app.localhost/hook", "https://[::1]/hook", "https://0.0.0.0/hook", "https://[::]/hook", "https://127.1/hook",
+    "https://app.localhost/hook", "https://[::1]/hook", "https://0.0.0.0/hook", "https://[::]/hook",
+    "https://127.1/hook",
     "https://0177.0.0.1/hook", "https://0x7f.0.0.1/hook", "https://0x7f000001/hook", "https://2130706433/hook",
     "https://017700000001/hook", "https://127.000.000.001/hook", "https://[::ffff:127.0.0.1]/hook",
     "https://[::ffff:7f00:1]/hook", "https://[0:0:0:0:0:ffff:127.0.0.1]/hook", "https://[::127.0.0.1]/hook",
