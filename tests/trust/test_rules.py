@@ -260,6 +260,20 @@ def test_tasks_webhooks_and_notifications(api_client, tenant, world, user):
     ({"scope": {"type": "client", "client_id": "nope"}}, "scope.client_id"),
     ({"scope": {"type": "galaxy"}}, "scope.type"),
     ({"owner": "someone else"}, "owner"),
+    # names given as lists or objects (not hashable: they answered 500)
+    ({"conditions": [{"field": "roas", "operator": "less_than", "value": 1, "lookback": ["last_7d"]}]},
+     "conditions[0].lookback"),
+    ({"conditions": [{"field": ["roas"], "operator": {"less_than": 1}, "value": 1}]}, "conditions[0].operator"),
+    ({"conditions": [{"field": "spend", "operator": "greater_than", "value": {"field": ["budget"]}}]},
+     "conditions[0].value.field"),
+    ({"conditions": {"operator": ["or"], "conditions": [{"field": "roas", "operator": "less_than", "value": 1}]}},
+     "conditions.operator"),
+    ({"actions": [{"type": ["pause_campaign"]}]}, "actions[0].type"),
+    ({"actions": [{"type": "create_task", "priority": ["High"]}]}, "actions[0].priority"),
+    ({"scope": {"type": ["all"]}}, "scope.type"),
+    ({"scope": {"type": "all", "campaign_status": ["active"]}}, "scope.campaign_status"),
+    ({"scope": {"type": "platform", "platform": {"meta": True}}}, "scope.platform"),
+    ({"frequency": ["hourly"]}, "frequency"),
 ])
 def test_bad_rules_are_422_naming_the_field(api_client, world, change, field):
     error = assert_error(api_client.post("/api/v1/rules", {**SPEC_RULE, **change}, format="json"), 422,

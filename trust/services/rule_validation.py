@@ -38,6 +38,12 @@ class _Errors(dict):
         self.setdefault(path, []).append(message)
 
 
+def _known(value: Any, catalogue) -> bool:
+    """Whether a value from the body is one of a catalogue's names (a list or an object never is: they are not
+    hashable, so a bare `in` on a dict catalogue would raise)."""
+    return isinstance(value, str) and value in catalogue
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -51,11 +57,11 @@ def _leaf(raw: dict, path: str, errors: _Errors) -> dict:
     for key in unknown:
         errors.add(f"{path}.{key}", "Unknown key of a condition.")
     field, operator, lookback = raw.get("field"), raw.get("operator"), raw.get("lookback")
-    if field not in CONDITION_FIELDS:
+    if not _known(field, CONDITION_FIELDS):
         errors.add(f"{path}.field", f"Unknown field {str(field)[:40]!r}. Known: {', '.join(CONDITION_FIELDS)}.")
-    if operator not in OPERATORS:
+    if not _known(operator, OPERATORS):
         errors.add(f"{path}.operator", f"Unknown operator {str(operator)[:40]!r}. Known: {', '.join(OPERATORS)}.")
-    if lookback is not None and lookback not in LOOKBACKS:
+    if lookback is not None and not _known(lookback, LOOKBACKS):
         errors.add(f"{path}.lookback", f"Unknown lookback {str(lookback)[:40]!r}. Known: {', '.join(LOOKBACKS)}.")
     value = raw.get("value")
     clean: Any = None
@@ -70,7 +76,7 @@ def _leaf(raw: dict, path: str, errors: _Errors) -> dict:
         for key in extra:
             errors.add(f"{path}.value.{key}", "Unknown key: compare with {field, multiplier}.")
         multiplier = value.get("multiplier", 1)
-        if value.get("field") not in REFERENCE_FIELDS:
+        if not _known(value.get("field"), REFERENCE_FIELDS):
             errors.add(f"{path}.value.field", f"Unknown field {str(value.get('field'))[:40]!r}. "
                                               f"Known: {', '.join(REFERENCE_FIELDS)}.")
         if _number(multiplier) is None or not 0 < multiplier <= 1000:
@@ -105,7 +111,7 @@ def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) ->
     for key in sorted(set(raw) - {"operator", "conditions"}):
         errors.add(f"{path}.{key}", "Unknown key of a group.")
     operator = raw.get("operator", "and")
-    if operator not in ("and", "or"):
+    if not _known(operator, ("and", "or")):
         errors.add(f"{path}.operator", "A group's operator is and or or.")
     children = raw["conditions"]
     if not isinstance(children, list) or not children:
@@ -159,7 +165,7 @@ def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
         errors.add(path, "An action {type, …}.")
         return {}
     kind = raw.get("type")
-    if kind not in ACTION_TYPES:
+    if not _known(kind, ACTION_TYPES):
         errors.add(f"{path}.type", f"Unknown action {str(kind)[:40]!r}. Known: {', '.join(ACTION_TYPES)}.")
         return {}
     for key in sorted(set(raw) - ACTION_KEYS[kind] - {"type"}):
@@ -196,7 +202,7 @@ def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
                 errors.add(f"{path}.{key}", f"A text of at most {limit} characters.")
             action[key] = text if isinstance(text, str) else ""
         priority = raw.get("priority", "Medium")
-        if priority not in TASK_PRIORITIES:
+        if not _known(priority, TASK_PRIORITIES):
             errors.add(f"{path}.priority", f"One of {', '.join(TASK_PRIORITIES)}.")
         action["priority"] = priority
         action["assignee_ids"] = _assignees(tenant=tenant, raw=raw.get("assignee_ids", []),
@@ -236,16 +242,16 @@ def scope_clean(*, tenant, raw: Any) -> dict:
     kind = raw.get("type", "all")
     status = raw.get("campaign_status", "active")
     allowed = {"type", "campaign_status", {"platform": "platform", "campaigns": "campaign_ids",
-                                           "client": "client_id"}.get(kind, "type")}
+                                           "client": "client_id"}.get(kind if isinstance(kind, str) else "", "type")}
     for key in sorted(set(raw) - allowed):
         errors.add(f"scope.{key}", "Not an option of this scope type.")
-    if kind not in SCOPE_TYPES:
+    if not _known(kind, SCOPE_TYPES):
         errors.add("scope.type", f"One of {', '.join(SCOPE_TYPES)}.")
-    if status not in SCOPE_STATUSES:
+    if not _known(status, SCOPE_STATUSES):
         errors.add("scope.campaign_status", f"One of {', '.join(SCOPE_STATUSES)}.")
     scope: dict[str, Any] = {"type": kind, "campaign_status": status}
     if kind == "platform":
-        if raw.get("platform") not in PLATFORMS:
+        if not _known(raw.get("platform"), PLATFORMS):
             errors.add("scope.platform", f"One of {', '.join(PLATFORMS)}.")
         scope["platform"] = raw.get("platform")
     elif kind == "campaigns":
