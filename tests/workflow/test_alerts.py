@@ -332,3 +332,42 @@ def test_alert_list_query_count_and_hidden_client(team, tenant, django_assert_ma
     assert_error(team.api("viewer").get(f"/api/v1/alerts?client_id={ClientFactory(tenant=tenant).pk}"), 404)
     assert_error(team.api("viewer").get("/api/v1/alerts?alert_type=nope"), 422)
     assert_error(team.api("outsider").get(f"/api/v1/alerts/{Alert.objects.first().pk}"), 404)
+
+
+def test_finding_closed_today_stays_quiet_even_when_it_opened_on_an_earlier_day(team, tenant, instances,
+                                                                               time_machine):
+    """An instance opened yesterday and dismissed (or resolved) by hand today does not come back at today's
+    next run: the user closed it today, so the object stays quiet until tomorrow."""
+    alert, instance = instances
+    assert instance.triggered_on == datetime.date(2026, 3, 10)
+    time_machine.move_to(NOW + datetime.timedelta(days=1), tick=False)  # 03-11 12:00 UTC
+    dismissed = data(team.api("member").put(f"/api/v1/alerts/instances/{instance.pk}/dismiss", format="json"))
+    assert dismissed["status"] == "dismissed"
+    again = alert_run(tenant=tenant, alert=alert)
+    assert (again.instances_created, again.tasks_created) == (0, 0)
+    assert AlertInstance.objects.filter(alert=alert).count() == 1
+    assert Task.objects.filter(related_object_type="alert_instance").count() == 1
+    # the next local day the finding opens a new instance and task
+    time_machine.move_to(NOW + datetime.timedelta(days=2), tick=False)
+    tomorrow = alert_run(tenant=tenant, alert=alert)
+    assert (tomorrow.instances_created, tomorrow.tasks_created) == (1, 1)
+    new = AlertInstance.objects.get(alert=alert, status="triggered")
+    assert new.triggered_on == datetime.date(2026, 3, 12) and new.alert_data["ad_name"] == "Ad A"
+
+
+def test_quiet_day_follows_the_alerts_time_zone(team, tenant, ads, scoped, time_machine):
+    """Los Angeles: an instance resolved at 06:00 UTC on 03-11 was resolved on the local day 03-10, so a run at
+    09:00 UTC (01:00 local on 03-11) may open a new one."""
+    alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin,
+                         **{**SPEC_BODY, "action_config": {"create_task": False}})
+    time_machine.move_to(datetime.datetime(2026, 3, 10, 20, 0, tzinfo=datetime.timezone.utc), tick=False)
+    alert_run(tenant=tenant, alert=alert)
+    instance = AlertInstance.objects.get(alert=alert)
+    assert instance.triggered_on == datetime.date(2026, 3, 10)
+    time_machine.move_to(datetime.datetime(2026, 3, 11, 6, 0, tzinfo=datetime.timezone.utc), tick=False)
+    from workflow.services import instance_resolve
+
+    instance_resolve(tenant=tenant, instance=instance, actor=team.admin, notes="Paused the ad")
+    assert alert_run(tenant=tenant, alert=alert).instances_created == 0  # still 03-10 in Los Angeles
+    time_machine.move_to(datetime.datetime(2026, 3, 11, 9, 0, tzinfo=datetime.timezone.utc), tick=False)
+    assert alert_run(tenant=tenant, alert=alert).instances_created == 1

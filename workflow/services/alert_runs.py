@@ -7,6 +7,7 @@ import zoneinfo
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
@@ -76,11 +77,16 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
         if slot is not None and alert.last_scheduled_slot == slot:
             result.skipped = True
             return result
-        today = alert_local_now(alert, now).date()
+        local_now = alert_local_now(alert, now)
+        today = local_now.date()
         evaluation = alert_evaluate(tenant=tenant, alert=alert, as_of=today)
         instances = AlertInstance.objects.for_tenant(tenant).filter(alert=alert)
         open_by_object = {i.object_id: i for i in instances.filter(status=INSTANCE_TRIGGERED)}
-        closed_today = set(instances.filter(triggered_on=today).exclude(status=INSTANCE_TRIGGERED)
+        # Opened today (one instance per object and day), or closed today by hand or by recovery although it
+        # opened earlier: the object stays quiet until tomorrow (local day of the alert).
+        midnight = dt.datetime.combine(today, dt.time(0), tzinfo=local_now.tzinfo)
+        closed_today = set(instances.exclude(status=INSTANCE_TRIGGERED)
+                           .filter(Q(triggered_on=today) | Q(resolved_at__gte=midnight))
                            .values_list("object_id", flat=True))
         created: list[tuple[AlertInstance, Finding]] = []
         updated: list[AlertInstance] = []
