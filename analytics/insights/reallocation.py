@@ -1,9 +1,9 @@
 """Budget reallocation from the response curves: move spend from the lowest to the highest marginal ROAS.
 
 Among active campaigns with a curve, at their recent daily spend s: the donor has the lowest marginal ROAS R'(s),
-the recipient the highest. The share f of the donor's daily spend to move (5–50 %, and never pushing the
-recipient beyond 1.5× the most it ever spent a day — no extrapolation far outside the data) maximises the expected
-daily gain
+the recipient the highest. The share f of the donor's daily spend to move (5–50 %, never pushing the recipient
+above 1.2× the most it spent a day in the fit nor the donor below 0.8× its least — curves.EXTRAPOLATION: no
+extrapolation far outside the data) maximises the expected daily gain
 
     G(f) = [R_rec(s_rec + f·s_don) − R_rec(s_rec)] + [R_don(s_don − f·s_don) − R_don(s_don)]
 

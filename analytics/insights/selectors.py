@@ -8,11 +8,11 @@ are measurements, not estimates, so theirs is null. Sorted by severity, then con
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 
 from django.db.models import Max
 from django.utils import timezone
 
+from campaigns.metrics import metric_sums
 from campaigns.models import Campaign, CampaignDailyMetric
 from campaigns.selectors import pacing_alerts
 from campaigns.selectors.common import format_money
@@ -101,19 +101,19 @@ def _complete_through(*, tenant, today: dt.date) -> dt.date | None:
 
 
 def _anomaly_series(*, tenant, today: dt.date, active: dict) -> dict:
+    """{None: the account's daily totals (summed in SQL, only through the newest complete day), campaign id: its
+    daily rows (active campaigns)}."""
     window = DateRange(today - dt.timedelta(days=BASELINE_DAYS + CHECK_DAYS + 14), today)
-    per_campaign = daily_rows(tenant=tenant, date_range=window)
     complete = _complete_through(tenant=tenant, today=today)
-    totals: dict = defaultdict(lambda: [0.0, 0.0, 0.0])
-    for rows in per_campaign.values():
-        for date, spend, revenue, conversions in rows:
-            if complete is not None and date <= complete:
-                bucket = totals[date]
-                bucket[0] += spend
-                bucket[1] += revenue
-                bucket[2] += conversions
-    series = {None: [(d, *v) for d, v in sorted(totals.items())]}
-    series.update({cid: rows for cid, rows in per_campaign.items() if cid in active})
+    series: dict = {None: []}
+    if complete is not None:
+        totals = (CampaignDailyMetric.objects.for_tenant(tenant)
+                  .filter(date__range=(window.start, min(window.end, complete)))
+                  .values("date").annotate(**metric_sums(fields=("spend", "revenue", "conversions"), suffix="_sum"))
+                  .order_by("date"))
+        series[None] = [(r["date"], float(r["spend_sum"]), float(r["revenue_sum"]), float(r["conversions_sum"]))
+                        for r in totals]
+    series.update(daily_rows(tenant=tenant, date_range=window, campaign_ids=list(active)))
     return series
 
 

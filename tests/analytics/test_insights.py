@@ -85,6 +85,9 @@ class TestAnomalies:
         assert spike["data"]["expected"] == pytest.approx(100, rel=0.05)
         assert spike["title"] == "Spend spike: Steady" and spike["severity"] == "high"
         assert spike["potential_impact"].startswith("+$") and spike["confidence"] > 0.999
+        total = found[("spend", None)]  # the account's daily totals (summed in SQL) show it too
+        assert total["title"] == "Spend spike: all campaigns" and total["data"]["value"] == 200.0
+        assert total["data"]["date"] == "2026-03-17"
         assert all(i["data"]["date"] != TODAY.isoformat() for i in of_type(body, "anomaly"))
         # weekend days (60 instead of 100) are expected for a weekend: no anomaly on them
         assert not any(dt.date.fromisoformat(i["data"]["date"]).weekday() >= 5 for i in of_type(body, "anomaly"))
