@@ -137,6 +137,29 @@ class TestAttributionEndpoint:
         assert 0 < body["model_details"]["conversion_probability"] < 1
         assert "half_life_days" not in body
 
+    def test_data_driven_from_events_matches_the_hand_computed_chain(self, api_client, mixed):
+        # Journeys: E>P 10 conv (100 each), P 10 conv (50) + 15 null, S>E 10 conv (80), S 10 conv (20) + 5 null.
+        # Chain: start→E 10/60, →P 25/60, →S 25/60; E→P ½, E→conv ½; P→conv 4/7; S→E 2/5, S→conv 2/5.
+        # Conversion probability from E, P, S: 11/14, 4/7, 5/7 → P = 2/3 (the observed 40/60).
+        # Without E: 34/84 → RE_E = 11/28; without P: 1/3 → RE_P = ½; without S: 31/84 → RE_S = 25/56.
+        # Value per journey (v̄: P 75, E 80, S 20): 3500/84; without E 1780/84, P 1400/84, S 2360/84
+        # → REV 1720/3500, 2100/3500, 1140/3500.
+        body = api_client.get(URL, {"model": "data_driven"}).json()
+        assert body["model_details"] == {"conversion_probability": round(2 / 3, 6), "transient_states": 3}
+        channels = {c["channel"]: c for c in body["channels"]}
+        removal = {"email": 11 / 28, "paid_social": 1 / 2, "search": 25 / 56}
+        value_removal = {"email": 1720 / 3500, "paid_social": 2100 / 3500, "search": 1140 / 3500}
+        for name, row in channels.items():
+            assert row["removal_effect"] == round(removal[name], 6), name
+            assert row["removal_effect_value"] == round(value_removal[name], 6), name
+            assert row["attributed_conversions"] == pytest.approx(40 * removal[name] / (75 / 56), abs=0.011), name
+            assert row["attributed_revenue"] == pytest.approx(2500 * value_removal[name] / (4960 / 3500),
+                                                              abs=0.011), name
+        # paid_social has one campaign, so all of its credit is Summer Sale's (each list is rounded on its own)
+        summer = next(c for c in body["campaigns"] if c["campaign"] == "Summer Sale")
+        assert summer["attributed_conversions"] == pytest.approx(40 * 0.5 / (75 / 56), abs=0.011)
+        assert summer["channels"] == ["paid_social"]
+
     def test_data_driven_equals_the_engine_on_the_same_paths(self, api_client, tenant, scoped, mixed):
         query = AttributionQuery(date_range=DateRange(TODAY - 29 * DAY, TODAY), order=2)
         direct = attribution_report(tenant=tenant, model="data_driven", query=query)
@@ -172,6 +195,16 @@ class TestAttributionEndpoint:
     def test_bad_input_is_422(self, api_client, params, field):
         body = assert_error(api_client.get(URL, params), 422, "VALIDATION_ERROR")
         assert field in body["errors"], body
+
+    def test_shapley_over_more_than_twelve_channels_is_422(self, api_client, journeys):
+        for i in range(13):
+            journeys.add([(f"channel_{i:02d}", 1)], revenue=10, times=3)
+        journeys.save()
+        body = assert_error(api_client.get(URL, {"model": "shapley"}), 422, "VALIDATION_ERROR")
+        assert "at most 12 channels" in body["errors"]["model"][0]
+        compare = api_client.get(f"{URL}/compare", {"bootstrap": 10}).json()  # compare lists it as skipped
+        assert "shapley" in compare["skipped_models"] and "shapley" not in compare["models"]
+        assert "data_driven" in compare["models"]
 
     def test_custom_conversion_events(self, api_client, tenant, journeys):
         profile = journeys.profile()
