@@ -100,6 +100,8 @@ class CrmSyncRun(TenantOwned):
                                      related_name="+")
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Bumped while a worker works on the run: a `running` run whose heartbeat stopped lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     pulled = models.PositiveIntegerField(default=0)
     profiles_created = models.PositiveIntegerField(default=0)

@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
@@ -34,6 +35,10 @@ MAX_ERRORS = 50
 MAX_ATTEMPTS = 3
 BATCH = 200
 STALE_RUN = timedelta(hours=2)
+# A running run beats at least this often; one whose heartbeat is older than RUN_LEASE lost its worker
+# (killed mid-sync: the redelivered task or the scheduler takes it over).
+HEARTBEAT_EVERY = timedelta(seconds=30)
+RUN_LEASE = timedelta(minutes=15)
 SCHEDULES = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 DEFAULT_SCHEDULE = "daily"
 
@@ -53,7 +58,8 @@ def crm_connection_get(*, tenant: Tenant, provider: str, active: bool = True) ->
         raise UnknownProvider(f"Unknown CRM {str(provider)[:40]!r}. Supported: {', '.join(CRM_PROVIDERS)}.")
     connection = Connection.objects.for_tenant(tenant).filter(provider=provider).first()
     if connection is None:
-        raise NotConnected(f"{PROVIDERS[provider].label} is not connected. Connect it via /api/v1/oauth/{provider}/authorize.")
+        raise NotConnected(f"{PROVIDERS[provider].label} is not connected. "
+                           f"Connect it via /api/v1/oauth/{provider}/authorize.")
     if active and connection.status != Connection.STATUS_ACTIVE:
         raise NotConnected(f"{PROVIDERS[provider].label} access has expired; connect it again.")
     return connection
@@ -67,10 +73,13 @@ def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirec
     connection = crm_connection_get(tenant=tenant, provider=provider)
     with transaction.atomic():
         Connection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk).first()
-        pending = CrmSyncRun.objects.for_tenant(tenant).filter(
-            connection=connection, status__in=(CrmSyncRun.STATUS_QUEUED, CrmSyncRun.STATUS_RUNNING),
-            queued_at__gte=timezone.now() - STALE_RUN).first()
-        if pending is not None:
+        now = timezone.now()
+        pending = CrmSyncRun.objects.for_tenant(tenant).select_for_update().filter(
+            Q(status=CrmSyncRun.STATUS_QUEUED, queued_at__gte=now - STALE_RUN) | Q(status=CrmSyncRun.STATUS_RUNNING),
+            connection=connection).order_by("-queued_at").first()
+        if pending is not None and run_lost_its_worker(pending, now=now):
+            _close_interrupted(pending, now=now)  # its worker died: a new run takes its place
+        elif pending is not None:
             return pending
         run = CrmSyncRun.objects.for_tenant(tenant).create(
             tenant=tenant, connection=connection, provider=provider, direction=direction, trigger=trigger,
@@ -111,19 +120,47 @@ class _Context:
         if len(self.run.errors) < MAX_ERRORS:
             self.run.errors.append({"external_id": external_id, "error": reason[:300]})
 
+    def beat(self) -> None:
+        """Tells other workers the run is alive (at most every HEARTBEAT_EVERY)."""
+        now = timezone.now()
+        if self.run.heartbeat_at is None or now - self.run.heartbeat_at >= HEARTBEAT_EVERY:
+            self.run.heartbeat_at = now
+            CrmSyncRun.objects.for_tenant(self.tenant).filter(pk=self.run.pk).update(heartbeat_at=now)
+
+
+def run_lost_its_worker(run: CrmSyncRun, *, now: datetime) -> bool:
+    """A `running` run whose worker stopped beating (killed mid-sync)."""
+    beat = run.heartbeat_at or run.started_at
+    return run.status == CrmSyncRun.STATUS_RUNNING and (beat is None or beat <= now - RUN_LEASE)
+
+
+def _close_interrupted(run: CrmSyncRun, *, now: datetime) -> None:
+    run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, now
+    run.error = (f"INTERRUPTED: the sync stopped before it finished (its worker died; attempt {run.attempts} of "
+                 f"{MAX_ATTEMPTS}).")
+    run.save(update_fields=["status", "finished_at", "error"])
+
 
 def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
-    """Executes a queued run (safe to call twice: a finished or freshly running run is left alone)."""
+    """Executes a queued run (safe to call twice: a finished run, or one a live worker holds, is left alone).
+    A run whose worker died mid-way (no heartbeat for RUN_LEASE) is started over — runs are idempotent —
+    unless it was already attempted MAX_ATTEMPTS times: then it fails as interrupted."""
     now = timezone.now()
     with transaction.atomic():
         run = CrmSyncRun.objects.for_tenant(tenant).select_for_update().select_related("connection").filter(
             pk=run_id).first()
         if run is None:
             return None
-        running_elsewhere = run.status == CrmSyncRun.STATUS_RUNNING and run.started_at and run.started_at > now - STALE_RUN
-        if run.status not in (CrmSyncRun.STATUS_QUEUED, CrmSyncRun.STATUS_RUNNING) or running_elsewhere:
+        if run.status == CrmSyncRun.STATUS_RUNNING and not run_lost_its_worker(run, now=now):
+            return run  # a live worker holds it
+        if run.status not in (CrmSyncRun.STATUS_QUEUED, CrmSyncRun.STATUS_RUNNING):
             return run
-        run.status, run.started_at, run.attempts = CrmSyncRun.STATUS_RUNNING, now, run.attempts + 1
+        if run.status == CrmSyncRun.STATUS_RUNNING and run.attempts >= MAX_ATTEMPTS:
+            _close_interrupted(run, now=now)
+            transaction.on_commit(lambda: _notify_failure(tenant=tenant, run=run))
+            return run
+        run.status, run.started_at, run.heartbeat_at = CrmSyncRun.STATUS_RUNNING, now, now
+        run.attempts += 1
         run.error, run.errors = "", []
         run.pulled = run.profiles_created = run.profiles_updated = run.pushed = run.conflicts = run.failed = 0
         run.save()
@@ -131,7 +168,8 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
         if run.connection.status != Connection.STATUS_ACTIVE:
             raise ConnectorError(f"{PROVIDERS[run.provider].label} access has expired; connect it again.",
                                  code="PLATFORM_AUTH_FAILED")
-        context = _Context(tenant=tenant, connection=run.connection, connector=crm_connector_for(run.connection), run=run)
+        context = _Context(tenant=tenant, connection=run.connection, connector=crm_connector_for(run.connection),
+                           run=run)
         if run.direction in ("pull", "bidirectional"):
             _pull(context)
         if run.direction in ("push", "bidirectional"):
@@ -144,6 +182,13 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
         run.save()
         if retry:
             raise CrmSyncRetry(countdown=exc.retry_after if exc.retry_after is not None else 60.0 * 2 ** run.attempts)
+        _notify_failure(tenant=tenant, run=run)
+        return run
+    except Exception as exc:  # noqa: BLE001 - a provider's unexpected answer fails the run, never leaves it running
+        logger.exception("%s sync run %s failed unexpectedly", run.provider, run.pk)
+        run.error = f"Unexpected error ({type(exc).__name__}): {exc}"[:1000]
+        run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, timezone.now()
+        run.save()
         _notify_failure(tenant=tenant, run=run)
         return run
     run.status = CrmSyncRun.STATUS_PARTIAL if run.failed else CrmSyncRun.STATUS_SUCCEEDED
@@ -165,6 +210,7 @@ def _pull(context: _Context) -> None:
     newest = since
     batch: list[CrmContact] = []
     for contact in context.connector.pull_contacts(since=since):
+        context.beat()
         context.run.pulled += 1
         newest = contact.modified_at if newest is None else max(newest, contact.modified_at)
         batch.append(contact)
@@ -282,9 +328,11 @@ def _push(context: _Context) -> None:
         chunk = list(page[:500])
         if not chunk:
             return
+        context.beat()
         last_pk = chunk[-1].pk
         profiles = _profiles(context.tenant, {link.profile_id for link in chunk})
-        segments = _segments(context.tenant, {p.pk for p in profiles.values()}) if "segments" in connector.field_map else {}
+        segments = (_segments(context.tenant, {p.pk for p in profiles.values()})
+                    if "segments" in connector.field_map else {})
         updates, pending = [], {}
         for link in chunk:
             profile = profiles.get(link.profile_id)
@@ -352,7 +400,8 @@ def _same(a, b) -> bool:
     if _blank(a) or _blank(b):
         return False
     if isinstance(a, list) or isinstance(b, list):
-        return sorted(map(str, a if isinstance(a, list) else [a])) == sorted(map(str, b if isinstance(b, list) else [b]))
+        return sorted(map(str, a if isinstance(a, list) else [a])) == sorted(
+            map(str, b if isinstance(b, list) else [b]))
     try:
         return Decimal(str(a)) == Decimal(str(b))
     except (InvalidOperation, ValueError):
@@ -389,9 +438,18 @@ def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
 # --- schedule ---------------------------------------------------------------------------------
 
 def crm_syncs_schedule() -> int:
-    """Queues a run for every active CRM connection whose schedule is due (all tenants)."""
+    """Queues a run for every active CRM connection whose schedule is due (all tenants), and hands runs
+    whose worker died to a new task."""
+    from ..tasks import crm_sync_task
+
     queued = 0
     now = timezone.now()
+    cutoff = now - RUN_LEASE
+    lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.STATUS_RUNNING)
+            .filter(Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, started_at__lte=cutoff))
+            .values_list("tenant_id", "pk"))
+    for tenant_id, run_id in lost:
+        crm_sync_task.delay(str(tenant_id), str(run_id))
     connections = (Connection.objects.unscoped().filter(kind=Connection.KIND_CRM, status=Connection.STATUS_ACTIVE,
                                                         tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
     for connection in connections:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -384,3 +384,90 @@ def test_scheduled_syncs_queue_due_connections(user, hubspot, time_machine):
     with tenant_scope(user.tenant):
         run = CrmSyncRun.objects.get()
     assert (run.trigger, run.direction, run.provider) == ("schedule", "pull", "hubspot")
+
+
+KILLED_AT = datetime(2026, 3, 5, 9, tzinfo=timezone.utc)
+
+
+def killed_run(connection, time_machine, **fields) -> CrmSyncRun:
+    """A run whose worker was killed at KILLED_AT (now): still `running`, its last heartbeat then."""
+    time_machine.move_to(KILLED_AT, tick=False)
+    return CrmSyncRunFactory(tenant=connection.tenant, connection=connection, status="running", started_at=KILLED_AT,
+                             heartbeat_at=KILLED_AT, **fields)
+
+
+def past_the_lease(time_machine) -> datetime:
+    from integrations.crm.services import RUN_LEASE
+
+    now = KILLED_AT + RUN_LEASE + timedelta(seconds=1)
+    time_machine.move_to(now, tick=False)
+    return now
+
+
+def test_a_run_whose_worker_died_is_taken_over_and_finished(user, hubspot, respx_mock, time_machine,
+                                                            django_capture_on_commit_callbacks):
+    from integrations.crm.services import crm_sync_run, crm_syncs_schedule
+
+    search, _ = mock_hubspot(respx_mock, [hs_contact("101", "2026-03-02T10:00:00.000Z", {}, email="ada@example.com",
+                                                     firstname="Ada")])
+    run = killed_run(hubspot, time_machine, direction="pull", attempts=1)
+    # The redelivered task cannot tell yet whether a worker still holds it: it leaves the run alone, and a
+    # manual request answers that run instead of starting a second one.
+    with tenant_scope(user.tenant):
+        assert crm_sync_run(tenant=user.tenant, run_id=run.pk).status == "running"
+    client = client_for(user)  # a token issued at the travelled time
+    assert client.post("/api/v1/integrations/crm/sync", {"provider": "hubspot"}, format="json").json()["id"] \
+        == str(run.pk)
+    assert not search.called
+    # No heartbeat for RUN_LEASE: the scheduler hands the run to a new task, which runs it to the end.
+    now = past_the_lease(time_machine)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert crm_syncs_schedule() == 0  # no second run: the daily schedule is not due
+    with tenant_scope(user.tenant):
+        run.refresh_from_db()
+        profile = Profile.objects.get()
+        assert CrmSyncRun.objects.count() == 1
+    assert (run.status, run.attempts, run.pulled, run.profiles_created, run.error) == ("succeeded", 2, 1, 1, "")
+    assert run.started_at == run.heartbeat_at == now
+    assert profile.email == "ada@example.com" and profile.traits == {"first_name": "Ada"}
+
+
+def test_a_run_killed_on_every_attempt_fails_as_interrupted(user, hubspot, time_machine,
+                                                            django_capture_on_commit_callbacks):
+    from integrations.crm.services import crm_syncs_schedule
+
+    run = killed_run(hubspot, time_machine, attempts=3)
+    now = past_the_lease(time_machine)
+    with django_capture_on_commit_callbacks(execute=True):
+        crm_syncs_schedule()
+    with tenant_scope(user.tenant):
+        run.refresh_from_db()
+        titles = list(Notification.objects.filter(user=user).values_list("title", flat=True))
+    assert (run.status, run.attempts, run.finished_at) == ("failed", 3, now)
+    assert run.error == "INTERRUPTED: the sync stopped before it finished (its worker died; attempt 3 of 3)."
+    assert titles == ["HubSpot sync failed"]
+
+
+def test_a_sync_request_replaces_a_run_whose_worker_died(user, hubspot, time_machine):
+    stuck = killed_run(hubspot, time_machine, attempts=1)
+    now = past_the_lease(time_machine)
+    response = client_for(user).post("/api/v1/integrations/crm/sync", {"provider": "hubspot"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["id"] != str(stuck.pk) and response.json()["status"] == "queued"
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.finished_at) == ("failed", now)
+    assert stuck.error.startswith("INTERRUPTED: the sync stopped before it finished")
+
+
+def test_an_unexpected_provider_answer_fails_the_run_and_notifies(api_client, user, hubspot, respx_mock,
+                                                                  django_capture_on_commit_callbacks):
+    respx_mock.post(f"{HS}/search").respond(200, json=["not", "a", "search", "answer"])
+    run = sync(api_client, direction="pull", capture=django_capture_on_commit_callbacks)
+    with tenant_scope(user.tenant):
+        run = CrmSyncRun.objects.get(pk=run["id"])
+        titles = list(Notification.objects.filter(user=user).values_list("title", flat=True))
+    assert (run.status, run.attempts) == ("failed", 1) and run.finished_at is not None
+    assert run.error.startswith("Unexpected error (AttributeError)")
+    assert titles == ["HubSpot sync failed"]
+    status = api_client.get("/api/v1/integrations/crm/status").json()["providers"][0]
+    assert status["last_run"]["status"] == "failed" and status["last_run"]["error"] == run.error
