@@ -124,3 +124,14 @@ def test_list_query_count_is_constant(team, tenant, django_assert_max_num_querie
     api = team.api("owner")
     with django_assert_max_num_queries(8):
         assert len(data(api.get("/api/v1/clients?limit=100"))["clients"]) == 16
+
+
+def test_list_created_range(team, tenant, time_machine):
+    import datetime
+
+    time_machine.move_to(datetime.datetime(2030, 1, 5, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+    ClientFactory(tenant=tenant, name="Newcomer")
+    api = team.api("owner")
+    assert [c["name"] for c in data(api.get("/api/v1/clients?created_from=2030-01-05"))["clients"]] == ["Newcomer"]
+    assert [c["name"] for c in data(api.get("/api/v1/clients?created_to=2030-01-04"))["clients"]] == ["Acme Corp"]
+    assert_error(api.get("/api/v1/clients?created_to=2030-1-4"), 422, "VALIDATION_ERROR")

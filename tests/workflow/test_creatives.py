@@ -137,3 +137,23 @@ def test_list_with_status_filter(team, tenant):
     assert_error(team.api("viewer").get("/api/v1/creative-submissions?status=draft"), 422)
     assert_error(team.api("outsider").get(f"/api/v1/creative-submissions?client_id={team.brand.pk}"), 404)
     assert data(team.api("owner").get("/api/v1/creative-submissions"))["total_items"] == 4
+
+
+def test_list_sort_and_created_range(team, tenant, time_machine):
+    import datetime
+
+    for day, name, status in ((1, "Bravo", "approved"), (2, "Alpha", "pending"), (3, "Charlie", "rejected")):
+        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+        CreativeSubmissionFactory(tenant=tenant, client=team.brand, name=name, status=status)
+    api = team.api("viewer")
+
+    def names(query):
+        return [c["name"] for c in data(api.get(f"/api/v1/creative-submissions?{query}"))["submissions"]]
+
+    assert names("") == ["Charlie", "Alpha", "Bravo"]  # newest first
+    assert names("sort=name&order=asc") == ["Alpha", "Bravo", "Charlie"]
+    assert names("sort=status&order=desc") == ["Charlie", "Alpha", "Bravo"]
+    assert names("sort=created_at&order=asc&created_from=2026-03-02") == ["Alpha", "Charlie"]
+    assert names("created_to=2026-03-01") == ["Bravo"]
+    for query in ("sort=size", "order=up", "created_from=2026-02-30", "created_from=2026-03-03&created_to=2026-03-01"):
+        assert_error(api.get(f"/api/v1/creative-submissions?{query}"), 422, "VALIDATION_ERROR")

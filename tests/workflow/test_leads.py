@@ -176,3 +176,15 @@ def test_outcomes_given_through_the_api_are_kept(team, tenant, scoped):
     assert lead_outcomes_refresh(tenant=tenant, client=team.brand) == 0
     lead.refresh_from_db()
     assert (lead.outcome, lead.outcome_source) == ("converted", "api")
+
+
+def test_results_created_range(team, tenant, time_machine):
+    import datetime
+
+    for day in (1, 2):
+        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+        LeadFactory(tenant=tenant, client=team.brand, email=f"day{day}@acme.example")
+    api = team.api("viewer")
+    body = data(api.get("/api/v1/leadscoring/results?created_from=2026-03-02&created_to=2026-03-02"))
+    assert [r["email"] for r in body["results"]] == ["day2@acme.example"] and body["total_items"] == 1
+    assert_error(api.get("/api/v1/leadscoring/results?created_from=2026-03-02&created_to=2026-03-01"), 422)

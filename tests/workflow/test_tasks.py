@@ -239,3 +239,26 @@ def test_task_create_service_for_other_apps(team, tenant, scoped):
                        priority="High", assignees=[team.admin], description="by a rule")
     assert task.created_by is None and list(task.assignees.all()) == [team.admin]
     assert Notification.objects.for_tenant(tenant).get().user == team.admin
+
+
+def test_created_at_date_range_in_the_tenants_time_zone(team, tenant, time_machine):
+    """The spec's common `created_at` filter: created_from / created_to, whole local days of the tenant."""
+    tenant.settings = {**(tenant.settings or {}), "timezone": "America/Los_Angeles"}
+    tenant.save(update_fields=["settings"])
+    utc = datetime.timezone.utc
+    for name, when in (("March 1", datetime.datetime(2026, 3, 1, 20, 0, tzinfo=utc)),
+                       ("Late March 2", datetime.datetime(2026, 3, 3, 7, 30, tzinfo=utc)),  # 23:30 on 03-02 in LA
+                       ("March 3", datetime.datetime(2026, 3, 3, 9, 0, tzinfo=utc))):
+        time_machine.move_to(when, tick=False)
+        TaskFactory(tenant=tenant, client=team.brand, name=name)
+    api = team.api("member")
+    base = "/api/v1/tasks?sort=created_at&order=asc"
+    assert names(api.get(f"{base}&created_from=2026-03-02")) == ["Late March 2", "March 3"]
+    assert names(api.get(f"{base}&created_to=2026-03-02")) == ["March 1", "Late March 2"]
+    assert names(api.get(f"{base}&created_from=2026-03-02&created_to=2026-03-02")) == ["Late March 2"]
+    assert names(api.get(f"{base}&created_from=0001-01-01&created_to=9999-12-31")) == ["March 1", "Late March 2",
+                                                                                      "March 3"]
+    for query in ("created_from=2026-03-32", "created_to=03/02/2026", "created_from=2026-03-03&created_to=2026-03-02",
+                  "created_from=yesterday"):
+        body = assert_error(api.get(f"/api/v1/tasks?{query}"), 422, "VALIDATION_ERROR")
+        assert set(body["errors"]) <= {"created_from", "created_to"}

@@ -69,6 +69,7 @@ def leads_filter(*, tenant: Tenant, user: User, leads: QuerySet[Lead], filters: 
         leads = leads.filter(score__gte=filters.min_score)
     if filters.max_score is not None:
         leads = leads.filter(score__lte=filters.max_score)
+    leads = filters.created.apply(leads)
     return leads.order_by("-score", "-created_at", "id")
 
 
@@ -84,4 +85,6 @@ def creatives_filter(*, tenant: Tenant, user: User, creatives: QuerySet[Creative
         creatives = creatives.filter(status=filters.status)
     if filters.ad_type:
         creatives = creatives.filter(ad_type=filters.ad_type)
-    return creatives.order_by("-created_at", "id")
+    creatives = filters.created.apply(creatives)
+    prefix = "-" if filters.order == "desc" else ""
+    return creatives.order_by(f"{prefix}{filters.sort}", "-created_at", "id")

@@ -58,6 +58,7 @@ def tasks_filter(*, tenant: Tenant, user: User, tasks: QuerySet[Task], filters: 
         tasks = tasks.filter(condition) if filters.other_people else tasks.exclude(condition)
     if filters.assignee_id is not None:
         tasks = tasks.filter(_assigned_to(filters.assignee_id))
+    tasks = filters.created.apply(tasks)
     return tasks_sort(tasks, sort=filters.sort, order=filters.order)
 
 

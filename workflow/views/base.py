@@ -3,7 +3,8 @@ the Catalyst envelope, and OpenAPI shapes of the envelope."""
 from __future__ import annotations
 
 from drf_spectacular.drainage import set_override
-from drf_spectacular.utils import inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import serializers
 
 from stratum.api.envelope import catalyst_response
@@ -16,6 +17,15 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from ..access import role_require
 from ..models import CLIENT_ROLE_MEMBER
 from ..selectors.clients import client_get_visible
+
+
+# The spec's common `created_at` date-range filter (workflow.filters.created_range_parse).
+CREATED_PARAMS = [
+    OpenApiParameter("created_from", OpenApiTypes.DATE, required=False,
+                     description="Created on or after this day (YYYY-MM-DD, the tenant's time zone)."),
+    OpenApiParameter("created_to", OpenApiTypes.DATE, required=False,
+                     description="Created on or before this day (YYYY-MM-DD, the tenant's time zone)."),
+]
 
 
 class FullListPagination(CatalystPagination):
@@ -35,7 +45,8 @@ class WorkflowViewSet(WorkflowViewMixin, TenantGenericViewSet):
 
     def page_response(self, queryset, serializer_class):
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializer_class(page, many=True, context=self.get_serializer_context()).data)
+        rows = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(rows)
 
 
 class WorkflowAPIView(WorkflowViewMixin, TenantAPIView):
@@ -82,5 +93,5 @@ def ok(data, *, message: str = "Success", status: int = 200):
     return catalyst_response(data, message=message, status=status)
 
 
-__all__ = ["CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
+__all__ = ["CREATED_PARAMS", "CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
            "WorkflowViewSet", "deleted_envelope", "envelope", "ok", "page_envelope", "work_client"]

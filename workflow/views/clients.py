@@ -13,13 +13,14 @@ from ..models import CLIENT_ROLE_ADMIN, Client
 from ..selectors.clients import client_get_visible, client_members, clients_visible_to
 from ..serializers import clients as s
 from ..services import clients as services
-from .base import WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope
+from .base import CREATED_PARAMS, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope
 
 TAGS = ["catalyst: clients"]
 LIST_PARAMS = [
     OpenApiParameter("is_active", bool, required=False),
     OpenApiParameter("sort", str, enum=["name", "created_at", "updated_at"], required=False),
     OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
+    *CREATED_PARAMS,
 ]
 
 
@@ -47,8 +48,8 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(parameters=LIST_PARAMS, responses=page_envelope("ClientList", "clients", s.ClientSerializer),
                    tags=TAGS)
     def list(self, request):
-        filters = client_filters_parse(request.query_params)
-        clients = self.get_queryset()
+        filters = client_filters_parse(request.query_params, tz=self.tenant.timezone)
+        clients = filters.created.apply(self.get_queryset())
         if filters.is_active is not None:
             clients = clients.filter(is_active=filters.is_active)
         prefix = "-" if filters.order == "desc" else ""

@@ -14,12 +14,12 @@ from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..filters import creative_filters_parse
+from ..filters import CREATIVE_SORTS, creative_filters_parse
 from ..models import AD_TYPES, CLIENT_ROLE_ADMIN, CREATIVE_STATUSES, CreativeSubmission
 from ..selectors.objects import creatives_filter, creatives_visible_to
 from ..serializers import creatives as s
 from ..services import creatives as services
-from .base import WorkflowViewSet, envelope, ok, page_envelope, work_client
+from .base import CREATED_PARAMS, WorkflowViewSet, envelope, ok, page_envelope, work_client
 
 TAGS = ["catalyst: creative submissions"]
 MULTIPART_OVERHEAD = 1024 * 1024
@@ -49,10 +49,13 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
                                OpenApiParameter("status", str, enum=CREATIVE_STATUSES, required=False),
-                               OpenApiParameter("ad_type", str, enum=AD_TYPES, required=False)],
+                               OpenApiParameter("ad_type", str, enum=AD_TYPES, required=False),
+                               OpenApiParameter("sort", str, enum=CREATIVE_SORTS, required=False),
+                               OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
+                               *CREATED_PARAMS],
                    responses=page_envelope("CreativeList", "submissions", s.CreativeSerializer), tags=TAGS)
     def list(self, request):
-        filters = creative_filters_parse(request.query_params)
+        filters = creative_filters_parse(request.query_params, tz=self.tenant.timezone)
         creatives = creatives_filter(tenant=self.tenant, user=request.user, creatives=self.get_queryset(),
                                      filters=filters)
         return self.page_response(creatives, s.CreativeSerializer)

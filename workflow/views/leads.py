@@ -14,7 +14,8 @@ from ..selectors.clients import client_get_visible
 from ..selectors.objects import leads_filter, leads_visible_to
 from ..serializers import leads as s
 from ..services import leads as services
-from .base import CatalystOffsetPagination, WorkflowAPIView, WorkflowViewSet, envelope, ok, page_envelope
+from .base import (CREATED_PARAMS, CatalystOffsetPagination, WorkflowAPIView, WorkflowViewSet, envelope, ok,
+                   page_envelope)
 
 TAGS = ["catalyst: lead scoring"]
 
@@ -31,10 +32,10 @@ class LeadResultViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
                                OpenApiParameter("min_score", float, required=False),
-                               OpenApiParameter("max_score", float, required=False)],
+                               OpenApiParameter("max_score", float, required=False), *CREATED_PARAMS],
                    responses=page_envelope("LeadResultList", "results", s.LeadSerializer, offset=True), tags=TAGS)
     def list(self, request):
-        filters = lead_filters_parse(request.query_params)
+        filters = lead_filters_parse(request.query_params, tz=self.tenant.timezone)
         return self.page_response(leads_filter(tenant=self.tenant, user=request.user, leads=self.get_queryset(),
                                                filters=filters), s.LeadSerializer)
 

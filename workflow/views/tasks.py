@@ -13,7 +13,8 @@ from ..models import CLIENT_ROLE_MEMBER, TASK_PRIORITIES, TASK_STATUSES, TASK_TY
 from ..selectors.tasks import comments_visible_to, task_comments, task_list_queryset, tasks_filter
 from ..serializers import tasks as s
 from ..services import tasks as services
-from .base import FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope, work_client
+from .base import (CREATED_PARAMS, FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope,
+                   work_client)
 
 TAGS = ["catalyst: tasks"]
 LIST_PARAMS = [
@@ -27,6 +28,7 @@ LIST_PARAMS = [
     OpenApiParameter("assignee_id", str, required=False),
     OpenApiParameter("sort", str, enum=TASK_SORTS, required=False),
     OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
+    *CREATED_PARAMS,
 ]
 TASK = s.TaskSerializer
 
@@ -58,7 +60,7 @@ class TaskViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=LIST_PARAMS, responses=page_envelope("TaskList", "tasks", TASK), tags=TAGS)
     def list(self, request):
-        filters = task_filters_parse(request.query_params)
+        filters = task_filters_parse(request.query_params, tz=self.tenant.timezone)
         tasks = tasks_filter(tenant=self.tenant, user=request.user, tasks=self.get_queryset(), filters=filters)
         return self.page_response(tasks, TASK)
 
