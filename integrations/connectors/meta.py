@@ -9,8 +9,6 @@ and phones (`EMAIL`, `PHONE` schema), at most 10,000 rows per call.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import date
 from decimal import Decimal
@@ -69,8 +67,8 @@ class MetaConnector(OAuthAdConnector):
         """appsecret_proof proves the call comes from our server (Meta's recommended hardening)."""
         from ..oauth.providers import PROVIDERS
 
-        secret = PROVIDERS["meta"].client_secret
-        proof = hmac.new(secret.encode(), self.token().encode(), hashlib.sha256).hexdigest() if secret else None
+        meta = PROVIDERS["meta"]
+        proof = meta.appsecret_proof(self.token()) if meta.client_secret else None
         return {**(params or {}), **({"appsecret_proof": proof} if proof else {})}
 
     def parse_error(self, response: httpx.Response) -> ConnectorError | None:

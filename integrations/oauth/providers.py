@@ -6,6 +6,8 @@ the granted scopes and account behind a token. Client ids/secrets come from sett
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,9 +198,17 @@ class MetaProvider(OAuthProvider):
             "fb_exchange_token": token})
         return self.parse_tokens(payload)
 
+    def appsecret_proof(self, token: str) -> str:
+        """HMAC-SHA256 of the user token keyed with the app secret: apps that "Require App Secret" refuse
+        Graph calls made with a user token without it."""
+        return hmac.new(self.client_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+    def token_params(self, token: str, **params: str) -> dict[str, str]:
+        return {**params, "access_token": token, "appsecret_proof": self.appsecret_proof(token)}
+
     def describe(self, tokens: TokenSet) -> None:
-        me = self.token_call("GET", f"{self.graph}/me", params={"fields": "id,name", "access_token": tokens.access_token})
-        perms = self.token_call("GET", f"{self.graph}/me/permissions", params={"access_token": tokens.access_token})
+        me = self.token_call("GET", f"{self.graph}/me", params=self.token_params(tokens.access_token, fields="id,name"))
+        perms = self.token_call("GET", f"{self.graph}/me/permissions", params=self.token_params(tokens.access_token))
         tokens.account_id, tokens.account_name = str(me.get("id", "")), me.get("name", "")
         tokens.scopes = [p["permission"] for p in perms.get("data", []) if p.get("status") == "granted"]
 
@@ -209,7 +219,7 @@ class MetaProvider(OAuthProvider):
         return self._long_lived(connection.access_token)
 
     def revoke(self, connection: Connection) -> bool:
-        self.token_call("DELETE", f"{self.graph}/me/permissions", params={"access_token": connection.access_token})
+        self.token_call("DELETE", f"{self.graph}/me/permissions", params=self.token_params(connection.access_token))
         return True
 
 
@@ -238,7 +248,8 @@ class TikTokProvider(OAuthProvider):
     code_param = "auth_code"
 
     def authorization_url(self, *, state: str, redirect_uri: str) -> str:
-        return f"{self.authorize_endpoint}?{urlencode({'app_id': self.client_id, 'state': state, 'redirect_uri': redirect_uri})}"
+        query = {"app_id": self.client_id, "state": state, "redirect_uri": redirect_uri}
+        return f"{self.authorize_endpoint}?{urlencode(query)}"
 
     def raise_for_token_error(self, response: httpx.Response, payload: dict) -> None:
         if response.status_code >= 400:
@@ -311,7 +322,8 @@ class PipedriveProvider(OAuthProvider):
     revoke_endpoint = "https://oauth.pipedrive.com/oauth/revoke"
 
     def authorization_url(self, *, state: str, redirect_uri: str) -> str:
-        return f"{self.authorize_endpoint}?{urlencode({'client_id': self.client_id, 'redirect_uri': redirect_uri, 'state': state})}"
+        query = {"client_id": self.client_id, "redirect_uri": redirect_uri, "state": state}
+        return f"{self.authorize_endpoint}?{urlencode(query)}"
 
     def _basic(self) -> tuple[str, str]:
         return (self.client_id, self.client_secret)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -136,6 +138,17 @@ def test_callback_exchanges_the_code_and_stores_encrypted_tokens(api_client, ano
             assert token_request.headers["Authorization"] == f"Basic {expected}"
         else:
             assert form["client_secret"] == [f"{provider}-client-secret"]
+
+
+def test_meta_graph_calls_with_a_user_token_carry_appsecret_proof(api_client, anon_client, respx_mock):
+    routes = mock_exchange(respx_mock, "meta")
+    assert callback(anon_client, "meta", authorize(api_client, "meta")["state"]).status_code == 200
+    expected = hmac.new(b"meta-client-secret", b"EAAlonglived", hashlib.sha256).hexdigest()
+    revoke = mock_revoke(respx_mock, "meta")
+    assert api_client.delete("/api/v1/oauth/meta/disconnect").json()["revoked"] is True
+    for request in (routes["me"].calls[0].request, routes["permissions"].calls[0].request, revoke.calls[0].request):
+        query = parse_qs(urlsplit(str(request.url)).query)
+        assert query["access_token"] == ["EAAlonglived"] and query["appsecret_proof"] == [expected]
 
 
 def test_replayed_state_is_400(api_client, anon_client, respx_mock):
@@ -328,7 +341,8 @@ def test_disconnect_of_an_unconnected_platform_is_404(api_client):
 
 def test_disconnect_needs_an_admin(tenant, make_client):
     ConnectionFactory(tenant=tenant, provider="hubspot")
-    assert_error(make_client(UserFactory(tenant=tenant, role="manager")).delete("/api/v1/oauth/hubspot/disconnect"), 403)
+    manager = make_client(UserFactory(tenant=tenant, role="manager"))
+    assert_error(manager.delete("/api/v1/oauth/hubspot/disconnect"), 403)
 
 
 def test_another_tenants_connection_is_invisible(user, respx_mock):
