@@ -97,9 +97,12 @@ def _as_moment(value) -> dt.datetime | None:
             if day is None:
                 return None
             moment = dt.datetime.combine(day, dt.time())
-    except ValueError:  # well-formed but impossible, e.g. February 30th
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        # In UTC now: 0001-01-01T00:00:00+05:00 or 9999-12-31T23:59:59-12:00 fall outside the years datetime holds.
+        return moment.astimezone(dt.timezone.utc)
+    except (ValueError, OverflowError):  # well-formed but impossible (February 30th) or out of range in UTC
         return None
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class _LimitExceeded(Exception):

@@ -171,6 +171,13 @@ def test_registry_accepts_fields_from_other_apps(scoped, people):
     ({"operator": "and", "rules": [rule("created_at", "within_last_days", 0)]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("created_at", "before", "2026-02-30")]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("traits.signup", "after", "2026-13-01")]}, "conditions.rules[0].value"),
+    # valid ISO-8601, but outside the years a date-time holds once in UTC (was a 500)
+    ({"operator": "and", "rules": [rule("created_at", "before", "9999-12-31T23:59:59-12:00")]},
+     "conditions.rules[0].value"),
+    ({"operator": "and", "rules": [rule("created_at", "after", "0001-01-01T00:00:00+05:00")]},
+     "conditions.rules[0].value"),
+    ({"operator": "and", "rules": [rule("traits.signup", "between", ["0001-01-01T00:00:00+01:00", "2026-01-01"])]},
+     "conditions.rules[0].value[0]"),
     ({"operator": "and", "rules": [rule("traits.ltv", "between", [5, 1])]}, "conditions.rules[0].value"),
     ({"operator": "and", "rules": [rule("traits.ltv", "in", [])]}, "conditions.rules[0].value"),
     ({"operator": "xor", "rules": [rule("email", "exists")]}, "conditions.operator"),
