@@ -15,6 +15,9 @@ from django.core.validators import validate_email
 from accounts.validators import normalize_phone
 
 IDENTIFIER_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# Not identifier types: `profile_id` is our own id (given beside `identifiers`, and how the identity log names a
+# merge an explicit profile id caused).
+RESERVED_TYPES = frozenset({"profile_id"})
 MAX_IDENTIFIERS = 10
 # Resolution priority: a stronger identifier decides which profile an event belongs to when caps forbid a merge.
 PRIORITY = ("external_id", "email", "phone", "anonymous_id")
@@ -76,6 +79,9 @@ def normalize_identifiers(raw, *, path: str = "identifiers") -> dict[str, str]:
     for kind, value in raw.items():
         if not isinstance(kind, str) or not IDENTIFIER_TYPE_RE.match(kind):
             errors[f"{path}.{str(kind)[:40]}"] = ["Identifier types are lower-case words (email, phone, …)."]
+            continue
+        if kind in RESERVED_TYPES:
+            errors[f"{path}.{kind}"] = [f"{kind} is not an identifier type; name the profile by its id instead."]
             continue
         if value is None:
             continue

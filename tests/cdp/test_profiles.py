@@ -52,6 +52,7 @@ class TestUpsert:
         ({"Bad Type": "x"}, "identifiers.Bad Type"),
         ({"external_id": ""}, "identifiers.external_id"),
         ({"external_id": "x" * 300}, "identifiers.external_id"),
+        ({"profile_id": "cust_1"}, "identifiers.profile_id"),  # our own id, not an identifier type
     ])
     def test_bad_identifiers_are_422_naming_the_identifier(self, api_client, identifiers, field):
         body = assert_error(upsert(api_client, identifiers), 422, "VALIDATION_ERROR")
