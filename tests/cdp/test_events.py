@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from cdp.models import Event, Identity, Profile
+from cdp.models import Event, Identity, IdentityLink, Profile, ProfileMerge
 from cdp.services import event_track, profile_upsert
 from tests.cdp.factories import EventFactory, ProfileFactory
 from tests.helpers import assert_error
@@ -128,6 +128,32 @@ class TestBatch:
         assert profile.total_orders == 1 and float(profile.ltv) == 10.0
         fresh = Profile.objects.unscoped().get(email="fresh@shop.example")
         assert fresh.total_orders == 1 and fresh.last_seen_at is not None
+
+    def test_a_rejected_item_writes_nothing_not_even_its_profile_or_a_merge(self, api_client, scoped):
+        a, _ = profile_upsert(tenant=scoped, identifiers={"email": "a@shop.example"})
+        b, _ = profile_upsert(tenant=scoped, identifiers={"phone": "+14155550199"})
+        links_before = IdentityLink.objects.count()
+        events = [
+            {"identifiers": {"email": "new@shop.example", "phone": "+14155550111"}, "event_type": "login",
+             "timestamp": "2099-01-01T00:00:00Z"},
+            {"identifiers": {"email": "a@shop.example", "phone": "+14155550199"}, "event_type": "login",
+             "message_id": "m" * 129},  # would merge a and b
+            {"identifiers": {"email": "buyer@shop.example"}, "event_type": "purchase", "properties": {"amount": "ten"}},
+            {"identifiers": {"email": "ok@shop.example"}, "event_type": "login"},
+        ]
+        body = api_client.post(BATCH, {"events": events}, format="json").json()
+        assert [(r["status"], r.get("status_code"), sorted(r.get("errors") or {})) for r in body["results"]] == [
+            ("rejected", 422, ["timestamp"]), ("rejected", 422, ["message_id"]),
+            ("rejected", 422, ["properties.amount"]), ("created", None, [])]
+        assert sorted(Profile.objects.values_list("email", flat=True)) == ["", "a@shop.example", "ok@shop.example"]
+        assert sorted(Identity.objects.values_list("value", flat=True)) == [
+            "+14155550199", "a@shop.example", "ok@shop.example"]
+        assert not ProfileMerge.objects.exists()
+        assert Profile.objects.get(pk=b.pk).merged_into_id is None
+        assert IdentityLink.objects.count() == links_before + 1  # ok@shop.example attached to its new profile
+        assert list(Event.objects.values_list("event_type", flat=True)) == ["login"]
+        a.refresh_from_db()
+        assert (a.total_orders, a.last_seen_at) == (0, None)
 
     def test_batch_merging_profiles_midway_puts_every_event_on_the_winner(self, api_client, scoped):
         a, _ = profile_upsert(tenant=scoped, identifiers={"email": "a@shop.example"})

@@ -49,7 +49,36 @@ def test_ties_share_a_score_and_mixed_profiles_map_to_the_grid(scoped):
     best = ProfileRfm.objects.get(pk=fresh_big.pk)
     assert best.recency_score == 5 and best.segment == "champions"
     newest_one_timer = ProfileRfm.objects.get(pk=one_timers[0].pk)
-    assert newest_one_timer.segment in ("new_customers", "potential_loyalists", "promising")
+    # 5 purchasers: recency ranks 0..4 -> 1..5 (2nd most recent: 4); the fewest orders and the least money: 1, 1
+    assert (newest_one_timer.recency_score, newest_one_timer.frequency_score, newest_one_timer.monetary_score) == (
+        4, 1, 1)
+    assert newest_one_timer.segment == "promising"  # R 4, FM round((1 + 1) / 2) = 1
+
+
+# The standard grid, R down (5 to 1) and FM = round((F + M) / 2) across (1 to 5).
+GRID = {
+    5: ("new_customers", "potential_loyalists", "potential_loyalists", "champions", "champions"),
+    4: ("promising", "potential_loyalists", "potential_loyalists", "loyal_customers", "champions"),
+    3: ("about_to_sleep", "about_to_sleep", "need_attention", "loyal_customers", "loyal_customers"),
+    2: ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose_them"),
+    1: ("lost", "hibernating", "at_risk", "at_risk", "cannot_lose_them"),
+}
+
+
+def test_every_cell_of_the_grid_maps_to_its_named_segment(db):
+    from django.db import connection
+
+    from cdp.models import RFM_SEGMENTS
+    from cdp.services.rfm import SEGMENT_CASE
+
+    cells = [(r, fm) for r in range(1, 6) for fm in range(1, 6)]
+    values = " UNION ALL ".join(["SELECT %s AS r, %s AS fm"] * len(cells))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT r, fm, {SEGMENT_CASE} FROM ({values}) AS cells",
+                       [n for cell in cells for n in cell])
+        named = {(r, fm): segment for r, fm, segment in cursor.fetchall()}
+    assert named == {(r, fm): GRID[r][fm - 1] for r, fm in cells}
+    assert set(named.values()) == set(RFM_SEGMENTS)  # all eleven named segments are reachable
 
 
 def test_endpoint_queues_recompute_and_profile_shows_rfm(api_client, tenant):
