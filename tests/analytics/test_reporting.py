@@ -135,6 +135,41 @@ class TestReports:
         spends = [sheet.cell(row=r, column=4).value for r in range(2, 5)]
         assert sorted(spends) == [1400, 1540, 1680] and sheet.cell(row=2, column=4).number_format == "#,##0.00"
 
+    def test_channel_breakdown_with_data_driven_attribution(self, submit, api_client, campaigns, journeys):
+        # 35 conversions on 2026-03-16: 20 × email → paid_social (100 each), 15 × search (40 each). Chain: start →
+        # email 20/35 → paid_social → conversion; start → search 15/35 → conversion. Removal effects 20/35, 20/35,
+        # 15/35 → conversions 35 × 20/55, 35 × 20/55, 35 × 15/55; value removal effects 2000/2600 (twice) and
+        # 600/2600 → revenue 2600 × 2000/4600 = 1,130.43 (twice), 2600 × 600/4600 = 339.13.
+        journeys.add([("email", 4), ("paid_social", 1)], revenue=100, times=20).add([("search", 1)], revenue=40,
+                                                                                    times=15).save()
+        march = {"start": "2026-03-01", "end": "2026-03-17"}
+        report_id = create(submit, api_client, template_id="channel_breakdown", date_range=march).json()["id"]
+        reader = pypdf.PdfReader(io.BytesIO(download(api_client, report_id)))
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        assert "Attribution by channel (data-driven)" in text
+        for channel in ("email", "paid_social", "search"):
+            assert channel in text
+        assert "$1,130.43" in text and "$339.13" in text and "36.36%" in text and "27.27%" in text
+        assert sum(len(page.images) for page in reader.pages) == 2  # platforms chart, attribution pie
+        # the same view as a CSV export: the channels' credit adds up to the 35 conversions
+        export = submit(api_client, f"{URL}/export", {"type": "attribution", "format": "csv"}).json()
+        assert export["kind"] == "channel_breakdown"
+        rows = list(csv.reader(io.StringIO(download(api_client, export["id"]).decode())))
+        top = rows.index(["Attribution by channel (data-driven)"])
+        assert rows[top + 1] == ["Channel", "Attributed conversions", "Attributed revenue", "Share"]
+        credit = {r[0]: (float(r[1]), float(r[2])) for r in rows[top + 2:top + 5]}
+        assert {name: conv for name, (conv, _) in credit.items()} == {"email": 12.73, "paid_social": 12.73,
+                                                                       "search": 9.54}
+        assert sorted(rev for _, rev in credit.values()) == [339.13, 1130.43, 1130.44]  # rounded to sum to 2,600
+
+    def test_channel_breakdown_without_enough_conversions_says_so(self, submit, api_client, campaigns, journeys):
+        journeys.add([("email", 1)], revenue=10, times=3).save()
+        march = {"start": "2026-03-01", "end": "2026-03-17"}
+        report_id = create(submit, api_client, template_id="channel_breakdown", date_range=march).json()["id"]
+        text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(download(api_client, report_id))).pages)
+        assert "needs at least 30 conversions in the period; found 3" in text
+        assert "Attribution by channel (data-driven)" not in text
+
     def test_audience_report_and_custom_template(self, submit, api_client, tenant, campaigns):
         custom = ReportTemplateFactory(tenant=tenant, kind="campaign_detail", sections=["campaigns_table"],
                                        metrics=["spend"], include_charts=False)
@@ -142,8 +177,18 @@ class TestReports:
         reader = pypdf.PdfReader(io.BytesIO(download(api_client, report_id)))
         assert len(reader.pages) == 1 and not reader.pages[0].images
         assert "ROAS" not in reader.pages[0].extract_text()
+        from cdp.models import Profile
+
+        for i, stage in enumerate(("customer", "customer", "lead")):
+            Profile.objects.unscoped().create(tenant=tenant, email=f"a{i}@shop.example", lifecycle_stage=stage)
         audience = create(submit, api_client, template_id="audience_report").json()
         assert api_client.get(f"{URL}/reports/{audience['id']}").json()["status"] == "ready"
+        reader = pypdf.PdfReader(io.BytesIO(download(api_client, audience["id"])))
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        assert "profiles\n 3\npurchasers\n 0" in text and "lead\n 1\ncustomer\n 2" in text
+        assert "no purchase yet\n 3" in text  # RFM: nobody has bought
+        assert "Churn risk: Churn predictions have not been computed yet" in text  # no figures invented
+        assert sum(len(page.images) for page in reader.pages) == 1  # profiles by lifecycle stage
 
     def test_client_report_needs_a_visible_client(self, submit, api_client, tenant, campaigns, make_client):
         from tests.workflow.factories import ClientFactory
