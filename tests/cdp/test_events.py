@@ -209,6 +209,11 @@ class TestReads:
         assert set(body["items"][0]) == {"id", "profile_id", "event_type", "properties", "timestamp", "message_id",
                                          "source", "received_at"}
         assert api_client.get("/api/v1/cdp/events").json()["total"] == 61
+        EventFactory(tenant=tenant, profile=other, event_type="purchase")
+        bought = api_client.get("/api/v1/cdp/events", {"event_type": "purchase"}).json()
+        assert bought["total"] == 1 and bought["items"][0]["profile_id"] == str(other.pk)
+        assert api_client.get("/api/v1/cdp/events", {"profile_id": str(profile.pk),
+                                                     "event_type": "purchase"}).json()["total"] == 0
         assert_error(api_client.get("/api/v1/cdp/events", {"profile_id": str(uuid.uuid4())}), 404)
         assert_error(api_client.get("/api/v1/cdp/events", {"profile_id": "x"}), 422)
 

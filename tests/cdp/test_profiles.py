@@ -234,6 +234,26 @@ class TestReadsAndPatch:
         assert set(body["by_rfm_segment"]) >= {"champions", "lost"}
 
 
+def test_identifiers_resolve_within_the_tenant_only(api_client, tenant, make_client):
+    from tests.accounts.factories import TenantFactory, UserFactory
+
+    other = make_client(UserFactory(tenant=TenantFactory(plan="enterprise"), role="owner"))
+    mine = upsert(api_client, {"email": "same@shop.example", "external_id": "c-1"}).json()
+    theirs = upsert(other, {"email": "SAME@shop.example", "external_id": "c-1"})
+    assert theirs.status_code == 201 and theirs.json()["id"] != mine["id"]  # created, not found in tenant A
+    tracked = other.post("/api/v1/cdp/events/track", {"identifiers": {"email": "same@shop.example"},
+                                                      "event_type": "purchase", "properties": {"amount": 25}},
+                         format="json").json()
+    assert tracked["profile_id"] == theirs.json()["id"]
+    assert api_client.get(f"{URL}/{mine['id']}").json()["traits"]["total_orders"] == 0
+    assert_error(other.get(f"{URL}/{mine['id']}"), 404, "NOT_FOUND")
+    preview = other.post("/api/v1/cdp/segments/preview", {"conditions": {"operator": "and", "rules": [
+        {"field": "email", "operator": "equals", "value": "same@shop.example"}]}}, format="json").json()
+    assert preview["estimated_size"] == 1 and preview["sample_profiles"][0]["id"] == theirs.json()["id"]
+    assert not ProfileMerge.objects.unscoped().exists()
+    assert Profile.objects.unscoped().filter(email="same@shop.example").count() == 2
+
+
 class TestInterfaceForOtherApps:
     def test_find_by_email_and_purchase_counts(self, scoped):
         a, _ = profile_upsert(tenant=scoped, identifiers={"email": "buyer@shop.example"})
