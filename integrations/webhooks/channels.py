@@ -22,9 +22,9 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
-from stratum.api.exceptions import ValidationFailed
 
 from .models import SlackDestination
+from .services import webhook_url_validate
 
 logger = logging.getLogger("stratum.notifications")
 
@@ -176,10 +176,7 @@ def _url_hint(url: str) -> str:
 
 def slack_destination_set(*, tenant: Tenant, user: User | None, url: str) -> SlackDestination:
     """Saves the incoming-webhook URL of a user (or the tenant's, with user=None). https only, SSRF-checked."""
-    try:
-        net.validate_public_url(url)
-    except net.UnsafeTarget as exc:
-        raise ValidationFailed(errors={"webhook_url": [str(exc)]}) from None
+    webhook_url_validate(url, field="webhook_url")
     with transaction.atomic():
         destination, _ = SlackDestination.objects.for_tenant(tenant).select_for_update().update_or_create(
             tenant=tenant, user=user,

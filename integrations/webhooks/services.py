@@ -28,6 +28,8 @@ def webhook_url_validate(url: str, *, field: str = "url") -> str:
         return net.validate_public_url(url)
     except net.UnsafeTarget as exc:
         raise ValidationFailed(errors={field: [str(exc)]}) from None
+    except ValueError:  # urlsplit refuses some malformed URLs itself ("https://[::1/")
+        raise ValidationFailed(errors={field: ["The URL is not valid."]}) from None
 
 
 def webhook_events_validate(events: list[str]) -> list[str]:

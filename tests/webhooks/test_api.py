@@ -66,6 +66,7 @@ class TestCreate:
         ({"url": "https://10.1.2.3/hook"}, "url"),
         ({"url": "https://169.254.169.254/latest"}, "url"),
         ({"url": "https://[::1]/hook"}, "url"),
+        ({"url": "https://[::1/hook"}, "url"),  # urlsplit's own ValueError ("Invalid IPv6 URL") was a 500
         ({"url": "https://localhost/hook"}, "url"),
         ({"url": "https://user:pw@yourapp.com/hook"}, "url"),
         ({"url": "https://yourapp.com/" + "a" * 2000}, "url"),

@@ -54,7 +54,7 @@ class TestSlackApi:
         assert SlackDestination.objects.for_tenant(tenant).filter(user__isnull=True).count() == 1
 
     @pytest.mark.parametrize("url", ["http://hooks.slack.com/services/x", "https://10.0.0.1/services/x",
-                                     "https://localhost/x", "javascript:alert(1)", ""])
+                                     "https://localhost/x", "javascript:alert(1)", "", "https://[fe80::1/x"])
     def test_unsafe_urls_are_a_422(self, api_client, settings, url):
         settings.DEBUG = False
         body = assert_error(api_client.put("/api/v1/notifications/slack", {"webhook_url": url}, format="json"), 422)
