@@ -63,6 +63,11 @@ def metric_sums(*, path: str = "", filter: Q | None = None, suffix: str = "",
     return sums
 
 
+def zero_sums(*, suffix: str = "") -> dict[str, int]:
+    """The sums of an object without metric rows (what `metric_sums` gives over no rows)."""
+    return {field + suffix: 0 for field in SUM_FIELDS}
+
+
 def safe_ratio(numerator, denominator, factor: int = 1):
     """numerator / denominator × factor as a float, 0 when the denominator is 0 (SQL, NULL-safe)."""
     num = Cast(numerator, FloatField())

@@ -12,7 +12,7 @@ from django.db.models import Count, FilteredRelation, Q, QuerySet
 
 from stratum.api.params import DateRange
 
-from ..metrics import format_metrics, metric_ratios, metric_sums
+from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
 from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign
 from .common import metric_rows, percent_change
 from .dashboard import daily_series, metric_totals
@@ -83,8 +83,9 @@ def campaign_metrics_attach(*, tenant, campaigns: list[Campaign], date_range: Da
         rows = (metric_rows(tenant=tenant, date_range=date_range, campaign_ids=[c.pk for c in missing])
                 .values("campaign_id").annotate(**metric_sums(suffix="_sum")).annotate(**metric_ratios(suffix="_sum")))
         by_campaign = {r["campaign_id"]: r for r in rows}
+        zero = zero_sums(suffix="_sum")  # a campaign without rows in the period shows zeros, not missing sums
         for campaign in missing:
-            values = format_metrics(by_campaign.get(campaign.pk, {}), suffix="_sum")
+            values = format_metrics(by_campaign.get(campaign.pk, zero), suffix="_sum")
             for name, value in values.items():
                 setattr(campaign, name, value)
     return campaigns

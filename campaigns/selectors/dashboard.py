@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from stratum.api.params import DateRange
 
-from ..metrics import SUM_FIELDS, format_metrics, metric_ratios, metric_sums
+from ..metrics import SUM_FIELDS, format_metrics, metric_ratios, metric_sums, zero_sums
 from ..models import Campaign
 from .common import in_range, metric_rows, percent_change
 from .health import signal_health_summary
@@ -83,7 +83,7 @@ def dashboard_overview(*, tenant, date_range: DateRange) -> dict:
 def daily_series(*, rows, date_range: DateRange) -> list[dict]:
     """One point per day of the range (days without data are zeros), from a per-day grouped query."""
     by_day = {r["date"]: r for r in rows.values("date").annotate(**metric_sums(suffix="_sum")).order_by("date")}
-    zero = {f"{f}_sum": 0 for f in SUM_FIELDS}
+    zero = zero_sums(suffix="_sum")
     return [{"date": day.isoformat(), **format_metrics(by_day.get(day, zero), suffix="_sum")}
             for day in date_range.dates()]
 

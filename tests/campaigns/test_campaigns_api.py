@@ -51,6 +51,11 @@ def test_list_period_filter_and_ordering(api_client, two_campaigns):
     assert [i["name"] for i in body["items"]] == ["Summer Sale", "Winter Push"]
     assert body["items"][0]["spend"] == 300.0 and body["items"][0]["roas"] == round(950 / 300, 2)
     assert body["items"][1]["spend"] == 0.0 and body["items"][1]["roas"] == 0.0
+    # Paged first, summed after: a campaign without rows in the period has every figure, as zeros.
+    winter = api_client.get("/api/v1/campaigns?period=7d&status=paused").json()["items"][0]
+    assert list(winter) == list(body["items"][1])
+    assert {k: winter[k] for k in ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa")} == {
+        "spend": 0.0, "revenue": 0.0, "roas": 0.0, "conversions": 0, "clicks": 0, "impressions": 0, "cpa": 0.0}
     by_spend = api_client.get("/api/v1/campaigns?ordering=spend").json()["items"]
     assert [i["name"] for i in by_spend] == ["Winter Push", "Summer Sale"]
     by_name = api_client.get("/api/v1/campaigns?ordering=-name").json()["items"]
