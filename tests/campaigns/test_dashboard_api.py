@@ -5,6 +5,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from campaigns.models import AdAccount
 from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
@@ -128,3 +130,48 @@ def test_no_accounts_no_score(api_client):
     overview = api_client.get("/api/v1/dashboard/overview").json()
     assert overview["total_spend"] == 0 and overview["roas"] == 0 and overview["platforms"] == {}
     assert AdAccount.objects.unscoped().count() == 0
+
+
+@pytest.mark.parametrize("url", ["/api/v1/dashboard/overview", "/api/v1/dashboard/performance",
+                                 "/api/v1/analytics/campaigns"])
+def test_periods_end_today_in_the_tenant_time_zone(api_client, tenant, figures, url):
+    tenant.settings = {"timezone": "Pacific/Kiritimati", "currency": "USD"}  # UTC+14: already 2026-03-19
+    tenant.save()
+    body = api_client.get(f"{url}?period=7d").json()
+    assert (body["start_date"], body["end_date"]) == ("2026-03-13", "2026-03-19")
+    tenant.settings = {"timezone": "Pacific/Pago_Pago", "currency": "USD"}  # UTC−11: still 2026-03-18
+    tenant.save()
+    body = api_client.get(f"{url}?period=90d").json()
+    assert (body["start_date"], body["end_date"]) == ("2025-12-19", "2026-03-18")
+
+
+def test_analytics_campaigns_by_dates(api_client, figures):
+    body = api_client.get("/api/v1/analytics/campaigns?start_date=2026-03-12&end_date=2026-03-15").json()
+    assert (body["start_date"], body["end_date"], body["currency"]) == ("2026-03-12", "2026-03-15", "USD")
+    items = {i["name"]: i for i in body["items"]}
+    assert items["A"] == {**items["A"], "spend": 50.0, "revenue": 100.0, "roas": 2.0, "conversions": 1}
+    assert items["B"] == {**items["B"], "spend": 200.0, "revenue": 300.0, "roas": 1.5, "conversions": 3}
+    assert items["C"] == {**items["C"], "spend": 0.0, "roas": 0.0, "status": "paused", "budget": 100.0}
+    assert body["totals"] == {**body["totals"], "spend": 250.0, "revenue": 400.0, "roas": 1.6, "conversions": 4}
+    by_name = api_client.get("/api/v1/analytics/campaigns?period=30d&ordering=name&status=active").json()
+    assert [i["name"] for i in by_name["items"]] == ["A", "B"] and by_name["totals"]["spend"] == 430.0
+
+
+def test_list_endpoints_use_a_constant_number_of_queries(api_client, tenant):
+    """Auth (user, tenant), then a fixed number of queries per endpoint whatever the page size."""
+    for n in range(4):
+        synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc)
+        account = AdAccountFactory(tenant=tenant, platform=["meta", "google"][n % 2], last_synced_at=synced)
+        for m in range(8):
+            campaign = CampaignFactory(tenant=tenant, ad_account=account, budget_amount=Decimal("100"))
+            CampaignDailyMetricFactory(tenant=tenant, campaign=campaign, date=TODAY, spend=Decimal(10 + 20 * m))
+    budgets = {"/api/v1/analytics/campaigns?period=7d&limit={limit}": 5,
+               "/api/v1/campaign-builder/accounts?limit={limit}": 4,
+               "/api/v1/pacing/status?limit={limit}": 6}
+    for url, budget in budgets.items():
+        counts = []
+        for limit in (2, 40):
+            with CaptureQueriesContext(connection) as captured:
+                assert api_client.get(url.format(limit=limit)).status_code == 200
+            counts.append(len(captured))
+        assert counts[0] == counts[1] <= budget, (url, counts)

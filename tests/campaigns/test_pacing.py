@@ -119,3 +119,37 @@ def test_pacing_query_count_is_constant(api_client, tenant, django_assert_max_nu
             spend_rows(tenant, campaign, {dt.date(2026, 3, 17): "90"})
     with django_assert_max_num_queries(8):
         assert api_client.get("/api/v1/pacing/status?limit=100").json()["total"] == 15
+
+
+def test_account_time_zone_and_forecast_range(api_client, tenant):
+    """15:00 UTC is 11:00 in New York: 11/24 of the account's day is gone. The forecast's range comes from the
+    last 7 complete days (60 … 180 a day, mean 120), each day capped at Meta's 1.75 × budget, the month at
+    31 × budget."""
+    account = AdAccountFactory(tenant=tenant, platform="meta", timezone="America/New_York", last_synced_at=SYNCED)
+    campaign = CampaignFactory(tenant=tenant, ad_account=account, name="Uneven", budget_amount=Decimal("100"))
+    spend_rows(tenant, campaign, {**{dt.date(2026, 3, 11 + n): 60 + 20 * n for n in range(7)},
+                                  dt.date(2026, 3, 18): "40"})
+    item = api_client.get("/api/v1/pacing/status").json()["items"][0]
+    assert item["window"] == {"type": "day", "start_date": "2026-03-18", "end_date": "2026-03-18",
+                              "elapsed_percent": 45.8}
+    assert (item["expected_spend"], item["actual_spend"], item["deviation_percent"]) == (45.83, 40.0, -12.7)
+    assert (item["status"], item["severity"]) == ("underpacing", "warning")
+    assert item["message"] == "Campaign is 13% behind pace. Expected $45.83, actual $40."
+    # spent 840 + 40; 13 days and 13/24 of today left
+    remaining = 13 + 13 / 24
+    assert item["forecast"] == {
+        "period_end": "2026-03-31", "spend": round(880 + 120 * remaining, 2), "low": round(880 + 60 * remaining, 2),
+        "high": 3100.0, "spent_to_date": 880.0, "daily_rate": 120.0, "days_remaining": round(remaining, 2),
+        "cap": 3100.0, "cap_basis": "daily budget × days in the month",
+        "budget_utilisation_percent": round((880 + 120 * remaining) / 3100 * 100, 1)}
+
+
+def test_pacing_alert_is_a_recommendation(api_client, paced):
+    holiday, _, _ = paced
+    recs = api_client.get(f"/api/v1/campaigns/{holiday.pk}/recommendations").json()["recommendations"]
+    pacing = next(r for r in recs if r["type"] == "pacing")
+    assert pacing == {"type": "pacing", "priority": "high", "title": "Campaign is underpacing",
+                      "description": "Campaign is 25% behind pace. Expected $500, actual $375. "
+                                     "Consider increasing bid or expanding targeting.",
+                      "metrics": {"expected_spend": 500.0, "actual_spend": 375.0, "deviation_percent": -25.0},
+                      "action": None}
