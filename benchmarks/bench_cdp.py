@@ -57,8 +57,8 @@ def _exec(sql: str, params=None) -> None:
 
 def _drop_tenant(tenant) -> None:
     """Raw deletes: a cascade through the ORM would load millions of rows (and every app's tables)."""
-    for table in ("cdp_segmentmembership", "cdp_profilerfm", "cdp_identitylink", "cdp_profilemerge", "cdp_identity", "cdp_event",
-                  "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
+    for table in ("cdp_segmentmembership", "cdp_profilerfm", "cdp_identitylink", "cdp_profilemerge", "cdp_identity",
+                  "cdp_event", "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
         _exec(f"DELETE FROM {table} WHERE tenant_id = %s", [_db(tenant.pk)])
     _exec("DELETE FROM accounts_tenant WHERE id = %s", [_db(tenant.pk)])
 
@@ -116,7 +116,8 @@ def _free_port() -> int:
 def _start_gunicorn(port: int) -> subprocess.Popen:
     from cryptography.fernet import Fernet
 
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "FERNET_KEYS": Fernet.generate_key().decode(),
+    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
+           "FERNET_KEYS": Fernet.generate_key().decode(),
            "DATABASE_URL": os.environ["DATABASE_URL"], "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1"}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen([str(gunicorn), "stratum.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}",
@@ -297,4 +298,5 @@ def run() -> list[Row]:
         print("bench_cdp needs PostgreSQL (DATABASE_URL=postgres://…); skipped")
         return []
     parts = os.environ.get("BENCH_CDP_PARTS", "ingestion,segments").split(",")
-    return (bench_ingestion() if "ingestion" in parts else []) + (bench_preview_and_rfm() if "segments" in parts else [])
+    return ((bench_ingestion() if "ingestion" in parts else [])
+            + (bench_preview_and_rfm() if "segments" in parts else []))

@@ -65,7 +65,8 @@ def audience_sync_task(tenant_id: str, run_id: str) -> None:
     if tenant is None:
         return
     with tenant_scope(tenant):
-        run = AudienceSyncRun.objects.select_related("audience__ad_account", "audience__segment").filter(pk=run_id).first()
+        run = (AudienceSyncRun.objects.select_related("audience__ad_account", "audience__segment")
+               .filter(pk=run_id).first())
         if run is not None:
             audience_sync_run(tenant=tenant, run=run)
 

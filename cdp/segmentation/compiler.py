@@ -74,8 +74,9 @@ class JsonType(Func):
         sql, params = compiler.compile(self.source_expressions[0])
         path = "$" + "".join(f'."{key}"' for key in self.keys)
         call = f"json_type({sql}, %s)"
-        return (f"COALESCE(CASE {call} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' "
-                f"WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' ELSE {call} END, 'missing')",
+        return (f"COALESCE(CASE {call} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+                f"WHEN 'text' THEN 'string' WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' "
+                f"ELSE {call} END, 'missing')",
                 (*params, path, *params, path))
 
 
@@ -375,7 +376,8 @@ class SegmentCompiler:
         value = node.get("value")
         if operator == "between":
             if (not isinstance(value, list) or len(value) != 2
-                    or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value) or value[0] > value[1]):
+                    or any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in value)
+                    or value[0] > value[1]):
                 return self._fail(f"{path}.value", "Must be [low, high], whole numbers from 0, low ≤ high.")
         elif operator not in ("exists", "not_exists"):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:

@@ -30,7 +30,8 @@ def event_statistics(*, tenant, period: DateRange) -> dict:
     totals = events.aggregate(total=Count("pk"), profiles=Count("profile_id", distinct=True),
                               purchases=Count("pk", filter=Q(event_type=PURCHASE_EVENT)),
                               revenue=Sum("revenue", filter=Q(event_type=PURCHASE_EVENT)))
-    by_type = (events.values("event_type").annotate(count=Count("pk"), unique_profiles=Count("profile_id", distinct=True))
+    by_type = (events.values("event_type")
+               .annotate(count=Count("pk"), unique_profiles=Count("profile_id", distinct=True))
                .order_by("-count", "event_type"))
     by_day = dict(events.annotate(day=TruncDate("timestamp", tzinfo=zone)).values_list("day")
                   .annotate(n=Count("pk")).order_by())

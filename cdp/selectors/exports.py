@@ -36,7 +36,7 @@ def _trait_keys(queryset) -> list[str]:
 def export_rows(*, tenant, segment, include_traits: bool, include_events: bool) -> tuple[list[str], Iterator[list]]:
     queryset = segment_queryset(tenant=tenant, conditions=segment.conditions)
     trait_keys = _trait_keys(queryset) if include_traits else []
-    header = list(BASE_COLUMNS) + [f"trait:{key}" for key in trait_keys] + (list(EVENT_COLUMNS) if include_events else [])
+    header = [*BASE_COLUMNS, *(f"trait:{key}" for key in trait_keys), *(EVENT_COLUMNS if include_events else ())]
     rows = queryset.select_related("rfm").order_by("created_at", "pk")
     if include_events:
         rows = rows.annotate(events_count=Count("events"), first_event_at=Min("events__timestamp"),

@@ -16,7 +16,8 @@ from .segments import segment_create, segment_delete, segment_refresh, segment_u
 
 __all__ = [
     "ItemResult", "audience_create", "audience_sync_request", "audience_sync_run", "audience_update",
-    "audiences_due", "event_track", "event_track_raw", "events_ingest", "export_build", "export_request", "identity_rules_get",
-    "identity_rules_update", "profile_resolve", "profile_unmerge", "profile_update", "profile_upsert",
-    "profiles_merge", "rfm_recompute", "segment_create", "segment_delete", "segment_refresh", "segment_update",
+    "audiences_due", "event_track", "event_track_raw", "events_ingest", "export_build", "export_request",
+    "identity_rules_get", "identity_rules_update", "profile_resolve", "profile_unmerge", "profile_update",
+    "profile_upsert", "profiles_merge", "rfm_recompute", "segment_create", "segment_delete", "segment_refresh",
+    "segment_update",
 ]

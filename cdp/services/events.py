@@ -106,7 +106,8 @@ def _parse_item(raw, index: int, now: dt.datetime) -> _Item:
     if raw.get("timestamp") is not None:
         stamp = raw["timestamp"]
         try:
-            parsed = stamp if isinstance(stamp, dt.datetime) else parse_datetime(stamp) if isinstance(stamp, str) else None
+            parsed = (stamp if isinstance(stamp, dt.datetime)
+                      else parse_datetime(stamp) if isinstance(stamp, str) else None)
         except ValueError:  # well-formed but impossible, e.g. February 30th
             parsed = None
         if parsed is None:
@@ -218,8 +219,8 @@ def _ingest(*, tenant, events: list, source: str) -> list[ItemResult]:
     return [results[i] for i in range(len(events))]
 
 
-EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "event_type", "timestamp", "properties", "revenue",
-                 "message_id", "source", "received_at")
+EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "event_type", "timestamp", "properties",
+                 "revenue", "message_id", "source", "received_at")
 
 
 def _events_insert(*, tenant, rows: list[Event]) -> None:

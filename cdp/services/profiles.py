@@ -90,7 +90,8 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
     raise AssertionError("unreachable")
 
 
-def profile_update(*, tenant, profile: Profile, traits: dict | None = None, lifecycle_stage: str | None = None) -> Profile:
+def profile_update(*, tenant, profile: Profile, traits: dict | None = None,
+                   lifecycle_stage: str | None = None) -> Profile:
     """PATCH: merges traits (None removes a key) and sets the lifecycle stage."""
     traits = traits_validate(traits)
     with transaction.atomic():

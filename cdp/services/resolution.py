@@ -155,8 +155,8 @@ def _attach(*, tenant, profile, usable, existing, rules, source, links, created)
             continue
         counts[kind] += 1
         rows.append(Identity(tenant=tenant, profile=profile, type=kind, value=value, source=source))
-        links.append(_log(tenant, profile.pk, "attached", "new profile" if created else "new identifier seen with this profile",
-                          source=source, kind=kind, value=value))
+        reason = "new profile" if created else "new identifier seen with this profile"
+        links.append(_log(tenant, profile.pk, "attached", reason, source=source, kind=kind, value=value))
     Identity.objects.for_tenant(tenant).bulk_create(rows)
     changed = [f for f in PRIMARY_FIELDS if not getattr(profile, f) and f in {r.type for r in rows}]
     for field in changed:

@@ -92,7 +92,10 @@ def _insert_members(*, tenant, segment: Segment, profiles, now) -> int:
     """INSERT INTO membership SELECT … FROM (the compiled segment query): no rows pass through Python."""
     select_sql, params = profiles.query.sql_with_params()
     table = SegmentMembership._meta.db_table
-    db = lambda field, value: SegmentMembership._meta.get_field(field).get_db_prep_value(value, connection)  # noqa: E731
+
+    def db(field, value):
+        return SegmentMembership._meta.get_field(field).get_db_prep_value(value, connection)
+
     new_id = "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"
     sql = (f'INSERT INTO {table} (id, tenant_id, segment_id, profile_id, added_at, removed_at) '
            f'SELECT {new_id}, %s, %s, matched.member_id, %s, NULL FROM ({select_sql}) AS matched')

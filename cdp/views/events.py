@@ -52,7 +52,8 @@ class TrackEventView(CdpEndpoint, TenantAPIView):
 
     @extend_schema(tags=TAGS, request=s.TrackEventSerializer,
                    responses={201: s.TrackResultSerializer, 200: s.TrackResultSerializer},
-                   description="201 when stored; 200 with `duplicate: true` (nothing stored) for a repeated message_id.")
+                   description="201 when stored; 200 with `duplicate: true` (nothing stored) for a repeated "
+                               "message_id.")
     def post(self, request):
         result = services.event_track_raw(tenant=self.tenant, event=request.data, source="api")
         duplicate = result.status == "duplicate"

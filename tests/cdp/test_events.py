@@ -67,7 +67,8 @@ class TestTrack:
         ({"identifiers": {"email": "a@b.example"}, "event_type": "bad\ntype"}, "event_type"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "properties": [1]}, "properties"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "yesterday"}, "timestamp"),
-        ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2026-02-30T10:00:00Z"}, "timestamp"),
+        ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2026-02-30T10:00:00Z"},
+         "timestamp"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2099-01-01T00:00:00Z"},
          "timestamp"),
         ({"identifiers": {"email": "a@b.example"}, "event_type": "purchase", "properties": {"amount": "10"}},
@@ -224,8 +225,10 @@ class TestReads:
         tenant.save()
         a, b = ProfileFactory(tenant=tenant), ProfileFactory(tenant=tenant)
         at = lambda s: dt.datetime.fromisoformat(s)  # noqa: E731
-        EventFactory(tenant=tenant, profile=a, event_type="purchase", revenue=40, timestamp=at("2026-02-10T03:00:00+00:00"))
-        EventFactory(tenant=tenant, profile=b, event_type="purchase", revenue=60, timestamp=at("2026-02-10T06:00:00+00:00"))
+        EventFactory(tenant=tenant, profile=a, event_type="purchase", revenue=40,
+                     timestamp=at("2026-02-10T03:00:00+00:00"))
+        EventFactory(tenant=tenant, profile=b, event_type="purchase", revenue=60,
+                     timestamp=at("2026-02-10T06:00:00+00:00"))
         EventFactory(tenant=tenant, profile=a, event_type="page_view", timestamp=at("2026-02-08T12:00:00+00:00"))
         EventFactory(tenant=tenant, profile=a, event_type="page_view", timestamp=at("2025-12-01T12:00:00+00:00"))
         body = api_client.get("/api/v1/cdp/events/statistics", {"period": "7d"}).json()

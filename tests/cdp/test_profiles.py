@@ -273,7 +273,8 @@ class TestIdentityRules:
         assert body["caps"]["external_id"] == 1 and body["blocklist"] == []
         assert "test@example.com" in body["builtin_blocklist"]["email"]
         patched = api_client.patch("/api/v1/cdp/identity-rules", {
-            "blocklist": [{"type": "email", "value": " Shared@Office.example "}, {"type": "phone", "value": "+1 415 555 0100"}],
+            "blocklist": [{"type": "email", "value": " Shared@Office.example "},
+                          {"type": "phone", "value": "+1 415 555 0100"}],
             "caps": {"email": 3}}, format="json").json()
         assert patched["blocklist"] == [{"type": "email", "value": "shared@office.example"},
                                         {"type": "phone", "value": "+14155550100"}]

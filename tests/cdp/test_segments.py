@@ -53,7 +53,8 @@ def people(scoped):
 
 def names(tenant, people, conditions):
     by_id = {v.pk: k for k, v in people.items()}
-    return sorted(by_id[pk] for pk in segment_queryset(tenant=tenant, conditions=conditions).values_list("pk", flat=True))
+    matching = segment_queryset(tenant=tenant, conditions=conditions).values_list("pk", flat=True)
+    return sorted(by_id[pk] for pk in matching)
 
 
 def rule(field, operator, value=None):
@@ -110,7 +111,8 @@ def test_operators(scoped, people, node, expected):
 
 def test_groups_nesting_and_negation(scoped, people):
     conditions = {"operator": "or", "rules": [
-        {"operator": "and", "rules": [rule("traits.plan", "equals", "gold"), rule("lifecycle_stage", "equals", "lead")]},
+        {"operator": "and", "rules": [rule("traits.plan", "equals", "gold"),
+                                      rule("lifecycle_stage", "equals", "lead")]},
         {"not": {"operator": "or", "rules": [rule("traits.ltv", "less_than", 1000),
                                              rule("email", "not_exists")]}},
     ]}
