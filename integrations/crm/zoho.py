@@ -40,6 +40,8 @@ class ZohoConnector(CrmConnector):
         if response.status_code < 400:
             return None
         body = json_or_empty(response)
+        if response.status_code == 400 and isinstance(body, dict) and isinstance(body.get("data"), list):
+            return None  # a write whose every record was refused: one answer per record, read by the caller
         code = body.get("code") if isinstance(body, dict) else None
         message = f"Zoho: {body.get('message', 'error')} ({code})" if code else None
         if code in AUTH_CODES or response.status_code == 401:

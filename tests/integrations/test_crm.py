@@ -211,6 +211,12 @@ def test_zoho_pull_with_if_modified_since_and_put(tenant, respx_mock):
                                           ContactUpdate("4150868000000224006", {"email": "not-an-email"})])
     assert json.loads(put.calls[0].request.content)["data"][0] == {"id": "4150868000000224005", "Title": "CTO"}
     assert result.pushed == 1 and result.failed == [("4150868000000224006", "INVALID_DATA: invalid data")]
+    # Every record refused: Zoho answers 400 with the per-record answers; they are per-contact failures.
+    respx_mock.put(ZOHO).respond(400, json={"data": [
+        {"code": "INVALID_DATA", "details": {"api_name": "Email"}, "message": "invalid data", "status": "error"}]})
+    with tenant_scope(tenant):
+        result = connector.push_contacts([ContactUpdate("4150868000000224006", {"email": "not-an-email"})])
+    assert result.pushed == 0 and result.failed == [("4150868000000224006", "INVALID_DATA: invalid data")]
 
 
 # --- sync -------------------------------------------------------------------------------------
