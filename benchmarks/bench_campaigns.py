@@ -73,9 +73,10 @@ def _build(tenant: Tenant) -> None:
     batch = []
     for campaign_id in campaigns:
         for offset in range(DAYS):
-            batch.append(CampaignDailyMetric(tenant=tenant, campaign_id=campaign_id, date=today - dt.timedelta(days=offset),
-                                             impressions=10000, clicks=150, spend=Decimal("80"), conversions=Decimal("3"),
-                                             revenue=Decimal("240"), landing_page_views=120, leads=1))
+            batch.append(CampaignDailyMetric(
+                tenant=tenant, campaign_id=campaign_id, date=today - dt.timedelta(days=offset), impressions=10000,
+                clicks=150, spend=Decimal("80"), conversions=Decimal("3"), revenue=Decimal("240"),
+                landing_page_views=120, leads=1))
         if len(batch) >= 20000:
             CampaignDailyMetric.objects.for_tenant(tenant).bulk_create(batch, batch_size=5000)
             batch = []

@@ -146,7 +146,8 @@ class AdAccountSyncRun(TenantOwned):
     campaigns_upserted = models.PositiveIntegerField(default=0)
     ads_upserted = models.PositiveIntegerField(default=0)
     rows_upserted = models.PositiveIntegerField(default=0, help_text="Daily metric rows written (campaign + ad).")
-    rows_removed = models.PositiveIntegerField(default=0, help_text="Rows in the window the platform no longer reports.")
+    rows_removed = models.PositiveIntegerField(default=0,
+                                               help_text="Rows in the window the platform no longer reports.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -246,8 +246,8 @@ class CampaignPerformanceSerializer(serializers.Serializer):
 
 
 class RecommendationSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="One of: " + ", ".join(("no_delivery", "pause", "review", "increase_budget", "investigate",
-                                            "refresh_creative", "pacing")))
+    type = serializers.CharField(help_text="One of: " + ", ".join((
+        "no_delivery", "pause", "review", "increase_budget", "investigate", "refresh_creative", "pacing")))
     priority = serializers.CharField(help_text="One of: " + ", ".join(("high", "medium", "low")))
     title = serializers.CharField()
     description = serializers.CharField()

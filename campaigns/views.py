@@ -22,7 +22,8 @@ from . import selectors, services
 from . import serializers as s
 from .connectors import registered_platforms, supports_audiences
 from .filters import (
-    CAMPAIGN_FILTER_PARAMETERS, DATE_PARAMETERS, PAGE_PARAMETERS, PLATFORM_PARAMETER, campaign_filters, optional_range, ordering,
+    CAMPAIGN_FILTER_PARAMETERS, DATE_PARAMETERS, PAGE_PARAMETERS, PLATFORM_PARAMETER, campaign_filters, optional_range,
+    ordering,
 )
 from .metrics import format_metrics, money
 from .models import PLATFORMS, AdAccount, Campaign
@@ -134,7 +135,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
         services.campaign_update(tenant=self.tenant, campaign=campaign, status=data.get("status"),
                                  budget_amount=data.get("budget"), actor=actor_for(request),
                                  reason=data.get("reason") or "manual")
-        return Response(s.CampaignDetailSerializer(selectors.campaign_detail(tenant=self.tenant, campaign=campaign)).data)
+        campaign = selectors.campaign_detail(tenant=self.tenant, campaign=campaign)
+        return Response(s.CampaignDetailSerializer(campaign).data)
 
     @error_responses(409, 502, 503)
     @extend_schema(request=None, responses={204: None}, tags=["campaigns"],
@@ -166,8 +168,9 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
     def sync(self, request):
         if request.method == "GET":
             accounts = AdAccount.objects.for_tenant(self.tenant).order_by("platform", "name")
+            runs = selectors.sync_runs_latest(tenant=self.tenant)
             return Response({"accounts": s.SyncedAdAccountSerializer(accounts, many=True).data,
-                             "runs": s.SyncRunSerializer(selectors.sync_runs_latest(tenant=self.tenant), many=True).data})
+                             "runs": s.SyncRunSerializer(runs, many=True).data})
         data = parse_body(s.SyncRequestSerializer, request)
         account = None
         if data.get("ad_account_id"):

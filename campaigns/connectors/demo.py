@@ -323,7 +323,8 @@ class DemoConnector(AdPlatformConnector):
             external_id=ad.external_id, campaign_external_id=c.external_id, name=ad.name,
             status="deleted" if c.status == "deleted" else "active", creative_type=ad.creative_type,
             headline=ad.headline, primary_text=f"{ad.headline} — {c.name}.",
-            creative_url=f"https://demo.stratum.local/creatives/{ad.external_id}.{'mp4' if ad.creative_type == 'video' else 'jpg'}",
+            creative_url=(f"https://demo.stratum.local/creatives/{ad.external_id}."
+                          f"{'mp4' if ad.creative_type == 'video' else 'jpg'}"),
         ) for c in self.campaigns().values() for ad in c.ads]
 
     def daily_insights(self, account_id: str, start: dt.date, end: dt.date) -> Iterator[InsightRecord]:
@@ -404,7 +405,8 @@ class DemoConnector(AdPlatformConnector):
             for key in totals:
                 totals[key] += getattr(row, key)
         if rows:
-            rows.append(InsightRecord(date=day, campaign_external_id=campaign.external_id, ad_external_id=None, **totals))
+            rows.append(InsightRecord(date=day, campaign_external_id=campaign.external_id, ad_external_id=None,
+                                      **totals))
         return rows
 
     # --- writes --------------------------------------------------------------------------------

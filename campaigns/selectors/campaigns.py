@@ -76,7 +76,8 @@ def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created
     return campaigns.order_by(column, "id")
 
 
-def campaign_metrics_attach(*, tenant, campaigns: list[Campaign], date_range: DateRange | None = None) -> list[Campaign]:
+def campaign_metrics_attach(*, tenant, campaigns: list[Campaign],
+                            date_range: DateRange | None = None) -> list[Campaign]:
     """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated)."""
     missing = [c for c in campaigns if not hasattr(c, "roas")]
     if missing:

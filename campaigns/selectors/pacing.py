@@ -170,7 +170,8 @@ def campaign_pacing(*, campaign: Campaign, account: AdAccount, as_of: dt.datetim
         "budget": money(campaign.budget_amount), "currency": currency, "as_of": as_of.astimezone(dt.timezone.utc),
         "window": {"type": window["type"], "start_date": window["start"].isoformat(),
                    "end_date": window["end"].isoformat() if window["end"] else None,
-                   "elapsed_percent": None if window["share"] is None else round(max(0, min(1, window["share"])) * 100, 1)},
+                   "elapsed_percent": (None if window["share"] is None
+                                       else round(max(0, min(1, window["share"])) * 100, 1))},
         "expected_spend": None, "actual_spend": money(window["actual"]), "pace_percent": None,
         "deviation_percent": None, "status": "on_track", "severity": "ok", "type": None, "message": "",
         "recommendation": "", "forecast": None,
@@ -179,7 +180,8 @@ def campaign_pacing(*, campaign: Campaign, account: AdAccount, as_of: dt.datetim
     if campaign.budget_amount <= 0:
         return {**item, "status": "no_budget", "message": "The campaign has no budget to pace against."}
     if share is None:
-        return {**item, "status": "insufficient_data", "message": "A lifetime budget without an end date cannot be paced."}
+        return {**item, "status": "insufficient_data",
+                "message": "A lifetime budget without an end date cannot be paced."}
     if share < 0:
         return {**item, "status": "not_started", "message": f"The flight starts on {window['start'].isoformat()}."}
     item["forecast"] = _forecast(campaign, window, as_of, tz)

@@ -85,7 +85,8 @@ def campaign_recommendations(*, tenant, campaign: Campaign) -> dict:
     if before["spend"] > 0 and spend > 0 and before["roas"] > 0 and roas <= 0.75 * before["roas"]:
         drop = round((1 - roas / before["roas"]) * 100)
         out.append(_rec("investigate", "medium", "ROAS is falling",
-                        f"ROAS fell {drop}% against the previous {PERIOD_DAYS} days ({before['roas']:.2f} → {roas:.2f}).",
+                        f"ROAS fell {drop}% against the previous {PERIOD_DAYS} days "
+                        f"({before['roas']:.2f} → {roas:.2f}).",
                         {"roas": roas, "previous_roas": before["roas"]}, None))
     out.extend(_fatigue(tenant=tenant, campaign=campaign, today=period.end))
     if campaign.status == "active":

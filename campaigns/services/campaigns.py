@@ -106,7 +106,8 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
                                             "currency": locked.ad_account.currency})
         if new_status is not None:
             emit(tenant, STATUS_EVENTS[new_status], data)
-    campaign.status, campaign.budget_amount, campaign.updated_at = locked.status, locked.budget_amount, locked.updated_at
+    campaign.status, campaign.budget_amount = locked.status, locked.budget_amount
+    campaign.updated_at = locked.updated_at
     return locked
 
 

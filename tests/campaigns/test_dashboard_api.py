@@ -18,8 +18,9 @@ TODAY = dt.date(2026, 3, 18)
 
 @pytest.fixture
 def figures(tenant):
-    meta = AdAccountFactory(tenant=tenant, platform="meta", last_synced_at=dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc))
-    google = AdAccountFactory(tenant=tenant, platform="google", last_synced_at=dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc))
+    synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc)
+    meta = AdAccountFactory(tenant=tenant, platform="meta", last_synced_at=synced)
+    google = AdAccountFactory(tenant=tenant, platform="google", last_synced_at=synced)
     a = CampaignFactory(tenant=tenant, ad_account=meta, name="A")
     b = CampaignFactory(tenant=tenant, ad_account=google, name="B")
     CampaignFactory(tenant=tenant, ad_account=google, name="C", status="paused")

@@ -128,7 +128,9 @@ def test_creative_fatigue(northwind, tenant):
 def test_data_gap_and_reporting_lag(frozen, tenant):
     cedar = AdAccountFactory(tenant=tenant, external_id="demo_103", timezone="Europe/London")
     with tenant_scope(tenant):
-        dates = {r.date for r in DemoConnector(cedar).daily_insights("demo_103", DAY - dt.timedelta(days=40), DAY + dt.timedelta(days=1))}
+        insights = DemoConnector(cedar).daily_insights("demo_103", DAY - dt.timedelta(days=40),
+                                                        DAY + dt.timedelta(days=1))
+        dates = {r.date for r in insights}
     today = dt.date(2026, 3, 18)
     assert max(dates) == today - dt.timedelta(days=2)  # two days behind
     assert all(today - dt.timedelta(days=n) not in dates for n in (22, 23, 24, 25))

@@ -32,7 +32,8 @@ def paced(tenant):
     search = CampaignFactory(tenant=tenant, ad_account=google, name="Search", budget_amount=Decimal("100"))
     spend_rows(tenant, search, {d: "130" for d in days(dt.date(2026, 3, 1), dt.date(2026, 3, 18))})
     flight = CampaignFactory(tenant=tenant, ad_account=meta, name="Flight", budget_type="lifetime",
-                             budget_amount=Decimal("3000"), start_date=dt.date(2026, 3, 1), end_date=dt.date(2026, 3, 30))
+                             budget_amount=Decimal("3000"), start_date=dt.date(2026, 3, 1),
+                             end_date=dt.date(2026, 3, 30))
     spend_rows(tenant, flight, {**{d: "100" for d in days(dt.date(2026, 3, 1), dt.date(2026, 3, 17))},
                                 dt.date(2026, 3, 18): "62.50"})
     CampaignFactory(tenant=tenant, ad_account=meta, name="Paused", status="paused")
@@ -113,7 +114,8 @@ def test_pacing_is_as_of_the_last_sync(api_client, tenant):
 
 def test_pacing_query_count_is_constant(api_client, tenant, django_assert_max_num_queries):
     for n in range(3):
-        account = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED, timezone=["UTC", "Asia/Tokyo", "America/Denver"][n])
+        account = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED,
+                                   timezone=["UTC", "Asia/Tokyo", "America/Denver"][n])
         for m in range(5):
             campaign = CampaignFactory(tenant=tenant, ad_account=account)
             spend_rows(tenant, campaign, {dt.date(2026, 3, 17): "90"})

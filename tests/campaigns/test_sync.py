@@ -109,7 +109,8 @@ def test_sync_endpoint(api_client, tenant, meta_account, django_capture_on_commi
     assert response.status_code == 202 and response.json()["queued"] == [str(meta_account.pk)]
     status = api_client.get("/api/v1/campaigns/sync").json()
     assert status["runs"][0]["status"] == "ok" and status["runs"][0]["trigger"] == "manual"
-    assert status["accounts"][0]["last_synced_at"].startswith("2026-03-18T15:00:00") and status["accounts"][0]["last_synced_at"].endswith("Z")
+    synced_at = status["accounts"][0]["last_synced_at"]
+    assert synced_at.startswith("2026-03-18T15:00:00") and synced_at.endswith("Z")
     one = api_client.post("/api/v1/campaigns/sync", {"ad_account_id": str(meta_account.pk)}, format="json")
     assert one.json()["queued"] == [str(meta_account.pk)]
     foreign = AdAccountFactory(tenant=TenantFactory())
