@@ -136,8 +136,12 @@ def profile_unmerge(*, tenant, profile: Profile, merge_id=None, block_identifier
             setattr(loser, field, value)
         loser.merged_into, loser.merged_at = None, None
         loser.save()
+        # The winner drops what it only had from the loser: keys it lacked before the merge that still hold the
+        # loser's value. Traits set on it since the merge (new keys, or the loser's keys given new values) stay.
         kept = set(snapshot.get("winner_trait_keys", []))
-        profile.traits = {k: v for k, v in (profile.traits or {}).items() if k in kept}
+        lent = (snapshot.get("loser") or {}).get("traits") or {}
+        profile.traits = {k: v for k, v in (profile.traits or {}).items()
+                          if k in kept or k not in lent or lent[k] != v}
         own = dict(Identity.objects.for_tenant(tenant).filter(profile=profile).order_by("-created_at")
                    .values_list("type", "value"))
         for field in PRIMARY_FIELDS:

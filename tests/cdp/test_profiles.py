@@ -170,6 +170,18 @@ class TestUnmerge:
         actions = [entry["action"] for entry in log["items"]]
         assert actions[:2] == ["unmerged", "unmerged"] and "merged" in actions and actions[-1] == "attached"
 
+    def test_unmerge_keeps_traits_the_winner_got_after_the_merge(self, api_client, scoped):
+        winner, loser = self._merged(scoped)
+        patched = api_client.patch(f"{URL}/{winner.pk}", {"traits": {"vip": True, "city": "Milan"}}, format="json")
+        assert patched.json()["traits"] == {"first_name": "Ann", "city": "Milan", "vip": True, "total_orders": 2,
+                                            "ltv": 40.0}
+        body = api_client.post(f"{URL}/{winner.pk}/unmerge", {}, format="json").json()
+        # "city" came from the loser but was set again since: newer data, kept; "vip" is the winner's own
+        assert body["profile"]["traits"] == {"first_name": "Ann", "city": "Milan", "vip": True, "total_orders": 1,
+                                             "ltv": 10.0}
+        assert body["restored_profile"]["traits"] == {"first_name": "Bob", "city": "Rome", "total_orders": 1,
+                                                      "ltv": 30.0}
+
     def test_unmerge_can_block_the_identifier_that_caused_it(self, api_client, scoped):
         winner, loser = self._merged(scoped)
         api_client.post(f"{URL}/{winner.pk}/unmerge", {"block_identifier": True}, format="json")
