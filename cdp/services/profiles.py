@@ -150,6 +150,12 @@ def profile_unmerge(*, tenant, profile: Profile, merge_id=None, block_identifier
         profile.save()
         for target in (profile, loser):
             profile_totals_refresh(tenant=tenant, profile=target)
+        # The stage the winner took from the loser goes back, unless its own purchases make it a customer.
+        before, taken = snapshot.get("winner_stage"), (snapshot.get("loser") or {}).get("lifecycle_stage")
+        if (before and profile.lifecycle_stage == taken != before
+                and not (taken == "customer" and profile.total_orders)):
+            profile.lifecycle_stage = before
+            profile.save(update_fields=["lifecycle_stage", "updated_at"])
         merge.undone_at = now
         merge.save(update_fields=["undone_at"])
         reason = f"wrong merge split back ({merge.reason})"

@@ -174,6 +174,7 @@ def profiles_merge(*, tenant, winner: Profile, loser: Profile, reason: str, kind
         "loser": {f: getattr(loser, f) for f in SNAPSHOT_FIELDS},
         "winner_trait_keys": sorted(winner.traits or {}),
         "winner_primary": {f: getattr(winner, f) for f in PRIMARY_FIELDS},
+        "winner_stage": winner.lifecycle_stage,
         "identity_ids": [str(i) for i in identities.filter(profile=loser).values_list("pk", flat=True)],
         "repointed_ids": [str(i) for i in Profile.objects.for_tenant(tenant).filter(merged_into=loser)
                           .values_list("pk", flat=True)],

@@ -182,6 +182,17 @@ class TestUnmerge:
         assert body["restored_profile"]["traits"] == {"first_name": "Bob", "city": "Rome", "total_orders": 1,
                                                       "ltv": 30.0}
 
+    def test_unmerge_gives_back_the_lifecycle_stage_the_winner_took(self, api_client, scoped):
+        lead, _ = profile_upsert(tenant=scoped, identifiers={"email": "lead@family.example"})
+        buyer, _ = profile_upsert(tenant=scoped, identifiers={"external_id": "crm-8"})
+        event_track(tenant=scoped, profile_id=buyer.pk, event_type="purchase", properties={"amount": 12})
+        merged, _ = profile_upsert(tenant=scoped, identifiers={"email": "lead@family.example", "external_id": "crm-8"})
+        assert merged.pk == lead.pk and Profile.objects.get(pk=lead.pk).lifecycle_stage == "customer"
+        body = api_client.post(f"{URL}/{lead.pk}/unmerge", {}, format="json").json()
+        assert (body["profile"]["lifecycle_stage"], body["profile"]["traits"]["total_orders"]) == ("lead", 0)
+        assert (body["restored_profile"]["lifecycle_stage"], body["restored_profile"]["traits"]["total_orders"]) == (
+            "customer", 1)
+
     def test_unmerge_can_block_the_identifier_that_caused_it(self, api_client, scoped):
         winner, loser = self._merged(scoped)
         api_client.post(f"{URL}/{winner.pk}/unmerge", {"block_identifier": True}, format="json")
