@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -6,11 +7,58 @@ from django.utils.html import format_html, format_html_join
 from billing.models import Invoice, Subscription
 from billing.plans import TIERS
 from billing.selectors import tenant_limits, tenant_usage
+from billing.serializers import AdminUpdateTenantSerializer
 from billing.services import tenant_plan_change, tenant_reactivate, tenant_suspend
 
 from stratum.api.admin_base import TenantOwnedAdmin
+from stratum.api.exceptions import ValidationFailed
 
 from .models import ApiKey, Notification, OneTimeToken, Tenant, User
+from .services import tenant_settings_validate
+
+
+def _messages(errors) -> list[str]:
+    if isinstance(errors, dict):
+        return [f"{key}: {message}" for key, value in errors.items() for message in _messages(value)]
+    if isinstance(errors, (list, tuple)):
+        return [message for item in errors for message in _messages(item)]
+    return [str(errors)]
+
+
+class TenantAdminForm(forms.ModelForm):
+    """The JSON fields are checked by the API's own rules: a typo typed in the console (a limit of "lots", an
+    unknown feature, a time zone that does not exist) would otherwise break every request of the tenant."""
+
+    class Meta:
+        model = Tenant
+        fields = "__all__"
+
+    def _overrides(self, field: str) -> dict:
+        value = self.cleaned_data.get(field)
+        if value in (None, ""):
+            return {}
+        serializer = AdminUpdateTenantSerializer(data={field: value}, partial=True)
+        if not serializer.is_valid():
+            raise forms.ValidationError(_messages(serializer.errors.get(field, serializer.errors)))
+        # As in the superadmin PATCH, a null means "no override": the tier's value applies.
+        return {key: item for key, item in serializer.validated_data[field].items() if item is not None}
+
+    def clean_feature_flags(self) -> dict:
+        return self._overrides("feature_flags")
+
+    def clean_limit_overrides(self) -> dict:
+        return self._overrides("limit_overrides")
+
+    def clean_settings(self) -> dict:
+        value = self.cleaned_data.get("settings")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Must be a JSON object, e.g. {\"timezone\": \"UTC\", \"currency\": \"USD\"}.")
+        try:
+            return tenant_settings_validate(value)
+        except ValidationFailed as exc:
+            raise forms.ValidationError(_messages(exc.errors))
 
 
 class UserInline(admin.TabularInline):
@@ -86,6 +134,7 @@ def reactivate_tenants(modeladmin, request, queryset):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
+    form = TenantAdminForm
     list_display = ("name", "slug", "plan", "status", "member_count", "subscription_status", "created_at")
     list_filter = ("plan", "status", "created_at")
     search_fields = ("name", "slug", "id", "users__email")

@@ -18,6 +18,9 @@ from tests.accounts.factories import TenantFactory, UserFactory
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 STAFF_EMAIL, STAFF_PASSWORD = "console@stratum.test", "Console-Pass-2026!"
+# Generous waits: the live server's first request loads every app on a shared, busy 2-core machine (httpx's
+# default 5 s read timeout made the first API call fail there). A real failure still fails, only later.
+HTTP_TIMEOUT_SECONDS, PAGE_TIMEOUT_MS = 60, 60_000
 
 
 def chromium_path() -> str | None:
@@ -30,8 +33,8 @@ def chromium_path() -> str | None:
 
 @pytest.fixture
 def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api",
-                                   reason="Playwright for Python is not installed (pip install -r requirements-dev.txt)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright for Python is not installed (pip install -r requirements-dev.txt)")
     executable = chromium_path()
     if executable is None:
         pytest.skip("No Chromium browser found (/usr/bin/chromium): apt-get install chromium chromium-driver; "
@@ -40,10 +43,22 @@ def browser_page():
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
-            page.set_default_timeout(15_000)
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             yield page
         finally:
             browser.close()
+
+
+def api_get(live_server, token: str, path: str) -> httpx.Response:
+    return httpx.get(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {token}"},
+                     timeout=HTTP_TIMEOUT_SECONDS)
+
+
+def log_in(page, url: str) -> None:
+    page.goto(url)
+    page.fill("#id_username", STAFF_EMAIL)
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("input[type=submit]")
 
 
 @pytest.fixture
@@ -58,13 +73,10 @@ def test_staff_changes_a_plan_in_the_console_and_the_api_follows(live_server, co
     tenant, token = console_world
     page = browser_page
     # Nothing below touches the ORM while the browser runs: the live server answers from its own thread.
-    before = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"}).json()
+    before = api_get(live_server, token, "/api/v1/features").json()
     assert before["tier"] == "starter" and before["features"]["autopilot"] is False
 
-    page.goto(f"{live_server.url}/admin/")
-    page.fill("#id_username", STAFF_EMAIL)
-    page.fill("#id_password", STAFF_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, f"{live_server.url}/admin/")
     page.wait_for_selector("#site-name")
 
     page.goto(f"{live_server.url}/admin/accounts/tenant/")
@@ -81,7 +93,7 @@ def test_staff_changes_a_plan_in_the_console_and_the_api_follows(live_server, co
     assert "owner@northwind.test" in page.locator("body").inner_text()
     assert page.locator("table.usage").is_visible()
 
-    after = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"})
+    after = api_get(live_server, token, "/api/v1/features")
     assert after.status_code == 200
     assert after.json()["tier"] == "professional" and after.json()["features"]["autopilot"] is True
     assert after.headers["X-RateLimit-Limit"] == "300"
@@ -91,12 +103,9 @@ def test_plan_change_through_the_change_form(live_server, console_world, browser
     """The same change through the tenant's change form."""
     tenant, token = console_world
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/accounts/tenant/{tenant.pk}/change/")
-    page.fill("#id_username", STAFF_EMAIL)
-    page.fill("#id_password", STAFF_PASSWORD)
-    page.click("input[type=submit]")
+    log_in(page, f"{live_server.url}/admin/login/?next=/admin/accounts/tenant/{tenant.pk}/change/")
     page.select_option("select#id_plan", "enterprise")
     page.click("input[name=_save]")
     assert "was changed successfully" in page.locator(".messagelist").inner_text()
-    features = httpx.get(f"{live_server.url}/api/v1/features", headers={"Authorization": f"Bearer {token}"}).json()
+    features = api_get(live_server, token, "/api/v1/features").json()
     assert features["tier"] == "enterprise" and features["features"]["custom_reports"] is True
