@@ -66,7 +66,8 @@ class DashboardSignalHealthView(TenantAPIView):
     scope_resource = "analytics"
 
     @extend_schema(responses=s.SignalHealthSerializer, tags=["dashboard"],
-                   description="Signal health from data freshness per ad account (sync recency, reporting lag, "
+                   description="The trust engine's signal health (four components, cached 5 minutes, dropped "
+                               "after every sync) with data freshness per ad account (sync recency, reporting lag, "
                                "missing days).")
     def get(self, request):
         return Response(selectors.signal_health_summary(tenant=self.tenant))

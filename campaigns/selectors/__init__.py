@@ -5,7 +5,7 @@
 - `metric_totals(*, tenant, date_range, platform=None, campaign_ids=None, statuses=None, compare=False)
    -> (totals, previous_totals | None)` — sums and ratios in one query
 - `platform_breakdown(*, tenant, date_range) -> {platform: {spend, revenue, conversions, roas, cpa}}`
-- `signal_health_summary(*, tenant) -> dict` — from data freshness alone until the trust engine replaces it
+- `signal_health_summary(*, tenant) -> dict` — the trust engine's signal health (cached; freshness is one input)
 - `data_freshness(*, tenant, now=None) -> [per account]`, `sync_health(*, tenant, since) -> {account_id: {...}}`
 - `campaign_list`, `campaign_metrics_attach`, `campaign_detail`, `campaign_performance`, `campaign_analytics`
 - `pacing_campaigns(*, tenant, campaign_ids=None, now=None) -> [per campaign]`, `pacing_alerts(*, tenant, ...)`
