@@ -16,7 +16,7 @@ from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import DateRange
 
 from . import engine, markov
-from .journeys import DIRECT, Journeys, journeys_aggregate
+from .journeys import Journeys, journeys_aggregate
 
 MIN_CONVERSIONS = {"data_driven": 30, "shapley": 30}
 DEFAULT_LOOKBACK_DAYS = 30
@@ -136,9 +136,7 @@ def credit_tables(*, tenant, loaded: Loaded, credit: engine.Credit) -> tuple[lis
                 row[key] = round(float(credit.channel_details[key][i]), 6)
         channels.append(row)
     by_campaign: dict[str, dict] = {}
-    for t, (channel, campaign) in enumerate(journeys.touchpoints):
-        if channel == DIRECT and not campaign:
-            continue
+    for t, (channel, campaign) in enumerate(journeys.touchpoints):  # direct conversions: the no-campaign row
         entry = by_campaign.setdefault(campaign, {"campaign": campaign or None, "channels": set(), "conv": 0.0,
                                                   "rev": 0.0})
         entry["channels"].add(channel)
@@ -147,11 +145,9 @@ def credit_tables(*, tenant, loaded: Loaded, credit: engine.Credit) -> tuple[lis
     campaign_rows = list(by_campaign.values())
     known = _campaign_index(tenant=tenant, names={c["campaign"] for c in campaign_rows if c["campaign"]})
     spend = _spend(tenant=tenant, campaign_ids=[m["pk"] for m in known.values()], date_range=loaded.query.date_range)
-    for rows, conv_total, rev_total in ((channels, total_conv, total_rev),
-                                        (campaign_rows, sum(c["conv"] for c in campaign_rows),
-                                         sum(c["rev"] for c in campaign_rows))):
-        for row, conv, rev in zip(rows, round_to_total([r["conv"] for r in rows], conv_total),
-                                  round_to_total([r["rev"] for r in rows], rev_total)):
+    for rows in (channels, campaign_rows):  # every touchpoint is in both lists: each sums to the observed totals
+        for row, conv, rev in zip(rows, round_to_total([r["conv"] for r in rows], total_conv),
+                                  round_to_total([r["rev"] for r in rows], total_rev)):
             row["attributed_conversions"] = conv
             row["attributed_revenue"] = rev
             row["conversion_share"] = round(float(row["conv"]) / total_conv, 4) if total_conv else 0.0

@@ -196,6 +196,15 @@ class TestAttributionEndpoint:
         body = assert_error(api_client.get(URL, params), 422, "VALIDATION_ERROR")
         assert field in body["errors"], body
 
+    def test_direct_conversions_are_in_the_no_campaign_row(self, api_client, journeys):
+        journeys.add([("email", 1, "Spring")], revenue=30, times=2).add([], revenue=12.5, times=3).save()
+        body = api_client.get(URL, {"model": "linear"}).json()
+        assert body["totals"]["conversions"] == 5 and body["totals"]["revenue"] == 97.5
+        campaigns = {c["campaign"]: c for c in body["campaigns"]}
+        assert campaigns[None]["channels"] == ["direct"]
+        assert (campaigns[None]["attributed_conversions"], campaigns[None]["attributed_revenue"]) == (3, 37.5)
+        assert (campaigns["Spring"]["attributed_conversions"], campaigns["Spring"]["attributed_revenue"]) == (2, 60)
+
     def test_shapley_over_more_than_twelve_channels_is_422(self, api_client, journeys):
         for i in range(13):
             journeys.add([(f"channel_{i:02d}", 1)], revenue=10, times=3)
