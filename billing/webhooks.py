@@ -2,8 +2,9 @@
 once per event id, applied in one transaction with the event's log row.
 
 A replayed event finds its row and changes nothing. An event we cannot attribute (unknown customer, a price
-that is none of our plans) is logged as ignored and answered 200, so Stripe does not retry it forever; an
-unexpected failure rolls everything back and answers 500, so Stripe retries later.
+that is none of our plans) or whose object is not shaped like Stripe's is logged as ignored, its partial writes
+rolled back, and answered 200, so Stripe does not retry it forever; a signed body that is not an event at all is a
+400. Any other failure (database, Stripe unreachable) rolls everything back and answers 5xx, so Stripe retries.
 """
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from .stripe_sync import (Unmappable, stripe_id, customer_remember, from_timesta
 logger = logging.getLogger("stratum.billing")
 
 SIGNATURE_TOLERANCE_SECONDS = 300
+# What reading a Stripe object of the wrong shape raises (a missing id, a list where an object belongs, a
+# timestamp that is not a number). Database and network failures are none of these: they still answer 500.
+MALFORMED_OBJECT_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError)
 
 
 class InvalidSignature(ApiError):
@@ -99,8 +103,14 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
         raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")
     event_id, event_type = str(event["id"])[:255], str(event["type"])[:100]
-    obj = ((event.get("data") or {}).get("object")) or {}
-    created = from_timestamp(event.get("created"))
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    try:
+        created = from_timestamp(event.get("created"))
+    except (TypeError, ValueError, OverflowError, OSError):
+        created = None
+    if not isinstance(obj, dict) or (event.get("created") not in (None, "", 0) and created is None):
+        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -115,10 +125,16 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
             record.note = "event type not handled"
         else:
             try:
-                tenant, note = handler(obj, created)
+                with transaction.atomic():  # an event not applied leaves nothing half-written
+                    tenant, note = handler(obj, created)
                 record.tenant, record.outcome, record.note = tenant, StripeEvent.OUTCOME_APPLIED, note[:500]
             except Unmappable as exc:
                 logger.warning("stripe event %s (%s) ignored: %s", event_id, event_type, exc)
                 record.note = str(exc)[:500]
+            except MALFORMED_OBJECT_ERRORS as exc:
+                # Signed by Stripe but not shaped like the object the type announces: retrying would fail the
+                # same way for days. Logged loudly and kept (payload included) for staff to look at.
+                logger.exception("stripe event %s (%s) has a malformed object", event_id, event_type)
+                record.note = f"malformed {event_type} object: {type(exc).__name__}: {str(exc)[:200]}"[:500]
         record.save(update_fields=["tenant", "outcome", "note"])
     return WebhookResult(event_id, event_type, record.outcome, record.note)

@@ -276,6 +276,54 @@ class TestWebhook:
                                         HTTP_STRIPE_SIGNATURE=sign(payload))
             assert_error(response, 400, "BAD_REQUEST")
 
+    @pytest.mark.parametrize("envelope", [
+        {"data": {"object": ["not", "an", "object"]}},
+        {"data": "nothing"},
+        {"created": "yesterday"},
+        {"created": 10 ** 30},
+    ], ids=["object-list", "data-string", "created-text", "created-overflow"])
+    def test_signed_event_of_the_wrong_shape_is_400(self, paid, stripe_fake, deliver, envelope):
+        tenant, _, sub_id = paid
+        event = {**stripe_fake.event("customer.subscription.deleted", stripe_fake.subscriptions[sub_id]), **envelope}
+        assert_error(deliver(event), 400, "BAD_REQUEST")
+        assert not StripeEvent.objects.filter(event_id=event["id"]).exists()
+        tenant.refresh_from_db()
+        assert tenant.plan == "professional"
+
+    def test_malformed_objects_are_ignored_not_500(self, paid, stripe_fake, deliver):
+        """Signed, of a handled type, but not shaped like Stripe's object: 200 "ignored" (a 500 would make Stripe
+        retry the same failure for days), nothing changed, the note says why."""
+        tenant, _, sub_id = paid
+        broken_subscription = dict(stripe_fake.subscriptions[sub_id], status="canceled", items="none")
+        invoice_without_id = {k: v for k, v in stripe_fake.invoice_for(sub_id, status="paid").items() if k != "id"}
+        cases = [("customer.subscription.deleted", broken_subscription),
+                 ("invoice.paid", invoice_without_id),
+                 ("invoice.payment_failed", dict(invoice_without_id, id="in_bad", amount_due="a lot"))]
+        for event_type, obj in cases:
+            response = deliver(stripe_fake.event(event_type, obj))
+            assert response.status_code == 200, (event_type, response.content)
+            assert response.json()["outcome"] == "ignored"
+            note = StripeEvent.objects.get(event_id=response.json()["event_id"]).note
+            assert note.startswith(f"malformed {event_type} object: "), note
+        tenant.refresh_from_db()
+        assert tenant.plan == "professional"
+        assert Subscription.objects.for_tenant(tenant).get().status == "active"
+        assert not Invoice.objects.for_tenant(tenant).exists()
+
+    def test_an_event_not_applied_leaves_nothing_half_written(self, starter, stripe_fake, deliver):
+        """checkout.session.completed remembers the customer and closes the session before it applies the
+        subscription; when the subscription cannot be applied, those writes are rolled back too."""
+        tenant, _, client = starter
+        session = stripe_fake.pay_checkout(checkout(client).json()["session_id"])
+        BillingCustomer.objects.for_tenant(tenant).delete()
+        expanded = dict(stripe_fake.subscriptions[session["subscription"]], items={"data": "broken"})
+        response = deliver(stripe_fake.event("checkout.session.completed", dict(session, subscription=expanded)))
+        assert response.status_code == 200 and response.json()["outcome"] == "ignored"
+        assert not BillingCustomer.objects.for_tenant(tenant).exists()
+        assert CheckoutSession.objects.for_tenant(tenant).get().status == "open"
+        tenant.refresh_from_db()
+        assert tenant.plan == "starter"
+
     def test_webhook_needs_no_jwt_and_ignores_one(self, paid, stripe_fake, deliver, anon_client):
         tenant, _, sub_id = paid
         anon_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
