@@ -37,7 +37,8 @@ def _build() -> list[Tenant]:
         Tenant(name=f"Bench {i}", slug=f"{PREFIX}{i}", plan=("starter", "professional", "enterprise")[i % 3])
         for i in range(TENANTS)])
     Subscription.objects.unscoped().bulk_create([
-        Subscription(tenant=t, stripe_subscription_id=f"sub_bench_{t.pk.hex}", stripe_customer_id=f"cus_bench_{t.pk.hex}",
+        Subscription(tenant=t, stripe_subscription_id=f"sub_bench_{t.pk.hex}",
+                     stripe_customer_id=f"cus_bench_{t.pk.hex}",
                      plan=t.plan, billing_period="monthly" if i % 2 else "annual", status="active",
                      amount=Decimal("499"), started_at=now - dt.timedelta(days=i)) for i, t in enumerate(tenants)])
     BillingCustomer.objects.unscoped().bulk_create([
@@ -69,7 +70,8 @@ def _webhook_ms(tenant: Tenant) -> float:
         nonlocal created
         created += 1
         obj = {"id": f"sub_bench_{tenant.pk.hex}", "object": "subscription", "customer": f"cus_bench_{tenant.pk.hex}",
-               "status": "active", "start_date": created, "metadata": {"plan": "enterprise", "billing_period": "annual"},
+               "status": "active", "start_date": created,
+               "metadata": {"plan": "enterprise", "billing_period": "annual"},
                "items": {"object": "list", "data": [{"id": "si_b", "quantity": 1, "current_period_start": created,
                                                      "current_period_end": created + 86400,
                                                      "price": {"id": "price_bench", "currency": "usd",

@@ -54,7 +54,8 @@ class PlanPriceSerializer(serializers.Serializer):
     billing_period = serializers.ChoiceField(choices=BILLING_PERIODS)
     amount = serializers.IntegerField()
     currency = serializers.CharField()
-    available = serializers.BooleanField(help_text="Payments and this plan's Stripe price are configured: checkout is possible.")
+    available = serializers.BooleanField(
+        help_text="Payments and this plan's Stripe price are configured: checkout is possible.")
 
 
 class RateLimitSerializer(serializers.Serializer):

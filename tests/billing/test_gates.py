@@ -9,10 +9,12 @@ import pytest
 from accounts.models import User
 from billing.gates import PlanLimitReached, feature_require, limit_enforce
 from billing.plans import FEATURES, TIERS
+from campaigns.models import AdAccount
 from cdp.models import Segment
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.api.test_tenant_isolation import ID_PARAM, STRING_PARAM_VALUES, allowed_methods, api_routes
 from tests.helpers import assert_error, client_for
+from tests.integrations.factories import ConnectionFactory
 
 EXPECTED_FEATURES = {
     "starter": {"autopilot": False, "cdp": True, "audience_sync": False, "predictive_churn": False,
@@ -79,6 +81,25 @@ def test_max_segments_is_enforced_per_tier(db, plan):
                         403, "PLAN_LIMIT_REACHED")
     assert f"max_segments is {allowed}" in body["detail"]
     assert client.get("/api/v1/subscription").json()["usage"]["max_segments"] == allowed
+
+
+@pytest.mark.parametrize("plan", list(TIERS))
+def test_max_ad_accounts_is_enforced_per_tier(db, plan, respx_mock):
+    """Choosing ad accounts to sync (PUT /integrations/{platform}/accounts) counts every platform's active ones."""
+    tenant, _, client = owner_client(plan)
+    allowed = EXPECTED_LIMITS[plan]["max_ad_accounts"]
+    AdAccount.objects.unscoped().bulk_create([AdAccount(tenant=tenant, platform="demo", external_id=f"d{i}",
+                                                        name=f"Demo {i}") for i in range(allowed - 1)])
+    ConnectionFactory(tenant=tenant, provider="meta")
+    respx_mock.get("https://graph.facebook.com/v21.0/me/adaccounts").respond(200, json={"data": [
+        {"id": f"act_{i}", "account_id": str(i), "name": f"Brand {i}", "currency": "USD",
+         "timezone_name": "UTC"} for i in (1, 2)]})
+    body = assert_error(client.put("/api/v1/integrations/meta/accounts", {"external_ids": ["act_1", "act_2"]},
+                                   format="json"), 403, "PLAN_LIMIT_REACHED")
+    assert body["detail"] == f"Plan limit reached: max_ad_accounts is {allowed} on the {plan} plan."
+    assert client.put("/api/v1/integrations/meta/accounts", {"external_ids": ["act_1"]},
+                      format="json").status_code == 200
+    assert client.get("/api/v1/subscription").json()["usage"]["max_ad_accounts"] == allowed
 
 
 def test_max_users_override_lifts_the_limit(db):
