@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from accounts.models import User
+from accounts.services import tokens_for_user
 from billing.gates import PlanLimitReached, feature_require, limit_enforce
 from billing.plans import FEATURES, TIERS
 from campaigns.models import AdAccount
@@ -187,6 +188,9 @@ class TestSuspension:
 
         login = client.post("/api/v1/auth/login", {"email": owner.email, "password": TEST_PASSWORD}, format="json")
         assert_error(login, 403, "TENANT_SUSPENDED")
+        refresh = client.post("/api/v1/auth/refresh", {"refresh_token": tokens_for_user(user=owner)["refresh_token"]},
+                              format="json")
+        assert_error(refresh, 403, "TENANT_SUSPENDED")
         tenant.status = "active"
         tenant.save()
         assert client.get("/api/v1/features").status_code == 200
