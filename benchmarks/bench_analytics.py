@@ -45,7 +45,8 @@ def _simulate(rng: np.random.Generator, now: dt.datetime) -> list[tuple]:
     moves = rng.dirichlet(np.full(k, 0.8), size=k) * 0.82  # 82 % move on, the rest ends the journey
     convert = rng.uniform(0.03, 0.12, k)
     start = rng.dirichlet(np.ones(k))
-    campaigns = {c: [f"{c.replace('_', ' ').title()} {i + 1}" for i in range(n)] for c, n in CAMPAIGNS_PER_CHANNEL.items()}
+    campaigns = {c: [f"{c.replace('_', ' ').title()} {i + 1}" for i in range(n)]
+                 for c, n in CAMPAIGNS_PER_CHANNEL.items()}
     journeys = []
     for _ in range(PROFILES):
         state = rng.choice(k, p=start)
@@ -85,7 +86,8 @@ def _copy(model, rows: list[dict]) -> None:
 
     with connection.cursor() as cursor:
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        with cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+        table = connection.ops.quote_name(model._meta.db_table)
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row([Jsonb(v) if isinstance(v, (dict, list)) else v
                                 for v in (value(f, row) for f in fields)])
@@ -218,7 +220,8 @@ def run() -> list[Row]:
             Row("attribution compare: 7 models, 100 bootstrap replicates, via the API", compare, "ms"),
             Row(f"PDF report, campaign detail, {pages} pages with {pages - 1} charts", pdf_ms, "ms",
                 target="≤ 5000 ms (10 pages)", met=pdf_ms <= 5000 and pages == 10),
-            Row(f"(setup: simulate and COPY {EVENTS:,} events, not timed against a target)", build_seconds * 1000, "ms"),
+            Row(f"(setup: simulate and COPY {EVENTS:,} events, not timed against a target)", build_seconds * 1000,
+                "ms"),
         ]
         if reference:
             ours = {c["channel"]: c["attributed_conversions"] for c in body["channels"]}

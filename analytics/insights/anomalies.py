@@ -9,8 +9,8 @@ same weekday (weekly seasonality); the residual scale is the baseline residuals'
 
 and |z| ≥ 3.5 marks an anomaly (Iglewicz & Hoaglin's cut-off for modified z-scores). Days without data are
 missing, not zero (a platform that has not reported a day is a signal-health problem, not a spend drop); CPA is
-defined only on days with conversions. A series needs ≥ 3 baseline values for every weekday; today (still running) is never checked. `confidence` is
-2Φ(|z|) − 1. Per series the strongest anomaly of the check window is reported; the 5 strongest overall are kept.
+defined only on days with conversions. A series needs ≥ 3 baseline values for every weekday; today (still
+running) is never checked. `confidence` is 2Φ(|z|) − 1. Per series the strongest anomaly of the check window is reported; the 5 strongest overall are kept.
 """
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def _describe(metric: str, scope: str, day: dt.date, value: float, expected: flo
     text = (f"{label} of {scope} on {day.isoformat()} ({day:%A}) was {show(value)}, {direction} the {show(expected)} "
             f"expected for a {day:%A} (robust z-score {z:+.1f}; baseline: the {BASELINE_DAYS} days before).")
     delta = value - expected
-    impact = (f"{'+' if delta >= 0 else '−'}{show(abs(delta))} {label.lower() if metric != 'cpa' else 'CPA'} vs expected")
+    name = label.lower() if metric != "cpa" else "CPA"
+    impact = f"{'+' if delta >= 0 else '−'}{show(abs(delta))} {name} vs expected"
     return label, text, impact
 
 

@@ -122,7 +122,8 @@ def curve_fit_campaign(campaign_id, rows: list[tuple]) -> Curve | None:
     dof = max(len(points) - 2, 1)
     total = float(((revenue - revenue.mean()) ** 2).sum())
     recent = [row for row in rows if row[1] > 0][-RECENT_DAYS:]
-    return Curve(campaign_id=campaign_id, a=a, b=b, scale=scale, cov=np.asarray(cov), residual_var=float((residuals ** 2).sum() / dof),
+    return Curve(campaign_id=campaign_id, a=a, b=b, scale=scale, cov=np.asarray(cov),
+                 residual_var=float((residuals ** 2).sum() / dof),
                  r_squared=1 - float((residuals ** 2).sum()) / total if total > 0 else 0.0, days=len(points),
                  spend_min=float(spend.min()), spend_max=float(spend.max()),
                  recent_spend=float(np.mean([r[1] for r in recent])),

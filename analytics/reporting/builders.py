@@ -103,7 +103,8 @@ def _campaign_pages(scope: Scope, date_range: DateRange, data, metrics, charts: 
                    Paragraph(f"{campaign.platform} · {campaign.status} · {campaign.budget_type} budget "
                              f"{campaign.budget_amount} · objective {campaign.objective or '–'}"),
                    Table("Figures", ["Metric", "Value"], ["text", "row"],
-                         [[METRIC_LABELS[m], values[m]] for m in metrics], row_kinds=[METRIC_KINDS[m] for m in metrics])]
+                         [[METRIC_LABELS[m], values[m]] for m in metrics],
+                         row_kinds=[METRIC_KINDS[m] for m in metrics])]
         if charts:
             days = by_campaign.get(campaign.pk, {})
             labels = [d.isoformat() for d in date_range.dates()]

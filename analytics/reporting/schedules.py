@@ -110,7 +110,8 @@ def schedule_sync(*, schedule: ReportSchedule, reset: bool = False):
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
     fields = _crontab_fields(schedule)
-    crontab = CrontabSchedule.objects.filter(**fields).order_by("id").first() or CrontabSchedule.objects.create(**fields)
+    crontab = (CrontabSchedule.objects.filter(**fields).order_by("id").first()
+               or CrontabSchedule.objects.create(**fields))
     defaults = {"task": SCHEDULE_TASK, "crontab": crontab, "interval": None,
                 "kwargs": json.dumps({"schedule_id": str(schedule.pk), "tenant_id": str(schedule.tenant_id)}),
                 "enabled": schedule.is_active, "description": f"Report schedule of report {schedule.report_id}"}

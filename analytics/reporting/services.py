@@ -190,7 +190,8 @@ def report_render(*, tenant, report: Report) -> Report:
         target.write_bytes(rendered.content)
     except Exception as exc:
         logger.exception("report %s failed to render", report.pk)
-        report.status, report.error, report.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:2000], timezone.now()
+        report.status, report.finished_at = "failed", timezone.now()
+        report.error = f"{type(exc).__name__}: {exc}"[:2000]
         Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status=report.status, error=report.error,
                                                                        finished_at=report.finished_at)
         return report

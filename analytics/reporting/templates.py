@@ -61,7 +61,8 @@ STANDARD_TEMPLATES: tuple[TemplateSpec, ...] = (
                  "Customer profiles: lifecycle stages, RFM segments, segment sizes and churn risk.",
                  SECTIONS["audience_report"], metrics=()),
     TemplateSpec("client_report", "client_report", "Client report",
-                 "One agency client's campaigns: headline figures, daily trend and campaigns (needs filters.client_id).",
+                 "One agency client's campaigns: headline figures, daily trend and campaigns "
+                 "(needs filters.client_id).",
                  SECTIONS["client_report"], requires=("client_id",)),
 )
 BY_KEY = {t.key: t for t in STANDARD_TEMPLATES}

@@ -42,7 +42,8 @@ ATTRIBUTION_PARAMETERS = [
     OpenApiParameter("order", int, description="Markov chain order for data_driven (1–3, default 1)"),
     OpenApiParameter("half_life_days", float, description=f"time_decay half-life (0.1–90 days, default "
                                                           f"{DEFAULT_HALF_LIFE_DAYS:g})"),
-    OpenApiParameter("conversion_event", str, description="Conversion event type(s), comma-separated (default purchase)"),
+    OpenApiParameter("conversion_event", str,
+                     description="Conversion event type(s), comma-separated (default purchase)"),
 ]
 
 

@@ -73,7 +73,8 @@ def journeys(tenant):
 def daily_metrics(campaign, rows):
     """rows: [(date, spend, revenue, conversions, impressions, clicks)] → CampaignDailyMetric rows."""
     CampaignDailyMetric.objects.unscoped().bulk_create([
-        CampaignDailyMetric(tenant_id=campaign.tenant_id, campaign=campaign, date=day, spend=Decimal(str(round(spend, 2))),
+        CampaignDailyMetric(tenant_id=campaign.tenant_id, campaign=campaign, date=day,
+                            spend=Decimal(str(round(spend, 2))),
                             revenue=Decimal(str(round(revenue, 2))), conversions=Decimal(str(conversions)),
                             impressions=impressions, clicks=clicks)
         for day, spend, revenue, conversions, impressions, clicks in rows])

@@ -245,7 +245,8 @@ class TestCompare:
                                   "shapley"]
         channels = {c["channel"]: c for c in body["channels"]}
         alpha = channels["alpha"]["models"]
-        assert alpha["first_click"]["attributed_conversions"] == 30 and alpha["last_click"]["attributed_conversions"] == 0
+        assert alpha["first_click"]["attributed_conversions"] == 30
+        assert alpha["last_click"]["attributed_conversions"] == 0
         for figures in alpha.values():
             assert figures["ci_low"] <= figures["attributed_conversions"] + 1e-6
             assert figures["attributed_conversions"] <= figures["ci_high"] + 1e-6

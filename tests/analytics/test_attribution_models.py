@@ -50,7 +50,8 @@ class TestHandComputed:
         details = credit.channel_details
         assert details["conversion_probability"] == pytest.approx(0.5)
         assert dict(zip(prepared.channels, details["removal_effect"])) == pytest.approx({"A": 0.5, "B": 1.0})
-        assert channel_credit(j, "data_driven") == {"A": pytest.approx((1 / 3, 10.0)), "B": pytest.approx((2 / 3, 20.0))}
+        assert channel_credit(j, "data_driven") == {"A": pytest.approx((1 / 3, 10.0)),
+                                                    "B": pytest.approx((2 / 3, 20.0))}
 
     def test_value_removal_effects_weigh_conversions_by_the_state_they_leave_from(self):
         # Two converting paths ending in different channels with different order values.
@@ -70,7 +71,8 @@ class TestHandComputed:
         assert_credit(channel_credit(j, "first_click"), {"A": (1, 100), "B": (2, 40), "C": (0, 0), "D": (0, 0)})
         assert_credit(channel_credit(j, "linear"), {"A": (0.25, 25), "B": (2.25, 65), "C": (0.25, 25), "D": (0.25, 25)})
         # 40 % first, 40 % last, 20 % split over the two in between
-        assert_credit(channel_credit(j, "position_based"), {"A": (0.4, 40), "B": (2.1, 50), "C": (0.1, 10), "D": (0.4, 40)})
+        assert_credit(channel_credit(j, "position_based"),
+                      {"A": (0.4, 40), "B": (2.1, 50), "C": (0.1, 10), "D": (0.4, 40)})
 
     def test_position_based_with_one_and_two_touchpoints(self):
         j = journeys_of({"A>B": (2, 0, 20.0), "C": (1, 0, 5.0)})
@@ -227,7 +229,8 @@ def test_rule_models_agree_with_the_channelattribution_package():
     frame = pandas.DataFrame({"path": [" > ".join(j.touchpoints[t][0] for t in p) for p in j.paths],
                               "conv": j.conversions, "value": j.revenue})
     with quiet():
-        reference = ca.heuristic_models(frame, "path", "conv", var_value="value", flg_pro=False).set_index("channel_name")
+        reference = ca.heuristic_models(frame, "path", "conv", var_value="value", flg_pro=False)
+    reference = reference.set_index("channel_name")
     for model, column in (("first_click", "first_touch"), ("last_click", "last_touch"), ("linear", "linear_touch")):
         ours = channel_credit(j, model)
         for channel, (conv, rev) in ours.items():

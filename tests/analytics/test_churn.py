@@ -126,7 +126,8 @@ class TestApi:
         assert listed["total"] == summary["by_risk"]["high"] and len(listed["items"]) == 5
         probabilities = [p["churn_probability"] for p in listed["items"]]
         assert probabilities == sorted(probabilities, reverse=True)
-        assert {"profile_id", "email", "churn_risk", "expected_purchases_90d", "recency_days"} <= set(listed["items"][0])
+        first = listed["items"][0]
+        assert {"profile_id", "email", "churn_risk", "expected_purchases_90d", "recency_days"} <= set(first)
         assert api_client.get(f"{URL}/profiles", {"min_probability": 0.99}).json()["total"] <= listed["total"]
         assert "risk" in assert_error(api_client.get(f"{URL}/profiles", {"risk": "extreme"}), 422)["errors"]
         assert "min_probability" in assert_error(api_client.get(f"{URL}/profiles", {"min_probability": 2}),

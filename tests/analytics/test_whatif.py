@@ -53,7 +53,8 @@ def test_predicts_from_the_curve_with_intervals(api_client, tenant, curved):
                                                       abs=0.02)
     assert missing["insufficient_data"] is True and missing["scenario"] is None
     assert body["complete"] is False and body["insufficient_data"] is False
-    assert body["total"]["scenario"]["revenue"] == item["scenario"]["revenue"]  # the campaign without a curve is left out
+    # the campaign without a curve is left out of the total
+    assert body["total"]["scenario"]["revenue"] == item["scenario"]["revenue"]
     assert body["horizon_days"] == 30
 
 
