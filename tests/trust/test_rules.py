@@ -109,6 +109,24 @@ def test_every_operator_and_field(tenant, world, condition, expected):
     assert matches(tenant, [condition]) == (expected - {"Charlie"} if condition["field"] == "cplpv" else expected)
 
 
+def test_money_sums_are_exact_at_a_threshold(tenant, world):
+    """Sums are taken in double precision and rounded back to cents: 0.10 + 0.20 is 0.30, not above it."""
+    cents = campaign(tenant, world["account"], name="Cents", budget="1.00")
+    daily(tenant, cents, [1], spend="0.10", revenue="0.30", clicks=1, impressions=3)
+    daily(tenant, cents, [0], spend="0.20", revenue=0, clicks=1, impressions=3)
+    scope = {"type": "campaigns", "campaign_ids": [str(cents.pk)], "campaign_status": "active"}
+    assert matches(tenant, [{"field": "spend", "operator": "greater_than", "value": 0.3}], scope=scope) == set()
+    assert matches(tenant, [{"field": "spend", "operator": "greater_than_or_equal", "value": 0.3}], scope=scope) == \
+        {"Cents"}
+    assert matches(tenant, [{"field": "roas", "operator": "greater_than_or_equal", "value": 1}], scope=scope) == \
+        {"Cents"}  # 0.30 / 0.30
+    assert matches(tenant, [{"field": "clicks", "operator": "equals", "value": 2}], scope=scope) == {"Cents"}
+    with tenant_scope(tenant):
+        (row,) = rule_evaluate(tenant=tenant, rule=RuleFactory(tenant=tenant, scope=scope, conditions={
+            "operator": "and", "conditions": [{"field": "ctr", "operator": "greater_than", "value": 0}]}))
+    assert (row["spend_last_7d"], row["revenue_last_7d"], round(row["ctr_last_7d"], 4)) == (0.3, 0.3, 33.3333)
+
+
 def test_scopes(tenant, world):
     roas_low = [{"field": "spend", "operator": "greater_than_or_equal", "value": 0}]  # every campaign in scope
     assert matches(tenant, roas_low) == {"Alpha", "Bravo", "Charlie"}
