@@ -236,6 +236,18 @@ def test_platform_errors_fail_the_action_and_trip_the_breaker(api_client, tenant
         assert circuit_breakers_check(tenant=tenant) == []  # the failures before the resume no longer count
 
 
+def test_a_success_rolled_back_since_breaks_a_run_of_failures(tenant, scoped):
+    acc = account(tenant)
+    camp = campaign(tenant, acc)
+    for hours, status in ((4, "failed"), (3, "rolled_back"), (2, "failed"), (1, "failed")):
+        AutopilotActionFactory(tenant=tenant, campaign=camp, status=status,
+                               executed_at=NOW - dt.timedelta(hours=hours))
+    assert circuit_breakers_check(tenant=tenant) == []  # the last three: failed, failed, a success
+    AutopilotActionFactory(tenant=tenant, campaign=camp, status="failed", executed_at=NOW)
+    (breaker,) = circuit_breakers_check(tenant=tenant)
+    assert breaker.reason == "connector_errors" and len(breaker.details["execution_failures"]) == 3
+
+
 def test_spend_spike_stops_automation_on_the_account(tenant, autopilot_on, platform, user, scoped):
     acc, loser, winner, donor = engine_world(tenant)
     spiky = campaign(tenant, acc, name="Runaway", budget="50.00")

@@ -4,7 +4,8 @@
   spend over the SPIKE_BASELINE_DAYS before yesterday (days with data; at least SPIKE_MIN_BASELINE_DAYS of them)
   and at least SPIKE_MIN_EXCESS above that mean. Days up to the day a human last resumed the breaker don't count.
 - connector errors: the account's last ERROR_RUN finished sync attempts all failed, or its last ERROR_RUN
-  automated executions all failed at the platform — counting only attempts after the last resume.
+  automated executions all failed at the platform (an execution rolled back since succeeded) — counting only
+  attempts after the last resume.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.db.models.functions import RowNumber
 from campaigns.models import SYNC_FAILED, SYNC_RUNNING, AdAccountSyncRun, CampaignDailyMetric
 from campaigns.selectors.common import zone
 
-from ..models import EXECUTED, FAILED, AutopilotAction
+from ..models import EXECUTED, FAILED, ROLLED_BACK, AutopilotAction
 
 SPIKE_FACTOR = 3.0
 SPIKE_BASELINE_DAYS = 14
@@ -82,7 +83,8 @@ def connector_error_runs(*, tenant, accounts, resumed: dict[str, dt.datetime]) -
                                      failed=lambda r: r["status"] == SYNC_FAILED).items()}
     ranked = Window(RowNumber(), partition_by=[F("ad_account_id")], order_by=F("executed_at").desc())
     executions = (AutopilotAction.objects.for_tenant(tenant)
-                  .filter(ad_account__in=accounts, status__in=(EXECUTED, FAILED), executed_at__isnull=False)
+                  .filter(ad_account__in=accounts, status__in=(EXECUTED, FAILED, ROLLED_BACK),
+                          executed_at__isnull=False)
                   .annotate(rank=ranked).filter(rank__lte=ERROR_RUN)
                   .values("ad_account_id", "executed_at", "status", "error").order_by("ad_account_id", "-executed_at"))
     for account_id, rows in _failing(executions, resumed, account_key="ad_account_id", time_key="executed_at",
