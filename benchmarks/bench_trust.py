@@ -56,7 +56,8 @@ def rule_definitions() -> list[dict]:
         elif shape == 3:
             conditions = [{"field": "budget_utilization", "operator": "between", "value": [90 + k, 150],
                            "lookback": "last_3d"},
-                          {"field": "roas", "operator": "greater_than", "value": 5.5 + k * 0.05, "lookback": "last_14d"}]
+                          {"field": "roas", "operator": "greater_than", "value": 5.5 + k * 0.05,
+                           "lookback": "last_14d"}]
         else:
             conditions = {"operator": "and", "conditions": [
                 {"field": "cpc", "operator": "greater_than", "value": 0.9 + k * 0.01},

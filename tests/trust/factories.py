@@ -76,7 +76,8 @@ class AutopilotActionFactory(TenantOwnedFactory):
     status = "pending"
     campaign = factory.SubFactory(CampaignFactory, tenant=factory.SelfAttribute("..tenant"))
     ad_account = factory.SelfAttribute("campaign.ad_account")
-    before = factory.LazyAttribute(lambda o: {"status": o.campaign.status, "budget_amount": str(o.campaign.budget_amount),
+    before = factory.LazyAttribute(lambda o: {"status": o.campaign.status,
+                                              "budget_amount": str(o.campaign.budget_amount),
                                               "budget_type": o.campaign.budget_type})
     after = factory.LazyAttribute(lambda o: {**o.before, "budget_amount": str(o.campaign.budget_amount - 10)})
     money_impact = Decimal("10.00")

@@ -62,7 +62,8 @@ def test_healthy_signal_executes_through_the_platform(api_client, tenant, autopi
     evidence = actions["Loser"]["evidence"]
     assert (evidence["roas"], evidence["conversions"], evidence["spend"]) == (0.8, 28.0, 1400.0)
     assert evidence["window"] == {"start_date": "2026-03-04", "end_date": "2026-03-17", "recent_from": "2026-03-11"}
-    assert platform.calls == [("status", loser.external_id, "paused"), ("budget", winner.external_id, Decimal("222.50")),
+    assert platform.calls == [("status", loser.external_id, "paused"),
+                              ("budget", winner.external_id, Decimal("222.50")),
                               ("budget", donor.external_id, Decimal("127.50"))]
     with tenant_scope(tenant):
         assert Campaign.objects.get(pk=winner.pk).budget_amount == Decimal("222.50")

@@ -140,9 +140,9 @@ def test_audit_log_cannot_be_altered_through_the_orm(tenant, scoped):
 def test_the_database_refuses_to_change_the_audit_log(tenant):
     entry = AuditLogEntryFactory(tenant=tenant)
     table = AuditLogEntry._meta.db_table
+    pk = entry.pk.hex if connection.vendor == "sqlite" else entry.pk
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET reason = 'rewritten' WHERE id = %s", [entry.pk.hex if
-                                                                                   connection.vendor == "sqlite" else entry.pk])
+        cursor.execute(f"UPDATE {table} SET reason = 'rewritten' WHERE id = %s", [pk])
     if connection.vendor == "postgresql":
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE id = %s", [entry.pk])

@@ -219,7 +219,8 @@ def test_api_key_scopes(tenant, user, measured, make_key_client):
     assert reader.get("/api/v1/trust/signal-health").status_code == 200
     assert_error(reader.post("/api/v1/trust/signal-health/recompute"), 403)
     assert_error(make_key_client(user, scopes=["read:campaigns"]).get("/api/v1/trust/signal-health"), 403)
-    assert make_key_client(user, scopes=["write:trust"]).post("/api/v1/trust/signal-health/recompute").status_code == 200
+    writer = make_key_client(user, scopes=["write:trust"])
+    assert writer.post("/api/v1/trust/signal-health/recompute").status_code == 200
 
 
 def test_refresh_follows_syncs_and_the_schedule(tenant, measured, settings, time_machine):

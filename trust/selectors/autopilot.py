@@ -76,7 +76,8 @@ class Proposal:
 
 
 def campaign_state(campaign: Campaign) -> dict:
-    return {"status": campaign.status, "budget_amount": str(campaign.budget_amount), "budget_type": campaign.budget_type}
+    return {"status": campaign.status, "budget_amount": str(campaign.budget_amount),
+            "budget_type": campaign.budget_type}
 
 
 def _ratio(a, b) -> float:

@@ -25,8 +25,8 @@ e-mail …) match no account. A tenant without any attributed first-party conver
 up first-party tracking: coverage and accuracy have no data then (they are not zero).
 
 Overall (account) = the weighted mean of the components that have data, weights WEIGHTS. Tenant: each component
-is the mean over its active accounts, and the overall score the mean of the accounts' overall scores. Scores are rounded half up. Status:
-healthy ≥ 70, degraded ≥ 40, unhealthy below, no_data without a score.
+is the mean over its active accounts, and the overall score the mean of the accounts' overall scores. Scores are
+rounded half up. Status: healthy ≥ 70, degraded ≥ 40, unhealthy below, no_data without a score.
 """
 from __future__ import annotations
 

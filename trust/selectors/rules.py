@@ -216,7 +216,8 @@ class _Compiler:
             return "0", []
         table = self.name(RuleFiring._meta.db_table)
         return (f"CASE WHEN EXISTS (SELECT 1 FROM {table} f WHERE f.rule_id = %s AND f.campaign_id = c.id "
-                "AND f.fired_at >= %s) THEN 1 ELSE 0 END", [self.uuid(rule.pk), self.ops.adapt_datetimefield_value(since)])
+                "AND f.fired_at >= %s) THEN 1 ELSE 0 END",
+                [self.uuid(rule.pk), self.ops.adapt_datetimefield_value(since)])
 
 
 def compile_rule(*, tenant, rule, day: dt.date, budgets: dict | None = None, exclude=None,
@@ -226,7 +227,8 @@ def compile_rule(*, tenant, rule, day: dt.date, budgets: dict | None = None, exc
     conditions. `budgets` overrides campaigns' budgets (backtests)."""
     compiler = _Compiler(tenant=tenant, day=day)
     metrics = evaluation_metrics(rule)
-    expressions = [_join(compiler.metric(field, lookback, budgets), (f"AS {compiler.name(metric_name(field, lookback))}", []))
+    expressions = [_join(compiler.metric(field, lookback, budgets),
+                         (f"AS {compiler.name(metric_name(field, lookback))}", []))
                    for field, lookback in metrics]
     campaigns, accounts = compiler.name(Campaign._meta.db_table), compiler.name(AdAccount._meta.db_table)
     return _join(

@@ -84,7 +84,8 @@ def _apply(*, tenant, action: AutopilotAction, actor_label: str, reason: str) ->
     return campaign_update(tenant=tenant, campaign=action.campaign, actor=actor_label, reason=reason[:500], **kwargs)
 
 
-def action_execute(*, tenant, action: AutopilotAction, actor: Actor, approved_by: Actor | None = None) -> AutopilotAction:
+def action_execute(*, tenant, action: AutopilotAction, actor: Actor,
+                   approved_by: Actor | None = None) -> AutopilotAction:
     """Carries the action out on the platform. A platform refusal marks it failed (and may trip the account's
     circuit breaker); it is never raised."""
     campaign = Campaign.objects.for_tenant(tenant).select_related("ad_account").get(pk=action.campaign_id)

@@ -51,11 +51,13 @@ def signal_health_refresh(*, tenant, trigger: str = "schedule", now: dt.datetime
     with transaction.atomic():
         previous = _previous_accounts(tenant=tenant)
         rows = [SignalHealthSnapshot(tenant=tenant, run_id=run_id, ad_account_id=a["ad_account_id"],
-                                     computed_at=health["computed_at"], trigger=trigger, overall_score=a["overall_score"],
-                                     status=a["status"], signals=a["signals"], details={"external_id": a["external_id"]})
+                                     computed_at=health["computed_at"], trigger=trigger,
+                                     overall_score=a["overall_score"], status=a["status"], signals=a["signals"],
+                                     details={"external_id": a["external_id"]})
                 for a in health["accounts"]]
-        rows.append(SignalHealthSnapshot(tenant=tenant, run_id=run_id, ad_account=None, computed_at=health["computed_at"],
-                                         trigger=trigger, overall_score=health["overall_score"], status=health["status"],
+        rows.append(SignalHealthSnapshot(tenant=tenant, run_id=run_id, ad_account=None,
+                                         computed_at=health["computed_at"], trigger=trigger,
+                                         overall_score=health["overall_score"], status=health["status"],
                                          signals=health["signals"], details={"window": health["window"]}))
         SignalHealthSnapshot.objects.for_tenant(tenant).bulk_create(rows)
         for account in health["accounts"]:

@@ -221,7 +221,8 @@ def actions_clean(*, tenant, raw: Any, cap: int, scope: dict) -> list[dict]:
     for group in (STATUS_ACTIONS, BUDGET_ACTIONS):
         positions = [i for i, a in enumerate(actions) if a.get("type") in group]
         for i in positions[1:]:
-            errors.add(f"actions[{i}].type", f"One {'status' if group == STATUS_ACTIONS else 'budget'} action per rule.")
+            kind = "status" if group == STATUS_ACTIONS else "budget"
+            errors.add(f"actions[{i}].type", f"One {kind} action per rule.")
     for i, action in enumerate(actions):
         if action.get("type") == "activate_campaign" and scope.get("campaign_status") == "active":
             errors.add(f"actions[{i}].type", "activate_campaign needs scope.campaign_status paused or any.")

@@ -113,7 +113,8 @@ def _money_action(*, tenant, rule: Rule, action: dict, campaign: Campaign, evide
         pending.add(campaign.pk)
     outcome = {EXECUTED: "executed", PENDING: "held", BLOCKED: "blocked"}.get(record.status, record.status)
     return {"type": kind, "outcome": outcome, "action_id": str(record.pk),
-            "detail": " ".join(filter(None, [detail, record.error or (decision.reason if not decision.allowed else "")]))}
+            "detail": " ".join(filter(None, [detail,
+                                             record.error or (decision.reason if not decision.allowed else "")]))}
 
 
 def _informational(*, tenant, rule: Rule, action: dict, campaign: Campaign, evidence: dict, health: dict,

@@ -91,7 +91,8 @@ class GateStatusView(TrustEndpoint, TenantAPIView):
 
 
 AUDIT_PARAMETERS = [
-    OpenApiParameter("event", str, enum=list(AUDIT_EVENTS)), OpenApiParameter("decision", str, enum=list(AUDIT_DECISIONS)),
+    OpenApiParameter("event", str, enum=list(AUDIT_EVENTS)),
+    OpenApiParameter("decision", str, enum=list(AUDIT_DECISIONS)),
     OpenApiParameter("actor_type", str, enum=list(ACTOR_TYPES)), OpenApiParameter("action", str),
     OpenApiParameter("ad_account_id", str), OpenApiParameter("campaign_id", str),
     OpenApiParameter("action_id", str), OpenApiParameter("rule_id", str), *DATE_PARAMETERS,
