@@ -81,7 +81,11 @@ def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
     """Checks a URL a user hands us. Returns it unchanged or raises UnsafeTarget with a readable reason."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise UnsafeTarget(f"The URL must be 1 to {MAX_URL_LENGTH} characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # a bracketed host that is not an IPv6 address raises here
+    except ValueError:
+        raise UnsafeTarget("The URL is not valid.")
     if parts.scheme not in ("http", "https"):
         raise UnsafeTarget("The URL must start with https://.")
     if require_https is None:

@@ -54,6 +54,7 @@ class TestSsrfGuard:
         "ftp://example.com/x", "https://localhost/hook", "https://127.0.0.1/x", "https://[::1]/x",
         "https://169.254.169.254/latest/meta-data", "https://10.0.0.5/x", "https://user:pw@example.com/x",
         "https://printer.local/x", "https://intranet/x", "https://[::ffff:127.0.0.1]/x", "https://0.0.0.0/x",
+        "https://[::1/x", "https://[hooks]/x", "https://a]b/x",
     ])
     def test_refused_at_creation(self, url, settings):
         settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False

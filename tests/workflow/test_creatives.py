@@ -55,7 +55,8 @@ def test_create_from_url_opens_a_review_task(team, tenant):
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/banner.png", "http://169.254.169.254/latest/meta-data",
                                  "file:///etc/passwd", "http://localhost/a.jpg", "http://[::1]/a.jpg",
-                                 "https://user:pw@example.com/a.jpg", "http://10.0.0.5/a.jpg"])
+                                 "https://user:pw@example.com/a.jpg", "http://10.0.0.5/a.jpg",
+                                 "https://[::1/a.jpg", "https://[cdn]/a.jpg"])
 def test_media_url_must_be_public(team, tenant, url):
     body = assert_error(submit(team, media_url=url), 422, "VALIDATION_ERROR")
     assert "media_url" in body["errors"]
