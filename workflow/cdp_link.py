@@ -10,7 +10,7 @@ import uuid
 from django.db.models import Count
 
 from accounts.models import Tenant
-from cdp.selectors import events_timeline, profile_find_by_email, purchase_counts_by_email
+from cdp.selectors import IN_LIST_CHUNK, events_timeline, profile_find_by_email, profile_ids_by_email, purchase_counts_by_email
 
 
 def cdp_profile_id(*, tenant: Tenant, email: str) -> uuid.UUID | None:
@@ -18,14 +18,19 @@ def cdp_profile_id(*, tenant: Tenant, email: str) -> uuid.UUID | None:
     return profile.pk if profile is not None else None
 
 
+def cdp_profile_ids(*, tenant: Tenant, emails: list[str]) -> dict[str, uuid.UUID]:
+    """The profile of each e-mail the CDP knows (lower-case keys), in one query."""
+    return {email.lower(): pk for email, pk in profile_ids_by_email(tenant=tenant, emails=emails).items()}
+
+
 def cdp_event_counts(*, tenant: Tenant, profile_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    """Events per profile, in one grouped query."""
+    """Events per profile, in one grouped query per 10,000 profiles."""
     ids = [pk for pk in profile_ids if pk]
-    if not ids:
-        return {}
-    rows = (events_timeline(tenant=tenant).filter(profile_id__in=ids).order_by().values("profile_id")
-            .annotate(n=Count("pk")).values_list("profile_id", "n"))
-    return dict(rows)
+    counts = {}
+    for start in range(0, len(ids), IN_LIST_CHUNK):
+        counts.update(events_timeline(tenant=tenant).filter(profile_id__in=ids[start:start + IN_LIST_CHUNK])
+                      .order_by().values("profile_id").annotate(n=Count("pk")).values_list("profile_id", "n"))
+    return counts
 
 
 def cdp_purchase_counts(*, tenant: Tenant, emails: list[str]) -> dict[str, int]:

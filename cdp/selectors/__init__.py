@@ -1,17 +1,18 @@
 """CDP reads. The interface other apps use (keyword-only, tenant first):
 
 - `profile_find_by_email(*, tenant, email) -> Profile | None`
+- `profile_ids_by_email(*, tenant, emails) -> dict[str, uuid]`
 - `purchase_counts_by_email(*, tenant, emails) -> dict[str, int]`
 - `profile_get(*, tenant, profile_id) -> Profile` (a merged-away id resolves to its winner; 404 otherwise)
 - `segment_members(*, tenant, segment, change=None)` / `segment_member_rows(*, tenant, segment_id, change=None)`
 """
 from .events import event_statistics, events_timeline
-from .profiles import (identity_links, live_profiles, profile_find_by_email, profile_get, profile_statistics,
-                       profiles_search, purchase_counts_by_email)
+from .profiles import (IN_LIST_CHUNK, identity_links, live_profiles, profile_find_by_email, profile_get,
+                       profile_ids_by_email, profile_statistics, profiles_search, purchase_counts_by_email)
 from .segments import segment_member_rows, segment_members, segment_preview
 
 __all__ = [
-    "event_statistics", "events_timeline", "identity_links", "live_profiles", "profile_find_by_email",
-    "profile_get", "profile_statistics", "profiles_search", "purchase_counts_by_email", "segment_member_rows",
-    "segment_members", "segment_preview",
+    "IN_LIST_CHUNK", "event_statistics", "events_timeline", "identity_links", "live_profiles",
+    "profile_find_by_email", "profile_get", "profile_ids_by_email", "profile_statistics", "profiles_search", "purchase_counts_by_email",
+    "segment_member_rows", "segment_members", "segment_preview",
 ]

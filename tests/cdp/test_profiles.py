@@ -2,7 +2,7 @@
 import pytest
 
 from cdp.models import Event, Identity, IdentityLink, Profile, ProfileMerge
-from cdp.selectors import profile_find_by_email, purchase_counts_by_email
+from cdp.selectors import profile_find_by_email, profile_ids_by_email, purchase_counts_by_email
 from cdp.services import event_track, profile_upsert
 from tests.cdp.factories import ProfileFactory
 from tests.helpers import assert_error
@@ -288,6 +288,21 @@ class TestInterfaceForOtherApps:
         assert profile_find_by_email(tenant=scoped, email="garbage") is None
         assert purchase_counts_by_email(tenant=scoped, emails=["BUYER@shop.example", "nobody@shop.example", "bad"]) == {
             "buyer@shop.example": 3, "nobody@shop.example": 0}
+
+    def test_long_email_lists_are_looked_up_in_chunks(self, scoped, monkeypatch, django_assert_num_queries):
+        import cdp.selectors.profiles as profiles
+        monkeypatch.setattr(profiles, "IN_LIST_CHUNK", 2)
+        known = {}
+        for n in range(5):
+            profile, _ = profile_upsert(tenant=scoped, identifiers={"email": f"p{n}@shop.example"})
+            known[f"p{n}@shop.example"] = profile.pk
+        event_track(tenant=scoped, profile_id=known["p4@shop.example"], event_type="purchase",
+                    properties={"amount": 5})
+        emails = [f"P{n}@shop.example" for n in range(5)] + ["nobody@shop.example"]
+        with django_assert_num_queries(3):  # six e-mails, two per query
+            assert profile_ids_by_email(tenant=scoped, emails=emails) == known
+        counts = purchase_counts_by_email(tenant=scoped, emails=emails)
+        assert counts == {**dict.fromkeys(known, 0), "p4@shop.example": 1, "nobody@shop.example": 0}
 
 
 class TestIdentityRules:

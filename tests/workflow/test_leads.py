@@ -6,7 +6,7 @@ from tests.workflow.conftest import data
 from tests.workflow.factories import ClientFactory, LeadFactory
 from workflow import leadscoring
 from workflow.models import Lead, LeadScoringModel
-from workflow.services.leads import lead_model_fit, lead_outcomes_refresh, lead_score
+from workflow.services.leads import lead_events_refresh, lead_model_fit, lead_outcomes_refresh, lead_score
 from workflow.tasks import lead_models_fit_nightly
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +169,24 @@ def test_leads_link_to_cdp_profiles_and_learn_outcomes_from_purchases(team, tena
     # a purchase: converted; 30+ days without one: not converted; too recent to tell: unknown
     assert outcomes == {"buyer@acme.com": "converted", "browser@acme.com": "not_converted", "recent@acme.com": None}
     assert Lead.objects.get(email="buyer@acme.com").outcome_source == "cdp"
+
+
+def test_a_lead_scored_before_its_profile_existed_is_linked_by_the_nightly_job(team, tenant, scoped):
+    from cdp.services.events import event_track
+    from cdp.services.profiles import profile_upsert
+
+    lead, _ = lead_score(tenant=tenant, client=team.brand, email="Later@Acme.com", raw_data={"events": 25})
+    assert lead.cdp_profile_id is None and lead.value["behavioral_score"] == 0.4  # the body's events
+    profile, _ = profile_upsert(tenant=tenant, identifiers={"email": "later@acme.com"})
+    for n in range(5):
+        event_track(tenant=tenant, event_type="page_view", profile_id=profile.pk, message_id=f"late-{n}")
+    assert lead_events_refresh(tenant=tenant, client=team.brand) == 1
+    assert lead_events_refresh(tenant=tenant, client=team.brand) == 0  # safe to run twice
+    lead.refresh_from_db()
+    assert (lead.cdp_profile_id, lead.cdp_events) == (profile.pk, 5)
+    lead_model_fit(tenant=tenant, client=team.brand)  # the nightly job re-scores with the CDP's events
+    lead.refresh_from_db()
+    assert lead.value["behavioral_score"] == 0.08
 
 
 def test_outcomes_given_through_the_api_are_kept(team, tenant, scoped):

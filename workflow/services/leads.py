@@ -11,7 +11,7 @@ from accounts.models import Tenant
 from stratum.api.exceptions import ValidationFailed
 
 from .. import leadscoring as scoring
-from ..cdp_link import cdp_event_counts, cdp_profile_id, cdp_purchase_counts
+from ..cdp_link import cdp_event_counts, cdp_profile_id, cdp_profile_ids, cdp_purchase_counts
 from ..models import (LEAD_CONVERTED, LEAD_NOT_CONVERTED, LEAD_OUTCOMES, SCORING_FORMULA, SCORING_LOGISTIC, Client,
                       Lead, LeadScoringModel)
 
@@ -143,14 +143,20 @@ def lead_outcomes_refresh(*, tenant: Tenant, client: Client, now: dt.datetime | 
 
 
 def lead_events_refresh(*, tenant: Tenant, client: Client) -> int:
-    """Brings the CDP event counts of the client's linked leads up to date (one grouped query)."""
-    leads = list(Lead.objects.for_tenant(tenant).filter(client=client, cdp_profile_id__isnull=False)
-                 .only("id", "cdp_profile_id", "cdp_events"))
-    counts = cdp_event_counts(tenant=tenant, profile_ids=[lead.cdp_profile_id for lead in leads])
-    changed = [lead for lead in leads if counts.get(lead.cdp_profile_id, 0) != lead.cdp_events]
-    for lead in changed:
-        lead.cdp_events = counts.get(lead.cdp_profile_id, 0)
-    Lead.objects.for_tenant(tenant).bulk_update(changed, ["cdp_events"], batch_size=BATCH)
+    """Links the client's leads to the CDP profiles of their e-mails as they are now (a profile that appeared,
+    merged or split after the lead was scored) and brings their event counts up to date: two queries."""
+    leads = list(Lead.objects.for_tenant(tenant).filter(client=client)
+                 .only("id", "email", "cdp_profile_id", "cdp_events"))
+    profiles = cdp_profile_ids(tenant=tenant, emails=[lead.email for lead in leads])
+    counts = cdp_event_counts(tenant=tenant, profile_ids=list(set(profiles.values())))
+    changed = []
+    for lead in leads:
+        profile_id = profiles.get(lead.email.lower())
+        events = counts.get(profile_id, 0) if profile_id else 0
+        if (profile_id, events) != (lead.cdp_profile_id, lead.cdp_events):
+            lead.cdp_profile_id, lead.cdp_events = profile_id, events
+            changed.append(lead)
+    Lead.objects.for_tenant(tenant).bulk_update(changed, ["cdp_profile_id", "cdp_events"], batch_size=BATCH)
     return len(changed)
 
 
