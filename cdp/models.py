@@ -250,6 +250,8 @@ class AudienceSyncRun(TenantOwned):
     trigger = models.CharField(max_length=16, default="manual")
     status = models.CharField(max_length=16, choices=_choices(STATUSES), default="running")
     started_at = models.DateTimeField()
+    # Set by the worker as it starts and after each uploaded batch; a running run silent for RUN_LEASE lost it.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     added = models.IntegerField(default=0)
     removed = models.IntegerField(default=0)

@@ -73,16 +73,18 @@ def audience_sync_task(tenant_id: str, run_id: str) -> None:
 
 @shared_task(acks_late=True)
 def audiences_sync_due() -> None:
-    """Every 15 minutes: queue the audiences whose sync_frequency says they are due."""
+    """Every 15 minutes: close runs whose worker died, then queue the audiences whose sync_frequency says
+    they are due."""
     from billing.selectors import tenant_features
     from stratum.api.exceptions import Conflict
 
-    from .services import audience_sync_request, audiences_due
+    from .services import audience_runs_reap, audience_sync_request, audiences_due
 
     for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
-        if not tenant_features(tenant=tenant).get("audience_sync"):
-            continue
         with tenant_scope(tenant):
+            audience_runs_reap(tenant=tenant)  # on every plan: a stuck audience could not even be deleted
+            if not tenant_features(tenant=tenant).get("audience_sync"):
+                continue
             for audience in audiences_due(tenant=tenant):
                 try:
                     audience_sync_request(tenant=tenant, audience=audience, trigger="scheduled")

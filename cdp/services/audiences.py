@@ -4,7 +4,9 @@ Incremental: `AudienceMember` holds what the platform has (as of the last succes
 so a sync sends only the difference — segment members not yet uploaded (add) and uploaded profiles that
 left the segment (remove). Uploads go in batches of the platform's limit (Meta: 10,000 records); each
 successful batch is recorded at once, so a failure part-way leaves a correct diff for the next run.
-Emits `sync.completed` / `sync.failed`.
+A worker beats a heartbeat on its run after each batch; a run silent for RUN_LEASE lost its worker (killed
+mid-sync) and is closed as interrupted — by the next request or by the scheduler — so the audience can sync
+again, and a worker that finds its run closed stops. Emits `sync.completed` / `sync.failed`.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import datetime as dt
 import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.connectors import get_connector
@@ -27,7 +30,8 @@ from .segments import segment_refresh
 # Records per upload call, by platform (Meta's documented maximum per request is 10,000).
 BATCH_LIMITS = {"meta": 10_000, "google": 10_000, "tiktok": 10_000, "snapchat": 10_000, "demo": 10_000}
 DEFAULT_BATCH_LIMIT = 10_000
-STALE_RUN = dt.timedelta(hours=1)
+RUN_LEASE = dt.timedelta(minutes=15)
+INTERRUPTED = "INTERRUPTED: the sync stopped before it finished (its worker died); the next sync sends the rest."
 FREQUENCY_INTERVALS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
 
 
@@ -77,10 +81,10 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
         audience = Audience.objects.for_tenant(tenant).select_for_update().get(pk=audience.pk)
         if audience.status == Audience.STATUS_SYNCING:
             running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
-            if running is not None and running.started_at > timezone.now() - STALE_RUN:
+            if running is not None and not run_lost_its_worker(running, now=timezone.now()):
                 raise Conflict("A sync of this audience is already running.", code="SYNC_IN_PROGRESS")
             if running is not None:  # its worker died: close it so the audience can sync again
-                _finish(tenant=tenant, run=running, audience=audience, error="STALE: the sync did not finish.")
+                _finish(tenant=tenant, run=running, audience=audience, error=INTERRUPTED)
         audience.status = Audience.STATUS_SYNCING
         audience.save(update_fields=["status", "updated_at"])
         run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, trigger=trigger,
@@ -91,6 +95,37 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
     return run
 
 
+def run_lost_its_worker(run: AudienceSyncRun, *, now: dt.datetime) -> bool:
+    """A `running` run that no worker has touched for RUN_LEASE (a queued one counts from its request)."""
+    return run.status == "running" and (run.heartbeat_at or run.started_at) <= now - RUN_LEASE
+
+
+def audience_runs_reap(*, tenant, now: dt.datetime | None = None) -> int:
+    """Closes the tenant's runs whose worker died (sync.failed, audience `failed`), so they can sync again."""
+    cutoff = (now or timezone.now()) - RUN_LEASE
+    lost = (AudienceSyncRun.objects.for_tenant(tenant).filter(status="running")
+            .filter(Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, started_at__lte=cutoff))
+            .select_related("audience"))
+    closed = 0
+    for run in lost:
+        with transaction.atomic():
+            Audience.objects.for_tenant(tenant).select_for_update().filter(pk=run.audience_id).first()
+            run.refresh_from_db(fields=["status", "heartbeat_at"])
+            if run_lost_its_worker(run, now=cutoff + RUN_LEASE):
+                _finish(tenant=tenant, run=run, audience=run.audience, error=INTERRUPTED)
+                closed += 1
+    return closed
+
+
+def _beat(*, tenant, run: AudienceSyncRun) -> bool:
+    """Marks the run alive; False when it is no longer running (closed as interrupted meanwhile)."""
+    now = timezone.now()
+    if not AudienceSyncRun.objects.for_tenant(tenant).filter(pk=run.pk, status="running").update(heartbeat_at=now):
+        return False
+    run.heartbeat_at = now
+    return True
+
+
 def _records(*, tenant, profile_ids) -> dict:
     rows = Profile.objects.for_tenant(tenant).filter(pk__in=profile_ids).values_list("pk", "email", "phone",
                                                                                      "external_id")
@@ -99,8 +134,9 @@ def _records(*, tenant, profile_ids) -> dict:
 
 
 def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
-    """Uploads the diff; idempotent: a run already finished is left as it is."""
-    if run.status != "running":
+    """Uploads the diff; idempotent: a run already finished is left as it is, and a redelivered task takes
+    over a run whose worker died (the diff is computed afresh)."""
+    if run.status != "running" or not _beat(tenant=tenant, run=run):
         return run
     audience = run.audience
     try:
@@ -133,6 +169,9 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
                 run.removed += len(remove_ids)
                 run.matched += result.matched
                 run.save(update_fields=["added", "removed", "matched"])
+            if not _beat(tenant=tenant, run=run):  # closed as interrupted while this batch was uploading
+                run.refresh_from_db()
+                return run
     except ConnectorError as exc:
         return _finish(tenant=tenant, run=run, audience=audience, error=f"{exc.code}: {exc}")
     except Exception:

@@ -132,6 +132,71 @@ def test_sync_in_progress_is_409_and_segment_in_use(api_client, setup, tenant):
     assert_error(api_client.delete(f"/api/v1/cdp/segments/{setup['segment'].pk}"), 409, "SEGMENT_IN_USE")
 
 
+def lost_run(tenant, setup, *, minutes_silent: int, **audience_fields):
+    audience = AudienceFactory(tenant=tenant, segment=setup["segment"], ad_account=setup["account"],
+                               status=Audience.STATUS_SYNCING, **audience_fields)
+    beat = timezone.now() - dt.timedelta(minutes=minutes_silent)
+    run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, heartbeat_at=beat,
+                                                            started_at=beat - dt.timedelta(hours=3))
+    return audience, run
+
+
+def test_a_request_replaces_a_run_whose_worker_died(api_client, setup, tenant, django_capture_on_commit_callbacks):
+    audience, dead = lost_run(tenant, setup, minutes_silent=16)
+    run = sync(api_client, audience.pk, django_capture_on_commit_callbacks)
+    assert (run["status"], run["added"]) == ("success", 6)
+    dead.refresh_from_db()
+    assert dead.status == "failed" and dead.error.startswith("INTERRUPTED") and dead.finished_at is not None
+    failed = OutboxEvent.objects.for_tenant(tenant).get(event_type="sync.failed")
+    assert failed.data["sync_id"] == str(dead.pk)
+
+
+def test_a_live_run_is_409_however_long_ago_it_started(api_client, setup, tenant):
+    audience, live = lost_run(tenant, setup, minutes_silent=2)  # started 3 hours ago, beat 2 minutes ago
+    assert_error(api_client.post(f"{BASE}/audiences/{audience.pk}/sync"), 409, "SYNC_IN_PROGRESS")
+    live.refresh_from_db()
+    assert live.status == "running"
+
+
+def test_the_scheduler_closes_runs_whose_worker_died(setup, tenant, django_capture_on_commit_callbacks):
+    stuck, dead = lost_run(tenant, setup, minutes_silent=20, sync_frequency="daily",
+                           last_synced_at=timezone.now() - dt.timedelta(days=2))
+    recent, dead_recent = lost_run(tenant, setup, minutes_silent=20, sync_frequency="daily",
+                                   last_synced_at=timezone.now() - dt.timedelta(hours=2))
+    busy, live = lost_run(tenant, setup, minutes_silent=1, sync_frequency="daily",
+                          last_synced_at=timezone.now() - dt.timedelta(days=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        audiences_sync_due()
+    statuses = {run.audience_id: run.status for run in AudienceSyncRun.objects.for_tenant(tenant)
+                .filter(trigger="scheduled")}
+    assert statuses == {stuck.pk: "success"}  # closed, due, synced again; the live one is left alone
+    for run in (dead, dead_recent):
+        run.refresh_from_db()
+        assert run.status == "failed" and run.error.startswith("INTERRUPTED")
+    recent.refresh_from_db()
+    assert recent.status == Audience.STATUS_FAILED  # not due yet, but no longer stuck: it can be deleted
+    live.refresh_from_db()
+    assert live.status == "running"
+
+
+def test_a_redelivered_task_takes_over_and_a_closed_run_stops_its_worker(setup, tenant, monkeypatch):
+    monkeypatch.setitem(audience_services.BATCH_LIMITS, "demo", 4)
+    audience, run = lost_run(tenant, setup, minutes_silent=30)
+    original, calls = DemoConnector.upload_audience, []
+
+    def reaped_after_the_first_batch(self, account_id, **kwargs):
+        calls.append(len(kwargs["add"]))
+        result = original(self, account_id, **kwargs)
+        AudienceSyncRun.objects.for_tenant(tenant).filter(pk=run.pk).update(status="failed", error="INTERRUPTED")
+        return result
+
+    monkeypatch.setattr(DemoConnector, "upload_audience", reaped_after_the_first_batch)
+    run = audience_services.audience_sync_run(tenant=tenant, run=run)  # silent 30 min: taken over
+    assert calls == [4] and (run.status, run.added) == ("failed", 4)  # the worker stopped after its batch
+    assert AudienceMember.objects.for_tenant(tenant).filter(audience=audience).count() == 4  # recorded
+    assert audience_services.audience_sync_run(tenant=tenant, run=run).status == "failed"  # twice: nothing
+
+
 def test_update_and_delete(api_client, setup, tenant):
     audience = create(api_client, setup).json()
     patched = api_client.patch(f"{BASE}/audiences/{audience['id']}", {"name": "Renamed", "sync_frequency": "hourly"},
