@@ -4,6 +4,7 @@
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 PORT=${PORT:-8000}
+export FRONTEND_URL=${FRONTEND_URL:-http://127.0.0.1:${PORT}}  # links in e-mails point at this server
 BIN=$(dirname "$PY")
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
