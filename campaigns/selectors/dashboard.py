@@ -8,6 +8,8 @@ from ..models import Campaign
 from .common import in_range, metric_rows, percent_change
 from .health import signal_health_summary
 
+# What the overview shows, and what tells a platform with activity in the period from one without.
+OVERVIEW_SUMS = ("impressions", "spend", "conversions", "revenue")
 HEADLINE = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
 
 
@@ -43,20 +45,21 @@ def dashboard_overview(*, tenant, date_range: DateRange) -> dict:
     """The spec's overview (total_spend, total_revenue, roas, conversions, signal_health, active_campaigns,
     platforms) plus the period, the currency and the change against the previous period of the same length.
 
-    One grouped query gives both periods per platform; the totals add up those few platform rows.
+    One grouped query gives both periods per platform, summing only what the overview shows; the totals add up
+    those few platform rows.
     """
     previous_range = date_range.previous()
     grouped = (metric_rows(tenant=tenant, date_range=DateRange(previous_range.start, date_range.end))
                .values("campaign__platform")
-               .annotate(**metric_sums(filter=in_range(date_range), suffix="_cur"),
-                         **metric_sums(filter=in_range(previous_range), suffix="_prev"))
+               .annotate(**metric_sums(filter=in_range(date_range), suffix="_cur", fields=OVERVIEW_SUMS),
+                         **metric_sums(filter=in_range(previous_range), suffix="_prev", fields=OVERVIEW_SUMS))
                .order_by("campaign__platform"))
-    sums = {f"{field}{suffix}": 0 for field in SUM_FIELDS for suffix in ("_cur", "_prev")}
+    sums = {f"{field}{suffix}": 0 for field in OVERVIEW_SUMS for suffix in ("_cur", "_prev")}
     platforms = {}
     for row in grouped:
         for key in sums:
             sums[key] += row[key]
-        if any(row[f"{field}_cur"] for field in SUM_FIELDS):
+        if any(row[f"{field}_cur"] for field in OVERVIEW_SUMS):
             platforms[row["campaign__platform"]] = format_metrics(
                 row, suffix="_cur", names=("spend", "revenue", "conversions", "roas", "cpa"))
     current, previous = format_metrics(sums, suffix="_cur"), format_metrics(sums, suffix="_prev")
