@@ -26,6 +26,9 @@ install-dev: $(VENV)/.installed-dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
+# Links in the e-mails the seed and the server send point at this server unless FRONTEND_URL says otherwise.
+seed run: export FRONTEND_URL ?= http://127.0.0.1:$(PORT)
+
 seed: migrate
 	$(PY) manage.py seed_demo
 
