@@ -14,7 +14,6 @@ import datetime as dt
 import uuid
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.connectors import get_connector
@@ -22,6 +21,7 @@ from campaigns.connectors.base import AudienceMember as UploadRecord
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
 
 from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
@@ -97,21 +97,20 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
 
 def run_lost_its_worker(run: AudienceSyncRun, *, now: dt.datetime) -> bool:
     """A `running` run that no worker has touched for RUN_LEASE (a queued one counts from its request)."""
-    return run.status == "running" and (run.heartbeat_at or run.started_at) <= now - RUN_LEASE
+    return run.status == "running" and lease_expired(run, now=now, lease=RUN_LEASE)
 
 
 def audience_runs_reap(*, tenant, now: dt.datetime | None = None) -> int:
     """Closes the tenant's runs whose worker died (sync.failed, audience `failed`), so they can sync again."""
-    cutoff = (now or timezone.now()) - RUN_LEASE
+    now = now or timezone.now()
     lost = (AudienceSyncRun.objects.for_tenant(tenant).filter(status="running")
-            .filter(Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, started_at__lte=cutoff))
-            .select_related("audience"))
+            .filter(lease_expired_q(now=now, lease=RUN_LEASE)).select_related("audience"))
     closed = 0
     for run in lost:
         with transaction.atomic():
             Audience.objects.for_tenant(tenant).select_for_update().filter(pk=run.audience_id).first()
             run.refresh_from_db(fields=["status", "heartbeat_at"])
-            if run_lost_its_worker(run, now=cutoff + RUN_LEASE):
+            if run_lost_its_worker(run, now=now):
                 _finish(tenant=tenant, run=run, audience=run.audience, error=INTERRUPTED)
                 closed += 1
     return closed

@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from campaigns.connectors.base import ConnectorError
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.leases import lease_expired, lease_expired_q
 
 from ..errors import NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
@@ -130,8 +131,7 @@ class _Context:
 
 def run_lost_its_worker(run: CrmSyncRun, *, now: datetime) -> bool:
     """A `running` run whose worker stopped beating (killed mid-sync)."""
-    beat = run.heartbeat_at or run.started_at
-    return run.status == CrmSyncRun.STATUS_RUNNING and (beat is None or beat <= now - RUN_LEASE)
+    return run.status == CrmSyncRun.STATUS_RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
 
 
 def _close_interrupted(run: CrmSyncRun, *, now: datetime) -> None:
@@ -444,10 +444,8 @@ def crm_syncs_schedule() -> int:
 
     queued = 0
     now = timezone.now()
-    cutoff = now - RUN_LEASE
     lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.STATUS_RUNNING)
-            .filter(Q(heartbeat_at__lte=cutoff) | Q(heartbeat_at__isnull=True, started_at__lte=cutoff))
-            .values_list("tenant_id", "pk"))
+            .filter(lease_expired_q(now=now, lease=RUN_LEASE)).values_list("tenant_id", "pk"))
     for tenant_id, run_id in lost:
         crm_sync_task.delay(str(tenant_id), str(run_id))
     connections = (Connection.objects.unscoped().filter(kind=Connection.KIND_CRM, status=Connection.STATUS_ACTIVE,

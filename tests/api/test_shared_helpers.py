@@ -118,3 +118,33 @@ class TestNotifications:
     def test_unknown_category_is_a_programming_error(self, tenant):
         with pytest.raises(ValueError):
             notification_send(tenant=tenant, users=[], category="nope", title="x")
+
+
+class TestWorkerLeases:
+    """The one rule both sync kinds use for "its worker died", in Python and in SQL."""
+
+    def test_a_run_is_lost_once_its_last_beat_or_its_start_is_older_than_the_lease(self, tenant):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from integrations.models import Connection, CrmSyncRun
+        from stratum.api.leases import lease_expired, lease_expired_q
+        from stratum.api.tenancy import tenant_scope
+
+        now, lease = timezone.now(), timedelta(minutes=15)
+        with tenant_scope(tenant):
+            connection = Connection.objects.for_tenant(tenant).create(tenant=tenant, provider="hubspot", kind="crm")
+            runs = {name: CrmSyncRun.objects.for_tenant(tenant).create(
+                tenant=tenant, connection=connection, provider="hubspot", direction="pull", status="running",
+                started_at=started, heartbeat_at=beat)
+                for name, started, beat in [
+                    ("fresh_beat", now - timedelta(hours=2), now - timedelta(minutes=1)),
+                    ("silent", now - timedelta(hours=2), now - timedelta(minutes=15)),
+                    ("no_beat_yet", now - timedelta(minutes=5), None),
+                    ("never_beat", now - timedelta(minutes=20), None)]}
+            lost = set(CrmSyncRun.objects.for_tenant(tenant).filter(lease_expired_q(now=now, lease=lease))
+                       .values_list("pk", flat=True))
+        assert lost == {runs["silent"].pk, runs["never_beat"].pk}
+        assert {name for name, run in runs.items() if lease_expired(run, now=now, lease=lease)} == {
+            "silent", "never_beat"}
