@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 comma := ,
 
-.PHONY: run test install install-dev migrate seed bench fuzz load clean
+.PHONY: run test lint install install-dev migrate seed bench fuzz load clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ run: seed
 
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (ruff.toml: pyflakes, bugbear, import order, pyupgrade); CI fails on any finding.
+lint: install-dev
+	$(VENV)/bin/ruff check .
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
 

@@ -9,7 +9,6 @@ from billing.plans import TIERS
 from billing.selectors import tenant_limits, tenant_usage
 from billing.serializers import AdminUpdateTenantSerializer
 from billing.services import tenant_plan_change, tenant_reactivate, tenant_suspend
-
 from stratum.api.admin_base import TenantOwnedAdmin
 from stratum.api.exceptions import ValidationFailed
 
@@ -58,7 +57,7 @@ class TenantAdminForm(forms.ModelForm):
         try:
             return tenant_settings_validate(value)
         except ValidationFailed as exc:
-            raise forms.ValidationError(_messages(exc.errors))
+            raise forms.ValidationError(_messages(exc.errors)) from exc
 
 
 class UserInline(admin.TabularInline):

@@ -74,5 +74,5 @@ class TenantJWTAuthentication(JWTAuthentication):
         try:
             return super().get_user(validated_token)
         except DjangoValidationError:  # a user_id claim that is not a UUID is an invalid token, not bad input
-            raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.")
+            raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.") from None
 

@@ -10,8 +10,8 @@ from stratum.api.params import parse_bool, parse_choice
 from stratum.api.permissions import ROLES
 from stratum.api.views import TenantGenericViewSet
 
-from . import notifications
 from . import notification_serializers as s
+from . import notifications
 from .models import NOTIFICATION_CATEGORIES, Notification
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"

@@ -9,7 +9,8 @@ not named). Domain events from the outbox reach users through `notification_even
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet

@@ -6,8 +6,6 @@ from stratum.api.serializers import StrictSerializer
 from .models import ApiKey, Tenant, User
 
 
-
-
 class UserSerializer(serializers.ModelSerializer):
     tenant_id = serializers.UUIDField(read_only=True, allow_null=True)
 

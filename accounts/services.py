@@ -52,7 +52,7 @@ def _password_check(password: str, user: User | None = None) -> None:
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise ValidationFailed(errors={"password": list(exc.messages)})
+        raise ValidationFailed(errors={"password": list(exc.messages)}) from exc
 
 
 def _clean_phone(phone: str) -> str:
@@ -132,7 +132,7 @@ def user_register(*, email: str, password: str, name: str = "", phone: str = "",
         user = User.objects.create_user(email=email, password=password, name=name.strip(), phone=_clean_phone(phone),
                                         tenant=tenant, role=ROLE_OWNER)
     except IntegrityError:
-        raise ValidationFailed(errors={"email": ["A user with this e-mail already exists."]})
+        raise ValidationFailed(errors={"email": ["A user with this e-mail already exists."]}) from None
     raw = _issue_one_time_token(user=user, purpose=OneTimeToken.PURPOSE_VERIFY, ttl=timedelta(days=7))
     transaction.on_commit(lambda: emails.send_verification(user=user, token=raw))
     return user
@@ -181,7 +181,7 @@ def tokens_refresh(*, refresh_token: str) -> dict[str, Any]:
     try:
         old = RefreshToken(refresh_token)
     except TokenError:
-        raise ApiError("Refresh token is invalid, expired or revoked.", "UNAUTHORIZED", status_code=401)
+        raise ApiError("Refresh token is invalid, expired or revoked.", "UNAUTHORIZED", status_code=401) from None
     user = User.objects.select_related("tenant").filter(pk=old.get("user_id")).first()
     if user is None or not user.is_active:
         raise ApiError("Refresh token is invalid, expired or revoked.", "UNAUTHORIZED", status_code=401)
@@ -190,7 +190,7 @@ def tokens_refresh(*, refresh_token: str) -> dict[str, Any]:
     try:
         old.blacklist()
     except TokenError:
-        raise ApiError("Refresh token is invalid, expired or revoked.", "UNAUTHORIZED", status_code=401)
+        raise ApiError("Refresh token is invalid, expired or revoked.", "UNAUTHORIZED", status_code=401) from None
     return tokens_for_user(user=user)
 
 
@@ -200,7 +200,7 @@ def user_logout(*, user: User, refresh_token: str | None) -> None:
     try:
         token = RefreshToken(refresh_token)
     except TokenError:
-        raise ValidationFailed(errors={"refresh_token": ["Invalid or expired refresh token."]})
+        raise ValidationFailed(errors={"refresh_token": ["Invalid or expired refresh token."]}) from None
     if str(token.get("user_id")) != str(user.pk):
         raise ValidationFailed(errors={"refresh_token": ["This refresh token does not belong to you."]})
     token.blacklist()

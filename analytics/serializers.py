@@ -8,8 +8,17 @@ from campaigns.models import PLATFORMS
 from stratum.api.serializers import StrictSerializer
 
 from .funnels.services import MAX_WINDOW_DAYS
-from .models import (CHURN_RISKS, REPORT_FORMATS, REPORT_STATUSES, SCHEDULE_FREQUENCIES, WEEKDAYS, Funnel, Report,
-                     ReportDelivery, ReportSchedule)
+from .models import (
+    CHURN_RISKS,
+    REPORT_FORMATS,
+    REPORT_STATUSES,
+    SCHEDULE_FREQUENCIES,
+    WEEKDAYS,
+    Funnel,
+    Report,
+    ReportDelivery,
+    ReportSchedule,
+)
 from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES
 
 # --- attribution ----------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _simulate(rng: np.random.Generator, now: dt.datetime) -> list[tuple]:
         end = now - dt.timedelta(days=float(rng.uniform(0.1, 28)))
         gaps = np.sort(rng.uniform(0.05, 14, len(path)))[::-1]
         touches = [(end - dt.timedelta(days=float(g)), CHANNELS[c], rng.choice(campaigns[CHANNELS[c]]))
-                   for g, c in zip(gaps, path)]
+                   for g, c in zip(gaps, path, strict=False)]
         journeys.append((touches, end if converted else None, float(rng.lognormal(4.2, 0.6)) if converted else 0.0))
     return journeys
 
@@ -154,7 +154,7 @@ def _channel_attribution(prepared) -> tuple[float, dict] | None:
         result = ca.markov_model(frame, "path", "conv", var_value="value", var_null="null", order=1, verbose=0,
                                  flg_pro=False)
     seconds = time.perf_counter() - start
-    return seconds, dict(zip(result["channel_name"], result["total_conversions"]))
+    return seconds, dict(zip(result["channel_name"], result["total_conversions"], strict=False))
 
 
 def _cleanup() -> None:

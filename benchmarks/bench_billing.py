@@ -11,7 +11,6 @@ import time
 import uuid
 from decimal import Decimal
 
-from django.conf import settings
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone

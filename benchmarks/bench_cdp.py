@@ -190,7 +190,7 @@ def _copy_rows(tenant, bodies: list[bytes], run: int, by_external: dict[str, str
     """The same events written with COPY: no validation, no identity resolution, no profile updates."""
     import datetime as dt
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     rows = []
     for body in bodies:
         for event in json.loads(body)["events"]:

@@ -70,7 +70,7 @@ def format_row(module: str, row) -> str:
 
 def render(results: list[tuple[str, list, float, str | None]], *, context: str, selected: list[str]) -> str:
     lines, unmet, errors = [], [], []
-    for module, rows, elapsed, error in results:
+    for module, rows, _elapsed, error in results:
         name = module.removeprefix("bench_")
         for row in rows:
             lines.append(format_row(name, row))
@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
     if connection.vendor != "postgresql":
         print("warning: benchmarks are meant for PostgreSQL (DATABASE_URL=postgres://…); some skip themselves")
     load_before = os.getloadavg()
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.now(datetime.UTC)
     results = []
     for name in names:
         print(f"running {name} …", flush=True)

@@ -51,7 +51,7 @@ def bucket_starts(date_range: DateRange, interval: str) -> list[dt.date]:
 def _bucket_end(starts: list[dt.date], index: int, date_range: DateRange) -> dt.datetime:
     """The instant a bucket ends (exclusive), capped at now for the running bucket."""
     end_date = starts[index + 1] if index + 1 < len(starts) else date_range.end + dt.timedelta(days=1)
-    end = dt.datetime.combine(end_date, dt.time.min, tzinfo=dt.timezone.utc)
+    end = dt.datetime.combine(end_date, dt.time.min, tzinfo=dt.UTC)
     return min(end, timezone.now())
 
 
@@ -95,7 +95,7 @@ def _tenants_series(ends: list[dt.datetime], start: dt.datetime, interval: str, 
     totals = Tenant.objects.aggregate(**{f"b{i}": Count("id", filter=Q(created_at__lt=end))
                                          for i, end in enumerate(ends)})
     new = dict(Tenant.objects.filter(created_at__gte=start, created_at__lt=ends[-1])
-               .annotate(bucket=Trunc("created_at", interval, tzinfo=dt.timezone.utc)).values("bucket")
+               .annotate(bucket=Trunc("created_at", interval, tzinfo=dt.UTC)).values("bucket")
                .annotate(n=Count("id")).values_list("bucket", "n"))
     new = {_as_date(k): v for k, v in new.items()}
     return [totals[f"b{i}"] for i in range(len(ends))], [new.get(day, 0) for day in starts]
@@ -105,7 +105,7 @@ def _events_series(start: dt.datetime, end: dt.datetime, interval: str, starts: 
     events = apps.get_model(*EVENT_MODEL)
     field = EVENT_INGESTED_FIELD
     rows = dict(events.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
-                .annotate(bucket=Trunc(field, interval, tzinfo=dt.timezone.utc)).values("bucket")
+                .annotate(bucket=Trunc(field, interval, tzinfo=dt.UTC)).values("bucket")
                 .annotate(n=Count("pk")).order_by().values_list("bucket", "n"))
     rows = {_as_date(k): v for k, v in rows.items()}
     per_bucket = [rows.get(day, 0) for day in starts]
@@ -132,8 +132,8 @@ def _spend_series(date_range: DateRange, interval: str, starts: list[dt.date]):
 def platform_overview(*, date_range: DateRange, interval: str) -> dict:
     starts = bucket_starts(date_range, interval)
     ends = [_bucket_end(starts, i, date_range) for i in range(len(starts))]
-    range_start = dt.datetime.combine(date_range.start, dt.time.min, tzinfo=dt.timezone.utc)
-    range_end = dt.datetime.combine(date_range.end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+    range_start = dt.datetime.combine(date_range.start, dt.time.min, tzinfo=dt.UTC)
+    range_end = dt.datetime.combine(date_range.end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
     tenants = Tenant.objects.aggregate(
         total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),

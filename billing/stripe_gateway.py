@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import stripe
 from django.conf import settings
@@ -65,7 +66,7 @@ def stripe_call(operation: Callable[[stripe.StripeClient], Any]) -> dict:
     except stripe.StripeError as exc:
         logger.warning("stripe call failed: %s (%s)", exc.user_message or str(exc)[:200], type(exc).__name__)
         raise PaymentProviderError(
-            f"The payment provider refused the request: {(exc.user_message or str(exc))[:200]}")
+            f"The payment provider refused the request: {(exc.user_message or str(exc))[:200]}") from exc
     return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 

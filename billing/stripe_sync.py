@@ -35,7 +35,7 @@ class Unmappable(Exception):
 def from_timestamp(value: Any) -> dt.datetime | None:
     if value in (None, "", 0):
         return None
-    return dt.datetime.fromtimestamp(int(value), tz=dt.timezone.utc)
+    return dt.datetime.fromtimestamp(int(value), tz=dt.UTC)
 
 
 def to_major(amount: Any, currency: str) -> Decimal:
@@ -204,6 +204,6 @@ def invoice_apply(*, obj: dict) -> Invoice:
         invoice.next_payment_attempt = from_timestamp(obj.get("next_payment_attempt"))
         invoice.hosted_invoice_url = (obj.get("hosted_invoice_url") or "")[:1000]
         invoice.invoice_pdf = (obj.get("invoice_pdf") or "")[:1000]
-        invoice.issued_at = from_timestamp(obj.get("created")) or invoice.issued_at or dt.datetime.now(dt.timezone.utc)
+        invoice.issued_at = from_timestamp(obj.get("created")) or invoice.issued_at or dt.datetime.now(dt.UTC)
         invoice.save()
     return invoice

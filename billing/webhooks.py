@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import stripe
 from django.db import IntegrityError, transaction
@@ -22,8 +22,15 @@ from stratum.api.exceptions import ApiError
 from .emails import send_payment_failed
 from .models import CheckoutSession, StripeEvent
 from .stripe_gateway import stripe_call, webhook_verify
-from .stripe_sync import (Unmappable, stripe_id, customer_remember, from_timestamp, invoice_apply, subscription_apply,
-                          tenant_for)
+from .stripe_sync import (
+    Unmappable,
+    customer_remember,
+    from_timestamp,
+    invoice_apply,
+    stripe_id,
+    subscription_apply,
+    tenant_for,
+)
 
 logger = logging.getLogger("stratum.billing")
 
@@ -96,9 +103,9 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
     try:
         webhook_verify(payload=payload, signature=signature or "", tolerance=SIGNATURE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as exc:
-        raise InvalidSignature(f"Invalid Stripe-Signature: {str(exc)[:120]}")
+        raise InvalidSignature(f"Invalid Stripe-Signature: {str(exc)[:120]}") from exc
     except (ValueError, TypeError, AttributeError, KeyError):  # signed, but not a Stripe event object
-        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")
+        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST") from None
     event = json.loads(payload)
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
         raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")

@@ -23,8 +23,9 @@ Usage::
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from django.db.models import DecimalField, F, FloatField, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, NullIf

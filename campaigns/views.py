@@ -22,7 +22,12 @@ from . import selectors, services
 from . import serializers as s
 from .connectors import registered_platforms, supports_audiences
 from .filters import (
-    CAMPAIGN_FILTER_PARAMETERS, DATE_PARAMETERS, PAGE_PARAMETERS, PLATFORM_PARAMETER, campaign_filters, optional_range,
+    CAMPAIGN_FILTER_PARAMETERS,
+    DATE_PARAMETERS,
+    PAGE_PARAMETERS,
+    PLATFORM_PARAMETER,
+    campaign_filters,
+    optional_range,
     ordering,
 )
 from .metrics import format_metrics, money

@@ -103,7 +103,7 @@ def _profiles_and_events(*, tenant, stdout) -> None:
             at = min(at, now - dt.timedelta(minutes=5))
             amount = Decimal(str(round(min(rng.lognormvariate(4.3, 0.7), 2500), 2)))
             ltv += amount
-            for back in range(rng.randint(1, 3)):  # touchpoints that led to it
+            for _back in range(rng.randint(1, 3)):  # touchpoints that led to it
                 kind, channel, source, _ = rng.choices(TOUCHPOINTS, weights)[0]
                 touch_at = at - dt.timedelta(hours=rng.uniform(0.2, 24 * 7))
                 events.append(_event(tenant, pid, kind, touch_at, now, {

@@ -57,7 +57,7 @@ def normalize_value(kind: str, raw) -> str:
         try:
             validate_email(value)
         except DjangoValidationError:
-            raise ValueError("Not a valid e-mail address.")
+            raise ValueError("Not a valid e-mail address.") from None
         return value
     if kind == "phone":
         if len(value) > 32 or not re.fullmatch(r"\+?[0-9 ().\-]{6,32}", value):

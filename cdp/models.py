@@ -55,7 +55,7 @@ class Profile(TenantOwned):
         return self.email or self.external_id or str(self.pk)
 
     @property
-    def rfm_scores(self) -> "ProfileRfm | None":
+    def rfm_scores(self) -> ProfileRfm | None:
         """The RFM row, or None for a profile without scored purchases (load with select_related("rfm"))."""
         try:
             return self.rfm

@@ -5,8 +5,18 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from .models import (LIFECYCLE_STAGES, SYNC_FREQUENCIES, Audience, AudienceExport, AudienceSyncRun, Event,
-                     IdentityLink, Profile, ProfileMerge, Segment)
+from .models import (
+    LIFECYCLE_STAGES,
+    SYNC_FREQUENCIES,
+    Audience,
+    AudienceExport,
+    AudienceSyncRun,
+    Event,
+    IdentityLink,
+    Profile,
+    ProfileMerge,
+    Segment,
+)
 from .services.events import MAX_BATCH_EVENTS
 
 

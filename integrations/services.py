@@ -31,9 +31,9 @@ def reachable_accounts(*, connection: Connection) -> list[AccountRecord]:
     try:
         return connection_accounts(connection)
     except ConnectorAuthError as exc:
-        raise NotConnected(str(exc))
+        raise NotConnected(str(exc)) from exc
     except ConnectorError as exc:
-        raise ProviderError(str(exc), headers={"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None)
+        raise ProviderError(str(exc), headers={"Retry-After": str(int(exc.retry_after))} if exc.retry_after else None) from exc
 
 
 def connection_accounts(connection: Connection) -> list[AccountRecord]:

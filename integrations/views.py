@@ -16,7 +16,8 @@ from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView
 
-from . import selectors, serializers as s, services
+from . import selectors, services
+from . import serializers as s
 from .crm import services as crm_services
 from .models import Connection
 from .oauth import services as oauth

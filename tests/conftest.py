@@ -5,12 +5,11 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.helpers import client_for, key_client_for
-
 from stratum.api.cache import fallback_reset
 from stratum.api.ratelimit import reset_local_buckets
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
+from tests.helpers import client_for, key_client_for
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,13 @@ from django.contrib import admin
 from stratum.api.admin_base import ReadOnlyAdmin
 
 from .models import (
-    AuditLogEntry, AutopilotAction, AutopilotSettings, CircuitBreaker, Rule, RuleExecution, RuleFiring,
+    AuditLogEntry,
+    AutopilotAction,
+    AutopilotSettings,
+    CircuitBreaker,
+    Rule,
+    RuleExecution,
+    RuleFiring,
     SignalHealthSnapshot,
 )
 

@@ -8,8 +8,17 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from .models import (
-    COMPONENTS, MODES, RULE_FREQUENCIES, SIGNAL_STATUSES,
-    AuditLogEntry, AutopilotAction, CircuitBreaker, Rule, RuleExecution, RuleFiring, SignalHealthSnapshot,
+    COMPONENTS,
+    MODES,
+    RULE_FREQUENCIES,
+    SIGNAL_STATUSES,
+    AuditLogEntry,
+    AutopilotAction,
+    CircuitBreaker,
+    Rule,
+    RuleExecution,
+    RuleFiring,
+    SignalHealthSnapshot,
 )
 from .selectors.rules import LOOKBACKS
 

@@ -10,7 +10,13 @@ import uuid
 from django.db.models import Count
 
 from accounts.models import Tenant
-from cdp.selectors import IN_LIST_CHUNK, events_timeline, profile_find_by_email, profile_ids_by_email, purchase_counts_by_email
+from cdp.selectors import (
+    IN_LIST_CHUNK,
+    events_timeline,
+    profile_find_by_email,
+    profile_ids_by_email,
+    purchase_counts_by_email,
+)
 
 
 def cdp_profile_id(*, tenant: Tenant, email: str) -> uuid.UUID | None:

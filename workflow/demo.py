@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from django.utils import timezone
+
 from accounts.models import User
 from campaigns.models import AdAccount
 

@@ -48,7 +48,7 @@ def created_range_parse(params, *, tz: str | None) -> CreatedRange:
     try:
         zone = zoneinfo.ZoneInfo(tz or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc
+        zone = dt.UTC
     start = dt.datetime.combine(first, dt.time(0), tzinfo=zone) if first and first >= _EARLIEST else None
     end = (dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
            if last and last <= _LATEST else None)

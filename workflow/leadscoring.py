@@ -92,7 +92,7 @@ def features(*, email: str, raw: dict, events: float | None = None) -> list[floa
 def model_score(model: dict, row: list[float]) -> float:
     """The conversion probability of a stored model for one feature row (as predict_proba computes it)."""
     z = model["intercept"] + sum(c * (x - m) / s for c, x, m, s in
-                                 zip(model["coef"], row, model["mean"], model["scale"]))
+                                 zip(model["coef"], row, model["mean"], model["scale"], strict=False))
     return round(1 / (1 + math.exp(-max(min(z, 500), -500))), 4)
 
 

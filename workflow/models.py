@@ -227,7 +227,7 @@ class LeadScoringModel(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
 
 
-def creative_upload_path(instance: "CreativeSubmission", filename: str) -> str:
+def creative_upload_path(instance: CreativeSubmission, filename: str) -> str:
     return f"creatives/{instance.tenant_id}/{instance.pk}/{filename}"
 
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import engine
-from .report import (AttributionQuery, insufficient_reason, journeys_load, round_to_total, totals_of,
-                     unavailable_reason)
+from .report import AttributionQuery, insufficient_reason, journeys_load, round_to_total, totals_of, unavailable_reason
 
 DEFAULT_REPLICATES = 100
 MAX_REPLICATES = 500

@@ -116,7 +116,7 @@ p AS (
   SELECT pid, jseq, conv, rev, conv_ep,
          ROW_NUMBER() OVER ({ordered}) AS pos,
          SUM(1 - conv) OVER ({journey}) AS ntouch,
-         {sql.ordered_concat(f"CASE WHEN conv = 0 THEN ch || %s || cp END")} OVER ({whole}) AS path
+         {sql.ordered_concat("CASE WHEN conv = 0 THEN ch || %s || cp END")} OVER ({whole}) AS path
          {decay_cols}
   FROM k
 )

@@ -73,7 +73,7 @@ def chain_structure(paths: list[tuple[int, ...]], *, channels: int, order: int) 
             if state != sequence[-1]:
                 sequence.append(state)
         sequences.append(sequence)
-        for a, b in zip(sequence, sequence[1:]):
+        for a, b in zip(sequence, sequence[1:], strict=False):
             edge_rows.append((a, b))
             edge_cols.append(p)
         last_rows.append(sequence[-1])

@@ -147,7 +147,7 @@ def credit_tables(*, tenant, loaded: Loaded, credit: engine.Credit) -> tuple[lis
     spend = _spend(tenant=tenant, campaign_ids=[m["pk"] for m in known.values()], date_range=loaded.query.date_range)
     for rows in (channels, campaign_rows):  # every touchpoint is in both lists: each sums to the observed totals
         for row, conv, rev in zip(rows, round_to_total([r["conv"] for r in rows], total_conv),
-                                  round_to_total([r["rev"] for r in rows], total_rev)):
+                                  round_to_total([r["rev"] for r in rows], total_rev), strict=False):
             row["attributed_conversions"] = conv
             row["attributed_revenue"] = rev
             row["conversion_share"] = round(float(row["conv"]) / total_conv, 4) if total_conv else 0.0

@@ -88,7 +88,7 @@ def churn_refresh(*, tenant, now: dt.datetime | None = None) -> ChurnModelFit:
                         expected_purchases=None if expected is None else float(expected[g]),
                         repeat_purchases=int(x[i]), recency_days=float(t_x[i]), age_days=float(age[i]),
                         computed_at=now)
-        for i, (profile_id, g) in enumerate(zip(ids, inverse))], batch_size=5000)
+        for i, (profile_id, g) in enumerate(zip(ids, inverse, strict=False))], batch_size=5000)
     return _store_fit(tenant=tenant, now=now, status="ok", customers=customers, repeat_customers=repeat,
                       log_likelihood=log_likelihood, **{k: float(v) for k, v in params.as_dict().items()})
 

@@ -30,7 +30,7 @@ def chart_png(chart: Chart, *, width_in: float = 7.0, height_in: float = 3.0) ->
     names = list(chart.series)
     if chart.kind == "pie":
         values = chart.series[names[0]]
-        pairs = [(label, value) for label, value in zip(chart.labels, values) if value > 0]
+        pairs = [(label, value) for label, value in zip(chart.labels, values, strict=False) if value > 0]
         if pairs:
             axes.pie([v for _, v in pairs], labels=[label for label, _ in pairs], colors=PALETTE[:len(pairs)],
                      autopct="%1.0f%%", textprops={"fontsize": 8}, startangle=90, counterclock=False)

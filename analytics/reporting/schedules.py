@@ -184,7 +184,7 @@ def next_run_at(*, schedule: ReportSchedule, now: dt.datetime | None = None) -> 
     for _ in range(40):
         slot = dt.datetime.combine(day, schedule.time, tzinfo=tz)
         if _matches(schedule, day) and slot > local_now:
-            return slot.astimezone(dt.timezone.utc)
+            return slot.astimezone(dt.UTC)
         day += dt.timedelta(days=1)
     raise AssertionError("a schedule fires at least every 28 days")
 

@@ -6,7 +6,7 @@ registers itself in campaigns' AppConfig.ready(), the integrations app registers
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import AdPlatformConnector, ConnectorError, ConnectorRejected
 

@@ -28,10 +28,11 @@ Changes to this interface are additive only (new optional methods/fields with de
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 
 class ConnectorError(Exception):

@@ -23,16 +23,24 @@ import math
 import random
 import re
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterator
 
 import phonenumbers
 from django.utils import timezone
 
 from .base import (
-    AccountRecord, AdPlatformConnector, AdRecord, AudienceMember, AudienceUploadResult, CampaignRecord, CampaignSpec,
-    ConnectorError, ConnectorRejected, InsightRecord,
+    AccountRecord,
+    AdPlatformConnector,
+    AdRecord,
+    AudienceMember,
+    AudienceUploadResult,
+    CampaignRecord,
+    CampaignSpec,
+    ConnectorError,
+    ConnectorRejected,
+    InsightRecord,
 )
 
 CENT = Decimal("0.01")
@@ -190,7 +198,7 @@ class DemoConnector(AdPlatformConnector):
         try:
             return zoneinfo.ZoneInfo(getattr(self.ad_account, "timezone", None) or "UTC")
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            return dt.timezone.utc
+            return dt.UTC
 
     @property
     def account(self) -> DemoAccount:
@@ -380,7 +388,7 @@ class DemoConnector(AdPlatformConnector):
         rows: list[InsightRecord] = []
         totals = dict(impressions=0, clicks=0, spend=Decimal("0"), conversions=Decimal("0"), revenue=Decimal("0"),
                       landing_page_views=0, leads=0)
-        for ad, weight in zip(ads, weights):
+        for ad, weight in zip(ads, weights, strict=False):
             ad_spend = money(spend * weight / total_weight)
             if ad_spend <= 0:
                 continue

@@ -12,11 +12,21 @@
 - `campaign_recommendations(*, tenant, campaign) -> dict`
 """
 from .campaigns import (
-    FIELD_ORDERINGS, METRIC_ORDERINGS, ORDERINGS, CampaignFilters, ad_accounts_list, campaign_analytics,
-    campaign_detail, campaign_list, campaign_metrics_attach, campaign_performance, campaign_queryset, sync_runs_latest,
+    FIELD_ORDERINGS,
+    METRIC_ORDERINGS,
+    ORDERINGS,
+    CampaignFilters,
+    ad_accounts_list,
+    campaign_analytics,
+    campaign_detail,
+    campaign_list,
+    campaign_metrics_attach,
+    campaign_performance,
+    campaign_queryset,
+    sync_runs_latest,
     with_metrics,
 )
-from .dashboard import dashboard_overview, dashboard_performance, daily_series, metric_totals, platform_breakdown
+from .dashboard import daily_series, dashboard_overview, dashboard_performance, metric_totals, platform_breakdown
 from .health import data_freshness, signal_health_summary, sync_health
 from .pacing import campaign_pacing, pacing_alerts, pacing_campaigns, pacing_summary
 from .recommendations import campaign_recommendations

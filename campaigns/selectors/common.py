@@ -18,7 +18,7 @@ def zone(name: str | None) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def format_money(amount, currency: str = "USD") -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from stratum.api.params import DateRange
 
-from ..metrics import SUM_FIELDS, format_metrics, metric_ratios, metric_sums, zero_sums
+from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
 from ..models import Campaign
 from .common import in_range, metric_rows, percent_change
 from .health import signal_health_summary

@@ -167,7 +167,7 @@ def campaign_pacing(*, campaign: Campaign, account: AdAccount, as_of: dt.datetim
     item = {
         "campaign_id": str(campaign.pk), "campaign_name": campaign.name, "platform": campaign.platform,
         "ad_account_id": str(account.pk), "budget_type": campaign.budget_type,
-        "budget": money(campaign.budget_amount), "currency": currency, "as_of": as_of.astimezone(dt.timezone.utc),
+        "budget": money(campaign.budget_amount), "currency": currency, "as_of": as_of.astimezone(dt.UTC),
         "window": {"type": window["type"], "start_date": window["start"].isoformat(),
                    "end_date": window["end"].isoformat() if window["end"] else None,
                    "elapsed_percent": (None if window["share"] is None

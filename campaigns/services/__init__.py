@@ -12,7 +12,11 @@
 `actor` names who acted: "user:<uuid>", "api_key:<uuid>", "autopilot", "rule:<uuid>", "system".
 """
 from .campaigns import (
-    budget_clean, campaign_create, campaign_delete, campaign_update, targeting_clean,
+    budget_clean,
+    campaign_create,
+    campaign_delete,
+    campaign_update,
+    targeting_clean,
 )
 from .sync import ad_account_sync, ad_account_upsert, ad_accounts_sync_queue, sync_window
 

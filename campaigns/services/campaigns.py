@@ -37,7 +37,7 @@ def budget_clean(amount: Any, *, field: str = "budget") -> Decimal:
         if not value.is_finite():
             raise InvalidOperation
     except (InvalidOperation, ValueError, TypeError):
-        raise ValidationFailed(errors={field: [f"Not an amount: {str(amount)[:40]!r}."]})
+        raise ValidationFailed(errors={field: [f"Not an amount: {str(amount)[:40]!r}."]}) from None
     if value <= 0:
         raise ValidationFailed(errors={field: ["Must be greater than 0."]})
     if value > MAX_BUDGET:
@@ -119,7 +119,7 @@ def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: D
     try:
         connector = get_connector(account)
     except ConnectorError as exc:
-        raise platform_error(exc)
+        raise platform_error(exc) from exc
     budget_done = False
     try:
         if new_budget is not None:
@@ -133,7 +133,7 @@ def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: D
                 connector.update_campaign_budget(account.external_id, campaign.external_id, previous_budget)
             except ConnectorError:
                 pass
-        raise platform_error(exc)
+        raise platform_error(exc) from exc
 
 
 def campaign_delete(*, tenant, campaign: Campaign, actor: str, reason: str = "") -> Campaign:
@@ -225,7 +225,7 @@ def campaign_create(*, tenant, ad_account: AdAccount, name: str, objective: str,
         try:
             record = get_connector(ad_account).create_campaign(ad_account.external_id, spec)
         except ConnectorError as exc:
-            raise platform_error(exc)
+            raise platform_error(exc) from exc
         values = dict(name=record.name, platform=ad_account.platform, status=record.status,
                       objective=record.objective, budget_type=record.budget_type, budget_amount=record.budget_amount,
                       start_date=record.start_date, end_date=record.end_date, targeting=record.targeting)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from django.conf import settings
 from django.db import transaction
@@ -23,10 +23,18 @@ from stratum.api.params import local_today
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
 from ..metrics import SUM_FIELDS
-from ..selectors.health import signal_health_invalidate
 from ..models import (
-    SYNC_FAILED, SYNC_OK, SYNC_RUNNING, Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric,
+    SYNC_FAILED,
+    SYNC_OK,
+    SYNC_RUNNING,
+    Ad,
+    AdAccount,
+    AdAccountSyncRun,
+    AdDailyMetric,
+    Campaign,
+    CampaignDailyMetric,
 )
+from ..selectors.health import signal_health_invalidate
 
 logger = logging.getLogger("stratum.campaigns.sync")
 BATCH = 2000
@@ -78,7 +86,7 @@ def _zone(ad_account: AdAccount):
     try:
         return zoneinfo.ZoneInfo(ad_account.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = None, end: dt.date | None = None,

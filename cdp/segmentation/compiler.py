@@ -23,8 +23,8 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import CharField, Count, F, Func, Q, QuerySet, TextField
-from django.db.models.functions import Cast
 from django.db.models.fields.json import KT, KeyTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -99,9 +99,9 @@ def _as_moment(value) -> dt.datetime | None:
                 return None
             moment = dt.datetime.combine(day, dt.time())
         if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=dt.timezone.utc)
+            moment = moment.replace(tzinfo=dt.UTC)
         # In UTC now: 0001-01-01T00:00:00+05:00 or 9999-12-31T23:59:59-12:00 fall outside the years datetime holds.
-        return moment.astimezone(dt.timezone.utc)
+        return moment.astimezone(dt.UTC)
     except (ValueError, OverflowError):  # well-formed but impossible (February 30th) or out of range in UTC
         return None
 
@@ -335,7 +335,7 @@ class SegmentCompiler:
             text = scope.alias(Cast(KT("__".join(spec.json_path)), output_field=TextField()))
             if operator == "within_last_days":
                 value = self.now - dt.timedelta(days=value)
-            iso = (lambda m: m.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+            iso = (lambda m: m.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))
             value = [iso(v) for v in value] if isinstance(value, list) else iso(value)
             operator = "after" if operator == "within_last_days" else operator
             return Q(**{kind: "string"}) & self._compare(text, operator, value)

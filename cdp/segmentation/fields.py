@@ -15,8 +15,8 @@ filtered), so it compiles into the same single SQL query as the rest of the segm
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from django.db.models import Expression
 

@@ -7,8 +7,17 @@
 - `segment_members(*, tenant, segment, change=None)` / `segment_member_rows(*, tenant, segment_id, change=None)`
 """
 from .events import event_statistics, events_timeline
-from .profiles import (IN_LIST_CHUNK, identity_links, live_profiles, profile_find_by_email, profile_get,
-                       profile_ids_by_email, profile_statistics, profiles_search, purchase_counts_by_email)
+from .profiles import (
+                       IN_LIST_CHUNK,
+                       identity_links,
+                       live_profiles,
+                       profile_find_by_email,
+                       profile_get,
+                       profile_ids_by_email,
+                       profile_statistics,
+                       profiles_search,
+                       purchase_counts_by_email,
+)
 from .segments import segment_member_rows, segment_members, segment_preview
 
 __all__ = [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 from django.db import connection
 from django.db.models import Count, Max, Min

@@ -6,8 +6,14 @@
 - `events_ingest(*, tenant, events: list[dict], source="api") -> list[ItemResult]` (batch, per-item results)
 - `segment_refresh(*, tenant, segment)`, `rfm_recompute(*, tenant)`
 """
-from .audiences import (audience_create, audience_runs_reap, audience_sync_request, audience_sync_run, audience_update,
-                        audiences_due)
+from .audiences import (
+                        audience_create,
+                        audience_runs_reap,
+                        audience_sync_request,
+                        audience_sync_run,
+                        audience_update,
+                        audiences_due,
+)
 from .events import ItemResult, event_track, event_track_raw, events_ingest
 from .exports import export_build, export_request
 from .profiles import identity_rules_get, identity_rules_update, profile_unmerge, profile_update, profile_upsert

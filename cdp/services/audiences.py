@@ -49,7 +49,7 @@ def _ad_account(*, tenant, platform: str, ad_account_id: str) -> AdAccount:
     try:
         connector = get_connector(account)
     except ConnectorError as exc:
-        raise ValidationFailed(errors={"platform": [str(exc)]})
+        raise ValidationFailed(errors={"platform": [str(exc)]}) from exc
     if not connector.supports_audiences:
         raise ValidationFailed(errors={"platform": [f"{platform} does not support audience uploads."]})
     return account

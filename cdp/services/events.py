@@ -31,7 +31,7 @@ MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
 MAX_PROPERTIES_BYTES = 32 * 1024
 MAX_FUTURE = dt.timedelta(days=1)
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
 ITEM_FIELDS = frozenset({"profile_id", "identifiers", "event_type", "properties", "timestamp", "message_id"})
 REVENUE_KEYS = ("amount", "revenue", "value", "total")
@@ -113,7 +113,7 @@ def _parse_item(raw, index: int, now: dt.datetime) -> _Item:
         if parsed is None:
             errors["timestamp"] = ["Not an ISO-8601 date-time (e.g. 2026-01-15T10:30:00Z)."]
         else:
-            timestamp = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.timezone.utc)
+            timestamp = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)
             if timestamp > now + MAX_FUTURE:
                 errors["timestamp"] = ["Must not be more than a day in the future."]
             elif timestamp < EARLIEST:

@@ -42,10 +42,11 @@ def export_build(*, tenant, export: AudienceExport) -> AudienceExport:
     try:
         header, rows = export_rows(tenant=tenant, segment=export.segment, include_traits=export.include_traits,
                                    include_events=export.include_events)
-        count = -1
+        count = -1  # the header line is not a row
         with open(target, "w", encoding="utf-8", newline="") as handle:
-            for count, line in enumerate(csv_lines(header, rows)):
+            for line in csv_lines(header, rows):
                 handle.write(line)
+                count += 1
     except Exception as exc:
         export.status, export.error, export.finished_at = "failed", str(exc)[:2000], timezone.now()
         export.save(update_fields=["status", "error", "finished_at"])

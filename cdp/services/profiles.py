@@ -9,8 +9,16 @@ from django.utils import timezone
 
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 
-from ..identifiers import (BUILTIN_BLOCKLIST, DEFAULT_CAPS, IDENTIFIER_TYPE_RE, MAX_CAP, IdentifierError,
-                           normalize_identifiers, normalize_value, rules_for)
+from ..identifiers import (
+    BUILTIN_BLOCKLIST,
+    DEFAULT_CAPS,
+    IDENTIFIER_TYPE_RE,
+    MAX_CAP,
+    IdentifierError,
+    normalize_identifiers,
+    normalize_value,
+    rules_for,
+)
 from ..models import LIFECYCLE_STAGES, Event, Identity, IdentityLink, IdentityRules, Profile, ProfileMerge
 from .resolution import PRIMARY_FIELDS, profile_resolve, profile_totals_refresh
 
@@ -54,7 +62,7 @@ def _identifiers(raw) -> dict[str, str]:
     try:
         return normalize_identifiers(raw)
     except IdentifierError as exc:
-        raise ValidationFailed(errors=exc.errors)
+        raise ValidationFailed(errors=exc.errors) from exc
 
 
 def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None = None, source: str = "api",

@@ -13,7 +13,7 @@ Every decision is written to the append-only `IdentityLink` log; merges keep a s
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone

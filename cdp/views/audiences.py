@@ -16,13 +16,13 @@ from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
-from .. import services
 from .. import serializers as s
+from .. import services
 from ..models import Audience, AudienceExport, AudienceSyncRun, Segment
+from ..segmentation.compiler import segment_queryset
 from ..selectors.exports import csv_lines, export_rows
 from ..services.audiences import BATCH_LIMITS, DEFAULT_BATCH_LIMIT
 from ..services.exports import STREAM_MAX_ROWS, export_path
-from ..segmentation.compiler import segment_queryset
 from .base import AudienceSyncEndpoint, CdpEndpoint
 
 TAGS = ["cdp-audience-sync"]

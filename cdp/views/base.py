@@ -1,7 +1,6 @@
 """What every CDP endpoint shares: the plan feature and the API-key scope (read:cdp / write:cdp)."""
 from __future__ import annotations
 
-
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
 

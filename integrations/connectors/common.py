@@ -4,9 +4,9 @@ from __future__ import annotations
 import abc
 import hashlib
 import re
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterator
 
 import httpx
 import phonenumbers

@@ -10,16 +10,26 @@ hashed identifiers (SHA-256 of normalized e-mail / E.164 phone), run.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import httpx
 from django.conf import settings
 
-from campaigns.connectors.base import (AccountRecord, AdRecord, AudienceMember, AudienceUploadResult, CampaignRecord,
-                                       CampaignSpec, ConnectorAuthError, ConnectorError, ConnectorRejected, ConnectorRateLimited,
-                                       InsightRecord)
+from campaigns.connectors.base import (
+    AccountRecord,
+    AdRecord,
+    AudienceMember,
+    AudienceUploadResult,
+    CampaignRecord,
+    CampaignSpec,
+    ConnectorAuthError,
+    ConnectorError,
+    ConnectorRateLimited,
+    ConnectorRejected,
+    InsightRecord,
+)
 
 from ..http import default_error, json_or_empty
 from .common import OAuthAdConnector, chunks, decimal, hashed_identifiers, integer, micros, money_from_micros

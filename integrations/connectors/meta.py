@@ -10,16 +10,26 @@ and phones (`EMAIL`, `PHONE` schema), at most 10,000 rows per call.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import httpx
 from django.conf import settings
 
-from campaigns.connectors.base import (AccountRecord, AdRecord, AudienceMember, AudienceUploadResult, CampaignRecord,
-                                       CampaignSpec, ConnectorAuthError, ConnectorError, ConnectorRejected, ConnectorRateLimited,
-                                       InsightRecord)
+from campaigns.connectors.base import (
+    AccountRecord,
+    AdRecord,
+    AudienceMember,
+    AudienceUploadResult,
+    CampaignRecord,
+    CampaignSpec,
+    ConnectorAuthError,
+    ConnectorError,
+    ConnectorRateLimited,
+    ConnectorRejected,
+    InsightRecord,
+)
 
 from ..http import default_error, json_or_empty
 from .common import OAuthAdConnector, chunks, date_windows, decimal, hashed_identifiers, integer

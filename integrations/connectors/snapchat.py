@@ -10,18 +10,35 @@ updates are PUTs of the whole object; errors are `{"request_status": "ERROR", "d
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import httpx
 
-from campaigns.connectors.base import (AccountRecord, AdRecord, AudienceMember, AudienceUploadResult, CampaignRecord,
-                                       CampaignSpec, ConnectorError, ConnectorRejected, InsightRecord)
+from campaigns.connectors.base import (
+    AccountRecord,
+    AdRecord,
+    AudienceMember,
+    AudienceUploadResult,
+    CampaignRecord,
+    CampaignSpec,
+    ConnectorError,
+    ConnectorRejected,
+    InsightRecord,
+)
 
 from ..http import default_error, json_or_empty
-from .common import (OAuthAdConnector, chunks, date_windows, decimal, hashed_identifiers, integer, micros,
-                     money_from_micros)
+from .common import (
+    OAuthAdConnector,
+    chunks,
+    date_windows,
+    decimal,
+    hashed_identifiers,
+    integer,
+    micros,
+    money_from_micros,
+)
 
 API = "https://adsapi.snapchat.com/v1"
 STATUS_IN = {"ACTIVE": "active", "PAUSED": "paused"}

@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Iterable, Iterator
 
 import httpx
 
-from campaigns.connectors.base import (AccountRecord, AdRecord, AudienceMember, AudienceUploadResult, CampaignRecord,
-                                       CampaignSpec, ConnectorAuthError, ConnectorError, ConnectorRejected, ConnectorRateLimited,
-                                       InsightRecord)
+from campaigns.connectors.base import (
+    AccountRecord,
+    AdRecord,
+    AudienceMember,
+    AudienceUploadResult,
+    CampaignRecord,
+    CampaignSpec,
+    ConnectorAuthError,
+    ConnectorError,
+    ConnectorRateLimited,
+    ConnectorRejected,
+    InsightRecord,
+)
 
 from ..http import default_error, json_or_empty
 from .common import OAuthAdConnector, date_windows, decimal, hashed_identifiers, integer

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from campaigns.connectors.base import ConnectorError
 
@@ -59,7 +60,7 @@ class CrmConnector(ConnectionClient, abc.ABC):
         mapping = {**self.default_field_map, **(settings.get("field_mapping") or {})}
         if settings.get("segments_field"):
             mapping["segments"] = settings["segments_field"]
-        for name, target in mapping.items():
+        for _name, target in mapping.items():
             if not FIELD_NAME_RE.match(str(target)):
                 raise ConnectorError(f"Invalid CRM field name in the mapping: {str(target)[:40]!r}.",
                                      code="CRM_MAPPING_INVALID")

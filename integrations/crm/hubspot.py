@@ -9,8 +9,8 @@ failure. Errors are `{"status": "error", "message", "category", "correlationId"}
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 
@@ -31,7 +31,7 @@ def _when(value) -> datetime | None:
     if not value:
         return None
     if isinstance(value, (int, float)) or str(value).isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
@@ -60,7 +60,7 @@ class HubSpotConnector(CrmConnector):
 
     def pull_contacts(self, *, since: datetime | None) -> Iterator[CrmContact]:
         properties = sorted(set(self.pulled_fields.values()) | {"lastmodifieddate"})
-        anchor = since or datetime(1970, 1, 1, tzinfo=timezone.utc)
+        anchor = since or datetime(1970, 1, 1, tzinfo=UTC)
         seen: set[str] = set()
         while True:
             after, reached, newest = None, 0, anchor
@@ -106,7 +106,7 @@ class HubSpotConnector(CrmConnector):
                 entries = history.get(source) or []
                 if entries:
                     changed[name] = max(_when(e.get("timestamp")) for e in entries)
-            modified = _when(props.get("lastmodifieddate")) or _when(raw.get("updatedAt")) or datetime.now(timezone.utc)
+            modified = _when(props.get("lastmodifieddate")) or _when(raw.get("updatedAt")) or datetime.now(UTC)
             contacts.append(CrmContact(external_id=str(external_id), values=self.from_crm(props), modified_at=modified,
                                        field_modified_at=changed))
         return contacts

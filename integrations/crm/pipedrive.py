@@ -8,8 +8,9 @@ lists of `{value, primary, label}`, `update_time` and `custom_fields` keyed by t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -60,14 +61,14 @@ class PipedriveConnector(CrmConnector):
     def pull_contacts(self, *, since: datetime | None) -> Iterator[CrmContact]:
         params: dict[str, Any] = {"limit": 500, "sort_by": "update_time", "sort_direction": "asc"}
         if since:
-            params["updated_since"] = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["updated_since"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         while True:
             body = self.http.json("GET", self.base, params=params)
             for person in body.get("data") or []:
                 modified = datetime.fromisoformat(str(person.get("update_time") or person.get("add_time"))
                                                   .replace("Z", "+00:00"))
                 if modified.tzinfo is None:
-                    modified = modified.replace(tzinfo=timezone.utc)
+                    modified = modified.replace(tzinfo=UTC)
                 yield CrmContact(external_id=str(person["id"]), values=self.from_crm(self._flatten(person)),
                                  modified_at=modified)
             cursor = (body.get("additional_data") or {}).get("next_cursor")

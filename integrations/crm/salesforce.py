@@ -10,8 +10,8 @@ datetime literals are unquoted ISO-8601 UTC; `PATCH …/composite/sobjects` upda
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 from django.conf import settings
@@ -59,7 +59,7 @@ class SalesforceConnector(CrmConnector):
         soql = f"SELECT Id, LastModifiedDate, {', '.join(f for f in fields if f not in ('Id', 'LastModifiedDate'))} " \
                "FROM Contact"
         if since:
-            soql += f" WHERE LastModifiedDate >= {since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+            soql += f" WHERE LastModifiedDate >= {since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
         soql += " ORDER BY LastModifiedDate ASC"
         body = self.http.json("GET", f"{self.base}/query", params={"q": soql})
         instance = (self.connection.metadata or {})["instance_url"]
@@ -83,7 +83,7 @@ class SalesforceConnector(CrmConnector):
             records = [{"attributes": {"type": "Contact"}, "id": u.external_id, **self.to_crm(u.values)} for u in batch]
             answers = self.http.json("PATCH", f"{self.base}/composite/sobjects",
                                      json={"allOrNone": False, "records": records})
-            for update, answer in zip(batch, answers if isinstance(answers, list) else []):
+            for update, answer in zip(batch, answers if isinstance(answers, list) else [], strict=False):
                 if answer.get("success"):
                     result.pushed += 1
                 else:

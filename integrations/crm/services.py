@@ -102,7 +102,7 @@ def crm_settings_update(*, tenant: Tenant, provider: str, changes: dict) -> Conn
     try:
         crm_connector_for(connection)  # validates the mapping's field names
     except ConnectorError as exc:
-        raise ValidationFailed(errors={"field_mapping": [str(exc)]})
+        raise ValidationFailed(errors={"field_mapping": [str(exc)]}) from exc
     connection.save(update_fields=["settings", "updated_at"])
     return connection
 
@@ -181,7 +181,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
         run.finished_at = None if retry else timezone.now()
         run.save()
         if retry:
-            raise CrmSyncRetry(countdown=exc.retry_after if exc.retry_after is not None else 60.0 * 2 ** run.attempts)
+            raise CrmSyncRetry(countdown=exc.retry_after if exc.retry_after is not None else 60.0 * 2 ** run.attempts) from exc
         _notify_failure(tenant=tenant, run=run)
         return run
     except Exception as exc:  # noqa: BLE001 - a provider's unexpected answer fails the run, never leaves it running

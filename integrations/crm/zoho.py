@@ -8,8 +8,9 @@ record. Errors are `{"code": "INVALID_TOKEN" | "TOO_MANY_REQUESTS" | …, "messa
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -55,7 +56,7 @@ class ZohoConnector(CrmConnector):
         fields = sorted(set(self.pulled_fields.values()) | {"Modified_Time"})
         params: dict[str, Any] = {"fields": ",".join(fields), "per_page": 200, "sort_by": "Modified_Time",
                                   "sort_order": "asc", "page": 1}
-        headers = {"If-Modified-Since": since.astimezone(timezone.utc).isoformat(timespec="seconds")} if since else {}
+        headers = {"If-Modified-Since": since.astimezone(UTC).isoformat(timespec="seconds")} if since else {}
         while True:
             response = self.http.request("GET", self.base, params=params, headers=headers)
             if response.status_code in (204, 304):
@@ -64,7 +65,7 @@ class ZohoConnector(CrmConnector):
             for record in body.get("data") or []:
                 modified = datetime.fromisoformat(str(record.get("Modified_Time")))
                 yield CrmContact(external_id=str(record["id"]), values=self.from_crm(record),
-                                 modified_at=modified.astimezone(timezone.utc))
+                                 modified_at=modified.astimezone(UTC))
             info = body.get("info") or {}
             if not info.get("more_records"):
                 return
@@ -81,7 +82,7 @@ class ZohoConnector(CrmConnector):
                 continue
             body = self.http.json("PUT", self.base, json={"data": [{"id": u.external_id, **self.to_crm(u.values)}
                                                                    for u in batch]})
-            for update, answer in zip(batch, body.get("data") or []):
+            for update, answer in zip(batch, body.get("data") or [], strict=False):
                 if str(answer.get("status")).lower() == "success":
                     result.pushed += 1
                 else:

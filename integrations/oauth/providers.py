@@ -145,7 +145,7 @@ class OAuthProvider:
                 response = client.request(method, url, data=data, json=json, params=params, auth=auth,
                                           headers=headers)
         except httpx.TransportError as exc:
-            raise OAuthTokenError(f"{self.label} could not be reached ({exc.__class__.__name__}).", permanent=False)
+            raise OAuthTokenError(f"{self.label} could not be reached ({exc.__class__.__name__}).", permanent=False) from exc
         payload = json_or_empty(response)
         if not isinstance(payload, dict):
             payload = {}

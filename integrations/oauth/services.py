@@ -22,8 +22,15 @@ from campaigns.models import AdAccount
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.tenancy import tenant_scope
 
-from ..errors import (ConnectionNotFound, InvalidOAuthState, OAuthCodeRejected, OAuthDenied, ProviderError,
-                      ProviderNotConfigured, UnknownProvider)
+from ..errors import (
+    ConnectionNotFound,
+    InvalidOAuthState,
+    OAuthCodeRejected,
+    OAuthDenied,
+    ProviderError,
+    ProviderNotConfigured,
+    UnknownProvider,
+)
 from ..models import Connection, OAuthState
 from .providers import PROVIDERS, OAuthProvider, OAuthTokenError, TokenSet
 
@@ -70,9 +77,9 @@ def _state_consume(*, provider: str, state: str) -> tuple[Tenant, User]:
     try:
         payload = signing.loads(state, salt=STATE_SALT, max_age=STATE_TTL)
     except signing.SignatureExpired:
-        raise InvalidOAuthState("The OAuth state has expired (10 minutes). Start the connection again.")
+        raise InvalidOAuthState("The OAuth state has expired (10 minutes). Start the connection again.") from None
     except signing.BadSignature:
-        raise InvalidOAuthState()
+        raise InvalidOAuthState() from None
     if not isinstance(payload, dict) or payload.get("p") != provider:
         raise InvalidOAuthState()
     tenant = Tenant.objects.filter(pk=payload.get("t")).first()
@@ -103,8 +110,8 @@ def oauth_callback(*, provider: str, params: dict) -> Connection:
         spec.describe(tokens)
     except OAuthTokenError as exc:
         if exc.permanent:
-            raise OAuthCodeRejected(f"{exc} Start the connection again.")
-        raise ProviderError(str(exc))
+            raise OAuthCodeRejected(f"{exc} Start the connection again.") from exc
+        raise ProviderError(str(exc)) from exc
     with tenant_scope(tenant), transaction.atomic():
         connection = Connection.objects.filter(provider=provider).select_for_update().first() or Connection(
             tenant=tenant, provider=provider)

@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 
 SECRET_PREFIX = "whsec_"
 GENERATED_KEY_BYTES = 32

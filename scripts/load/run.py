@@ -288,7 +288,7 @@ def report(*, ceiling, solo, mixed, seconds, workers, load_before, load_after, b
     total = sum(s.result["requests"] for s in mixed)
     events = sum(s.result["statuses"].get("200", 0) * 50 for s in mixed if "batch" in s.name) + \
         sum(s.result["statuses"].get("201", 0) for s in mixed if "track" in s.name)
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = [
         "# Load test", "",
         f"Produced by `make load` on {stamp}: gunicorn with {workers} sync workers (DEBUG=0) on 127.0.0.1, PostgreSQL "

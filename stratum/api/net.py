@@ -83,9 +83,9 @@ def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
         raise UnsafeTarget(f"The URL must be 1 to {MAX_URL_LENGTH} characters.")
     try:
         parts = urlsplit(url)
-        parts.hostname  # a bracketed host that is not an IPv6 address raises here
+        _ = parts.hostname  # a bracketed host that is not an IPv6 address raises here
     except ValueError:
-        raise UnsafeTarget("The URL is not valid.")
+        raise UnsafeTarget("The URL is not valid.") from None
     if parts.scheme not in ("http", "https"):
         raise UnsafeTarget("The URL must start with https://.")
     if require_https is None:
@@ -105,9 +105,9 @@ def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
         if not HOST_NAME.match(ascii_host):
             raise UnsafeTarget("The URL's host name is not valid.")
     try:
-        parts.port
+        _ = parts.port
     except ValueError:
-        raise UnsafeTarget("The URL has an invalid port.")
+        raise UnsafeTarget("The URL has an invalid port.") from None
     if _private_allowed():
         return url
     if host == "localhost" or host.endswith(LOCAL_SUFFIXES) or "." not in host and _literal_ip(host) is None:

@@ -26,7 +26,7 @@ def parse_positive_int(params, name: str, default: int, *, minimum: int = 1, max
     try:
         value = int(str(raw))
     except (TypeError, ValueError):
-        raise ValidationFailed(errors={name: [f"Must be an integer, got {str(raw)[:40]!r}."]})
+        raise ValidationFailed(errors={name: [f"Must be an integer, got {str(raw)[:40]!r}."]}) from None
     if value < minimum:
         raise ValidationFailed(errors={name: [f"Must be at least {minimum}."]})
     if maximum is not None and value > maximum:

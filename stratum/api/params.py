@@ -10,9 +10,9 @@ import datetime as dt
 import re
 import uuid
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ def local_today(tz: str | None) -> dt.date:
     try:
         zone = zoneinfo.ZoneInfo(tz or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc
+        zone = dt.UTC
     return timezone.now().astimezone(zone).date()
 
 
@@ -73,7 +73,7 @@ class DateRange:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
-    def previous(self) -> "DateRange":
+    def previous(self) -> DateRange:
         """The range of the same length right before this one (period-over-period comparisons)."""
         length = dt.timedelta(days=self.days)
         return DateRange(self.start - length, self.end - length)

@@ -30,7 +30,7 @@ class BoundedJSONParser(JSONParser):
             data = json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
                               parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise ParseError(f"JSON parse error - {str(exc)[:200]}")
+            raise ParseError(f"JSON parse error - {str(exc)[:200]}") from exc
         if (path := _nul_path(data)) is not None:
             raise ValidationFailed(errors={path: ["NUL characters (\\u0000) are not allowed."]})
         return data

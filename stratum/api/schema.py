@@ -6,7 +6,6 @@ from drf_spectacular.utils import OpenApiParameter
 
 from .pagination import StratumPagination
 
-
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA = {
     "type": "object",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import uuid
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from django.db import models
 
@@ -24,13 +25,13 @@ class TenantScopeMissing(RuntimeError):
     """A tenant-owned table was queried with no tenant in scope."""
 
 
-def current_tenant() -> "Tenant | None":
+def current_tenant() -> Tenant | None:
     tenant = _current_tenant.get()
     return None if tenant is ALL_TENANTS else tenant
 
 
 @contextlib.contextmanager
-def tenant_scope(tenant: "Tenant") -> Iterator["Tenant"]:
+def tenant_scope(tenant: Tenant) -> Iterator[Tenant]:
     if tenant is None:
         raise TenantScopeMissing("tenant_scope() needs a tenant")
     token = _current_tenant.set(tenant)
@@ -40,7 +41,7 @@ def tenant_scope(tenant: "Tenant") -> Iterator["Tenant"]:
         _current_tenant.reset(token)
 
 
-def activate_tenant(tenant: "Tenant | None") -> contextvars.Token:
+def activate_tenant(tenant: Tenant | None) -> contextvars.Token:
     return _current_tenant.set(tenant)
 
 
@@ -86,7 +87,7 @@ class TenantManager(models.Manager):
         """An empty queryset needs no scope (schema generation, filter introspection)."""
         return super().get_queryset().none()
 
-    def for_tenant(self, tenant: "Tenant") -> models.QuerySet:
+    def for_tenant(self, tenant: Tenant) -> models.QuerySet:
         if tenant is None:
             raise TenantScopeMissing("for_tenant() needs a tenant")
         return super().get_queryset().filter(tenant_id=getattr(tenant, "pk", tenant))

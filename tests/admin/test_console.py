@@ -13,10 +13,10 @@ from accounts.models import Tenant, User
 from stratum.api.admin_base import ReadOnlyAdmin, TenantOwnedAdmin
 from tests.accounts.factories import TEST_PASSWORD, OutboxEventFactory, TenantFactory, UserFactory
 from tests.billing.factories import InvoiceFactory, StripeEventFactory, SubscriptionFactory
-from tests.trust.factories import AuditLogEntryFactory
-from tests.webhooks.factories import WebhookDeliveryFactory
 from tests.factories import all_factories
 from tests.helpers import assert_error, client_for
+from tests.trust.factories import AuditLogEntryFactory
+from tests.webhooks.factories import WebhookDeliveryFactory
 
 OUR_APPS = {"accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "webhooks", "analytics",
             "api"}

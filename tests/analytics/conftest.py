@@ -11,7 +11,7 @@ from campaigns.models import CampaignDailyMetric
 from cdp.models import Event, Profile
 
 # A Wednesday, 15:00 UTC (10:00 in New York).
-NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 

@@ -1,11 +1,17 @@
 import datetime
 
-
 import factory
 from django.utils import timezone
 
-from analytics.models import (ChurnModelFit, ChurnPrediction, Funnel, Report, ReportDelivery, ReportSchedule,
-                              ReportTemplate)
+from analytics.models import (
+    ChurnModelFit,
+    ChurnPrediction,
+    Funnel,
+    Report,
+    ReportDelivery,
+    ReportSchedule,
+    ReportTemplate,
+)
 from tests.cdp.factories import ProfileFactory
 from tests.factories import TenantOwnedFactory
 

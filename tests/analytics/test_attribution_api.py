@@ -63,7 +63,7 @@ class TestJourneys:
             event(tenant, g, "ad_click", t - 20 * DAY, {"channel": "display"}),
         ]
         Event.objects.bulk_create(rows)
-        start = dt.datetime.combine(TODAY - 29 * DAY, dt.time(), tzinfo=dt.timezone.utc)
+        start = dt.datetime.combine(TODAY - 29 * DAY, dt.time(), tzinfo=dt.UTC)
         journeys = journeys_aggregate(tenant=tenant, start=start, end=start + 30 * DAY, lookback=30 * DAY,
                                       conversion_events=["purchase"], half_life=7 * DAY)
         assert paths_of(journeys) == {
@@ -80,11 +80,12 @@ class TestJourneys:
 
     def test_other_tenants_events_are_not_read(self, tenant, scoped, journeys):
         from tests.accounts.factories import TenantFactory
+
         from .conftest import Journeys
 
         Journeys(TenantFactory()).add([("email", 1)], revenue=10, times=3).save()
         journeys.add([("search", 1)], revenue=10).save()
-        start = dt.datetime.combine(TODAY - 29 * DAY, dt.time(), tzinfo=dt.timezone.utc)
+        start = dt.datetime.combine(TODAY - 29 * DAY, dt.time(), tzinfo=dt.UTC)
         result = journeys_aggregate(tenant=tenant, start=start, end=start + 30 * DAY, lookback=30 * DAY,
                                     conversion_events=["purchase"])
         assert paths_of(result) == {("search",): (1, 0, 10)}

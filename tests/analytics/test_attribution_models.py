@@ -49,7 +49,7 @@ class TestHandComputed:
         credit = engine.attribute(prepared, "data_driven")
         details = credit.channel_details
         assert details["conversion_probability"] == pytest.approx(0.5)
-        assert dict(zip(prepared.channels, details["removal_effect"])) == pytest.approx({"A": 0.5, "B": 1.0})
+        assert dict(zip(prepared.channels, details["removal_effect"], strict=False)) == pytest.approx({"A": 0.5, "B": 1.0})
         assert channel_credit(j, "data_driven") == {"A": pytest.approx((1 / 3, 10.0)),
                                                     "B": pytest.approx((2 / 3, 20.0))}
 
@@ -59,7 +59,7 @@ class TestHandComputed:
         j = journeys_of({"A": (1, 0, 100.0), "B": (1, 0, 10.0)})
         prepared = engine.prepare(j)
         credit = engine.attribute(prepared, "data_driven")
-        value_effects = dict(zip(prepared.channels, credit.channel_details["removal_effect_value"]))
+        value_effects = dict(zip(prepared.channels, credit.channel_details["removal_effect_value"], strict=False))
         assert value_effects == pytest.approx({"A": 50 / 55, "B": 5 / 55})
         result = channel_credit(j, "data_driven")
         assert result["A"] == pytest.approx((1.0, 110 * (50 / 55) / (55 / 55)))

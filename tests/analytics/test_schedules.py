@@ -128,7 +128,7 @@ class TestDefinition:
                                         day_of_month=1, time=dt.time(8), timezone="America/New_York")
         period = schedule_period(schedule=monthly, slot=schedule_slot(schedule=monthly, now=NOW))
         assert (period.start, period.end) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
-        assert next_run_at(schedule=monthly, now=NOW) == local(2026, 4, 1, 8).astimezone(dt.timezone.utc)
+        assert next_run_at(schedule=monthly, now=NOW) == local(2026, 4, 1, 8).astimezone(dt.UTC)
         daily = ReportScheduleFactory(tenant=new_york, report=report, frequency="daily", day_of_week="",
                                       time=dt.time(6, 15), timezone="Europe/Berlin")
         assert schedule_slot(schedule=daily, now=NOW).isoformat() == "2026-03-18T06:15:00+01:00"

@@ -31,8 +31,9 @@ class TestErrors:
                      413, "PAYLOAD_TOO_LARGE")
 
     def test_parser_refuses_more_than_the_limit_even_without_length(self, api_client, settings):
-        from stratum.api.parsers import BoundedJSONParser
         import io
+
+        from stratum.api.parsers import BoundedJSONParser
 
         settings.API_MAX_BODY_BYTES = 10
         with pytest.raises(Exception) as info:

@@ -6,7 +6,7 @@ import pytest
 import respx
 
 from accounts.models import Notification
-from accounts.notifications import channel_register, notification_send, _channels
+from accounts.notifications import _channels, channel_register, notification_send
 from stratum.api import net
 from stratum.api.csvsafe import csv_safe
 from stratum.api.exceptions import ValidationFailed
@@ -16,7 +16,7 @@ from tests.accounts.factories import UserFactory
 
 class TestParams:
     def test_period_means_n_days_ending_today_in_the_tenant_zone(self, time_machine):
-        time_machine.move_to(datetime.datetime(2026, 3, 10, 3, 0, tzinfo=datetime.timezone.utc))
+        time_machine.move_to(datetime.datetime(2026, 3, 10, 3, 0, tzinfo=datetime.UTC))
         # 03:00 UTC is still the 9th in Los Angeles
         r = parse_date_range({"period": "7d"}, tz="America/Los_Angeles")
         assert (r.start, r.end, r.days) == (datetime.date(2026, 3, 3), datetime.date(2026, 3, 9), 7)

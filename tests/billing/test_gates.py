@@ -155,7 +155,7 @@ def test_every_gated_endpoint_follows_the_tier(db, settings):
     assert all(feature in FEATURES for _, feature, _ in routes), routes
     clients = {plan: owner_client(plan) for plan in TIERS}
     for url, feature, methods in routes:
-        for plan, (tenant, _, client) in clients.items():
+        for plan, (_tenant, _, client) in clients.items():
             has_it = EXPECTED_FEATURES[plan][feature]
             for method in (methods if not has_it else [m for m in methods if m == "GET"]):
                 response = client.generic(method, url, data=json.dumps({}), content_type="application/json")

@@ -7,7 +7,6 @@ import time
 import pytest
 from django.core import mail
 
-from accounts.models import Tenant
 from billing.models import BillingCustomer, CheckoutSession, Invoice, StripeEvent, Subscription
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.billing.factories import BillingCustomerFactory, InvoiceFactory, SubscriptionFactory

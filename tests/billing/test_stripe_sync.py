@@ -40,10 +40,10 @@ def test_amounts_in_minor_units_and_zero_decimal_currencies():
 
 def test_period_on_item_or_on_subscription(customer):
     applied = subscription_apply(obj=stripe_subscription(customer.stripe_customer_id))
-    assert applied.current_period_end == dt.datetime(2026, 1, 31, tzinfo=dt.timezone.utc)
+    assert applied.current_period_end == dt.datetime(2026, 1, 31, tzinfo=dt.UTC)
     older_api = stripe_subscription(customer.stripe_customer_id, current_period_start=T0,
                                     current_period_end=T0 + 7 * 86400)
-    assert subscription_apply(obj=older_api).current_period_end == dt.datetime(2026, 1, 8, tzinfo=dt.timezone.utc)
+    assert subscription_apply(obj=older_api).current_period_end == dt.datetime(2026, 1, 8, tzinfo=dt.UTC)
     customer.tenant.refresh_from_db()
     assert customer.tenant.plan == "professional"
 

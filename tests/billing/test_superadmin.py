@@ -5,16 +5,15 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import Tenant, User
 from tests.accounts.factories import TEST_PASSWORD, TenantFactory, UserFactory
 from tests.billing.factories import SubscriptionFactory
-from tests.cdp.factories import EventFactory, ProfileFactory
 from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
+from tests.cdp.factories import EventFactory, ProfileFactory
 from tests.helpers import assert_error, client_for
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture

@@ -8,14 +8,18 @@ import pytest
 
 from campaigns import connectors
 from campaigns.connectors.base import (
-    AdPlatformConnector, AdRecord, CampaignRecord, ConnectorError, InsightRecord,
+    AdPlatformConnector,
+    AdRecord,
+    CampaignRecord,
+    ConnectorError,
+    InsightRecord,
 )
 from campaigns.connectors.demo import DEMO_ACCOUNTS
 from campaigns.services import ad_account_sync, ad_account_upsert
 from stratum.api.tenancy import tenant_scope
 
 # A Wednesday, 15:00 UTC (11:00 in New York and 08:00 in Los Angeles, on summer time; 15:00 in London).
-NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)

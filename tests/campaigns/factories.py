@@ -2,11 +2,16 @@ import datetime
 from decimal import Decimal
 
 import factory
-
 from django.utils import timezone
 
 from campaigns.models import (
-    Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric, DemoPlatformChange,
+    Ad,
+    AdAccount,
+    AdAccountSyncRun,
+    AdDailyMetric,
+    Campaign,
+    CampaignDailyMetric,
+    DemoPlatformChange,
 )
 from tests.factories import TenantOwnedFactory
 

@@ -11,7 +11,11 @@ from campaigns.models import Campaign
 from stratum.api.models import OutboxEvent
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import (
-    AdAccountFactory, AdDailyMetricFactory, AdFactory, CampaignDailyMetricFactory, CampaignFactory,
+    AdAccountFactory,
+    AdDailyMetricFactory,
+    AdFactory,
+    CampaignDailyMetricFactory,
+    CampaignFactory,
 )
 from tests.helpers import assert_error
 
@@ -88,7 +92,7 @@ def test_list_bad_input_is_422(api_client, two_campaigns, query, field):
 
 def test_list_query_count_is_constant(api_client, tenant, frozen, django_assert_max_num_queries):
     account = AdAccountFactory(tenant=tenant)
-    for n in range(30):
+    for _n in range(30):
         campaign = CampaignFactory(tenant=tenant, ad_account=account)
         CampaignDailyMetricFactory(tenant=tenant, campaign=campaign, date=dt.date(2026, 3, 1))
     for limit in (2, 30):

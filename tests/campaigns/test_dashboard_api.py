@@ -18,7 +18,7 @@ TODAY = dt.date(2026, 3, 18)
 
 @pytest.fixture
 def figures(tenant):
-    synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc)
+    synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.UTC)
     meta = AdAccountFactory(tenant=tenant, platform="meta", last_synced_at=synced)
     google = AdAccountFactory(tenant=tenant, platform="google", last_synced_at=synced)
     a = CampaignFactory(tenant=tenant, ad_account=meta, name="A")
@@ -101,7 +101,7 @@ def test_roas_is_the_same_everywhere_for_the_same_period(api_client, figures):
 
 def test_signal_health_from_freshness(api_client, tenant, figures):
     stale = AdAccountFactory(tenant=tenant, platform="tiktok", name="Stale",
-                             last_synced_at=dt.datetime(2026, 3, 17, 3, tzinfo=dt.timezone.utc))
+                             last_synced_at=dt.datetime(2026, 3, 17, 3, tzinfo=dt.UTC))
     campaign = CampaignFactory(tenant=tenant, ad_account=stale)
     for days_ago in (3, 4, 9, 10):  # newest data 3 days old; 5–8 missing
         CampaignDailyMetricFactory(tenant=tenant, campaign=campaign, date=TODAY - dt.timedelta(days=days_ago))
@@ -161,7 +161,7 @@ def test_analytics_campaigns_by_dates(api_client, figures):
 def test_list_endpoints_use_a_constant_number_of_queries(api_client, tenant):
     """Auth (user, tenant), then a fixed number of queries per endpoint whatever the page size."""
     for n in range(4):
-        synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.timezone.utc)
+        synced = dt.datetime(2026, 3, 18, 14, tzinfo=dt.UTC)
         account = AdAccountFactory(tenant=tenant, platform=["meta", "google"][n % 2], last_synced_at=synced)
         for m in range(8):
             campaign = CampaignFactory(tenant=tenant, ad_account=account, budget_amount=Decimal("100"))

@@ -98,7 +98,7 @@ def test_diminishing_returns_after_a_budget_increase(northwind, tenant, time_mac
         campaign = by_name(connector)["Evergreen — Best Sellers"]
         before = campaign_days(connector, DAY - dt.timedelta(days=27), DAY - dt.timedelta(days=1))[campaign.external_id]
         connector.update_campaign_budget("demo_101", campaign.external_id, campaign.budget_amount * 3)
-        time_machine.move_to(dt.datetime(2026, 4, 16, 12, tzinfo=dt.timezone.utc), tick=False)
+        time_machine.move_to(dt.datetime(2026, 4, 16, 12, tzinfo=dt.UTC), tick=False)
         after = campaign_days(DemoConnector(northwind), DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=28))[
             campaign.external_id]
         # History is not rewritten by the change.
@@ -153,7 +153,7 @@ def test_status_changes_apply_from_the_moment_they_are_made(northwind, tenant, t
         winner = by_name(connector)["Summer Sale — Prospecting"]
         connector.update_campaign_status("demo_101", winner.external_id, "paused")
         assert by_name(DemoConnector(northwind))["Summer Sale — Prospecting"].status == "paused"
-        time_machine.move_to(dt.datetime(2026, 3, 20, 15, tzinfo=dt.timezone.utc), tick=False)
+        time_machine.move_to(dt.datetime(2026, 3, 20, 15, tzinfo=dt.UTC), tick=False)
         days = campaign_days(DemoConnector(northwind), dt.date(2026, 3, 17), dt.date(2026, 3, 20))[winner.external_id]
     assert set(days) == {dt.date(2026, 3, 17), dt.date(2026, 3, 18)}
     assert float(days[dt.date(2026, 3, 18)].spend) < 250 * 11 / 24 * 1.001  # only the hours before the pause

@@ -32,7 +32,7 @@ def test_demo_tenant_accounts_and_history(demo):
         assert [(a.platform, a.name) for a in accounts] == [
             ("demo", "Northwind Apparel"), ("demo", "Bluebird Software"), ("demo", "Cedar Home")]
         assert {run.trigger for run in AdAccountSyncRun.objects.all()} == {"seed"}
-        assert all(a.last_synced_at == dt.datetime(2026, 3, 18, 15, tzinfo=dt.timezone.utc) for a in accounts)
+        assert all(a.last_synced_at == dt.datetime(2026, 3, 18, 15, tzinfo=dt.UTC) for a in accounts)
         for account in accounts:
             span = CampaignDailyMetric.objects.filter(campaign__ad_account=account).aggregate(
                 first=Min("date"), last=Max("date"))

@@ -10,7 +10,7 @@ from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFacto
 from tests.helpers import assert_error
 
 pytestmark = pytest.mark.django_db
-SYNCED = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.timezone.utc)  # = NOW: 62.5 % of the day elapsed
+SYNCED = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)  # = NOW: 62.5 % of the day elapsed
 
 
 def spend_rows(tenant, campaign, amounts: dict):
@@ -105,7 +105,7 @@ def test_warning_threshold_and_delayed_data(api_client, tenant):
 
 def test_pacing_is_as_of_the_last_sync(api_client, tenant):
     # Synced at 06:00: the day was 25 % gone when the figures were taken, whatever the time is now.
-    account = AdAccountFactory(tenant=tenant, last_synced_at=dt.datetime(2026, 3, 18, 6, tzinfo=dt.timezone.utc))
+    account = AdAccountFactory(tenant=tenant, last_synced_at=dt.datetime(2026, 3, 18, 6, tzinfo=dt.UTC))
     campaign = CampaignFactory(tenant=tenant, ad_account=account, budget_amount=Decimal("200"))
     spend_rows(tenant, campaign, {dt.date(2026, 3, 18): "50"})
     item = api_client.get("/api/v1/pacing/status").json()["items"][0]
@@ -116,7 +116,7 @@ def test_pacing_query_count_is_constant(api_client, tenant, django_assert_max_nu
     for n in range(3):
         account = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED,
                                    timezone=["UTC", "Asia/Tokyo", "America/Denver"][n])
-        for m in range(5):
+        for _m in range(5):
             campaign = CampaignFactory(tenant=tenant, ad_account=account)
             spend_rows(tenant, campaign, {dt.date(2026, 3, 17): "90"})
     with django_assert_max_num_queries(8):

@@ -7,7 +7,11 @@ from decimal import Decimal
 import pytest
 
 from tests.campaigns.factories import (
-    AdAccountFactory, AdDailyMetricFactory, AdFactory, CampaignDailyMetricFactory, CampaignFactory,
+    AdAccountFactory,
+    AdDailyMetricFactory,
+    AdFactory,
+    CampaignDailyMetricFactory,
+    CampaignFactory,
 )
 
 pytestmark = pytest.mark.django_db

@@ -1,11 +1,23 @@
 import datetime
-import uuid
 
 import factory
 from django.utils import timezone
 
-from cdp.models import (Audience, AudienceExport, AudienceMember, AudienceSyncRun, Event, Identity, IdentityLink,
-                        IdentityRules, Profile, ProfileMerge, ProfileRfm, Segment, SegmentMembership)
+from cdp.models import (
+    Audience,
+    AudienceExport,
+    AudienceMember,
+    AudienceSyncRun,
+    Event,
+    Identity,
+    IdentityLink,
+    IdentityRules,
+    Profile,
+    ProfileMerge,
+    ProfileRfm,
+    Segment,
+    SegmentMembership,
+)
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
 

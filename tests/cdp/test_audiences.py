@@ -229,7 +229,7 @@ def test_plan_without_audience_sync(user, make_client, tenant, setup):
 
 
 def test_audience_list_has_constant_queries(api_client, setup, tenant, django_assert_max_num_queries):
-    for n in range(12):
+    for _n in range(12):
         AudienceFactory(tenant=tenant, segment=setup["segment"], ad_account=setup["account"])
     with django_assert_max_num_queries(8):
         body = api_client.get(f"{BASE}/audiences").json()

@@ -25,7 +25,7 @@ class TestTrack:
         body = response.json()
         assert body["duplicate"] is False and body["status"] == "created" and body["profile_id"] == str(profile.pk)
         event = Event.objects.unscoped().get(pk=body["id"])
-        assert event.timestamp == dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.timezone.utc)
+        assert event.timestamp == dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC)
         assert event.properties["products"] == ["SKU-001", "SKU-002"] and float(event.revenue) == 150.0
         profile.refresh_from_db()
         assert (profile.total_orders, float(profile.ltv), profile.lifecycle_stage) == (1, 150.0, "customer")
@@ -84,7 +84,7 @@ class TestTrack:
         assert not Event.objects.unscoped().exists() and not Profile.objects.unscoped().exists()
 
     def test_properties_limit_and_future_window(self, user, make_client, time_machine):
-        time_machine.move_to(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc))
+        time_machine.move_to(dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC))
         api_client = make_client(user)
         ok = {"identifiers": {"email": "a@b.example"}, "event_type": "x", "timestamp": "2026-03-02T11:59:00Z",
               "properties": {"blob": "x" * 32_000}}
@@ -199,7 +199,7 @@ class TestReads:
     def test_timeline_of_a_profile(self, api_client, tenant, django_assert_max_num_queries):
         profile = ProfileFactory(tenant=tenant)
         other = ProfileFactory(tenant=tenant)
-        base = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+        base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
         for n in range(60):
             EventFactory(tenant=tenant, profile=profile, timestamp=base + dt.timedelta(hours=n))
         EventFactory(tenant=tenant, profile=other)
@@ -219,7 +219,7 @@ class TestReads:
         assert_error(api_client.get("/api/v1/cdp/events", {"profile_id": "x"}), 422)
 
     def test_statistics_in_the_tenant_time_zone(self, user, make_client, tenant, time_machine):
-        time_machine.move_to(dt.datetime(2026, 2, 10, 12, 0, tzinfo=dt.timezone.utc))
+        time_machine.move_to(dt.datetime(2026, 2, 10, 12, 0, tzinfo=dt.UTC))
         api_client = make_client(user)
         tenant.settings = {"timezone": "America/New_York"}
         tenant.save()
@@ -254,11 +254,11 @@ def test_batch_with_api_key_scopes_and_odd_items(user, make_key_client, tenant):
                        format="json").json()
     assert [r["status"] for r in body["results"]] == ["rejected", "created"]
     assert body["results"][0]["errors"] == {"non_field_errors": ["Each event must be an object."]}
-    assert Event.objects.unscoped().get().timestamp == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    assert Event.objects.unscoped().get().timestamp == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def test_event_track_accepts_datetimes(scoped):
     profile = ProfileFactory(tenant=scoped)
-    moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)
     result = event_track(tenant=scoped, profile_id=profile.pk, event_type="login", timestamp=moment)
     assert Event.objects.get(pk=result.id).timestamp == moment

@@ -38,7 +38,7 @@ def test_streams_csv_with_traits_and_events_escaping_formulas(api_client, tenant
     assert header[:5] == ["profile_id", "external_id", "email", "phone", "lifecycle_stage"]
     assert header[13:] == ["trait:city", "trait:note", "trait:score", "trait:tags", "events_count", "first_event_at",
                            "last_event_at"]
-    by_email = {row[2]: dict(zip(header, row)) for row in rows[1:]}
+    by_email = {row[2]: dict(zip(header, row, strict=False)) for row in rows[1:]}
     assert set(by_email) == {"ann@shop.example", "bob@shop.example"}
     assert by_email["ann@shop.example"]["external_id"] == "'=HYPERLINK(\"http://evil\")"
     assert by_email["ann@shop.example"]["trait:note"] == "'+SUM(A1:A9)"

@@ -36,7 +36,7 @@ def people(scoped):
                       segment="champions")
     ProfileRfmFactory(tenant=t, profile=p["bob"], recency_score=2, frequency_score=3, monetary_score=2,
                       segment="at_risk")
-    for name, profile in p.items():
+    for _name, profile in p.items():
         profile.refresh_from_db()
     recent = NOW - dt.timedelta(days=3)
     for amount in (60, 80, 20):
@@ -47,7 +47,7 @@ def people(scoped):
     EventFactory(tenant=t, profile=p["bob"], event_type="purchase", properties={"amount": 90}, revenue=90,
                  timestamp=NOW - dt.timedelta(days=60))
     EventFactory(tenant=t, profile=p["cy"], event_type="page_view", timestamp=recent)
-    merged = ProfileFactory(tenant=t, lifecycle_stage="customer", merged_into=p["ann"])  # never a member
+    ProfileFactory(tenant=t, lifecycle_stage="customer", merged_into=p["ann"])  # merged: never a member
     return p
 
 

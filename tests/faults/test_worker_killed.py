@@ -18,8 +18,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import Report
-from campaigns.models import (SYNC_FAILED, SYNC_OK, AdAccount, AdAccountSyncRun, AdDailyMetric,
-                              CampaignDailyMetric)
+from campaigns.models import SYNC_FAILED, SYNC_OK, AdAccount, AdAccountSyncRun, AdDailyMetric, CampaignDailyMetric
 from integrations.webhooks import delivery as flow
 from integrations.webhooks.models import WebhookAttempt, WebhookDelivery
 from integrations.webhooks.services import webhook_create

@@ -103,7 +103,7 @@ def error_format(ctx, response, case):
     try:
         body = response.json()
     except Exception:
-        raise AssertionError(f"{response.status_code} answer is not JSON: {response.text[:200]!r}")
+        raise AssertionError(f"{response.status_code} answer is not JSON: {response.text[:200]!r}") from None
     if not isinstance(body, dict) or not ERROR_KEYS <= set(body):
         raise AssertionError(f"{response.status_code} answer is not in the error format: {str(body)[:300]}")
     if body["status_code"] != response.status_code:

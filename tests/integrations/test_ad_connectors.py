@@ -11,8 +11,13 @@ import httpx
 import pytest
 
 from campaigns.connectors import get_connector
-from campaigns.connectors.base import (AudienceMember, CampaignSpec, ConnectorAuthError, ConnectorError,
-                                       ConnectorRateLimited)
+from campaigns.connectors.base import (
+    AudienceMember,
+    CampaignSpec,
+    ConnectorAuthError,
+    ConnectorError,
+    ConnectorRateLimited,
+)
 from integrations.connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
 from stratum.api.tenancy import tenant_scope
 from tests.campaigns.factories import AdAccountFactory

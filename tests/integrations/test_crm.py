@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,7 +26,7 @@ ZOHO = "https://www.zohoapis.eu/crm/v7/Contacts"
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def hs_contact(cid: str, modified: str, history: dict[str, list[tuple[str, str]]], **props):
@@ -249,7 +249,7 @@ def test_pull_creates_profiles_through_identity_resolution(api_client, user, hub
 
 def test_bidirectional_conflicts_resolve_per_field_by_last_modified(api_client, user, hubspot, respx_mock,
                                                                    time_machine, django_capture_on_commit_callbacks):
-    time_machine.move_to(datetime(2026, 3, 2, 12, tzinfo=timezone.utc))
+    time_machine.move_to(datetime(2026, 3, 2, 12, tzinfo=UTC))
     mock_hubspot(respx_mock, [hs_contact("101", "2026-03-02T10:00:00.000Z", {}, email="ada@example.com",
                                          firstname="Ada", jobtitle="Engineer", city="London")])
     respx_mock.post(f"{HS}/batch/update").respond(200, json={"status": "COMPLETE", "results": []})
@@ -257,12 +257,12 @@ def test_bidirectional_conflicts_resolve_per_field_by_last_modified(api_client, 
     with tenant_scope(user.tenant):
         profile = Profile.objects.get()
     # The CDP changes job_title and city on 5 March.
-    time_machine.move_to(datetime(2026, 3, 5, 12, tzinfo=timezone.utc))
+    time_machine.move_to(datetime(2026, 3, 5, 12, tzinfo=UTC))
     with tenant_scope(user.tenant):
         profile_update(tenant=user.tenant, profile=profile, traits={"job_title": "CTO", "city": "Paris"})
     # The CRM changed first name (4 March), job title (3 March, older than the CDP's change) and city
     # (6 March, newer than the CDP's change).
-    time_machine.move_to(datetime(2026, 3, 7, 12, tzinfo=timezone.utc))
+    time_machine.move_to(datetime(2026, 3, 7, 12, tzinfo=UTC))
     respx_mock.routes.clear()
     mock_hubspot(respx_mock, [hs_contact("101", "2026-03-06T08:00:00.000Z", {
         "firstname": [("Augusta", "2026-03-04T08:00:00.000Z"), ("Ada", "2026-03-01T00:00:00.000Z")],
@@ -285,7 +285,7 @@ def test_bidirectional_conflicts_resolve_per_field_by_last_modified(api_client, 
     respx_mock.routes.clear()
     mock_hubspot(respx_mock, [])
     quiet = respx_mock.post(f"{HS}/batch/update").respond(200, json={"status": "COMPLETE", "results": []})
-    time_machine.move_to(datetime(2026, 3, 8, 12, tzinfo=timezone.utc))
+    time_machine.move_to(datetime(2026, 3, 8, 12, tzinfo=UTC))
     sync(api_client, capture=django_capture_on_commit_callbacks)
     assert not quiet.called
 
@@ -381,7 +381,7 @@ def test_crm_status_per_provider(api_client, user, hubspot, django_assert_max_nu
 def test_scheduled_syncs_queue_due_connections(user, hubspot, time_machine):
     from integrations.crm.services import crm_syncs_schedule
 
-    time_machine.move_to(datetime(2026, 3, 1, tzinfo=timezone.utc))
+    time_machine.move_to(datetime(2026, 3, 1, tzinfo=UTC))
     hubspot.settings = {"schedule": "hourly", "direction": "pull"}
     hubspot.save()
     ConnectionFactory(tenant=user.tenant, provider="zoho", settings={"schedule": "off"})
@@ -392,7 +392,7 @@ def test_scheduled_syncs_queue_due_connections(user, hubspot, time_machine):
     assert (run.trigger, run.direction, run.provider) == ("schedule", "pull", "hubspot")
 
 
-KILLED_AT = datetime(2026, 3, 5, 9, tzinfo=timezone.utc)
+KILLED_AT = datetime(2026, 3, 5, 9, tzinfo=UTC)
 
 
 def killed_run(connection, time_machine, **fields) -> CrmSyncRun:

@@ -10,7 +10,7 @@ test that fails in any other way (an exception, a plain assert) counts as one fi
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -149,6 +149,6 @@ def pytest_terminal_summary(terminalreporter):
     if not BOARD.attacks and not BOARD.findings:
         return
     terminalreporter.write_line(BOARD.line())
-    for category, items in BOARD.findings.items():
+    for _category, items in BOARD.findings.items():
         for text in items[:50]:
             terminalreporter.write_line(f"  finding {text}")

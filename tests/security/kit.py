@@ -14,8 +14,15 @@ from django.apps import apps
 from rest_framework.permissions import AllowAny
 
 from stratum.api.permissions import required_scopes_for
-from tests.api.test_tenant_isolation import (ID_PARAM, STRING_PARAM_VALUES, allowed_methods, api_routes, leaked,
-                                             tenant_owned_models, view_model)
+from tests.api.test_tenant_isolation import (
+    ID_PARAM,
+    STRING_PARAM_VALUES,
+    allowed_methods,
+    api_routes,
+    leaked,
+    tenant_owned_models,
+    view_model,
+)
 
 __all__ = ["ID_PARAM", "allowed_methods", "api_routes", "leaked", "tenant_owned_models", "view_model",
            "Route", "routes", "own_url", "own_query", "operation", "query_params", "body_fields", "is_error_format",

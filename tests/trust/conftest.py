@@ -19,7 +19,7 @@ from trust.models import SignalHealthSnapshot
 from trust.services import autopilot_settings_get
 
 # A Wednesday, 15:00 UTC. The signal window is 2026-03-11 … 2026-03-17 (tenant in UTC).
-NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 

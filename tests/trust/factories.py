@@ -7,7 +7,13 @@ from django.utils import timezone
 from tests.campaigns.factories import AdAccountFactory, CampaignFactory
 from tests.factories import TenantOwnedFactory
 from trust.models import (
-    AuditLogEntry, AutopilotAction, AutopilotSettings, CircuitBreaker, Rule, RuleExecution, RuleFiring,
+    AuditLogEntry,
+    AutopilotAction,
+    AutopilotSettings,
+    CircuitBreaker,
+    Rule,
+    RuleExecution,
+    RuleFiring,
     SignalHealthSnapshot,
 )
 

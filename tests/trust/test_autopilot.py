@@ -259,7 +259,7 @@ def test_spend_spike_stops_automation_on_the_account(tenant, autopilot_on, platf
     assert breaker.details["spend"] == 2448.0 and breaker.details["baseline_mean"] == 498.0
     result = autopilot_run(tenant=tenant)
     assert result["proposed"] == 0  # an open breaker: the account is left alone
-    from trust.services import gate_check, AUTOPILOT
+    from trust.services import AUTOPILOT, gate_check
 
     decision = gate_check(tenant=tenant, actor=AUTOPILOT, action="decrease_budget", campaign=donor,
                           direction="decrease")

@@ -27,7 +27,7 @@ class Answer:
 class Receiver:
     def __init__(self):
         self.requests: list[Received] = []
-        self.answers: "queue.Queue[Answer]" = queue.Queue()
+        self.answers: queue.Queue[Answer] = queue.Queue()
         self.arrived = threading.Event()
         receiver = self
 

@@ -3,7 +3,7 @@ three-day switch-off, the SSRF guard at delivery, and the sweeper's catch-up."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -20,7 +20,7 @@ from tests.webhooks.factories import WebhookFactory
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2026, 1, 15, 10, 30, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 EVENT = {"campaign_id": "8d1c7f0e-3f55-4a43-9b7e-2d7b8c1d2e3f", "campaign_name": "Summer Sale",
          "reason": "autopilot_low_roas", "previous_status": "active"}
 

@@ -17,7 +17,7 @@ from tests.campaigns.factories import CampaignDailyMetricFactory, CampaignFactor
 
 pytestmark = pytest.mark.django_db
 
-MONDAY_0830_BERLIN = dt.datetime(2026, 1, 19, 7, 30, tzinfo=dt.timezone.utc)
+MONDAY_0830_BERLIN = dt.datetime(2026, 1, 19, 7, 30, tzinfo=dt.UTC)
 WEEK = dt.date(2026, 1, 12)
 
 

@@ -5,8 +5,17 @@ from django.utils import timezone
 
 from tests.accounts.factories import UserFactory
 from tests.factories import TenantOwnedFactory
-from workflow.models import (Alert, AlertInstance, Client, ClientMembership, CreativeSubmission, Lead,
-                             LeadScoringModel, Task, TaskComment)
+from workflow.models import (
+    Alert,
+    AlertInstance,
+    Client,
+    ClientMembership,
+    CreativeSubmission,
+    Lead,
+    LeadScoringModel,
+    Task,
+    TaskComment,
+)
 
 
 class ClientFactory(TenantOwnedFactory):

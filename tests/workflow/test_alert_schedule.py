@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from stratum.celery import app
 from stratum.api.tenancy import tenant_scope
+from stratum.celery import app
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import AdAccountFactory, AdDailyMetricFactory, AdFactory, CampaignFactory
 from tests.workflow.factories import ClientFactory, ClientMembershipFactory

@@ -7,8 +7,13 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Notification
-from tests.campaigns.factories import (AdAccountFactory, AdDailyMetricFactory, AdFactory, CampaignDailyMetricFactory,
-                                       CampaignFactory)
+from tests.campaigns.factories import (
+    AdAccountFactory,
+    AdDailyMetricFactory,
+    AdFactory,
+    CampaignDailyMetricFactory,
+    CampaignFactory,
+)
 from tests.helpers import assert_error
 from tests.workflow.conftest import data
 from tests.workflow.factories import AlertInstanceFactory, ClientFactory
@@ -16,7 +21,7 @@ from workflow.models import Alert, AlertInstance, Task
 from workflow.services import alert_create, alert_run
 
 pytestmark = pytest.mark.django_db
-NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC)
 WINDOW = [datetime.date(2026, 3, 3) + datetime.timedelta(days=i) for i in range(7)]  # the 7 days before "today"
 
 SPEC_BODY = {
@@ -360,14 +365,14 @@ def test_quiet_day_follows_the_alerts_time_zone(team, tenant, ads, scoped, time_
     09:00 UTC (01:00 local on 03-11) may open a new one."""
     alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin,
                          **{**SPEC_BODY, "action_config": {"create_task": False}})
-    time_machine.move_to(datetime.datetime(2026, 3, 10, 20, 0, tzinfo=datetime.timezone.utc), tick=False)
+    time_machine.move_to(datetime.datetime(2026, 3, 10, 20, 0, tzinfo=datetime.UTC), tick=False)
     alert_run(tenant=tenant, alert=alert)
     instance = AlertInstance.objects.get(alert=alert)
     assert instance.triggered_on == datetime.date(2026, 3, 10)
-    time_machine.move_to(datetime.datetime(2026, 3, 11, 6, 0, tzinfo=datetime.timezone.utc), tick=False)
+    time_machine.move_to(datetime.datetime(2026, 3, 11, 6, 0, tzinfo=datetime.UTC), tick=False)
     from workflow.services import instance_resolve
 
     instance_resolve(tenant=tenant, instance=instance, actor=team.admin, notes="Paused the ad")
     assert alert_run(tenant=tenant, alert=alert).instances_created == 0  # still 03-10 in Los Angeles
-    time_machine.move_to(datetime.datetime(2026, 3, 11, 9, 0, tzinfo=datetime.timezone.utc), tick=False)
+    time_machine.move_to(datetime.datetime(2026, 3, 11, 9, 0, tzinfo=datetime.UTC), tick=False)
     assert alert_run(tenant=tenant, alert=alert).instances_created == 1

@@ -50,7 +50,7 @@ def test_list_endpoints_keep_a_constant_query_count(team, tenant, django_assert_
 
     alert = AlertFactory(tenant=tenant, client=team.brand)
     task = TaskFactory(tenant=tenant, client=team.brand)
-    for n in range(15):
+    for _n in range(15):
         AlertInstanceFactory(tenant=tenant, alert=alert)
         LeadFactory(tenant=tenant, client=team.brand)
         CreativeSubmissionFactory(tenant=tenant, client=team.brand)

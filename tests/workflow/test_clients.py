@@ -119,7 +119,7 @@ def test_api_key_scopes(team, make_key_client):
 
 
 def test_list_query_count_is_constant(team, tenant, django_assert_max_num_queries):
-    for n in range(15):
+    for _n in range(15):
         ClientFactory(tenant=tenant)
     api = team.api("owner")
     with django_assert_max_num_queries(8):
@@ -129,7 +129,7 @@ def test_list_query_count_is_constant(team, tenant, django_assert_max_num_querie
 def test_list_created_range(team, tenant, time_machine):
     import datetime
 
-    time_machine.move_to(datetime.datetime(2030, 1, 5, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+    time_machine.move_to(datetime.datetime(2030, 1, 5, 12, 0, tzinfo=datetime.UTC), tick=False)
     ClientFactory(tenant=tenant, name="Newcomer")
     api = team.api("owner")
     assert [c["name"] for c in data(api.get("/api/v1/clients?created_from=2030-01-05"))["clients"]] == ["Newcomer"]

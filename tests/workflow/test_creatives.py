@@ -144,7 +144,7 @@ def test_list_sort_and_created_range(team, tenant, time_machine):
     import datetime
 
     for day, name, status in ((1, "Bravo", "approved"), (2, "Alpha", "pending"), (3, "Charlie", "rejected")):
-        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.UTC), tick=False)
         CreativeSubmissionFactory(tenant=tenant, client=team.brand, name=name, status=status)
     api = team.api("viewer")
 

@@ -6,10 +6,19 @@ import pytest
 
 from accounts.models import User
 from campaigns.models import AdAccount
-from tests.campaigns.factories import AdAccountFactory, AdFactory, AdDailyMetricFactory, CampaignDailyMetricFactory
+from tests.campaigns.factories import AdAccountFactory, AdDailyMetricFactory, AdFactory, CampaignDailyMetricFactory
 from workflow import demo
-from workflow.models import (Alert, AlertInstance, Client, ClientMembership, CreativeSubmission, Lead,
-                             LeadScoringModel, Task, TaskComment)
+from workflow.models import (
+    Alert,
+    AlertInstance,
+    Client,
+    ClientMembership,
+    CreativeSubmission,
+    Lead,
+    LeadScoringModel,
+    Task,
+    TaskComment,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,15 @@ from django.conf import settings as django_settings
 
 from tests.helpers import assert_error
 from tests.workflow.conftest import data
-from tests.workflow.factories import (AlertFactory, AlertInstanceFactory, ClientFactory, CreativeSubmissionFactory,
-                                      LeadFactory, TaskCommentFactory, TaskFactory)
+from tests.workflow.factories import (
+    AlertFactory,
+    AlertInstanceFactory,
+    ClientFactory,
+    CreativeSubmissionFactory,
+    LeadFactory,
+    TaskCommentFactory,
+    TaskFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -200,7 +200,7 @@ def test_results_created_range(team, tenant, time_machine):
     import datetime
 
     for day in (1, 2):
-        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.timezone.utc), tick=False)
+        time_machine.move_to(datetime.datetime(2026, 3, day, 12, 0, tzinfo=datetime.UTC), tick=False)
         LeadFactory(tenant=tenant, client=team.brand, email=f"day{day}@acme.example")
     api = team.api("viewer")
     body = data(api.get("/api/v1/leadscoring/results?created_from=2026-03-02&created_to=2026-03-02"))

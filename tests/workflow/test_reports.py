@@ -102,7 +102,7 @@ def test_performance_by_platform_and_campaign(team, tenant, history):
 
 
 def test_report_query_count_is_constant(team, tenant, history, django_assert_max_num_queries):
-    for n in range(5):
+    for _n in range(5):
         campaign = CampaignFactory(tenant=tenant, ad_account=history.ad_account)
         CampaignDailyMetricFactory(tenant=tenant, campaign=campaign, date=D(2026, 3, 10))
     with django_assert_max_num_queries(10):

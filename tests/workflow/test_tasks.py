@@ -149,7 +149,7 @@ def test_hidden_client_filter_is_404(team, tenant):
 
 
 def test_list_query_count_is_constant(team, tenant, django_assert_max_num_queries):
-    for n in range(12):
+    for _n in range(12):
         TaskFactory(tenant=tenant, client=team.brand).assignees.set([team.member, team.admin])
     with django_assert_max_num_queries(8):
         body = data(team.api("member").get("/api/v1/tasks?limit=50"))
@@ -176,7 +176,7 @@ def test_update_and_reassign_notifies_only_new_assignees(team, tenant):
 
 
 def test_complete_and_cancel_record_who_and_when(team, tenant, time_machine):
-    time_machine.move_to(datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc))
+    time_machine.move_to(datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.UTC))
     task = TaskFactory(tenant=tenant, client=team.brand)
     done = data(team.api("member").post(f"/api/v1/tasks/{task.pk}/complete", {"completed_by": str(team.admin.pk)},
                                         format="json"))
@@ -245,7 +245,7 @@ def test_created_at_date_range_in_the_tenants_time_zone(team, tenant, time_machi
     """The spec's common `created_at` filter: created_from / created_to, whole local days of the tenant."""
     tenant.settings = {**(tenant.settings or {}), "timezone": "America/Los_Angeles"}
     tenant.save(update_fields=["settings"])
-    utc = datetime.timezone.utc
+    utc = datetime.UTC
     for name, when in (("March 1", datetime.datetime(2026, 3, 1, 20, 0, tzinfo=utc)),
                        ("Late March 2", datetime.datetime(2026, 3, 3, 7, 30, tzinfo=utc)),  # 23:30 on 03-02 in LA
                        ("March 3", datetime.datetime(2026, 3, 3, 9, 0, tzinfo=utc))):

@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
-from django.db.models import Count, F, FilteredRelation, FloatField, Max, Q, Sum
+from django.db.models import Count, FilteredRelation, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast
 from django.utils import timezone
 

@@ -21,7 +21,15 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from ..models import (
-    ALLOWED, BLOCKED, BREAKER_OPEN, DEGRADED, GATE_DECISIONS, HEALTHY, HELD, AuditLogEntry, CircuitBreaker,
+    ALLOWED,
+    BLOCKED,
+    BREAKER_OPEN,
+    DEGRADED,
+    GATE_DECISIONS,
+    HEALTHY,
+    HELD,
+    AuditLogEntry,
+    CircuitBreaker,
 )
 
 INCREASE, DECREASE, NEUTRAL = "increase", "decrease", "neutral"

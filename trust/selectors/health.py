@@ -66,7 +66,7 @@ def iso(moment: dt.datetime | None) -> str | None:
     """A time as the API writes it (UTC, `Z`), for JSON columns."""
     if moment is None:
         return None
-    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def signal_window(*, tenant, now: dt.datetime) -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
@@ -121,7 +121,7 @@ def _share(amount: float, revenue: float, account_ids: list[str], platform: dict
         return
     weights = [platform.get(a, (0.0, 0.0))[0] for a in account_ids]
     total = sum(weights)
-    for account_id, weight in zip(account_ids, weights):
+    for account_id, weight in zip(account_ids, weights, strict=False):
         part = weight / total if total else 1 / len(account_ids)
         into[account_id][0] += amount * part
         into[account_id][1] += revenue * part

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any
 
 from django.db import connections
 from django.db.models import Q
@@ -274,7 +275,7 @@ class RuleMatches:
             cursor.execute(sql, params)
             columns = [c[0] for c in cursor.description]
             rows = cursor.fetchall()
-        return [self._convert(dict(zip(columns, row))) for row in rows]
+        return [self._convert(dict(zip(columns, row, strict=False))) for row in rows]
 
     @staticmethod
     def _convert(row: dict) -> dict:

@@ -23,7 +23,16 @@ from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 
 from ..models import (
-    ALLOWED, BLOCKED, EXECUTED, EXPIRED, FAILED, HELD, PENDING, REJECTED, ROLLED_BACK, AutopilotAction,
+    ALLOWED,
+    BLOCKED,
+    EXECUTED,
+    EXPIRED,
+    FAILED,
+    HELD,
+    PENDING,
+    REJECTED,
+    ROLLED_BACK,
+    AutopilotAction,
 )
 from ..selectors.autopilot import Proposal, autopilot_proposals, campaign_state
 from .breakers import automation_managers, circuit_breakers_check

@@ -10,7 +10,6 @@ from ..selectors.gate import DECREASE, INCREASE, INFORMATIONAL_ACTIONS, NEUTRAL,
 from .health import account_signal, signal_health_current, signal_summary
 
 
-
 @dataclass(frozen=True)
 class Actor:
     """Who or what acts: the autopilot, a rule, a user or an API key (for the user who created it)."""

@@ -1,5 +1,9 @@
 from .autopilot import (
-    AutopilotActionViewSet, AutopilotRunView, AutopilotSettingsView, AutopilotStatusView, CircuitBreakerViewSet,
+    AutopilotActionViewSet,
+    AutopilotRunView,
+    AutopilotSettingsView,
+    AutopilotStatusView,
+    CircuitBreakerViewSet,
     PendingActionsView,
 )
 from .rules import RuleViewSet

@@ -18,8 +18,14 @@ from .. import serializers as s
 from ..models import ACTION_SOURCES, ACTION_STATUSES, PENDING, AutopilotAction, CircuitBreaker
 from ..selectors.autopilot import autopilot_status
 from ..services import (
-    action_approve, action_reject, action_rollback, actor_for_request, autopilot_run, autopilot_settings_get,
-    autopilot_settings_update, circuit_breaker_resume,
+    action_approve,
+    action_reject,
+    action_rollback,
+    actor_for_request,
+    autopilot_run,
+    autopilot_settings_get,
+    autopilot_settings_update,
+    circuit_breaker_resume,
 )
 from .base import AutomationEndpoint
 

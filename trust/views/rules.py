@@ -20,7 +20,12 @@ from .. import serializers as s
 from ..models import Rule, RuleExecution, RuleFiring
 from ..selectors.backtest import MAX_DAYS, rule_backtest
 from ..selectors.rules import (
-    describe, evaluation_metrics, metrics_by_lookback, rule_evaluate, scope_count, tenant_today,
+    describe,
+    evaluation_metrics,
+    metrics_by_lookback,
+    rule_evaluate,
+    scope_count,
+    tenant_today,
 )
 from ..services import autopilot_settings_get, rule_create, rule_delete, rule_run, rule_update
 from .base import AutomationEndpoint

@@ -33,7 +33,7 @@ def client_get_visible(*, tenant: Tenant, user: User, client_id) -> Client:
     try:
         client_id = uuid.UUID(str(client_id))
     except ValueError:
-        raise NotFound("Client not found.")
+        raise NotFound("Client not found.") from None
     client = clients_visible_to(tenant=tenant, user=user).filter(pk=client_id).first()
     if client is None:
         raise NotFound("Client not found.")

@@ -15,8 +15,15 @@ from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
 from ..alert_catalog import DATA_SOURCES
-from ..models import (INSTANCE_DISMISSED, INSTANCE_RESOLVED, INSTANCE_TRIGGERED, TASK_CANCELLED, TASK_COMPLETED,
-                      Alert, AlertInstance)
+from ..models import (
+    INSTANCE_DISMISSED,
+    INSTANCE_RESOLVED,
+    INSTANCE_TRIGGERED,
+    TASK_CANCELLED,
+    TASK_COMPLETED,
+    Alert,
+    AlertInstance,
+)
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for

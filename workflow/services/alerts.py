@@ -16,9 +16,22 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from stratum.api.exceptions import ValidationFailed
 
-from ..alert_catalog import (ALERT_TYPE_DEFS, CHANGE, COMPARE_TO, DATA_SOURCES, DEFAULT_ALERT_TYPES,
-                             DEFAULT_LOOKBACK_DAYS, FREQUENCY_TYPES, MAX_LOOKBACK_DAYS, OPERATORS, WEEKDAYS,
-                             crontab_fields, default_condition, default_frequency, timezone_is_valid)
+from ..alert_catalog import (
+    ALERT_TYPE_DEFS,
+    CHANGE,
+    COMPARE_TO,
+    DATA_SOURCES,
+    DEFAULT_ALERT_TYPES,
+    DEFAULT_LOOKBACK_DAYS,
+    FREQUENCY_TYPES,
+    MAX_LOOKBACK_DAYS,
+    OPERATORS,
+    WEEKDAYS,
+    crontab_fields,
+    default_condition,
+    default_frequency,
+    timezone_is_valid,
+)
 from ..models import DATA_LEVELS, TASK_PRIORITIES, TASK_TYPES, Alert, Client
 from .tasks import assignees_resolve
 

@@ -38,7 +38,7 @@ def client_create(*, tenant: Tenant, actor: User, name: str, logo: str = "", is_
             client = Client.objects.for_tenant(tenant).create(tenant=tenant, name=name, logo=logo or "",
                                                               is_active=is_active)
     except IntegrityError:
-        raise ValidationFailed(errors={"name": ["A client with this name already exists."]})
+        raise ValidationFailed(errors={"name": ["A client with this name already exists."]}) from None
     if not is_tenant_admin(actor):
         ClientMembership.objects.for_tenant(tenant).create(tenant=tenant, client=client, user=actor,
                                                            role=CLIENT_ROLE_ADMIN)
@@ -85,7 +85,7 @@ def _tenant_user(*, tenant: Tenant, user_id) -> User:
     try:
         user_id = uuid.UUID(str(user_id))
     except ValueError:
-        raise ValidationFailed(errors={"user_id": ["Not a valid user id."]})
+        raise ValidationFailed(errors={"user_id": ["Not a valid user id."]}) from None
     user = User.objects.filter(tenant=tenant, pk=user_id, is_active=True).first()
     if user is None:
         raise ValidationFailed(errors={"user_id": ["No active user of this tenant with this id."]})
@@ -135,7 +135,7 @@ def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> 
     try:
         ad_account_id = uuid.UUID(str(ad_account_id))
     except ValueError:
-        raise ValidationFailed(errors={"ad_account_id": ["Not a valid id."]})
+        raise ValidationFailed(errors={"ad_account_id": ["Not a valid id."]}) from None
     with transaction.atomic():
         account = AdAccount.objects.for_tenant(tenant).select_for_update().filter(pk=ad_account_id).first()
         if account is None:

@@ -12,8 +12,16 @@ from stratum.api.exceptions import ValidationFailed
 
 from .. import leadscoring as scoring
 from ..cdp_link import cdp_event_counts, cdp_profile_id, cdp_profile_ids, cdp_purchase_counts
-from ..models import (LEAD_CONVERTED, LEAD_NOT_CONVERTED, LEAD_OUTCOMES, SCORING_FORMULA, SCORING_LOGISTIC, Client,
-                      Lead, LeadScoringModel)
+from ..models import (
+    LEAD_CONVERTED,
+    LEAD_NOT_CONVERTED,
+    LEAD_OUTCOMES,
+    SCORING_FORMULA,
+    SCORING_LOGISTIC,
+    Client,
+    Lead,
+    LeadScoringModel,
+)
 
 # A lead with no CDP purchase this many days after it was scored counts as not converted.
 OUTCOME_WINDOW_DAYS = 30

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -13,9 +14,21 @@ from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
 
 from ..access import role_at_least
-from ..models import (CLIENT_ROLE_ADMIN, RELATED_OBJECT_TYPES, TASK_CANCELLED, TASK_COMPLETED, TASK_OPEN_STATUSES,
-                      TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES, AlertInstance, Client, CreativeSubmission, Task,
-                      TaskComment)
+from ..models import (
+    CLIENT_ROLE_ADMIN,
+    RELATED_OBJECT_TYPES,
+    TASK_CANCELLED,
+    TASK_COMPLETED,
+    TASK_OPEN_STATUSES,
+    TASK_PRIORITIES,
+    TASK_STATUSES,
+    TASK_TYPES,
+    AlertInstance,
+    Client,
+    CreativeSubmission,
+    Task,
+    TaskComment,
+)
 from ..selectors.clients import client_users
 
 MAX_ASSIGNEES = 50
@@ -28,8 +41,8 @@ def _fail(field: str, message: str):
 def _as_datetime(value: dt.date | dt.datetime | None) -> dt.datetime | None:
     """A due date: a date means midnight UTC of that day (the spec's `2024-01-15` → `2024-01-15T00:00:00Z`)."""
     if value is None or isinstance(value, dt.datetime):
-        return value if value is None or timezone.is_aware(value) else timezone.make_aware(value, dt.timezone.utc)
-    return dt.datetime.combine(value, dt.time(0, 0), tzinfo=dt.timezone.utc)
+        return value if value is None or timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
+    return dt.datetime.combine(value, dt.time(0, 0), tzinfo=dt.UTC)
 
 
 def assignees_resolve(*, tenant: Tenant, client: Client | None, assignees: Iterable[User | str | uuid.UUID],

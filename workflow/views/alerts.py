@@ -16,9 +16,17 @@ from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, INSTANCE_STATUSES, A
 from ..selectors.clients import client_get_visible
 from ..selectors.objects import alerts_filter, alerts_visible_to, instances_filter, instances_visible_to
 from ..serializers import alerts as s
-from ..services import alert_runs, alerts as services
-from .base import (CatalystOffsetPagination, FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok,
-                   page_envelope)
+from ..services import alert_runs
+from ..services import alerts as services
+from .base import (
+    CatalystOffsetPagination,
+    FullListPagination,
+    WorkflowViewSet,
+    deleted_envelope,
+    envelope,
+    ok,
+    page_envelope,
+)
 
 TAGS = ["catalyst: alerts"]
 CLIENT_PARAM = OpenApiParameter("client_id", str, required=False,

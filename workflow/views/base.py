@@ -9,15 +9,14 @@ from rest_framework import serializers
 
 from stratum.api.envelope import catalyst_response
 from stratum.api.exceptions import Forbidden
-from stratum.api.params import parse_uuid
 from stratum.api.pagination import CatalystOffsetPagination, CatalystPagination
+from stratum.api.params import parse_uuid
 from stratum.api.permissions import ROLES
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from ..access import role_require
 from ..models import CLIENT_ROLE_MEMBER
 from ..selectors.clients import client_get_visible
-
 
 # The spec's common `created_at` date-range filter (workflow.filters.created_range_parse).
 CREATED_PARAMS = [

@@ -14,8 +14,15 @@ from ..selectors.clients import client_get_visible
 from ..selectors.objects import leads_filter, leads_visible_to
 from ..serializers import leads as s
 from ..services import leads as services
-from .base import (CREATED_PARAMS, CatalystOffsetPagination, WorkflowAPIView, WorkflowViewSet, envelope, ok,
-                   page_envelope)
+from .base import (
+    CREATED_PARAMS,
+    CatalystOffsetPagination,
+    WorkflowAPIView,
+    WorkflowViewSet,
+    envelope,
+    ok,
+    page_envelope,
+)
 
 TAGS = ["catalyst: lead scoring"]
 

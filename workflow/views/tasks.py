@@ -13,8 +13,16 @@ from ..models import CLIENT_ROLE_MEMBER, TASK_PRIORITIES, TASK_STATUSES, TASK_TY
 from ..selectors.tasks import comments_visible_to, task_comments, task_list_queryset, tasks_filter
 from ..serializers import tasks as s
 from ..services import tasks as services
-from .base import (CREATED_PARAMS, FullListPagination, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope,
-                   work_client)
+from .base import (
+    CREATED_PARAMS,
+    FullListPagination,
+    WorkflowViewSet,
+    deleted_envelope,
+    envelope,
+    ok,
+    page_envelope,
+    work_client,
+)
 
 TAGS = ["catalyst: tasks"]
 LIST_PARAMS = [
