@@ -167,8 +167,9 @@ class _Batch:
             usable[item.index] = {k: v for k, v in item.identifiers.items() if not self.rules.is_blocked(k, v)}
             blocked[item.index] = {k: v for k, v in item.identifiers.items() if k not in usable[item.index]}
         keys = sorted({pair for item in fresh for pair in usable[item.index].items()})
+        # Also with no keys: the statement bounds the row-lock waits that follow (lock_timeout).
+        advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
         if keys:
-            advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
             self.keymap = {(kind, value): [pk, pid] for kind, value, pk, pid in _identities_lookup(tenant, keys)}
         named = {item.profile_id for item in fresh if item.profile_id} | {pid for _, pid in self.keymap.values()}
         self._lock_profiles(named)
@@ -421,16 +422,15 @@ class _Batch:
         for item in stored:
             result = self.results[item.index]
             result.profile_id = self.find(item.target)
-        qs = Profile.objects.for_tenant(tenant)
         new_profiles = [s for s in self.profiles.values() if s.new]
         if new_profiles:
-            qs.bulk_create([Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
+            _bulk_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
                                     phone=s.phone, external_id=s.external_id, traits=s.traits or {},
                                     created_at=now, updated_at=now) for s in new_profiles])
         if self.merges:
             self._write_merges()
         if self.new_identities:
-            Identity.objects.for_tenant(tenant).bulk_create([
+            _bulk_insert(tenant, Identity, [
                 Identity(id=pk, tenant=tenant, profile_id=self.find(pid), type=kind, value=value, source=self.source,
                          created_at=now) for pk, (kind, value), pid in self.new_identities])
         changed = [s for s in self.profiles.values() if s.dirty and not s.new and s.merged_into is None]
@@ -439,11 +439,11 @@ class _Batch:
                               ([s for s in changed if "traits" not in s.dirty],
                                ["lifecycle_stage", *PRIMARY_FIELDS, "updated_at"])):
             if group:
-                qs.bulk_update([Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage,
-                                        email=s.email, phone=s.phone, external_id=s.external_id, updated_at=now)
-                                for s in group], fields)
+                _bulk_set(tenant, Profile, [
+                    Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage, email=s.email,
+                            phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
         if self.links:
-            IdentityLink.objects.for_tenant(tenant).bulk_create(self.links)
+            _bulk_insert(tenant, IdentityLink, self.links)
         events = [item for item in stored if item.event_type]
         _events_insert(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
@@ -455,7 +455,7 @@ class _Batch:
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
-        ProfileMerge.objects.for_tenant(tenant).bulk_create([merge for merge, _, _ in self.merges])
+        _bulk_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
         final = {loser: self.find(loser) for _, _, loser in self.merges}
         # Everything the losers owned (and every profile merged into them before) goes to the final winner.
         _repoint(Identity, "profile_id", final, tenant)
@@ -470,6 +470,44 @@ class _Batch:
             self.profiles[loser].merged_into = final[loser]
         winners = {w for w in final.values()}
         _totals_recompute(tenant, winners)
+
+
+PG_MAX_PARAMS = 65_000
+
+
+def _bulk_insert(tenant, model, objs: list) -> None:
+    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: a multi-row INSERT on
+    PostgreSQL (split only past its 65,535 parameters), one prepared statement run for every row (executemany) on
+    SQLite, where a multi-row INSERT may bind at most 999 parameters."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields]
+    if connection.vendor == "postgresql":
+        model.objects.for_tenant(tenant).bulk_create(objs, batch_size=max(1, PG_MAX_PARAMS // len(fields)))
+        return
+    table = model._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _bulk_set(tenant, model, objs: list, fields: list[str]) -> None:
+    """Sets `fields` of these rows to their values in `objs`, in one statement (bulk_update's CASE on PostgreSQL, one
+    prepared UPDATE run per row on SQLite)."""
+    if connection.vendor == "postgresql":
+        batch = max(1, PG_MAX_PARAMS // (2 * len(fields) + 2))
+        model.objects.for_tenant(tenant).bulk_update(objs, fields, batch_size=batch)
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    sql = (f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in columns)} "
+           f"WHERE {meta.pk.column} = %s")
+    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+            + [meta.pk.get_db_prep_value(obj.pk, connection)] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 def _identities_lookup(tenant, keys: list[tuple[str, str]]):
@@ -526,11 +564,11 @@ def _events_insert(*, tenant, rows: list[tuple], source: str, now) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
-        Event.objects.for_tenant(tenant).bulk_create([
+        _bulk_insert(tenant, Event, [
             Event(pk=pk, tenant=tenant, profile_id=profile_id, origin_profile_id=origin, identity_id=identity_id,
                   event_type=item.event_type, timestamp=item.timestamp, properties=item.properties,
                   revenue=item.revenue, message_id=item.message_id, source=source, received_at=now)
-            for pk, profile_id, origin, identity_id, item in rows], batch_size=500)
+            for pk, profile_id, origin, identity_id, item in rows])
         return
     from psycopg.types.json import Jsonb
 

@@ -92,8 +92,9 @@ def atomic_retry(fn: Callable[[], T], *, attempts: int = 5, integrity_attempts: 
     raise AssertionError("unreachable")
 
 
-def lock_timeout_set(seconds: float = DEFAULT_LOCK_TIMEOUT) -> None:
+def lock_timeout_set(seconds: float | None = None) -> None:
     """Bounds every lock wait of the current transaction (PostgreSQL; SQLite has its busy timeout)."""
+    seconds = DEFAULT_LOCK_TIMEOUT if seconds is None else seconds
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
@@ -105,13 +106,15 @@ def advisory_key(*parts: object) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def advisory_xact_locks(keys: Iterable[int], *, timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
+def advisory_xact_locks(keys: Iterable[int], *, timeout: float | None = None) -> None:
     """Takes transaction-scoped advisory locks on `keys` in ascending order (one global order: two transactions
     locking overlapping sets cannot deadlock on them), in one round trip, with a bounded wait. Released at commit or
-    rollback. A no-op off PostgreSQL (SQLite serialises writers)."""
+    rollback. The lock_timeout it sets bounds the transaction's later row-lock waits too (also with no keys). A
+    no-op off PostgreSQL (SQLite serialises writers)."""
     ordered = sorted(set(keys))
     if connection.vendor != "postgresql":
         return
+    timeout = DEFAULT_LOCK_TIMEOUT if timeout is None else timeout
     with connection.cursor() as cursor:
         # unnest yields the array in order and the aggregate consumes the rows in that order.
         cursor.execute("SELECT set_config('lock_timeout', %s, true), "
