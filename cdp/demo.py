@@ -1,5 +1,9 @@
 """seed_demo: ~10,000 customer profiles with identities, touchpoints and purchase histories, RFM, segments
-and audiences. Bulk inserts, deterministic (seeded random), idempotent (a second run changes nothing)."""
+and audiences. Bulk inserts, deterministic (seeded random), idempotent (a second run changes nothing).
+
+Seconds on both databases: the bulk-loaded tables are ANALYZEd at once (without statistics the planner takes the
+new tables for empty and a segment's membership `INSERT … SELECT` ran for minutes on PostgreSQL), and segment
+memberships and audiences are built once the profiles and events are committed (`on_commit`)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +11,7 @@ import random
 import uuid
 from decimal import Decimal
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns.models import AdAccount, Campaign
@@ -41,11 +46,31 @@ SEGMENTS = (
 )
 
 
+TABLES = ("cdp_profile", "cdp_identity", "cdp_event", "cdp_profilerfm")
+
+
+def _analyze() -> None:
+    """Fresh planner statistics for the bulk-loaded tables (also inside the seed's transaction: PostgreSQL's ANALYZE
+    samples the rows the current transaction inserted, SQLite's writes sqlite_stat1)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {', '.join(TABLES)}")
+        else:
+            for table in TABLES:
+                cursor.execute(f"ANALYZE {table}")
+
+
 def seed(*, tenant, stdout) -> None:
     if not Profile.objects.filter(external_id=MARKER).exists():
         _profiles_and_events(tenant=tenant, stdout=stdout)
         result = rfm_recompute(tenant=tenant)
+        _analyze()
         stdout.write(f"  RFM scored {result['scored']} purchasers")
+    # Segments and audiences read what was just loaded: built once it is committed (at once outside a transaction).
+    transaction.on_commit(lambda: _segments_and_audiences(tenant=tenant, stdout=stdout))
+
+
+def _segments_and_audiences(*, tenant, stdout) -> None:
     segments = []
     for name, description, conditions in SEGMENTS:
         segment, created = Segment.objects.get_or_create(tenant=tenant, name=name, defaults={
