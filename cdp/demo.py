@@ -64,8 +64,10 @@ def seed(*, tenant, stdout) -> None:
     if not Profile.objects.filter(external_id=MARKER).exists():
         _profiles_and_events(tenant=tenant, stdout=stdout)
         result = rfm_recompute(tenant=tenant)
-        _analyze()
         stdout.write(f"  RFM scored {result['scored']} purchasers")
+    # Also on a second run: a database seeded before (or grown by ingestion since) gets statistics too — without
+    # them SQLite walks the tenant/time index for a profile's timeline (1.2 s instead of a few ms on 82k events).
+    _analyze()
     # Segments and audiences read what was just loaded: built once it is committed (at once outside a transaction).
     transaction.on_commit(lambda: _segments_and_audiences(tenant=tenant, stdout=stdout))
 
