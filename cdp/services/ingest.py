@@ -46,7 +46,16 @@ from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry
 from stratum.api.exceptions import ValidationFailed
 
 from ..identifiers import Rules, priority, rules_for
-from ..models import PURCHASE_EVENT, Event, Identity, IdentityLink, Profile, ProfileMerge, SegmentMembership
+from ..models import (
+    PURCHASE_EVENT,
+    Event,
+    Identity,
+    IdentityLink,
+    Profile,
+    ProfileMerge,
+    ProfileRfm,
+    SegmentMembership,
+)
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 
 MAX_TRAITS_BYTES = 32 * 1024
@@ -424,13 +433,13 @@ class _Batch:
             result.profile_id = self.find(item.target)
         new_profiles = [s for s in self.profiles.values() if s.new]
         if new_profiles:
-            _bulk_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
+            rows_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
                                     phone=s.phone, external_id=s.external_id, traits=s.traits or {},
                                     created_at=now, updated_at=now) for s in new_profiles])
         if self.merges:
             self._write_merges()
         if self.new_identities:
-            _bulk_insert(tenant, Identity, [
+            rows_insert(tenant, Identity, [
                 Identity(id=pk, tenant=tenant, profile_id=self.find(pid), type=kind, value=value, source=self.source,
                          created_at=now) for pk, (kind, value), pid in self.new_identities])
         changed = [s for s in self.profiles.values() if s.dirty and not s.new and s.merged_into is None]
@@ -443,9 +452,9 @@ class _Batch:
                     Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage, email=s.email,
                             phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
         if self.links:
-            _bulk_insert(tenant, IdentityLink, self.links)
+            rows_insert(tenant, IdentityLink, self.links)
         events = [item for item in stored if item.event_type]
-        _events_insert(tenant=tenant, rows=[
+        events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
             source=self.source, now=now)
         touched: dict[Any, list] = {}
@@ -455,7 +464,7 @@ class _Batch:
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
-        _bulk_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
+        rows_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
         final = {loser: self.find(loser) for _, _, loser in self.merges}
         # Everything the losers owned (and every profile merged into them before) goes to the final winner.
         _repoint(Identity, "profile_id", final, tenant)
@@ -466,6 +475,7 @@ class _Batch:
         _repoint(Profile, "merged_into_id", final, tenant, match="id")
         SegmentMembership.objects.for_tenant(tenant).filter(profile_id__in=losers, removed_at__isnull=True) \
             .update(removed_at=now)
+        ProfileRfm.objects.for_tenant(tenant).filter(profile_id__in=losers).delete()  # the next recompute scores the winner
         for loser in losers:
             self.profiles[loser].merged_into = final[loser]
         winners = {w for w in final.values()}
@@ -475,7 +485,7 @@ class _Batch:
 PG_MAX_PARAMS = 65_000
 
 
-def _bulk_insert(tenant, model, objs: list) -> None:
+def rows_insert(tenant, model, objs: list) -> None:
     """Inserts fully built rows (ids and timestamps set by the caller) in one statement: a multi-row INSERT on
     PostgreSQL (split only past its 65,535 parameters), one prepared statement run for every row (executemany) on
     SQLite, where a multi-row INSERT may bind at most 999 parameters."""
@@ -488,7 +498,7 @@ def _bulk_insert(tenant, model, objs: list) -> None:
     table = model._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objs]
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
 
@@ -558,13 +568,13 @@ EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "identity
                  "properties", "revenue", "message_id", "source", "received_at")
 
 
-def _events_insert(*, tenant, rows: list[tuple], source: str, now) -> None:
+def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
     """PostgreSQL: COPY (a 1,000-row INSERT spends most of its time quoting 12,000 parameters client-side and
     parsing the statement). Other databases: bulk_create."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        _bulk_insert(tenant, Event, [
+        rows_insert(tenant, Event, [
             Event(pk=pk, tenant=tenant, profile_id=profile_id, origin_profile_id=origin, identity_id=identity_id,
                   event_type=item.event_type, timestamp=item.timestamp, properties=item.properties,
                   revenue=item.revenue, message_id=item.message_id, source=source, received_at=now)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
-from cdp.models import Event, Identity, Profile, SegmentMembership
+from cdp.models import Event, Identity, Profile, ProfileRfm, SegmentMembership
 
 
 def cdp_invariant_violations(tenant) -> list[str]:
@@ -13,7 +13,7 @@ def cdp_invariant_violations(tenant) -> list[str]:
     problems = []
     profiles = Profile.objects.for_tenant(tenant)
     merged = profiles.filter(merged_into__isnull=False)
-    for model, label in ((Identity, "identities"), (Event, "events")):
+    for model, label in ((Identity, "identities"), (Event, "events"), (ProfileRfm, "RFM scores")):
         stranded = model.objects.for_tenant(tenant).filter(profile__merged_into__isnull=False).count()
         if stranded:
             problems.append(f"{stranded} {label} on merged profiles")
