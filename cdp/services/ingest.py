@@ -59,7 +59,11 @@ from ..models import (
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 
 MAX_TRAITS_BYTES = 32 * 1024
-MAX_FOLLOW = 8  # merged_into hops re-checked under lock (chains are collapsed, so one is the rule)
+MAX_FOLLOW = 8
+# A batch naming people that other batches are changing queues behind them: it may wait this long for a lock
+# (then 503 DATABASE_BUSY with Retry-After), and retries after deadlocks stop once the request has spent TIME_BUDGET.
+LOCK_TIMEOUT = 30
+TIME_BUDGET = 60  # merged_into hops re-checked under lock (chains are collapsed, so one is the rule)
 NO_USABLE = "No usable identifier: every value given is on the blocklist or none was given."
 
 
@@ -113,7 +117,7 @@ def items_ingest(*, tenant, items: list[IngestItem], source: str = "api", now: d
     if not items:
         return {}
     return atomic_retry(lambda: _Batch(tenant, items, source, now or timezone.now(), rules).run(),
-                        attempts=5, integrity_attempts=2)
+                        attempts=5, integrity_attempts=2, budget=TIME_BUDGET)
 
 
 @dataclass
@@ -177,7 +181,7 @@ class _Batch:
             blocked[item.index] = {k: v for k, v in item.identifiers.items() if k not in usable[item.index]}
         keys = sorted({pair for item in fresh for pair in usable[item.index].items()})
         # Also with no keys: the statement bounds the row-lock waits that follow (lock_timeout).
-        advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
+        advisory_xact_locks((key_lock(tenant.pk, kind, value) for kind, value in keys), timeout=LOCK_TIMEOUT)
         if keys:
             self.keymap = {(kind, value): [pk, pid] for kind, value, pk, pid in _identities_lookup(tenant, keys)}
         named = {item.profile_id for item in fresh if item.profile_id} | {pid for _, pid in self.keymap.values()}
