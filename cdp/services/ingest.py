@@ -38,8 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DecimalField, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.utils import timezone
 
 from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry
@@ -555,17 +554,29 @@ def _repoint(model, column: str, mapping: dict, tenant, *, match: str | None = N
 
 
 def _totals_recompute(tenant, profile_ids) -> None:
-    """total_orders, ltv, last purchase, last seen of these profiles from their events: one statement."""
-    events = Event.objects.for_tenant(tenant).filter(profile_id=OuterRef("pk")).order_by().values("profile_id")
-    purchases = events.filter(event_type=PURCHASE_EVENT)
-    Profile.objects.for_tenant(tenant).filter(pk__in=profile_ids).update(
-        total_orders=Coalesce(Subquery(purchases.annotate(n=Count("pk")).values("n")), Value(0),
-                              output_field=IntegerField()),
-        ltv=Coalesce(Subquery(purchases.annotate(s=Sum("revenue")).values("s")),
-                     Value(Decimal(0)), output_field=DecimalField(max_digits=16, decimal_places=2)),
-        last_purchase_at=Subquery(purchases.annotate(m=Max("timestamp")).values("m")),
-        last_seen_at=Subquery(events.annotate(m=Max("timestamp")).values("m")),
-        updated_at=timezone.now())
+    """total_orders, ltv, last purchase, last seen of these profiles from their events: one statement, which reads the
+    events through the (profile, timestamp) index (a correlated sub-select per column let the planner walk the
+    tenant's whole (tenant, event_type) index once per profile: minutes on a million events)."""
+    ids = sorted(profile_ids, key=str)
+    if not ids:
+        return
+    table, events = Profile._meta.db_table, Event._meta.db_table
+    cast = "::uuid" if connection.vendor == "postgresql" else ""
+    values = ", ".join([f"(%s{cast})"] * len(ids))
+    sql = f"""WITH w(id) AS (VALUES {values}),
+a AS (SELECT e.profile_id,
+             SUM(CASE WHEN e.event_type = %s THEN 1 ELSE 0 END) AS orders,
+             SUM(CASE WHEN e.event_type = %s THEN e.revenue END) AS ltv,
+             MAX(CASE WHEN e.event_type = %s THEN e.timestamp END) AS last_purchase,
+             MAX(e.timestamp) AS last_seen
+      FROM {events} e JOIN w ON e.profile_id = w.id GROUP BY e.profile_id)
+UPDATE {table} SET total_orders = COALESCE(a.orders, 0), ltv = COALESCE(a.ltv, 0),
+                   last_purchase_at = a.last_purchase, last_seen_at = a.last_seen, updated_at = %s
+FROM w LEFT JOIN a ON a.profile_id = w.id
+WHERE {table}.id = w.id AND {table}.tenant_id = %s"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(_uuid_param(pk) for pk in ids), PURCHASE_EVENT, PURCHASE_EVENT, PURCHASE_EVENT,
+                             connection.ops.adapt_datetimefield_value(timezone.now()), _uuid_param(tenant.pk)])
 
 
 EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "identity_id", "event_type", "timestamp",
