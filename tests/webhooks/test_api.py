@@ -186,6 +186,16 @@ class TestRolesAndScopes:
         assert writer.post("/api/v1/webhooks", SPEC_BODY, format="json").status_code == 201
         assert_error(key_client_for(user, scopes=["read:campaigns"]).get("/api/v1/webhooks"), 403)
 
+    def test_write_scope_includes_read(self, tenant, user):
+        """The reference's own key shape names only `write:webhooks`: such a key lists what it creates."""
+        writer = key_client_for(user, scopes=["write:webhooks"])
+        created = writer.post("/api/v1/webhooks", SPEC_BODY, format="json")
+        assert created.status_code == 201, created.content
+        listing = writer.get("/api/v1/webhooks")
+        assert listing.status_code == 200
+        assert [w["id"] for w in listing.json()["items"]] == [created.json()["id"]]
+        assert_error(writer.get("/api/v1/campaigns"), 403, "FORBIDDEN")
+
 
 class TestRotateAndTest:
     def test_rotate_with_a_chosen_secret(self, api_client, tenant):
