@@ -125,12 +125,13 @@ class TestPacingAndSignalHealth:
         body = api_client.get(URL, {"types": "pacing,signal_health"}).json()
         [pacing] = of_type(body, "pacing")
         assert pacing["title"] == "Campaign is overpacing: Hot" and pacing["severity"] == "high"
-        assert pacing["confidence"] is None and pacing["data"]["actual_spend"] == 95.0
+        assert pacing["confidence"] == 1.0 and pacing["data"]["actual_spend"] == 95.0
         assert pacing["potential_impact"] == "+$32.50 spend vs plan"  # 95 − 100 × 15/24
         signals = {i["title"]: i for i in of_type(body, "signal_health")}
         forgotten = signals["Signal health unhealthy: Forgotten account"]
         assert forgotten["severity"] == "high" and "never synced" in forgotten["description"]
         assert body["counts"] == {"pacing": 1, "signal_health": len(signals)}
+        assert {i["confidence"] for i in signals.values()} == {1.0}
 
 
 class TestEndpoint:
