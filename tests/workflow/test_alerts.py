@@ -192,6 +192,20 @@ def test_trigger_creates_instances_with_tasks_once(team, tenant, ads):
     assert_error(team.api("outsider").post(url), 404)
 
 
+def test_a_disabled_alert_is_not_triggered_by_hand_or_by_schedule(team, tenant, ads):
+    alert_id = data(create_alert(team))["alert_id"]
+    admin = team.api("admin")
+    disabled = data(admin.put(f"/api/v1/alerts/{alert_id}?client_id={team.brand.pk}", {"is_enabled": False},
+                              format="json"))
+    assert disabled["is_enabled"] is False
+    body = assert_error(admin.post(f"/api/v1/alerts/{alert_id}/trigger?client_id={team.brand.pk}"), 409,
+                        "ALERT_DISABLED")
+    assert "disabled" in body["detail"]
+    alert = Alert.objects.for_tenant(tenant).get(pk=alert_id)
+    assert alert_run(tenant=tenant, alert=alert, slot="2026-03-10T09:00").skipped
+    assert not AlertInstance.objects.for_tenant(tenant).exists() and not Task.objects.for_tenant(tenant).exists()
+
+
 def test_recovered_object_resolves_its_instance_and_task(team, tenant, ads, scoped):
     alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin, **SPEC_BODY)
     alert_run(tenant=tenant, alert=alert)

@@ -28,6 +28,8 @@ from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for
 
+ALERT_DISABLED = "ALERT_DISABLED"
+
 
 @dataclass
 class AlertRunResult:
@@ -81,6 +83,11 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
         alert = (Alert.objects.for_tenant(tenant).select_for_update(of=("self",)).select_related("client", "created_by")
                  .get(pk=alert.pk))
         result = AlertRunResult(alert=alert)
+        if not alert.is_enabled:  # read under the row lock: a run racing a PATCH that disables it does not run
+            if slot is None:
+                raise Conflict("The alert is disabled; enable it before triggering it.", code=ALERT_DISABLED)
+            result.skipped = True
+            return result
         if slot is not None and alert.last_scheduled_slot == slot:
             result.skipped = True
             return result
