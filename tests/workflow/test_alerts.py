@@ -313,7 +313,8 @@ def test_list_instances_in_spec_shape(team, instances):
     assert data(api.get("/api/v1/alerts/instances?status=resolved"))["total_items"] == 0
     page = data(api.get("/api/v1/alerts/instances?limit=1&offset=1"))
     assert len(page["instances"]) == 1 and page["offset"] == 1
-    for query in ("status=open", "limit=0", "offset=-1", "alert_id=x"):
+    assert data(api.get("/api/v1/alerts/instances?limit=100"))["limit"] == 100
+    for query in ("status=open", "limit=0", "offset=-1", "alert_id=x", "limit=101", "limit=1000"):
         assert_error(api.get(f"/api/v1/alerts/instances?{query}"), 422)
     assert_error(team.api("outsider").get(f"/api/v1/alerts/instances?client_id={team.brand.pk}"), 404)
 
