@@ -10,7 +10,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from stratum.api.exceptions import NotFound
+from stratum.api.exceptions import NotConnected, NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.permissions import is_api_key_request
@@ -253,6 +253,8 @@ def _builder_account(tenant, platform: str, account_id: str) -> AdAccount:
         account = None
     account = account or accounts.filter(external_id=account_id).first()
     if account is None:
+        if not accounts.exists():  # nothing of this platform at all: the one "not connected" answer
+            raise NotConnected(f"{platform} is not connected. Connect it via /api/v1/oauth/{platform}/authorize.")
         raise NotFound(f"No {platform} ad account {account_id[:64]!r} is connected.")
     return account
 

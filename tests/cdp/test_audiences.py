@@ -121,6 +121,7 @@ def test_bad_input(api_client, setup):
     assert_error(create(api_client, setup, sync_frequency="minutely"), 422)
     assert_error(create(api_client, setup, platform_config={"ad_account_id": "act_123456", "token": "x"}), 422)
     assert_error(create(api_client, setup, platform="myspace"), 422)
+    assert_error(create(api_client, setup, platform="tiktok"), 409, "NOT_CONNECTED")  # no TikTok account at all
     assert_error(api_client.post(f"{BASE}/audiences/00000000-0000-0000-0000-000000000000/sync"), 404)
 
 
