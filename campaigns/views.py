@@ -193,7 +193,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
 class BuilderPlatformsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(responses=s.BuilderPlatformListSerializer, tags=["campaign-builder"],
+    @extend_schema(responses=s.BuilderPlatformSerializer(many=True), parameters=PAGE_PARAMETERS,
+                   tags=["campaign-builder"],
                    description="Every platform with its rules; `connected` when the tenant has an active ad "
                                "account on it, `available` when a connector is installed.")
     def get(self, request):
@@ -207,7 +208,8 @@ class BuilderPlatformsView(TenantAPIView):
             platforms.append({**rules.as_dict(), "connected": counts.get(platform, 0) > 0,
                               "available": platform in installed, "ad_accounts": counts.get(platform, 0),
                               "supports_audiences": supports_audiences(platform)})
-        return Response({"platforms": platforms})
+        paginator = StratumPagination()  # every Stratum list is a page (the reference shows no other shape)
+        return paginator.get_paginated_response(paginator.paginate_queryset(platforms, request, view=self))
 
 
 class BuilderAccountsView(TenantAPIView):

@@ -91,7 +91,7 @@ class PlatformAccountsView(TenantAPIView):
     write_roles = WRITE_ROLES
 
     @error_responses(409, 502)
-    @extend_schema(parameters=[AD_PLATFORM], responses={200: s.ReachableAccountSerializer(many=True)},
+    @extend_schema(parameters=[AD_PLATFORM, *PAGE_PARAMETERS], responses={200: s.ReachableAccountSerializer(many=True)},
                    tags=["integrations"])
     def get(self, request, platform: str):
         paginator = StratumPagination()

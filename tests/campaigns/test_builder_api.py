@@ -27,7 +27,9 @@ def body(**overrides):
 
 
 def test_platforms(api_client, demo_account):
-    platforms = {p["platform"]: p for p in api_client.get("/api/v1/campaign-builder/platforms").json()["platforms"]}
+    body = api_client.get("/api/v1/campaign-builder/platforms").json()
+    assert (body["total"], body["page"], body["pages"], body["limit"]) == (5, 1, 1, 20)  # a Stratum page
+    platforms = {p["platform"]: p for p in body["items"]}
     assert set(platforms) == {"meta", "google", "tiktok", "snapchat", "demo"}
     assert platforms["demo"] == {**platforms["demo"], "connected": True, "available": True, "ad_accounts": 1,
                                  "supports_audiences": True}

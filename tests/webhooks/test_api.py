@@ -163,7 +163,9 @@ class TestReadUpdateDelete:
         assert Webhook.objects.unscoped().filter(pk=other.pk, is_active=True).exists()
 
     def test_event_catalogue(self, api_client):
-        body = api_client.get("/api/v1/webhooks/events").json()
+        page = api_client.get("/api/v1/webhooks/events?limit=100").json()
+        assert (page["total"], page["pages"]) == (10, 1)  # a Stratum page, like every list
+        body = page["items"]
         assert body[0] == {"event": "campaign.created", "description": "New campaign created"}
         assert [e["event"] for e in body][-2:] == ["sync.completed", "sync.failed"] and len(body) == 10
 
