@@ -226,6 +226,49 @@ def test_recovered_object_resolves_its_instance_and_task(team, tenant, ads, scop
     assert alert_run(tenant=tenant, alert=alert).instances_created == 0
 
 
+@pytest.mark.parametrize("silence", ["rows_deleted", "no_delivery"])
+def test_an_instance_without_data_resolves_after_the_configured_runs(team, tenant, ads, scoped, settings, silence):
+    """A campaign that stopped delivering, or whose rows are gone, does not keep its instance (and task) open."""
+    from campaigns.models import AdDailyMetric
+
+    settings.ALERT_NO_DATA_RUNS = 3
+    alert_id = data(create_alert(team))["alert_id"]
+    alert = Alert.objects.for_tenant(tenant).get(pk=alert_id)
+    alert_run(tenant=tenant, alert=alert)
+    instance = AlertInstance.objects.get()
+    rows = AdDailyMetric.objects.filter(ad=ads["Ad A"])
+    if silence == "rows_deleted":
+        rows.delete()
+    else:
+        rows.update(spend=0, landing_page_views=0, clicks=0)
+    for run in (1, 2):
+        assert alert_run(tenant=tenant, alert=alert).instances_resolved == 0
+        instance.refresh_from_db()
+        assert (instance.status, instance.runs_without_data) == ("triggered", run)
+    assert alert_run(tenant=tenant, alert=alert).instances_resolved == 1
+    instance.refresh_from_db()
+    assert instance.status == "resolved" and instance.resolved_by is None
+    assert instance.resolution_notes.startswith("Resolved automatically: no data — no cplpv for this ad")
+    assert Task.objects.get(pk=instance.task_id).status == "cancelled"
+    (row,) = data(team.api("viewer").get("/api/v1/alerts/instances?status=resolved"))["instances"]
+    assert row["runs_without_data"] == 3 and row["last_evaluated_at"] is not None
+
+
+def test_data_again_resets_the_no_data_count(team, tenant, ads, scoped):
+    from campaigns.models import AdDailyMetric
+
+    alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin, **SPEC_BODY)
+    alert_run(tenant=tenant, alert=alert)
+    rows = AdDailyMetric.objects.filter(ad=ads["Ad A"])
+    rows.update(landing_page_views=0, spend=0)
+    alert_run(tenant=tenant, alert=alert)
+    assert AlertInstance.objects.get().runs_without_data == 1
+    rows.update(landing_page_views=1, spend=100)  # still above the threshold: the finding is seen again
+    alert_run(tenant=tenant, alert=alert)
+    instance = AlertInstance.objects.get()
+    assert (instance.status, instance.runs_without_data, instance.occurrences) == ("triggered", 0, 2)
+
+
 def test_account_average_comparison(team, tenant, ads, scoped):
     # CPLPV 50% above the account average (26.67 × 1.5 = 40): Ad A (100) fires, Ad B (10) does not
     alert = alert_create(tenant=tenant, client=team.brand, name="Relative", alert_type="cplpv",

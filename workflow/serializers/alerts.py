@@ -99,7 +99,7 @@ class InstanceSerializer(serializers.ModelSerializer):
         model = AlertInstance
         fields = ["id", "alert_id", "alert_name", "client_id", "object_type", "object_id", "triggered_at",
                   "last_seen_at", "occurrences", "alert_data", "status", "task_id", "resolved_at", "resolved_by",
-                  "resolution_notes"]
+                  "resolution_notes", "last_evaluated_at", "runs_without_data"]
         read_only_fields = fields
 
 
