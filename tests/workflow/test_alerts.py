@@ -73,7 +73,7 @@ def test_create_alert_in_spec_shape_and_schedule_it(team, tenant):
     assert alert["is_enabled"] is True and alert["is_default"] is False
     assert alert["custom_config"] == {"frequency": {"type": "daily", "time": "05:00",
                                                     "timezone": "America/Los_Angeles"},
-                                      "thresholds": {"cplpv": 50.0}}
+                                      "thresholds": {"cplpv": 50.0}, "threshold_units": {"cplpv": "absolute"}}
     assert alert["condition_config"]["compare_to"] == "value"
     task = PeriodicTask.objects.get(name=f"workflow.alert.{alert['alert_id']}")
     assert task.task == "workflow.tasks.alert_run_scheduled" and task.enabled
@@ -139,6 +139,10 @@ def test_update_disable_reschedule_and_delete(team, tenant):
     # thresholds change, compare_to stays
     changed = data(team.api("admin").put(url, {"condition_config": {"value": 80}}, format="json"))
     assert changed["custom_config"]["thresholds"] == {"cplpv": 80.0}
+    relative = data(team.api("admin").put(url, {"condition_config": {"value": 10, "compare_to": "account_average"}},
+                                          format="json"))
+    assert relative["custom_config"]["thresholds"] == {"cplpv": 10.0}
+    assert relative["custom_config"]["threshold_units"] == {"cplpv": "percent_above_account_average"}
     assert_error(team.api("member").put(url, {"name": "x"}, format="json"), 403)
     other = ClientFactory(tenant=tenant)
     assert_error(team.api("owner").put(f"/api/v1/alerts/{alert_id}?client_id={other.pk}", {"name": "x"},
