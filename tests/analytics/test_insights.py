@@ -120,7 +120,7 @@ class TestFatigue:
 class TestPacingAndSignalHealth:
     def test_overpacing_and_an_account_that_never_synced(self, api_client, tenant, account):
         hot = CampaignFactory(tenant=tenant, ad_account=account, name="Hot", budget_amount=Decimal("100"))
-        daily_metrics(hot, [(TODAY, 95, 200, 3, 1000, 20)])
+        daily_metrics(hot, [(TODAY - dt.timedelta(days=1), 100, 200, 3, 1000, 20), (TODAY, 95, 200, 3, 1000, 20)])
         AdAccountFactory(tenant=tenant, name="Forgotten account", last_synced_at=None)
         body = api_client.get(URL, {"types": "pacing,signal_health"}).json()
         [pacing] = of_type(body, "pacing")
