@@ -68,6 +68,7 @@ class OAuthDisconnectView(TenantAPIView):
     write_roles = ADMIN_ROLES
     scope_resource = "integrations"
 
+    @error_responses(409)
     @extend_schema(parameters=[PLATFORM], request=None, responses={200: s.DisconnectResponseSerializer},
                    tags=["integrations"])
     def delete(self, request, platform: str):

@@ -65,6 +65,7 @@ class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.Retrie
     def scoped_queryset(self):
         return Audience.objects.order_by("name", "pk")
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.AudienceCreateSerializer, responses={201: s.AudienceSerializer})
     def create(self, request):
         data = parse_body(s.AudienceCreateSerializer, request)
