@@ -19,13 +19,14 @@ from campaigns.connectors.base import (
     ConnectorRateLimited,
 )
 from integrations.connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.tenancy import tenant_scope
 from tests.campaigns.factories import AdAccountFactory
 
 from .factories import ConnectionFactory
 
-GRAPH = "https://graph.facebook.com/v21.0"
-GADS = "https://googleads.googleapis.com/v19"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
+GADS = f"https://googleads.googleapis.com/{DEFAULT_VERSIONS['google']}"
 TIKTOK = "https://business-api.tiktok.com/open_api/v1.3"
 SNAP = "https://adsapi.snapchat.com/v1"
 
@@ -295,7 +296,7 @@ def test_google_customer_match_upload(connect, respx_mock):
 def test_google_error_mapping_and_backoff(connect, respx_mock, waits):
     connector = GoogleAdsConnector(connect("google"))
     quota = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED",
-                       "details": [{"@type": "type.googleapis.com/google.ads.googleads.v19.errors.GoogleAdsFailure",
+                       "details": [{"@type": "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure",
                                     "errors": [{"errorCode": {"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"},
                                                 "message": "Too many requests.",
                                                 "details": {"quotaErrorDetails": {"retryDelay": "7s"}}}]}]}}

@@ -16,6 +16,7 @@ from campaigns.connectors.base import ConnectorAuthError
 from integrations.crypto import decrypt
 from integrations.models import PROVIDERS, Connection, OAuthState
 from integrations.oauth.services import STATE_SALT, connection_access_token, connections_refresh_expiring
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import AdAccountFactory
@@ -26,7 +27,7 @@ from .factories import ConnectionFactory
 from .oauth_fixtures import CALLBACK_EXTRA, CODE_PARAM, EXPECTED, mock_exchange, mock_refresh, mock_revoke
 
 AUTHORIZE = {
-    "meta": ("https://www.facebook.com/v21.0/dialog/oauth", {"client_id": "meta-client-id", "response_type": "code",
+    "meta": (f"https://www.facebook.com/{DEFAULT_VERSIONS['meta']}/dialog/oauth", {"client_id": "meta-client-id", "response_type": "code",
                                                              "scope": "ads_management,ads_read,business_management"}),
     "google": ("https://accounts.google.com/o/oauth2/v2/auth", {
         "client_id": "google-client-id", "response_type": "code", "access_type": "offline", "prompt": "consent",
