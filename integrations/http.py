@@ -108,10 +108,13 @@ class ProviderHttp:
         with http_client() as client:
             while True:
                 headers = {**self.auth_headers(), **extra_headers}
-                signed = self.auth_params()
-                query = {**(params or {}), **signed} if (params or signed) else None
+                # Merged into the URL's own query (a paging link carries one): httpx would replace it with `params`.
+                target = httpx.URL(url)
+                for extra in (params, self.auth_params()):
+                    if extra:
+                        target = target.copy_merge_params(extra)
                 try:
-                    response = client.request(method, url, headers=headers, params=query, **kwargs)
+                    response = client.request(method, target, headers=headers, **kwargs)
                 except httpx.TransportError as exc:
                     error: ConnectorError = ConnectorError(
                         f"{self.provider}: could not reach the API ({exc.__class__.__name__}).",

@@ -196,7 +196,7 @@ def connection_refresh(*, connection: Connection, force: bool = False,
                 and locked.access_token_encrypted != connection.access_token_encrypted):
             return locked  # another worker renewed it (or the user reconnected) since this caller read the token
         if not spec.can_refresh(locked) or not spec.configured():
-            failure = OAuthTokenError(f"{spec.label} access cannot be renewed; reconnect the platform.", permanent=True)
+            failure = OAuthTokenError(spec.renewal_note, permanent=True)
         else:
             try:
                 tokens = spec.refresh(locked)
