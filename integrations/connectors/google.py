@@ -179,7 +179,7 @@ class GoogleAdsConnector(OAuthAdConnector):
 
     def list_campaigns(self, account_id: str) -> list[CampaignRecord]:
         rows = self.search(account_id, "SELECT campaign.id, campaign.name, campaign.status, "
-                                       "campaign.advertising_channel_type, campaign.start_date, campaign.end_date, "
+                                       "campaign.advertising_channel_type, campaign.start_date_time, campaign.end_date_time, "
                                        "campaign_budget.amount_micros, campaign_budget.total_amount_micros "
                                        "FROM campaign WHERE campaign.status != 'REMOVED'")
         records = []
@@ -192,7 +192,7 @@ class GoogleAdsConnector(OAuthAdConnector):
                 objective=(campaign.get("advertisingChannelType") or "").lower(),
                 budget_type="lifetime" if lifetime else "daily",
                 budget_amount=money_from_micros(budget.get("totalAmountMicros") if lifetime else budget.get("amountMicros")),
-                start_date=_day(campaign.get("startDate")), end_date=_day(campaign.get("endDate"))))
+                start_date=_day(campaign.get("startDateTime")), end_date=_day(campaign.get("endDateTime"))))
         return records
 
     def list_ads(self, account_id: str) -> list[AdRecord]:
@@ -256,10 +256,12 @@ class GoogleAdsConnector(OAuthAdConnector):
                                                        else "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"),
                     "networkSettings": {"targetGoogleSearch": True, "targetSearchNetwork": True,
                                         "targetContentNetwork": False}}
+        # Campaign `start_date`/`end_date` are gone: the versions in use (v23-v26 protobuf types, Campaign resource
+        # reference) have `start_date_time`/`end_date_time`, "yyyy-MM-dd HH:mm:ss" in the account's time zone.
         if spec.start_date:
-            campaign["startDate"] = spec.start_date.isoformat()
+            campaign["startDateTime"] = f"{spec.start_date.isoformat()} 00:00:00"
         if spec.end_date:
-            campaign["endDate"] = spec.end_date.isoformat()
+            campaign["endDateTime"] = f"{spec.end_date.isoformat()} 23:59:59"
         body = self.http.json("POST", f"{self.base}/customers/{customer}/googleAds:mutate", headers=self._headers(customer),
                               json={"mutateOperations": [
                                   {"campaignBudgetOperation": {"create": {

@@ -254,7 +254,7 @@ def test_google_campaigns_and_daily_insights_from_gaql(connect, respx_mock):
         "FROM campaign WHERE campaign.status": [{"campaign": {"resourceName": "customers/1/campaigns/55", "id": "55",
                                                               "name": "Search Brand", "status": "ENABLED",
                                                               "advertisingChannelType": "SEARCH",
-                                                              "startDate": "2026-01-01"},
+                                                              "startDateTime": "2026-01-01 00:00:00"},
                                                  "campaignBudget": {"amountMicros": "25500000"}}],
         "FROM ad_group_ad WHERE segments.date": [{"campaign": {"id": "55"}, "adGroupAd": {"ad": {"id": "77"}},
                                                   "segments": {"date": "2026-03-02"},
