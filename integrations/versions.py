@@ -80,8 +80,8 @@ VERSIONS: tuple[ApiVersion, ...] = (
                note="legacy numeric versions unsupported from September 2027; migrate to a date version"),
     ApiVersion("pipedrive", "v2", None, None, "https://developers.pipedrive.com/docs/api/v1", CHECKED),
     ApiVersion("salesforce", "v61.0", date(2024, 6, 1), None,
-               "https://help.salesforce.com/s/articleView?id=000389618&type=1", CHECKED,
-               note="Salesforce supports each version at least three years"),
+               "https://developer.salesforce.com/docs/platform/connect-rest-api/guide/intro_api_eol.html", CHECKED,
+               note="each version supported at least three years; 31.0-40.0 deprecated from Summer '27"),
     ApiVersion("zoho", "v7", None, None, "https://www.zoho.com/crm/developer/docs/api/v7/", CHECKED),
 )
 
