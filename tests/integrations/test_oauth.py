@@ -386,3 +386,23 @@ def test_rotate_secrets_reencrypts_with_the_newest_key(settings, tenant):
     settings.FERNET_KEYS = [new_key]  # the old key can go: everything opens with the new one
     assert connection.access_token == "access-token-1" and connection.refresh_token == "refresh-token-1"
     assert decrypt(connection.refresh_token_encrypted) == "refresh-token-1"
+
+
+def test_meta_with_a_business_login_configuration_gets_a_non_expiring_system_user_token(
+        api_client, anon_client, user, respx_mock, settings):
+    """Facebook Login for Business: `config_id` instead of scopes; its system-user token has no expiry, so it is
+    kept as is (no long-lived exchange) and the connection needs no reconnect."""
+    settings.META_LOGIN_CONFIG_ID = "987654321"
+    body = authorize(api_client, "meta")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(body["authorization_url"]).query).items()}
+    assert query["config_id"] == "987654321" and "scope" not in query
+    graph = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
+    token = respx_mock.get(f"{graph}/oauth/access_token").respond(200, json={
+        "access_token": "EAAsystemuser", "token_type": "bearer"})
+    respx_mock.get(f"{graph}/me").respond(200, json={"id": "61550", "name": "Stratum System User"})
+    respx_mock.get(f"{graph}/me/permissions").respond(200, json={"data": [
+        {"permission": "ads_management", "status": "granted"}]})
+    connection = callback(anon_client, "meta", body["state"]).json()
+    assert token.call_count == 1  # the code exchange only: nothing to re-exchange
+    assert connection["token_expires_at"] is None and connection["reconnect_by"] is None
+    assert connection["reconnect_required"] is False and connection["account_name"] == "Stratum System User"
