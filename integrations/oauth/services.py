@@ -220,6 +220,8 @@ def connection_access_token(*, connection: Connection) -> str:
     if connection.status != Connection.STATUS_ACTIVE:
         raise ConnectorAuthError(f"{PROVIDERS[connection.provider].label} needs to be reconnected.")
     if token_needs_refresh(connection):
+        if not connection_renewable(connection) and connection.token_expires_at > timezone.now():
+            return connection.access_token  # cannot be renewed: used until it really expires
         fresh = connection_refresh(connection=connection)
         connection.access_token_encrypted = fresh.access_token_encrypted
         connection.token_expires_at = fresh.token_expires_at
