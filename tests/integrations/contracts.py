@@ -111,6 +111,40 @@ def google_rules(rpc: str, message) -> list[tuple[dict, str]]:
     return errors
 
 
+def _google_resource(version: str, name: str):
+    if name in ("metrics", "segments"):
+        module = importlib.import_module(f"google.ads.googleads.{version}.common.types.{name}")
+        return getattr(module, name.capitalize()).pb().DESCRIPTOR
+    try:
+        module = importlib.import_module(f"google.ads.googleads.{version}.resources.types.{name}")
+    except ModuleNotFoundError:
+        return None
+    return getattr(module, "".join(part.capitalize() for part in name.split("_"))).pb().DESCRIPTOR
+
+
+def gaql_errors(version: str, query: str) -> list[str]:
+    """Every `resource.field` a GAQL query names (SELECT and WHERE) must exist in that version's resources."""
+    errors = []
+    select = re.search(r"SELECT\s+(.*?)\s+FROM\s+(\w+)(.*)", query, re.S | re.I)
+    if not select:
+        return [f"not a GAQL query: {query!r}"]
+    names = [f.strip() for f in select.group(1).split(",")]
+    names += re.findall(r"\b([a-z_]+\.[a-z_.]+)\b", re.sub(r"'[^']*'", "", select.group(3)))
+    if _google_resource(version, select.group(2)) is None:
+        errors.append(f"FROM {select.group(2)}: no such resource")
+    for name in names:
+        resource, *path = name.split(".")
+        descriptor = _google_resource(version, resource)
+        for part in path:
+            field = None if descriptor is None else (
+                descriptor.fields_by_name.get(part) or descriptor.fields_by_name.get(part + "_"))
+            if field is None:
+                errors.append(f"{name}: unrecognized field")
+                break
+            descriptor = field.message_type
+    return errors
+
+
 class GoogleAdsFake:
     """A Google Ads account behind respx: validates every mutate, applies it atomically, keeps what exists."""
 
@@ -122,6 +156,7 @@ class GoogleAdsFake:
         self.user_lists: dict[str, dict] = {}
         self.jobs: dict[str, dict] = {}
         self.rejected: list[httpx.Response] = []
+        self.queries: list[str] = []
         self._ids = count(9001)
         pattern = re.escape(self.base) + r"/customers/\d+/.*"
         respx_mock.post(url__regex=pattern).mock(side_effect=self.handle)
@@ -214,6 +249,12 @@ class GoogleAdsFake:
         return httpx.Response(200, json={"name": f"customers/{customer}/operations/contract"})
 
     def _googleAds_searchStream(self, customer, message, path):
+        errors = gaql_errors(self.version, message.query)
+        if errors:  # QueryError, as Google answers a field the version does not have
+            response = google_failure(self.version, 400, [({"queryError": "UNRECOGNIZED_FIELD"}, e) for e in errors])
+            self.rejected.append(response)
+            return response
+        self.queries.append(message.query)
         return httpx.Response(200, json=[{"results": [], "fieldMask": "", "requestId": "contract-test"}])
 
     def orphan_budgets(self) -> list[str]:

@@ -166,6 +166,22 @@ def test_google_political_declaration_follows_the_spec(connect, google):
     assert campaign["containsEuPoliticalAdvertising"] == "CONTAINS_EU_POLITICAL_ADVERTISING"
 
 
+def test_google_queries_name_only_fields_the_version_has(connect, google, respx_mock):
+    """GAQL field names checked against the version's resources: the old `campaign.start_date` is refused."""
+    assert contracts.gaql_errors(google.version, "SELECT campaign.id, campaign.start_date FROM campaign") == [
+        "campaign.start_date: unrecognized field"]
+    respx_mock.get(f"{google.base}/customers:listAccessibleCustomers").respond(200, json={
+        "resourceNames": ["customers/1"]})
+    connector = GoogleAdsConnector(connect("google"))
+    connector.list_accounts()
+    connector.list_campaigns("1")
+    connector.list_ads("1")
+    list(connector.daily_insights("1", date(2026, 12, 1), date(2026, 12, 2)))
+    with pytest.raises(ConnectorError):  # the budget lookup's query passes; the campaign is not there
+        connector.update_campaign_budget("1", "55", Decimal("10"))
+    assert google.rejected == [] and len(google.queries) == 6
+
+
 def test_google_login_customer_id_is_per_connection_never_global(tenant, respx_mock):
     from tests.accounts.factories import TenantFactory
 
