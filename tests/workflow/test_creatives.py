@@ -79,6 +79,18 @@ def test_upload_is_typed_by_content_and_downloadable(team, tenant, media_root):
     assert_error(team.api("outsider").get(f"/api/v1/creative-submissions/{creative['id']}/media"), 404)
 
 
+@pytest.mark.parametrize("name, shown", [("polyglot.html", "polyglot.png"), ("banner.PNG", "banner.png"),
+                                         ("no-extension", "no-extension.png"), (".htaccess", ".htaccess.png"),
+                                         ("x.svg.html", "x.svg.png")])
+def test_the_download_name_takes_the_extension_of_the_detected_type(team, media_root, name, shown):
+    """A PNG named polyglot.html is served as image/png and must not download as .html either."""
+    creative = data(upload(team, png_bytes(), name=name))
+    assert creative["media_filename"] == shown
+    download = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/media")
+    assert download["Content-Type"] == "image/png"
+    assert f'filename="{shown}"' in download["Content-Disposition"]
+
+
 @pytest.mark.parametrize("content, name", [
     (b"<?php system($_GET['c']); ?>", "innocent.png"),
     (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "brief.jpg"),

@@ -90,8 +90,12 @@ def creative_create(*, tenant: Tenant, client: Client | None, submitted_by: User
     elif upload is not None:
         content_type = media_sniff(upload)
         _check_ad_type(ad_type, content_type)
-        original = get_valid_filename(posixpath.basename(upload.name or "")) or f"creative.{ALLOWED_MEDIA[content_type]}"
-        submission.media_filename = original[:255]
+        extension = ALLOWED_MEDIA[content_type]
+        original = get_valid_filename(posixpath.basename(upload.name or "")) or "creative"
+        # The name it downloads under keeps the uploader's stem but the extension of the detected type: a PNG
+        # named polyglot.html is polyglot.png, never a file a browser would save and open as HTML.
+        stem = original.rsplit(".", 1)[0] if "." in original.lstrip(".") else original
+        submission.media_filename = f"{stem[:250]}.{extension}"
         submission.media_size = upload.size
         submission.media_content_type = content_type
         # Stored under a name of our making, with the extension of the detected type.
