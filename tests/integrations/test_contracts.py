@@ -409,3 +409,23 @@ def test_requests_mention_no_unused_query_token(connect, respx_mock):
     route = respx_mock.get(f"{graph}/me/adaccounts").respond(200, json={"data": []})
     MetaConnector(connect("meta")).list_accounts()
     assert "access_token" not in parse_qs(urlsplit(str(route.calls[0].request.url)).query)
+
+
+def test_meta_answers_2635_to_an_expired_marketing_api_version_and_not_to_the_default(connect, respx_mock, settings):
+    """Meta's documented answer to a call on an expired Marketing API version (error #2635), recorded; the table
+    decides which versions are expired, so the default must not be one."""
+    def graph(request: httpx.Request) -> httpx.Response:
+        version = request.url.path.split("/")[1]
+        row = version_row("meta", version)
+        if row is None or (row.sunset is not None and row.sunset <= datetime.now(UTC).date()):
+            return contracts.meta_error(2635, f"(#2635) You are calling a deprecated version of the Ads API. Please "
+                                              f"update to the latest version: {DEFAULT_VERSIONS['meta']}.")
+        return httpx.Response(200, json={"data": [], "paging": {"cursors": {}}})
+
+    respx_mock.route(host="graph.facebook.com").mock(side_effect=graph)
+    connector = MetaConnector(connect("meta"))
+    assert connector.list_accounts() == []
+    settings.META_GRAPH_VERSION = "v21.0"
+    with pytest.raises(ConnectorError) as exc:
+        connector.list_accounts()
+    assert exc.value.code == "PLATFORM_REJECTED" and "(code 2635)" in str(exc.value)
