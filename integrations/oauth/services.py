@@ -24,8 +24,8 @@ from stratum.api.exceptions import ValidationFailed
 from stratum.api.tenancy import tenant_scope
 
 from ..errors import (
-    ConnectionNotFound,
     InvalidOAuthState,
+    NotConnected,
     OAuthCodeRejected,
     OAuthDenied,
     ProviderError,
@@ -150,7 +150,7 @@ def connection_get(*, tenant: Tenant, provider: str) -> Connection:
     provider_get(provider, require_configured=False)
     connection = Connection.objects.for_tenant(tenant).filter(provider=provider).first()
     if connection is None:
-        raise ConnectionNotFound(f"{PROVIDERS[provider].label} is not connected.")
+        raise NotConnected(f"{PROVIDERS[provider].label} is not connected.")
     return connection
 
 
