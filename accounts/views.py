@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from stratum.api.clientaddr import client_address
 from stratum.api.permissions import ApiKeyScopePermission, IsTenantAdmin
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
@@ -15,12 +16,6 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from . import serializers as s
 from . import services
 from .models import ApiKey, User
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 
 
 # --- auth ------------------------------------------------------------------------------------
@@ -42,7 +37,7 @@ class LoginView(PublicAuthView):
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.LoginSerializer, request)
-        user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_ip(request))
+        user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_address(request))
         return Response({**tokens, "user": s.UserSerializer(user).data})
 
 

@@ -17,6 +17,7 @@ from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
 from .cache import breaker
+from .clientaddr import client_address
 
 logger = logging.getLogger("stratum.ratelimit")
 
@@ -125,7 +126,7 @@ def limits_for_request(request) -> tuple[str, int, int]:
     if tenant is not None:
         per_minute, burst = tenant_rate_limit(tenant)
         return f"t:{tenant.pk}", per_minute, burst
-    ip = request.META.get("REMOTE_ADDR", "unknown")
+    ip = client_address(request)
     per_minute, burst = settings.RATELIMIT_ANONYMOUS
     return f"ip:{ip}", per_minute, burst
 
