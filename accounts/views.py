@@ -17,7 +17,6 @@ from . import serializers as s
 from . import services
 from .models import ApiKey, User
 
-
 # --- auth ------------------------------------------------------------------------------------
 
 class PublicAuthView(APIView):
