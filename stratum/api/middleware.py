@@ -66,7 +66,7 @@ class ApiResponseMiddleware:
         if not is_api_path(request.path) or request.path.startswith("/health") or request.path == "/api/v1/health":
             return response
         state = getattr(request, "_ratelimit_state", None)
-        if state is None and settings.RATELIMIT_ENABLED:
+        if state is None and settings.RATELIMIT_ENABLED and not getattr(request, "_ratelimit_exempt", False):
             # Answered before the throttle ran (401, 404 route, 413...): count it against the caller's IP.
             state = take_token(f"ip:{client_address(request)}", *settings.RATELIMIT_ANONYMOUS)
             if not state.allowed:
