@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,12 +19,12 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing.gates import limit_enforce
-from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from stratum.api.permissions import ROLE_OWNER, SCOPES
 
 from . import emails
 from .authentication import API_KEY_PREFIX
+from .lockout import LOCKED_OUT_MESSAGE
 from .models import ApiKey, OneTimeToken, Tenant, User, hash_api_key
 from .validators import TENANT_SETTING_KEYS, is_valid_currency, is_valid_timezone, normalize_phone
 
@@ -37,7 +38,7 @@ class InvalidCredentials(ApiError):
 class LoginLockedOut(ApiError):
     status_code = 429
     default_code = "RATE_LIMITED"
-    default_detail = "Too many failed login attempts. Try again later."
+    default_detail = LOCKED_OUT_MESSAGE
 
 
 class InvalidToken(ApiError):
@@ -122,7 +123,7 @@ def refresh_tokens_revoke_all(*, user: User) -> int:
 @transaction.atomic
 def user_register(*, email: str, password: str, name: str = "", phone: str = "", company: str = "") -> User:
     email = email.strip().lower()
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.by_email(email).exists():
         raise ValidationFailed(errors={"email": ["A user with this e-mail already exists."]})
     _password_check(password, User(email=email, name=name))
     tenant_name = (company or "").strip() or (f"{name.strip()}'s workspace" if name.strip() else email.split("@")[0])
@@ -138,42 +139,18 @@ def user_register(*, email: str, password: str, name: str = "", phone: str = "",
     return user
 
 
-def _lockout_keys(email: str, ip: str) -> tuple[str, str]:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return f"login-fail:e:{digest}", f"login-fail:ip:{ip}"
-
-
-def _is_locked(email: str, ip: str) -> bool:
-    email_key, ip_key = _lockout_keys(email, ip)
-    return ((cache.get(email_key) or 0) >= settings.LOGIN_LOCKOUT_ATTEMPTS
-            or (cache.get(ip_key) or 0) >= settings.LOGIN_LOCKOUT_IP_ATTEMPTS)
-
-
-def _record_failure(email: str, ip: str) -> None:
-    for key in _lockout_keys(email, ip):
-        try:
-            cache.add(key, 0, settings.LOGIN_LOCKOUT_SECONDS)
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
-
-
-def user_login(*, email: str, password: str, ip: str) -> tuple[User, dict[str, Any]]:
-    email = (email or "").strip().lower()
-    if _is_locked(email, ip):
+def user_login(*, request, email: str, password: str) -> tuple[User, dict[str, Any]]:
+    """Logs in through `authenticate()`: axes' backend asks accounts.lockout first (atomic reservation per canonical
+    e-mail and client address), then the password is checked (an unknown e-mail costs a hash too)."""
+    http_request = getattr(request, "_request", request)
+    user = authenticate(http_request, username=email or "", password=password or "")
+    if getattr(http_request, "axes_locked_out", False):
         raise LoginLockedOut(headers={"Retry-After": str(settings.LOGIN_LOCKOUT_SECONDS)})
-    user = User.objects.select_related("tenant").filter(email__iexact=email).first()
     if user is None:
-        User(email=email).set_password(password)  # same work as a real check: no timing oracle
-        _record_failure(email, ip)
-        raise InvalidCredentials()
-    if not user.check_password(password) or not user.is_active:
-        _record_failure(email, ip)
         raise InvalidCredentials()
     if user.tenant is not None and user.tenant.is_suspended:
         raise Forbidden("This account is suspended. Contact support.", "TENANT_SUSPENDED")
-    cache.delete(_lockout_keys(email, ip)[0])
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    user_logged_in.send(sender=User, request=http_request, user=user)  # clears the lock-out, sets last_login
     return user, tokens_for_user(user=user)
 
 
@@ -210,7 +187,7 @@ def user_logout(*, user: User, refresh_token: str | None) -> None:
 
 def password_forgot(*, email: str) -> None:
     """Always succeeds from the caller's view: no account enumeration."""
-    user = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first()
+    user = User.objects.by_email(email).filter(is_active=True).first()
     if user is None:
         return
     raw = _issue_one_time_token(user=user, purpose=OneTimeToken.PURPOSE_RESET, ttl=timedelta(hours=1))
@@ -274,7 +251,7 @@ def user_invite(*, tenant: Tenant, invited_by: User, email: str, name: str = "",
     email = email.strip().lower()
     if role == ROLE_OWNER and invited_by.role != ROLE_OWNER:
         raise Forbidden("Only owners may invite owners.")
-    if User.objects.filter(email__iexact=email).exists():
+    if User.objects.by_email(email).exists():
         raise ValidationFailed(errors={"email": ["A user with this e-mail already exists."]})
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # serialise concurrent invites
     active = User.objects.filter(tenant=tenant, is_active=True).count()

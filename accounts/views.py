@@ -7,7 +7,6 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.clientaddr import client_address
 from stratum.api.permissions import ApiKeyScopePermission, IsTenantAdmin
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
@@ -36,7 +35,7 @@ class LoginView(PublicAuthView):
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.LoginSerializer, request)
-        user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_address(request))
+        user, tokens = services.user_login(request=request, email=data["email"], password=data["password"])
         return Response({**tokens, "user": s.UserSerializer(user).data})
 
 

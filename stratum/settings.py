@@ -125,7 +125,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.ConsoleAdminConfig",  # django.contrib.admin with the lock-out and two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -137,6 +137,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "stratum.api",
     "accounts",
     "billing",
@@ -157,10 +160,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stratum.api.middleware.StaffConsoleScopeMiddleware",
     "stratum.api.middleware.ApiResponseMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged during the view into accounts.lockout's answer
 ]
 
 ROOT_URLCONF = "stratum.urls"
@@ -289,6 +294,19 @@ SIMPLE_JWT = {
 LOGIN_LOCKOUT_ATTEMPTS = env_int("LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1)
 LOGIN_LOCKOUT_IP_ATTEMPTS = env_int("LOGIN_LOCKOUT_IP_ATTEMPTS", 30, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# One lock-out for the API and the console: django-axes with accounts.lockout's handler (atomic reservations in the
+# shared cache, keyed on the canonical e-mail and the real client address).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "stratum.api.clientaddr.client_address"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_ENABLE_ADMIN = False  # the counters live in the cache, not in axes' tables
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = "Stratum"
 PASSWORD_RESET_TIMEOUT = 3600
 # Staff console two-factor (django-otp TOTP): staff may enrol a device; with 1 superusers must.
 STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", False)

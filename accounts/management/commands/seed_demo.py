@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options.get("email"):
-            user = User.objects.select_related("tenant").filter(email__iexact=options["email"]).first()
+            user = User.objects.select_related("tenant").by_email(options["email"]).first()
             if user is None or user.tenant is None:
                 raise CommandError(f"No tenant user with e-mail {options['email']}.")
             tenant = user.tenant
