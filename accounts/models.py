@@ -165,6 +165,22 @@ class OneTimeToken(models.Model):
         indexes = [models.Index(fields=["user", "purpose"])]
 
 
+class LoginSession(models.Model):
+    """One signed-in session: the chain of refresh tokens a login starts (each rotation passes the `sid` claim on).
+
+    Refresh and logout lock this row, so they serialise: a logout racing a refresh either comes first (the refresh
+    is refused) or second (it revokes the session the refresh just continued). Password changes, resets and
+    deactivation revoke every session of the user."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
+
+
 NOTIFICATION_CATEGORIES = ("campaign_alerts", "budget_alerts", "signal_alerts", "task_assigned", "weekly_digest",
                            "sync_alerts")
 
