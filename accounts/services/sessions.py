@@ -85,11 +85,19 @@ def tokens_refresh(*, refresh_token: str) -> dict[str, Any]:
         return tokens_for_user(user=user, session=session)
 
 
+class _SessionToken(RefreshToken):
+    """A refresh token read to name its session: signature, expiry and type are checked, the blacklist is not — a
+    token a parallel refresh has just used still names the session to end (that race left sessions alive)."""
+
+    def check_blacklist(self) -> None:
+        return None
+
+
 def user_logout(*, user: User, refresh_token: str | None) -> None:
     if not refresh_token:
         return
     try:
-        token = RefreshToken(refresh_token)
+        token = _SessionToken(refresh_token)
     except TokenError:
         raise ValidationFailed(errors={"refresh_token": ["Invalid or expired refresh token."]}) from None
     if str(token.get("user_id")) != str(user.pk):
