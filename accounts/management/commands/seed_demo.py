@@ -70,4 +70,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"Demo login: {DEMO_EMAIL} / {password}"))
         else:
             self.stdout.write(f"Demo user {DEMO_EMAIL} exists (new password: seed_demo --reset-password).")
+        if not user.is_verified:  # outward actions (API keys, webhooks, integrations, billing) need it
+            User.objects.filter(pk=user.pk).update(is_verified=True)
+            user.is_verified = True
         return tenant, user
