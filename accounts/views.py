@@ -126,8 +126,8 @@ class ChangePasswordView(TenantAPIView):
 
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """Tenant members. Reading is for every member; inviting, changing and removing for admins."""
-    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
 
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "users"
@@ -177,8 +177,8 @@ class CurrentTenantView(TenantAPIView):
 
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """API keys are managed by tenant owners and admins; the secret is shown once, at creation."""
-    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
 
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     model = ApiKey
     serializer_class = s.ApiKeySerializer
     permission_classes = TenantGenericViewSet.permission_classes + [IsTenantAdmin]

@@ -61,8 +61,8 @@ class PlansView(TenantAPIView):
 
 class CheckoutView(TenantAPIView):
     """Owners and admins open a Stripe Checkout Session (or change the running subscription's plan)."""
-    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
 
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "billing"
     write_roles = ADMIN_ROLES
 

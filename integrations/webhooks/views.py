@@ -33,8 +33,8 @@ class DeliveryPageSerializer(serializers.Serializer):
 class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """Endpoints that receive the tenant's domain events. Members read; owners and admins manage them
     (a webhook sends the tenant's data to another system)."""
-    verified_email_methods = ("POST", "PUT", "PATCH")  # reaches outside the tenant: needs a verified e-mail
 
+    verified_email_methods = ("POST", "PUT", "PATCH")  # reaches outside the tenant: needs a verified e-mail
     model = Webhook
     serializer_class = s.WebhookSerializer
     scope_resource = "webhooks"
@@ -137,8 +137,8 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
 class SlackDestinationView(TenantAPIView):
     """The Slack incoming webhook that receives notifications: the user's own (`/notifications/slack`) or
     the tenant's shared channel (`/notifications/slack/tenant`, managed by owners and admins)."""
-    verified_email_methods = ("PUT", "POST", "PATCH")  # reaches outside the tenant: needs a verified e-mail
 
+    verified_email_methods = ("PUT", "POST", "PATCH")  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "notifications"
     tenant_wide = False
 
