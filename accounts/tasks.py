@@ -52,7 +52,13 @@ def registrations_expire() -> int:
 
 @shared_task(acks_late=True)
 def blacklisted_tokens_flush() -> None:
-    """Drops expired refresh tokens from simplejwt's outstanding/blacklist tables."""
+    """Drops expired refresh tokens from simplejwt's outstanding/blacklist tables, and sessions revoked longer ago
+    than a refresh token lives (none of their tokens can be presented any more)."""
+    from django.conf import settings
     from django.core.management import call_command
 
+    from .models import LoginSession
+
     call_command("flushexpiredtokens", verbosity=0)
+    cutoff = timezone.now() - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    LoginSession.objects.filter(revoked_at__lt=cutoff).delete()

@@ -89,3 +89,20 @@ def test_a_reset_voids_an_outstanding_invitation(hostile, victim, django_capture
                    not OneTimeToken.objects.filter(user=hire, used_at__isnull=True).exists())
     hire.refresh_from_db()
     hostile.expect("tokens", "the reset proved the address", hire.is_verified)
+
+
+@pytest.mark.attack("tokens")
+def test_the_nightly_flush_forgets_long_revoked_sessions(hostile, victim):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tasks import blacklisted_tokens_flush
+
+    old, recent, live = (LoginSession.objects.create(user=victim) for _ in range(3))
+    LoginSession.objects.filter(pk=old.pk).update(revoked_at=timezone.now() - timedelta(days=15))
+    LoginSession.objects.filter(pk=recent.pk).update(revoked_at=timezone.now() - timedelta(days=1))
+    blacklisted_tokens_flush()
+    left = set(LoginSession.objects.filter(user=victim).values_list("pk", flat=True))
+    hostile.expect("tokens", "sessions revoked over 14 days ago are dropped, others kept",
+                   left == {recent.pk, live.pk}, left)
