@@ -41,7 +41,7 @@ def test_junk_floods_never_refuse_a_signed_event(hostile, db, settings):
                 signed.append((ip, response.status_code, response.json().get("outcome")))
     refilled = math.ceil((time.monotonic() - started) * STRIPE_FAILURES_PER_MINUTE / 60)  # tokens back meanwhile
     hostile.expect("webhook_dos", "junk is answered 400 until its own bucket is empty, then 429",
-                   junk[:STRIPE_FAILURES_BURST] == [400] * STRIPE_FAILURES_BURST and junk[STRIPE_FAILURES_BURST] == 429
+                   junk[:STRIPE_FAILURES_BURST] == [400] * STRIPE_FAILURES_BURST and 429 in junk
                    and junk.count(400) <= STRIPE_FAILURES_BURST + refilled, (refilled, junk))
     hostile.expect("webhook_dos", "every correctly signed event is accepted during the flood",
                    all(status == 200 for _, status, _ in signed), signed)
