@@ -1,7 +1,8 @@
 """The integrations app's API errors (rendered by stratum.api.exceptions in the one error format)."""
 from __future__ import annotations
 
-from stratum.api.exceptions import ApiError, Conflict, NotFound, ServiceUnavailable
+from stratum.api import exceptions
+from stratum.api.exceptions import ApiError, NotFound, ServiceUnavailable
 
 
 class ProviderNotConfigured(ServiceUnavailable):
@@ -34,10 +35,4 @@ class ProviderError(ApiError):
     default_detail = "The provider did not answer as expected. Try again later."
 
 
-class NotConnected(Conflict):
-    default_code = "NOT_CONNECTED"
-    default_detail = "This platform is not connected. Connect it first."
-
-
-class ConnectionNotFound(NotFound):
-    default_detail = "This platform is not connected."
+NotConnected = exceptions.NotConnected  # one answer everywhere: 409 NOT_CONNECTED (the kernel's)

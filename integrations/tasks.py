@@ -37,3 +37,11 @@ def connections_refresh_task() -> int:
 
     oauth_states_purge()
     return connections_refresh_expiring()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def connections_expiry_notify_task() -> int:
+    """Tells tenant admins ahead of time about connections they must reconnect (tokens Stratum cannot renew)."""
+    from .oauth.services import connections_notify_expiring
+
+    return connections_notify_expiring()

@@ -66,6 +66,16 @@ class Conflict(ApiError):
     default_detail = "The resource is not in a state that allows this."
 
 
+NOT_CONNECTED = "NOT_CONNECTED"
+
+
+class NotConnected(Conflict):
+    """The one answer for "this platform or CRM is not connected" (disconnect, accounts, sync, builder, audiences)."""
+
+    default_code = NOT_CONNECTED
+    default_detail = "This platform is not connected. Connect it first."
+
+
 class PayloadTooLarge(ApiError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "PAYLOAD_TOO_LARGE"

@@ -135,7 +135,7 @@ class CatalystOffsetPagination(BasePagination):
     """Catalyst limit/offset style (alert instances, lead scoring results)."""
 
     default_limit = 50
-    max_limit = 1000
+    max_limit = 100  # the reference's rule for every list ("max: 100"); more is a 422 like everywhere else
 
     def paginate_queryset(self, queryset, request, view=None):
         self.list_key = getattr(view, "catalyst_list_key", "items")
@@ -157,6 +157,7 @@ class CatalystOffsetPagination(BasePagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_limit}},
             {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
         ]
