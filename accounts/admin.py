@@ -13,7 +13,7 @@ from stratum.api.admin_base import TenantOwnedAdmin
 from stratum.api.exceptions import ValidationFailed
 
 from .models import ApiKey, Notification, OneTimeToken, Tenant, User
-from .services import tenant_settings_validate
+from .services.tenants import tenant_settings_validate
 
 
 def _messages(errors) -> list[str]:

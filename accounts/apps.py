@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
@@ -11,5 +12,13 @@ class AccountsConfig(AppConfig):
         from stratum.api.schedules import register
 
         register("accounts.one_time_tokens_purge", "accounts.tasks.one_time_tokens_purge", crontab(minute=17, hour=3))
+        register("accounts.registrations_expire", "accounts.tasks.registrations_expire", crontab(minute=37, hour=3))
         register("accounts.blacklisted_tokens_flush", "accounts.tasks.blacklisted_tokens_flush",
                  crontab(minute=27, hour=3))
+
+
+class ConsoleAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin whose default site is the staff console with lock-out and two-factor login."""
+
+    default = False  # named in INSTALLED_APPS in place of django.contrib.admin
+    default_site = "accounts.console.ConsoleSite"

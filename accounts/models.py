@@ -9,6 +9,8 @@ from django.utils import timezone
 from stratum.api.permissions import ROLE_VIEWER, ROLES
 from stratum.api.tenancy import TenantOwned
 
+from .identity import canonical_email
+
 PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE = "starter", "professional", "enterprise"
 PLANS = (PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE)
 
@@ -50,13 +52,23 @@ class Tenant(models.Model):
         return self.status == self.STATUS_SUSPENDED
 
 
-class UserManager(BaseUserManager):
+class UserQuerySet(models.QuerySet):
+    def by_email(self, email: str):
+        """The user with this address in any spelling that folds to the same canonical form."""
+        return self.filter(email_key=canonical_email(email if isinstance(email, str) else ""))
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
     use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        """The console's login (ModelBackend) finds the account the way the API does: by the canonical e-mail."""
+        return self.get(email_key=canonical_email(username if isinstance(username, str) else ""))
 
     def create_user(self, email: str, password: str | None = None, **fields):
         if not email:
             raise ValueError("email is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=self.normalize_email(email.strip()).lower(), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -75,6 +87,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users", null=True, blank=True)
     email = models.EmailField(unique=True)
+    # canonical_email(email), kept by save(): the one key every lookup, uniqueness and the lock-out use.
+    email_key = models.CharField(max_length=254, unique=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=32, blank=True)
     role = models.CharField(max_length=20, choices=[(r, r) for r in ROLES], default=ROLE_VIEWER)
@@ -96,6 +110,13 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs):
+        self.email_key = canonical_email(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields and "email_key" not in update_fields:
+            kwargs["update_fields"] = [*update_fields, "email_key"]
+        super().save(*args, **kwargs)
 
 
 def hash_api_key(raw: str) -> str:
@@ -142,6 +163,22 @@ class OneTimeToken(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "purpose"])]
+
+
+class LoginSession(models.Model):
+    """One signed-in session: the chain of refresh tokens a login starts (each rotation passes the `sid` claim on).
+
+    Refresh and logout lock this row, so they serialise: a logout racing a refresh either comes first (the refresh
+    is refused) or second (it revokes the session the refresh just continued). Password changes, resets and
+    deactivation revoke every session of the user."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"])]
 
 
 NOTIFICATION_CATEGORIES = ("campaign_alerts", "budget_alerts", "signal_alerts", "task_assigned", "weekly_digest",

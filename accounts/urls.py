@@ -17,6 +17,7 @@ urlpatterns = [
     path("auth/forgot-password", views.ForgotPasswordView.as_view(), name="auth-forgot-password"),
     path("auth/reset-password", views.ResetPasswordView.as_view(), name="auth-reset-password"),
     path("auth/verify-email", views.VerifyEmailView.as_view(), name="auth-verify-email"),
+    path("auth/resend-verification", views.ResendVerificationView.as_view(), name="auth-resend-verification"),
     path("users/me", views.MeView.as_view(), name="users-me"),
     path("users/me/change-password", views.ChangePasswordView.as_view(), name="users-change-password"),
     path("tenants/current", views.CurrentTenantView.as_view(), name="tenants-current"),

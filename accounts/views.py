@@ -13,15 +13,8 @@ from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from . import serializers as s
-from . import services
 from .models import ApiKey, User
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
-
+from .services import api_keys, login, members, passwords, registration, sessions, tenants
 
 # --- auth ------------------------------------------------------------------------------------
 
@@ -30,11 +23,26 @@ class PublicAuthView(APIView):
     permission_classes = [AllowAny]
 
 
+REGISTERED = ("Check your inbox: if this address can be registered, a link to verify it is on its way; if it "
+              "already has an account, its owner has been told.")
+
+
 class RegisterView(PublicAuthView):
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, auth=[], tags=["auth"])
+    """The same answer for a new and a taken address (no enumeration); the e-mails tell the owner the rest."""
+
+    @extend_schema(request=s.RegisterSerializer, responses={202: s.DetailSerializer}, auth=[], tags=["auth"])
     def post(self, request):
-        user = services.user_register(**parse_body(s.RegisterSerializer, request))
-        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+        registration.user_register(**parse_body(s.RegisterSerializer, request))
+        return Response({"detail": REGISTERED}, status=status.HTTP_202_ACCEPTED)
+
+
+class ResendVerificationView(PublicAuthView):
+    @extend_schema(request=s.ForgotPasswordSerializer, responses={202: s.DetailSerializer}, auth=[], tags=["auth"])
+    def post(self, request):
+        data = parse_body(s.ForgotPasswordSerializer, request)
+        registration.verification_resend(email=data["email"])
+        return Response({"detail": "If this address has an unverified account, a new verification link is on its "
+                                   "way."}, status=status.HTTP_202_ACCEPTED)
 
 
 class LoginView(PublicAuthView):
@@ -42,7 +50,7 @@ class LoginView(PublicAuthView):
     @extend_schema(request=s.LoginSerializer, responses={200: s.LoginResponseSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.LoginSerializer, request)
-        user, tokens = services.user_login(email=data["email"], password=data["password"], ip=client_ip(request))
+        user, tokens = login.user_login(request=request, email=data["email"], password=data["password"])
         return Response({**tokens, "user": s.UserSerializer(user).data})
 
 
@@ -51,7 +59,7 @@ class RefreshView(PublicAuthView):
     @extend_schema(request=s.RefreshSerializer, responses={200: s.TokenPairSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.RefreshSerializer, request)
-        return Response(services.tokens_refresh(refresh_token=data["refresh_token"]))
+        return Response(sessions.tokens_refresh(refresh_token=data["refresh_token"]))
 
 
 class LogoutView(APIView):
@@ -60,7 +68,7 @@ class LogoutView(APIView):
     @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
     def post(self, request):
         data = parse_body(s.LogoutSerializer, request)
-        services.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
+        sessions.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
         return Response({"detail": "Logged out."})
 
 
@@ -68,7 +76,7 @@ class ForgotPasswordView(PublicAuthView):
     @extend_schema(request=s.ForgotPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.ForgotPasswordSerializer, request)
-        services.password_forgot(email=data["email"])
+        passwords.password_forgot(email=data["email"])
         return Response({"detail": "If an account exists for this e-mail, a reset link has been sent."})
 
 
@@ -76,7 +84,7 @@ class ResetPasswordView(PublicAuthView):
     @extend_schema(request=s.ResetPasswordSerializer, responses={200: s.DetailSerializer}, auth=[], tags=["auth"])
     def post(self, request):
         data = parse_body(s.ResetPasswordSerializer, request)
-        services.password_reset(token=data["token"], new_password=data["new_password"])
+        passwords.password_reset(token=data["token"], new_password=data["new_password"])
         return Response({"detail": "Password has been reset. Sign in with the new password."})
 
 
@@ -85,7 +93,7 @@ class VerifyEmailView(PublicAuthView):
     @extend_schema(parameters=[OpenApiParameter("token", str, required=True)], responses={200: s.DetailSerializer},
                    auth=[], tags=["auth"])
     def get(self, request):
-        services.email_verify(token=request.query_params.get("token", ""))
+        registration.email_verify(token=request.query_params.get("token", ""))
         return Response({"detail": "E-mail address verified."})
 
 
@@ -101,7 +109,7 @@ class MeView(TenantAPIView):
 
     @extend_schema(request=s.UpdateMeSerializer, responses={200: s.UserSerializer}, tags=["users"])
     def patch(self, request):
-        user = services.user_update_me(user=request.user, data=parse_body(s.UpdateMeSerializer, request))
+        user = members.user_update_me(user=request.user, data=parse_body(s.UpdateMeSerializer, request))
         return Response(s.UserSerializer(user).data)
 
 
@@ -111,7 +119,7 @@ class ChangePasswordView(TenantAPIView):
     @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.DetailSerializer}, tags=["users"])
     def post(self, request):
         data = parse_body(s.ChangePasswordSerializer, request)
-        services.password_change(user=request.user, current_password=data["current_password"],
+        passwords.password_change(user=request.user, current_password=data["current_password"],
                                  new_password=data["new_password"])
         return Response({"detail": "Password changed. Other sessions have been signed out."})
 
@@ -119,6 +127,7 @@ class ChangePasswordView(TenantAPIView):
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """Tenant members. Reading is for every member; inviting, changing and removing for admins."""
 
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "users"
@@ -147,21 +156,21 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
     @extend_schema(request=s.InviteUserSerializer, responses={201: s.UserSerializer}, tags=["users"])
     def create(self, request):
         data = parse_body(s.InviteUserSerializer, request)
-        user = services.user_invite(tenant=self.tenant, invited_by=request.user, **data)
+        user = members.user_invite(tenant=self.tenant, invited_by=request.user, **data)
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     @error_responses(409)
     @extend_schema(request=s.UpdateUserSerializer, responses={200: s.UserSerializer}, tags=["users"])
     def partial_update(self, request, pk=None):
         user = self.get_object()
-        user = services.user_update(tenant=self.tenant, actor=request.user, user=user,
+        user = members.user_update(tenant=self.tenant, actor=request.user, user=user,
                                     data=parse_body(s.UpdateUserSerializer, request))
         return Response(s.UserSerializer(user).data)
 
     @error_responses(409)
     @extend_schema(responses={204: None}, tags=["users"])
     def destroy(self, request, pk=None):
-        services.user_deactivate(tenant=self.tenant, actor=request.user, user=self.get_object())
+        members.user_deactivate(tenant=self.tenant, actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -177,7 +186,7 @@ class CurrentTenantView(TenantAPIView):
 
     @extend_schema(request=s.UpdateTenantSerializer, responses={200: s.TenantSerializer}, tags=["tenants"])
     def patch(self, request):
-        tenant = services.tenant_update(tenant=self.tenant, data=parse_body(s.UpdateTenantSerializer, request))
+        tenant = tenants.tenant_update(tenant=self.tenant, data=parse_body(s.UpdateTenantSerializer, request))
         return Response(s.TenantSerializer(tenant).data)
 
 
@@ -186,6 +195,7 @@ class CurrentTenantView(TenantAPIView):
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """API keys are managed by tenant owners and admins; the secret is shown once, at creation."""
 
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     model = ApiKey
     serializer_class = s.ApiKeySerializer
     permission_classes = TenantGenericViewSet.permission_classes + [IsTenantAdmin]
@@ -196,11 +206,11 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGene
     @extend_schema(request=s.CreateApiKeySerializer, responses={201: s.ApiKeyCreatedSerializer}, tags=["api-keys"])
     def create(self, request):
         data = parse_body(s.CreateApiKeySerializer, request)
-        key, raw = services.api_key_create(tenant=self.tenant, created_by=request.user, name=data["name"],
+        key, raw = api_keys.api_key_create(tenant=self.tenant, created_by=request.user, name=data["name"],
                                            permissions=data["permissions"], expires_at=data.get("expires_at"))
         return Response(s.ApiKeyCreatedSerializer(key, context={"raw_key": raw}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={204: None}, tags=["api-keys"])
     def destroy(self, request, pk=None):
-        services.api_key_revoke(tenant=self.tenant, key=self.get_object())
+        api_keys.api_key_revoke(tenant=self.tenant, key=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

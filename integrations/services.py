@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import Tenant
-from billing.gates import limit_enforce
+from billing.gates import limit_enforce, tenant_lock
 from campaigns.connectors.base import AccountRecord, ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import ValidationFailed
@@ -65,6 +65,8 @@ def platform_accounts_select(*, tenant: Tenant, platform: str, external_ids: lis
         raise ValidationFailed(errors={"external_ids": [
             f"Not an account this {PROVIDERS[platform].label} connection can reach: {', '.join(unknown[:5])}."]})
     with transaction.atomic():
+        # The tenant's lock first (also when it has no account yet: locking its accounts' rows locks nothing).
+        tenant_lock(tenant=tenant)
         accounts = AdAccount.objects.for_tenant(tenant).select_for_update()
         others_active = accounts.filter(is_active=True).exclude(platform=platform).count()
         active_here = accounts.filter(is_active=True, platform=platform).count()

@@ -34,6 +34,7 @@ ERRORS = {400: OpenApiResponse(description="Bad or replayed state"), 404: OpenAp
 class OAuthAuthorizeView(TenantAPIView):
     """Starts the connection: where to send the browser, and the state that comes back."""
 
+    verified_email_methods = ("GET",)  # reaches outside the tenant: needs a verified e-mail
     read_roles = ADMIN_ROLES
     required_scopes = {"GET": ["write:integrations"]}
 
@@ -88,6 +89,7 @@ class ConnectionListView(TenantAPIView):
 class PlatformAccountsView(TenantAPIView):
     """GET: the accounts the connection can reach (live); PUT: choose which of them Stratum syncs."""
 
+    verified_email_methods = ("PUT",)  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 
@@ -111,6 +113,7 @@ class PlatformAccountsView(TenantAPIView):
 
 
 class CrmSyncView(TenantAPIView):
+    verified_email_methods = ("POST",)  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 
@@ -144,6 +147,7 @@ class CrmRunListView(TenantAPIView):
 
 
 class CrmSettingsView(TenantAPIView):
+    verified_email_methods = ("PATCH",)  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "integrations"
     write_roles = WRITE_ROLES
 

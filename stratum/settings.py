@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,16 +25,48 @@ def env(name: str, default: str | None = None) -> str | None:
     return default if value is None or value == "" else value
 
 
+TRUE_WORDS, FALSE_WORDS = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def bad_env(name: str, value: str, expected: str) -> ImproperlyConfigured:
+    """Every environment value that cannot be read stops the boot with the variable's name and what it wants."""
+    return ImproperlyConfigured(f"{name}={value!r} is not valid: expected {expected}.")
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise bad_env(name, value, "1/0, true/false, yes/no or on/off")
+    return word in TRUE_WORDS
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = 0) -> int:
     value = os.environ.get(name)
-    return default if value in (None, "") else int(value)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise bad_env(name, value, "a whole number") from None
+    if minimum is not None and number < minimum:
+        raise bad_env(name, value, f"a whole number of at least {minimum}")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise bad_env(name, value, "a number") from None
+    if not math.isfinite(number) or number < minimum:
+        raise bad_env(name, value, f"a finite number of at least {minimum:g}")
+    return number
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -51,9 +85,49 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+# --- Behind proxies, HTTPS ----------------------------------------------------------------------
+# The client address (stratum.api.clientaddr.client_address) is REMOTE_ADDR, or, when that peer is inside one of
+# these networks, the right-most X-Forwarded-For address that is not. Empty: forwarding headers are never read.
+TRUSTED_PROXIES = env("TRUSTED_PROXIES", "") or ""
+try:
+    from stratum.api.clientaddr import parse_trusted_proxies
+
+    TRUSTED_PROXY_NETWORKS = parse_trusted_proxies(TRUSTED_PROXIES)
+except ValueError as exc:
+    raise bad_env("TRUSTED_PROXIES", TRUSTED_PROXIES, f"comma-separated CIDRs ({exc})") from None
+
+
+def env_proxy_ssl_header(name: str, default: bool) -> tuple[str, str] | None:
+    """`1` → X-Forwarded-Proto: https; `0` → none; `Header-Name=value` → that header and value."""
+    value = (os.environ.get(name) or "").strip()
+    if not value:
+        return ("HTTP_X_FORWARDED_PROTO", "https") if default else None
+    if value.lower() in TRUE_WORDS:
+        return ("HTTP_X_FORWARDED_PROTO", "https")
+    if value.lower() in FALSE_WORDS:
+        return None
+    header, sep, expected = value.partition("=")
+    if not sep or not re.fullmatch(r"[A-Za-z0-9-]+", header.strip()) or not expected.strip():
+        raise bad_env(name, value, "1, 0 or Header-Name=value (e.g. X-Forwarded-Proto=https)")
+    return "HTTP_" + header.strip().upper().replace("-", "_"), expected.strip()
+
+
+# With DEBUG=0 every one of these is on unless the environment switches it off (`manage.py check --deploy` clean);
+# SECURE_SSL_REDIRECT leaves /health alone so that load balancers may probe over plain HTTP.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health(/|$)", r"^api/v1/health$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.ConsoleAdminConfig",  # django.contrib.admin with the lock-out and two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,6 +139,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "stratum.api",
     "accounts",
     "billing",
@@ -85,10 +162,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stratum.api.middleware.StaffConsoleScopeMiddleware",
     "stratum.api.middleware.ApiResponseMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged during the view into accounts.lockout's answer
 ]
 
 ROOT_URLCONF = "stratum.urls"
@@ -112,7 +191,11 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'stratum.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+except ValueError as exc:
+    raise bad_env("DATABASE_URL", DATABASE_URL, f"a database URL such as postgres://user:pass@host:5432/db ({exc})") \
+        from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {})
@@ -155,7 +238,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis broker: a message a worker took but never acknowledged (acks late: the whole worker died mid-task) is
 # handed out again after this many seconds. It must exceed the longest task and the longest countdown we
 # schedule (webhook retries: 10 min), or a task still running or waiting would run a second time.
-CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 1800)
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 1800, minimum=1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
@@ -170,16 +253,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- Campaigns: ad-account sync ---------------------------------------------------------------
-CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60)
-CAMPAIGNS_SYNC_INITIAL_DAYS = env_int("CAMPAIGNS_SYNC_INITIAL_DAYS", 90)
+CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60, minimum=1)
+CAMPAIGNS_SYNC_INITIAL_DAYS = env_int("CAMPAIGNS_SYNC_INITIAL_DAYS", 90, minimum=1)
 CAMPAIGNS_SYNC_LOOKBACK_DAYS = env_int("CAMPAIGNS_SYNC_LOOKBACK_DAYS", 3)
 
 # --- Trust engine: signal health, autopilot -----------------------------------------------------
-TRUST_SIGNAL_WINDOW_DAYS = env_int("TRUST_SIGNAL_WINDOW_DAYS", 7)
-TRUST_SIGNAL_MAX_AGE_MINUTES = env_int("TRUST_SIGNAL_MAX_AGE_MINUTES", 60)
+TRUST_SIGNAL_WINDOW_DAYS = env_int("TRUST_SIGNAL_WINDOW_DAYS", 7, minimum=1)
+TRUST_SIGNAL_MAX_AGE_MINUTES = env_int("TRUST_SIGNAL_MAX_AGE_MINUTES", 60, minimum=1)
 TRUST_SNAPSHOT_RETENTION_DAYS = env_int("TRUST_SNAPSHOT_RETENTION_DAYS", 90)
-AUTOPILOT_INTERVAL_MINUTES = env_int("AUTOPILOT_INTERVAL_MINUTES", 60)
-AUTOPILOT_PENDING_TTL_HOURS = env_int("AUTOPILOT_PENDING_TTL_HOURS", 72)
+AUTOPILOT_INTERVAL_MINUTES = env_int("AUTOPILOT_INTERVAL_MINUTES", 60, minimum=1)
+AUTOPILOT_PENDING_TTL_HOURS = env_int("AUTOPILOT_PENDING_TTL_HOURS", 72, minimum=1)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -210,10 +293,25 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
-LOGIN_LOCKOUT_ATTEMPTS = env_int("LOGIN_LOCKOUT_ATTEMPTS", 5)
-LOGIN_LOCKOUT_IP_ATTEMPTS = env_int("LOGIN_LOCKOUT_IP_ATTEMPTS", 30)
-LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+LOGIN_LOCKOUT_ATTEMPTS = env_int("LOGIN_LOCKOUT_ATTEMPTS", 5, minimum=1)
+LOGIN_LOCKOUT_IP_ATTEMPTS = env_int("LOGIN_LOCKOUT_IP_ATTEMPTS", 30, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+# One lock-out for the API and the console: django-axes with accounts.lockout's handler (atomic reservations in the
+# shared cache, keyed on the canonical e-mail and the real client address).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "accounts.lockout.LockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "stratum.api.clientaddr.client_address"
+AXES_USERNAME_CALLABLE = "accounts.lockout.client_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_ATTEMPTS
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_ENABLE_ADMIN = False  # the counters live in the cache, not in axes' tables
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = "Stratum"
 PASSWORD_RESET_TIMEOUT = 3600
+# Staff console two-factor (django-otp TOTP): staff may enrol a device; with 1 superusers must.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", False)
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -309,7 +407,7 @@ RATELIMIT_ANONYMOUS = (60, 20)
 LOAD_PROBE_ENABLED = env_bool("LOAD_PROBE_ENABLED", False)
 
 # Request bodies under /api/: default ceiling (bytes); views may declare their own max_body_bytes.
-API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -320,7 +418,7 @@ EMAIL_BACKEND = env(
 )
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 EMAIL_HOST = env("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
@@ -380,9 +478,9 @@ ZOHO_CLIENT_ID = env("ZOHO_CLIENT_ID")
 ZOHO_CLIENT_SECRET = env("ZOHO_CLIENT_SECRET")
 # Where providers send the browser back: <OAUTH_REDIRECT_BASE_URL>/api/v1/oauth/<platform>/callback.
 OAUTH_REDIRECT_BASE_URL = (env("OAUTH_REDIRECT_BASE_URL", FRONTEND_URL) or "").rstrip("/")
-INTEGRATIONS_HTTP_TIMEOUT = float(env("INTEGRATIONS_HTTP_TIMEOUT", "30"))
+INTEGRATIONS_HTTP_TIMEOUT = env_float("INTEGRATIONS_HTTP_TIMEOUT", 30.0, minimum=0.1)
 # How often the scheduler looks for CRM connections whose sync (hourly/daily, per connection) is due.
-CRM_SYNC_SCHEDULER_MINUTES = env_int("CRM_SYNC_SCHEDULER_MINUTES", 15)
+CRM_SYNC_SCHEDULER_MINUTES = env_int("CRM_SYNC_SCHEDULER_MINUTES", 15, minimum=1)
 
 # --- I18N / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -401,13 +499,16 @@ STORAGES = {
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
-CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
 
+LOG_LEVEL = (env("LOG_LEVEL", "INFO") or "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise bad_env("LOG_LEVEL", LOG_LEVEL, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.notifications import notification_send, tenant_admins
-from billing.gates import limit_enforce
+from billing.gates import limit_enforce_locked
 from stratum.api.params import local_today
 
 from ..connectors import get_connector
@@ -49,13 +49,18 @@ def ad_account_upsert(*, tenant, platform: str, external_id: str, name: str, cur
     """Adds (or refreshes) an ad account; a new one counts against the plan's `max_ad_accounts`."""
     account = AdAccount.objects.for_tenant(tenant).filter(platform=platform, external_id=external_id).first()
     if account is None:
-        limit_enforce(tenant=tenant, limit="max_ad_accounts",
-                      current=AdAccount.objects.for_tenant(tenant).filter(is_active=True).count())
-        account = AdAccount.objects.for_tenant(tenant).create(
-            tenant=tenant, platform=platform, external_id=external_id, name=name, currency=currency,
-            timezone=timezone_name, client=client, connection_id=connection_id)
-        signal_health_invalidate(tenant=tenant)
-        return account, True
+        with transaction.atomic():
+            limit_enforce_locked(tenant=tenant, limit="max_ad_accounts",
+                                 count=AdAccount.objects.for_tenant(tenant).filter(is_active=True).count)
+            account = AdAccount.objects.for_tenant(tenant).filter(platform=platform, external_id=external_id).first()
+            created = account is None
+            if created:
+                account = AdAccount.objects.for_tenant(tenant).create(
+                    tenant=tenant, platform=platform, external_id=external_id, name=name, currency=currency,
+                    timezone=timezone_name, client=client, connection_id=connection_id)
+        if created:
+            signal_health_invalidate(tenant=tenant)
+            return account, True
     account.name, account.currency, account.timezone = name, currency, timezone_name
     if client is not None:
         account.client = client

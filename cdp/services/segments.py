@@ -10,8 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Tenant
-from billing.gates import limit_enforce
+from billing.gates import limit_enforce_locked
 from stratum.api.exceptions import Conflict, ValidationFailed
 
 from ..models import Segment, SegmentMembership
@@ -30,8 +29,7 @@ def segment_create(*, tenant, name: str, conditions: dict, description: str = ""
     conditions_validate(tenant=tenant, conditions=conditions)
     with transaction.atomic():
         # Serializes concurrent creates of one tenant so the plan limit holds.
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-        limit_enforce(tenant=tenant, limit="max_segments", current=Segment.objects.for_tenant(tenant).count())
+        limit_enforce_locked(tenant=tenant, limit="max_segments", count=Segment.objects.for_tenant(tenant).count)
         _name_free(tenant=tenant, name=name)
         segment = Segment.objects.for_tenant(tenant).create(tenant=tenant, name=name, description=description,
                                                             conditions=conditions, created_by=created_by)

@@ -35,6 +35,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
     """Endpoints that receive the tenant's domain events. Members read; owners and admins manage them
     (a webhook sends the tenant's data to another system)."""
 
+    verified_email_methods = ("POST", "PUT", "PATCH")  # reaches outside the tenant: needs a verified e-mail
     model = Webhook
     serializer_class = s.WebhookSerializer
     scope_resource = "webhooks"
@@ -140,6 +141,7 @@ class SlackDestinationView(TenantAPIView):
     """The Slack incoming webhook that receives notifications: the user's own (`/notifications/slack`) or
     the tenant's shared channel (`/notifications/slack/tenant`, managed by owners and admins)."""
 
+    verified_email_methods = ("PUT", "POST", "PATCH")  # reaches outside the tenant: needs a verified e-mail
     scope_resource = "notifications"
     tenant_wide = False
 

@@ -85,7 +85,8 @@ def configure(database_url: str) -> dict[str, str]:
     """Settings for this process (seeding, tokens: no broker, tasks run in-process) and the server's environment."""
     common = {"DATABASE_URL": database_url, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
               "FERNET_KEYS": fernet_key(), "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
-              "DJANGO_SETTINGS_MODULE": "stratum.settings"}
+              "DJANGO_SETTINGS_MODULE": "stratum.settings",
+              "SECURE_SSL_REDIRECT": "0"}  # plain HTTP on loopback
     os.environ.update(common)
     for name in ("REDIS_URL", "CELERY_BROKER_URL", "STRATUM_TESTING"):
         os.environ.pop(name, None)

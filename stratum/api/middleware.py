@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from stratum.celery import serving_request
 
+from .clientaddr import client_address
 from .db import RETRY_AFTER_SECONDS, busy_reason
 from .exceptions import error_response
 from .parsers import body_limit_for
@@ -67,9 +68,9 @@ class ApiResponseMiddleware:
         if not is_api_path(request.path) or request.path.startswith("/health") or request.path == "/api/v1/health":
             return response
         state = getattr(request, "_ratelimit_state", None)
-        if state is None and settings.RATELIMIT_ENABLED:
+        if state is None and settings.RATELIMIT_ENABLED and not getattr(request, "_ratelimit_exempt", False):
             # Answered before the throttle ran (401, 404 route, 413...): count it against the caller's IP.
-            state = take_token(f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}", *settings.RATELIMIT_ANONYMOUS)
+            state = take_token(f"ip:{client_address(request)}", *settings.RATELIMIT_ANONYMOUS)
             if not state.allowed:
                 response = error_response(429, f"Rate limit exceeded. Retry in {state.retry_after} seconds.",
                                           "RATE_LIMITED")

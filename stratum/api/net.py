@@ -18,6 +18,7 @@ import re
 import socket
 import ssl
 import time
+import unicodedata
 from urllib.parse import urlsplit
 
 import httpcore
@@ -77,6 +78,22 @@ def _literal_ip(host: str):
     return None
 
 
+FULL_STOPS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})  # the dots IDNA reads as dots
+
+
+def normalize_host(hostname: str) -> str:
+    """The host as a resolver sees it: NFKC (circled, full-width and other compatibility digits and letters become
+    plain ones — `①②⑦.⓪.⓪.①` is 127.0.0.1), IDNA for names (ASCII, `xn--` labels), lower case, no trailing dot.
+    An IPv6 literal is returned as given. A name that IDNA refuses comes back empty."""
+    host = unicodedata.normalize("NFKC", hostname).translate(FULL_STOPS).lower().rstrip(".")
+    if not host or ":" in host or host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii").lower().rstrip(".")
+    except UnicodeError:
+        return ""
+
+
 def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
     """Checks a URL a user hands us. Returns it unchanged or raises UnsafeTarget with a readable reason."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
@@ -94,16 +111,11 @@ def validate_public_url(url: str, *, require_https: bool | None = None) -> str:
         raise UnsafeTarget("The URL must use https.")
     if parts.username or parts.password:
         raise UnsafeTarget("Credentials in the URL are not allowed.")
-    host = (parts.hostname or "").lower().rstrip(".")
+    host = normalize_host(parts.hostname or "")
     if not host:
         raise UnsafeTarget("The URL has no host.")
-    if _literal_ip(host) is None:
-        try:
-            ascii_host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            ascii_host = ""
-        if not HOST_NAME.match(ascii_host):
-            raise UnsafeTarget("The URL's host name is not valid.")
+    if _literal_ip(host) is None and not HOST_NAME.match(host):
+        raise UnsafeTarget("The URL's host name is not valid.")
     try:
         _ = parts.port
     except ValueError:
@@ -180,7 +192,7 @@ def safe_request(method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, max
     """
     validate_public_url(url, require_https=False)
     parts = urlsplit(url)
-    vetted_addresses(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    vetted_addresses(normalize_host(parts.hostname or ""), parts.port or (443 if parts.scheme == "https" else 80))
     with safe_client(timeout=timeout) as client:
         if max_response_bytes is None:
             return client.request(method, url, **kwargs)

@@ -29,30 +29,42 @@ class BoundedJSONParser(JSONParser):
         try:
             data = json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
                               parse_constant=_reject_constant, parse_float=_finite_float)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except RecursionError:  # far deeper than the bound: the parser gave up before we could name where
+            raise ValidationFailed(errors={"body": [DEPTH_MESSAGE]}) from None
+        except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {str(exc)[:200]}") from exc
-        if (path := _nul_path(data)) is not None:
-            raise ValidationFailed(errors={path: ["NUL characters (\\u0000) are not allowed."]})
+        if (problem := _body_problem(data)) is not None:
+            path, message = problem
+            raise ValidationFailed(errors={path: [message]})
         return data
 
 
-def _nul_path(data) -> str | None:
-    """The path of the first key or string holding a NUL character (PostgreSQL text and jsonb cannot store one:
-    the write would fail with a 500). Iterative: a deeply nested body cannot exhaust the stack here."""
-    stack = [("", data)]
+MAX_JSON_DEPTH = 64
+DEPTH_MESSAGE = f"JSON may nest at most {MAX_JSON_DEPTH} levels deep."
+NUL_MESSAGE = "NUL characters (\\u0000) are not allowed."
+
+
+def _body_problem(data) -> tuple[str, str] | None:
+    """The first place that cannot be stored, with the reason: a key or string holding a NUL character (PostgreSQL
+    text and jsonb cannot store one), or objects and arrays nested deeper than MAX_JSON_DEPTH (writing them, or
+    reading them back, would exhaust the stack: a 500). Iterative: a deep body cannot exhaust the stack here."""
+    stack = [("", data, 1)]
     while stack:
-        path, value = stack.pop()
+        path, value, depth = stack.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                return path or "body"
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                if "\x00" in key:
-                    return child.replace("\x00", "\\u0000")
-                stack.append((child, item))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+                return path or "body", NUL_MESSAGE
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                return (path or "body")[:300], DEPTH_MESSAGE
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    child = f"{path}.{key}" if path else str(key)
+                    if "\x00" in key:
+                        return child.replace("\x00", "\\u0000"), NUL_MESSAGE
+                    stack.append((child, item, depth + 1))
+            else:
+                stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
     return None
 
 

@@ -93,6 +93,25 @@ class FeatureGatePermission(BasePermission):
         return True
 
 
+EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+
+
+class VerifiedEmailPermission(BasePermission):
+    """Actions that reach outside the tenant (API keys, invitations, integrations, webhooks, billing) need a verified
+    e-mail address: 403 EMAIL_NOT_VERIFIED. A view lists them as `verified_email_methods = ("POST", ...)`. Part of
+    every tenant view base; an API key acts for its creator, who was verified to create it."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method not in getattr(view, "verified_email_methods", ()):
+            return True
+        if getattr(request.user, "is_verified", True):
+            return True
+        from .exceptions import Forbidden
+
+        raise Forbidden("Verify your e-mail address first: this action reaches outside your workspace. "
+                        "POST /api/v1/auth/resend-verification sends a new link.", EMAIL_NOT_VERIFIED)
+
+
 class IsTenantAdmin(BasePermission):
     message = "Only tenant owners and admins may do this."
 

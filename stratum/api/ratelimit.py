@@ -22,6 +22,8 @@ from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
 from .cache import breaker
+from .clientaddr import client_address
+from .exceptions import CODES, ApiError
 
 logger = logging.getLogger("stratum.ratelimit")
 
@@ -175,7 +177,7 @@ def limits_for_request(request) -> tuple[str, int, int]:
     if tenant is not None:
         per_minute, burst = tenant_rate_limit(tenant)
         return f"t:{tenant.pk}", per_minute, burst
-    ip = request.META.get("REMOTE_ADDR", "unknown")
+    ip = client_address(request)
     per_minute, burst = settings.RATELIMIT_ANONYMOUS
     return f"ip:{ip}", per_minute, burst
 
@@ -194,3 +196,27 @@ class TierRateThrottle(BaseThrottle):
 
     def wait(self):
         return self._wait
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    default_code = CODES[429]
+    default_detail = "Too many requests."
+
+
+def failures_limit(request, *, scope: str, per_minute: int, burst: int) -> None:
+    """Counts one failed request of the client (by its real address) against `scope`'s bucket and raises 429 when
+    the client has used it up. Called only once a request is known to fail (a bad signature, say), so callers that
+    succeed never meet this limiter; the answer carries the bucket's headers."""
+    if not settings.RATELIMIT_ENABLED:
+        return
+    state = take_token(f"{scope}:ip:{client_address(request)}", per_minute, burst)
+    getattr(request, "_request", request)._ratelimit_state = state
+    if not state.allowed:
+        raise RateLimited(f"Too many failed requests. Retry in {state.retry_after} seconds.",
+                          headers={"Retry-After": str(state.retry_after)})
+
+
+def exempt(request) -> None:
+    """Marks a request the limiter must not count (nor refuse) after the view ran: a correctly signed callback."""
+    getattr(request, "_request", request)._ratelimit_exempt = True

@@ -14,7 +14,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.views import APIView
 
 from .exceptions import NotFound
-from .permissions import FeatureGatePermission, TenantRolePermission
+from .permissions import FeatureGatePermission, TenantRolePermission, VerifiedEmailPermission
 from .tenancy import activate_tenant, deactivate_tenant
 
 OWNED_METHODS = ("get_queryset", "get_object")
@@ -71,18 +71,22 @@ class TenantScopedMixin(TenantContextMixin):
         serializer.save(tenant=self.request.tenant)
 
 
+# Roles, the plan's features, and a verified e-mail for the methods a view lists in `verified_email_methods`.
+TENANT_PERMISSIONS = [TenantRolePermission, FeatureGatePermission, VerifiedEmailPermission]
+
+
 class TenantAPIView(TenantContextMixin, APIView):
-    permission_classes = APIView.permission_classes + [TenantRolePermission, FeatureGatePermission]
+    permission_classes = APIView.permission_classes + TENANT_PERMISSIONS
 
 
 class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
-    permission_classes = viewsets.GenericViewSet.permission_classes + [TenantRolePermission, FeatureGatePermission]
+    permission_classes = viewsets.GenericViewSet.permission_classes + TENANT_PERMISSIONS
 
 
 class TenantViewSet(TenantContextMixin, viewsets.ViewSet):
     """A plain ViewSet (no model) with the tenant in scope, for selector-backed endpoints."""
 
-    permission_classes = viewsets.ViewSet.permission_classes + [TenantRolePermission, FeatureGatePermission]
+    permission_classes = viewsets.ViewSet.permission_classes + TENANT_PERMISSIONS
 
 
 class TenantModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,

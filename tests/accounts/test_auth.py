@@ -31,18 +31,16 @@ class TestRegister:
                 "email": "  NewUser@Example.com ", "password": STRONG, "name": "John Doe", "phone": "+1234567890",
                 "company": "Acme Ads",
             }, format="json")
-        assert response.status_code == 201, response.content
-        body = response.json()
-        assert body["email"] == "newuser@example.com"
-        assert body["role"] == "owner"
-        assert body["is_verified"] is False
-        assert body["phone"] == "+1234567890"
-        tenant = Tenant.objects.get(pk=body["tenant_id"])
+        assert response.status_code == 202, response.content
+        assert set(response.json()) == {"detail"}
+        user = User.objects.get(email="newuser@example.com")
+        assert (user.role, user.is_verified, user.phone) == ("owner", False, "+1234567890")
+        assert user.check_password(STRONG)
+        tenant = user.tenant
         assert tenant.name == "Acme Ads"
         assert tenant.settings == {"timezone": "UTC", "currency": "USD"}
         assert len(mail.outbox) == 1
         assert "verify-email?token=" in mail.outbox[0].body
-        assert "password" not in body
 
     def test_register_then_login_and_me(self, anon_client):
         anon_client.post("/api/v1/auth/register", {"email": "a@b.co", "password": STRONG, "name": "A"}, format="json")
@@ -59,12 +57,20 @@ class TestRegister:
         assert set(me.json()) >= {"id", "email", "name", "role", "tenant_id", "is_active", "is_verified", "created_at"}
         assert me.json()["created_at"].endswith("Z")
 
-    def test_duplicate_email_is_422(self, anon_client, user):
-        response = anon_client.post("/api/v1/auth/register", {"email": user.email.upper(), "password": STRONG},
-                                    format="json")
-        body = assert_error(response, 422, "VALIDATION_ERROR")
-        assert "email" in body["errors"]
-        assert Tenant.objects.count() == 1
+    def test_a_taken_address_answers_alike_and_tells_its_owner(self, anon_client, user,
+                                                               django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            taken = anon_client.post("/api/v1/auth/register", {"email": user.email.upper(), "password": STRONG},
+                                     format="json")
+            new = anon_client.post("/api/v1/auth/register", {"email": "fresh@example.com", "password": STRONG},
+                                   format="json")
+        assert (taken.status_code, taken.content) == (new.status_code, new.content) == (202, new.content)
+        assert Tenant.objects.count() == 2  # the user's and fresh@'s: nothing for the taken address
+        user.refresh_from_db()
+        assert user.check_password(TEST_PASSWORD)  # the registrant's password was not applied
+        to_owner = [m for m in mail.outbox if m.to == [user.email]]
+        assert len(to_owner) == 1 and "tried to create a Stratum account" in to_owner[0].body
+        assert "reset-password?token=" in to_owner[0].body
 
     @pytest.mark.parametrize("payload,field", [
         ({"email": "not-an-email", "password": STRONG}, "email"),
@@ -177,15 +183,23 @@ class TestRefreshAndLogout:
                                  format="json"), 422)
 
 
+@pytest.fixture
+def mail_now(django_capture_on_commit_callbacks):
+    """Account mail leaves from a task after commit: run the commit hooks inside the test's transaction."""
+    return django_capture_on_commit_callbacks
+
+
 class TestPasswordFlows:
     def test_forgot_password_always_200_and_no_mail_for_unknown(self, anon_client):
         response = anon_client.post("/api/v1/auth/forgot-password", {"email": "ghost@example.com"}, format="json")
         assert response.status_code == 200
         assert mail.outbox == []
 
-    def test_reset_password_round_trip_single_use_and_revokes_sessions(self, anon_client, user):
+    def test_reset_password_round_trip_single_use_and_revokes_sessions(self, anon_client, user, mail_now):
         old = login(anon_client, user.email, TEST_PASSWORD).json()
-        assert anon_client.post("/api/v1/auth/forgot-password", {"email": user.email}, format="json").status_code == 200
+        with mail_now(execute=True):
+            assert anon_client.post("/api/v1/auth/forgot-password", {"email": user.email},
+                                    format="json").status_code == 200
         token = token_from_mail(mail.outbox[-1])
         response = anon_client.post("/api/v1/auth/reset-password", {"token": token, "new_password": STRONG},
                                     format="json")
@@ -196,16 +210,18 @@ class TestPasswordFlows:
         assert_error(anon_client.post("/api/v1/auth/refresh", {"refresh_token": old["refresh_token"]},
                                       format="json"), 401)
 
-    def test_reset_token_expires_after_an_hour(self, anon_client, user, time_machine):
+    def test_reset_token_expires_after_an_hour(self, anon_client, user, time_machine, mail_now):
         time_machine.move_to("2026-03-01 10:00:00Z", tick=False)
-        anon_client.post("/api/v1/auth/forgot-password", {"email": user.email}, format="json")
+        with mail_now(execute=True):
+            anon_client.post("/api/v1/auth/forgot-password", {"email": user.email}, format="json")
         token = token_from_mail(mail.outbox[-1])
         time_machine.move_to("2026-03-01 11:00:01Z", tick=False)
         assert_error(anon_client.post("/api/v1/auth/reset-password", {"token": token, "new_password": STRONG},
                                       format="json"), 400, "INVALID_TOKEN")
 
-    def test_reset_with_weak_password_keeps_token(self, anon_client, user):
-        anon_client.post("/api/v1/auth/forgot-password", {"email": user.email}, format="json")
+    def test_reset_with_weak_password_keeps_token(self, anon_client, user, mail_now):
+        with mail_now(execute=True):
+            anon_client.post("/api/v1/auth/forgot-password", {"email": user.email}, format="json")
         token = token_from_mail(mail.outbox[-1])
         response = anon_client.post("/api/v1/auth/reset-password", {"token": token, "new_password": "123"},
                                     format="json")

@@ -98,7 +98,8 @@ class TestUsers:
 
     def test_invite_bad_input(self, api_client, user):
         assert_error(api_client.post("/api/v1/users", {"email": "x@example.com", "role": "god"}, format="json"), 422)
-        assert_error(api_client.post("/api/v1/users", {"email": user.email, "role": "viewer"}, format="json"), 422)
+        assert_error(api_client.post("/api/v1/users", {"email": user.email, "role": "viewer"}, format="json"), 409,
+                     "ALREADY_MEMBER")
 
     def test_role_change_and_last_owner_protection(self, api_client, user):
         member = UserFactory(tenant=user.tenant, role="viewer")

@@ -61,7 +61,8 @@ def test_overrides_beat_the_tier(db):
 def test_max_users_is_enforced_per_tier(db, plan):
     tenant, _, client = owner_client(plan)
     allowed = EXPECTED_LIMITS[plan]["max_users"]
-    User.objects.bulk_create([User(tenant=tenant, email=f"m{i}@{plan}.test", role="viewer")
+    User.objects.bulk_create([User(tenant=tenant, email=f"m{i}@{plan}.test", email_key=f"m{i}@{plan}.test",
+                                   role="viewer")
                               for i in range(allowed - 2)])
     response = client.post("/api/v1/users", {"email": f"last@{plan}.test", "role": "viewer"}, format="json")
     assert response.status_code == 201, response.content

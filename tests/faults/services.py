@@ -56,6 +56,8 @@ def service_env(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": "fault-suite-" + os.urandom(24).hex(), "FERNET_KEYS": ",".join(settings.FERNET_KEYS),
         "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING", "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONUNBUFFERED": "1",
+        # Plain HTTP on loopback: no redirect to HTTPS; the other DEBUG=0 defaults (HSTS, secure cookies) stay on.
+        "SECURE_SSL_REDIRECT": "0",
     })
     env.update(overrides)
     return env

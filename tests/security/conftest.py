@@ -18,7 +18,8 @@ import respx
 
 CATEGORIES = (
     "jwt", "api_key", "scope", "mass_assignment", "injection", "oversize", "segment_bounds", "csv_injection",
-    "ssrf", "path_traversal", "brute_force", "cross_tenant",
+    "ssrf", "path_traversal", "brute_force", "cross_tenant", "proxy", "deployment", "webhook_dos", "enumeration",
+    "tokens",
 )
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from cdp.models import Event, Segment
 from cdp.segmentation.compiler import MAX_DEPTH, MAX_NODES, MAX_RULES, MAX_VALUES
+from stratum.api.parsers import MAX_JSON_DEPTH
 from tests.api.test_tenant_isolation import world  # noqa: F401  (the walker's two-tenant world)
 from tests.cdp.factories import ProfileFactory
 from tests.helpers import client_for
@@ -119,7 +120,7 @@ def test_oversize_batches_uploads_fields_and_query_strings(hostile, owner, setti
             ("page=10^30", "/api/v1/campaigns?page=" + "9" * 30, 422),
             ("search of 100 kB", "/api/v1/campaigns?search=" + "s" * 100_000, 422),
             ("2,000 query parameters", "/api/v1/campaigns?" + "&".join(f"p{i}=1" for i in range(2000)), 400),
-            ("a deeply nested JSON body", None, 400)):
+            ("a deeply nested JSON body", None, 422)):
         if path is None:
             response = client.post(SEGMENT_PREVIEW, '{"conditions": ' + "[" * 100_000 + "]" * 100_000 + "}",
                                    content_type="application/json")
@@ -148,8 +149,9 @@ def test_deep_and_huge_segment_trees_are_refused_quickly_naming_the_bound(hostil
     negated = {"not": {"not": {"not": rule}}}  # four nodes per rule, within the depth bound
     cases = [
         (f"negations {MAX_DEPTH + 1} deep", _nested(MAX_DEPTH + 1), f"at most {MAX_DEPTH} levels"),
-        ("negations 500 deep", _nested(500), f"at most {MAX_DEPTH} levels"),
-        ("groups 200 deep", _nested(200, "rules"), f"at most {MAX_DEPTH} levels"),
+        ("negations 500 deep", _nested(500), f"at most {MAX_JSON_DEPTH} levels"),  # the body's own bound first
+        ("groups 200 deep", _nested(200, "rules"), f"at most {MAX_JSON_DEPTH} levels"),
+        ("negations 60 deep", _nested(60), f"at most {MAX_DEPTH} levels"),
         (f"{MAX_RULES + 1} rules", json.dumps({"rules": [rule] * (MAX_RULES + 1)}), f"At most {MAX_RULES} rules"),
         ("20,000 rules", json.dumps({"rules": [rule] * 20_000}), f"At most {MAX_RULES} rules"),
         ("20,000 empty groups", json.dumps({"rules": [{"rules": []}] * 20_000}), f"At most {MAX_NODES} conditions"),
@@ -241,3 +243,42 @@ def test_numbers_out_of_range_are_refused_not_stored(hostile, owner):
                  "/api/v1/analytics/attribution?half_life_days=1e309"):
         _refused(hostile, "oversize", f"GET {path[:60]}", client.get(path), 422)
     assert not Event.objects.for_tenant(owner.tenant).exists()
+
+
+def _deep(levels: int) -> dict:
+    """`levels` nested objects: {"a": {"a": … {"a": 1}}}."""
+    value: object = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value  # type: ignore[return-value]
+
+
+@pytest.mark.attack("oversize")
+def test_json_nesting_is_bounded_with_a_422_naming_where(hostile, owner):
+    client = client_for(owner)
+    for levels in (MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 930, 5_000):
+        for method, path, field in (("PATCH", "/api/v1/users/me", "preferences"),
+                                    ("POST", "/api/v1/cdp/profiles", "traits")):
+            body = {field: _deep(levels - 1)}  # the body itself is the first level
+            if field == "traits":
+                body["identifiers"] = {"email": f"deep{levels}@example.com"}
+            try:
+                payload = json.dumps(body)
+            except RecursionError:  # deeper than this process's own encoder goes: build the text by hand
+                payload = '{"' + field + '": ' + '{"a": ' * (levels - 1) + "1" + "}" * levels
+            response = client.generic(method, path, payload, content_type="application/json")
+            if levels <= MAX_JSON_DEPTH:
+                hostile.expect("oversize", f"{method} {path} {levels} levels deep is stored",
+                               response.status_code in (200, 201), f"{response.status_code} {response.content[:200]!r}")
+                continue
+            errors = response.json().get("errors", {}) if is_error_format(response) else {}
+            named = [k for k in errors if k == "body" or k.startswith(f"{field}.a")]
+            hostile.expect("oversize", f"{method} {path} {levels} levels deep: 422 naming where",
+                           response.status_code == 422 and named
+                           and f"at most {MAX_JSON_DEPTH} levels" in errors[named[0]][0],
+                           f"{response.status_code} {response.content[:300]!r}")
+    me = client.get("/api/v1/users/me").json()
+    depth, value = 0, me["preferences"]
+    while isinstance(value, dict):
+        depth, value = depth + 1, value.get("a")
+    assert depth == MAX_JSON_DEPTH - 1 and value == 1  # what was stored reads back whole

@@ -50,6 +50,10 @@ INTERNAL_URLS = (
     "https://127.0.0.1#@hooks.example.com/hook", "https://127.0.0.1:0/hook", "https://127.0.0.1:99999/hook",
     "https://router.home.arpa/hook", "https://intranet.local/hook", "https://db.internal/hook",
     "http://hooks.example.com/plain-http",
+    # Unicode look-alikes the resolver folds to an address (NFKC/IDNA): circled, full-width, ideographic dots
+    "https://①②⑦.⓪.⓪.①/hook", "https://⑯⑨.②⑤④.⑯⑨.②⑤④/latest/meta-data/", "https://１２７．０．０．１/hook",
+    "https://169。254。169。254/latest/", "https://ｌｏｃａｌｈｏｓｔ/hook", "https://⑩.①/hook",
+    "https://metadata.google.ｉｎｔｅｒｎａｌ/computeMetadata/v1/",
 )
 # Host names that resolve inside (the DNS answer is the attack; the name itself looks public).
 RESOLVED = {

@@ -34,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         demo = not options.get("email")
         if not demo:
-            user = User.objects.select_related("tenant").filter(email__iexact=options["email"]).first()
+            user = User.objects.select_related("tenant").by_email(options["email"]).first()
             if user is None or user.tenant is None:
                 raise CommandError(f"No tenant user with e-mail {options['email']}.")
             tenant = user.tenant
@@ -93,4 +93,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"Demo login: {DEMO_EMAIL} / {password}"))
         else:
             self.stdout.write(f"Demo user {DEMO_EMAIL} exists (new password: seed_demo --reset-password).")
+        if not user.is_verified:  # outward actions (API keys, webhooks, integrations, billing) need it
+            User.objects.filter(pk=user.pk).update(is_verified=True)
+            user.is_verified = True
         return tenant, user
