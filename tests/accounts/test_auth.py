@@ -47,15 +47,23 @@ class TestRegister:
         response = login(anon_client, "a@b.co", STRONG)
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+        # both references' shapes at once: Stratum's keys at the top, Catalyst's envelope beside them
+        assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user",
+                             "status_code", "message", "data"}
         assert body["token_type"] == "bearer" and body["expires_in"] == 1800
         assert body["user"]["email"] == "a@b.co"
+        assert (body["status_code"], body["message"]) == (200, "Login successful")
+        assert body["data"] == {"access_token": body["access_token"], "token_type": "bearer", "expires_in": 1800,
+                                "user": body["user"]}
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['data']['access_token']}")  # as a Catalyst client reads
         me = client.get("/api/v1/users/me")
         assert me.status_code == 200
-        assert set(me.json()) >= {"id", "email", "name", "role", "tenant_id", "is_active", "is_verified", "created_at"}
-        assert me.json()["created_at"].endswith("Z")
+        mine = me.json()
+        assert set(mine) >= {"id", "email", "name", "role", "tenant_id", "is_active", "is_verified", "created_at"}
+        assert mine["created_at"].endswith("Z")
+        assert mine["status_code"] == 200 and mine["data"] == {k: v for k, v in mine.items()
+                                                              if k not in ("status_code", "message", "data")}
 
     def test_a_taken_address_answers_alike_and_tells_its_owner(self, anon_client, user,
                                                                django_capture_on_commit_callbacks):
