@@ -71,7 +71,7 @@ class LogoutView(APIView):
     @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
     def post(self, request):
         data = parse_body(s.LogoutSerializer, request)
-        sessions.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
+        sessions.user_logout(user=request.user, refresh_token=data.get("refresh_token"), access_token=request.auth)
         return Response({"detail": "Logged out."})
 
 
