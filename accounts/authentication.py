@@ -14,6 +14,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from stratum.api.exceptions import Forbidden
 
 from .models import ApiKey, hash_api_key
+from .services.sessions import access_is_revoked
 
 API_KEY_PREFIX = "sk_live_"
 
@@ -67,6 +68,8 @@ class TenantJWTAuthentication(JWTAuthentication):
         if result is None:
             return None
         user, token = result
+        if access_is_revoked(token):
+            raise exceptions.AuthenticationFailed("This session has ended (logged out or password changed).")
         _attach_tenant(request, user.tenant)
         return user, token
 

@@ -63,8 +63,32 @@ class TokenPairSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
-class LoginResponseSerializer(TokenPairSerializer):
+class CatalystLoginDataSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
     user = UserSerializer()
+
+
+class LoginResponseSerializer(TokenPairSerializer):
+    """Both references' shapes at once: Stratum's keys at the top, Catalyst's envelope beside them."""
+
+    user = UserSerializer()
+    status_code = serializers.IntegerField(help_text="Catalyst envelope: 200.")
+    message = serializers.CharField(help_text="Catalyst envelope: \"Login successful\".")
+    data = CatalystLoginDataSerializer(help_text="Catalyst envelope: the token and the user.")
+
+
+class MeResponseSerializer(UserSerializer):
+    """The user at the top (Stratum) and in `data` (the Catalyst envelope)."""
+
+    status_code = serializers.IntegerField(read_only=True)
+    message = serializers.CharField(read_only=True)
+    data = UserSerializer(read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "status_code", "message", "data"]
+        read_only_fields = fields
 
 
 class RefreshSerializer(StrictSerializer):

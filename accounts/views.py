@@ -51,7 +51,10 @@ class LoginView(PublicAuthView):
     def post(self, request):
         data = parse_body(s.LoginSerializer, request)
         user, tokens = login.user_login(request=request, email=data["email"], password=data["password"])
-        return Response({**tokens, "user": s.UserSerializer(user).data})
+        person = s.UserSerializer(user).data
+        catalyst = {key: tokens[key] for key in ("access_token", "token_type", "expires_in")}
+        return Response({**tokens, "user": person, "status_code": 200, "message": "Login successful",
+                         "data": {**catalyst, "user": person}})
 
 
 class RefreshView(PublicAuthView):
@@ -68,7 +71,7 @@ class LogoutView(APIView):
     @extend_schema(request=s.LogoutSerializer, responses={200: s.DetailSerializer}, tags=["auth"])
     def post(self, request):
         data = parse_body(s.LogoutSerializer, request)
-        sessions.user_logout(user=request.user, refresh_token=data.get("refresh_token"))
+        sessions.user_logout(user=request.user, refresh_token=data.get("refresh_token"), access_token=request.auth)
         return Response({"detail": "Logged out."})
 
 
@@ -103,9 +106,11 @@ class MeView(TenantAPIView):
     scope_resource = "users"
     write_roles = ("owner", "admin", "manager", "analyst", "viewer")
 
-    @extend_schema(responses={200: s.UserSerializer}, tags=["users"])
+    @extend_schema(responses={200: s.MeResponseSerializer}, tags=["users"])
     def get(self, request):
-        return Response(s.UserSerializer(request.user).data)
+        """Both references' shapes at once: the user at the top (Stratum) and in Catalyst's envelope."""
+        person = s.UserSerializer(request.user).data
+        return Response({**person, "status_code": 200, "message": "Success", "data": person})
 
     @extend_schema(request=s.UpdateMeSerializer, responses={200: s.UserSerializer}, tags=["users"])
     def patch(self, request):

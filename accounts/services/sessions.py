@@ -15,12 +15,37 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from stratum.api.cache import cache
 from stratum.api.exceptions import ValidationFailed
 
 from ..errors import SessionInvalid, TenantSuspended
 from ..models import LoginSession, User
 
 SESSION_CLAIM = "sid"
+REVOKED_JTI, REVOKED_SESSION = "jwt-revoked:jti:", "jwt-revoked:sid:"
+
+
+def _access_lifetime() -> int:
+    return int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds())
+
+
+def access_revoke(*, jti: str | None = None, session_ids=()) -> None:
+    """Ends access tokens at once instead of at their expiry: one by its jti, or every one of the given sessions
+    (access tokens carry their session's `sid`). A cache denylist, kept as long as an access token lives; with
+    Redis down it holds per process (the cache's documented fallback)."""
+    entries = {f"{REVOKED_SESSION}{sid}": 1 for sid in session_ids if sid}
+    if jti:
+        entries[f"{REVOKED_JTI}{jti}"] = 1
+    if entries:
+        cache.set_many(entries, _access_lifetime() + 60)
+
+
+def access_is_revoked(token) -> bool:
+    """True for an access token that logout or a password change ended (one cache round trip)."""
+    keys = [f"{REVOKED_JTI}{token.get('jti')}"]
+    if token.get(SESSION_CLAIM):
+        keys.append(f"{REVOKED_SESSION}{token.get(SESSION_CLAIM)}")
+    return bool(cache.get_many(keys))
 
 
 def tokens_for_user(*, user: User, session: LoginSession | None = None) -> dict[str, Any]:
@@ -93,7 +118,14 @@ class _SessionToken(RefreshToken):
         return None
 
 
-def user_logout(*, user: User, refresh_token: str | None) -> None:
+def user_logout(*, user: User, refresh_token: str | None, access_token=None) -> None:
+    """Ends the session at once: its refresh token, and the access token the call came with (and every other access
+    token of the same session), not only when they expire."""
+    if access_token is not None:
+        sid = access_token.get(SESSION_CLAIM)
+        access_revoke(jti=access_token.get("jti"), session_ids=[sid] if sid else [])
+        if sid:
+            LoginSession.objects.filter(pk=sid, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not refresh_token:
         return
     try:
@@ -108,11 +140,16 @@ def user_logout(*, user: User, refresh_token: str | None) -> None:
             session.revoked_at = timezone.now()
             session.save(update_fields=["revoked_at"])
         _consume(token)
+    if token.get(SESSION_CLAIM):
+        access_revoke(session_ids=[token.get(SESSION_CLAIM)])
 
 
 def sessions_revoke_all(*, user: User) -> int:
-    """Ends every session of the user (password change/reset, deactivation): sessions and refresh tokens."""
-    LoginSession.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Ends every session of the user (password change/reset, deactivation): sessions, refresh tokens and, at once,
+    their access tokens."""
+    live = LoginSession.objects.filter(user=user, revoked_at__isnull=True)
+    access_revoke(session_ids=[str(pk) for pk in live.values_list("pk", flat=True)])
+    live.update(revoked_at=timezone.now())
     outstanding = list(OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True))
     BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding],
                                          ignore_conflicts=True)

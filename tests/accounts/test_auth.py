@@ -47,15 +47,23 @@ class TestRegister:
         response = login(anon_client, "a@b.co", STRONG)
         assert response.status_code == 200
         body = response.json()
-        assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+        # both references' shapes at once: Stratum's keys at the top, Catalyst's envelope beside them
+        assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user",
+                             "status_code", "message", "data"}
         assert body["token_type"] == "bearer" and body["expires_in"] == 1800
         assert body["user"]["email"] == "a@b.co"
+        assert (body["status_code"], body["message"]) == (200, "Login successful")
+        assert body["data"] == {"access_token": body["access_token"], "token_type": "bearer", "expires_in": 1800,
+                                "user": body["user"]}
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['data']['access_token']}")  # as a Catalyst client reads
         me = client.get("/api/v1/users/me")
         assert me.status_code == 200
-        assert set(me.json()) >= {"id", "email", "name", "role", "tenant_id", "is_active", "is_verified", "created_at"}
-        assert me.json()["created_at"].endswith("Z")
+        mine = me.json()
+        assert set(mine) >= {"id", "email", "name", "role", "tenant_id", "is_active", "is_verified", "created_at"}
+        assert mine["created_at"].endswith("Z")
+        assert mine["status_code"] == 200 and mine["data"] == {k: v for k, v in mine.items()
+                                                              if k not in ("status_code", "message", "data")}
 
     def test_a_taken_address_answers_alike_and_tells_its_owner(self, anon_client, user,
                                                                django_capture_on_commit_callbacks):
@@ -251,3 +259,54 @@ def test_unauthenticated_is_401(anon_client):
 def test_other_tenant_user_cannot_be_seen(api_client):
     stranger = UserFactory(tenant=TenantFactory())
     assert_error(api_client.get(f"/api/v1/users/{stranger.pk}"), 404, "NOT_FOUND")
+
+
+class TestLogoutEndsTheSessionAtOnce:
+    def test_the_access_token_stops_working_at_logout(self, anon_client, user):
+        user.set_password(STRONG)
+        user.save(update_fields=["password"])
+        first = login(anon_client, user.email, STRONG).json()
+        other = login(anon_client, user.email, STRONG).json()  # another device: its own session
+        refreshed = anon_client.post("/api/v1/auth/refresh", {"refresh_token": first["refresh_token"]},
+                                     format="json").json()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {first['access_token']}")
+        assert client.get("/api/v1/users/me").status_code == 200
+        assert client.post("/api/v1/auth/logout", {"refresh_token": refreshed["refresh_token"]},
+                           format="json").status_code == 200
+        # the token that logged out, and the session's refreshed one, are refused at once (not in 30 minutes)
+        for access in (first["access_token"], refreshed["access_token"]):
+            again = APIClient()
+            again.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+            body = assert_error(again.get("/api/v1/users/me"), 401, "UNAUTHORIZED")
+            assert "session has ended" in body["detail"]
+        assert_error(anon_client.post("/api/v1/auth/refresh", {"refresh_token": refreshed["refresh_token"]},
+                                      format="json"), 401)
+        elsewhere = APIClient()
+        elsewhere.credentials(HTTP_AUTHORIZATION=f"Bearer {other['access_token']}")
+        assert elsewhere.get("/api/v1/users/me").status_code == 200  # the other device stays signed in
+
+    def test_logout_with_only_the_access_token_ends_its_session(self, anon_client, user):
+        user.set_password(STRONG)
+        user.save(update_fields=["password"])
+        tokens = login(anon_client, user.email, STRONG).json()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+        assert client.post("/api/v1/auth/logout", {}, format="json").status_code == 200
+        assert_error(client.get("/api/v1/users/me"), 401)
+        assert_error(anon_client.post("/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]},
+                                      format="json"), 401)
+
+    def test_a_password_change_ends_every_access_token(self, anon_client, user):
+        user.set_password(STRONG)
+        user.save(update_fields=["password"])
+        tokens = [login(anon_client, user.email, STRONG).json()["access_token"] for _ in range(2)]
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens[0]}")
+        changed = client.post("/api/v1/users/me/change-password",
+                              {"current_password": STRONG, "new_password": STRONG + "-2"}, format="json")
+        assert changed.status_code == 200, changed.content
+        for access in tokens:
+            again = APIClient()
+            again.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+            assert_error(again.get("/api/v1/users/me"), 401)
