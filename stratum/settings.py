@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "stratum.api.observability.RequestIdMiddleware",  # outermost: X-Request-ID on every response, log context
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -403,11 +404,19 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 
+# Log lines: `json` (one object a line, the default with DEBUG=0) or `text` (the default under `make run`). Every
+# record carries the request id, tenant id and user / API-key id when known (stratum/api/observability.py).
+LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "stratum.api.observability.RequestContextFilter"}},
+    "formatters": {"json": {"()": "stratum.api.observability.JsonFormatter"},
+                   "text": {"()": "stratum.api.observability.TextFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["request_context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
