@@ -17,7 +17,7 @@ from django.utils.functional import SimpleLazyObject, empty
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_MAX_LENGTH = 128
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,%d}" % REQUEST_ID_MAX_LENGTH)
+_REQUEST_ID_RE = re.compile(rf"[A-Za-z0-9._-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 
 _current_request: contextvars.ContextVar = contextvars.ContextVar("stratum_request", default=None)
 access_logger = logging.getLogger("stratum.request")
@@ -141,5 +141,6 @@ class TextFormatter(logging.Formatter):
         parts = [f"req={request_id}"] if request_id else []
         if tenant_id:
             parts.append(f"tenant={tenant_id}")
+        record = logging.makeLogRecord(record.__dict__)  # a copy: other handlers see the record unchanged
         record.context = f" [{' '.join(parts)}]" if parts else ""
         return super().format(record)
