@@ -60,3 +60,19 @@ def lead_models_fit_nightly() -> int:
         lead_model_fit.delay(client_id=str(client_id), tenant_id=str(tenant_id))
         count += 1
     return count
+
+
+@shared_task(acks_late=True)
+def creative_media_fetch(*, tenant_id: str, submission_id: str) -> str | None:
+    """Fetches a creative given by URL once (type, size, dimensions, thumbnail); a repeat does nothing."""
+    from .models import CreativeSubmission
+    from .services.creatives import creative_media_fetch as fetch
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        submission = CreativeSubmission.objects.filter(pk=submission_id).first()
+        if submission is None:
+            return None
+        return fetch(tenant=tenant, submission=submission).media_fetch_status
