@@ -418,5 +418,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
                              "filters": ["request_context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The access line (stratum.request): on in production; under DEBUG runserver already prints one per request.
+    "loggers": {"django.request": {"level": "ERROR"},
+                "stratum.request": {"level": env("ACCESS_LOG_LEVEL", "WARNING" if DEBUG else "INFO")}},
 }

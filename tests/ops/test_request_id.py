@@ -54,9 +54,12 @@ def json_log():
     handler = logging.StreamHandler(buffer)
     handler.addFilter(RequestContextFilter())
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
+    root, access = logging.getLogger(), logging.getLogger("stratum.request")
     root.addHandler(handler)
+    level = access.level
+    access.setLevel(logging.INFO)  # the production level (WARNING under DEBUG, where runserver logs requests)
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    access.setLevel(level)
     root.removeHandler(handler)
 
 
