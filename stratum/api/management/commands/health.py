@@ -24,8 +24,9 @@ class Command(BaseCommand):
                 line = f"{name:<11} {check['status']}"
                 if "detail" in check:
                     line += f"  {check['detail']}"
-                if check.get("pending"):
-                    line += f" ({', '.join(check['pending'])})"
+                if pending := check.get("pending"):
+                    more = f", … {len(pending) - 5} more" if len(pending) > 5 else ""
+                    line += f" ({', '.join(pending[:5])}{more})"
                 self.stdout.write(line)
         if status != 200:
             raise CommandError(body["detail"])
