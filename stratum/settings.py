@@ -155,6 +155,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "stratum.api.observability.RequestIdMiddleware",  # outermost: X-Request-ID on every response, log context
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -504,11 +505,21 @@ CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 102
 LOG_LEVEL = (env("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise bad_env("LOG_LEVEL", LOG_LEVEL, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+# Log lines: `json` (one object a line, the default with DEBUG=0) or `text` (the default under `make run`). Every
+# record carries the request id, tenant id and user / API-key id when known (stratum/api/observability.py).
+LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise bad_env("LOG_FORMAT", LOG_FORMAT, "json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "stratum.api.observability.RequestContextFilter"}},
+    "formatters": {"json": {"()": "stratum.api.observability.JsonFormatter"},
+                   "text": {"()": "stratum.api.observability.TextFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["request_context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # The access line (stratum.request): on in production; under DEBUG runserver already prints one per request.
+    "loggers": {"django.request": {"level": "ERROR"},
+                "stratum.request": {"level": env("ACCESS_LOG_LEVEL", "WARNING" if DEBUG else "INFO")}},
 }

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from stratum.api.health import ApiHealthView, HealthView
+from stratum.api.health import ApiHealthView, HealthView, LiveView, ReadyView
 from stratum.api.views_errors import api_not_found
 
 API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "integrations.webhooks",
@@ -11,6 +11,8 @@ API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "int
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("health/live", LiveView.as_view(), name="health-live"),
+    path("health/ready", ReadyView.as_view(), name="health-ready"),
     path("api/v1/health", ApiHealthView.as_view(), name="api-health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -1,11 +1,13 @@
-"""GET /health: the process is up; database and redis each healthy/unhealthy/disabled."""
+"""GET /health: the process is up; database and redis each healthy/unhealthy/disabled.
+GET /health/live: the process answers. GET /health/ready: database, cache, broker, migrations (200 or 503)."""
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
 from django.db import connection
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -88,3 +90,107 @@ class ApiHealthView(HealthView):
     @extend_schema(auth=[], responses=HEALTH_RESPONSES, tags=["health"], operation_id="api_v1_health_retrieve")
     def get(self, request):
         return super().get(request)
+
+
+# --- /health/live and /health/ready -----------------------------------------------------------------------------
+NOT_READY = "NOT_READY"
+CHECK_OK, CHECK_FAILED, CHECK_DISABLED, CHECK_SKIPPED = "ok", "failed", "disabled", "skipped"
+BROKER_TIMEOUT_SECONDS = 2
+READY_CHECKS = ("database", "cache", "broker", "migrations")
+
+
+def _failed(detail: str, **more) -> dict:
+    return {"status": CHECK_FAILED, "detail": detail, **more}
+
+
+def check_database() -> dict:
+    if database_status() == "healthy":
+        return {"status": CHECK_OK}
+    return _failed("The database is unreachable.")
+
+
+def check_cache() -> dict:
+    if not settings.REDIS_URL:
+        return {"status": CHECK_DISABLED}  # per-process local memory: nothing to reach
+    if redis_status() == "healthy":
+        return {"status": CHECK_OK}
+    return _failed("The cache (Redis) is unreachable.")
+
+
+def check_broker() -> dict:
+    url = settings.CELERY_BROKER_URL
+    if not url or url.startswith("memory://"):
+        return {"status": CHECK_DISABLED}  # no broker: tasks run in-process
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS,
+                        transport_options={"socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+                                           "socket_timeout": BROKER_TIMEOUT_SECONDS}) as conn:
+            conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
+        return {"status": CHECK_OK}
+    except Exception as exc:
+        logger.warning("health: broker unreachable: %s", exc)
+        return _failed("The Celery broker is unreachable.")
+
+
+def pending_migrations() -> list[str]:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _backwards in plan]
+
+
+def check_migrations(*, database_ok: bool) -> dict:
+    if not database_ok:
+        return {"status": CHECK_SKIPPED}
+    try:
+        pending = pending_migrations()
+    except Exception as exc:
+        logger.warning("health: migration state unknown: %s", exc)
+        return _failed("The migration state could not be read.")
+    if pending:
+        return _failed(f"{len(pending)} unapplied migration(s).", pending=pending)
+    return {"status": CHECK_OK}
+
+
+def readiness_report() -> tuple[dict, int]:
+    """200 {"status": "ready", "checks": {...}} or 503 in the error format, `errors` naming each failed check."""
+    database = check_database()
+    checks = {"database": database, "cache": check_cache(), "broker": check_broker(),
+              "migrations": check_migrations(database_ok=database["status"] == CHECK_OK)}
+    failed = [name for name in READY_CHECKS if checks[name]["status"] == CHECK_FAILED]
+    if not failed:
+        return {"status": "ready", "checks": checks}, 200
+    from .exceptions import error_body
+
+    body = error_body(503, f"Not ready: {', '.join(failed)}.", NOT_READY,
+                      errors={name: [checks[name]["detail"]] for name in failed})
+    return body | {"checks": checks}, 503
+
+
+class LiveView(APIView):
+    """Liveness: the process answers. No dependency is consulted."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(auth=[], tags=["health"], responses={200: inline_serializer(
+        "HealthLive", {"status": serializers.ChoiceField(choices=["ok"])})})
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class ReadyView(APIView):
+    """Readiness: database, cache and Celery broker reachable, no unapplied migration. 503 otherwise."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(auth=[], tags=["health"], responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    def get(self, request):
+        body, status = readiness_report()
+        return Response(body, status=status)

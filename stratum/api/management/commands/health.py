@@ -1,0 +1,34 @@
+"""`manage.py health`: the readiness checks of GET /health/ready, one line each; exits 1 when not ready."""
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from stratum.api.health import READY_CHECKS, readiness_report
+
+
+class Command(BaseCommand):
+    help = "Check the database, cache, Celery broker and migrations (as GET /health/ready); exit 1 when not ready."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="Print the /health/ready body as JSON.")
+
+    def handle(self, *args, **options):
+        body, status = readiness_report()
+        if options["json"]:
+            self.stdout.write(json.dumps(body, indent=2))
+        else:
+            for name in READY_CHECKS:
+                check = body["checks"][name]
+                line = f"{name:<11} {check['status']}"
+                if "detail" in check:
+                    line += f"  {check['detail']}"
+                if pending := check.get("pending"):
+                    more = f", … {len(pending) - 5} more" if len(pending) > 5 else ""
+                    line += f" ({', '.join(pending[:5])}{more})"
+                self.stdout.write(line)
+        if status != 200:
+            raise CommandError(body["detail"])
+        if not options["json"]:
+            self.stdout.write("ready")
