@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from stratum.api.permissions import ROLE_VIEWER, ROLES
+from stratum.api.principals import ApiKeyPrincipal
 from stratum.api.tenancy import TenantOwned
 
 PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE = "starter", "professional", "enterprise"
@@ -103,7 +104,7 @@ def hash_api_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class ApiKey(TenantOwned):
+class ApiKey(ApiKeyPrincipal, TenantOwned):
     name = models.CharField(max_length=200)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from campaigns.models import PLATFORMS
+from campaigns.serializers import PlatformFiguresSerializer
 from stratum.api.serializers import StrictSerializer
 
 from .funnels.services import MAX_WINDOW_DAYS
@@ -459,3 +460,63 @@ class ScheduleSerializer(serializers.ModelSerializer):
         moment = next_run_at(schedule=obj) if obj.is_active else None
         return serializers.DateTimeField().to_representation(moment) if moment else None
 
+
+# --- dashboard (campaigns' figures with the trust engine's signal health) ------------------------------
+
+class DashboardOverviewSerializer(serializers.Serializer):
+    total_spend = serializers.FloatField()
+    total_revenue = serializers.FloatField()
+    roas = serializers.FloatField()
+    conversions = serializers.FloatField()
+    signal_health = serializers.IntegerField(allow_null=True)
+    signal_health_status = serializers.CharField()
+    active_campaigns = serializers.IntegerField()
+    platforms = serializers.DictField(child=PlatformFiguresSerializer())
+    currency = serializers.CharField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    previous_period = serializers.DictField()
+    changes = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class SignalAccountSerializer(serializers.Serializer):
+    ad_account_id = serializers.UUIDField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+    last_sync_error = serializers.CharField(allow_null=True)
+    hours_since_sync = serializers.FloatField(allow_null=True)
+    latest_data_date = serializers.DateField(allow_null=True)
+    reporting_lag_days = serializers.IntegerField(allow_null=True)
+    missing_days = serializers.ListField(child=serializers.DateField())
+    score = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class SignalSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField()
+
+
+class SignalHealthSerializer(serializers.Serializer):
+    overall_score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(help_text="One of: " + ", ".join(("healthy", "degraded", "unhealthy", "no_data")))
+    signals = SignalSerializer(many=True)
+    accounts = SignalAccountSerializer(many=True)
+    thresholds = serializers.DictField(child=serializers.IntegerField())
+    computed_at = serializers.DateTimeField()
+
+
+# --- superadmin platform analytics -------------------------------------------------------------------
+
+class OverviewSerializer(serializers.Serializer):
+    range = serializers.DictField()
+    tenants = serializers.DictField()
+    subscriptions = serializers.DictField(child=serializers.IntegerField())
+    mrr = serializers.DictField(child=serializers.FloatField(), help_text="Per currency.")
+    arr = serializers.DictField(child=serializers.FloatField())
+    users = serializers.DictField(child=serializers.IntegerField())
+    events_ingested = serializers.IntegerField()
+    ad_spend_managed = serializers.DictField(child=serializers.FloatField(), help_text="Per ad-account currency.")
+    series = serializers.ListField(child=serializers.DictField())

@@ -184,15 +184,3 @@ class AdminUpdateTenantSerializer(StrictSerializer):
         if unknown:
             raise serializers.ValidationError(f"Unknown limit: {', '.join(unknown)}.")
         return value
-
-
-class OverviewSerializer(serializers.Serializer):
-    range = serializers.DictField()
-    tenants = serializers.DictField()
-    subscriptions = serializers.DictField(child=serializers.IntegerField())
-    mrr = serializers.DictField(child=serializers.FloatField(), help_text="Per currency.")
-    arr = serializers.DictField(child=serializers.FloatField())
-    users = serializers.DictField(child=serializers.IntegerField())
-    events_ingested = serializers.IntegerField()
-    ad_spend_managed = serializers.DictField(child=serializers.FloatField(), help_text="Per ad-account currency.")
-    series = serializers.ListField(child=serializers.DictField())

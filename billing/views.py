@@ -1,4 +1,5 @@
-"""Feature flags, subscription & payments, the Stripe webhook, and the superadmin endpoints."""
+"""Feature flags, subscription & payments, the Stripe webhook, and the superadmin tenant endpoints (the platform
+analytics overview composes several contexts: analytics/views/platform.py)."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -11,9 +12,8 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts.models import Tenant
-from stratum.api.exceptions import ValidationFailed
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_choice, parse_date_range, parse_search
+from stratum.api.params import parse_choice, parse_search
 from stratum.api.permissions import ADMIN_ROLES, IsSuperAdmin
 from stratum.api.ratelimit import take_token
 from stratum.api.schema import error_responses
@@ -22,7 +22,6 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from . import serializers as s
 from . import services
-from .analytics import INTERVALS, MAX_BUCKETS, bucket_starts, platform_overview
 from .models import Invoice, Subscription
 from .plans import PLANS
 from .selectors import feature_flags_get, invoices_list, plans_list, subscription_get
@@ -185,18 +184,3 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         tenant = self.get_object()
         services.tenant_admin_update(tenant=tenant, data=parse_body(s.AdminUpdateTenantSerializer, request))
         return Response(s.AdminTenantDetailSerializer(self.get_queryset().get(pk=tenant.pk)).data)
-
-
-class PlatformOverviewView(APIView):
-    permission_classes = [IsAuthenticated, IsSuperAdmin]
-
-    @extend_schema(parameters=[OpenApiParameter("period", str, description="e.g. 30d, 90d, 365d"),
-                               OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
-                               OpenApiParameter("interval", str, enum=list(INTERVALS))],
-                   responses={200: s.OverviewSerializer}, tags=["superadmin"])
-    def get(self, request):
-        date_range = parse_date_range(request.query_params, tz="UTC", default_days=365)
-        interval = parse_choice(request.query_params, "interval", INTERVALS, default="month")
-        if len(bucket_starts(date_range, interval)) > MAX_BUCKETS:
-            raise ValidationFailed(errors={"interval": [f"At most {MAX_BUCKETS} points: choose a coarser interval."]})
-        return Response(platform_overview(date_range=date_range, interval=interval))

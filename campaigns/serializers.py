@@ -193,20 +193,6 @@ class PlatformFiguresSerializer(serializers.Serializer):
     cpa = serializers.FloatField()
 
 
-class DashboardOverviewSerializer(serializers.Serializer):
-    total_spend = serializers.FloatField()
-    total_revenue = serializers.FloatField()
-    roas = serializers.FloatField()
-    conversions = serializers.FloatField()
-    signal_health = serializers.IntegerField(allow_null=True)
-    signal_health_status = serializers.CharField()
-    active_campaigns = serializers.IntegerField()
-    platforms = serializers.DictField(child=PlatformFiguresSerializer())
-    currency = serializers.CharField()
-    start_date = serializers.DateField()
-    end_date = serializers.DateField()
-    previous_period = serializers.DictField()
-    changes = serializers.DictField(child=serializers.FloatField(allow_null=True))
 
 
 class SeriesPointSerializer(MetricsSerializer):
@@ -265,33 +251,10 @@ class RecommendationsSerializer(serializers.Serializer):
     recommendations = RecommendationSerializer(many=True)
 
 
-class SignalAccountSerializer(serializers.Serializer):
-    ad_account_id = serializers.UUIDField()
-    name = serializers.CharField()
-    platform = serializers.CharField()
-    last_synced_at = serializers.DateTimeField(allow_null=True)
-    last_sync_error = serializers.CharField(allow_null=True)
-    hours_since_sync = serializers.FloatField(allow_null=True)
-    latest_data_date = serializers.DateField(allow_null=True)
-    reporting_lag_days = serializers.IntegerField(allow_null=True)
-    missing_days = serializers.ListField(child=serializers.DateField())
-    score = serializers.IntegerField()
-    status = serializers.CharField()
 
 
-class SignalSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    score = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField()
 
 
-class SignalHealthSerializer(serializers.Serializer):
-    overall_score = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField(help_text="One of: " + ", ".join(("healthy", "degraded", "unhealthy", "no_data")))
-    signals = SignalSerializer(many=True)
-    accounts = SignalAccountSerializer(many=True)
-    thresholds = serializers.DictField(child=serializers.IntegerField())
-    computed_at = serializers.DateTimeField()
 
 
 class CampaignAnalyticsItemSerializer(MetricsSerializer):

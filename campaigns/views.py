@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from stratum.api.exceptions import NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
-from stratum.api.permissions import is_api_key_request
+from stratum.api.principals import is_api_key_request
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
@@ -45,17 +45,6 @@ def actor_for(request) -> str:
 
 # --- dashboard & analytics -------------------------------------------------------------------
 
-class DashboardOverviewView(TenantAPIView):
-    scope_resource = "analytics"
-
-    @extend_schema(parameters=DATE_PARAMETERS, responses=s.DashboardOverviewSerializer, tags=["dashboard"],
-                   description="Totals of the period (default: the last 30 days), the change against the previous "
-                               "period of the same length, active campaigns, signal health and spend per platform.")
-    def get(self, request):
-        date_range = parse_date_range(request.query_params, tz=self.tenant.timezone)
-        return Response(selectors.dashboard_overview(tenant=self.tenant, date_range=date_range))
-
-
 class DashboardPerformanceView(TenantAPIView):
     scope_resource = "analytics"
 
@@ -65,17 +54,6 @@ class DashboardPerformanceView(TenantAPIView):
         date_range = parse_date_range(request.query_params, tz=self.tenant.timezone)
         platform = parse_choice(request.query_params, "platform", PLATFORMS)
         return Response(selectors.dashboard_performance(tenant=self.tenant, date_range=date_range, platform=platform))
-
-
-class DashboardSignalHealthView(TenantAPIView):
-    scope_resource = "analytics"
-
-    @extend_schema(responses=s.SignalHealthSerializer, tags=["dashboard"],
-                   description="The trust engine's signal health (four components, cached 5 minutes, dropped "
-                               "after every sync) with data freshness per ad account (sync recency, reporting lag, "
-                               "missing days).")
-    def get(self, request):
-        return Response(selectors.signal_health_summary(tenant=self.tenant))
 
 
 class AnalyticsCampaignsView(TenantAPIView):

@@ -17,6 +17,7 @@ from .models import (
     ProfileMerge,
     Segment,
 )
+from .predictions import predictions_by_profile
 from .services.events import MAX_BATCH_EVENTS
 
 
@@ -46,8 +47,6 @@ class ProfileListSerializer(serializers.ListSerializer):
     """Loads the page's predictions in one query."""
 
     def to_representation(self, data):
-        from analytics.churn.selectors import predictions_by_profile
-
         profiles = list(data.all() if hasattr(data, "all") else data)
         self._context["predictions"] = predictions_by_profile(profile_ids=[p.pk for p in profiles])
         return super().to_representation(profiles)
@@ -90,8 +89,6 @@ class ProfileSerializer(serializers.ModelSerializer):
     def get_predictions(self, obj) -> ProfilePredictionsSerializer(allow_null=True):
         loaded = self.context.get("predictions")
         if loaded is None:
-            from analytics.churn.selectors import predictions_by_profile
-
             loaded = predictions_by_profile(profile_ids=[obj.pk])
         return loaded.get(obj.pk)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import Tenant
-from billing.gates import limit_enforce
 from campaigns.connectors.base import AccountRecord, ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
+from stratum.api.entitlements import limit_enforce
 from stratum.api.exceptions import ValidationFailed
 
 from .connectors import connector_for_connection

@@ -29,10 +29,11 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notification_send, tenant_admins
-from campaigns.selectors import data_freshness, signal_health_summary
+from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import DateRange
+from trust.services import signal_health_summary
 
 from ..models import WEEKDAYS, Report, ReportDelivery, ReportSchedule
 from .render import CONTENT_TYPES

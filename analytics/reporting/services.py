@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils._os import safe_join
 
-from billing.gates import feature_require
+from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.params import DateRange, local_today
 

@@ -16,7 +16,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing.gates import feature_require
+from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import DateRange, local_today, parse_uuid

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.notifications import notification_send, tenant_admins
-from billing.gates import limit_enforce
+from stratum.api.entitlements import limit_enforce
 from stratum.api.params import local_today
 
 from ..connectors import get_connector

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Tenant
-from billing.gates import limit_enforce
+from stratum.api.entitlements import limit_enforce
 from stratum.api.exceptions import Conflict, ValidationFailed
 
 from ..models import Segment, SegmentMembership

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from stratum.api.principals import is_api_key_request
+
 from ..models import ALLOWED, BREAKER_OPEN, AuditLogEntry, CircuitBreaker
 from ..selectors.gate import DECREASE, INCREASE, INFORMATIONAL_ACTIONS, NEUTRAL, gate_decide
 from .health import account_signal, signal_health_current, signal_summary
@@ -34,8 +36,6 @@ SYSTEM = Actor("system", name="Stratum")
 
 
 def actor_for_request(request) -> Actor:
-    from stratum.api.permissions import is_api_key_request
-
     user = request.user
     if is_api_key_request(request):
         return Actor("api_key", str(request.auth.pk), f"API key {request.auth.prefix} ({user.email})", user=user)

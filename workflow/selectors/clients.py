@@ -73,3 +73,8 @@ def client_admin_users(*, tenant: Tenant, client: Client | None) -> list[User]:
 def client_members(*, tenant: Tenant, client: Client) -> QuerySet[ClientMembership]:
     return (ClientMembership.objects.for_tenant(tenant).filter(client=client).select_related("user")
             .order_by("created_at"))
+
+
+def client_member_ids(*, tenant: Tenant, client_id) -> QuerySet:
+    """The ids of the users with a membership of the client (the notifications' recipients of its news)."""
+    return ClientMembership.objects.for_tenant(tenant).filter(client_id=client_id).values_list("user_id", flat=True)
