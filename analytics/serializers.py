@@ -20,7 +20,8 @@ from .models import (
     ReportDelivery,
     ReportSchedule,
 )
-from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES
+from .reporting.schedules import next_run_at
+from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES, standard_template
 
 # --- attribution ----------------------------------------------------------------------------
 
@@ -378,8 +379,6 @@ class ReportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_template_id(self, obj) -> str:
-        from .reporting.templates import standard_template
-
         if obj.custom_template_id:
             return str(obj.custom_template_id)
         spec = standard_template(obj.template_key)
@@ -455,8 +454,6 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return DeliverySerializer(latest[0]).data if latest else None
 
     def get_next_run_at(self, obj) -> str | None:
-        from .reporting.schedules import next_run_at
-
         moment = next_run_at(schedule=obj) if obj.is_active else None
         return serializers.DateTimeField().to_representation(moment) if moment else None
 

@@ -5,6 +5,7 @@ from stratum.api.serializers import StrictSerializer
 
 from .models import Invoice, Subscription
 from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS
+from .selectors import subscription_current, tenant_features, tenant_limits, tenant_usage
 
 TENANT_STATUSES = (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED)
 
@@ -126,8 +127,6 @@ class AdminTenantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_max_users(self, obj) -> int:
-        from .selectors import tenant_limits
-
         return tenant_limits(tenant=obj)["max_users"]
 
 
@@ -142,23 +141,15 @@ class AdminTenantDetailSerializer(AdminTenantSerializer):
         read_only_fields = fields
 
     def get_features(self, obj) -> dict[str, bool]:
-        from .selectors import tenant_features
-
         return tenant_features(tenant=obj)
 
     def get_limits(self, obj) -> dict[str, int]:
-        from .selectors import tenant_limits
-
         return tenant_limits(tenant=obj)
 
     def get_usage(self, obj) -> dict[str, int | None]:
-        from .selectors import tenant_usage
-
         return tenant_usage(tenant=obj)
 
     def get_subscription(self, obj) -> dict | None:
-        from .selectors import subscription_current
-
         current = subscription_current(tenant=obj)
         return SubscriptionSerializer(current).data if current else None
 

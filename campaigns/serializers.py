@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from .metrics import METRICS
+from .metrics import METRICS, metric_value
 from .models import BUDGET_TYPES, PLATFORMS, AdAccount, AdAccountSyncRun, Campaign
 
 
@@ -60,8 +60,6 @@ class CampaignListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        from .metrics import metric_value
-
         data = super().to_representation(instance)
         for name in ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr"):
             data[name] = metric_value(name, getattr(instance, name, 0))

@@ -17,7 +17,8 @@ from django.db.models import QuerySet
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import parse_bool, parse_choice, parse_date, parse_number, parse_uuid
 
-from .models import CREATIVE_STATUSES, INSTANCE_STATUSES, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES
+from .alert_catalog import ALERT_TYPES
+from .models import AD_TYPES, CREATIVE_STATUSES, INSTANCE_STATUSES, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES
 
 TASK_SORTS = ("created_at", "updated_at", "name", "due_date", "priority", "status")
 CREATIVE_SORTS = ("created_at", "updated_at", "name", "status")
@@ -109,8 +110,6 @@ class AlertFilters:
 
 
 def alert_filters_parse(params) -> AlertFilters:
-    from .alert_catalog import ALERT_TYPES
-
     return AlertFilters(
         client_id=parse_uuid(params, "client_id"),
         alert_type=parse_choice(params, "alert_type", ALERT_TYPES),
@@ -161,8 +160,6 @@ class CreativeFilters:
 
 
 def creative_filters_parse(params, *, tz: str | None = "UTC") -> CreativeFilters:
-    from .models import AD_TYPES
-
     return CreativeFilters(
         client_id=parse_uuid(params, "client_id"),
         status=parse_choice(params, "status", CREATIVE_STATUSES),

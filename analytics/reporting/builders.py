@@ -15,6 +15,7 @@ from campaigns.selectors.common import metric_rows, percent_change
 from cdp.models import RFM_SEGMENTS, Segment
 from cdp.selectors import profile_statistics
 from stratum.api.params import DateRange
+from workflow.models import Client
 
 from ..attribution import AttributionQuery, attribution_report
 from ..churn.selectors import churn_summary
@@ -176,8 +177,6 @@ def document_build(*, tenant, spec: TemplateSpec, name: str, date_range: DateRan
     charts = include_charts and spec.include_charts
     scope_text = ""
     if scope.client_id:
-        from workflow.models import Client
-
         client = Client.objects.for_tenant(tenant).filter(pk=scope.client_id).first()
         scope_text = f" · client {client.name if client else scope.client_id}"
     if scope.platform:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notification_send, tenant_admins
+from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
@@ -211,8 +212,6 @@ def data_guard(*, tenant, report: Report, period: DateRange, now: dt.datetime) -
     accounts = data_freshness(tenant=tenant, now=now)
     client_id = report.filters.get("client_id")
     if client_id:
-        from campaigns.models import AdAccount
-
         in_scope = {str(pk) for pk in AdAccount.objects.for_tenant(tenant).filter(client_id=client_id)
                     .values_list("pk", flat=True)}
         accounts = [a for a in accounts if a["ad_account_id"] in in_scope]

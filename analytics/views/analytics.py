@@ -23,6 +23,7 @@ from ..churn.selectors import churn_predictions, churn_summary
 from ..funnels import breakdown_validate, funnel_create, funnel_delete, funnel_report, funnel_update
 from ..insights import INSIGHT_TYPES, insights_list, what_if_simulate
 from ..models import CHURN_RISKS, Funnel
+from ..tasks import churn_refresh_task
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
@@ -210,7 +211,5 @@ class ChurnRefreshView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.QueuedSerializer},
                    description="Queues a refit of the churn model (it also runs nightly).")
     def post(self, request):
-        from ..tasks import churn_refresh_task
-
         churn_refresh_task.delay(str(self.tenant.pk))
         return Response({"detail": "Churn refresh queued."}, status=status.HTTP_202_ACCEPTED)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.notifications import notification_send, tenant_admins
 from stratum.api.entitlements import limit_enforce
 from stratum.api.params import local_today
+from stratum.api.queueing import task_enqueue
 
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
@@ -234,8 +235,6 @@ def _metric_rows(*, tenant, insights: Iterable[InsightRecord], campaign_ids: dic
 def ad_accounts_sync_queue(*, tenant, ad_account: AdAccount | None = None, trigger: str = "manual") -> dict:
     """Queues a sync of one or every active ad account of the tenant (after commit). Accounts with a sync
     started in the last 15 minutes that has not finished are skipped."""
-    from ..tasks import ad_account_sync_task
-
     accounts = AdAccount.objects.for_tenant(tenant).filter(is_active=True)
     if ad_account is not None:
         accounts = accounts.filter(pk=ad_account.pk)
@@ -245,6 +244,6 @@ def ad_accounts_sync_queue(*, tenant, ad_account: AdAccount | None = None, trigg
     ).values_list("ad_account_id", flat=True))
     queued = [a for a in accounts if a.pk not in busy]
     for account in queued:
-        transaction.on_commit(lambda account=account: ad_account_sync_task.delay(
-            str(tenant.pk), str(account.pk), trigger=trigger))
+        task_enqueue(name="campaigns.tasks.ad_account_sync_task",
+                     kwargs={"tenant_id": str(tenant.pk), "ad_account_id": str(account.pk), "trigger": trigger})
     return {"queued": [str(a.pk) for a in queued], "skipped": [str(a.pk) for a in accounts if a.pk in busy]}

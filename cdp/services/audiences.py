@@ -23,6 +23,7 @@ from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
+from stratum.api.queueing import task_enqueue
 
 from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
 from .segments import segment_refresh
@@ -89,9 +90,7 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
         audience.save(update_fields=["status", "updated_at"])
         run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, trigger=trigger,
                                                                 started_at=timezone.now())
-        from ..tasks import audience_sync_task
-
-        transaction.on_commit(lambda: audience_sync_task.delay(str(tenant.pk), str(run.pk)))
+        task_enqueue(name="cdp.tasks.audience_sync_task", kwargs={"tenant_id": str(tenant.pk), "run_id": str(run.pk)})
     return run
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Tenant
 from stratum.api.entitlements import limit_enforce
 from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.queueing import task_enqueue
 
 from ..models import Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
@@ -61,9 +62,8 @@ def segment_delete(*, tenant, segment: Segment) -> None:
 
 
 def _refresh_after_commit(segment: Segment) -> None:
-    from ..tasks import segment_refresh_task
-
-    transaction.on_commit(lambda: segment_refresh_task.delay(str(segment.tenant_id), str(segment.pk)))
+    task_enqueue(name="cdp.tasks.segment_refresh_task",
+                 kwargs={"tenant_id": str(segment.tenant_id), "segment_id": str(segment.pk)})
 
 
 def segment_refresh(*, tenant, segment: Segment) -> Segment:

@@ -15,6 +15,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from .. import selectors, services
 from .. import serializers as s
 from ..models import LIFECYCLE_STAGES, RFM_SEGMENTS, Profile, Segment
+from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
 TAGS = ["cdp-profiles"]
@@ -109,8 +110,6 @@ class RfmRecomputeView(CdpEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.RfmRecomputeSerializer},
                    description="Queues an RFM recompute for this tenant (it also runs nightly).")
     def post(self, request):
-        from ..tasks import rfm_recompute_task
-
         rfm_recompute_task.delay(str(self.tenant.pk))
         return Response({"detail": "RFM recompute queued."}, status=status.HTTP_202_ACCEPTED)
 

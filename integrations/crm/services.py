@@ -20,9 +20,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
+from cdp.models import Profile, SegmentMembership
+from cdp.services import profile_upsert
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
+from stratum.api.queueing import task_enqueue
+from stratum.api.tenancy import tenant_scope
 
 from ..errors import NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
@@ -42,6 +47,7 @@ HEARTBEAT_EVERY = timedelta(seconds=30)
 RUN_LEASE = timedelta(minutes=15)
 SCHEDULES = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 DEFAULT_SCHEDULE = "daily"
+CRM_SYNC_TASK = "integrations.tasks.crm_sync_task"
 
 
 class CrmSyncRetry(Exception):
@@ -69,8 +75,6 @@ def crm_connection_get(*, tenant: Tenant, provider: str, active: bool = True) ->
 def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirectional",
                      requested_by: User | None = None, trigger: str = "manual") -> CrmSyncRun:
     """Queues a run. A run already queued or running for this CRM is returned instead of a second one."""
-    from ..tasks import crm_sync_task
-
     connection = crm_connection_get(tenant=tenant, provider=provider)
     with transaction.atomic():
         Connection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk).first()
@@ -85,7 +89,7 @@ def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirec
         run = CrmSyncRun.objects.for_tenant(tenant).create(
             tenant=tenant, connection=connection, provider=provider, direction=direction, trigger=trigger,
             requested_by=requested_by)
-        transaction.on_commit(lambda: crm_sync_task.delay(str(tenant.pk), str(run.pk)))
+        task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant.pk), "run_id": str(run.pk)})
     return run
 
 
@@ -224,8 +228,6 @@ def _pull(context: _Context) -> None:
 
 def _profiles(tenant: Tenant, ids) -> dict:
     """Profiles by id, a merged-away profile answered by its winner."""
-    from cdp.models import Profile
-
     found = {p.pk: p for p in Profile.objects.for_tenant(tenant).filter(pk__in=list(ids))}
     winners = {p.merged_into_id for p in found.values() if p.merged_into_id}
     if winners:
@@ -237,8 +239,6 @@ def _profiles(tenant: Tenant, ids) -> dict:
 
 
 def _segments(tenant: Tenant, profile_ids) -> dict:
-    from cdp.models import SegmentMembership
-
     names: dict = {}
     rows = (SegmentMembership.objects.for_tenant(tenant).filter(profile_id__in=list(profile_ids),
                                                                  removed_at__isnull=True)
@@ -263,8 +263,6 @@ def _apply_batch(context: _Context, contacts: list[CrmContact]) -> None:
 
 
 def _apply_contact(context: _Context, contact: CrmContact, link: CrmContactLink | None, profile) -> None:
-    from cdp.services import profile_upsert
-
     state = dict(link.fields) if link else {}
     cdp_time = profile.updated_at if profile is not None else None
     take_crm: dict[str, Any] = {}
@@ -424,8 +422,6 @@ def _parse_time(value) -> datetime | None:
 
 
 def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
-    from accounts.notifications import notification_send, tenant_admins
-
     label = PROVIDERS[run.provider].label
     try:
         notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
@@ -440,14 +436,12 @@ def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
 def crm_syncs_schedule() -> int:
     """Queues a run for every active CRM connection whose schedule is due (all tenants), and hands runs
     whose worker died to a new task."""
-    from ..tasks import crm_sync_task
-
     queued = 0
     now = timezone.now()
     lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.STATUS_RUNNING)
             .filter(lease_expired_q(now=now, lease=RUN_LEASE)).values_list("tenant_id", "pk"))
     for tenant_id, run_id in lost:
-        crm_sync_task.delay(str(tenant_id), str(run_id))
+        task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant_id), "run_id": str(run_id)}, on_commit=False)
     connections = (Connection.objects.unscoped().filter(kind=Connection.KIND_CRM, status=Connection.STATUS_ACTIVE,
                                                         tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
     for connection in connections:
@@ -459,8 +453,6 @@ def crm_syncs_schedule() -> int:
                 .order_by("-queued_at").values_list("queued_at", flat=True).first())
         if last is not None and last > now - interval:
             continue
-        from stratum.api.tenancy import tenant_scope
-
         with tenant_scope(connection.tenant):
             crm_sync_request(tenant=connection.tenant, provider=connection.provider, trigger="schedule",
                              direction=(connection.settings or {}).get("direction", "bidirectional"))

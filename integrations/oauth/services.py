@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import ValidationFailed
@@ -223,8 +224,6 @@ def connection_access_token(*, connection: Connection) -> str:
 
 
 def _notify_expired(*, connection: Connection, reason: str) -> None:
-    from accounts.notifications import notification_send, tenant_admins
-
     tenant = Tenant.objects.get(pk=connection.tenant_id)
     label = PROVIDERS[connection.provider].label
     try:

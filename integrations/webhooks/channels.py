@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
+from stratum.api.queueing import task_enqueue
 
 from .models import SlackDestination
 from .services import webhook_url_validate
@@ -44,22 +45,17 @@ class SlackRetryable(Exception):
 
 def email_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
                   data: dict[str, Any]) -> None:
-    from .tasks import notification_email_send
-
-    try:
-        notification_email_send.delay(tenant_id, user_ids, category, title, body)
-    except Exception:  # noqa: BLE001 - a notification must never break the action that caused it
-        logger.exception("could not enqueue notification e-mail for tenant %s", tenant_id)
+    # best effort: a notification must never break the action that caused it
+    task_enqueue(name="integrations.webhooks.tasks.notification_email_send", on_commit=False, best_effort=True,
+                 kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
+                         "body": body})
 
 
 def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
                   data: dict[str, Any]) -> None:
-    from .tasks import notification_slack_send
-
-    try:
-        notification_slack_send.delay(tenant_id, user_ids, category, title, body)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not enqueue Slack notification for tenant %s", tenant_id)
+    task_enqueue(name="integrations.webhooks.tasks.notification_slack_send", on_commit=False, best_effort=True,
+                 kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
+                         "body": body})
 
 
 # --- e-mail ---------------------------------------------------------------------------------

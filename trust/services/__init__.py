@@ -9,10 +9,11 @@
 - `circuit_breakers_check(*, tenant, now=None)`, `autopilot_run(*, tenant, trigger="schedule", now=None)`,
   `rule_run(*, tenant, rule, trigger="manual", now=None)`
 """
+from .audit import AUTOPILOT, SYSTEM, Actor, actor_for_request, audit_record
 from .autopilot import action_approve, action_execute, action_reject, action_rollback, actions_expire, autopilot_run
 from .breakers import circuit_breaker_resume, circuit_breakers_check
 from .dashboard import signal_health_dashboard, signal_health_summary
-from .gate import AUTOPILOT, SYSTEM, Actor, actor_for_request, audit_record, gate_check
+from .gate import gate_check
 from .health import signal_health_current, signal_health_refresh
 from .rules import rule_create, rule_delete, rule_run, rule_update
 from .settings import autopilot_settings_get, autopilot_settings_update

@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.notifications import notification_send
 from campaigns.metrics import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
@@ -35,8 +36,9 @@ from ..models import (
     AutopilotAction,
 )
 from ..selectors.autopilot import Proposal, autopilot_proposals, campaign_state
+from .audit import AUTOPILOT, SYSTEM, Actor, audit_record
 from .breakers import automation_managers, circuit_breakers_check
-from .gate import AUTOPILOT, SYSTEM, Actor, GateDecision, audit_record, direction_of, gate_check
+from .gate import GateDecision, direction_of, gate_check
 from .health import signal_health_refresh
 from .settings import autopilot_settings_get
 
@@ -287,8 +289,6 @@ def _autopilot_pass(*, tenant, settings, trigger: str, now: dt.datetime) -> dict
     settings.save(update_fields=["last_run_at"])
     held = [a for a in actions if a.status == PENDING]
     if held:
-        from accounts.notifications import notification_send
-
         notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category="budget_alerts",
                           title=f"Autopilot: {len(held)} action{'s' if len(held) != 1 else ''} awaiting approval",
                           body="\n".join(f"{a.kind.replace('_', ' ')}: {a.campaign.name} — {a.hold_reason}"

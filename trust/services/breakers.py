@@ -9,12 +9,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notification_send
+from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict
 from stratum.api.permissions import WRITE_ROLES
 
 from ..models import BREAKER_CLOSED, BREAKER_OPEN, CircuitBreaker
 from ..selectors.breakers import connector_error_runs, spend_spikes
-from .gate import SYSTEM, Actor, audit_record
+from .audit import SYSTEM, Actor, audit_record
 
 
 def automation_managers(*, tenant) -> list[User]:
@@ -45,8 +46,6 @@ def _trip(*, tenant, account, reason: str, details: dict, now: dt.datetime) -> C
 
 def circuit_breakers_check(*, tenant, now: dt.datetime | None = None) -> list[CircuitBreaker]:
     """Trips the breaker of every active account that spiked or keeps failing; returns those newly tripped."""
-    from campaigns.models import AdAccount
-
     now = now or timezone.now()
     accounts = {str(a.pk): a for a in AdAccount.objects.for_tenant(tenant).filter(is_active=True)}
     if not accounts:

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.models import AdAccount
 from stratum.api.outbox import emit
 
 from ..models import DEGRADED, HEALTHY, NO_DATA, UNHEALTHY, SignalHealthSnapshot
@@ -83,8 +84,6 @@ def _from_snapshots(rows: list[SignalHealthSnapshot]) -> dict[str, Any]:
 def signal_health_current(*, tenant, max_age: dt.timedelta | None = None) -> dict[str, Any]:
     """The latest stored signal health when it is recent enough (TRUST_SIGNAL_MAX_AGE_MINUTES) and covers
     every active account; otherwise a refresh now. Two or three queries when stored."""
-    from campaigns.models import AdAccount
-
     max_age = max_age if max_age is not None else dt.timedelta(minutes=settings.TRUST_SIGNAL_MAX_AGE_MINUTES)
     latest = (SignalHealthSnapshot.objects.for_tenant(tenant).filter(ad_account__isnull=True)
               .order_by("-computed_at").first())

@@ -6,7 +6,11 @@ import math
 import uuid
 from typing import Any
 
+from accounts.models import User
+from campaigns.models import PLATFORMS, Campaign
+from campaigns.services import budget_clean
 from stratum.api.exceptions import ValidationFailed
+from workflow.models import TASK_PRIORITIES, Client
 
 from ..models import MONEY_ACTIONS
 from ..selectors.rules import CONDITION_FIELDS, LOOKBACKS, OPERATORS, REFERENCE_FIELDS, SCOPE_STATUSES
@@ -139,8 +143,6 @@ def conditions_clean(raw: Any) -> dict:
 
 
 def _assignees(*, tenant, raw: Any, path: str, errors: _Errors) -> list[str]:
-    from accounts.models import User
-
     if not isinstance(raw, list) or len(raw) > 20:
         errors.add(path, "A list of at most 20 user ids.")
         return []
@@ -158,9 +160,6 @@ def _assignees(*, tenant, raw: Any, path: str, errors: _Errors) -> list[str]:
 
 
 def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
-    from campaigns.services import budget_clean
-    from workflow.models import TASK_PRIORITIES
-
     if not isinstance(raw, dict):
         errors.add(path, "An action {type, …}.")
         return {}
@@ -232,9 +231,6 @@ def actions_clean(*, tenant, raw: Any, cap: int, scope: dict) -> list[dict]:
 
 
 def scope_clean(*, tenant, raw: Any) -> dict:
-    from campaigns.models import PLATFORMS, Campaign
-    from workflow.models import Client
-
     if raw in (None, {}):
         raw = {}
     if not isinstance(raw, dict):

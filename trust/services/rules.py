@@ -23,14 +23,16 @@ from campaigns.models import Campaign
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
+from workflow.services.tasks import task_create
 
 from ..models import BLOCKED, EXECUTED, PENDING, RUN_FAILED, RUN_OK, AutopilotAction, Rule, RuleExecution, RuleFiring
 from ..selectors.autopilot import Proposal, campaign_state
 from ..selectors.backtest import simulated_budget
 from ..selectors.rules import describe, evaluation_metrics, metrics_by_lookback, rule_evaluate, scope_count
+from .audit import actor_for_rule
 from .autopilot import action_propose
 from .breakers import automation_managers
-from .gate import NEUTRAL, actor_for_rule, gate_check
+from .gate import NEUTRAL, gate_check
 from .health import signal_health_current
 from .rule_validation import actions_clean, conditions_clean, scope_clean
 from .settings import autopilot_settings_get
@@ -119,8 +121,6 @@ def _money_action(*, tenant, rule: Rule, action: dict, campaign: Campaign, evide
 
 def _informational(*, tenant, rule: Rule, action: dict, campaign: Campaign, evidence: dict, health: dict,
                    execution: RuleExecution) -> dict:
-    from workflow.services.tasks import task_create
-
     kind = action["type"]
     gate_check(tenant=tenant, actor=actor_for_rule(rule), action=kind, campaign=campaign, direction=NEUTRAL,
                health=health, rule_id=rule.pk)

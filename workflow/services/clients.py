@@ -7,10 +7,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant, User
+from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLES, Client, ClientMembership
+from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLES, Alert, Client, ClientMembership
 from .alerts import alert_defaults_create, alert_schedules_enable
 
 
@@ -73,8 +74,6 @@ def client_delete(*, tenant: Tenant, actor: User, client: Client) -> None:
         raise Forbidden("Only tenant owners and admins may delete a client.")
     from django_celery_beat.models import PeriodicTask
 
-    from ..models import Alert
-
     schedule_ids = list(Alert.objects.for_tenant(tenant).filter(client=client, periodic_task__isnull=False)
                         .values_list("periodic_task_id", flat=True))
     Client.objects.for_tenant(tenant).filter(pk=client.pk).delete()
@@ -130,8 +129,6 @@ def client_member_remove(*, tenant: Tenant, client: Client, user_id) -> None:
 
 def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> Any:
     """Assigns one of the tenant's ad accounts to the client (reports and alerts then include it)."""
-    from campaigns.models import AdAccount
-
     try:
         ad_account_id = uuid.UUID(str(ad_account_id))
     except ValueError:
@@ -149,8 +146,6 @@ def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> 
 
 
 def client_ad_account_unlink(*, tenant: Tenant, client: Client, ad_account_id) -> None:
-    from campaigns.models import AdAccount
-
     updated = AdAccount.objects.for_tenant(tenant).filter(pk=ad_account_id, client=client).update(client=None)
     if not updated:
         raise NotFound("This ad account is not linked to the client.")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from accounts.notifications import notification_send
+from campaigns.models import Campaign
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
 
 from ..access import role_at_least
@@ -90,8 +91,6 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
     elif related_object_type == "alert_instance":
         exists = AlertInstance.objects.for_tenant(tenant).filter(pk=related_object_id, **same_client).exists()
     elif related_object_type == "campaign":
-        from campaigns.models import Campaign
-
         campaigns = Campaign.objects.for_tenant(tenant).filter(pk=related_object_id)
         if client is not None:
             from django.db.models import Q
