@@ -8,9 +8,8 @@ from __future__ import annotations
 from django.conf import settings as django_settings
 from django.db import models
 
+from stratum.api.crypto import EncryptedTextField, secret_decrypt, secret_encrypt
 from stratum.api.tenancy import TenantOwned
-
-from .crypto import EncryptedTextField, decrypt, encrypt
 
 AD_PROVIDERS = ("meta", "google", "tiktok", "snapchat")
 CRM_PROVIDERS = ("hubspot", "pipedrive", "salesforce", "zoho")
@@ -56,19 +55,19 @@ class Connection(TenantOwned):
 
     @property
     def access_token(self) -> str:
-        return decrypt(self.access_token_encrypted)
+        return secret_decrypt(self.access_token_encrypted)
 
     @access_token.setter
     def access_token(self, value: str) -> None:
-        self.access_token_encrypted = encrypt(value or "")
+        self.access_token_encrypted = secret_encrypt(value or "")
 
     @property
     def refresh_token(self) -> str:
-        return decrypt(self.refresh_token_encrypted)
+        return secret_decrypt(self.refresh_token_encrypted)
 
     @refresh_token.setter
     def refresh_token(self, value: str) -> None:
-        self.refresh_token_encrypted = encrypt(value or "")
+        self.refresh_token_encrypted = secret_encrypt(value or "")
 
 
 class OAuthState(TenantOwned):

@@ -18,7 +18,6 @@ owners and admins and the schedule's creator, the delivery recorded as `held` wi
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import zoneinfo
@@ -34,6 +33,7 @@ from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import DateRange
+from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from trust.services import signal_health_summary
 
 from ..models import WEEKDAYS, Report, ReportDelivery, ReportSchedule
@@ -109,21 +109,11 @@ def _crontab_fields(schedule: ReportSchedule) -> dict:
 
 def schedule_sync(*, schedule: ReportSchedule, reset: bool = False):
     """Creates or updates the schedule's PeriodicTask; `reset` restarts it from now (no catch-up run)."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    fields = _crontab_fields(schedule)
-    crontab = (CrontabSchedule.objects.filter(**fields).order_by("id").first()
-               or CrontabSchedule.objects.create(**fields))
-    defaults = {"task": SCHEDULE_TASK, "crontab": crontab, "interval": None,
-                "kwargs": json.dumps({"schedule_id": str(schedule.pk), "tenant_id": str(schedule.tenant_id)}),
-                "enabled": schedule.is_active, "description": f"Report schedule of report {schedule.report_id}"}
-    if reset:
-        defaults["last_run_at"] = timezone.now()
-    task, _ = PeriodicTask.objects.update_or_create(name=f"analytics.report_schedule.{schedule.pk}", defaults=defaults)
-    if schedule.periodic_task_id != task.pk:
-        ReportSchedule.objects.for_tenant(schedule.tenant_id).filter(pk=schedule.pk).update(periodic_task=task)
-        schedule.periodic_task = task
-    return task
+    return periodic_task_upsert(
+        owner=schedule, name=f"analytics.report_schedule.{schedule.pk}", task=SCHEDULE_TASK, reset=reset,
+        crontab_fields=_crontab_fields(schedule),
+        kwargs={"schedule_id": str(schedule.pk), "tenant_id": str(schedule.tenant_id)},
+        enabled=schedule.is_active, description=f"Report schedule of report {schedule.report_id}")
 
 
 @transaction.atomic
@@ -147,12 +137,9 @@ def schedule_update(*, tenant, schedule: ReportSchedule, data: dict) -> ReportSc
 
 @transaction.atomic
 def schedule_delete(*, tenant, schedule: ReportSchedule) -> None:
-    from django_celery_beat.models import PeriodicTask
-
     task_id = schedule.periodic_task_id
     ReportSchedule.objects.for_tenant(tenant).filter(pk=schedule.pk).delete()
-    if task_id:
-        PeriodicTask.objects.filter(pk=task_id).delete()
+    periodic_task_delete(task_id=task_id)
 
 
 # --- running --------------------------------------------------------------------------------

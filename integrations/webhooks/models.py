@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from integrations.crypto import EncryptedTextField
+from stratum.api.crypto import EncryptedTextField
 from stratum.api.tenancy import TenantOwned
 
 

@@ -6,15 +6,14 @@ hour. The PeriodicTask is created, changed, disabled and deleted together with t
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Tenant, User
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 
 from ..alert_catalog import (
     ALERT_TYPE_DEFS,
@@ -205,12 +204,9 @@ def alert_update(*, tenant: Tenant, alert: Alert, data: dict[str, Any]) -> Alert
 
 @transaction.atomic
 def alert_delete(*, tenant: Tenant, alert: Alert) -> None:
-    from django_celery_beat.models import PeriodicTask
-
     schedule_id = alert.periodic_task_id
     Alert.objects.for_tenant(tenant).filter(pk=alert.pk).delete()
-    if schedule_id:
-        PeriodicTask.objects.filter(pk=schedule_id).delete()
+    periodic_task_delete(task_id=schedule_id)
 
 
 def alert_defaults_create(*, tenant: Tenant, client: Client, created_by: User | None = None) -> list[Alert]:
@@ -231,27 +227,14 @@ def alert_defaults_create(*, tenant: Tenant, client: Client, created_by: User | 
 def alert_schedule_sync(*, alert: Alert, reset: bool = False):
     """Creates or updates the alert's PeriodicTask. `reset` (new alert, changed frequency) restarts the
     schedule from now, so a moved time does not fire a catch-up run for a slot already past."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    fields = {**crontab_fields(alert.frequency), "day_of_month": "*", "month_of_year": "*",
-              "timezone": alert.frequency["timezone"]}
-    schedule = CrontabSchedule.objects.filter(**fields).order_by("id").first() or CrontabSchedule.objects.create(**fields)
     client_active = Client.objects.for_tenant(alert.tenant_id).filter(pk=alert.client_id, is_active=True).exists()
-    defaults = {
-        "task": ALERT_TASK,
-        "crontab": schedule,
-        "interval": None,
-        "kwargs": json.dumps({"alert_id": str(alert.pk), "tenant_id": str(alert.tenant_id)}),
-        "enabled": bool(alert.is_enabled and client_active),
-        "description": f"Catalyst alert {alert.name!r} of client {alert.client_id}"[:200],
-    }
-    if reset:
-        defaults["last_run_at"] = timezone.now()
-    task, _ = PeriodicTask.objects.update_or_create(name=f"workflow.alert.{alert.pk}", defaults=defaults)
-    if alert.periodic_task_id != task.pk:
-        Alert.objects.for_tenant(alert.tenant_id).filter(pk=alert.pk).update(periodic_task=task)
-        alert.periodic_task = task
-    return task
+    return periodic_task_upsert(
+        owner=alert, name=f"workflow.alert.{alert.pk}", task=ALERT_TASK, reset=reset,
+        crontab_fields={**crontab_fields(alert.frequency), "day_of_month": "*", "month_of_year": "*",
+                        "timezone": alert.frequency["timezone"]},
+        kwargs={"alert_id": str(alert.pk), "tenant_id": str(alert.tenant_id)},
+        enabled=bool(alert.is_enabled and client_active),
+        description=f"Catalyst alert {alert.name!r} of client {alert.client_id}"[:200])
 
 
 def alert_schedules_enable(*, tenant: Tenant, client: Client) -> None:
