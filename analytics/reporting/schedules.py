@@ -34,6 +34,7 @@ from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import DateRange
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
+from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
 from ..models import WEEKDAYS, Report, ReportDelivery, ReportSchedule
@@ -87,14 +88,14 @@ def schedule_fields(*, data: dict, current: ReportSchedule | None, tenant) -> di
         merged["day_of_week"], merged["day_of_month"] = "", None
     if errors:
         raise ValidationFailed(errors=errors)
-    if "recipients" in data:
-        recipients = list(dict.fromkeys(str(r).strip().lower() for r in data["recipients"]))
-        if not 1 <= len(recipients) <= MAX_RECIPIENTS:
-            raise ValidationFailed(errors={"recipients": [f"1 to {MAX_RECIPIENTS} e-mail addresses."]})
-        merged["recipients"] = recipients
-    if "is_active" in data:
-        merged["is_active"] = data["is_active"]
-    return merged
+    return merged | changes_pick(data, {"recipients": _recipients, "is_active": None})
+
+
+def _recipients(given) -> list[str]:
+    recipients = list(dict.fromkeys(str(r).strip().lower() for r in given))
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ValidationFailed(errors={"recipients": [f"1 to {MAX_RECIPIENTS} e-mail addresses."]})
+    return recipients
 
 
 def _crontab_fields(schedule: ReportSchedule) -> dict:

@@ -24,6 +24,7 @@ from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
 from stratum.api.queueing import task_enqueue
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
 from .segments import segment_refresh
@@ -69,9 +70,7 @@ def audience_update(*, tenant, audience: Audience, data: dict) -> Audience:
     if "segment" in data and data["segment"].pk != audience.segment_id:
         # A different segment means a different member set: the next sync sends the whole difference.
         audience.segment = data["segment"]
-    for key in ("name", "sync_frequency"):
-        if key in data:
-            setattr(audience, key, data[key])
+    changes_apply(audience, changes_pick(data, ("name", "sync_frequency")))
     audience.save()
     return audience
 

@@ -14,6 +14,7 @@ from accounts.models import Tenant
 from stratum.api.entitlements import limit_enforce
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.queueing import task_enqueue
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..models import Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
@@ -46,9 +47,7 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
     with transaction.atomic():
         if "name" in data:
             _name_free(tenant=tenant, name=data["name"], exclude=segment)
-        for key in ("name", "description", "conditions"):
-            if key in data:
-                setattr(segment, key, data[key])
+        changes_apply(segment, changes_pick(data, ("name", "description", "conditions")))
         segment.save()
         if "conditions" in data:
             _refresh_after_commit(segment)

@@ -28,6 +28,7 @@ from stratum.api.exceptions import ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.queueing import task_enqueue
 from stratum.api.tenancy import tenant_scope
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..errors import NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
@@ -99,9 +100,7 @@ def crm_settings_update(*, tenant: Tenant, provider: str, changes: dict) -> Conn
     if "field_mapping" in changes:
         mapping = {**(settings.get("field_mapping") or {}), **changes["field_mapping"]}
         settings["field_mapping"] = {k: v for k, v in mapping.items() if v}
-    for key in ("segments_field", "schedule", "direction"):
-        if key in changes:
-            settings[key] = changes[key]
+    changes_apply(settings, changes_pick(changes, ("segments_field", "schedule", "direction")))
     connection.settings = settings
     try:
         crm_connector_for(connection)  # validates the mapping's field names

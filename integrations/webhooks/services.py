@@ -13,6 +13,7 @@ from stratum.api import net
 from stratum.api.crypto import secret_encrypt
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.outbox import WEBHOOK_EVENTS
+from stratum.api.updates import changes_apply, changes_pick
 
 from . import delivery as delivery_flow
 from .models import Webhook, WebhookDelivery
@@ -71,16 +72,9 @@ def webhook_create(*, tenant: Tenant, created_by: User | None, name: str, url: s
 def webhook_update(*, tenant: Tenant, webhook: Webhook, data: dict[str, Any]) -> Webhook:
     """Name, URL, events and on/off. Switching back on clears the failure record; switching off fails
     the pending deliveries (they can be redelivered later)."""
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = data["name"].strip()
-    if "url" in data:
-        changes["url"] = webhook_url_validate(data["url"])
-    if "events" in data:
-        changes["events"] = webhook_events_validate(data["events"])
+    changes = changes_pick(data, {"name": str.strip, "url": webhook_url_validate, "events": webhook_events_validate})
     with transaction.atomic():
-        for field, value in changes.items():
-            setattr(webhook, field, value)
+        changes_apply(webhook, changes)
         webhook.save()
         if data.get("is_active") is True and not webhook.is_active:
             Webhook.objects.for_tenant(tenant).filter(pk=webhook.pk).update(

@@ -37,20 +37,20 @@ def secret_encrypt(plaintext: str) -> str:
 
 def secret_decrypt(token: str) -> str:
     """Raises SecretUndecryptable (an InvalidToken) when no configured key opens the token."""
-    if not token:
-        return ""
-    try:
-        return _current().decrypt(token.encode()).decode()
-    except InvalidToken as exc:
-        raise SecretUndecryptable("A stored secret cannot be decrypted with the configured FERNET_KEYS.") from exc
+    return _opened(token, rotate=False)
 
 
 def secret_reencrypt(token: str) -> str:
     """The same secret under the newest key (for key rotation)."""
+    return _opened(token, rotate=True)
+
+
+def _opened(token: str, *, rotate: bool) -> str:
     if not token:
         return ""
+    fernet = _current()
     try:
-        return _current().rotate(token.encode()).decode()
+        return (fernet.rotate if rotate else fernet.decrypt)(token.encode()).decode()
     except InvalidToken as exc:
         raise SecretUndecryptable("A stored secret cannot be decrypted with the configured FERNET_KEYS.") from exc
 

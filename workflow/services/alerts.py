@@ -14,6 +14,7 @@ from django.db import transaction
 from accounts.models import Tenant, User
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..alert_catalog import (
     ALERT_TYPE_DEFS,
@@ -132,6 +133,12 @@ def action_normalize(*, tenant: Tenant, client: Client, given: dict | None, curr
     return action
 
 
+def _data_level(value: str) -> str:
+    if value not in DATA_LEVELS:
+        _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
+    return value
+
+
 def _type_and_source(alert_type: str, data_source: str | None) -> str:
     if alert_type not in ALERT_TYPE_DEFS:
         _fail("alert_type", f"Must be one of {', '.join(ALERT_TYPE_DEFS)}.")
@@ -179,24 +186,17 @@ def alert_update(*, tenant: Tenant, alert: Alert, data: dict[str, Any]) -> Alert
                                                          current=None)
             alert.data_level = ALERT_TYPE_DEFS[alert_type].data_level
         alert.alert_type, alert.data_source = alert_type, source
-    for field in ("name", "description", "is_enabled"):
-        if field in data:
-            setattr(alert, field, data[field])
+    changes_apply(alert, changes_pick(data, ("name", "description", "is_enabled")))
     if not (alert.name or "").strip():
         _fail("name", "This field may not be blank.")
-    if "data_level" in data:
-        if data["data_level"] not in DATA_LEVELS:
-            _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
-        alert.data_level = data["data_level"]
-    if "condition_config" in data:
-        alert.condition_config = condition_normalize(alert_type=alert.alert_type, data_source=alert.data_source,
-                                                     given=data["condition_config"], current=alert.condition_config)
-    if "action_config" in data:
-        alert.action_config = action_normalize(tenant=tenant, client=alert.client, given=data["action_config"],
-                                               current=alert.action_config)
     old_frequency = dict(alert.frequency)
-    if "frequency" in data:
-        alert.frequency = frequency_normalize(given=data["frequency"], current=alert.frequency, tenant=tenant)
+    changes_apply(alert, changes_pick(data, {
+        "data_level": _data_level,
+        "condition_config": lambda given: condition_normalize(alert_type=alert.alert_type, data_source=alert.data_source,
+                                                              given=given, current=alert.condition_config),
+        "action_config": lambda given: action_normalize(tenant=tenant, client=alert.client, given=given,
+                                                        current=alert.action_config),
+        "frequency": lambda given: frequency_normalize(given=given, current=alert.frequency, tenant=tenant)}))
     alert.save()
     alert_schedule_sync(alert=alert, reset=alert.frequency != old_frequency)
     return alert

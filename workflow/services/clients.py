@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant, User
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
 from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLES, Alert, Client, ClientMembership
@@ -49,13 +50,9 @@ def client_create(*, tenant: Tenant, actor: User, name: str, logo: str = "", is_
 
 @transaction.atomic
 def client_update(*, tenant: Tenant, client: Client, data: dict[str, Any]) -> Client:
-    fields = []
-    if "name" in data:
-        client.name = _check_name(tenant=tenant, name=data["name"], exclude=client.pk)
-        fields.append("name")
-    if "logo" in data:
-        client.logo = data["logo"] or ""
-        fields.append("logo")
+    fields = changes_apply(client, changes_pick(data, {
+        "name": lambda name: _check_name(tenant=tenant, name=name, exclude=client.pk),
+        "logo": lambda logo: logo or ""}))
     activity_changed = "is_active" in data and data["is_active"] != client.is_active
     if activity_changed:
         client.is_active = data["is_active"]

@@ -13,6 +13,7 @@ from accounts.models import Tenant, User
 from accounts.notifications import notification_send
 from campaigns.models import Campaign
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import role_at_least
 from ..models import (
@@ -114,9 +115,14 @@ def _notify_assigned(*, tenant: Tenant, task: Task, users: list[User], actor: Us
                             "task_type": task.task_type})
 
 
-def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
+def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         _fail(field, f"Must be one of {', '.join(choices)}; got {str(value)[:40]!r}.")
+    return value
+
+
+def _text(value: str | None) -> str:
+    return value or ""
 
 
 @transaction.atomic
@@ -159,21 +165,13 @@ def _close(task: Task, *, status: str, by: User | None) -> None:
 def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]) -> Task:
     """Partial update. A status change to completed/cancelled records who and when; reopening clears it."""
     task = Task.objects.for_tenant(tenant).select_for_update().get(pk=task.pk)
-    fields: set[str] = set()
-    for name in ("name", "description"):
-        if name in data:
-            setattr(task, name, data[name] or "")
-            fields.add(name)
+    fields = set(changes_apply(task, changes_pick(data, {"name": _text, "description": _text})))
     if "name" in fields and not task.name.strip():
         _fail("name", "This field may not be blank.")
-    for name, choices in (("task_type", TASK_TYPES), ("priority", TASK_PRIORITIES)):
-        if name in data:
-            _check_choice(name, data[name], choices)
-            setattr(task, name, data[name])
-            fields.add(name)
-    if "due_date" in data:
-        task.due_date = _as_datetime(data["due_date"])
-        fields.add("due_date")
+    fields |= set(changes_apply(task, changes_pick(data, {
+        "task_type": lambda value: _check_choice("task_type", value, TASK_TYPES),
+        "priority": lambda value: _check_choice("priority", value, TASK_PRIORITIES),
+        "due_date": _as_datetime})))
     if "related_object_type" in data or "related_object_id" in data:
         kind = data.get("related_object_type", task.related_object_type)
         ref = data.get("related_object_id", task.related_object_id)
