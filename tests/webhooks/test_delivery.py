@@ -346,7 +346,7 @@ def test_a_broker_outage_never_fails_the_emitter(tenant, monkeypatch, django_cap
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.outbox_event_dispatch, "delay", broker_down)
+    monkeypatch.setattr(tasks.outbox_event_dispatch, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
         event = emit(tenant, "campaign.paused", EVENT)
     assert OutboxEvent.objects.for_tenant(tenant).get(pk=event.pk).status == "pending"  # the sweeper's job now
