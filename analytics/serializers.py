@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from campaigns.models import PLATFORMS
+from campaigns.models import Platform
 from campaigns.serializers import PlatformFiguresSerializer
 from stratum.api.serializers import StrictSerializer
 
 from .funnels.services import MAX_WINDOW_DAYS
 from .models import (
-    CHURN_RISKS,
-    REPORT_FORMATS,
-    REPORT_STATUSES,
-    SCHEDULE_FREQUENCIES,
-    WEEKDAYS,
+    ChurnRisk,
     Funnel,
     Report,
     ReportDelivery,
+    ReportFormat,
     ReportSchedule,
+    ReportStatus,
+    ScheduleFrequency,
+    Weekday,
 )
 from .reporting.schedules import next_run_at
 from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES, standard_template
@@ -287,7 +287,7 @@ class ChurnPredictionSerializer(serializers.Serializer):
     external_id = serializers.CharField(allow_null=True)
     churn_probability = serializers.FloatField()
     probability_alive = serializers.FloatField()
-    churn_risk = serializers.ChoiceField(choices=CHURN_RISKS)
+    churn_risk = serializers.ChoiceField(choices=ChurnRisk.values)
     expected_purchases_90d = serializers.FloatField(allow_null=True)
     repeat_purchases = serializers.IntegerField()
     recency_days = serializers.FloatField()
@@ -354,14 +354,14 @@ class DateRangeSerializer(StrictSerializer):
 
 class ReportFiltersSerializer(StrictSerializer):
     client_id = serializers.UUIDField(required=False)
-    platform = serializers.ChoiceField(choices=PLATFORMS, required=False)
+    platform = serializers.ChoiceField(choices=Platform.values, required=False)
 
 
 class ReportCreateSerializer(StrictSerializer):
     template_id = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     date_range = DateRangeSerializer()
-    format = serializers.ChoiceField(choices=REPORT_FORMATS, default="pdf")
+    format = serializers.ChoiceField(choices=ReportFormat.values, default="pdf")
     filters = ReportFiltersSerializer(required=False, default=dict)
     include_charts = serializers.BooleanField(required=False, default=True)
 
@@ -370,7 +370,7 @@ class ReportSerializer(serializers.ModelSerializer):
     template_id = serializers.SerializerMethodField()
     date_range = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=REPORT_STATUSES)
+    status = serializers.ChoiceField(choices=ReportStatus.values)
 
     class Meta:
         model = Report
@@ -395,16 +395,16 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ExportSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=tuple(EXPORT_TYPES), default="dashboard")
-    format = serializers.ChoiceField(choices=REPORT_FORMATS, default="pdf")
+    format = serializers.ChoiceField(choices=ReportFormat.values, default="pdf")
     include_charts = serializers.BooleanField(default=True)
     date_range = DateRangeSerializer(required=False)
 
 
 class ScheduleWriteSerializer(StrictSerializer):
     report_id = serializers.UUIDField()
-    frequency = serializers.ChoiceField(choices=SCHEDULE_FREQUENCIES)
+    frequency = serializers.ChoiceField(choices=ScheduleFrequency.values)
     recipients = serializers.ListField(child=serializers.EmailField(max_length=254), allow_empty=False, max_length=20)
-    day_of_week = serializers.ChoiceField(choices=WEEKDAYS, required=False, allow_null=True)
+    day_of_week = serializers.ChoiceField(choices=Weekday.values, required=False, allow_null=True)
     day_of_month = serializers.IntegerField(min_value=1, max_value=28, required=False, allow_null=True)
     time = serializers.CharField(max_length=5)
     timezone = serializers.CharField(max_length=64, required=False)
@@ -413,7 +413,7 @@ class ScheduleWriteSerializer(StrictSerializer):
 
 class ScheduleUpdateSerializer(ScheduleWriteSerializer):
     report_id = None
-    frequency = serializers.ChoiceField(choices=SCHEDULE_FREQUENCIES, required=False)
+    frequency = serializers.ChoiceField(choices=ScheduleFrequency.values, required=False)
     recipients = serializers.ListField(child=serializers.EmailField(max_length=254), allow_empty=False, max_length=20,
                                        required=False)
     time = serializers.CharField(max_length=5, required=False)

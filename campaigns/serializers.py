@@ -10,7 +10,7 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from .metrics import METRICS, metric_value
-from .models import BUDGET_TYPES, PLATFORMS, AdAccount, AdAccountSyncRun, Campaign
+from .models import AdAccount, AdAccountSyncRun, BudgetType, Campaign, Platform
 
 
 class MoneyField(serializers.DecimalField):
@@ -143,12 +143,12 @@ class SyncStatusSerializer(serializers.Serializer):
 # --- campaign builder --------------------------------------------------------------------------
 
 class BudgetSerializer(StrictSerializer):
-    type = serializers.CharField(max_length=16, help_text=f"One of {', '.join(BUDGET_TYPES)}.")
+    type = serializers.CharField(max_length=16, help_text=f"One of {', '.join(BudgetType.values)}.")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class CampaignCreateSerializer(StrictSerializer):
-    platform = serializers.ChoiceField(choices=PLATFORMS)
+    platform = serializers.ChoiceField(choices=Platform.values)
     ad_account_id = serializers.CharField(max_length=64, help_text="The account's id in Stratum or on the platform "
                                                                    "(e.g. act_123456).")
     name = serializers.CharField(max_length=255)

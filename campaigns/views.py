@@ -31,7 +31,7 @@ from .filters import (
     ordering,
 )
 from .metrics import format_metrics, money
-from .models import PLATFORMS, AdAccount, Campaign
+from .models import AdAccount, Campaign, Platform
 from .platforms import PLATFORM_RULES
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -52,7 +52,7 @@ class DashboardPerformanceView(TenantAPIView):
                    tags=["dashboard"], description="Daily series (every day of the range) and totals.")
     def get(self, request):
         date_range = parse_date_range(request.query_params, tz=self.tenant.timezone)
-        platform = parse_choice(request.query_params, "platform", PLATFORMS)
+        platform = parse_choice(request.query_params, "platform", Platform.values)
         return Response(selectors.dashboard_performance(tenant=self.tenant, date_range=date_range, platform=platform))
 
 
@@ -194,7 +194,7 @@ class BuilderAccountsView(TenantAPIView):
     @extend_schema(parameters=[PLATFORM_PARAMETER, *PAGE_PARAMETERS],
                    responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
     def get(self, request):
-        platform = parse_choice(request.query_params, "platform", PLATFORMS)
+        platform = parse_choice(request.query_params, "platform", Platform.values)
         paginator = StratumPagination()
         page = paginator.paginate_queryset(selectors.ad_accounts_list(tenant=self.tenant, platform=platform), request,
                                            view=self)

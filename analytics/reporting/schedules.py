@@ -37,7 +37,7 @@ from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
-from ..models import WEEKDAYS, Report, ReportDelivery, ReportSchedule
+from ..models import Report, ReportDelivery, ReportSchedule, Weekday
 from .render import CONTENT_TYPES
 from .services import report_path, report_render, report_spec
 
@@ -76,8 +76,8 @@ def schedule_fields(*, data: dict, current: ReportSchedule | None, tenant) -> di
         errors["timezone"] = ["Unknown IANA time zone."]
     frequency = merged["frequency"]
     if frequency == "weekly":
-        if merged["day_of_week"] not in WEEKDAYS:
-            errors["day_of_week"] = [f"A weekly schedule needs day_of_week ({', '.join(WEEKDAYS)})."]
+        if merged["day_of_week"] not in Weekday.values:
+            errors["day_of_week"] = [f"A weekly schedule needs day_of_week ({', '.join(Weekday.values)})."]
         merged["day_of_month"] = None
     elif frequency == "monthly":
         merged["day_of_month"] = merged["day_of_month"] or 1
@@ -102,7 +102,7 @@ def _crontab_fields(schedule: ReportSchedule) -> dict:
     return {
         "minute": str(schedule.time.minute), "hour": str(schedule.time.hour),
         # crontab counts days of the week from Sunday = 0
-        "day_of_week": str((WEEKDAYS.index(schedule.day_of_week) + 1) % 7) if schedule.frequency == "weekly" else "*",
+        "day_of_week": str((Weekday.values.index(schedule.day_of_week) + 1) % 7) if schedule.frequency == "weekly" else "*",
         "day_of_month": str(schedule.day_of_month) if schedule.frequency == "monthly" else "*",
         "month_of_year": "*", "timezone": schedule.timezone,
     }
@@ -147,7 +147,7 @@ def schedule_delete(*, tenant, schedule: ReportSchedule) -> None:
 
 def _matches(schedule: ReportSchedule, day: dt.date) -> bool:
     if schedule.frequency == "weekly":
-        return day.weekday() == WEEKDAYS.index(schedule.day_of_week)
+        return day.weekday() == Weekday.values.index(schedule.day_of_week)
     if schedule.frequency == "monthly":
         return day.day == schedule.day_of_month
     return True

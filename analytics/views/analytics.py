@@ -22,7 +22,7 @@ from ..attribution.report import DEFAULT_HALF_LIFE_DAYS, DEFAULT_LOOKBACK_DAYS, 
 from ..churn.selectors import churn_predictions, churn_summary
 from ..funnels import breakdown_validate, funnel_create, funnel_delete, funnel_report, funnel_update
 from ..insights import INSIGHT_TYPES, insights_list, what_if_simulate
-from ..models import CHURN_RISKS, Funnel
+from ..models import ChurnRisk, Funnel
 from ..tasks import churn_refresh_task
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -194,13 +194,13 @@ class ChurnSummaryView(ChurnEndpoint, TenantAPIView):
 
 class ChurnProfilesView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, responses=s.ChurnPredictionSerializer(many=True), parameters=[
-        OpenApiParameter("risk", str, enum=CHURN_RISKS),
+        OpenApiParameter("risk", str, enum=ChurnRisk.values),
         OpenApiParameter("min_probability", float, description="0–1"),
         OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         description="Customers by churn probability, highest first.")
     def get(self, request):
         params = request.query_params
-        rows = churn_predictions(tenant=self.tenant, risk=parse_choice(params, "risk", CHURN_RISKS),
+        rows = churn_predictions(tenant=self.tenant, risk=parse_choice(params, "risk", ChurnRisk.values),
                                  min_probability=parse_number(params, "min_probability", minimum=0, maximum=1))
         paginator = StratumPagination()
         page = paginator.paginate_queryset(rows, request, view=self)

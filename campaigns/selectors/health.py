@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 
-from ..models import SYNC_FAILED, SYNC_RUNNING, AdAccount, AdAccountSyncRun, CampaignDailyMetric
+from ..models import AdAccount, AdAccountSyncRun, CampaignDailyMetric, SyncStatus
 from .common import zone
 
 THRESHOLDS = {"healthy": 70, "degraded": 40, "unhealthy": 0}
@@ -94,8 +94,8 @@ def signal_health_invalidate(*, tenant) -> None:
 def sync_health(*, tenant, since: dt.datetime) -> dict[str, dict]:
     """Per ad account: sync attempts since `since`, how many failed and the error rate (0…1) — the trust
     engine's api-health input. One query."""
-    rows = (AdAccountSyncRun.objects.for_tenant(tenant).filter(started_at__gte=since).exclude(status=SYNC_RUNNING)
-            .values("ad_account_id").annotate(attempts=Count("id"), failed=Count("id", filter=Q(status=SYNC_FAILED))))
+    rows = (AdAccountSyncRun.objects.for_tenant(tenant).filter(started_at__gte=since).exclude(status=SyncStatus.RUNNING)
+            .values("ad_account_id").annotate(attempts=Count("id"), failed=Count("id", filter=Q(status=SyncStatus.FAILED))))
     return {str(r["ad_account_id"]): {"attempts": r["attempts"], "failed": r["failed"],
                                       "error_rate": r["failed"] / r["attempts"] if r["attempts"] else 0.0}
             for r in rows}

@@ -19,7 +19,7 @@ from ..connectors import get_connector
 from ..connectors.base import CampaignSpec, ConnectorError
 from ..errors import platform_error
 from ..metrics import money
-from ..models import BUDGET_TYPES, AdAccount, Campaign
+from ..models import AdAccount, BudgetType, Campaign
 from ..platforms import COUNTRY_CODES, rules_for
 
 CENT = Decimal("0.01")
@@ -202,8 +202,8 @@ def campaign_create(*, tenant, ad_account: AdAccount, name: str, objective: str,
         errors["name"] = ["Must not be blank."]
     if objective not in rules.objectives:
         errors["objective"] = [f"{rules.name} objectives are {', '.join(rules.objectives)}."]
-    if budget_type not in BUDGET_TYPES:
-        errors["budget.type"] = [f"Must be one of {', '.join(BUDGET_TYPES)}."]
+    if budget_type not in BudgetType.values:
+        errors["budget.type"] = [f"Must be one of {', '.join(BudgetType.values)}."]
     if status not in ("active", "paused"):
         errors["status"] = ["A new campaign starts active or paused."]
     today = local_today(ad_account.timezone)

@@ -24,17 +24,7 @@ from stratum.api.queueing import task_enqueue
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
 from ..metrics import SUM_FIELDS
-from ..models import (
-    SYNC_FAILED,
-    SYNC_OK,
-    SYNC_RUNNING,
-    Ad,
-    AdAccount,
-    AdAccountSyncRun,
-    AdDailyMetric,
-    Campaign,
-    CampaignDailyMetric,
-)
+from ..models import Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric, SyncStatus
 from ..selectors.health import signal_health_invalidate
 
 logger = logging.getLogger("stratum.campaigns.sync")
@@ -100,7 +90,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
     start, end = sync_window(ad_account=ad_account, start=start, end=end)
     started = timezone.now()
     run = AdAccountSyncRun.objects.for_tenant(tenant).create(
-        tenant=tenant, ad_account=ad_account, trigger=trigger, status=SYNC_RUNNING, started_at=started,
+        tenant=tenant, ad_account=ad_account, trigger=trigger, status=SyncStatus.RUNNING, started_at=started,
         window_start=start, window_end=end)
     try:
         connector = get_connector(ad_account)
@@ -116,7 +106,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
                 last_synced_at=finished, last_sync_attempt_at=finished, last_sync_error="", updated_at=finished)
             for key, value in counts.items():
                 setattr(run, key, value)
-            run.status, run.finished_at = SYNC_OK, finished
+            run.status, run.finished_at = SyncStatus.OK, finished
             run.save()
             _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
         ad_account.last_synced_at = ad_account.last_sync_attempt_at = finished
@@ -137,7 +127,7 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
     finished = timezone.now()
     was_failing = bool(AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk)
                        .values_list("last_sync_error", flat=True).first())
-    run.status, run.finished_at, run.error_code, run.error_message = SYNC_FAILED, finished, code[:64], message
+    run.status, run.finished_at, run.error_code, run.error_message = SyncStatus.FAILED, finished, code[:64], message
     run.save()
     _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
     error = f"{code}: {message}"
@@ -157,8 +147,8 @@ def _close_interrupted(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, 
     task was redelivered (acks late). They are closed as failed (INTERRUPTED) instead of showing as running for
     ever and holding off manual syncs."""
     return AdAccountSyncRun.objects.for_tenant(tenant).filter(
-        ad_account=ad_account, status=SYNC_RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
-        status=SYNC_FAILED, finished_at=now, error_code="INTERRUPTED",
+        ad_account=ad_account, status=SyncStatus.RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
+        status=SyncStatus.FAILED, finished_at=now, error_code="INTERRUPTED",
         error_message="The sync stopped before it finished (its worker died); a later sync ran in its place.")
 
 
@@ -240,7 +230,7 @@ def ad_accounts_sync_queue(*, tenant, ad_account: AdAccount | None = None, trigg
         accounts = accounts.filter(pk=ad_account.pk)
     accounts = list(accounts.order_by("platform", "name"))
     busy = set(AdAccountSyncRun.objects.for_tenant(tenant).filter(
-        ad_account__in=accounts, status=SYNC_RUNNING, started_at__gte=timezone.now() - RUNNING_FRESH,
+        ad_account__in=accounts, status=SyncStatus.RUNNING, started_at__gte=timezone.now() - RUNNING_FRESH,
     ).values_list("ad_account_id", flat=True))
     queued = [a for a in accounts if a.pk not in busy]
     for account in queued:

@@ -41,7 +41,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from campaigns.models import PLATFORMS, AdAccount, CampaignDailyMetric
+from campaigns.models import AdAccount, CampaignDailyMetric, Platform
 from campaigns.selectors import data_freshness, sync_health
 from campaigns.selectors.common import zone
 from campaigns.selectors.health import THRESHOLDS, health_status
@@ -52,7 +52,7 @@ CONVERSION_EVENTS = ("purchase", "lead")
 TRACKING_LOOKBACK_DAYS = 90
 SOURCE_ALIASES = {"facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta", "adwords": "google",
                   "googleads": "google", "snap": "snapchat"}
-AD_SOURCES = tuple(PLATFORMS) + tuple(SOURCE_ALIASES)
+AD_SOURCES = tuple(Platform.values) + tuple(SOURCE_ALIASES)
 CLICK_IDS = (("fbclid", "meta"), ("gclid", "google"), ("ttclid", "tiktok"), ("ScCid", "snapchat"))
 
 __all__ = ["THRESHOLDS", "WEIGHTS", "half_up", "health_status", "iso", "signal_health_compute", "signal_window"]

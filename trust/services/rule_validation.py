@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 from accounts.models import User
-from campaigns.models import PLATFORMS, Campaign
+from campaigns.models import Campaign, Platform
 from campaigns.services import budget_clean
 from stratum.api.exceptions import ValidationFailed
-from workflow.models import TASK_PRIORITIES, Client
+from workflow.models import Client, TaskPriority
 
 from ..models import MONEY_ACTIONS
 from ..selectors.rules import CONDITION_FIELDS, LOOKBACKS, OPERATORS, REFERENCE_FIELDS, SCOPE_STATUSES
@@ -201,8 +201,8 @@ def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
                 errors.add(f"{path}.{key}", f"A text of at most {limit} characters.")
             action[key] = text if isinstance(text, str) else ""
         priority = raw.get("priority", "Medium")
-        if not _known(priority, TASK_PRIORITIES):
-            errors.add(f"{path}.priority", f"One of {', '.join(TASK_PRIORITIES)}.")
+        if not _known(priority, TaskPriority.values):
+            errors.add(f"{path}.priority", f"One of {', '.join(TaskPriority.values)}.")
         action["priority"] = priority
         action["assignee_ids"] = _assignees(tenant=tenant, raw=raw.get("assignee_ids", []),
                                             path=f"{path}.assignee_ids", errors=errors)
@@ -248,8 +248,8 @@ def scope_clean(*, tenant, raw: Any) -> dict:
         errors.add("scope.campaign_status", f"One of {', '.join(SCOPE_STATUSES)}.")
     scope: dict[str, Any] = {"type": kind, "campaign_status": status}
     if kind == "platform":
-        if not _known(raw.get("platform"), PLATFORMS):
-            errors.add("scope.platform", f"One of {', '.join(PLATFORMS)}.")
+        if not _known(raw.get("platform"), Platform.values):
+            errors.add("scope.platform", f"One of {', '.join(Platform.values)}.")
         scope["platform"] = raw.get("platform")
     elif kind == "campaigns":
         ids = raw.get("campaign_ids")

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from ..leadscoring import MIN_LABELLED_LEADS, NUMERIC_RAW_FIELDS
-from ..models import LEAD_OUTCOMES, Lead, LeadScoringModel
+from ..models import Lead, LeadOutcome, LeadScoringModel
 
 MAX_RAW_KEYS = 50
 MAX_RAW_BYTES = 10_000
@@ -49,7 +49,7 @@ class ScoreLeadSerializer(StrictSerializer):
     raw_data = RawDataField(required=False, default=dict)
     client_id = serializers.UUIDField()
     source = serializers.CharField(required=False, max_length=64, default="website")
-    outcome = serializers.ChoiceField(LEAD_OUTCOMES, required=False,
+    outcome = serializers.ChoiceField(LeadOutcome.values, required=False,
                                       help_text="A known outcome (e.g. from a CRM): trains the client's model.")
 
 

@@ -32,7 +32,7 @@ from ..alert_catalog import (
     default_frequency,
     timezone_is_valid,
 )
-from ..models import DATA_LEVELS, TASK_PRIORITIES, TASK_TYPES, Alert, Client
+from ..models import Alert, Client, DataLevel, TaskPriority, TaskType
 from .tasks import assignees_resolve
 
 ALERT_TASK = "workflow.tasks.alert_run_scheduled"
@@ -118,10 +118,10 @@ def action_normalize(*, tenant: Tenant, client: Client, given: dict | None, curr
               **(current or {}), **(given or {})}
     if not isinstance(action["create_task"], bool):
         _fail("action_config.create_task", "Must be true or false.")
-    if action["task_type"] not in TASK_TYPES:
-        _fail("action_config.task_type", f"Must be one of {', '.join(TASK_TYPES)}.")
-    if action["priority"] not in TASK_PRIORITIES:
-        _fail("action_config.priority", f"Must be one of {', '.join(TASK_PRIORITIES)}.")
+    if action["task_type"] not in TaskType.values:
+        _fail("action_config.task_type", f"Must be one of {', '.join(TaskType.values)}.")
+    if action["priority"] not in TaskPriority.values:
+        _fail("action_config.priority", f"Must be one of {', '.join(TaskPriority.values)}.")
     if not isinstance(action["assignees"], list):
         _fail("action_config.assignees", "Must be a list of user ids.")
     users = assignees_resolve(tenant=tenant, client=client, assignees=action["assignees"],
@@ -134,8 +134,8 @@ def action_normalize(*, tenant: Tenant, client: Client, given: dict | None, curr
 
 
 def _data_level(value: str) -> str:
-    if value not in DATA_LEVELS:
-        _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
+    if value not in DataLevel.values:
+        _fail("data_level", f"Must be one of {', '.join(DataLevel.values)}.")
     return value
 
 
@@ -157,8 +157,8 @@ def alert_create(*, tenant: Tenant, client: Client, name: str, alert_type: str, 
                  is_enabled: bool = True, is_default: bool = False, created_by: User | None = None) -> Alert:
     data_source = _type_and_source(alert_type, data_source)
     data_level = data_level or ALERT_TYPE_DEFS[alert_type].data_level
-    if data_level not in DATA_LEVELS:
-        _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
+    if data_level not in DataLevel.values:
+        _fail("data_level", f"Must be one of {', '.join(DataLevel.values)}.")
     name = (name or "").strip()
     if not name:
         _fail("name", "This field may not be blank.")

@@ -12,7 +12,7 @@ from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFail
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLES, Alert, Client, ClientMembership
+from ..models import Alert, Client, ClientMembership, ClientRole
 from .alerts import alert_defaults_create, alert_schedules_enable
 
 
@@ -43,7 +43,7 @@ def client_create(*, tenant: Tenant, actor: User, name: str, logo: str = "", is_
         raise ValidationFailed(errors={"name": ["A client with this name already exists."]}) from None
     if not is_tenant_admin(actor):
         ClientMembership.objects.for_tenant(tenant).create(tenant=tenant, client=client, user=actor,
-                                                           role=CLIENT_ROLE_ADMIN)
+                                                           role=ClientRole.ADMIN)
     alert_defaults_create(tenant=tenant, client=client, created_by=actor)
     return client
 
@@ -89,8 +89,8 @@ def _tenant_user(*, tenant: Tenant, user_id) -> User:
 
 
 def _check_role(role: str) -> None:
-    if role not in CLIENT_ROLES:
-        raise ValidationFailed(errors={"role": [f"Must be one of {', '.join(CLIENT_ROLES)}."]})
+    if role not in ClientRole.values:
+        raise ValidationFailed(errors={"role": [f"Must be one of {', '.join(ClientRole.values)}."]})
 
 
 @transaction.atomic

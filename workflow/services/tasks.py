@@ -17,19 +17,17 @@ from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import role_at_least
 from ..models import (
-    CLIENT_ROLE_ADMIN,
-    RELATED_OBJECT_TYPES,
-    TASK_CANCELLED,
-    TASK_COMPLETED,
     TASK_OPEN_STATUSES,
-    TASK_PRIORITIES,
-    TASK_STATUSES,
-    TASK_TYPES,
     AlertInstance,
     Client,
+    ClientRole,
     CreativeSubmission,
+    RelatedObjectType,
     Task,
     TaskComment,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
 )
 from ..selectors.clients import client_users
 
@@ -80,8 +78,8 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
         _fail("related_object_type", "Required when related_object_id is given.")
     if related_object_id is None:
         _fail("related_object_id", "Required when related_object_type is given.")
-    if related_object_type not in RELATED_OBJECT_TYPES:
-        _fail("related_object_type", f"Must be one of {', '.join(RELATED_OBJECT_TYPES)}.")
+    if related_object_type not in RelatedObjectType.values:
+        _fail("related_object_type", f"Must be one of {', '.join(RelatedObjectType.values)}.")
     try:
         related_object_id = uuid.UUID(str(related_object_id))
     except ValueError:
@@ -138,8 +136,8 @@ def task_create(*, tenant: Tenant, client: Client | None, name: str, task_type: 
     name = (name or "").strip()
     if not name:
         _fail("name", "This field may not be blank.")
-    _check_choice("task_type", task_type, TASK_TYPES)
-    _check_choice("priority", priority, TASK_PRIORITIES)
+    _check_choice("task_type", task_type, TaskType.values)
+    _check_choice("priority", priority, TaskPriority.values)
     users = assignees_resolve(tenant=tenant, client=client, assignees=assignees)
     related_object_validate(tenant=tenant, client=client, related_object_type=related_object_type,
                             related_object_id=related_object_id)
@@ -169,8 +167,8 @@ def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]
     if "name" in fields and not task.name.strip():
         _fail("name", "This field may not be blank.")
     fields |= set(changes_apply(task, changes_pick(data, {
-        "task_type": lambda value: _check_choice("task_type", value, TASK_TYPES),
-        "priority": lambda value: _check_choice("priority", value, TASK_PRIORITIES),
+        "task_type": lambda value: _check_choice("task_type", value, TaskType.values),
+        "priority": lambda value: _check_choice("priority", value, TaskPriority.values),
         "due_date": _as_datetime})))
     if "related_object_type" in data or "related_object_id" in data:
         kind = data.get("related_object_type", task.related_object_type)
@@ -179,7 +177,7 @@ def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]
         task.related_object_type, task.related_object_id = kind, (uuid.UUID(str(ref)) if ref else None)
         fields |= {"related_object_type", "related_object_id"}
     if "status" in data and data["status"] != task.status:
-        _check_choice("status", data["status"], TASK_STATUSES)
+        _check_choice("status", data["status"], TaskStatus.values)
         if data["status"] in TASK_OPEN_STATUSES:
             task.status, task.completed_by, task.completed_at = data["status"], None, None
         else:
@@ -198,12 +196,12 @@ def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]
 
 @transaction.atomic
 def task_complete(*, tenant: Tenant, task: Task, completed_by: User | None) -> Task:
-    return _finish(tenant=tenant, task=task, status=TASK_COMPLETED, by=completed_by)
+    return _finish(tenant=tenant, task=task, status=TaskStatus.COMPLETED, by=completed_by)
 
 
 @transaction.atomic
 def task_cancel(*, tenant: Tenant, task: Task, completed_by: User | None) -> Task:
-    return _finish(tenant=tenant, task=task, status=TASK_CANCELLED, by=completed_by)
+    return _finish(tenant=tenant, task=task, status=TaskStatus.CANCELLED, by=completed_by)
 
 
 def _finish(*, tenant: Tenant, task: Task, status: str, by: User | None) -> Task:
@@ -224,7 +222,7 @@ def tasks_close_for(*, tenant: Tenant, task_ids: Iterable, status: str, by: User
 @transaction.atomic
 def task_delete(*, tenant: Tenant, task: Task, actor: User, role: str | None) -> None:
     """Client admins delete any task of the client; others only tasks they created."""
-    if not (role_at_least(role, CLIENT_ROLE_ADMIN) or (task.created_by_id and task.created_by_id == actor.pk)):
+    if not (role_at_least(role, ClientRole.ADMIN) or (task.created_by_id and task.created_by_id == actor.pk)):
         raise Forbidden("Only client admins and the task's creator may delete a task.")
     Task.objects.for_tenant(tenant).filter(pk=task.pk).delete()
 
@@ -257,6 +255,6 @@ def comment_update(*, tenant: Tenant, comment: TaskComment, actor: User, text: s
 
 
 def comment_delete(*, tenant: Tenant, comment: TaskComment, actor: User, role: str | None) -> None:
-    if comment.user_id != actor.pk and not role_at_least(role, CLIENT_ROLE_ADMIN):
+    if comment.user_id != actor.pk and not role_at_least(role, ClientRole.ADMIN):
         raise Forbidden("Only the comment's author or a client admin may delete it.")
     TaskComment.objects.for_tenant(tenant).filter(pk=comment.pk).delete()
