@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from billing.models import Subscription
-from billing.plans import PLANS
+from billing.plans import Plan
 from campaigns.models import CampaignDailyMetric
 from cdp.models import Event
 from stratum.api.params import DateRange
@@ -136,7 +136,7 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
         total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),
         suspended=Count("id", filter=Q(status=Tenant.STATUS_SUSPENDED)),
         new=Count("id", filter=Q(created_at__gte=range_start, created_at__lt=range_end)),
-        **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in PLANS},
+        **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in Plan.values},
     )
     subscriptions = Subscription.objects.unscoped().aggregate(
         active=Count("pk", filter=Q(status="active")), trialing=Count("pk", filter=Q(status="trialing")),
@@ -156,7 +156,7 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
         "range": {**date_range.as_dict(), "interval": interval},
         "tenants": {
             "total": tenants["total"], "active": tenants["active"], "suspended": tenants["suspended"],
-            "new": tenants["new"], "by_plan": {plan: tenants[f"plan_{plan}"] for plan in PLANS},
+            "new": tenants["new"], "by_plan": {plan: tenants[f"plan_{plan}"] for plan in Plan.values},
         },
         "subscriptions": subscriptions,
         "mrr": mrr,

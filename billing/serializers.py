@@ -4,7 +4,7 @@ from accounts.models import Tenant
 from stratum.api.serializers import StrictSerializer
 
 from .models import Invoice, Subscription
-from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS
+from .plans import FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, BillingPeriod
 from .selectors import subscription_current, tenant_features, tenant_limits, tenant_usage
 
 TENANT_STATUSES = (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED)
@@ -52,7 +52,7 @@ class CurrentSubscriptionSerializer(serializers.Serializer):
 
 
 class PlanPriceSerializer(serializers.Serializer):
-    billing_period = serializers.ChoiceField(choices=BILLING_PERIODS)
+    billing_period = serializers.ChoiceField(choices=BillingPeriod.values)
     amount = serializers.IntegerField()
     currency = serializers.CharField()
     available = serializers.BooleanField(

@@ -23,7 +23,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from . import serializers as s
 from . import services
 from .models import Invoice, Subscription
-from .plans import PLANS
+from .plans import Plan
 from .selectors import feature_flags_get, invoices_list, plans_list, subscription_get
 from .stripe_gateway import payments_configured
 from .webhooks import stripe_webhook_process
@@ -166,11 +166,11 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return s.AdminTenantDetailSerializer if self.action in ("retrieve", "partial_update") \
             else s.AdminTenantSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(PLANS)),
+    @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(Plan.values)),
                                OpenApiParameter("status", str, enum=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED]),
                                OpenApiParameter("search", str)], tags=["superadmin"])
     def list(self, request, *args, **kwargs):
-        parse_choice(request.query_params, "plan", PLANS)
+        parse_choice(request.query_params, "plan", Plan.values)
         parse_choice(request.query_params, "status", (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED))
         return super().list(request, *args, **kwargs)
 

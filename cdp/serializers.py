@@ -6,16 +6,16 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from .models import (
-    LIFECYCLE_STAGES,
-    SYNC_FREQUENCIES,
     Audience,
     AudienceExport,
     AudienceSyncRun,
     Event,
     IdentityLink,
+    LifecycleStage,
     Profile,
     ProfileMerge,
     Segment,
+    SyncFrequency,
 )
 from .predictions import predictions_by_profile
 from .services.events import MAX_BATCH_EVENTS
@@ -96,12 +96,12 @@ class ProfileSerializer(serializers.ModelSerializer):
 class ProfileUpsertSerializer(StrictSerializer):
     identifiers = serializers.DictField(child=serializers.JSONField(), allow_empty=False)
     traits = serializers.DictField(required=False, default=dict)
-    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.values, required=False)
 
 
 class ProfileUpdateSerializer(StrictSerializer):
     traits = serializers.DictField(required=False, default=dict)
-    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.values, required=False)
 
 
 class UnmergeSerializer(StrictSerializer):
@@ -306,13 +306,13 @@ class AudienceCreateSerializer(StrictSerializer):
     segment_id = serializers.UUIDField()
     platform = serializers.CharField(max_length=16)
     platform_config = PlatformConfigSerializer()
-    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, default="daily")
+    sync_frequency = serializers.ChoiceField(choices=SyncFrequency.values, default="daily")
 
 
 class AudienceUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     segment_id = serializers.UUIDField(required=False)
-    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, required=False)
+    sync_frequency = serializers.ChoiceField(choices=SyncFrequency.values, required=False)
 
 
 class AudienceSyncRunSerializer(serializers.ModelSerializer):

@@ -23,7 +23,7 @@ from stratum.api.entitlements import tenant_features
 from stratum.api.exceptions import Conflict
 from stratum.api.tenancy import tenant_scope
 
-from .models import PENDING, RULE_FREQUENCIES, AutopilotAction, AutopilotSettings, Rule, SignalHealthSnapshot
+from .models import RULE_FREQUENCIES, ActionStatus, AutopilotAction, AutopilotSettings, Rule, SignalHealthSnapshot
 from .services import (
     actions_expire,
     autopilot_run,
@@ -148,7 +148,7 @@ def trust_housekeeping() -> dict[str, int]:
     log keeps its own copy of the signal each decision was made on, and is never pruned)."""
     now = timezone.now()
     expired = 0
-    tenant_ids = (AutopilotAction.objects.unscoped().filter(status=PENDING, expires_at__lt=now)
+    tenant_ids = (AutopilotAction.objects.unscoped().filter(status=ActionStatus.PENDING, expires_at__lt=now)
                   .values_list("tenant_id", flat=True).distinct())
     for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
         with tenant_scope(tenant):

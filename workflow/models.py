@@ -88,6 +88,7 @@ class AdType(Choices):
     CAROUSEL = "carousel"
     TEXT = "text"
 
+
 TASK_OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
 
 

@@ -79,13 +79,13 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
     """Records a pending run and queues the upload; 409 while another run of this audience is going."""
     with transaction.atomic():
         audience = Audience.objects.for_tenant(tenant).select_for_update().get(pk=audience.pk)
-        if audience.status == Audience.STATUS_SYNCING:
+        if audience.status == Audience.Status.SYNCING:
             running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
             if running is not None and not run_lost_its_worker(running, now=timezone.now()):
                 raise Conflict("A sync of this audience is already running.", code="SYNC_IN_PROGRESS")
             if running is not None:  # its worker died: close it so the audience can sync again
                 _finish(tenant=tenant, run=running, audience=audience, error=INTERRUPTED)
-        audience.status = Audience.STATUS_SYNCING
+        audience.status = Audience.Status.SYNCING
         audience.save(update_fields=["status", "updated_at"])
         run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, trigger=trigger,
                                                                 started_at=timezone.now())
@@ -184,7 +184,7 @@ def _finish(*, tenant, run: AudienceSyncRun, audience: Audience, error: str = ""
         run.error = error[:2000]
         run.finished_at = now
         run.save(update_fields=["status", "error", "finished_at"])
-        audience.status = Audience.STATUS_FAILED if error else Audience.STATUS_IDLE
+        audience.status = Audience.Status.FAILED if error else Audience.Status.IDLE
         audience.member_count = AudienceMember.objects.for_tenant(tenant).filter(audience=audience).count()
         if not error:
             audience.last_synced_at = now
@@ -205,7 +205,7 @@ def audiences_due(*, tenant, now: dt.datetime | None = None) -> list[Audience]:
     now = now or timezone.now()
     due = []
     for audience in Audience.objects.for_tenant(tenant).exclude(sync_frequency="manual").exclude(
-            status=Audience.STATUS_SYNCING):
+            status=Audience.Status.SYNCING):
         interval = FREQUENCY_INTERVALS[audience.sync_frequency]
         if audience.last_synced_at is None or audience.last_synced_at + interval <= now:
             due.append(audience)

@@ -19,7 +19,7 @@ from ..identifiers import (
     normalize_value,
     rules_for,
 )
-from ..models import LIFECYCLE_STAGES, Event, Identity, IdentityLink, IdentityRules, Profile, ProfileMerge
+from ..models import Event, Identity, IdentityLink, IdentityRules, LifecycleStage, Profile, ProfileMerge
 from .resolution import PRIMARY_FIELDS, profile_resolve, profile_totals_refresh
 
 MAX_TRAITS_BYTES = 32 * 1024
@@ -78,8 +78,8 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
     if not clean:
         raise ValidationFailed(errors={"identifiers": ["Give at least one identifier."]})
     traits = traits_validate(traits)
-    if lifecycle_stage is not None and lifecycle_stage not in LIFECYCLE_STAGES:
-        raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LIFECYCLE_STAGES)}."]})
+    if lifecycle_stage is not None and lifecycle_stage not in LifecycleStage.values:
+        raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LifecycleStage.values)}."]})
     rules = rules_for(tenant=tenant)
     for attempt in (1, 2):
         try:

@@ -82,7 +82,7 @@ class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.Retrie
     @extend_schema(tags=TAGS, responses={204: None})
     def destroy(self, request, pk=None):
         audience = self.get_object()
-        if audience.status == Audience.STATUS_SYNCING:
+        if audience.status == Audience.Status.SYNCING:
             raise Conflict("A sync of this audience is running.", code="SYNC_IN_PROGRESS")
         audience.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -14,7 +14,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import selectors, services
 from .. import serializers as s
-from ..models import LIFECYCLE_STAGES, RFM_SEGMENTS, Profile, Segment
+from ..models import LifecycleStage, Profile, RfmSegment, Segment
 from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
@@ -33,8 +33,8 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
 
     @extend_schema(tags=TAGS, parameters=[
         OpenApiParameter("query", str, description="E-mail, phone, external id or any identifier value"),
-        OpenApiParameter("lifecycle_stage", str, enum=LIFECYCLE_STAGES),
-        OpenApiParameter("rfm_segment", str, enum=RFM_SEGMENTS),
+        OpenApiParameter("lifecycle_stage", str, enum=LifecycleStage.values),
+        OpenApiParameter("rfm_segment", str, enum=RfmSegment.values),
         OpenApiParameter("segment_id", str, description="Members of this segment (materialized)")])
     def list(self, request):
         params = request.query_params
@@ -43,8 +43,8 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
             raise NotFound("Segment not found.")
         profiles = selectors.profiles_search(
             tenant=self.tenant, query=parse_search(params, "query"),
-            lifecycle_stage=parse_choice(params, "lifecycle_stage", LIFECYCLE_STAGES),
-            rfm_segment=parse_choice(params, "rfm_segment", RFM_SEGMENTS), segment_id=segment_id)
+            lifecycle_stage=parse_choice(params, "lifecycle_stage", LifecycleStage.values),
+            rfm_segment=parse_choice(params, "rfm_segment", RfmSegment.values), segment_id=segment_id)
         page = self.paginate_queryset(profiles)
         return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
 

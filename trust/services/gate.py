@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ..models import ALLOWED, BREAKER_OPEN, AuditLogEntry, CircuitBreaker
+from ..models import AuditDecision, AuditLogEntry, BreakerState, CircuitBreaker
 from ..selectors.gate import DECREASE, INCREASE, INFORMATIONAL_ACTIONS, NEUTRAL, gate_decide
 from .audit import Actor, audit_record
 from .health import account_signal, signal_health_current, signal_summary
@@ -20,7 +20,7 @@ class GateDecision:
 
     @property
     def allowed(self) -> bool:
-        return self.decision == ALLOWED
+        return self.decision == AuditDecision.ALLOWED
 
 
 def direction_of(kind: str, *, before_budget: Decimal | None = None, after_budget: Decimal | None = None) -> str:
@@ -41,7 +41,7 @@ def gate_check(*, tenant, actor: Actor, action: str, campaign, direction: str, m
     account = account_signal(health, campaign.ad_account_id)
     signal = signal_summary(account, computed_at=health.get("computed_at"), run_id=health.get("run_id"))
     breaker = (CircuitBreaker.objects.for_tenant(tenant)
-               .filter(ad_account_id=campaign.ad_account_id, state=BREAKER_OPEN).first())
+               .filter(ad_account_id=campaign.ad_account_id, state=BreakerState.OPEN).first())
     settings = autopilot_settings_get(tenant=tenant)
     decision, reason = gate_decide(status=account["status"], breaker_reason=breaker.reason if breaker else None,
                                    human=actor.is_human, actor_name=actor.name, direction=direction,

@@ -12,11 +12,11 @@ from campaigns.services import budget_clean
 from stratum.api.exceptions import ValidationFailed
 from workflow.models import Client, TaskPriority
 
-from ..models import MONEY_ACTIONS
+from ..models import MoneyAction
 from ..selectors.rules import CONDITION_FIELDS, LOOKBACKS, OPERATORS, REFERENCE_FIELDS, SCOPE_STATUSES
 from .gate import INFORMATIONAL_ACTIONS
 
-ACTION_TYPES = MONEY_ACTIONS + INFORMATIONAL_ACTIONS
+ACTION_TYPES = (*MoneyAction.values, *INFORMATIONAL_ACTIONS)
 ACTION_KEYS = {
     "pause_campaign": {"notify"}, "activate_campaign": {"notify"},
     "increase_budget": {"percent", "notify"}, "decrease_budget": {"percent", "notify"},
