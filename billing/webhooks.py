@@ -20,6 +20,7 @@ from accounts.models import Tenant
 from stratum.api.exceptions import ApiError
 
 from .emails import send_payment_failed
+from .errors import INVALID_SIGNATURE
 from .models import CheckoutSession, StripeEvent
 from .stripe_gateway import stripe_call, webhook_verify
 from .stripe_sync import (
@@ -42,7 +43,7 @@ MALFORMED_OBJECT_ERRORS = (KeyError, TypeError, ValueError, AttributeError, Inde
 
 class InvalidSignature(ApiError):
     status_code = 400
-    default_code = "INVALID_SIGNATURE"
+    default_code = INVALID_SIGNATURE
     default_detail = "The Stripe-Signature header is missing, invalid or too old."
 
 

@@ -23,6 +23,7 @@ from stratum.api.queueing import task_enqueue
 
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
+from ..errors import INTERNAL_ERROR, INTERRUPTED
 from ..metrics import SUM_FIELDS
 from ..models import Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric, SyncStatus
 from ..selectors.health import signal_health_invalidate
@@ -118,7 +119,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
         return run
     except Exception as exc:
         logger.exception("sync of ad account %s failed", ad_account.pk)
-        _fail(tenant=tenant, ad_account=ad_account, run=run, code="INTERNAL_ERROR",
+        _fail(tenant=tenant, ad_account=ad_account, run=run, code=INTERNAL_ERROR,
               message=f"{type(exc).__name__}: {exc}"[:1000])
         raise
 
@@ -148,7 +149,7 @@ def _close_interrupted(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, 
     ever and holding off manual syncs."""
     return AdAccountSyncRun.objects.for_tenant(tenant).filter(
         ad_account=ad_account, status=SyncStatus.RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
-        status=SyncStatus.FAILED, finished_at=now, error_code="INTERRUPTED",
+        status=SyncStatus.FAILED, finished_at=now, error_code=INTERRUPTED,
         error_message="The sync stopped before it finished (its worker died); a later sync ran in its place.")
 
 

@@ -26,6 +26,7 @@ from stratum.api.outbox import emit
 from stratum.api.queueing import task_enqueue
 from stratum.api.updates import changes_apply, changes_pick
 
+from ..errors import SYNC_IN_PROGRESS
 from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
 from .segments import segment_refresh
 
@@ -82,7 +83,7 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
         if audience.status == Audience.Status.SYNCING:
             running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
             if running is not None and not run_lost_its_worker(running, now=timezone.now()):
-                raise Conflict("A sync of this audience is already running.", code="SYNC_IN_PROGRESS")
+                raise Conflict("A sync of this audience is already running.", code=SYNC_IN_PROGRESS)
             if running is not None:  # its worker died: close it so the audience can sync again
                 _finish(tenant=tenant, run=running, audience=audience, error=INTERRUPTED)
         audience.status = Audience.Status.SYNCING

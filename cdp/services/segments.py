@@ -16,6 +16,7 @@ from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.queueing import task_enqueue
 from stratum.api.updates import changes_apply, changes_pick
 
+from ..errors import SEGMENT_IN_USE
 from ..models import Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
 
@@ -56,7 +57,7 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
 
 def segment_delete(*, tenant, segment: Segment) -> None:
     if segment.audiences.exists():
-        raise Conflict("Audiences sync this segment; delete them first.", code="SEGMENT_IN_USE")
+        raise Conflict("Audiences sync this segment; delete them first.", code=SEGMENT_IN_USE)
     segment.delete()
 
 

@@ -30,7 +30,7 @@ from stratum.api.queueing import task_enqueue
 from stratum.api.tenancy import tenant_scope
 from stratum.api.updates import changes_apply, changes_pick
 
-from ..errors import NotConnected, UnknownProvider
+from ..errors import PLATFORM_AUTH_FAILED, NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
 from ..oauth.providers import PROVIDERS
 from . import crm_connector_for
@@ -170,7 +170,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
     try:
         if run.connection.status != Connection.STATUS_ACTIVE:
             raise ConnectorError(f"{PROVIDERS[run.provider].label} access has expired; connect it again.",
-                                 code="PLATFORM_AUTH_FAILED")
+                                 code=PLATFORM_AUTH_FAILED)
         context = _Context(tenant=tenant, connection=run.connection, connector=crm_connector_for(run.connection),
                            run=run)
         if run.direction in ("pull", "bidirectional"):

@@ -24,6 +24,7 @@ from stratum.api.exceptions import ValidationFailed
 from stratum.api.tenancy import tenant_scope
 
 from ..errors import (
+    PLATFORM_UNAVAILABLE,
     ConnectionNotFound,
     InvalidOAuthState,
     OAuthCodeRejected,
@@ -210,7 +211,7 @@ def connection_refresh(*, connection: Connection, force: bool = False,
         raise ConnectorAuthError(f"{spec.label} access expired or was revoked: {failure}. Reconnect the platform.")
     Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
         last_error=str(failure)[:1000], updated_at=timezone.now())
-    raise ConnectorError(str(failure), code="PLATFORM_UNAVAILABLE", retryable=True)
+    raise ConnectorError(str(failure), code=PLATFORM_UNAVAILABLE, retryable=True)
 
 
 def connection_access_token(*, connection: Connection) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .errors import FEATURE_NOT_AVAILABLE, PLAN_LIMIT_REACHED
 from .exceptions import Forbidden
 from .principals import Tenant
 
@@ -21,11 +22,11 @@ _registry: dict[str, Entitlement] = {}
 
 
 class FeatureNotAvailable(Forbidden):
-    default_code = "FEATURE_NOT_AVAILABLE"
+    default_code = FEATURE_NOT_AVAILABLE
 
 
 class PlanLimitReached(Forbidden):
-    default_code = "PLAN_LIMIT_REACHED"
+    default_code = PLAN_LIMIT_REACHED
 
 
 def entitlements_register(*, features: Entitlement, limits: Entitlement) -> None:

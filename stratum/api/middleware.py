@@ -9,6 +9,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from stratum.celery import serving_request
 
+from .errors import INTERNAL_ERROR, RATE_LIMITED
 from .exceptions import error_response
 from .parsers import body_limit_for
 from .ratelimit import take_token
@@ -70,7 +71,7 @@ class ApiResponseMiddleware:
             state = take_token(f"ip:{request.META.get('REMOTE_ADDR', 'unknown')}", *settings.RATELIMIT_ANONYMOUS)
             if not state.allowed:
                 response = error_response(429, f"Rate limit exceeded. Retry in {state.retry_after} seconds.",
-                                          "RATE_LIMITED")
+                                          RATE_LIMITED)
                 response["Retry-After"] = str(state.retry_after)
         if state is not None:
             response["X-RateLimit-Limit"] = str(state.limit)
@@ -88,7 +89,7 @@ class ApiResponseMiddleware:
             logger.error("task broker unavailable: %s", exception)
             return error_response(503, "The task queue is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "Internal server error.", "INTERNAL_ERROR")
+        return error_response(500, "Internal server error.", INTERNAL_ERROR)
 
 
 class StaffConsoleScopeMiddleware:

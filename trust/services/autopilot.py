@@ -23,6 +23,16 @@ from stratum.api.cache import cache  # falls back to process memory while Redis 
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 
+from ..errors import (
+    ACTION_NOT_EXECUTED,
+    ACTION_NOT_PENDING,
+    ACTION_STALE,
+    ALREADY_ROLLED_BACK,
+    AUTOPILOT_DISABLED,
+    AUTOPILOT_RUNNING,
+    CAMPAIGN_CHANGED,
+    TRUST_GATE_BLOCKED,
+)
 from ..models import ActionStatus, AuditDecision, AutopilotAction
 from ..selectors.autopilot import Proposal, autopilot_proposals, campaign_state
 from .audit import AUTOPILOT, SYSTEM, Actor, audit_record
@@ -131,7 +141,7 @@ def action_execute(*, tenant, action: AutopilotAction, actor: Actor,
 def _locked_pending(*, tenant, action: AutopilotAction) -> AutopilotAction:
     action = AutopilotAction.objects.for_tenant(tenant).select_for_update().get(pk=action.pk)
     if action.status != ActionStatus.PENDING:
-        raise Conflict(f"This action is {action.status}, not pending.", code="ACTION_NOT_PENDING")
+        raise Conflict(f"This action is {action.status}, not pending.", code=ACTION_NOT_PENDING)
     return action
 
 
@@ -157,7 +167,7 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
             _expire(tenant=tenant, action=action, actor=actor,
                     reason="The campaign changed since the proposal (status or budget); the action no longer applies.")
             refusal = Conflict("The campaign changed since this action was proposed; it expired instead.",
-                               code="ACTION_STALE")
+                               code=ACTION_STALE)
         else:
             direction = direction_of(action.kind, before_budget=Decimal(action.before["budget_amount"]),
                                      after_budget=Decimal(action.after["budget_amount"]))
@@ -166,7 +176,7 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
                                   details={"approval": True})
             if not decision.allowed:
                 refusal = Conflict(f"The trust gate blocks this action now: {decision.reason}",
-                                   code="TRUST_GATE_BLOCKED")
+                                   code=TRUST_GATE_BLOCKED)
             else:
                 action.decided_at, action.decided_by, action.signal = timezone.now(), actor.user, decision.signal
                 action.save(update_fields=["decided_at", "decided_by", "signal"])
@@ -203,15 +213,15 @@ def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> Autopil
     with transaction.atomic():
         action = AutopilotAction.objects.for_tenant(tenant).select_for_update().get(pk=action.pk)
         if action.status == ActionStatus.ROLLED_BACK:
-            raise Conflict("This action was already rolled back.", code="ALREADY_ROLLED_BACK")
+            raise Conflict("This action was already rolled back.", code=ALREADY_ROLLED_BACK)
         if action.status != ActionStatus.EXECUTED:
             raise Conflict(f"Only executed actions can be rolled back; this one is {action.status}.",
-                           code="ACTION_NOT_EXECUTED")
+                           code=ACTION_NOT_EXECUTED)
         campaign = Campaign.objects.for_tenant(tenant).select_related("ad_account").get(pk=action.campaign_id)
         current = campaign_state(campaign)
         if any(current[key] != action.after.get(key) for key in ("status", "budget_amount")):
             raise Conflict("The campaign changed after this action; rolling back would overwrite a later change.",
-                           code="CAMPAIGN_CHANGED")
+                           code=CAMPAIGN_CHANGED)
         before, restore = Decimal(action.after["budget_amount"]), Decimal(action.before["budget_amount"])
         kind = INVERSE.get(action.kind) or ("increase_budget" if restore > before else "decrease_budget")
         undo = AutopilotAction.objects.for_tenant(tenant).create(
@@ -232,7 +242,7 @@ def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> Autopil
             undo.status, undo.hold_reason = AuditDecision.BLOCKED, decision.reason
             undo.save(update_fields=["signal", "decided_by", "decided_at", "status", "hold_reason"])
     if not decision.allowed:
-        raise Conflict(f"The trust gate blocks the rollback now: {decision.reason}", code="TRUST_GATE_BLOCKED")
+        raise Conflict(f"The trust gate blocks the rollback now: {decision.reason}", code=TRUST_GATE_BLOCKED)
     return undo
 
 
@@ -255,10 +265,10 @@ def autopilot_run(*, tenant, trigger: str = "schedule", now: dt.datetime | None 
     pass per tenant at a time (409 AUTOPILOT_RUNNING while another is under way)."""
     settings = autopilot_settings_get(tenant=tenant)
     if not settings.enabled:
-        raise Conflict("Autopilot is disabled; enable it in the settings first.", code="AUTOPILOT_DISABLED")
+        raise Conflict("Autopilot is disabled; enable it in the settings first.", code=AUTOPILOT_DISABLED)
     lock = f"trust:autopilot-run:{tenant.pk}"
     if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
-        raise Conflict("The autopilot is already running for this tenant.", code="AUTOPILOT_RUNNING")
+        raise Conflict("The autopilot is already running for this tenant.", code=AUTOPILOT_RUNNING)
     try:
         return _autopilot_pass(tenant=tenant, settings=settings, trigger=trigger, now=now or timezone.now())
     finally:

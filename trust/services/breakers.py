@@ -13,6 +13,7 @@ from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict
 from stratum.api.permissions import WRITE_ROLES
 
+from ..errors import BREAKER_NOT_OPEN
 from ..models import BreakerState, CircuitBreaker
 from ..selectors.breakers import connector_error_runs, spend_spikes
 from .audit import SYSTEM, Actor, audit_record
@@ -75,7 +76,7 @@ def circuit_breaker_resume(*, tenant, breaker: CircuitBreaker, actor: Actor) -> 
         breaker = CircuitBreaker.objects.for_tenant(tenant).select_for_update().select_related("ad_account").get(
             pk=breaker.pk)
         if breaker.state != BreakerState.OPEN:
-            raise Conflict("Automation is not stopped on this ad account.", code="BREAKER_NOT_OPEN")
+            raise Conflict("Automation is not stopped on this ad account.", code=BREAKER_NOT_OPEN)
         breaker.state, breaker.resumed_at, breaker.resumed_by = BreakerState.CLOSED, timezone.now(), actor.user
         breaker.save()
         account = breaker.ad_account

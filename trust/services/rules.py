@@ -25,6 +25,7 @@ from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 from workflow.services.tasks import task_create
 
+from ..errors import RULE_RUNNING
 from ..models import ActionStatus, AuditDecision, AutopilotAction, Rule, RuleExecution, RuleFiring, RunStatus
 from ..selectors.autopilot import Proposal, campaign_state
 from ..selectors.backtest import simulated_budget
@@ -199,7 +200,7 @@ def rule_run(*, tenant, rule: Rule, trigger: str = "manual", now=None) -> RuleEx
     RULE_RUNNING). Never raises for a failed run: the execution records the error."""
     lock = f"trust:rule-run:{rule.pk}"
     if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
-        raise Conflict("This rule is running right now.", code="RULE_RUNNING")
+        raise Conflict("This rule is running right now.", code=RULE_RUNNING)
     try:
         return _rule_pass(tenant=tenant, rule=rule, trigger=trigger, now=now or timezone.now())
     finally:

@@ -15,6 +15,7 @@ from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
 from ..alert_catalog import DATA_SOURCES
+from ..errors import INSTANCE_CLOSED
 from ..models import Alert, AlertInstance, InstanceStatus, TaskStatus
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
@@ -149,7 +150,7 @@ def _close_instance(*, tenant: Tenant, instance: AlertInstance, status: str, act
     with transaction.atomic():
         instance = AlertInstance.objects.for_tenant(tenant).select_for_update().get(pk=instance.pk)
         if instance.status != InstanceStatus.TRIGGERED:
-            raise Conflict(f"The alert instance is already {instance.status}.", code="INSTANCE_CLOSED")
+            raise Conflict(f"The alert instance is already {instance.status}.", code=INSTANCE_CLOSED)
         instance.status, instance.resolved_at, instance.resolved_by = status, timezone.now(), actor
         instance.resolution_notes = notes
         instance.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_notes"])

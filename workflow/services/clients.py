@@ -12,6 +12,7 @@ from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFail
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
+from ..errors import AD_ACCOUNT_LINKED, ALREADY_MEMBER
 from ..models import Alert, Client, ClientMembership, ClientRole
 from .alerts import alert_defaults_create, alert_schedules_enable
 
@@ -98,7 +99,7 @@ def client_member_add(*, tenant: Tenant, client: Client, user_id, role: str) -> 
     _check_role(role)
     user = _tenant_user(tenant=tenant, user_id=user_id)
     if ClientMembership.objects.for_tenant(tenant).filter(client=client, user=user).exists():
-        raise Conflict("This user is already a member of the client.", code="ALREADY_MEMBER")
+        raise Conflict("This user is already a member of the client.", code=ALREADY_MEMBER)
     return ClientMembership.objects.for_tenant(tenant).create(tenant=tenant, client=client, user=user, role=role)
 
 
@@ -136,7 +137,7 @@ def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> 
             raise ValidationFailed(errors={"ad_account_id": ["No ad account of this tenant with this id."]})
         if account.client_id and account.client_id != client.pk:
             raise Conflict("This ad account belongs to another client; unlink it there first.",
-                           code="AD_ACCOUNT_LINKED")
+                           code=AD_ACCOUNT_LINKED)
         account.client = client
         account.save(update_fields=["client", "updated_at"])
     return account

@@ -21,6 +21,7 @@ from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, PayloadTooLarge, ValidationFailed
 from stratum.api.net import UnsafeTarget, validate_public_url
 
+from ..errors import CREATIVE_DECIDED
 from ..models import Client, CreativeStatus, CreativeSubmission, TaskStatus
 from ..selectors.clients import client_admin_users
 from .tasks import task_create, tasks_close_for
@@ -119,7 +120,7 @@ def _decide(*, tenant: Tenant, submission: CreativeSubmission, actor: User, stat
     with transaction.atomic():
         submission = CreativeSubmission.objects.for_tenant(tenant).select_for_update().get(pk=submission.pk)
         if submission.status != CreativeStatus.PENDING:
-            raise Conflict(f"The creative is already {submission.status}.", code="CREATIVE_DECIDED")
+            raise Conflict(f"The creative is already {submission.status}.", code=CREATIVE_DECIDED)
         submission.status, submission.reviewed_by, submission.reviewed_at = status, actor, timezone.now()
         submission.rejection_reason = reason
         submission.save(update_fields=["status", "reviewed_by", "reviewed_at", "rejection_reason", "updated_at"])

@@ -16,6 +16,7 @@ from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import role_at_least
+from ..errors import TASK_CLOSED
 from ..models import (
     TASK_OPEN_STATUSES,
     AlertInstance,
@@ -207,7 +208,7 @@ def task_cancel(*, tenant: Tenant, task: Task, completed_by: User | None) -> Tas
 def _finish(*, tenant: Tenant, task: Task, status: str, by: User | None) -> Task:
     task = Task.objects.for_tenant(tenant).select_for_update().get(pk=task.pk)
     if not task.is_open:
-        raise Conflict(f"The task is already {task.status}.", code="TASK_CLOSED")
+        raise Conflict(f"The task is already {task.status}.", code=TASK_CLOSED)
     _close(task, status=status, by=by)
     task.save(update_fields=["status", "completed_by", "completed_at", "updated_at"])
     return task
