@@ -16,4 +16,5 @@ class AnalyticsConfig(AppConfig):
 
         register_segment_fields()
         predictions_reader_register(predictions_by_profile)
+        register("analytics.weekly_digests", "analytics.tasks.weekly_digests", crontab(minute=5))
         register("analytics.churn_refresh_all", "analytics.tasks.churn_refresh_all", crontab(minute=40, hour=3))

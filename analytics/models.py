@@ -215,3 +215,20 @@ class ReportDelivery(TenantOwned):
     class Meta:
         ordering = ["-slot"]
         constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="analytics_delivery_once")]
+
+
+class DigestRun(TenantOwned):
+    """The weekly digest of one tenant for one week: written once, so the job is safe to run twice."""
+
+    week_start = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "webhooks_digestrun"  # the table it had under integrations.webhooks, where it began
+        ordering = ["-week_start"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "week_start"], name="webhooks_digest_once_per_week")]
+
+    def __str__(self) -> str:
+        return f"digest {self.week_start}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from celery import shared_task
 
@@ -10,6 +11,7 @@ from cdp.models import PURCHASE_EVENT, Event
 from stratum.api.entitlements import tenant_features
 from stratum.api.tenancy import tenant_scope
 
+from . import digest
 from .churn.services import churn_clear, churn_refresh
 from .models import ChurnModelFit, Report, ReportSchedule
 from .reporting.schedules import schedule_run
@@ -71,3 +73,21 @@ def churn_refresh_all() -> int:
             with tenant_scope(tenant):
                 churn_clear(tenant=tenant)
     return queued
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digests() -> int:
+    """Hourly: queues the weekly digest of every tenant whose Monday 08:00 has come (analytics/digest.py)."""
+    due = digest.weekly_digests_due()
+    for tenant, week_start in due:
+        weekly_digest_send.delay(str(tenant.pk), week_start.isoformat())
+    return len(due)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digest_send(tenant_id: str, week_start: str) -> bool:
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return False
+    with tenant_scope(tenant):
+        return digest.weekly_digest_send(tenant=tenant, week_start=date.fromisoformat(week_start)) is not None

@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from stratum.api.admin_base import ReadOnlyAdmin
 
-from .models import DigestRun, SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
+from .models import SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
 
 
 @admin.register(Webhook)
@@ -47,8 +47,3 @@ class SlackDestinationAdmin(ReadOnlyAdmin):
     search_fields = ("url_hint", "user__email", "tenant__name")
     exclude = ("url_encrypted",)
 
-
-@admin.register(DigestRun)
-class DigestRunAdmin(ReadOnlyAdmin):
-    list_display = ("week_start", "tenant", "recipients", "sent_at")
-    search_fields = ("tenant__name",)

@@ -3,14 +3,13 @@ from django.apps import AppConfig
 
 class WebhooksConfig(AppConfig):
     """Outbound webhooks: endpoints, signed delivery from the domain-event outbox, attempts; the e-mail and
-    Slack notification channels and the weekly digest."""
+    Slack notification channels."""
 
     name = "integrations.webhooks"
     label = "webhooks"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from celery.schedules import crontab
 
         from accounts.notifications import channel_register
         from stratum.api.outbox import on_commit_dispatch
@@ -22,4 +21,3 @@ class WebhooksConfig(AppConfig):
         channel_register("email", channels.email_channel)
         channel_register("slack", channels.slack_channel)
         register("webhooks.sweep", "integrations.webhooks.tasks.webhooks_sweep", 30.0)
-        register("webhooks.weekly_digests", "integrations.webhooks.tasks.weekly_digests", crontab(minute=5))

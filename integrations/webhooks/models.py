@@ -1,5 +1,5 @@
 """Outbound delivery: webhook endpoints, their deliveries and every attempt; Slack destinations of
-notifications; the weekly-digest ledger.
+notifications.
 
 A delivery is one domain event (an outbox row) for one endpoint. Its `body` is frozen when it is
 queued, so every attempt — retries, redeliveries, a retry after a worker died — sends the same bytes
@@ -134,19 +134,3 @@ class SlackDestination(TenantOwned):
 
     def __str__(self) -> str:
         return self.url_hint
-
-
-class DigestRun(TenantOwned):
-    """The weekly digest of one tenant for one week: written once, so the job is safe to run twice."""
-
-    week_start = models.DateField()
-    sent_at = models.DateTimeField(auto_now_add=True)
-    recipients = models.PositiveIntegerField(default=0)
-    summary = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-week_start"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "week_start"], name="webhooks_digest_once_per_week")]
-
-    def __str__(self) -> str:
-        return f"digest {self.week_start}"

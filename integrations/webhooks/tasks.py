@@ -1,15 +1,13 @@
 """Thin Celery tasks: ids in, the tenant re-entered, one service called. All are safe to run twice."""
 from __future__ import annotations
 
-from datetime import date
-
 from celery import shared_task
 
 from accounts.models import Tenant
 from stratum.api.models import OutboxEvent
 from stratum.api.tenancy import tenant_scope
 
-from . import channels, delivery, digest
+from . import channels, delivery
 
 
 def _tenant(tenant_id) -> Tenant | None:
@@ -76,19 +74,3 @@ def notification_slack_send(tenant_id: str, user_ids: list[str], category: str, 
                 countdown=exc.retry_after or 30 * 2 ** attempt)
             return {"sent": 0, "failed": len(exc.destination_ids)}
 
-
-@shared_task(acks_late=True, ignore_result=True)
-def weekly_digests() -> int:
-    due = digest.weekly_digests_due()
-    for tenant, week_start in due:
-        weekly_digest_send.delay(str(tenant.pk), week_start.isoformat())
-    return len(due)
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def weekly_digest_send(tenant_id: str, week_start: str) -> bool:
-    tenant = _tenant(tenant_id)
-    if tenant is None:
-        return False
-    with tenant_scope(tenant):
-        return digest.weekly_digest_send(tenant=tenant, week_start=date.fromisoformat(week_start)) is not None

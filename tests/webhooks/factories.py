@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from integrations.webhooks.delivery import message_id_for, payload_body
-from integrations.webhooks.models import DigestRun, SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
+from integrations.webhooks.models import SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
 from integrations.webhooks.signing import secret_generate, secret_hint
 from stratum.api.crypto import secret_encrypt
 from tests.factories import TenantOwnedFactory
@@ -64,11 +64,3 @@ class SlackDestinationFactory(TenantOwnedFactory):
     user = None
     url_encrypted = factory.LazyAttribute(lambda o: secret_encrypt(o.url))
     url_hint = factory.LazyAttribute(lambda o: o.url[:40] + "…")
-
-
-class DigestRunFactory(TenantOwnedFactory):
-    class Meta:
-        model = DigestRun
-
-    week_start = factory.Sequence(lambda n: timezone.now().date() - timezone.timedelta(days=7 * (n + 1)))
-    recipients = 1

@@ -335,8 +335,8 @@ def test_the_dispatcher_and_the_periodic_jobs_are_registered():
     schedule = app.conf.beat_schedule
     assert schedule["webhooks.sweep"]["task"] == "integrations.webhooks.tasks.webhooks_sweep"
     assert schedule["webhooks.sweep"]["schedule"] == 30.0
-    assert schedule["webhooks.weekly_digests"]["task"] == "integrations.webhooks.tasks.weekly_digests"
-    assert {"integrations.webhooks.tasks.webhooks_sweep", "integrations.webhooks.tasks.weekly_digests",
+    assert schedule["analytics.weekly_digests"]["task"] == "analytics.tasks.weekly_digests"
+    assert {"integrations.webhooks.tasks.webhooks_sweep", "analytics.tasks.weekly_digests",
             "integrations.webhooks.tasks.webhook_delivery_attempt"} <= set(app.tasks)
 
 
