@@ -3,9 +3,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from stratum.api.admin_base import TenantOwnedAdmin
+from stratum.api.admin_base import ReadOnlyAdmin, TenantOwnedAdmin
 
-from .models import ApiKey, Notification, OneTimeToken, User
+from .models import ApiKey, Notification, OneTimeToken, SlackDestination, User
 
 
 class UserInline(admin.TabularInline):
@@ -62,3 +62,10 @@ class NotificationAdmin(TenantOwnedAdmin):
     list_filter = ("category",)
     search_fields = ("title", "user__email", "tenant__name")
     readonly_fields = ("user", "category", "title", "body", "data", "created_at")
+
+
+@admin.register(SlackDestination)
+class SlackDestinationAdmin(ReadOnlyAdmin):
+    list_display = ("url_hint", "tenant", "user", "last_success_at", "last_failure_at", "last_error")
+    search_fields = ("url_hint", "user__email", "tenant__name")
+    exclude = ("url_encrypted",)

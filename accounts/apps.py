@@ -10,6 +10,11 @@ class AccountsConfig(AppConfig):
 
         from stratum.api.schedules import register
 
+        from .notifications import channel_register, channels
+
+        channel_register("email", channels.email_channel)
+        channel_register("slack", channels.slack_channel)
+
         register("accounts.one_time_tokens_purge", "accounts.tasks.one_time_tokens_purge", crontab(minute=17, hour=3))
         register("accounts.blacklisted_tokens_flush", "accounts.tasks.blacklisted_tokens_flush",
                  crontab(minute=27, hour=3))

@@ -108,29 +108,3 @@ class WebhookAttempt(TenantOwned):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.outcome} ({self.status_code})"
-
-
-class SlackDestination(TenantOwned):
-    """A Slack incoming-webhook URL for notifications: a user's own (user set) or the tenant's channel."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
-                             related_name="+")
-    url_encrypted = EncryptedTextField(editable=False)
-    url_hint = models.CharField(max_length=80, editable=False)
-    last_error = models.CharField(max_length=500, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "user"], condition=Q(user__isnull=False),
-                                    name="webhooks_slack_one_per_user"),
-            models.UniqueConstraint(fields=["tenant"], condition=Q(user__isnull=True),
-                                    name="webhooks_slack_one_per_tenant"),
-        ]
-
-    def __str__(self) -> str:
-        return self.url_hint

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from stratum.api.exceptions import ValidationFailed
 
-from .models import NOTIFICATION_CATEGORIES, Notification, Tenant, User
+from ..models import NOTIFICATION_CATEGORIES, Notification, Tenant, User
 
 CHANNELS = ("in_app", "email", "slack")
 ALL = "all"
