@@ -22,7 +22,7 @@ def ad_connection_get(*, tenant: Tenant, platform: str) -> Connection:
     connection = Connection.objects.for_tenant(tenant).filter(provider=platform).first()
     if connection is None:
         raise NotConnected(f"{PROVIDERS[platform].label} is not connected. Connect it via /api/v1/oauth/{platform}/authorize.")
-    if connection.status != Connection.STATUS_ACTIVE:
+    if connection.status != Connection.Status.ACTIVE:
         raise NotConnected(f"{PROVIDERS[platform].label} access has expired; connect it again.")
     return connection
 

@@ -68,7 +68,7 @@ def crm_connection_get(*, tenant: Tenant, provider: str, active: bool = True) ->
     if connection is None:
         raise NotConnected(f"{PROVIDERS[provider].label} is not connected. "
                            f"Connect it via /api/v1/oauth/{provider}/authorize.")
-    if active and connection.status != Connection.STATUS_ACTIVE:
+    if active and connection.status != Connection.Status.ACTIVE:
         raise NotConnected(f"{PROVIDERS[provider].label} access has expired; connect it again.")
     return connection
 
@@ -81,7 +81,7 @@ def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirec
         Connection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk).first()
         now = timezone.now()
         pending = CrmSyncRun.objects.for_tenant(tenant).select_for_update().filter(
-            Q(status=CrmSyncRun.STATUS_QUEUED, queued_at__gte=now - STALE_RUN) | Q(status=CrmSyncRun.STATUS_RUNNING),
+            Q(status=CrmSyncRun.Status.QUEUED, queued_at__gte=now - STALE_RUN) | Q(status=CrmSyncRun.Status.RUNNING),
             connection=connection).order_by("-queued_at").first()
         if pending is not None and run_lost_its_worker(pending, now=now):
             _close_interrupted(pending, now=now)  # its worker died: a new run takes its place
@@ -134,11 +134,11 @@ class _Context:
 
 def run_lost_its_worker(run: CrmSyncRun, *, now: datetime) -> bool:
     """A `running` run whose worker stopped beating (killed mid-sync)."""
-    return run.status == CrmSyncRun.STATUS_RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
+    return run.status == CrmSyncRun.Status.RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
 
 
 def _close_interrupted(run: CrmSyncRun, *, now: datetime) -> None:
-    run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, now
+    run.status, run.finished_at = CrmSyncRun.Status.FAILED, now
     run.error = (f"INTERRUPTED: the sync stopped before it finished (its worker died; attempt {run.attempts} of "
                  f"{MAX_ATTEMPTS}).")
     run.save(update_fields=["status", "finished_at", "error"])
@@ -154,21 +154,21 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
             pk=run_id).first()
         if run is None:
             return None
-        if run.status == CrmSyncRun.STATUS_RUNNING and not run_lost_its_worker(run, now=now):
+        if run.status == CrmSyncRun.Status.RUNNING and not run_lost_its_worker(run, now=now):
             return run  # a live worker holds it
-        if run.status not in (CrmSyncRun.STATUS_QUEUED, CrmSyncRun.STATUS_RUNNING):
+        if run.status not in (CrmSyncRun.Status.QUEUED, CrmSyncRun.Status.RUNNING):
             return run
-        if run.status == CrmSyncRun.STATUS_RUNNING and run.attempts >= MAX_ATTEMPTS:
+        if run.status == CrmSyncRun.Status.RUNNING and run.attempts >= MAX_ATTEMPTS:
             _close_interrupted(run, now=now)
             transaction.on_commit(lambda: _notify_failure(tenant=tenant, run=run))
             return run
-        run.status, run.started_at, run.heartbeat_at = CrmSyncRun.STATUS_RUNNING, now, now
+        run.status, run.started_at, run.heartbeat_at = CrmSyncRun.Status.RUNNING, now, now
         run.attempts += 1
         run.error, run.errors = "", []
         run.pulled = run.profiles_created = run.profiles_updated = run.pushed = run.conflicts = run.failed = 0
         run.save()
     try:
-        if run.connection.status != Connection.STATUS_ACTIVE:
+        if run.connection.status != Connection.Status.ACTIVE:
             raise ConnectorError(f"{PROVIDERS[run.provider].label} access has expired; connect it again.",
                                  code=PLATFORM_AUTH_FAILED)
         context = _Context(tenant=tenant, connection=run.connection, connector=crm_connector_for(run.connection),
@@ -180,7 +180,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
     except ConnectorError as exc:
         retry = exc.retryable and run.attempts < MAX_ATTEMPTS
         run.error = str(exc)[:1000]
-        run.status = CrmSyncRun.STATUS_QUEUED if retry else CrmSyncRun.STATUS_FAILED
+        run.status = CrmSyncRun.Status.QUEUED if retry else CrmSyncRun.Status.FAILED
         run.finished_at = None if retry else timezone.now()
         run.save()
         if retry:
@@ -190,11 +190,11 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
     except Exception as exc:  # noqa: BLE001 - a provider's unexpected answer fails the run, never leaves it running
         logger.exception("%s sync run %s failed unexpectedly", run.provider, run.pk)
         run.error = f"Unexpected error ({type(exc).__name__}): {exc}"[:1000]
-        run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, timezone.now()
+        run.status, run.finished_at = CrmSyncRun.Status.FAILED, timezone.now()
         run.save()
         _notify_failure(tenant=tenant, run=run)
         return run
-    run.status = CrmSyncRun.STATUS_PARTIAL if run.failed else CrmSyncRun.STATUS_SUCCEEDED
+    run.status = CrmSyncRun.Status.PARTIAL if run.failed else CrmSyncRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
     return run
@@ -203,7 +203,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
 def _pull_since(connection: Connection) -> datetime | None:
     last = (CrmSyncRun.objects.for_tenant(connection.tenant_id)
             .filter(connection=connection, direction__in=("pull", "bidirectional"),
-                    status__in=(CrmSyncRun.STATUS_SUCCEEDED, CrmSyncRun.STATUS_PARTIAL))
+                    status__in=(CrmSyncRun.Status.SUCCEEDED, CrmSyncRun.Status.PARTIAL))
             .exclude(cursor="").order_by("-finished_at").values_list("cursor", flat=True).first())
     return datetime.fromisoformat(last) if last else None
 
@@ -437,11 +437,11 @@ def crm_syncs_schedule() -> int:
     whose worker died to a new task."""
     queued = 0
     now = timezone.now()
-    lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.STATUS_RUNNING)
+    lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.Status.RUNNING)
             .filter(lease_expired_q(now=now, lease=RUN_LEASE)).values_list("tenant_id", "pk"))
     for tenant_id, run_id in lost:
         task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant_id), "run_id": str(run_id)}, on_commit=False)
-    connections = (Connection.objects.unscoped().filter(kind=Connection.KIND_CRM, status=Connection.STATUS_ACTIVE,
+    connections = (Connection.objects.unscoped().filter(kind=Connection.Kind.CRM, status=Connection.Status.ACTIVE,
                                                         tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
     for connection in connections:
         schedule = (connection.settings or {}).get("schedule", DEFAULT_SCHEDULE)

@@ -142,7 +142,7 @@ def _apply_tokens(connection: Connection, tokens: TokenSet) -> None:
     if tokens.account_name:
         connection.external_account_name = tokens.account_name[:255]
     connection.metadata = {**(connection.metadata or {}), **tokens.metadata}
-    connection.status = Connection.STATUS_ACTIVE
+    connection.status = Connection.Status.ACTIVE
     connection.last_error = ""
     connection.last_refreshed_at = now
 
@@ -191,7 +191,7 @@ def connection_refresh(*, connection: Connection, force: bool = False,
     failure: OAuthTokenError | None = None
     with transaction.atomic():
         locked = Connection.objects.for_tenant(connection.tenant_id).select_for_update().get(pk=connection.pk)
-        if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.STATUS_ACTIVE:
+        if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.Status.ACTIVE:
             return locked
         if not spec.can_refresh(locked) or not spec.configured():
             failure = OAuthTokenError(f"{spec.label} access cannot be renewed; reconnect the platform.", permanent=True)
@@ -206,7 +206,7 @@ def connection_refresh(*, connection: Connection, force: bool = False,
                 return locked
     if failure.permanent:
         Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
-            status=Connection.STATUS_EXPIRED, last_error=str(failure)[:1000], updated_at=timezone.now())
+            status=Connection.Status.EXPIRED, last_error=str(failure)[:1000], updated_at=timezone.now())
         _notify_expired(connection=connection, reason=str(failure))
         raise ConnectorAuthError(f"{spec.label} access expired or was revoked: {failure}. Reconnect the platform.")
     Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
@@ -215,7 +215,7 @@ def connection_refresh(*, connection: Connection, force: bool = False,
 
 
 def connection_access_token(*, connection: Connection) -> str:
-    if connection.status != Connection.STATUS_ACTIVE:
+    if connection.status != Connection.Status.ACTIVE:
         raise ConnectorAuthError(f"{PROVIDERS[connection.provider].label} needs to be reconnected.")
     if token_needs_refresh(connection):
         fresh = connection_refresh(connection=connection)
@@ -239,7 +239,7 @@ def _notify_expired(*, connection: Connection, reason: str) -> None:
 def connections_refresh_expiring(*, within: timedelta = timedelta(minutes=30)) -> int:
     """Renews every active token expiring within `within` (all tenants); returns how many were renewed."""
     renewed = 0
-    due = (Connection.objects.unscoped().filter(status=Connection.STATUS_ACTIVE,
+    due = (Connection.objects.unscoped().filter(status=Connection.Status.ACTIVE,
                                                 token_expires_at__lte=timezone.now() + within)
            .select_related("tenant"))
     for connection in due:
