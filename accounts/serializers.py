@@ -16,6 +16,16 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UserDirectorySerializer(serializers.ModelSerializer):
+    """What a member who is not an owner or admin sees of colleagues: enough to assign work, no contact details,
+    preferences or sign-in history."""
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "role", "is_active"]
+        read_only_fields = fields
+
+
 class RegisterSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)

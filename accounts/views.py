@@ -1,13 +1,13 @@
 """Auth, users, tenant settings and API keys. Views parse, call one service/selector, serialize."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.permissions import ApiKeyScopePermission, IsTenantAdmin
+from stratum.api.permissions import ADMIN_ROLES, ApiKeyScopePermission, IsTenantAdmin
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
@@ -126,6 +126,26 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
 
     def scoped_queryset(self):
         return User.objects.order_by("created_at")
+
+    def get_serializer_class(self):
+        """Owners and admins read full records; other members (and their keys) a directory: id, name, role."""
+        if self.action in ("list", "retrieve") and getattr(self.request.user, "role", None) not in ADMIN_ROLES:
+            return s.UserDirectorySerializer
+        return s.UserSerializer
+
+    @extend_schema(tags=["users"], responses={200: PolymorphicProxySerializer(
+        component_name="UserOrDirectoryEntry", serializers=[s.UserSerializer, s.UserDirectorySerializer],
+        resource_type_field_name=None, many=True)},
+        description="Owners and admins get full records; other members a directory (id, name, role, is_active).")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(tags=["users"], responses={200: PolymorphicProxySerializer(
+        component_name="UserOrDirectoryEntry", serializers=[s.UserSerializer, s.UserDirectorySerializer],
+        resource_type_field_name=None)},
+        description="Owners and admins get the full record; other members a directory entry.")
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(request=s.InviteUserSerializer, responses={201: s.UserSerializer}, tags=["users"])
     def create(self, request):

@@ -193,7 +193,8 @@ class InsightSerializer(serializers.Serializer):
     title = serializers.CharField()
     description = serializers.CharField()
     potential_impact = serializers.CharField(allow_null=True)
-    confidence = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField(help_text="0–1: an estimate's statistical confidence; 1.0 for a measurement "
+                                                  "(pacing, signal health).")
     entity = serializers.DictField()
     data = serializers.DictField()
 

@@ -1,7 +1,7 @@
 """The campaigns app's error codes, and how a platform failure becomes an API error.
 
 Codes: PLATFORM_ERROR (502, the platform failed), PLATFORM_AUTH_FAILED (502, reconnect the platform),
-PLATFORM_RATE_LIMITED (503 + Retry-After), PLATFORM_NOT_CONNECTED (409, no connector for the platform),
+PLATFORM_RATE_LIMITED (503 + Retry-After), NOT_CONNECTED (409, the platform is not connected: the kernel's one answer),
 PLATFORM_REJECTED / BUDGET_TOO_LOW / CAMPAIGN_NOT_FOUND / CAMPAIGN_DELETED from the platform (422),
 CAMPAIGN_DELETED (409, changing a deleted campaign), AD_ACCOUNT_INACTIVE (409).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from stratum.api.exceptions import ApiError, Conflict, ValidationFailed
+from stratum.api.exceptions import NOT_CONNECTED, ApiError, NotConnected, ValidationFailed
 
 from .connectors.base import ConnectorError, ConnectorRateLimited, ConnectorRejected
 
@@ -34,8 +34,8 @@ def platform_error(exc: ConnectorError) -> ApiError:
     if isinstance(exc, ConnectorRateLimited) or exc.code == "PLATFORM_RATE_LIMITED":
         retry = max(1, math.ceil(exc.retry_after or 60))
         return ApiError(message, exc.code, status_code=503, headers={"Retry-After": str(retry)})
-    if exc.code == "PLATFORM_NOT_CONNECTED":
-        return Conflict(f"{exc} Connect the platform first.", code=exc.code)
+    if exc.code == NOT_CONNECTED:
+        return NotConnected(f"{exc} Connect the platform first.")
     if isinstance(exc, ConnectorRejected):
         return ValidationFailed(message, code=exc.code)
     return PlatformError(message, exc.code)

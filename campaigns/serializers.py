@@ -177,10 +177,6 @@ class BuilderPlatformSerializer(serializers.Serializer):
     age_max = serializers.IntegerField()
 
 
-class BuilderPlatformListSerializer(serializers.Serializer):
-    platforms = BuilderPlatformSerializer(many=True)
-
-
 # --- dashboard, analytics, pacing (response shapes) ------------------------------------------
 
 class PlatformFiguresSerializer(serializers.Serializer):

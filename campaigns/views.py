@@ -10,7 +10,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from stratum.api.exceptions import NotFound
+from stratum.api.exceptions import NotConnected, NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.principals import is_api_key_request
@@ -171,7 +171,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
 class BuilderPlatformsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(responses=s.BuilderPlatformListSerializer, tags=["campaign-builder"],
+    @extend_schema(responses=s.BuilderPlatformSerializer(many=True), parameters=PAGE_PARAMETERS,
+                   tags=["campaign-builder"],
                    description="Every platform with its rules; `connected` when the tenant has an active ad "
                                "account on it, `available` when a connector is installed.")
     def get(self, request):
@@ -185,7 +186,8 @@ class BuilderPlatformsView(TenantAPIView):
             platforms.append({**rules.as_dict(), "connected": counts.get(platform, 0) > 0,
                               "available": platform in installed, "ad_accounts": counts.get(platform, 0),
                               "supports_audiences": supports_audiences(platform)})
-        return Response({"platforms": platforms})
+        paginator = StratumPagination()  # every Stratum list is a page (the reference shows no other shape)
+        return paginator.get_paginated_response(paginator.paginate_queryset(platforms, request, view=self))
 
 
 class BuilderAccountsView(TenantAPIView):
@@ -231,6 +233,8 @@ def _builder_account(tenant, platform: str, account_id: str) -> AdAccount:
         account = None
     account = account or accounts.filter(external_id=account_id).first()
     if account is None:
+        if not accounts.exists():  # nothing of this platform at all: the one "not connected" answer
+            raise NotConnected(f"{platform} is not connected. Connect it via /api/v1/oauth/{platform}/authorize.")
         raise NotFound(f"No {platform} ad account {account_id[:64]!r} is connected.")
     return account
 

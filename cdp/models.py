@@ -1,11 +1,12 @@
 """Customer data: profiles and their identities, the identity-link log, events, segments, audiences, exports.
 
 A profile that lost a merge keeps its row (`merged_into` points at the winner) so its id still resolves;
-everything it owned (identities, events) moves to the winner. `Event.origin_profile_id` never changes, which
-is what lets a wrong merge be split back. `total_orders` / `ltv` are columns maintained by ingestion (they
-appear under `traits` in responses and segment conditions). RFM scores live in their own narrow table
-(`ProfileRfm`), replaced per tenant by each recompute: rewriting a million wide profile rows (and all
-their indexes) every night would cost minutes, inserting narrow rows costs seconds.
+everything it owned (identities, events) moves to the winner. `Event.origin_profile_id` (never changes) and
+`Event.identity_id` (the identity that routed it) are what let a wrong merge be split back. `total_orders` /
+`ltv` are columns maintained by ingestion (they appear under `traits` in responses and segment conditions).
+RFM scores live in their own narrow table (`ProfileRfm`), replaced per tenant by each recompute: rewriting a
+million wide profile rows (and all their indexes) every night would cost minutes, inserting narrow rows costs
+seconds.
 """
 from __future__ import annotations
 
@@ -180,6 +181,9 @@ class Event(TenantOwned):
     # (profile, timestamp) below serves profile lookups: no separate FK index to maintain on every insert.
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", db_index=False)
     origin_profile_id = models.UUIDField(help_text="The profile the event was first attributed to (unmerge).")
+    # The identity whose identifier routed the event to its profile (none when a profile_id named it): an unmerge
+    # gives the loser back the events that came through its identities, also those that arrived after the merge.
+    identity_id = models.UUIDField(null=True, blank=True, help_text="The identity that routed the event (unmerge).")
     event_type = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)

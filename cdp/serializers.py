@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from campaigns.models import Platform
 from stratum.api.serializers import StrictSerializer
 
 from .models import (
@@ -304,7 +305,7 @@ class PlatformConfigSerializer(StrictSerializer):
 class AudienceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     segment_id = serializers.UUIDField()
-    platform = serializers.CharField(max_length=16)
+    platform = serializers.ChoiceField(choices=Platform.values)
     platform_config = PlatformConfigSerializer()
     sync_frequency = serializers.ChoiceField(choices=SyncFrequency.values, default="daily")
 

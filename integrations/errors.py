@@ -1,15 +1,15 @@
 """The integrations app's API errors (rendered by stratum.api.exceptions in the one error format)."""
 from __future__ import annotations
 
-from stratum.api.exceptions import ApiError, Conflict, NotFound, ServiceUnavailable
+from stratum.api import exceptions
+from stratum.api.exceptions import ApiError, NotFound, ServiceUnavailable
 
 # Error codes (stratum/api/errors.py lists every app's in the OpenAPI schema)
-PLATFORM_AUTH_FAILED = "PLATFORM_AUTH_FAILED"
-PLATFORM_UNAVAILABLE = "PLATFORM_UNAVAILABLE"
 INVALID_OAUTH_STATE = "INVALID_OAUTH_STATE"
-NOT_CONNECTED = "NOT_CONNECTED"
 OAUTH_CODE_REJECTED = "OAUTH_CODE_REJECTED"
 OAUTH_DENIED = "OAUTH_DENIED"
+PLATFORM_AUTH_FAILED = "PLATFORM_AUTH_FAILED"
+PLATFORM_UNAVAILABLE = "PLATFORM_UNAVAILABLE"
 PROVIDER_ERROR = "PROVIDER_ERROR"
 PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
 
@@ -44,10 +44,4 @@ class ProviderError(ApiError):
     default_detail = "The provider did not answer as expected. Try again later."
 
 
-class NotConnected(Conflict):
-    default_code = NOT_CONNECTED
-    default_detail = "This platform is not connected. Connect it first."
-
-
-class ConnectionNotFound(NotFound):
-    default_detail = "This platform is not connected."
+NotConnected = exceptions.NotConnected  # one answer everywhere: 409 NOT_CONNECTED (the kernel's)

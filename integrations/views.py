@@ -68,6 +68,7 @@ class OAuthDisconnectView(TenantAPIView):
     write_roles = ADMIN_ROLES
     scope_resource = "integrations"
 
+    @error_responses(409)
     @extend_schema(parameters=[PLATFORM], request=None, responses={200: s.DisconnectResponseSerializer},
                    tags=["integrations"])
     def delete(self, request, platform: str):
@@ -91,7 +92,7 @@ class PlatformAccountsView(TenantAPIView):
     write_roles = WRITE_ROLES
 
     @error_responses(409, 502)
-    @extend_schema(parameters=[AD_PLATFORM], responses={200: s.ReachableAccountSerializer(many=True)},
+    @extend_schema(parameters=[AD_PLATFORM, *PAGE_PARAMETERS], responses={200: s.ReachableAccountSerializer(many=True)},
                    tags=["integrations"])
     def get(self, request, platform: str):
         paginator = StratumPagination()

@@ -289,6 +289,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# An open alert instance whose object has no data in the alert's window resolves after this many runs in a row,
+# with a "no data" note (a campaign that stopped delivering, or whose rows were deleted, does not stay open forever).
+ALERT_NO_DATA_RUNS = env_int("ALERT_NO_DATA_RUNS", 3)
+
 # Rate limits per tier: (requests per minute, burst). Token bucket, atomic in Redis.
 RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
 RATELIMIT_TIERS = {

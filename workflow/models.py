@@ -230,6 +230,9 @@ class AlertInstance(TenantOwned):
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                     related_name="+")
     resolution_notes = models.TextField(blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True, help_text="The last run that looked at it.")
+    runs_without_data = models.PositiveIntegerField(
+        default=0, help_text="Runs in a row that found no data for its object (ALERT_NO_DATA_RUNS resolves it).")
 
     class Meta:
         ordering = ["-triggered_at"]

@@ -3,7 +3,8 @@
 Kinds (`type`): optimization (budget reallocation, reallocation.py), anomaly (anomalies.py), creative_fatigue
 (fatigue.py), pacing (the campaigns app's pacing alerts) and signal_health (accounts whose data freshness score
 is degraded or unhealthy). `confidence` is the statistical confidence of an estimate; pacing and signal health
-are measurements, not estimates, so theirs is null. Sorted by severity, then confidence.
+are measurements, not estimates, so theirs is 1.0 (MEASURED: the figure is observed, not inferred). Sorted by
+severity, then confidence.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .reallocation import reallocation_insights
 
 INSIGHT_TYPES = ("optimization", "anomaly", "creative_fatigue", "pacing", "signal_health")
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+MEASURED = 1.0  # the confidence of an observed figure (pacing, signal health): nothing about it is estimated
 
 
 def _pacing(*, tenant) -> list[dict]:
@@ -38,7 +40,7 @@ def _pacing(*, tenant) -> list[dict]:
             "description": f"{alert['message']} {alert['recommendation']}".strip(),
             "potential_impact": f"{'+' if gap >= 0 else '−'}{format_money(abs(round(gap, 2)), alert['currency'])} "
                                 f"spend vs plan",
-            "confidence": None,
+            "confidence": MEASURED,
             "entity": {"campaign_id": alert["campaign_id"]},
             "data": {"expected_spend": alert["expected_spend"], "actual_spend": alert["actual_spend"],
                      "deviation_percent": alert["deviation_percent"], "window": alert["window"]},
@@ -84,7 +86,7 @@ def _signal_health(*, tenant) -> list[dict]:
             "description": (f"Signal health {account['overall_score']}/100 for {account['name']} "
                             f"({account['platform']}): {'; '.join(problems) or 'see the trust layer'}. Figures that "
                             f"depend on this account may be incomplete, and automation holds back."),
-            "potential_impact": None, "confidence": None,
+            "potential_impact": None, "confidence": MEASURED,
             "entity": {"ad_account_id": account["ad_account_id"]},
             "data": {"score": account["overall_score"],
                      "components": {s["name"]: s["score"] for s in account["signals"]}},
@@ -135,7 +137,7 @@ def insights_list(*, tenant, types: list[str] | None = None) -> dict:
         insights += _pacing(tenant=tenant)
     if "signal_health" in wanted:
         insights += _signal_health(tenant=tenant)
-    insights.sort(key=lambda i: (SEVERITY_RANK[i["severity"]], -(i["confidence"] or 0), i["type"], i["title"]))
+    insights.sort(key=lambda i: (SEVERITY_RANK[i["severity"]], -i["confidence"], i["type"], i["title"]))
     counts = {kind: sum(1 for i in insights if i["type"] == kind) for kind in INSIGHT_TYPES if kind in wanted}
     return {
         "insights": insights, "counts": counts, "generated_at": timezone.now(), "currency": tenant.currency,

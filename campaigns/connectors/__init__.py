@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stratum.api.exceptions import NOT_CONNECTED
+
 from .base import AdPlatformConnector, ConnectorError, ConnectorRejected
 
 _factories: dict[str, Callable[..., AdPlatformConnector]] = {}
@@ -20,7 +22,7 @@ def register(platform: str, factory: Callable[..., AdPlatformConnector]) -> None
 def get_connector(ad_account) -> AdPlatformConnector:
     factory = _factories.get(ad_account.platform)
     if factory is None:
-        raise ConnectorError(f"No connector is available for {ad_account.platform}.", code="PLATFORM_NOT_CONNECTED")
+        raise ConnectorError(f"No connector is available for {ad_account.platform}.", code=NOT_CONNECTED)
     return factory(ad_account)
 
 

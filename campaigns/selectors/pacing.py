@@ -7,7 +7,9 @@ Window (all in the ad account's time zone, as of the account's last successful s
 - other daily budgets: the day: expected = budget × elapsed share of the day.
 deviation = (actual − expected) / expected; |deviation| ≥ 10 % is a `warning`, ≥ 25 % `critical`, below
 that the campaign is `on_track`. Under 5 % of the window elapsed is too early to judge (`insufficient_data`);
-an account whose newest data is older than the as-of day is `data_delayed` (no alert).
+an account whose newest data is older than the as-of day is `data_delayed` (no alert). Pacing starts after the
+first complete day of delivery (the first day with spend, or the day the campaign appeared): a campaign that
+started delivering today is `insufficient_data`, not "100 % behind".
 
 Forecast of the period's spend (end of month for daily budgets, end of flight for lifetime ones):
 spent so far + daily rate × days left, with the rate = mean of the last 7 complete days (range: their
@@ -23,7 +25,21 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import Case, Count, DateField, F, FilteredRelation, Max, Min, Q, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    F,
+    FilteredRelation,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from ..metrics import money
@@ -89,6 +105,9 @@ def pacing_campaigns(*, tenant, campaign_ids=None, now: dt.datetime | None = Non
         recent_max=Max(spend, filter=Q(window_metrics__date__gte=recent_first, window_metrics__date__lt=as_of_day)),
         recent_days=Count("window_metrics__id", filter=Q(window_metrics__date__gte=recent_first,
                                                          window_metrics__date__lt=as_of_day)),
+        # the first day it spent (a subquery: another join on the daily rows would multiply the sums above)
+        first_delivery=Subquery(CampaignDailyMetric.objects.filter(campaign=OuterRef("pk"), spend__gt=0)
+                                .order_by("date").values("date")[:1]),
     ).order_by("name", "id")
     latest = dict(CampaignDailyMetric.objects.for_tenant(tenant).filter(
         date__gte=earliest, campaign__ad_account_id__in=list(accounts)).values("campaign__ad_account_id")
@@ -193,6 +212,10 @@ def campaign_pacing(*, campaign: Campaign, account: AdAccount, as_of: dt.datetim
         newest = latest_data.isoformat() if latest_data else "none"
         return {**item, "status": "data_delayed",
                 "message": f"The platform has not reported {as_of.date().isoformat()} yet (newest data: {newest})."}
+    started = getattr(campaign, "first_delivery", None) or timezone.localtime(campaign.created_at, tz).date()
+    if started >= as_of.date():  # delivering since today (or created today): no complete day to judge by yet
+        return {**item, "status": "insufficient_data",
+                "message": "Pacing starts after the first complete day of delivery."}
     if share < MIN_ELAPSED or expected <= 0:
         return {**item, "status": "insufficient_data", "message": "Too early in the window to judge the pace."}
     actual = Decimal(str(window["actual"] or 0))

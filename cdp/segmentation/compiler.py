@@ -179,8 +179,8 @@ class SegmentCompiler:
             if set(node) != {"not"}:
                 return self._fail(path, "A negation has only the key 'not'.")
             return ~self._node(node["not"], f"{path}.not", depth + 1)
-        if "rules" in node:
-            return self._group(node, path, depth)
+        if "rules" in node or ("operator" in node and "field" not in node and "event_type" not in node):
+            return self._group(node, path, depth)  # {operator} without a field is a group, bad operator or not
         self.rule_count += 1
         if self.rule_count > MAX_RULES:
             self._limit(path, f"At most {MAX_RULES} rules per segment.")

@@ -4,6 +4,7 @@
 - `profile_ids_by_email(*, tenant, emails) -> dict[str, uuid]`
 - `purchase_counts_by_email(*, tenant, emails) -> dict[str, int]`
 - `profile_get(*, tenant, profile_id) -> Profile` (a merged-away id resolves to its winner; 404 otherwise)
+- `profile_find(*, tenant, profile_id) -> Profile | None` (the same, None instead of 404: list filters)
 - `segment_members(*, tenant, segment, change=None)` / `segment_member_rows(*, tenant, segment_id, change=None)`
 """
 from .events import event_statistics, events_timeline
@@ -11,6 +12,7 @@ from .profiles import (
                        IN_LIST_CHUNK,
                        identity_links,
                        live_profiles,
+                       profile_find,
                        profile_find_by_email,
                        profile_get,
                        profile_ids_by_email,
@@ -22,6 +24,6 @@ from .segments import segment_member_rows, segment_members, segment_preview
 
 __all__ = [
     "IN_LIST_CHUNK", "event_statistics", "events_timeline", "identity_links", "live_profiles",
-    "profile_find_by_email", "profile_get", "profile_ids_by_email", "profile_statistics", "profiles_search", "purchase_counts_by_email",
+    "profile_find", "profile_find_by_email", "profile_get", "profile_ids_by_email", "profile_statistics", "profiles_search", "purchase_counts_by_email",
     "segment_member_rows", "segment_members", "segment_preview",
 ]

@@ -14,14 +14,22 @@ def live_profiles(*, tenant) -> QuerySet:
     return Profile.objects.for_tenant(tenant).filter(merged_into__isnull=True)
 
 
-def profile_get(*, tenant, profile_id) -> Profile:
-    """The profile with this id — or, for an id that lost a merge, the profile it was merged into."""
+def profile_find(*, tenant, profile_id) -> Profile | None:
+    """The profile with this id — or, for an id that lost a merge, the profile it was merged into — or None."""
     profile = Profile.objects.for_tenant(tenant).filter(pk=profile_id).first()
     if profile is None:
-        raise NotFound("Profile not found.")
+        return None
     if profile.merged_into_id:
         profile_id = profile.merged_into_id
     return Profile.objects.for_tenant(tenant).select_related("rfm").prefetch_related("identities").get(pk=profile_id)
+
+
+def profile_get(*, tenant, profile_id) -> Profile:
+    """`profile_find`, or 404."""
+    profile = profile_find(tenant=tenant, profile_id=profile_id)
+    if profile is None:
+        raise NotFound("Profile not found.")
+    return profile
 
 
 def profile_find_by_email(*, tenant, email: str) -> Profile | None:

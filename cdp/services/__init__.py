@@ -4,6 +4,8 @@
 - `event_track(*, tenant, event_type, properties=None, timestamp=None, profile_id=None, identifiers=None,
   message_id=None, source="api") -> ItemResult`
 - `events_ingest(*, tenant, events: list[dict], source="api") -> list[ItemResult]` (batch, per-item results)
+- `items_ingest(*, tenant, items: list[IngestItem], source="api") -> {index: ItemResult}`: the one ingestion path
+  (normalised items: an event, an upsert or both) every source above goes through
 - `segment_refresh(*, tenant, segment)`, `rfm_recompute(*, tenant)`
 """
 from .audiences import (
@@ -14,17 +16,17 @@ from .audiences import (
                         audience_update,
                         audiences_due,
 )
-from .events import ItemResult, event_track, event_track_raw, events_ingest
+from .events import event_track, event_track_raw, events_ingest
 from .exports import export_build, export_request
+from .ingest import IngestItem, ItemResult, items_ingest
 from .profiles import identity_rules_get, identity_rules_update, profile_unmerge, profile_update, profile_upsert
-from .resolution import profile_resolve, profiles_merge
 from .rfm import rfm_recompute
 from .segments import segment_create, segment_delete, segment_refresh, segment_update
 
 __all__ = [
-    "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
+    "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
     "audience_update", "audiences_due", "event_track", "event_track_raw", "events_ingest", "export_build",
-    "export_request", "identity_rules_get", "identity_rules_update", "profile_resolve", "profile_unmerge",
-    "profile_update", "profile_upsert", "profiles_merge", "rfm_recompute", "segment_create", "segment_delete",
+    "export_request", "identity_rules_get", "identity_rules_update", "items_ingest", "profile_unmerge",
+    "profile_update", "profile_upsert", "rfm_recompute", "segment_create", "segment_delete",
     "segment_refresh", "segment_update",
 ]

@@ -20,7 +20,7 @@ from campaigns.connectors import get_connector
 from campaigns.connectors.base import AudienceMember as UploadRecord
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
-from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.exceptions import NOT_CONNECTED, Conflict, NotConnected, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
 from stratum.api.queueing import task_enqueue
@@ -47,11 +47,15 @@ def _ad_account(*, tenant, platform: str, ad_account_id: str) -> AdAccount:
         except ValueError:  # not one of our ids either
             account = None
     if account is None:
+        if not accounts.exists():  # nothing of this platform at all: the one "not connected" answer
+            raise NotConnected(f"{platform} is not connected. Connect it via /api/v1/oauth/{platform}/authorize.")
         raise ValidationFailed(errors={"platform_config.ad_account_id": [
             f"No connected {platform} ad account with this id."]})
     try:
         connector = get_connector(account)
     except ConnectorError as exc:
+        if exc.code == NOT_CONNECTED:
+            raise NotConnected(f"{exc} Connect the platform first.") from exc
         raise ValidationFailed(errors={"platform": [str(exc)]}) from exc
     if not connector.supports_audiences:
         raise ValidationFailed(errors={"platform": [f"{platform} does not support audience uploads."]})

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import re
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from stratum.api.db import advisory_xact_locks, atomic_retry
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 
 from ..identifiers import (
@@ -17,12 +19,11 @@ from ..identifiers import (
     IdentifierError,
     normalize_identifiers,
     normalize_value,
-    rules_for,
 )
 from ..models import Event, Identity, IdentityLink, IdentityRules, LifecycleStage, Profile, ProfileMerge
-from .resolution import PRIMARY_FIELDS, profile_resolve, profile_totals_refresh
+from .ingest import MAX_TRAITS_BYTES, IngestItem, items_ingest, key_lock
+from .resolution import PRIMARY_FIELDS, NoUsableIdentifier, profile_totals_refresh
 
-MAX_TRAITS_BYTES = 32 * 1024
 TRAIT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Maintained from purchase events; a client cannot set them.
 COMPUTED_TRAITS = ("total_orders", "ltv")
@@ -80,22 +81,11 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
     traits = traits_validate(traits)
     if lifecycle_stage is not None and lifecycle_stage not in LifecycleStage.values:
         raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LifecycleStage.values)}."]})
-    rules = rules_for(tenant=tenant)
-    for attempt in (1, 2):
-        try:
-            with transaction.atomic():
-                profile, created = profile_resolve(tenant=tenant, identifiers=clean, rules=rules, source=source)
-                if traits or lifecycle_stage:
-                    _apply_traits(profile, traits)
-                    if lifecycle_stage:
-                        profile.lifecycle_stage = lifecycle_stage
-                    profile.save(update_fields=["traits", "lifecycle_stage", "updated_at"])
-                return profile, created
-        except IntegrityError:
-            # Another request created one of these identities at the same moment: resolve again, it exists now.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    result = items_ingest(tenant=tenant, items=[IngestItem(index=0, identifiers=clean, traits=traits or None,
+                                                         lifecycle_stage=lifecycle_stage)], source=source)[0]
+    if result.status == "rejected":
+        raise NoUsableIdentifier(errors=result.errors)
+    return Profile.objects.for_tenant(tenant).get(pk=result.profile_id), result.profile_created
 
 
 def profile_update(*, tenant, profile: Profile, traits: dict | None = None,
@@ -103,7 +93,9 @@ def profile_update(*, tenant, profile: Profile, traits: dict | None = None,
     """PATCH: merges traits (None removes a key) and sets the lifecycle stage."""
     traits = traits_validate(traits)
     with transaction.atomic():
-        profile = Profile.objects.for_tenant(tenant).select_for_update().get(pk=profile.pk)
+        profile = Profile.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=profile.pk)
+        while profile.merged_into_id:  # merged away since it was read: the traits belong to the winner
+            profile = Profile.objects.for_tenant(tenant).select_for_update(no_key=True).get(pk=profile.merged_into_id)
         _apply_traits(profile, traits)
         if lifecycle_stage:
             profile.lifecycle_stage = lifecycle_stage
@@ -117,67 +109,91 @@ def profile_unmerge(*, tenant, profile: Profile, merge_id=None, block_identifier
     Without `merge_id` the most recent merge into this profile is undone. `block_identifier` also puts the
     identifier that caused the merge on the tenant's blocklist so it cannot merge the two again.
     """
-    with transaction.atomic():
-        profile = Profile.objects.for_tenant(tenant).select_for_update().get(pk=profile.pk)
-        if profile.merged_into_id:
-            raise Conflict(f"This profile was merged into {profile.merged_into_id}; unmerge it there.",
-                           code="PROFILE_MERGED")
-        merges = ProfileMerge.objects.for_tenant(tenant).filter(winner=profile, undone_at__isnull=True)
-        if merge_id is not None:
-            merge = merges.filter(pk=merge_id).first()
-            if merge is None:
-                raise NotFound("No such merge into this profile.")
-        else:
-            merge = merges.order_by("-created_at").first()
-            if merge is None:
-                raise Conflict("Nothing was merged into this profile.", code="NOTHING_TO_UNMERGE")
-        loser = Profile.objects.for_tenant(tenant).select_for_update().get(pk=merge.loser_id)
-        snapshot = merge.snapshot or {}
-        now = timezone.now()
-        repointed = snapshot.get("repointed_ids", [])
-        Identity.objects.for_tenant(tenant).filter(pk__in=snapshot.get("identity_ids", []), profile=profile) \
-            .update(profile=loser)
-        Profile.objects.for_tenant(tenant).filter(pk__in=repointed, merged_into=profile).update(merged_into=loser)
-        Event.objects.for_tenant(tenant).filter(profile=profile, origin_profile_id__in=[loser.pk, *repointed]) \
-            .update(profile=loser)
-        for field, value in (snapshot.get("loser") or {}).items():
-            setattr(loser, field, value)
-        loser.merged_into, loser.merged_at = None, None
-        loser.save()
-        # The winner drops what it only had from the loser: keys it lacked before the merge that still hold the
-        # loser's value. Traits set on it since the merge (new keys, or the loser's keys given new values) stay.
-        kept = set(snapshot.get("winner_trait_keys", []))
-        lent = (snapshot.get("loser") or {}).get("traits") or {}
-        profile.traits = {k: v for k, v in (profile.traits or {}).items()
-                          if k in kept or k not in lent or lent[k] != v}
-        own = dict(Identity.objects.for_tenant(tenant).filter(profile=profile).order_by("-created_at")
-                   .values_list("type", "value"))
-        for field in PRIMARY_FIELDS:
-            if getattr(profile, field) and getattr(profile, field) not in own.values():
-                setattr(profile, field, (snapshot.get("winner_primary") or {}).get(field) or own.get(field, ""))
-        profile.save()
-        for target in (profile, loser):
-            profile_totals_refresh(tenant=tenant, profile=target)
-        # The stage the winner took from the loser goes back, unless its own purchases make it a customer.
-        before, taken = snapshot.get("winner_stage"), (snapshot.get("loser") or {}).get("lifecycle_stage")
-        if (before and profile.lifecycle_stage == taken != before
-                and not (taken == "customer" and profile.total_orders)):
-            profile.lifecycle_stage = before
-            profile.save(update_fields=["lifecycle_stage", "updated_at"])
-        merge.undone_at = now
-        merge.save(update_fields=["undone_at"])
-        reason = f"wrong merge split back ({merge.reason})"
-        IdentityLink.objects.for_tenant(tenant).bulk_create([
-            IdentityLink(tenant=tenant, profile=profile, action="unmerged", related_profile=loser, merge=merge,
-                         identifier_type=merge.identifier_type, identifier_value=merge.identifier_value,
-                         reason=reason[:500], source="api"),
-            IdentityLink(tenant=tenant, profile=loser, action="unmerged", related_profile=profile, merge=merge,
-                         identifier_type=merge.identifier_type, identifier_value=merge.identifier_value,
-                         reason=reason[:500], source="api"),
-        ])
-        if block_identifier and merge.identifier_type and merge.identifier_type != "profile_id":
-            identity_rules_update(tenant=tenant, add_blocked=[{"type": merge.identifier_type,
-                                                               "value": merge.identifier_value}])
+    return atomic_retry(lambda: _unmerge(tenant=tenant, profile=profile, merge_id=merge_id,
+                                         block_identifier=block_identifier))
+
+
+def _merge_to_undo(*, tenant, profile_id, merge_id) -> ProfileMerge:
+    merges = ProfileMerge.objects.for_tenant(tenant).filter(winner_id=profile_id, undone_at__isnull=True)
+    if merge_id is not None:
+        merge = merges.filter(pk=merge_id).first()
+        if merge is None:
+            raise NotFound("No such merge into this profile.")
+        return merge
+    merge = merges.order_by("-created_at").first()
+    if merge is None:
+        raise Conflict("Nothing was merged into this profile.", code="NOTHING_TO_UNMERGE")
+    return merge
+
+
+def _unmerge(*, tenant, profile: Profile, merge_id, block_identifier: bool) -> ProfileMerge:
+    """The ingestion path's lock order: the advisory locks of the identities that move back (sorted), then the two
+    profile rows (in id order); then the merge is read again under them (a concurrent unmerge may have won)."""
+    merge = _merge_to_undo(tenant=tenant, profile_id=profile.pk, merge_id=merge_id)
+    snapshot = merge.snapshot or {}
+    keys = Identity.objects.for_tenant(tenant).filter(pk__in=snapshot.get("identity_ids", [])) \
+        .values_list("type", "value")
+    advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
+    rows = {p.pk: p for p in Profile.objects.for_tenant(tenant).filter(pk__in=[merge.winner_id, merge.loser_id])
+            .order_by("pk").select_for_update(no_key=True)}
+    profile = rows[merge.winner_id]
+    if profile.merged_into_id:
+        raise Conflict(f"This profile was merged into {profile.merged_into_id}; unmerge it there.",
+                       code="PROFILE_MERGED")
+    again = _merge_to_undo(tenant=tenant, profile_id=profile.pk, merge_id=merge_id)
+    if again.pk != merge.pk:
+        raise Conflict("Another merge or unmerge of this profile happened meanwhile; look again and retry.",
+                       code="MERGE_CHANGED")
+    merge = again
+    loser = rows[merge.loser_id]
+    snapshot = merge.snapshot or {}
+    now = timezone.now()
+    repointed = snapshot.get("repointed_ids", [])
+    identity_ids = snapshot.get("identity_ids", [])
+    Identity.objects.for_tenant(tenant).filter(pk__in=identity_ids, profile=profile).update(profile=loser)
+    Profile.objects.for_tenant(tenant).filter(pk__in=repointed, merged_into=profile).update(merged_into=loser)
+    # The loser's events: those first attributed to it (or to a profile merged into it before), and those that
+    # its identities routed — also after the merge.
+    Event.objects.for_tenant(tenant).filter(profile=profile).filter(
+        Q(origin_profile_id__in=[loser.pk, *repointed]) | Q(identity_id__in=identity_ids)).update(profile=loser)
+    for field, value in (snapshot.get("loser") or {}).items():
+        setattr(loser, field, value)
+    loser.merged_into, loser.merged_at = None, None
+    loser.save()
+    # The winner drops what it only had from the loser: keys it lacked before the merge that still hold the
+    # loser's value. Traits set on it since the merge (new keys, or the loser's keys given new values) stay.
+    kept = set(snapshot.get("winner_trait_keys", []))
+    lent = (snapshot.get("loser") or {}).get("traits") or {}
+    profile.traits = {k: v for k, v in (profile.traits or {}).items()
+                      if k in kept or k not in lent or lent[k] != v}
+    own = dict(Identity.objects.for_tenant(tenant).filter(profile=profile).order_by("-created_at")
+               .values_list("type", "value"))
+    for field in PRIMARY_FIELDS:
+        if getattr(profile, field) and getattr(profile, field) not in own.values():
+            setattr(profile, field, (snapshot.get("winner_primary") or {}).get(field) or own.get(field, ""))
+    profile.save()
+    for target in (profile, loser):
+        profile_totals_refresh(tenant=tenant, profile=target)
+    # The stage the winner took from the loser goes back, unless its own purchases make it a customer.
+    before, taken = snapshot.get("winner_stage"), (snapshot.get("loser") or {}).get("lifecycle_stage")
+    if (before and profile.lifecycle_stage == taken != before
+            and not (taken == "customer" and profile.total_orders)):
+        profile.lifecycle_stage = before
+        profile.save(update_fields=["lifecycle_stage", "updated_at"])
+    merge.undone_at = now
+    merge.save(update_fields=["undone_at"])
+    reason = f"wrong merge split back ({merge.reason})"
+    IdentityLink.objects.for_tenant(tenant).bulk_create([
+        IdentityLink(tenant=tenant, profile=profile, action="unmerged", related_profile=loser, merge=merge,
+                     identifier_type=merge.identifier_type, identifier_value=merge.identifier_value,
+                     reason=reason[:500], source="api"),
+        IdentityLink(tenant=tenant, profile=loser, action="unmerged", related_profile=profile, merge=merge,
+                     identifier_type=merge.identifier_type, identifier_value=merge.identifier_value,
+                     reason=reason[:500], source="api"),
+    ])
+    if block_identifier and merge.identifier_type and merge.identifier_type != "profile_id":
+        identity_rules_update(tenant=tenant, add_blocked=[{"type": merge.identifier_type,
+                                                           "value": merge.identifier_value}])
     return merge
 
 

@@ -12,7 +12,8 @@ from campaigns.connectors import get_connector
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, NotFound
-from stratum.api.schema import error_responses
+from stratum.api.pagination import StratumPagination
+from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -37,7 +38,7 @@ def _segment(segment_id) -> Segment:
 
 
 class PlatformsView(AudienceSyncEndpoint, TenantAPIView):
-    @extend_schema(tags=TAGS, responses={200: s.PlatformSerializer(many=True)},
+    @extend_schema(tags=TAGS, responses={200: s.PlatformSerializer(many=True)}, parameters=PAGE_PARAMETERS,
                    description="Connected ad accounts grouped by platform, for the platforms that take audiences.")
     def get(self, request):
         platforms: dict[str, dict] = {}
@@ -52,7 +53,9 @@ class PlatformsView(AudienceSyncEndpoint, TenantAPIView):
                 "platform": account.platform, "supports_audiences": True,
                 "batch_limit": BATCH_LIMITS.get(account.platform, DEFAULT_BATCH_LIMIT), "ad_accounts": []})
             entry["ad_accounts"].append({"id": account.pk, "external_id": account.external_id, "name": account.name})
-        return Response(s.PlatformSerializer(list(platforms.values()), many=True).data)
+        paginator = StratumPagination()  # every Stratum list is a page (the reference shows no other shape)
+        page = paginator.paginate_queryset(list(platforms.values()), request, view=self)
+        return paginator.get_paginated_response(s.PlatformSerializer(page, many=True).data)
 
 
 @extend_schema_view(list=extend_schema(tags=TAGS), retrieve=extend_schema(tags=TAGS))
@@ -63,6 +66,7 @@ class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.Retrie
     def scoped_queryset(self):
         return Audience.objects.order_by("name", "pk")
 
+    @error_responses(409)
     @extend_schema(tags=TAGS, request=s.AudienceCreateSerializer, responses={201: s.AudienceSerializer})
     def create(self, request):
         data = parse_body(s.AudienceCreateSerializer, request)

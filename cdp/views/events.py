@@ -31,9 +31,11 @@ class EventViewSet(CdpEndpoint, TenantViewSet):
     def list(self, request):
         params = request.query_params
         profile_id = parse_uuid(params, "profile_id")
-        profile = selectors.profile_get(tenant=self.tenant, profile_id=profile_id) if profile_id else None
+        profile = selectors.profile_find(tenant=self.tenant, profile_id=profile_id) if profile_id else None
         events = selectors.events_timeline(tenant=self.tenant, profile=profile,
                                            event_type=parse_search(params, "event_type", max_length=64))
+        if profile_id and profile is None:  # a filter narrows: an unknown profile has no events (one list rule)
+            events = events.none()
         paginator = TimelinePagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(s.EventSerializer(page, many=True).data)

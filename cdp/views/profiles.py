@@ -14,7 +14,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import selectors, services
 from .. import serializers as s
-from ..models import LifecycleStage, Profile, RfmSegment, Segment
+from ..models import LifecycleStage, Profile, RfmSegment
 from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
@@ -38,9 +38,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
         OpenApiParameter("segment_id", str, description="Members of this segment (materialized)")])
     def list(self, request):
         params = request.query_params
-        segment_id = parse_uuid(params, "segment_id")
-        if segment_id and not Segment.objects.filter(pk=segment_id).exists():
-            raise NotFound("Segment not found.")
+        segment_id = parse_uuid(params, "segment_id")  # an unknown segment has no members: 200, empty (list rule)
         profiles = selectors.profiles_search(
             tenant=self.tenant, query=parse_search(params, "query"),
             lifecycle_stage=parse_choice(params, "lifecycle_stage", LifecycleStage.values),

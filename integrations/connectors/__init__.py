@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from campaigns.connectors.base import AdPlatformConnector, ConnectorError
+from stratum.api.exceptions import NOT_CONNECTED
 
 from ..models import Connection
 from .google import GoogleAdsConnector
@@ -29,5 +30,5 @@ def connector_for_ad_account(ad_account) -> AdPlatformConnector:
             pk=ad_account.connection_id, provider=ad_account.platform).first()
     if connection is None:
         raise ConnectorError(f"{ad_account.platform} is not connected for this ad account; connect it again.",
-                             code="PLATFORM_NOT_CONNECTED")
+                             code=NOT_CONNECTED)
     return connector_for_connection(connection, ad_account)

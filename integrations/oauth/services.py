@@ -25,8 +25,8 @@ from stratum.api.tenancy import tenant_scope
 
 from ..errors import (
     PLATFORM_UNAVAILABLE,
-    ConnectionNotFound,
     InvalidOAuthState,
+    NotConnected,
     OAuthCodeRejected,
     OAuthDenied,
     ProviderError,
@@ -151,7 +151,7 @@ def connection_get(*, tenant: Tenant, provider: str) -> Connection:
     provider_get(provider, require_configured=False)
     connection = Connection.objects.for_tenant(tenant).filter(provider=provider).first()
     if connection is None:
-        raise ConnectionNotFound(f"{PROVIDERS[provider].label} is not connected.")
+        raise NotConnected(f"{PROVIDERS[provider].label} is not connected.")
     return connection
 
 

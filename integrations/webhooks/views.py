@@ -7,9 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotFound
+from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_bool, parse_choice
 from stratum.api.permissions import ADMIN_ROLES
-from stratum.api.schema import error_responses
+from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantGenericViewSet
 
@@ -127,7 +128,9 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         delivery = services.delivery_redeliver(tenant=self.tenant, delivery=self._delivery(delivery_id))
         return Response(s.WebhookDeliverySerializer(self._delivery(delivery.pk)).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: s.WebhookEventSerializer(many=True)}, tags=TAGS)
-    @action(detail=False, methods=["get"], pagination_class=None)
+    @extend_schema(responses={200: s.WebhookEventSerializer(many=True)}, parameters=PAGE_PARAMETERS, tags=TAGS)
+    @action(detail=False, methods=["get"])
     def events(self, request):
-        return Response(selectors.webhook_events())
+        paginator = StratumPagination()  # every Stratum list is a page (the reference shows no other shape)
+        page = paginator.paginate_queryset(selectors.webhook_events(), request, view=self)
+        return paginator.get_paginated_response(page)

@@ -22,6 +22,7 @@ from .errors import (
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
     NOT_ACCEPTABLE,
+    NOT_CONNECTED,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     RATE_LIMITED,
@@ -79,6 +80,13 @@ class Conflict(ApiError):
     status_code = status.HTTP_409_CONFLICT
     default_code = CONFLICT
     default_detail = "The resource is not in a state that allows this."
+
+
+class NotConnected(Conflict):
+    """The one answer for "this platform or CRM is not connected" (disconnect, accounts, sync, builder, audiences)."""
+
+    default_code = NOT_CONNECTED
+    default_detail = "This platform is not connected. Connect it first."
 
 
 class PayloadTooLarge(ApiError):

@@ -9,7 +9,8 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from stratum.celery import serving_request
 
-from .errors import INTERNAL_ERROR, RATE_LIMITED
+from .db import RETRY_AFTER_SECONDS, busy_reason
+from .errors import DATABASE_BUSY, INTERNAL_ERROR, RATE_LIMITED, SERVICE_UNAVAILABLE
 from .exceptions import error_response
 from .parsers import body_limit_for
 from .ratelimit import take_token
@@ -82,9 +83,16 @@ class ApiResponseMiddleware:
     def process_exception(self, request, exception):
         if not is_api_path(request.path):
             return None
+        if (reason := busy_reason(exception)) is not None:
+            # A lock wait that timed out or a conflict still failing after the server's retries: the database is
+            # up, these records are busy. Say so, and when to come back.
+            logger.warning("database busy on %s %s: %s", request.method, request.path, exception)
+            response = error_response(503, reason, DATABASE_BUSY)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.error("database unavailable: %s", exception)
-            return error_response(503, "The database is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
+            return error_response(503, "The database is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
         if isinstance(exception, BrokerUnavailable):
             logger.error("task broker unavailable: %s", exception)
             return error_response(503, "The task queue is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")

@@ -132,7 +132,7 @@ class CatalystOffsetPagination(Pagination):
     """Catalyst limit/offset style (alert instances, lead scoring results)."""
 
     default_limit = 50
-    max_limit = 1000
+    max_limit = 100  # the reference's rule for every list ("max: 100"); more is a 422 like everywhere else
     view_default_attr = "default_limit"
     by_offset = True
 
@@ -142,6 +142,7 @@ class CatalystOffsetPagination(Pagination):
 
     def get_schema_operation_parameters(self, view):
         return [
-            {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_limit}},
             {"name": "offset", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0}},
         ]

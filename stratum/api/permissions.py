@@ -36,6 +36,13 @@ def required_scopes_for(view, method: str) -> list[str] | None:
     return [f"{'read' if method in SAFE_METHODS else 'write'}:{resource}"]
 
 
+def scopes_granted(permissions: list[str]) -> set[str]:
+    """What a key's permissions allow: `write:X` includes `read:X` (a key that may change webhooks may list them)."""
+    granted = set(permissions)
+    granted |= {f"read:{scope.split(':', 1)[1]}" for scope in permissions if scope.startswith("write:")}
+    return granted
+
+
 class ApiKeyScopePermission(BasePermission):
     message = "This API key's scopes do not allow this request."
 
@@ -46,7 +53,7 @@ class ApiKeyScopePermission(BasePermission):
         if needed is None:
             self.message = "This endpoint is not available to API keys."
             return False
-        granted = set(request.auth.permissions or [])
+        granted = scopes_granted(request.auth.permissions or [])
         missing = [scope for scope in needed if scope not in granted]
         if missing:
             self.message = f"This API key lacks the scope {', '.join(missing)}."

@@ -1,6 +1,6 @@
 """Partial updates (PATCH): the one way a service takes the fields a request named.
 
-    changes = changes_pick(data, {"name": str.strip, "url": webhook_url_validate, "events": None})
+    changes = changes_pick(data, {"name": str.strip, "url": net.public_url_validate, "events": None})
     changes_apply(webhook, changes)
 
 `changes_pick` keeps the fields that `data` names, in the order given, each through its cleaner (None: as given); a

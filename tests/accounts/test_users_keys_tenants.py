@@ -45,6 +45,20 @@ class TestUsers:
         assert len(body["items"]) == 2
         assert all(item["tenant_id"] == str(user.tenant_id) for item in body["items"])
 
+    @pytest.mark.parametrize("role", ["manager", "analyst", "viewer"])
+    def test_members_who_are_not_admins_see_a_directory(self, user, role):
+        """Enough to assign work (id, name, role), none of the contact details, preferences or sign-ins."""
+        member = UserFactory(tenant=user.tenant, role=role, phone="+14155550100")
+        for client in (client_for(member), key_client_for(member, scopes=["read:users"])):
+            items = client.get("/api/v1/users").json()["items"]
+            assert [set(i) for i in items] == [{"id", "name", "role", "is_active"}] * 2, items
+            assert {i["id"] for i in items} == {str(user.pk), str(member.pk)}
+            one = client.get(f"/api/v1/users/{user.pk}").json()
+            assert one == {"id": str(user.pk), "name": user.name, "role": user.role, "is_active": True}
+        full = client_for(user).get("/api/v1/users").json()["items"]
+        assert {"email", "phone", "preferences", "last_login"} <= set(full[0])
+        assert any(i["phone"] == "+14155550100" for i in full)
+
     @pytest.mark.parametrize("query", ["limit=101", "limit=0", "page=0", "page=abc", "limit=-5"])
     def test_bad_pagination_is_422(self, api_client, query):
         assert_error(api_client.get(f"/api/v1/users?{query}"), 422, "VALIDATION_ERROR")

@@ -120,17 +120,18 @@ class TestFatigue:
 class TestPacingAndSignalHealth:
     def test_overpacing_and_an_account_that_never_synced(self, api_client, tenant, account):
         hot = CampaignFactory(tenant=tenant, ad_account=account, name="Hot", budget_amount=Decimal("100"))
-        daily_metrics(hot, [(TODAY, 95, 200, 3, 1000, 20)])
+        daily_metrics(hot, [(TODAY - dt.timedelta(days=1), 100, 200, 3, 1000, 20), (TODAY, 95, 200, 3, 1000, 20)])
         AdAccountFactory(tenant=tenant, name="Forgotten account", last_synced_at=None)
         body = api_client.get(URL, {"types": "pacing,signal_health"}).json()
         [pacing] = of_type(body, "pacing")
         assert pacing["title"] == "Campaign is overpacing: Hot" and pacing["severity"] == "high"
-        assert pacing["confidence"] is None and pacing["data"]["actual_spend"] == 95.0
+        assert pacing["confidence"] == 1.0 and pacing["data"]["actual_spend"] == 95.0
         assert pacing["potential_impact"] == "+$32.50 spend vs plan"  # 95 − 100 × 15/24
         signals = {i["title"]: i for i in of_type(body, "signal_health")}
         forgotten = signals["Signal health unhealthy: Forgotten account"]
         assert forgotten["severity"] == "high" and "never synced" in forgotten["description"]
         assert body["counts"] == {"pacing": 1, "signal_health": len(signals)}
+        assert {i["confidence"] for i in signals.values()} == {1.0}
 
 
 class TestEndpoint:

@@ -27,7 +27,9 @@ def body(**overrides):
 
 
 def test_platforms(api_client, demo_account):
-    platforms = {p["platform"]: p for p in api_client.get("/api/v1/campaign-builder/platforms").json()["platforms"]}
+    body = api_client.get("/api/v1/campaign-builder/platforms").json()
+    assert (body["total"], body["page"], body["pages"], body["limit"]) == (5, 1, 1, 20)  # a Stratum page
+    platforms = {p["platform"]: p for p in body["items"]}
     assert set(platforms) == {"meta", "google", "tiktok", "snapchat", "demo"}
     assert platforms["demo"] == {**platforms["demo"], "connected": True, "available": True, "ad_accounts": 1,
                                  "supports_audiences": True}
@@ -98,11 +100,12 @@ def test_platform_minimum_budget(api_client, tenant, fake_platform):
     assert "50.00" in response["errors"]["budget.amount"][0]
 
 
-def test_unknown_or_foreign_account_is_404(api_client, demo_account):
+def test_unknown_or_foreign_account_is_404_and_an_unconnected_platform_409(api_client, demo_account):
     other = AdAccountFactory(tenant=TenantFactory(), platform="demo", external_id="demo_999")
     assert_error(api_client.post(URL, body(ad_account_id="demo_999"), format="json"), 404, "NOT_FOUND")
     assert_error(api_client.post(URL, body(ad_account_id=str(other.pk)), format="json"), 404, "NOT_FOUND")
-    assert_error(api_client.post(URL, body(platform="meta"), format="json"), 404, "NOT_FOUND")
+    # no Meta account at all: the one "not connected" answer (as disconnect, accounts, CRM sync and audiences give)
+    assert_error(api_client.post(URL, body(platform="meta"), format="json"), 409, "NOT_CONNECTED")
 
 
 def test_created_on_the_fake_platform_and_failure_changes_nothing(api_client, tenant, fake_platform):

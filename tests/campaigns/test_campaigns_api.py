@@ -242,7 +242,7 @@ def test_platform_without_connector_is_409(api_client, tenant, frozen):
     saved = connectors._factories.pop("snapchat", None)
     try:
         assert_error(api_client.patch(f"/api/v1/campaigns/{campaign.pk}", {"status": "paused"}, format="json"),
-                     409, "PLATFORM_NOT_CONNECTED")
+                     409, "NOT_CONNECTED")
     finally:
         if saved:
             connectors._factories["snapchat"] = saved

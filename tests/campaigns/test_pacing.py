@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
-from tests.helpers import assert_error
+from tests.helpers import assert_error, client_for
 
 pytestmark = pytest.mark.django_db
 SYNCED = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)  # = NOW: 62.5 % of the day elapsed
@@ -92,7 +92,7 @@ def test_alerts(api_client, paced):
 def test_warning_threshold_and_delayed_data(api_client, tenant):
     synced = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED)
     warm = CampaignFactory(tenant=tenant, ad_account=synced, name="Warm", budget_amount=Decimal("100"))
-    spend_rows(tenant, warm, {dt.date(2026, 3, 18): "55"})  # 12 % behind 62.50
+    spend_rows(tenant, warm, {dt.date(2026, 3, 17): "100", dt.date(2026, 3, 18): "55"})  # 12 % behind 62.50
     lagging = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED)
     late = CampaignFactory(tenant=tenant, ad_account=lagging, name="Late", budget_amount=Decimal("100"))
     spend_rows(tenant, late, {dt.date(2026, 3, 17): "100"})
@@ -107,7 +107,7 @@ def test_pacing_is_as_of_the_last_sync(api_client, tenant):
     # Synced at 06:00: the day was 25 % gone when the figures were taken, whatever the time is now.
     account = AdAccountFactory(tenant=tenant, last_synced_at=dt.datetime(2026, 3, 18, 6, tzinfo=dt.UTC))
     campaign = CampaignFactory(tenant=tenant, ad_account=account, budget_amount=Decimal("200"))
-    spend_rows(tenant, campaign, {dt.date(2026, 3, 18): "50"})
+    spend_rows(tenant, campaign, {dt.date(2026, 3, 17): "200", dt.date(2026, 3, 18): "50"})
     item = api_client.get("/api/v1/pacing/status").json()["items"][0]
     assert item["expected_spend"] == 50.0 and item["status"] == "on_track" and item["as_of"] == "2026-03-18T06:00:00Z"
 
@@ -155,3 +155,27 @@ def test_pacing_alert_is_a_recommendation(api_client, paced):
                                      "Consider increasing bid or expanding targeting.",
                       "metrics": {"expected_spend": 500.0, "actual_spend": 375.0, "deviation_percent": -25.0},
                       "action": None}
+
+
+def test_pacing_starts_after_the_first_complete_day_of_delivery(api_client, tenant, time_machine):
+    """A campaign that began spending today is not "100 % behind pace": there is no complete day to judge by."""
+    account = AdAccountFactory(tenant=tenant, last_synced_at=SYNCED)
+    fresh = CampaignFactory(tenant=tenant, ad_account=account, name="Fresh", budget_amount=Decimal("100"))
+    spend_rows(tenant, fresh, {dt.date(2026, 3, 18): "1"})
+    silent = CampaignFactory(tenant=tenant, ad_account=account, name="Silent", budget_amount=Decimal("100"))
+    item = {i["campaign_name"]: i for i in api_client.get("/api/v1/pacing/status").json()["items"]}
+    for name in ("Fresh", "Silent"):  # delivering since today; created today with no delivery yet
+        assert (item[name]["status"], item[name]["severity"]) == ("insufficient_data", "ok")
+        assert item[name]["message"] == "Pacing starts after the first complete day of delivery."
+    assert api_client.get("/api/v1/pacing/alerts").json()["alerts"] == []
+
+    # the next day, with one complete day behind it, Fresh is paced (and so is Silent, which never delivered)
+    time_machine.move_to(dt.datetime(2026, 3, 19, 15, 0, tzinfo=dt.UTC), tick=False)
+    api_client = client_for(api_client.user)  # a day later: a fresh access token
+    account.last_synced_at = dt.datetime(2026, 3, 19, 15, 0, tzinfo=dt.UTC)
+    account.save(update_fields=["last_synced_at"])
+    spend_rows(tenant, fresh, {dt.date(2026, 3, 19): "10"})
+    spend_rows(tenant, silent, {dt.date(2026, 3, 19): "0"})
+    item = {i["campaign_name"]: i for i in api_client.get("/api/v1/pacing/status").json()["items"]}
+    assert (item["Fresh"]["status"], item["Fresh"]["severity"]) == ("underpacing", "critical")
+    assert item["Silent"]["status"] == "underpacing"

@@ -54,7 +54,8 @@ def sync(client, audience_id, capture):
 def test_platforms_lists_connected_accounts(api_client, setup):
     AdAccountFactory(tenant=setup["account"].tenant, platform="demo", is_active=False)
     body = api_client.get(f"{BASE}/platforms").json()
-    assert body == [{"platform": "demo", "supports_audiences": True, "batch_limit": 10000, "ad_accounts": [
+    assert (body["total"], body["page"], body["pages"], body["limit"]) == (1, 1, 1, 20)  # a Stratum page
+    assert body["items"] == [{"platform": "demo", "supports_audiences": True, "batch_limit": 10000, "ad_accounts": [
         {"id": str(setup["account"].pk), "external_id": "act_123456", "name": "Demo Shop"}]}]
 
 
@@ -121,6 +122,7 @@ def test_bad_input(api_client, setup):
     assert_error(create(api_client, setup, sync_frequency="minutely"), 422)
     assert_error(create(api_client, setup, platform_config={"ad_account_id": "act_123456", "token": "x"}), 422)
     assert_error(create(api_client, setup, platform="myspace"), 422)
+    assert_error(create(api_client, setup, platform="tiktok"), 409, "NOT_CONNECTED")  # no TikTok account at all
     assert_error(api_client.post(f"{BASE}/audiences/00000000-0000-0000-0000-000000000000/sync"), 404)
 
 

@@ -239,6 +239,19 @@ class TestApi:
         assert list(body["errors"]) == ["conditions.rules[1].operator"]
         assert_error(api_client.post(URL, {"name": "x", "conditions": {}, "owner": "me"}, format="json"), 422)
 
+    def test_a_bad_group_operator_names_the_operator(self, api_client, scoped):
+        segment = api_client.post(URL, {"name": "ok", "conditions": {"operator": "and", "rules": [
+            rule("traits.ltv", "greater_than", 1)]}}, format="json").json()
+        for conditions, path in (
+                ({"operator": "xor", "rules": [rule("traits.ltv", "greater_than", 1)]}, "conditions.operator"),
+                ({"operator": "nand"}, "conditions.operator"),
+                ({"operator": "and", "rules": [{"operator": "xor", "rules": [rule("traits.ltv", "greater_than", 1)]}]},
+                 "conditions.rules[0].operator")):
+            body = assert_error(api_client.patch(f"{URL}/{segment['id']}", {"conditions": conditions}, format="json"),
+                                422, "VALIDATION_ERROR")
+            assert path in body["errors"], body
+            assert "None" not in body["detail"], body
+
     def test_preview_is_exact_with_samples(self, api_client, scoped, people, django_assert_max_num_queries):
         with django_assert_max_num_queries(8):
             response = api_client.post(f"{URL}/preview", {"conditions": {"operator": "and", "rules": [

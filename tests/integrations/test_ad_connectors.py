@@ -53,7 +53,7 @@ def test_registered_factory_builds_the_connector_from_the_ad_accounts_connection
     orphan = AdAccountFactory(tenant=tenant, platform="google", external_id="123", connection_id=None)
     with pytest.raises(ConnectorError) as exc:
         get_connector(orphan)
-    assert exc.value.code == "PLATFORM_NOT_CONNECTED"
+    assert exc.value.code == "NOT_CONNECTED"
 
 
 # --- Meta -------------------------------------------------------------------------------------

@@ -334,8 +334,8 @@ def test_disconnect_deletes_even_when_revocation_fails(api_client, user, respx_m
         assert not Connection.objects.filter(provider="hubspot").exists()
 
 
-def test_disconnect_of_an_unconnected_platform_is_404(api_client):
-    assert_error(api_client.delete("/api/v1/oauth/meta/disconnect"), 404, "NOT_FOUND")
+def test_disconnect_of_an_unconnected_platform_is_409_not_connected(api_client):
+    assert_error(api_client.delete("/api/v1/oauth/meta/disconnect"), 409, "NOT_CONNECTED")
     assert_error(api_client.delete("/api/v1/oauth/nope/disconnect"), 404, "NOT_FOUND")
 
 
@@ -349,7 +349,7 @@ def test_another_tenants_connection_is_invisible(user, respx_mock):
     other = TenantFactory()
     ConnectionFactory(tenant=other, provider="hubspot")
     client = client_for(user)
-    assert_error(client.delete("/api/v1/oauth/hubspot/disconnect"), 404)
+    assert_error(client.delete("/api/v1/oauth/hubspot/disconnect"), 409, "NOT_CONNECTED")
     assert client.get("/api/v1/integrations/connections").json()["total"] == 0
 
 

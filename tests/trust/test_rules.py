@@ -59,9 +59,10 @@ def test_the_spec_example_matches_the_loser(api_client, world):
     created = api_client.post("/api/v1/rules", SPEC_RULE, format="json")
     assert created.status_code == 201, created.content
     body = created.json()
-    assert body["conditions"] == {"operator": "and", "conditions": [
+    assert body["conditions"] == [  # written as the reference's list, read back as that list
         {"field": "roas", "operator": "less_than", "value": 1.5},
-        {"field": "spend", "operator": "greater_than", "value": 100}]}
+        {"field": "spend", "operator": "greater_than", "value": 100}]
+    assert api_client.get(f"/api/v1/rules/{body['id']}").json()["conditions"] == SPEC_RULE["conditions"]
     assert body["actions"] == [{"type": "pause_campaign", "notify": True}]
     assert (body["scope"], body["lookback"], body["cooldown_minutes"]) == (
         {"type": "all", "campaign_status": "active"}, "last_7d", 1440)

@@ -163,7 +163,9 @@ class TestReadUpdateDelete:
         assert Webhook.objects.unscoped().filter(pk=other.pk, is_active=True).exists()
 
     def test_event_catalogue(self, api_client):
-        body = api_client.get("/api/v1/webhooks/events").json()
+        page = api_client.get("/api/v1/webhooks/events?limit=100").json()
+        assert (page["total"], page["pages"]) == (10, 1)  # a Stratum page, like every list
+        body = page["items"]
         assert body[0] == {"event": "campaign.created", "description": "New campaign created"}
         assert [e["event"] for e in body][-2:] == ["sync.completed", "sync.failed"] and len(body) == 10
 
@@ -185,6 +187,16 @@ class TestRolesAndScopes:
         writer = key_client_for(user, scopes=["read:webhooks", "write:webhooks"])
         assert writer.post("/api/v1/webhooks", SPEC_BODY, format="json").status_code == 201
         assert_error(key_client_for(user, scopes=["read:campaigns"]).get("/api/v1/webhooks"), 403)
+
+    def test_write_scope_includes_read(self, tenant, user):
+        """The reference's own key shape names only `write:webhooks`: such a key lists what it creates."""
+        writer = key_client_for(user, scopes=["write:webhooks"])
+        created = writer.post("/api/v1/webhooks", SPEC_BODY, format="json")
+        assert created.status_code == 201, created.content
+        listing = writer.get("/api/v1/webhooks")
+        assert listing.status_code == 200
+        assert [w["id"] for w in listing.json()["items"]] == [created.json()["id"]]
+        assert_error(writer.get("/api/v1/campaigns"), 403, "FORBIDDEN")
 
 
 class TestRotateAndTest:

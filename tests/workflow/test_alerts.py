@@ -1,6 +1,7 @@
 """Alert definitions, the catalogue, triggering against real metric rows, and alert instances."""
 import datetime
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -72,7 +73,7 @@ def test_create_alert_in_spec_shape_and_schedule_it(team, tenant):
     assert alert["is_enabled"] is True and alert["is_default"] is False
     assert alert["custom_config"] == {"frequency": {"type": "daily", "time": "05:00",
                                                     "timezone": "America/Los_Angeles"},
-                                      "thresholds": {"cplpv": 50.0}}
+                                      "thresholds": {"cplpv": 50.0}, "threshold_units": {"cplpv": "absolute"}}
     assert alert["condition_config"]["compare_to"] == "value"
     task = PeriodicTask.objects.get(name=f"workflow.alert.{alert['alert_id']}")
     assert task.task == "workflow.tasks.alert_run_scheduled" and task.enabled
@@ -138,6 +139,10 @@ def test_update_disable_reschedule_and_delete(team, tenant):
     # thresholds change, compare_to stays
     changed = data(team.api("admin").put(url, {"condition_config": {"value": 80}}, format="json"))
     assert changed["custom_config"]["thresholds"] == {"cplpv": 80.0}
+    relative = data(team.api("admin").put(url, {"condition_config": {"value": 10, "compare_to": "account_average"}},
+                                          format="json"))
+    assert relative["custom_config"]["thresholds"] == {"cplpv": 10.0}
+    assert relative["custom_config"]["threshold_units"] == {"cplpv": "percent_above_account_average"}
     assert_error(team.api("member").put(url, {"name": "x"}, format="json"), 403)
     other = ClientFactory(tenant=tenant)
     assert_error(team.api("owner").put(f"/api/v1/alerts/{alert_id}?client_id={other.pk}", {"name": "x"},
@@ -192,6 +197,20 @@ def test_trigger_creates_instances_with_tasks_once(team, tenant, ads):
     assert_error(team.api("outsider").post(url), 404)
 
 
+def test_a_disabled_alert_is_not_triggered_by_hand_or_by_schedule(team, tenant, ads):
+    alert_id = data(create_alert(team))["alert_id"]
+    admin = team.api("admin")
+    disabled = data(admin.put(f"/api/v1/alerts/{alert_id}?client_id={team.brand.pk}", {"is_enabled": False},
+                              format="json"))
+    assert disabled["is_enabled"] is False
+    body = assert_error(admin.post(f"/api/v1/alerts/{alert_id}/trigger?client_id={team.brand.pk}"), 409,
+                        "ALERT_DISABLED")
+    assert "disabled" in body["detail"]
+    alert = Alert.objects.for_tenant(tenant).get(pk=alert_id)
+    assert alert_run(tenant=tenant, alert=alert, slot="2026-03-10T09:00").skipped
+    assert not AlertInstance.objects.for_tenant(tenant).exists() and not Task.objects.for_tenant(tenant).exists()
+
+
 def test_recovered_object_resolves_its_instance_and_task(team, tenant, ads, scoped):
     alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin, **SPEC_BODY)
     alert_run(tenant=tenant, alert=alert)
@@ -209,6 +228,49 @@ def test_recovered_object_resolves_its_instance_and_task(team, tenant, ads, scop
     # the same day a renewed finding does not open a duplicate
     AdDailyMetric.objects.filter(ad=ads["Ad A"]).update(landing_page_views=1)
     assert alert_run(tenant=tenant, alert=alert).instances_created == 0
+
+
+@pytest.mark.parametrize("silence", ["rows_deleted", "no_delivery"])
+def test_an_instance_without_data_resolves_after_the_configured_runs(team, tenant, ads, scoped, settings, silence):
+    """A campaign that stopped delivering, or whose rows are gone, does not keep its instance (and task) open."""
+    from campaigns.models import AdDailyMetric
+
+    settings.ALERT_NO_DATA_RUNS = 3
+    alert_id = data(create_alert(team))["alert_id"]
+    alert = Alert.objects.for_tenant(tenant).get(pk=alert_id)
+    alert_run(tenant=tenant, alert=alert)
+    instance = AlertInstance.objects.get()
+    rows = AdDailyMetric.objects.filter(ad=ads["Ad A"])
+    if silence == "rows_deleted":
+        rows.delete()
+    else:
+        rows.update(spend=0, landing_page_views=0, clicks=0)
+    for run in (1, 2):
+        assert alert_run(tenant=tenant, alert=alert).instances_resolved == 0
+        instance.refresh_from_db()
+        assert (instance.status, instance.runs_without_data) == ("triggered", run)
+    assert alert_run(tenant=tenant, alert=alert).instances_resolved == 1
+    instance.refresh_from_db()
+    assert instance.status == "resolved" and instance.resolved_by is None
+    assert instance.resolution_notes.startswith("Resolved automatically: no data — no cplpv for this ad")
+    assert Task.objects.get(pk=instance.task_id).status == "cancelled"
+    (row,) = data(team.api("viewer").get("/api/v1/alerts/instances?status=resolved"))["instances"]
+    assert row["runs_without_data"] == 3 and row["last_evaluated_at"] is not None
+
+
+def test_data_again_resets_the_no_data_count(team, tenant, ads, scoped):
+    from campaigns.models import AdDailyMetric
+
+    alert = alert_create(tenant=tenant, client=team.brand, created_by=team.admin, **SPEC_BODY)
+    alert_run(tenant=tenant, alert=alert)
+    rows = AdDailyMetric.objects.filter(ad=ads["Ad A"])
+    rows.update(landing_page_views=0, spend=0)
+    alert_run(tenant=tenant, alert=alert)
+    assert AlertInstance.objects.get().runs_without_data == 1
+    rows.update(landing_page_views=1, spend=100)  # still above the threshold: the finding is seen again
+    alert_run(tenant=tenant, alert=alert)
+    instance = AlertInstance.objects.get()
+    assert (instance.status, instance.runs_without_data, instance.occurrences) == ("triggered", 0, 2)
 
 
 def test_account_average_comparison(team, tenant, ads, scoped):
@@ -299,9 +361,12 @@ def test_list_instances_in_spec_shape(team, instances):
     assert data(api.get("/api/v1/alerts/instances?status=resolved"))["total_items"] == 0
     page = data(api.get("/api/v1/alerts/instances?limit=1&offset=1"))
     assert len(page["instances"]) == 1 and page["offset"] == 1
-    for query in ("status=open", "limit=0", "offset=-1", "alert_id=x"):
+    assert data(api.get("/api/v1/alerts/instances?limit=100"))["limit"] == 100
+    for query in ("status=open", "limit=0", "offset=-1", "alert_id=x", "limit=101", "limit=1000"):
         assert_error(api.get(f"/api/v1/alerts/instances?{query}"), 422)
-    assert_error(team.api("outsider").get(f"/api/v1/alerts/instances?client_id={team.brand.pk}"), 404)
+    # a filter narrows: a client the caller cannot see, like one that does not exist, matches nothing
+    assert data(team.api("outsider").get(f"/api/v1/alerts/instances?client_id={team.brand.pk}"))["instances"] == []
+    assert data(api.get(f"/api/v1/alerts/instances?alert_id={uuid.uuid4()}"))["instances"] == []
 
 
 def test_resolve_and_dismiss(team, tenant, instances):
@@ -334,7 +399,8 @@ def test_alert_list_query_count_and_hidden_client(team, tenant, django_assert_ma
         alert_create(tenant=tenant, client=team.brand, name=f"A{n}", alert_type="ctr")
     with django_assert_max_num_queries(8):
         assert data(team.api("viewer").get("/api/v1/alerts"))["total_items"] == 6
-    assert_error(team.api("viewer").get(f"/api/v1/alerts?client_id={ClientFactory(tenant=tenant).pk}"), 404)
+    assert data(team.api("viewer").get(f"/api/v1/alerts?client_id={ClientFactory(tenant=tenant).pk}"))[
+        "settings"] == []
     assert_error(team.api("viewer").get("/api/v1/alerts?alert_type=nope"), 422)
     assert_error(team.api("outsider").get(f"/api/v1/alerts/{Alert.objects.first().pk}"), 404)
 

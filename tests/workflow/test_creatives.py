@@ -136,7 +136,8 @@ def test_list_with_status_filter(team, tenant):
     assert [c["name"] for c in data(team.api("viewer").get(
         f"/api/v1/creative-submissions?status=approved&client_id={team.brand.pk}"))["submissions"]] == ["approved"]
     assert_error(team.api("viewer").get("/api/v1/creative-submissions?status=draft"), 422)
-    assert_error(team.api("outsider").get(f"/api/v1/creative-submissions?client_id={team.brand.pk}"), 404)
+    hidden = data(team.api("outsider").get(f"/api/v1/creative-submissions?client_id={team.brand.pk}"))
+    assert hidden["submissions"] == [] and hidden["total_items"] == 0
     assert data(team.api("owner").get("/api/v1/creative-submissions"))["total_items"] == 4
 
 

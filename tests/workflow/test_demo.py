@@ -52,3 +52,30 @@ def test_seed_is_complete_and_idempotent(tenant, user, scoped, time_machine):
 
     demo.seed(tenant=tenant, stdout=io.StringIO())
     assert snapshot() == first
+
+
+def test_every_demo_user_signs_in_with_the_printed_password(db, settings, anon_client):
+    """Client admins, members and viewers of the demo can be tried: they share the demo owner's printed password."""
+    import re
+
+    from django.core.management import call_command
+
+    settings.RATELIMIT_ENABLED = False
+    out = io.StringIO()
+    call_command("seed_demo", "--only", "workflow", stdout=out)
+    printed = out.getvalue()
+    password = re.search(r"Demo login: demo@stratum\.local / (\S+)", printed).group(1)
+    people = User.objects.filter(tenant__slug="demo").exclude(email="demo@stratum.local")
+    assert people.count() == 4
+    for person in people:
+        assert person.email in printed
+        response = anon_client.post("/api/v1/auth/login", {"email": person.email, "password": password},
+                                    format="json")
+        assert response.status_code == 200, (person.email, response.content)
+
+    again = io.StringIO()  # a second seed keeps the password it printed before
+    call_command("seed_demo", "--only", "workflow", stdout=again)
+    assert "Demo login" not in again.getvalue()
+    login = anon_client.post("/api/v1/auth/login", {"email": people.first().email, "password": password},
+                             format="json")
+    assert login.status_code == 200

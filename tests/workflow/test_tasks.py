@@ -1,5 +1,6 @@
 """Tasks and comments through the API, with every filter, each client role and bad input."""
 import datetime
+import uuid
 
 import pytest
 
@@ -143,9 +144,14 @@ def test_bad_filters_are_422(team, query):
     assert query.split("=")[0] in body["errors"]
 
 
-def test_hidden_client_filter_is_404(team, tenant):
+def test_a_filter_naming_a_hidden_or_unknown_client_matches_nothing(team, tenant):
+    """One rule on every list: a filter narrows, so an id that matches nothing (hidden, unknown) is 200 and empty."""
     other = ClientFactory(tenant=tenant)
-    assert_error(team.api("member").get(f"/api/v1/tasks?client_id={other.pk}"), 404, "NOT_FOUND")
+    TaskFactory(tenant=tenant, client=other)
+    for client_id in (other.pk, uuid.uuid4()):
+        body = data(team.api("member").get(f"/api/v1/tasks?client_id={client_id}"))
+        assert body["tasks"] == [] and body["total_items"] == 0
+    assert_error(team.api("member").get("/api/v1/tasks?client_id=nope"), 422, "VALIDATION_ERROR")
 
 
 def test_list_query_count_is_constant(team, tenant, django_assert_max_num_queries):

@@ -58,19 +58,26 @@ def metric_name(field: str, lookback: str) -> str:
     return f"{field}_{lookback}"
 
 
-def is_group(node: dict) -> bool:
-    return "conditions" in node
+def is_group(node: dict | list) -> bool:
+    return isinstance(node, list) or "conditions" in node
 
 
-def leaves(node: dict) -> Iterator[dict]:
+def group_parts(node: dict | list) -> tuple[str, list]:
+    """A group's operator and children: the reference's plain list is an `and` group, kept as written."""
+    if isinstance(node, list):
+        return "and", node
+    return node.get("operator", "and"), node["conditions"]
+
+
+def leaves(node: dict | list) -> Iterator[dict]:
     if is_group(node):
-        for child in node["conditions"]:
+        for child in group_parts(node)[1]:
             yield from leaves(child)
     else:
         yield node
 
 
-def referenced_metrics(conditions: dict, default_lookback: str) -> list[tuple[str, str]]:
+def referenced_metrics(conditions: dict | list, default_lookback: str) -> list[tuple[str, str]]:
     """(field, lookback) of every metric the conditions read, in order of appearance."""
     found: list[tuple[str, str]] = []
     for leaf in leaves(conditions):
@@ -183,11 +190,12 @@ class _Compiler:
             return f"ABS({lhs} - {rhs[0]}) {sign} {EQUAL_TOLERANCE}", rhs[1]
         return f"{lhs} {SQL_OPERATORS[operator]} {rhs[0]}", rhs[1]
 
-    def condition(self, node: dict, default_lookback: str) -> Piece:
+    def condition(self, node: dict | list, default_lookback: str) -> Piece:
         if not is_group(node):
             return self.leaf(node, default_lookback)
-        parts = [self.condition(child, default_lookback) for child in node["conditions"]]
-        sql, params = _join(*parts, sep=f" {'OR' if node['operator'] == 'or' else 'AND'} ")
+        operator, children = group_parts(node)
+        parts = [self.condition(child, default_lookback) for child in children]
+        sql, params = _join(*parts, sep=f" {'OR' if operator == 'or' else 'AND'} ")
         return f"({sql})", params
 
     def scope(self, scope: dict, *, exclude, started_by) -> Piece:
@@ -334,11 +342,12 @@ def scope_count(*, tenant, rule) -> int:
     return Campaign.objects.for_tenant(tenant).filter(scope_q(rule.scope)).count()
 
 
-def describe(node: dict, default_lookback: str, *, top: bool = True) -> str:
+def describe(node: dict | list, default_lookback: str, *, top: bool = True) -> str:
     """The conditions in words: `roas < 1.5 (last_7d) and (spend > 0.5 × budget (today) or …)`."""
     if is_group(node):
-        text = f" {node['operator']} ".join(describe(c, default_lookback, top=False) for c in node["conditions"])
-        return text if top or len(node["conditions"]) == 1 else f"({text})"
+        operator, children = group_parts(node)
+        text = f" {operator} ".join(describe(c, default_lookback, top=False) for c in children)
+        return text if top or len(children) == 1 else f"({text})"
     lookback = node.get("lookback") or default_lookback
     value = node["value"]
     if node["operator"] == "between":

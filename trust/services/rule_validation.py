@@ -101,7 +101,8 @@ def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) ->
     count[1] += 1
     if count[0] > MAX_CONDITIONS or count[1] > MAX_NODES:
         raise _TooLarge
-    if isinstance(raw, list):
+    written_as_list = isinstance(raw, list)
+    if written_as_list:
         raw = {"operator": "and", "conditions": raw}
     if not isinstance(raw, dict):
         errors.add(path, "A condition {field, operator, value} or a group {operator: and|or, conditions: [...]}.")
@@ -123,10 +124,11 @@ def _node(raw: Any, path: str, depth: int, errors: _Errors, count: list[int]) ->
         return {}
     nodes = [_node(child, f"{path}.conditions[{i}]" if depth else f"{path}[{i}]", depth + 1, errors, count)
              for i, child in enumerate(children)]
-    return {"operator": operator, "conditions": nodes}
+    # What is written in the reference's shape (a plain list: all must hold) reads back in it.
+    return nodes if written_as_list else {"operator": operator, "conditions": nodes}
 
 
-def conditions_clean(raw: Any) -> dict:
+def conditions_clean(raw: Any) -> dict | list:
     errors, count = _Errors(), [0, 0]  # conditions, nodes
     if raw in (None, [], {}):
         raise ValidationFailed(errors={"conditions": ["At least one condition."]})

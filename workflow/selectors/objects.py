@@ -9,7 +9,7 @@ from accounts.models import Tenant, User
 from ..access import is_tenant_admin
 from ..filters import AlertFilters, CreativeFilters, InstanceFilters, LeadFilters
 from ..models import Alert, AlertInstance, ClientRole, CreativeSubmission, Lead
-from .clients import client_get_visible, membership_role
+from .clients import clients_visible_to, membership_role
 
 
 def with_client_role(rows: QuerySet, *, tenant: Tenant, user: User, owner_field: str | None = None) -> QuerySet:
@@ -26,9 +26,10 @@ def with_client_role(rows: QuerySet, *, tenant: Tenant, user: User, owner_field:
 
 
 def _client_filter(rows: QuerySet, *, tenant: Tenant, user: User, client_id) -> QuerySet:
+    """A filter narrows: a client that does not exist or is hidden from `user` matches nothing (200, empty)."""
     if client_id is None:
         return rows
-    return rows.filter(client=client_get_visible(tenant=tenant, user=user, client_id=client_id))
+    return rows.filter(client__in=clients_visible_to(tenant=tenant, user=user).filter(pk=client_id).values("pk"))
 
 
 def alerts_visible_to(*, tenant: Tenant, user: User) -> QuerySet[Alert]:

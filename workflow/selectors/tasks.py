@@ -8,7 +8,7 @@ from accounts.models import Tenant, User
 from ..access import is_tenant_admin
 from ..filters import TaskFilters
 from ..models import ClientRole, Task, TaskComment, TaskPriority
-from .clients import client_get_visible, membership_role
+from .clients import clients_visible_to, membership_role
 
 PRIORITY_RANK = Case(*[When(priority=p, then=Value(i)) for i, p in enumerate(TaskPriority.values)],
                      default=Value(-1), output_field=IntegerField())
@@ -41,9 +41,9 @@ def task_list_queryset(*, tenant: Tenant, user: User) -> QuerySet[Task]:
 
 
 def tasks_filter(*, tenant: Tenant, user: User, tasks: QuerySet[Task], filters: TaskFilters) -> QuerySet[Task]:
-    if filters.client_id is not None:
-        client = client_get_visible(tenant=tenant, user=user, client_id=filters.client_id)
-        tasks = tasks.filter(client=client)
+    if filters.client_id is not None:  # a filter narrows: an unknown or hidden client matches nothing
+        tasks = tasks.filter(client__in=clients_visible_to(tenant=tenant, user=user)
+                             .filter(pk=filters.client_id).values("pk"))
     if filters.status:
         tasks = tasks.filter(status=filters.status)
     if filters.task_type:

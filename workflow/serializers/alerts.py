@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from ..alert_catalog import ALERT_TYPES, COMPARE_TO, DATA_SOURCES, FREQUENCY_TYPES, OPERATORS, WEEKDAYS
+from ..alert_catalog import ALERT_TYPES, COMPARE_TO, DATA_SOURCES, FREQUENCY_TYPES, OPERATORS, WEEKDAYS, is_greater
 from ..models import Alert, AlertInstance, DataLevel, InstanceStatus, TaskPriority, TaskType
 from .common import user_ids
 
@@ -64,8 +64,15 @@ class AlertSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_custom_config(self, alert) -> dict:
+        """The reference's `thresholds`, with `threshold_units` saying what each number is: an amount of the
+        metric, or a percentage above/below the account average (`{"spend": 10}` alone reads like $10)."""
         condition = alert.condition_config
-        return {"frequency": alert.frequency, "thresholds": {condition.get("field"): condition.get("value")}}
+        field = condition.get("field")
+        relative = condition.get("compare_to", "value") == "account_average"
+        direction = "above" if is_greater(condition.get("operator", "greater_than")) else "below"
+        unit = f"percent_{direction}_account_average" if relative else "absolute"
+        return {"frequency": alert.frequency, "thresholds": {field: condition.get("value")},
+                "threshold_units": {field: unit}}
 
 
 class AlertTriggerSerializer(serializers.Serializer):
@@ -99,7 +106,7 @@ class InstanceSerializer(serializers.ModelSerializer):
         model = AlertInstance
         fields = ["id", "alert_id", "alert_name", "client_id", "object_type", "object_id", "triggered_at",
                   "last_seen_at", "occurrences", "alert_data", "status", "task_id", "resolved_at", "resolved_by",
-                  "resolution_notes"]
+                  "resolution_notes", "last_evaluated_at", "runs_without_data"]
         read_only_fields = fields
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +21,8 @@ from ..models import Alert, AlertInstance, InstanceStatus, TaskStatus
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for
+
+ALERT_DISABLED = "ALERT_DISABLED"
 
 
 @dataclass
@@ -74,6 +77,11 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
         alert = (Alert.objects.for_tenant(tenant).select_for_update(of=("self",)).select_related("client", "created_by")
                  .get(pk=alert.pk))
         result = AlertRunResult(alert=alert)
+        if not alert.is_enabled:  # read under the row lock: a run racing a PATCH that disables it does not run
+            if slot is None:
+                raise Conflict("The alert is disabled; enable it before triggering it.", code=ALERT_DISABLED)
+            result.skipped = True
+            return result
         if slot is not None and alert.last_scheduled_slot == slot:
             result.skipped = True
             return result
@@ -113,16 +121,32 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
             AlertInstance.objects.for_tenant(tenant).bulk_update([i for i, _ in created], ["task"])
             result.tasks_created = len(created)
 
-        recovered = [i for object_id, i in open_by_object.items() if object_id in evaluation.passing]
         metric = DATA_SOURCES[alert.data_source].metric
-        for instance in recovered:
+        found = {finding.object_id for finding in evaluation.findings}
+        recovered, silent, watched = [], [], list(open_by_object.values())
+        for instance in watched:
+            instance.last_evaluated_at = now
+            if instance.object_id in evaluation.passing:
+                recovered.append(instance)
+                instance.resolution_notes = (f"Resolved automatically: {metric} recovered within the alert's "
+                                             f"threshold in the run of {today.isoformat()}.")
+            elif instance.object_id in found:
+                instance.runs_without_data = 0
+            else:  # no data in the window: paused, stopped delivering, or its rows are gone
+                instance.runs_without_data += 1
+                if instance.runs_without_data >= settings.ALERT_NO_DATA_RUNS:
+                    silent.append(instance)
+                    instance.resolution_notes = (
+                        f"Resolved automatically: no data — no {metric} for this {instance.object_type} in the "
+                        f"alert's window for {instance.runs_without_data} runs in a row (last run "
+                        f"{today.isoformat()}).")
+        for instance in recovered + silent:
             instance.status, instance.resolved_at, instance.resolved_by = InstanceStatus.RESOLVED, now, None
-            instance.resolution_notes = (f"Resolved automatically: {metric} recovered within the alert's threshold "
-                                         f"in the run of {today.isoformat()}.")
-        AlertInstance.objects.for_tenant(tenant).bulk_update(
-            recovered, ["status", "resolved_at", "resolved_by", "resolution_notes"])
+        AlertInstance.objects.for_tenant(tenant).bulk_update(watched, [
+            "status", "resolved_at", "resolved_by", "resolution_notes", "last_evaluated_at", "runs_without_data"])
         tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in recovered], status=TaskStatus.COMPLETED)
-        result.instances_resolved = len(recovered)
+        tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in silent], status=TaskStatus.CANCELLED)
+        result.instances_resolved = len(recovered) + len(silent)
 
         alert.last_run_at = now
         fields = ["last_run_at"]

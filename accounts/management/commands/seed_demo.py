@@ -10,6 +10,7 @@ import importlib
 import secrets
 
 from django.apps import apps
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -29,7 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--only", help="Comma-separated app labels whose seeders run (default: all).")
 
     def handle(self, *args, **options):
-        if options.get("email"):
+        demo = not options.get("email")
+        if not demo:
             user = User.objects.select_related("tenant").filter(email__iexact=options["email"]).first()
             if user is None or user.tenant is None:
                 raise CommandError(f"No tenant user with e-mail {options['email']}.")
@@ -50,7 +52,22 @@ class Command(BaseCommand):
                 self.stdout.write(f"seeding {config.label} …")
                 with transaction.atomic():
                     module.seed(tenant=tenant, stdout=self.stdout)
+        if demo:
+            self._share_password(tenant=tenant, owner=user, reset=options["reset_password"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in tenant {tenant.name!r} ({tenant.slug})."))
+
+    def _share_password(self, *, tenant: Tenant, owner: User, reset: bool) -> None:
+        """Every demo user (client admins, members, viewers …) signs in with the owner's printed password, so each
+        role can be tried; a user whose password someone set by hand keeps it unless --reset-password."""
+        others = User.objects.filter(tenant=tenant).exclude(pk=owner.pk)
+        if not reset:
+            others = others.filter(password__startswith=UNUSABLE_PASSWORD_PREFIX)
+        others.update(password=owner.password)
+        people = list(User.objects.filter(tenant=tenant).exclude(pk=owner.pk).order_by("email")
+                      .values_list("email", "role"))
+        if people:
+            self.stdout.write(f"Other demo logins (same password): "
+                              f"{', '.join(f'{email} ({role})' for email, role in people)}")
 
     def _demo_tenant(self, *, reset_password: bool):
         tenant, _ = Tenant.objects.get_or_create(

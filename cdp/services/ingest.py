@@ -1,0 +1,628 @@
+"""The one ingestion path of the CDP: normalised items (an event, a profile upsert, or both) in, one result per item
+out. `POST /cdp/events/batch`, `track`, profile upserts and the CRM sync all come through `items_ingest`.
+
+Correct under any interleaving of batches, upserts, merges and unmerges from many processes:
+
+1. Transaction-scoped advisory locks on every identifier key the batch names — a hash of (tenant, type, value) —
+   taken in one sorted order, in one statement, *before* anything is looked up. Whoever creates, attaches or moves
+   (unmerge) an identity holds its key, so no two requests create two profiles for one new identifier, and what the
+   lookup reads stays true while the batch runs.
+2. One lookup of all those identities; then the profiles they and the explicit `profile_id`s name are locked in id
+   order (`FOR NO KEY UPDATE`), and each is followed along `merged_into` to its live winner (a profile merged away
+   between the lookup and the lock is found that way; the winner is locked too). A merge locks its loser the same
+   way, so once a batch holds a live profile's row nobody merges it away before the batch commits: no event,
+   identity or purchase total ever lands on a merged profile.
+3. Resolution runs in memory over that state, item by item in batch order (the rules are in `resolution.py`):
+   merges in a fixed order (the oldest profile wins), merge chains collapsed (everything merged into a loser points
+   at the final winner).
+4. The outcome is written in bulk, a constant number of statements whatever the batch holds: new profiles,
+   identities and identity-log rows in one insert each; merges as a handful of set-based updates; events with COPY
+   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM (VALUES …)`.
+
+A deadlock or serialization failure between two batches rolls the whole attempt back and runs it again inside the
+server (`stratum.api.db.atomic_retry`); a lock wait longer than the bound answers 503 with `Retry-After`.
+SQLite serialises writers, so there are no locks to take; the code path is otherwise the same.
+
+Each event stores the identity that routed it (`Event.identity_id`) beside the profile it was first attributed to
+(`origin_profile_id`): an unmerge moves back the loser's events, including those that arrived through the loser's
+identifiers after the merge.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, DecimalField, IntegerField, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry
+from stratum.api.exceptions import ValidationFailed
+
+from ..identifiers import Rules, priority, rules_for
+from ..models import (
+    PURCHASE_EVENT,
+    Event,
+    Identity,
+    IdentityLink,
+    Profile,
+    ProfileMerge,
+    ProfileRfm,
+    SegmentMembership,
+)
+from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
+
+MAX_TRAITS_BYTES = 32 * 1024
+MAX_FOLLOW = 8  # merged_into hops re-checked under lock (chains are collapsed, so one is the rule)
+NO_USABLE = "No usable identifier: every value given is on the blocklist or none was given."
+
+
+@dataclass
+class IngestItem:
+    """One normalised item. `event_type` None: no event (a profile upsert); `traits`/`lifecycle_stage`: upsert."""
+
+    index: int
+    profile_id: uuid.UUID | None = None
+    identifiers: dict[str, str] = field(default_factory=dict)
+    event_type: str | None = None
+    timestamp: dt.datetime | None = None
+    properties: dict = field(default_factory=dict)
+    revenue: Decimal | None = None
+    message_id: str | None = None
+    traits: dict | None = None
+    lifecycle_stage: str | None = None
+    pk: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass
+class ItemResult:
+    index: int
+    status: str  # created | duplicate | rejected | resolved (an upsert without an event)
+    id: Any = None
+    profile_id: Any = None
+    status_code: int = 201
+    errors: dict[str, list[str]] | None = None
+    profile_created: bool = False
+
+    def as_dict(self) -> dict:
+        body = {"index": self.index, "status": self.status}
+        if self.status == "rejected":
+            body.update(status_code=self.status_code, errors=self.errors)
+        else:
+            body.update(id=str(self.id), profile_id=str(self.profile_id) if self.profile_id else None)
+        return body
+
+
+def key_lock(tenant_id, kind: str, value: str) -> int:
+    """The advisory-lock key of one identifier of a tenant (every writer of that identity takes it)."""
+    return advisory_key("cdp.identity", tenant_id, kind, value)
+
+
+def items_ingest(*, tenant, items: list[IngestItem], source: str = "api", now: dt.datetime | None = None,
+                 rules: Rules | None = None) -> dict[int, ItemResult]:
+    """Resolves and stores the items in one transaction (retried on deadlocks); {index: result} for each item.
+
+    Items come validated and normalised (identifiers in stored form). A rejected item (unknown profile_id: 404,
+    no usable identifier: 422, repeating the message_id of a rejected item: 422) writes nothing."""
+    if not items:
+        return {}
+    return atomic_retry(lambda: _Batch(tenant, items, source, now or timezone.now(), rules).run(),
+                        attempts=5, integrity_attempts=2)
+
+
+@dataclass
+class _State:
+    """A profile as the batch sees it (live or merged, existing or new)."""
+
+    pk: Any
+    created_at: dt.datetime
+    merged_into: Any = None
+    lifecycle_stage: str = "lead"
+    email: str = ""
+    phone: str = ""
+    external_id: str = ""
+    traits: dict | None = None  # loaded only when a merge or an upsert needs it
+    counts: Counter | None = None  # identities per type, loaded when caps are checked
+    identity_ids: list | None = None
+    children: list | None = None  # profiles merged into this one before
+    new: bool = False
+    dirty: set = field(default_factory=set)
+
+
+class _Batch:
+    def __init__(self, tenant, items, source, now, rules):
+        self.tenant, self.source, self.now, self.rules = tenant, source, now, rules
+        self.items = items
+        self.results: dict[int, ItemResult] = {}
+        self.profiles: dict[Any, _State] = {}
+        self.redirect: dict[Any, Any] = {}
+        self.keymap: dict[tuple[str, str], list] = {}  # (type, value) -> [identity id, profile id]
+        self.new_identities: list[tuple[Any, tuple[str, str], Any]] = []  # (id, key, profile)
+        self.links: list[IdentityLink] = []
+        self.merges: list[tuple[ProfileMerge, Any, Any]] = []
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def find(self, pk):
+        while pk in self.redirect:
+            pk = self.redirect[pk]
+        return pk
+
+    def log(self, profile_id, action, reason, *, kind="", value="", related=None, merge=None):
+        self.links.append(IdentityLink(
+            tenant=self.tenant, profile_id=profile_id, action=action, identifier_type=kind,
+            identifier_value=value[:255], related_profile_id=related, merge=merge, reason=reason[:500],
+            source=self.source, created_at=self.now))
+
+    def reject(self, item, code, errors):
+        self.results[item.index] = ItemResult(item.index, "rejected", status_code=code, errors=errors)
+
+    # --- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[int, ItemResult]:
+        tenant = self.tenant
+        fresh = self._duplicates()
+        usable: dict[int, dict[str, str]] = {}
+        blocked: dict[int, dict[str, str]] = {}
+        if any(item.identifiers for item in fresh) and self.rules is None:
+            self.rules = rules_for(tenant=tenant)
+        for item in fresh:
+            usable[item.index] = {k: v for k, v in item.identifiers.items() if not self.rules.is_blocked(k, v)}
+            blocked[item.index] = {k: v for k, v in item.identifiers.items() if k not in usable[item.index]}
+        keys = sorted({pair for item in fresh for pair in usable[item.index].items()})
+        # Also with no keys: the statement bounds the row-lock waits that follow (lock_timeout).
+        advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
+        if keys:
+            self.keymap = {(kind, value): [pk, pid] for kind, value, pk, pid in _identities_lookup(tenant, keys)}
+        named = {item.profile_id for item in fresh if item.profile_id} | {pid for _, pid in self.keymap.values()}
+        self._lock_profiles(named)
+        self._load(fresh, usable)
+        for item in fresh:
+            self._resolve(item, usable[item.index], blocked[item.index])
+        self._write(fresh)
+        return self.results
+
+    def _duplicates(self) -> list[IngestItem]:
+        """Items whose message_id was stored before (or earlier in this batch) are answered, not stored."""
+        message_ids = {item.message_id for item in self.items if item.message_id}
+        stored: dict[str, tuple] = {}
+        if message_ids:
+            stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
+                      .filter(message_id__in=message_ids).values_list("message_id", "pk", "profile_id")}
+        fresh = []
+        self.first_of: dict[str, IngestItem] = {}
+        for item in self.items:
+            if item.message_id and item.message_id in stored:
+                pk, pid = stored[item.message_id]
+                self.results[item.index] = ItemResult(item.index, "duplicate", id=pk, profile_id=pid, status_code=200)
+            elif item.message_id and item.message_id in self.first_of:
+                self.results[item.index] = ItemResult(item.index, "duplicate", status_code=200)
+            else:
+                if item.message_id:
+                    self.first_of[item.message_id] = item
+                fresh.append(item)
+        return fresh
+
+    def _lock_profiles(self, ids: set) -> None:
+        """Locks the named profiles in id order and follows merged_into to live winners (locking them too)."""
+        pending = set(ids)
+        for _ in range(MAX_FOLLOW):
+            pending -= set(self.profiles)
+            if not pending:
+                return
+            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__in=pending).order_by("pk")
+                    .select_for_update(no_key=True)
+                    .values_list("pk", "merged_into_id", "created_at", "lifecycle_stage", "email", "phone",
+                                 "external_id"))
+            for pk, merged_into, created_at, stage, email, phone, external_id in rows:
+                self.profiles[pk] = _State(pk=pk, created_at=created_at, merged_into=merged_into,
+                                           lifecycle_stage=stage, email=email, phone=phone, external_id=external_id)
+            pending = {state.merged_into for state in self.profiles.values() if state.merged_into}
+        raise RuntimeError("merged_into chain did not end")  # pragma: no cover - chains are collapsed by merges
+
+    def live(self, pk):
+        """The live profile an existing profile id resolves to (under lock), or None for an unknown id."""
+        state = self.profiles.get(pk)
+        hops = 0
+        while state is not None and state.merged_into is not None and hops < MAX_FOLLOW:
+            state = self.profiles.get(state.merged_into)
+            hops += 1
+        return self.find(state.pk) if state is not None else None
+
+    def _load(self, items, usable) -> None:
+        """Identity counts (caps), identity ids, traits and merged children of the profiles that items with new
+        identifiers, several handles or traits name — one query each, whatever the batch holds."""
+        need_counts, need_full = set(), set()
+        for item in items:
+            keys = usable[item.index]
+            handles = len(keys) + (1 if item.profile_id else 0)
+            named = {self.live(self.keymap[k][1]) for k in keys.items() if k in self.keymap}
+            if item.profile_id:
+                named.add(self.live(item.profile_id))
+            named.discard(None)
+            if handles > 1 or any(k not in self.keymap for k in keys.items()):
+                need_counts |= named
+            if handles > 1 or item.traits or item.lifecycle_stage:
+                need_full |= named
+        if need_counts | need_full:
+            for pk in need_counts | need_full:
+                state = self.profiles[pk]
+                state.counts, state.identity_ids = Counter(), []
+            rows = Identity.objects.for_tenant(self.tenant).filter(profile_id__in=need_counts | need_full) \
+                .values_list("pk", "profile_id", "type")
+            for pk, pid, kind in rows:
+                state = self.profiles[pid]
+                state.counts[kind] += 1
+                state.identity_ids.append(pk)
+        if need_full:
+            for pk, traits in Profile.objects.for_tenant(self.tenant).filter(pk__in=need_full) \
+                    .values_list("pk", "traits"):
+                self.profiles[pk].traits = dict(traits or {})
+                self.profiles[pk].children = []
+            for pk, parent in Profile.objects.for_tenant(self.tenant).filter(merged_into__in=need_full) \
+                    .values_list("pk", "merged_into_id"):
+                self.profiles[parent].children.append(pk)
+
+    # --- resolution of one item (the rules of resolution.py) ---------------------------------------
+
+    def _resolve(self, item: IngestItem, usable: dict, blocked: dict) -> None:
+        explicit = None
+        if item.profile_id is not None:
+            explicit = self.live(item.profile_id)
+            if explicit is None:
+                self.reject(item, 404, {"profile_id": ["Unknown profile."]})
+                return
+        existing = {k: self.live(self.keymap[k][1]) for k in usable.items() if k in self.keymap}
+        candidates = set(existing.values()) | ({explicit} if explicit else set())
+        created = False
+        if not candidates:
+            if not usable:
+                self.reject(item, 422, {"identifiers": [NO_USABLE]})
+                return
+            pk = uuid.uuid4()
+            stage = "anonymous" if set(usable) <= {"anonymous_id"} else "lead"
+            self.profiles[pk] = _State(pk=pk, created_at=self.now, lifecycle_stage=stage, traits={}, counts=Counter(),
+                                       identity_ids=[], children=[], new=True)
+            target, created = pk, True
+        elif len(candidates) == 1:
+            target = next(iter(candidates))
+        else:
+            target = self._conflict(existing, usable, explicit, candidates)
+        for kind, value in blocked.items():
+            self.log(target, "blocked", f"{kind} value is on the blocklist; it links no profiles", kind=kind,
+                     value=value)
+        self._attach(target, usable, created)
+        state = self.profiles[target]
+        if item.traits or item.lifecycle_stage:
+            merged = dict(state.traits or {})
+            for key, value in (item.traits or {}).items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if len(json.dumps(merged, default=str).encode()) > MAX_TRAITS_BYTES:
+                # Only upserts carry traits, one item each: refusing the whole (one-item) batch writes nothing.
+                raise ValidationFailed(errors={"traits": [
+                    f"Traits may take at most {MAX_TRAITS_BYTES // 1024} KB in all."]})
+            state.traits = merged
+            state.dirty.add("traits")
+            if item.lifecycle_stage:
+                state.lifecycle_stage = item.lifecycle_stage
+                state.dirty.add("lifecycle_stage")
+        item.target = target
+        item.origin = item.profile_id if item.profile_id is not None and not usable else target
+        routing = sorted((k for k in usable.items() if k in self.keymap and self.live(self.keymap[k][1]) == target),
+                         key=lambda k: (priority(k[0]), k))
+        item.identity_id = self.keymap[routing[0]][0] if routing else None
+        self.results[item.index] = ItemResult(item.index, "created" if item.event_type else "resolved", id=item.pk,
+                                              profile_id=target, profile_created=created)
+
+    def _conflict(self, existing: dict, usable: dict, explicit, candidates: set):
+        """Identifiers (and an explicit id) name several live profiles: merge them into the oldest — unless the
+        merged profile would break a per-type cap; then the strongest identifier (or the explicit id) decides."""
+        union: Counter = Counter()
+        for pk in candidates:
+            union.update(self.profiles[pk].counts or Counter())
+        for key in usable.items():
+            if key not in existing:
+                union[key[0]] += 1
+        over = sorted(kind for kind, n in union.items() if n > self.rules.cap(kind))
+        if over:
+            target = explicit if explicit is not None else existing[min(existing, key=lambda k: priority(k[0]))]
+            for (kind, value), pk in existing.items():
+                if pk != target:
+                    self.log(target, "capped", f"{kind} {value} belongs to another profile; merging would exceed the "
+                                               f"cap on {', '.join(over)} identities", kind=kind, value=value,
+                             related=pk)
+            return target
+        ordered = sorted(candidates, key=lambda pk: (self.profiles[pk].created_at, str(pk)))
+        winner = ordered[0]
+        for loser in ordered[1:]:
+            pair = next(((k, v) for (k, v), pk in existing.items() if pk == loser), None)
+            if pair is None and explicit is not None:
+                pair = ("profile_id", str(explicit))
+            anchor = next(((k, v) for (k, v), pk in existing.items() if pk == winner), None) or (
+                "profile_id", str(winner))
+            reason = (f"{anchor[0]} {anchor[1]} and {pair[0]} {pair[1]} were named together" if pair
+                      else "identifiers named both profiles")
+            self._merge(winner, loser, reason, *(pair or ("", "")))
+        return winner
+
+    def _merge(self, winner_pk, loser_pk, reason: str, kind: str, value: str) -> None:
+        winner, loser = self.profiles[winner_pk], self.profiles[loser_pk]
+        # Every profile a merge touches was loaded by _load (it is named by an item with several handles) or is new.
+        assert None not in (winner.traits, winner.counts, loser.traits, loser.counts, loser.children), "not loaded"
+        snapshot = {
+            "loser": {f: (loser.traits if f == "traits" else getattr(loser, f)) for f in SNAPSHOT_FIELDS},
+            "winner_trait_keys": sorted(winner.traits or {}),
+            "winner_primary": {f: getattr(winner, f) for f in PRIMARY_FIELDS},
+            "winner_stage": winner.lifecycle_stage,
+            "identity_ids": [str(i) for i in loser.identity_ids],
+            "repointed_ids": [str(i) for i in loser.children],
+        }
+        merge = ProfileMerge(id=uuid.uuid4(), tenant=self.tenant, winner_id=winner_pk, loser_id=loser_pk,
+                             reason=reason[:500], identifier_type=kind, identifier_value=value[:255],
+                             source=self.source, snapshot=snapshot, created_at=self.now)
+        self.merges.append((merge, winner_pk, loser_pk))
+        self.redirect[loser_pk] = winner_pk
+        winner.traits = {**(loser.traits or {}), **(winner.traits or {})}
+        for f in PRIMARY_FIELDS:
+            if not getattr(winner, f):
+                setattr(winner, f, getattr(loser, f))
+        if STAGE_RANK.get(loser.lifecycle_stage, 0) > STAGE_RANK.get(winner.lifecycle_stage, 0):
+            winner.lifecycle_stage = loser.lifecycle_stage
+        winner.dirty |= {"traits", "lifecycle_stage", *PRIMARY_FIELDS}
+        winner.counts.update(loser.counts)
+        winner.identity_ids += loser.identity_ids
+        winner.children += [*loser.children, loser_pk]
+        loser.merged_into = winner_pk
+        self.log(winner_pk, "merged", f"absorbed profile {loser_pk}: {reason}", kind=kind, value=value,
+                 related=loser_pk, merge=merge)
+        self.log(loser_pk, "merged", f"merged into profile {winner_pk}: {reason}", kind=kind, value=value,
+                 related=winner_pk, merge=merge)
+
+    def _attach(self, target, usable: dict, created: bool) -> None:
+        new = {k: v for k, v in usable.items() if (k, v) not in self.keymap}
+        if not new:
+            return
+        state = self.profiles[target]
+        counts = state.counts if state.counts is not None else Counter()
+        for kind, value in sorted(new.items(), key=lambda kv: priority(kv[0])):
+            cap = self.rules.cap(kind)
+            if counts[kind] >= cap:
+                self.log(target, "capped", f"profile already has {counts[kind]} {kind} identities (cap {cap})",
+                         kind=kind, value=value)
+                continue
+            counts[kind] += 1
+            pk = uuid.uuid4()
+            self.keymap[(kind, value)] = [pk, target]
+            self.new_identities.append((pk, (kind, value), target))
+            if state.identity_ids is not None:
+                state.identity_ids.append(pk)
+            self.log(target, "attached", "new profile" if created else "new identifier seen with this profile",
+                     kind=kind, value=value)
+            if kind in PRIMARY_FIELDS and not getattr(state, kind):
+                setattr(state, kind, value)
+                state.dirty.add(kind)
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def _write(self, items: list[IngestItem]) -> None:
+        tenant, now = self.tenant, self.now
+        # A repeat of a message_id within the batch answers the event stored for the first one, or is rejected
+        # with it.
+        for item in self.items:
+            result = self.results.get(item.index)
+            if result is not None and result.status == "duplicate" and result.id is None:
+                first = self.first_of[item.message_id]
+                first_result = self.results[first.index]
+                if first_result.status == "rejected":
+                    self.reject(item, 422, {"message_id": [
+                        "Repeats the message_id of an event of this batch that was rejected."]})
+                else:
+                    result.id, result.profile_id = first.pk, self.find(first.target)
+        stored = [item for item in items if self.results[item.index].status in ("created", "resolved")]
+        for item in stored:
+            result = self.results[item.index]
+            result.profile_id = self.find(item.target)
+        new_profiles = [s for s in self.profiles.values() if s.new]
+        if new_profiles:
+            rows_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
+                                    phone=s.phone, external_id=s.external_id, traits=s.traits or {},
+                                    created_at=now, updated_at=now) for s in new_profiles])
+        if self.merges:
+            self._write_merges()
+        if self.new_identities:
+            rows_insert(tenant, Identity, [
+                Identity(id=pk, tenant=tenant, profile_id=self.find(pid), type=kind, value=value, source=self.source,
+                         created_at=now) for pk, (kind, value), pid in self.new_identities])
+        changed = [s for s in self.profiles.values() if s.dirty and not s.new and s.merged_into is None]
+        with_traits = [s for s in changed if "traits" in s.dirty]
+        for group, fields in ((with_traits, ["traits", "lifecycle_stage", *PRIMARY_FIELDS, "updated_at"]),
+                              ([s for s in changed if "traits" not in s.dirty],
+                               ["lifecycle_stage", *PRIMARY_FIELDS, "updated_at"])):
+            if group:
+                _bulk_set(tenant, Profile, [
+                    Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage, email=s.email,
+                            phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
+        if self.links:
+            rows_insert(tenant, IdentityLink, self.links)
+        events = [item for item in stored if item.event_type]
+        events_write(tenant=tenant, rows=[
+            (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
+            source=self.source, now=now)
+        touched: dict[Any, list] = {}
+        for item in events:
+            touched.setdefault(self.find(item.target), []).append(item)
+        _profiles_add(touched=touched, now=now)
+
+    def _write_merges(self) -> None:
+        tenant, now = self.tenant, self.now
+        rows_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
+        final = {loser: self.find(loser) for _, _, loser in self.merges}
+        # Everything the losers owned (and every profile merged into them before) goes to the final winner.
+        _repoint(Identity, "profile_id", final, tenant)
+        _repoint(Event, "profile_id", final, tenant)
+        _repoint(Profile, "merged_into_id", final, tenant)
+        losers = list(final)
+        Profile.objects.for_tenant(tenant).filter(pk__in=losers).update(merged_at=now, updated_at=now)
+        _repoint(Profile, "merged_into_id", final, tenant, match="id")
+        SegmentMembership.objects.for_tenant(tenant).filter(profile_id__in=losers, removed_at__isnull=True) \
+            .update(removed_at=now)
+        ProfileRfm.objects.for_tenant(tenant).filter(profile_id__in=losers).delete()  # the next recompute scores the winner
+        for loser in losers:
+            self.profiles[loser].merged_into = final[loser]
+        winners = {w for w in final.values()}
+        _totals_recompute(tenant, winners)
+
+
+PG_MAX_PARAMS = 65_000
+
+
+def rows_insert(tenant, model, objs: list) -> None:
+    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: a multi-row INSERT on
+    PostgreSQL (split only past its 65,535 parameters), one prepared statement run for every row (executemany) on
+    SQLite, where a multi-row INSERT may bind at most 999 parameters."""
+    if not objs:
+        return
+    fields = [f for f in model._meta.concrete_fields]
+    if connection.vendor == "postgresql":
+        model.objects.for_tenant(tenant).bulk_create(objs, batch_size=max(1, PG_MAX_PARAMS // len(fields)))
+        return
+    table = model._meta.db_table
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _bulk_set(tenant, model, objs: list, fields: list[str]) -> None:
+    """Sets `fields` of these rows to their values in `objs`, in one statement (bulk_update's CASE on PostgreSQL, one
+    prepared UPDATE run per row on SQLite)."""
+    if connection.vendor == "postgresql":
+        batch = max(1, PG_MAX_PARAMS // (2 * len(fields) + 2))
+        model.objects.for_tenant(tenant).bulk_update(objs, fields, batch_size=batch)
+        return
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    sql = (f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in columns)} "
+           f"WHERE {meta.pk.column} = %s")
+    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+            + [meta.pk.get_db_prep_value(obj.pk, connection)] for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _identities_lookup(tenant, keys: list[tuple[str, str]]):
+    condition = Q()
+    by_type: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_type.setdefault(kind, []).append(value)
+    for kind, values in by_type.items():
+        condition |= Q(type=kind, value__in=values)
+    return Identity.objects.for_tenant(tenant).filter(condition).values_list("type", "value", "pk", "profile_id")
+
+
+def _uuid_param(value):
+    return Profile._meta.pk.get_db_prep_value(value, connection)
+
+
+def _repoint(model, column: str, mapping: dict, tenant, *, match: str | None = None) -> None:
+    """UPDATE <model> SET column = new WHERE <match or column> = old, for every (old, new) of mapping: one statement."""
+    if not mapping:
+        return
+    table = model._meta.db_table
+    cast = "::uuid" if connection.vendor == "postgresql" else ""
+    values = ", ".join([f"(%s{cast}, %s{cast})"] * len(mapping))
+    params: list[Any] = []
+    for old, new in mapping.items():
+        params += [_uuid_param(old), _uuid_param(new)]
+    sql = (f"WITH v(old, new) AS (VALUES {values}) UPDATE {table} SET {column} = v.new FROM v "
+           f"WHERE {table}.{match or column} = v.old AND {table}.tenant_id = %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _uuid_param(tenant.pk)])
+
+
+def _totals_recompute(tenant, profile_ids) -> None:
+    """total_orders, ltv, last purchase, last seen of these profiles from their events: one statement."""
+    events = Event.objects.for_tenant(tenant).filter(profile_id=OuterRef("pk")).order_by().values("profile_id")
+    purchases = events.filter(event_type=PURCHASE_EVENT)
+    Profile.objects.for_tenant(tenant).filter(pk__in=profile_ids).update(
+        total_orders=Coalesce(Subquery(purchases.annotate(n=Count("pk")).values("n")), Value(0),
+                              output_field=IntegerField()),
+        ltv=Coalesce(Subquery(purchases.annotate(s=Sum("revenue")).values("s")),
+                     Value(Decimal(0)), output_field=DecimalField(max_digits=16, decimal_places=2)),
+        last_purchase_at=Subquery(purchases.annotate(m=Max("timestamp")).values("m")),
+        last_seen_at=Subquery(events.annotate(m=Max("timestamp")).values("m")),
+        updated_at=timezone.now())
+
+
+EVENT_COLUMNS = ("id", "tenant_id", "profile_id", "origin_profile_id", "identity_id", "event_type", "timestamp",
+                 "properties", "revenue", "message_id", "source", "received_at")
+
+
+def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
+    """PostgreSQL: COPY (a 1,000-row INSERT spends most of its time quoting 12,000 parameters client-side and
+    parsing the statement). Other databases: bulk_create."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        rows_insert(tenant, Event, [
+            Event(pk=pk, tenant=tenant, profile_id=profile_id, origin_profile_id=origin, identity_id=identity_id,
+                  event_type=item.event_type, timestamp=item.timestamp, properties=item.properties,
+                  revenue=item.revenue, message_id=item.message_id, source=source, received_at=now)
+            for pk, profile_id, origin, identity_id, item in rows])
+        return
+    from psycopg.types.json import Jsonb
+
+    sql = f"COPY {Event._meta.db_table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            for pk, profile_id, origin, identity_id, item in rows:
+                copy.write_row((pk, tenant.pk, profile_id, origin, identity_id, item.event_type, item.timestamp,
+                                Jsonb(item.properties), item.revenue, item.message_id, source, now))
+
+
+def _profiles_add(*, touched: dict, now) -> None:
+    """One UPDATE … FROM (VALUES …) for every profile the batch's events touched: adds orders and revenue, moves
+    last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO KEY UPDATE).
+
+    (Django's bulk_update builds a CASE per row and field, which is quadratic in the batch size.)"""
+    if not touched:
+        return
+    table = Profile._meta.db_table
+    dt_prep = connection.ops.adapt_datetimefield_value
+    if connection.vendor == "postgresql":
+        placeholder = "(%s::uuid, %s::integer, %s::numeric, %s::timestamptz, %s::timestamptz)"
+    else:
+        placeholder = "(%s, %s, %s, %s, %s)"
+    params: list[Any] = []
+    for pid in sorted(touched, key=str):
+        items = touched[pid]
+        purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
+        amount = sum((item.revenue or Decimal(0) for item in purchases), Decimal(0))
+        last_purchase = max((item.timestamp for item in purchases), default=None)
+        params += [_uuid_param(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
+                   dt_prep(max(item.timestamp for item in items))]
+    values = ", ".join([placeholder] * len(touched))
+    sql = f"""WITH v(id, orders, amount, last_purchase, last_seen) AS (VALUES {values})
+UPDATE {table} SET
+  total_orders = {table}.total_orders + v.orders,
+  ltv = {table}.ltv + v.amount,
+  last_purchase_at = CASE WHEN v.last_purchase IS NOT NULL AND ({table}.last_purchase_at IS NULL
+                          OR {table}.last_purchase_at < v.last_purchase) THEN v.last_purchase
+                          ELSE {table}.last_purchase_at END,
+  last_seen_at = CASE WHEN {table}.last_seen_at IS NULL OR {table}.last_seen_at < v.last_seen THEN v.last_seen
+                      ELSE {table}.last_seen_at END,
+  lifecycle_stage = CASE WHEN v.orders > 0 THEN %s ELSE {table}.lifecycle_stage END,
+  updated_at = %s
+FROM v WHERE {table}.id = v.id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, "customer", dt_prep(now)])

@@ -1,0 +1,122 @@
+"""Database concurrency plumbing every app may use: transactions retried on deadlocks and serialization failures,
+bounded lock waits, transaction-scoped advisory locks taken in one global order, and the classification of the
+database errors that reach a client (a lock that waited too long is a 503 with `Retry-After`, never "the database is
+unavailable").
+
+PostgreSQL reports a deadlock (40P01) or a serialization failure (40001) to one of the transactions involved, which
+rolls back; run again, it succeeds. `atomic_retry` does that inside the server, a bounded number of times with
+jittered back-off, so the client never sees it. SQLite serialises writers (`BEGIN IMMEDIATE`), so neither happens
+there; its "database is locked" after the busy timeout is the same kind of answer as a lock timeout.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+
+logger = logging.getLogger("stratum.api")
+T = TypeVar("T")
+
+DEADLOCK_DETECTED = "40P01"
+SERIALIZATION_FAILURE = "40001"
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
+RETRYABLE_STATES = frozenset({DEADLOCK_DETECTED, SERIALIZATION_FAILURE})
+
+# How long a request waits for a row or advisory lock before it gives up with a 503 (seconds).
+DEFAULT_LOCK_TIMEOUT = 10
+RETRY_AFTER_SECONDS = 1
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (psycopg 3 `sqlstate`, psycopg 2 `pgcode`), following the wrapped cause."""
+    seen = 0
+    while exc is not None and seen < 5:
+        code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if code:
+            return code
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, DatabaseError) and sqlstate(exc) in RETRYABLE_STATES
+
+
+def busy_reason(exc: BaseException) -> str | None:
+    """Why the database refused for now — a lock wait that timed out, a conflict still failing after the retries,
+    SQLite's writer lock — or None when the error is something else (the database really unavailable)."""
+    if not isinstance(exc, DatabaseError):
+        return None
+    state = sqlstate(exc)
+    if state == LOCK_NOT_AVAILABLE:
+        return ("Another request is changing the same records and held their locks longer than this request may "
+                "wait. Nothing was written; retry shortly.")
+    if state in RETRYABLE_STATES:
+        return ("Concurrent requests kept conflicting on the same records (deadlock or serialization failure, "
+                "retried in the server). Nothing was written; retry shortly.")
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc):
+        return "Another write holds the database (SQLite allows one writer). Nothing was written; retry shortly."
+    return None
+
+
+def atomic_retry(fn: Callable[[], T], *, attempts: int = 5, integrity_attempts: int = 0,
+                 base_delay: float = 0.02, max_delay: float = 0.5) -> T:
+    """Runs `fn()` in `transaction.atomic()`; a deadlock or serialization failure rolls it back and runs it again
+    (at most `attempts` times in all, after a jittered exponential pause). `integrity_attempts` also retries that many
+    IntegrityErrors (a concurrent insert of the same unique key, which the next attempt reads instead of inserting).
+
+    `fn` must be safe to run again: everything it wrote was rolled back. Inside an outer transaction the retry runs
+    in a savepoint (the outer transaction keeps its locks, so a retry there may lose again: the bound holds)."""
+    integrity_left = integrity_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction.atomic():
+                return fn()
+        except IntegrityError:
+            if integrity_left <= 0:
+                raise
+            integrity_left -= 1
+            logger.info("integrity conflict, attempt %d: retrying", attempt)
+        except DatabaseError as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                raise
+            logger.info("%s on attempt %d: retrying", sqlstate(exc), attempt)
+        delay = min(max_delay, base_delay * (2 ** (attempt - 1)))
+        time.sleep(delay * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def lock_timeout_set(seconds: float | None = None) -> None:
+    """Bounds every lock wait of the current transaction (PostgreSQL; SQLite has its busy timeout)."""
+    seconds = DEFAULT_LOCK_TIMEOUT if seconds is None else seconds
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+
+
+def advisory_key(*parts: object) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock from the given parts (a stable hash, same in every process)."""
+    digest = hashlib.blake2b("\x1f".join(str(p) for p in parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_xact_locks(keys: Iterable[int], *, timeout: float | None = None) -> None:
+    """Takes transaction-scoped advisory locks on `keys` in ascending order (one global order: two transactions
+    locking overlapping sets cannot deadlock on them), in one round trip, with a bounded wait. Released at commit or
+    rollback. The lock_timeout it sets bounds the transaction's later row-lock waits too (also with no keys). A
+    no-op off PostgreSQL (SQLite serialises writers)."""
+    ordered = sorted(set(keys))
+    if connection.vendor != "postgresql":
+        return
+    timeout = DEFAULT_LOCK_TIMEOUT if timeout is None else timeout
+    with connection.cursor() as cursor:
+        # unnest yields the array in order and the aggregate consumes the rows in that order.
+        cursor.execute("SELECT set_config('lock_timeout', %s, true), "
+                       "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)",
+                       [f"{int(timeout * 1000)}ms", ordered])
