@@ -18,5 +18,7 @@ class IntegrationsConfig(AppConfig):
         for platform in CONNECTORS:
             connector_register(platform, connector_for_ad_account)
         register("integrations.connections_refresh", "integrations.tasks.connections_refresh_task", 600.0)
+        register("integrations.connections_expiry_notify", "integrations.tasks.connections_expiry_notify_task",
+                 3600.0)
         register("integrations.crm_syncs_schedule", "integrations.tasks.crm_syncs_schedule_task",
                  settings.CRM_SYNC_SCHEDULER_MINUTES * 60.0)

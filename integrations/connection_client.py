@@ -19,13 +19,18 @@ class ConnectionClient:
     def bind(self, connection: Connection) -> None:
         self.connection = connection
         self.http = ProviderHttp(provider=self.provider or self.platform, error_parser=self.parse_error,
-                                 auth_headers=self.auth_headers, on_unauthorized=self.renew_token)
+                                 auth_headers=self.auth_headers, auth_params=self.auth_params,
+                                 on_unauthorized=self.renew_token)
 
     def token(self) -> str:
         return connection_access_token(connection=self.connection)
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
+
+    def auth_params(self) -> dict[str, str]:
+        """Query parameters derived from the token, recomputed for every attempt (Meta: appsecret_proof)."""
+        return {}
 
     def renew_token(self) -> None:
         fresh = connection_refresh(connection=self.connection, force=True)

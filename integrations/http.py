@@ -6,6 +6,8 @@
   Celery task can come back later instead of holding a worker.
 - A rejected token (401, or the API's own auth error code) makes the client renew the token once through
   `on_unauthorized` and repeat the call; a second rejection raises `ConnectorAuthError`.
+- Everything derived from the token is computed again for every attempt: `auth_headers()` and `auth_params()`
+  (Meta's `appsecret_proof` is an HMAC of the token, so a retry after a renewal must carry the new token's).
 - Each API reports errors its own way; `error_parser(response)` turns a response into a `ConnectorError`
   (or None when the response is a success) — TikTok, for one, answers errors with HTTP 200.
 """
@@ -86,11 +88,13 @@ def http_client() -> httpx.Client:
 class ProviderHttp:
     def __init__(self, *, provider: str, error_parser: ErrorParser,
                  auth_headers: Callable[[], dict[str, str]] | None = None,
+                 auth_params: Callable[[], dict[str, str]] | None = None,
                  on_unauthorized: Callable[[], None] | None = None,
                  max_retries: int = 3, max_wait: float = 60.0, base_delay: float = 1.0):
         self.provider = provider
         self.error_parser = error_parser
         self.auth_headers = auth_headers or (lambda: {})
+        self.auth_params = auth_params or (lambda: {})
         self.on_unauthorized = on_unauthorized
         self.max_retries = max_retries
         self.max_wait = max_wait
@@ -100,11 +104,17 @@ class ProviderHttp:
         renewed = False
         attempt = 0
         extra_headers = kwargs.pop("headers", None) or {}
+        params = kwargs.pop("params", None)
         with http_client() as client:
             while True:
                 headers = {**self.auth_headers(), **extra_headers}
+                # Merged into the URL's own query (a paging link carries one): httpx would replace it with `params`.
+                target = httpx.URL(url)
+                for extra in (params, self.auth_params()):
+                    if extra:
+                        target = target.copy_merge_params(extra)
                 try:
-                    response = client.request(method, url, headers=headers, **kwargs)
+                    response = client.request(method, target, headers=headers, **kwargs)
                 except httpx.TransportError as exc:
                     error: ConnectorError = ConnectorError(
                         f"{self.provider}: could not reach the API ({exc.__class__.__name__}).",

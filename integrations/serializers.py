@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
 from .models import CRM_PROVIDERS, Connection, CrmSyncRun
+from .oauth.services import connection_lifecycle
 
 
 class AuthorizeResponseSerializer(serializers.Serializer):
@@ -17,12 +19,42 @@ class ConnectionSerializer(serializers.ModelSerializer):
     account_id = serializers.CharField(source="external_account_id")
     account_name = serializers.CharField(source="external_account_name")
     connected_by = serializers.UUIDField(source="connected_by_id", allow_null=True)
+    token_renewable = serializers.SerializerMethodField(
+        help_text="Stratum renews the access token itself (false: the user reconnects before `reconnect_by`).")
+    reconnect_required = serializers.SerializerMethodField(help_text="The user must reconnect now.")
+    reconnect_by = serializers.SerializerMethodField(
+        help_text="When access ends unless the user reconnects; null while it lasts (renewed or non-expiring).")
+    reconnect_reason = serializers.SerializerMethodField(help_text="Why a reconnect is or will be needed.")
 
     class Meta:
         model = Connection
         fields = ["id", "platform", "kind", "status", "scopes", "account_id", "account_name", "token_expires_at",
-                  "connected_at", "connected_by", "last_refreshed_at", "last_error"]
+                  "connected_at", "connected_by", "last_refreshed_at", "last_error", "token_renewable",
+                  "reconnect_required", "reconnect_by", "reconnect_reason"]
         read_only_fields = fields
+
+    def _lifecycle(self, obj: Connection) -> dict:
+        cache = self.context.setdefault("_lifecycle", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = connection_lifecycle(obj)
+        return cache[obj.pk]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_token_renewable(self, obj: Connection) -> bool:
+        return self._lifecycle(obj)["token_renewable"]
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_reconnect_required(self, obj: Connection) -> bool:
+        return self._lifecycle(obj)["reconnect_required"]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_reconnect_by(self, obj: Connection) -> str | None:
+        deadline = self._lifecycle(obj)["reconnect_by"]
+        return serializers.DateTimeField().to_representation(deadline) if deadline else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_reconnect_reason(self, obj: Connection) -> str | None:
+        return self._lifecycle(obj)["reconnect_reason"]
 
 
 class DisconnectResponseSerializer(serializers.Serializer):

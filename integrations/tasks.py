@@ -7,7 +7,7 @@ from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
 from .crm.services import CrmSyncRetry, crm_sync_run, crm_syncs_schedule
-from .oauth.services import connections_refresh_expiring, oauth_states_purge
+from .oauth.services import connections_notify_expiring, connections_refresh_expiring, oauth_states_purge
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -34,3 +34,9 @@ def connections_refresh_task() -> int:
     """Renews OAuth tokens that expire within 30 minutes, and purges old OAuth states."""
     oauth_states_purge()
     return connections_refresh_expiring()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def connections_expiry_notify_task() -> int:
+    """Tells tenant admins ahead of time about connections they must reconnect (tokens Stratum cannot renew)."""
+    return connections_notify_expiring()

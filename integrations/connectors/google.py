@@ -7,6 +7,9 @@ are `{"error": {"code", "message", "status", "details": [GoogleAdsFailure{errors
 with UNAUTHENTICATED (401), RESOURCE_EXHAUSTED (429, `retryDelay` in the quota details) and
 INTERNAL/UNAVAILABLE (5xx). Customer Match runs as an OfflineUserDataJob: create, addOperations with
 hashed identifiers (SHA-256 of normalized e-mail / E.164 phone), run.
+
+The version comes from `settings.GOOGLE_ADS_API_VERSION` (default and sunset dates: integrations/versions.py);
+the contract tests validate every request body against that version's protobuf types (google-ads on PyPI).
 """
 from __future__ import annotations
 
@@ -39,6 +42,10 @@ STATUS_OUT = {"active": "ENABLED", "paused": "PAUSED", "deleted": "REMOVED"}
 CHANNELS = {"search": "SEARCH", "display": "DISPLAY", "shopping": "SHOPPING", "video": "VIDEO",
             "performance_max": "PERFORMANCE_MAX", "demand_gen": "DEMAND_GEN"}
 OPERATIONS_PER_REQUEST = 10_000
+# Customer Match: since 2025-04-07 a membership duration above 540 days is rejected (RangeError.TOO_HIGH; the
+# former "10000 = never expires" is gone). "Customer Match user list membership duration" (Ads Developer Blog).
+MEMBERSHIP_LIFE_SPAN_DAYS = 540
+CONSENT_VALUES = ("GRANTED", "DENIED", "UNSPECIFIED")
 
 
 def _customer(account_id: str) -> str:
@@ -80,9 +87,26 @@ class GoogleAdsConnector(OAuthAdConnector):
         return {"Authorization": f"Bearer {self.token()}", "developer-token": settings.GOOGLE_ADS_DEVELOPER_TOKEN or ""}
 
     def _headers(self, customer_id: str | None) -> dict[str, str]:
+        """`login-customer-id` is the manager account through which *this tenant's* user reaches the customer:
+        learnt per connection from the account hierarchy (list_accounts), or chosen by the tenant
+        (`settings.login_customer_id` of the connection). Never one installation-wide manager: another
+        tenant's user has no access through it (AuthorizationError.USER_PERMISSION_DENIED)."""
         managers = (self.connection.metadata or {}).get("google_login_customers") or {}
-        login = managers.get(customer_id or "") or settings.GOOGLE_ADS_LOGIN_CUSTOMER_ID
+        login = managers.get(customer_id or "") or (self.connection.settings or {}).get("login_customer_id")
         return {"login-customer-id": str(login).replace("-", "")} if login else {}
+
+    def customer_match_consent(self) -> dict[str, str]:
+        """EU user consent sent with every Customer Match job (`CustomerMatchUserListMetadata.consent`). The
+        tenant declares it on the connection (`settings.customer_match_consent`: {"adUserData", "adPersonalization"}
+        each GRANTED, DENIED or UNSPECIFIED); the installation default is GOOGLE_ADS_CUSTOMER_MATCH_CONSENT.
+        Google uses EEA members' data only with GRANTED ("Customer Match consent", Google Ads API docs)."""
+        default = str(getattr(settings, "GOOGLE_ADS_CUSTOMER_MATCH_CONSENT", "UNSPECIFIED") or "UNSPECIFIED").upper()
+        declared = (self.connection.settings or {}).get("customer_match_consent") or {}
+        consent = {}
+        for key in ("adUserData", "adPersonalization"):
+            value = str(declared.get(key) or default).upper()
+            consent[key] = value if value in CONSENT_VALUES else "UNSPECIFIED"
+        return consent
 
     def parse_error(self, response: httpx.Response) -> ConnectorError | None:
         error = _error_body(response)
@@ -155,7 +179,7 @@ class GoogleAdsConnector(OAuthAdConnector):
 
     def list_campaigns(self, account_id: str) -> list[CampaignRecord]:
         rows = self.search(account_id, "SELECT campaign.id, campaign.name, campaign.status, "
-                                       "campaign.advertising_channel_type, campaign.start_date, campaign.end_date, "
+                                       "campaign.advertising_channel_type, campaign.start_date_time, campaign.end_date_time, "
                                        "campaign_budget.amount_micros, campaign_budget.total_amount_micros "
                                        "FROM campaign WHERE campaign.status != 'REMOVED'")
         records = []
@@ -168,7 +192,7 @@ class GoogleAdsConnector(OAuthAdConnector):
                 objective=(campaign.get("advertisingChannelType") or "").lower(),
                 budget_type="lifetime" if lifetime else "daily",
                 budget_amount=money_from_micros(budget.get("totalAmountMicros") if lifetime else budget.get("amountMicros")),
-                start_date=_day(campaign.get("startDate")), end_date=_day(campaign.get("endDate"))))
+                start_date=_day(campaign.get("startDateTime")), end_date=_day(campaign.get("endDateTime"))))
         return records
 
     def list_ads(self, account_id: str) -> list[AdRecord]:
@@ -213,22 +237,43 @@ class GoogleAdsConnector(OAuthAdConnector):
 
     # --- writes ---------------------------------------------------------------------------
     def create_campaign(self, account_id: str, spec: CampaignSpec) -> CampaignRecord:
+        """Budget and campaign in one atomic `googleAds:mutate`: the campaign names the budget by a temporary
+        resource name (negative id), and when any operation fails nothing is created — no orphaned budget
+        ("Temporary resource names", Google Ads API mutate guide).
+
+        `containsEuPoliticalAdvertising` is required on new campaigns (FieldError.REQUIRED otherwise, EU political
+        advertising declaration). Stratum's campaign builder makes no political ads: the spec may say otherwise
+        through `targeting["contains_eu_political_advertising"] = True`."""
         customer = _customer(account_id)
         if spec.budget_type != "daily":
             raise ConnectorRejected("Google Ads campaigns created here take a daily budget.")
-        budget = self._mutate(customer, "campaignBudgets", [{"create": {
-            "name": f"{spec.name[:200]} budget", "amountMicros": str(micros(spec.budget_amount)),
-            "deliveryMethod": "STANDARD", "explicitlyShared": False}}])[0]["resourceName"]
+        budget_name = f"customers/{customer}/campaignBudgets/-1"
+        political = bool((spec.targeting or {}).get("contains_eu_political_advertising"))
         campaign = {"name": spec.name, "status": STATUS_OUT.get(spec.status, "PAUSED"),
                     "advertisingChannelType": CHANNELS.get(spec.objective, spec.objective.upper()),
-                    "campaignBudget": budget, "manualCpc": {},
+                    "campaignBudget": budget_name, "manualCpc": {},
+                    "containsEuPoliticalAdvertising": ("CONTAINS_EU_POLITICAL_ADVERTISING" if political
+                                                       else "DOES_NOT_CONTAIN_EU_POLITICAL_ADVERTISING"),
                     "networkSettings": {"targetGoogleSearch": True, "targetSearchNetwork": True,
                                         "targetContentNetwork": False}}
+        # Campaign `start_date`/`end_date` are gone: the versions in use (v23-v26 protobuf types, Campaign resource
+        # reference) have `start_date_time`/`end_date_time`, "yyyy-MM-dd HH:mm:ss" in the account's time zone.
         if spec.start_date:
-            campaign["startDate"] = spec.start_date.isoformat()
+            campaign["startDateTime"] = f"{spec.start_date.isoformat()} 00:00:00"
         if spec.end_date:
-            campaign["endDate"] = spec.end_date.isoformat()
-        resource = self._mutate(customer, "campaigns", [{"create": campaign}])[0]["resourceName"]
+            campaign["endDateTime"] = f"{spec.end_date.isoformat()} 23:59:59"
+        body = self.http.json("POST", f"{self.base}/customers/{customer}/googleAds:mutate", headers=self._headers(customer),
+                              json={"mutateOperations": [
+                                  {"campaignBudgetOperation": {"create": {
+                                      "resourceName": budget_name, "name": f"{spec.name[:200]} budget",
+                                      "amountMicros": str(micros(spec.budget_amount)), "deliveryMethod": "STANDARD",
+                                      "explicitlyShared": False}}},
+                                  {"campaignOperation": {"create": campaign}}]})
+        responses = body.get("mutateOperationResponses") or []
+        resource = next((r["campaignResult"]["resourceName"] for r in responses if "campaignResult" in r), None)
+        if not resource:
+            raise ConnectorError("Google Ads answered the campaign creation without the campaign.",
+                                 code="PLATFORM_UNAVAILABLE", retryable=False)
         return CampaignRecord(external_id=resource.rsplit("/", 1)[-1], name=spec.name,
                               status=STATUS_IN.get(campaign["status"], "paused"),
                               objective=campaign["advertisingChannelType"].lower(), budget_type="daily",
@@ -262,12 +307,14 @@ class GoogleAdsConnector(OAuthAdConnector):
         customer = _customer(account_id)
         if not audience_external_id:
             resource = self._mutate(customer, "userLists", [{"create": {
-                "name": name[:200], "description": "Synced from Stratum CDP", "membershipLifeSpan": 10000,
+                "name": name[:200], "description": "Synced from Stratum CDP",
+                "membershipLifeSpan": str(MEMBERSHIP_LIFE_SPAN_DAYS),
                 "crmBasedUserList": {"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}}}])[0]["resourceName"]
             audience_external_id = resource.rsplit("/", 1)[-1]
         user_list = f"customers/{customer}/userLists/{audience_external_id}"
         job = self.http.json("POST", f"{self.base}/customers/{customer}/offlineUserDataJobs:create", json={
-            "job": {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {"userList": user_list}}},
+            "job": {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {
+                "userList": user_list, "consent": self.customer_match_consent()}}},
             headers=self._headers(customer))["resourceName"]
         operations = [{"create": ids} for ids in map(_user_identifiers, add) if ids["userIdentifiers"]]
         received = len(operations)

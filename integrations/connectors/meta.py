@@ -73,13 +73,14 @@ class MetaConnector(OAuthAdConnector):
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
 
-    def _params(self, params: dict | None = None) -> dict:
-        """appsecret_proof proves the call comes from our server (Meta's recommended hardening)."""
+    def auth_params(self) -> dict[str, str]:
+        """appsecret_proof proves the call comes from our server (Meta's recommended hardening). It is an HMAC of
+        the token, so the HTTP layer asks for it on every attempt: a retry after a token change sends the new
+        token's proof, never the old one's (Graph API "Securing Requests")."""
         from ..oauth.providers import PROVIDERS
 
         meta = PROVIDERS["meta"]
-        proof = meta.appsecret_proof(self.token()) if meta.client_secret else None
-        return {**(params or {}), **({"appsecret_proof": proof} if proof else {})}
+        return {"appsecret_proof": meta.appsecret_proof(self.token())} if meta.client_secret else {}
 
     def parse_error(self, response: httpx.Response) -> ConnectorError | None:
         body = json_or_empty(response)
@@ -99,7 +100,7 @@ class MetaConnector(OAuthAdConnector):
 
     def _pages(self, path: str, params: dict) -> Iterator[dict]:
         url: str | None = f"{self.base}/{path}"
-        query: dict | None = self._params({**params, "limit": params.get("limit", 200)})
+        query: dict | None = {**params, "limit": params.get("limit", 200)}
         while url:
             body = self.http.json("GET", url, params=query)
             yield from body.get("data") or []
@@ -116,7 +117,7 @@ class MetaConnector(OAuthAdConnector):
 
     def _account_currency(self, account_id: str) -> str:
         if account_id not in self._currency:
-            body = self.http.json("GET", f"{self.base}/{account_id}", params=self._params({"fields": "currency"}))
+            body = self.http.json("GET", f"{self.base}/{account_id}", params={"fields": "currency"})
             self._currency[account_id] = body.get("currency") or "USD"
         return self._currency[account_id]
 
@@ -185,7 +186,7 @@ class MetaConnector(OAuthAdConnector):
             data["start_time"] = spec.start_date.isoformat()
         if spec.end_date:
             data["stop_time"] = spec.end_date.isoformat()
-        body = self.http.json("POST", f"{self.base}/{account_id}/campaigns", params=self._params(), data=data)
+        body = self.http.json("POST", f"{self.base}/{account_id}/campaigns", data=data)
         return CampaignRecord(external_id=str(body["id"]), name=spec.name, status=spec.status if spec.status in STATUS_OUT else "paused",
                               objective=objective.lower(), budget_type=spec.budget_type, budget_amount=spec.budget_amount,
                               start_date=spec.start_date, end_date=spec.end_date, targeting=spec.targeting)
@@ -193,19 +194,19 @@ class MetaConnector(OAuthAdConnector):
     def update_campaign_status(self, account_id: str, campaign_id: str, status: str) -> None:
         if status not in STATUS_OUT:
             raise ConnectorRejected(f"Meta campaigns cannot be set to {status}.")
-        self.http.request("POST", f"{self.base}/{campaign_id}", params=self._params(), data={"status": STATUS_OUT[status]})
+        self.http.request("POST", f"{self.base}/{campaign_id}", data={"status": STATUS_OUT[status]})
 
     def update_campaign_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
         current = self.http.json("GET", f"{self.base}/{campaign_id}",
-                                 params=self._params({"fields": "daily_budget,lifetime_budget"}))
+                                 params={"fields": "daily_budget,lifetime_budget"})
         key = "lifetime_budget" if current.get("lifetime_budget") not in (None, "", "0") else "daily_budget"
-        self.http.request("POST", f"{self.base}/{campaign_id}", params=self._params(),
+        self.http.request("POST", f"{self.base}/{campaign_id}",
                           data={key: str(self._to_minor(account_id, amount))})
 
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         if not audience_external_id:
-            created = self.http.json("POST", f"{self.base}/{account_id}/customaudiences", params=self._params(), data={
+            created = self.http.json("POST", f"{self.base}/{account_id}/customaudiences", data={
                 "name": name[:200], "subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY",
                 "description": "Synced from Stratum CDP"})
             audience_external_id = str(created["id"])
@@ -220,7 +221,7 @@ class MetaConnector(OAuthAdConnector):
         received = invalid = 0
         for batch in chunks(rows, AUDIENCE_BATCH):
             payload = json.dumps({"schema": ["EMAIL", "PHONE"], "data": batch})
-            body = self.http.json(method, f"{self.base}/{audience_id}/users", params=self._params(),
+            body = self.http.json(method, f"{self.base}/{audience_id}/users",
                                   data={"payload": payload})
             received += int(body.get("num_received", len(batch)))
             invalid += int(body.get("num_invalid_entries", 0))

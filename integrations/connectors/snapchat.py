@@ -164,12 +164,13 @@ class SnapchatConnector(OAuthAdConnector):
                               budget_type=spec.budget_type, budget_amount=spec.budget_amount,
                               start_date=spec.start_date, end_date=spec.end_date, targeting=spec.targeting)
 
-    def _put_campaign(self, account_id: str, campaign_id: str, changes: dict) -> None:
+    def _put_campaign(self, account_id: str, campaign_id: str, changes) -> None:
+        """Snapchat updates are PUTs of the whole object; `changes` is a dict or a function of the current one."""
         current = self._one(f"campaigns/{campaign_id}", "campaigns", "campaign")
         if not current:
             raise ConnectorError(f"Snapchat campaign {campaign_id} was not found.", code="PLATFORM_NOT_FOUND")
         body = self.http.json("PUT", f"{API}/adaccounts/{account_id}/campaigns",
-                              json={"campaigns": [{**current, **changes}]})
+                              json={"campaigns": [{**current, **(changes(current) if callable(changes) else changes)}]})
         _first_success(body, "campaigns", "campaign")
 
     def update_campaign_status(self, account_id: str, campaign_id: str, status: str) -> None:
@@ -181,7 +182,13 @@ class SnapchatConnector(OAuthAdConnector):
         self._put_campaign(account_id, campaign_id, {"status": STATUS_OUT[status]})
 
     def update_campaign_budget(self, account_id: str, campaign_id: str, amount: Decimal) -> None:
-        self._put_campaign(account_id, campaign_id, {"daily_budget_micro": micros(amount)})
+        """The budget the campaign has: a campaign with a lifetime cap and no daily budget gets a new lifetime cap
+        (`lifetime_spend_cap_micro`), never a daily budget added beside it (Snap Marketing API, Campaigns)."""
+        def change(current: dict) -> dict:
+            lifetime = current.get("lifetime_spend_cap_micro") and not current.get("daily_budget_micro")
+            return {"lifetime_spend_cap_micro" if lifetime else "daily_budget_micro": micros(amount)}
+
+        self._put_campaign(account_id, campaign_id, change)
 
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:

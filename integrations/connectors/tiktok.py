@@ -43,6 +43,10 @@ OBJECTIVES = {"traffic": "TRAFFIC", "conversions": "WEB_CONVERSIONS", "sales": "
               "engagement": "ENGAGEMENT"}
 BUDGET_MODES = {"BUDGET_MODE_DAY": "daily", "BUDGET_MODE_TOTAL": "lifetime", "BUDGET_MODE_INFINITE": "daily",
                 "BUDGET_MODE_DYNAMIC_DAILY_BUDGET": "daily"}
+EMAIL_TYPE, PHONE_TYPE = "EMAIL_SHA256", "PHONE_SHA256"
+# "The APPEND, REMOVE and REPLACE operations will fail if the audience size is less than 1,000 after the
+# operation" (Custom Audience update, TikTok API for Business; the same floor applies to a new customer file).
+MIN_AUDIENCE_SIZE = 1_000
 REPORT_METRICS = ["spend", "impressions", "clicks", "conversion", "complete_payment", "total_complete_payment_rate"]
 
 
@@ -164,7 +168,7 @@ class TikTokConnector(OAuthAdConnector):
                               start_date=spec.start_date, end_date=spec.end_date, targeting=spec.targeting)
 
     def update_campaign_status(self, account_id: str, campaign_id: str, status: str) -> None:
-        value = {"active": "ENABLE", "paused": "DISABLE", "deleted": "DELETE"}.get(status)
+        value = {"active": "ENABLE", "paused": "DISABLE", "deleted": "DELETE"}.get(status)  # operation_status enum
         if value is None:
             raise ConnectorRejected(f"TikTok campaigns cannot be set to {status}.")
         self._post("campaign/status/update/", {"advertiser_id": account_id, "campaign_ids": [campaign_id],
@@ -176,43 +180,63 @@ class TikTokConnector(OAuthAdConnector):
 
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
-        add_files = self._upload_files(account_id, add)
-        remove_files = self._upload_files(account_id, remove)
-        if not audience_external_id:
-            if not add_files:
-                raise ConnectorRejected("TikTok audiences need at least one e-mail or phone to be created.")
-            first_type, first_path = add_files.pop(0)
-            data = self._post("dmp/custom_audience/create/", {
-                "advertiser_id": account_id, "custom_audience_name": name[:128], "file_paths": [first_path],
-                "calculate_type": first_type})
-            audience_external_id = str(data["custom_audience_id"])
-        for action, files in (("APPEND", add_files), ("DELETE", remove_files)):
-            for _kind, path in files:
-                self._post("dmp/custom_audience/update/", {"advertiser_id": account_id,
-                                                           "custom_audience_id": audience_external_id,
-                                                           "file_paths": [path], "action": action})
-        received = sum(1 for m in add if any(hashed_identifiers(m, phone_plus=True)))
-        removed = sum(1 for m in remove if any(hashed_identifiers(m, phone_plus=True)))
-        # TikTok computes the audience size asynchronously; at upload every valid hash counts as received.
-        return AudienceUploadResult(audience_external_id=audience_external_id, received=received, matched=received,
-                                    removed=removed)
+        """Customer-file audience kept in one encryption type: the audience's `calculate_type` (set at creation)
+        is the type of every file added or removed later — TikTok rejects a file of another type ("calculate_type
+        should be the same as all the files", Custom Audience create/update). A new audience takes the type most
+        members can be matched by (e-mail on a tie); members without that identifier are not sent.
 
-    def _upload_files(self, account_id: str, members: list[AudienceMember]) -> list[tuple[str, str]]:
-        emails, phones = [], []
-        for member in members:
-            email, phone = hashed_identifiers(member, phone_plus=True)
-            if email:
-                emails.append(email)
-            if phone:
-                phones.append(phone)
-        files = []
-        for kind, values in (("EMAIL_SHA256", emails), ("PHONE_SHA256", phones)):
-            if not values:
-                continue
-            content = ("\n".join(values) + "\n").encode()
-            body = self.http.json("POST", f"{API}/dmp/custom_audience/file/upload/", data={
-                "advertiser_id": account_id, "calculate_type": kind,
-                "file_signature": hashlib.md5(content).hexdigest()},  # noqa: S324 - TikTok's required checksum
-                files={"file": ("audience.csv", content, "text/csv")})
-            files.append((kind, str((body.get("data") or {})["file_path"])))
-        return files
+        Updates use `action` APPEND / REMOVE (the documented values: APPEND, REMOVE, REPLACE), and every one of
+        them fails when the audience would hold fewer than 1,000 people afterwards: checked before uploading."""
+        emails = self._hashes(add, 0), self._hashes(remove, 0)
+        phones = self._hashes(add, 1), self._hashes(remove, 1)
+        if audience_external_id:
+            details = self._audience_details(account_id, audience_external_id)
+            kind = details.get("calculate_type") or EMAIL_TYPE
+            size = integer(details.get("cover_num"))
+        else:
+            kind = EMAIL_TYPE if len(emails[0]) >= len(phones[0]) else PHONE_TYPE
+            size = 0
+        if kind not in (EMAIL_TYPE, PHONE_TYPE):
+            raise ConnectorRejected(f"TikTok audience {audience_external_id} uses {kind}, which Stratum does not upload.")
+        adds, removes = emails if kind == EMAIL_TYPE else phones
+        after = size + len(adds) - len(removes)
+        if (adds or removes or not audience_external_id) and after < MIN_AUDIENCE_SIZE:
+            raise ConnectorRejected(
+                f"A TikTok customer-file audience must keep at least {MIN_AUDIENCE_SIZE:,} people; this sync would "
+                f"leave {max(after, 0):,} ({'new audience' if not audience_external_id else f'{size:,} now'}).")
+        if not audience_external_id:
+            data = self._post("dmp/custom_audience/create/", {
+                "advertiser_id": account_id, "custom_audience_name": name[:128], "calculate_type": kind,
+                "file_paths": [self._upload_file(account_id, kind, adds)]})
+            audience_external_id = str(data["custom_audience_id"])
+        elif adds:
+            self._update(account_id, audience_external_id, "APPEND", self._upload_file(account_id, kind, adds))
+        if removes:
+            self._update(account_id, audience_external_id, "REMOVE", self._upload_file(account_id, kind, removes))
+        # TikTok computes the audience size asynchronously; at upload every valid hash counts as received.
+        return AudienceUploadResult(audience_external_id=audience_external_id, received=len(adds), matched=len(adds),
+                                    removed=len(removes))
+
+    @staticmethod
+    def _hashes(members: list[AudienceMember], index: int) -> list[str]:
+        return sorted({h for m in members if (h := hashed_identifiers(m, phone_plus=True)[index])})
+
+    def _audience_details(self, account_id: str, audience_id: str) -> dict:
+        data = self._get("dmp/custom_audience/get/", {"advertiser_id": account_id, "custom_audience_ids": [audience_id]})
+        for item in data.get("list") or []:
+            details = item.get("audience_details") or {}
+            if str(details.get("audience_id", audience_id)) == str(audience_id):
+                return details
+        raise ConnectorError(f"TikTok audience {audience_id} was not found.", code="PLATFORM_NOT_FOUND")
+
+    def _update(self, account_id: str, audience_id: str, action: str, path: str) -> None:
+        self._post("dmp/custom_audience/update/", {"advertiser_id": account_id, "custom_audience_id": audience_id,
+                                                   "file_paths": [path], "action": action})
+
+    def _upload_file(self, account_id: str, kind: str, values: list[str]) -> str:
+        content = ("\n".join(values) + "\n").encode()
+        body = self.http.json("POST", f"{API}/dmp/custom_audience/file/upload/", data={
+            "advertiser_id": account_id, "calculate_type": kind,
+            "file_signature": hashlib.md5(content).hexdigest()},  # noqa: S324 - TikTok's required checksum
+            files={"file": ("audience.csv", content, "text/csv")})
+        return str((body.get("data") or {})["file_path"])

@@ -3,9 +3,12 @@
 Wire facts: `POST /crm/v3/objects/contacts/search` filters on `lastmodifieddate` (ms since epoch), sorts
 ascending and pages with `paging.next.after` — one search reaches at most 10,000 results, so the pull
 re-anchors the filter on the last modification time seen; `POST …/contacts/batch/read` with
-`propertiesWithHistory` gives each property's change timestamps (the per-field last-modified times);
+`propertiesWithHistory` gives each property's change timestamps (the per-field last-modified times) for at most
+50 ids per call (more answer 400 "Batch read with propertiesWithHistory is limited to 50 records");
 `POST …/contacts/batch/update` takes at most 100 inputs and answers 207 with `errors` on partial
-failure. Errors are `{"status": "error", "message", "category", "correlationId"}`.
+failure. Errors are `{"status": "error", "message", "category", "correlationId"}`; a 429 also names the
+limit it hit in `policyName` ("Usage details": SECONDLY / TEN_SECONDLY_ROLLING are burst limits worth
+waiting out; DAILY lasts until midnight in the portal's time zone, so the run is put off instead).
 """
 from __future__ import annotations
 
@@ -21,6 +24,10 @@ from .base import ContactUpdate, CrmConnector, CrmContact, PushResult
 
 API = "https://api.hubapi.com/crm/v3/objects/contacts"
 SEARCH_LIMIT = 10_000
+HISTORY_BATCH = 50  # batch/read with propertiesWithHistory: at most 50 inputs (HubSpot CRM objects API, limits)
+BURST_POLICIES = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
+# The portal's time zone is unknown here: a run stopped by the daily limit comes back hourly until it resets.
+DAILY_RETRY_SECONDS = 3600.0
 
 
 def _ms(value: datetime) -> str:
@@ -53,9 +60,16 @@ class HubSpotConnector(CrmConnector):
         message = f"HubSpot: {body.get('message', 'error')} ({category})" if isinstance(body, dict) and body else None
         if category in ("EXPIRED_AUTHENTICATION", "INVALID_AUTHENTICATION"):
             return ConnectorAuthError(message, status=response.status_code)
-        if category == "RATE_LIMITS":
+        if category == "RATE_LIMITS" or response.status_code == 429 or (
+                isinstance(body, dict) and body.get("errorType") == "RATE_LIMIT"):
+            policy = str(body.get("policyName") or "") if isinstance(body, dict) else ""
+            message = message or "HubSpot: rate limited"
+            if policy == "DAILY":
+                return ConnectorRateLimited(f"{message} [daily limit: resumes after midnight in the portal's time zone]",
+                                            status=response.status_code, retry_after=DAILY_RETRY_SECONDS)
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return ConnectorRateLimited(message, status=response.status_code,
-                                        retry_after=parse_retry_after(response.headers.get("Retry-After")))
+                                        retry_after=retry_after if retry_after is not None else BURST_POLICIES.get(policy))
         return default_error(response, message, provider="")
 
     def pull_contacts(self, *, since: datetime | None) -> Iterator[CrmContact]:
@@ -88,12 +102,12 @@ class HubSpotConnector(CrmConnector):
             anchor = newest
 
     def _read_with_history(self, ids: list[str], properties: list[str]) -> list[CrmContact]:
-        if not ids:
-            return []
-        body = self.http.json("POST", f"{API}/batch/read", json={
-            "properties": properties, "propertiesWithHistory": sorted(self.pulled_fields.values()),
-            "inputs": [{"id": i} for i in ids]})
-        by_id = {r["id"]: r for r in body.get("results") or []}
+        by_id: dict[str, dict] = {}
+        for start in range(0, len(ids), HISTORY_BATCH):
+            body = self.http.json("POST", f"{API}/batch/read", json={
+                "properties": properties, "propertiesWithHistory": sorted(self.pulled_fields.values()),
+                "inputs": [{"id": i} for i in ids[start:start + HISTORY_BATCH]]})
+            by_id.update({r["id"]: r for r in body.get("results") or []})
         contacts = []
         for external_id in ids:
             raw = by_id.get(external_id)

@@ -68,6 +68,8 @@ class OAuthProvider:
     code_param = "code"
     extra_authorize_params: dict[str, str] = {}
     extra_settings: tuple[str, ...] = ()
+    # Why a token of this provider that Stratum cannot renew must be reconnected (shown on the connection).
+    renewal_note = "Stratum cannot renew this access on its own: reconnect the platform before it expires."
 
     # --- configuration --------------------------------------------------------------------
     @property
@@ -171,12 +173,27 @@ class OAuthProvider:
 # --- ad platforms -----------------------------------------------------------------------------
 
 class MetaProvider(OAuthProvider):
-    """Facebook Login for Business. No refresh tokens: a short-lived user token is exchanged for a
-    long-lived one (about 60 days), which is exchanged again before it expires."""
+    """Facebook Login for Business. No refresh tokens, and no renewal of a long-lived token either: Meta documents
+    exchanging a *short-lived* user token for a long-lived one (about 60 days) and, after that, sending the person
+    through login again ("Long-Lived Access Tokens", Facebook Login docs). So a Meta connection made with a user
+    token is not renewed by Stratum: the connection shows when it expires, the tenant's admins are told ahead of
+    time, and they reconnect. A system-user token (Facebook Login for Business with a configuration, set
+    `META_LOGIN_CONFIG_ID`) does not expire and needs neither."""
 
     name, label = "meta", "Meta"
     scopes = ("ads_management", "ads_read", "business_management")
     scope_separator = ","
+    renewal_note = ("Meta user tokens last about 60 days and cannot be renewed without the user: reconnect, or "
+                    "connect with a system-user token (which does not expire).")
+
+    def authorization_url(self, *, state: str, redirect_uri: str) -> str:
+        config_id = getattr(settings, "META_LOGIN_CONFIG_ID", None)
+        if not config_id:
+            return super().authorization_url(state=state, redirect_uri=redirect_uri)
+        # Facebook Login for Business: the configuration names the permissions and the token type (system user).
+        params = {"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code",
+                  "state": state, "config_id": config_id}
+        return f"{self.authorize_endpoint}?{urlencode(params)}"
 
     @property
     def graph(self) -> str:
@@ -190,6 +207,8 @@ class MetaProvider(OAuthProvider):
         short = self.token_call("GET", f"{self.graph}/oauth/access_token", params={
             "client_id": self.client_id, "client_secret": self.client_secret, "redirect_uri": redirect_uri,
             "code": code})
+        if short.get("access_token") and not short.get("expires_in"):
+            return self.parse_tokens(short)  # a system-user (business integration) token: it does not expire
         return self._long_lived(short.get("access_token", ""))
 
     def _long_lived(self, token: str) -> TokenSet:
@@ -213,10 +232,7 @@ class MetaProvider(OAuthProvider):
         tokens.scopes = [p["permission"] for p in perms.get("data", []) if p.get("status") == "granted"]
 
     def can_refresh(self, connection: Connection) -> bool:
-        return bool(connection.access_token_encrypted)
-
-    def refresh(self, connection: Connection) -> TokenSet:
-        return self._long_lived(connection.access_token)
+        return False  # see the class docstring: Meta documents no renewal of a long-lived token
 
     def revoke(self, connection: Connection) -> bool:
         self.token_call("DELETE", f"{self.graph}/me/permissions", params=self.token_params(connection.access_token))

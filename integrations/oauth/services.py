@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
@@ -193,8 +194,11 @@ def connection_refresh(*, connection: Connection, force: bool = False,
         locked = Connection.objects.for_tenant(connection.tenant_id).select_for_update().get(pk=connection.pk)
         if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.Status.ACTIVE:
             return locked
+        if (force and locked.status == Connection.Status.ACTIVE
+                and locked.access_token_encrypted != connection.access_token_encrypted):
+            return locked  # another worker renewed it (or the user reconnected) since this caller read the token
         if not spec.can_refresh(locked) or not spec.configured():
-            failure = OAuthTokenError(f"{spec.label} access cannot be renewed; reconnect the platform.", permanent=True)
+            failure = OAuthTokenError(spec.renewal_note, permanent=True)
         else:
             try:
                 tokens = spec.refresh(locked)
@@ -218,6 +222,8 @@ def connection_access_token(*, connection: Connection) -> str:
     if connection.status != Connection.Status.ACTIVE:
         raise ConnectorAuthError(f"{PROVIDERS[connection.provider].label} needs to be reconnected.")
     if token_needs_refresh(connection):
+        if not connection_renewable(connection) and connection.token_expires_at > timezone.now():
+            return connection.access_token  # cannot be renewed: used until it really expires
         fresh = connection_refresh(connection=connection)
         connection.access_token_encrypted = fresh.access_token_encrypted
         connection.token_expires_at = fresh.token_expires_at
@@ -236,13 +242,95 @@ def _notify_expired(*, connection: Connection, reason: str) -> None:
         logger.exception("could not notify about expired %s connection", connection.provider)
 
 
+# --- token lifecycle, as users see it -------------------------------------------------------------
+
+# Admins hear about a token Stratum cannot renew this many days before it expires (once per threshold).
+EXPIRY_NOTICE_DAYS = (14, 3)
+
+
+def connection_renewable(connection: Connection) -> bool:
+    spec = PROVIDERS[connection.provider]
+    return spec.configured() and spec.can_refresh(connection)
+
+
+def connection_reconnect_by(connection: Connection):
+    """When the user must reconnect at the latest: the expiry of a token Stratum cannot renew, or of the refresh
+    token itself. None when access lasts (renewed automatically, or a token that does not expire)."""
+    if not connection_renewable(connection):
+        return connection.token_expires_at
+    return connection.refresh_token_expires_at
+
+
+def connection_lifecycle(connection: Connection, *, now=None) -> dict:
+    """What the connection shape shows about its token: renewable?, reconnect needed (now or by when), and why."""
+    now = now or timezone.now()
+    spec = PROVIDERS[connection.provider]
+    renewable = connection_renewable(connection)
+    deadline = connection_reconnect_by(connection)
+    if connection.status != Connection.Status.ACTIVE:
+        reason = (f"{spec.label} access expired or was revoked: {connection.last_error}" if connection.last_error
+                  else f"{spec.label} access expired or was revoked.")
+        return {"token_renewable": renewable, "reconnect_required": True, "reconnect_by": None,
+                "reconnect_reason": f"{reason[:500]} Reconnect the platform."}
+    if deadline is None:
+        return {"token_renewable": renewable, "reconnect_required": False, "reconnect_by": None,
+                "reconnect_reason": None}
+    if renewable:
+        reason = f"The {spec.label} refresh token expires on {deadline:%Y-%m-%d}; reconnect before then."
+    else:
+        reason = f"Access expires on {deadline:%Y-%m-%d %H:%M} UTC. {spec.renewal_note}"
+    return {"token_renewable": renewable, "reconnect_required": deadline <= now, "reconnect_by": deadline,
+            "reconnect_reason": reason}
+
+
+def connections_notify_expiring(*, now=None) -> int:
+    """Tells each tenant's admins, ahead of time, that a connection's access will end unless they reconnect
+    (EXPIRY_NOTICE_DAYS before; each threshold once per token, claimed under a row lock so two schedulers
+    send one notice). Returns how many notices went out."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=max(EXPIRY_NOTICE_DAYS))
+    candidates = (Connection.objects.unscoped().filter(status=Connection.Status.ACTIVE)
+                  .filter(Q(token_expires_at__gt=now, token_expires_at__lte=horizon)
+                          | Q(refresh_token_expires_at__gt=now, refresh_token_expires_at__lte=horizon))
+                  .select_related("tenant"))
+    sent = 0
+    for candidate in candidates:
+        deadline = connection_reconnect_by(candidate)
+        if deadline is None or not (now < deadline <= horizon):
+            continue
+        stage = min(days for days in EXPIRY_NOTICE_DAYS if deadline <= now + timedelta(days=days))
+        key = f"{deadline.isoformat()}/{stage}d"
+        with tenant_scope(candidate.tenant), transaction.atomic():
+            locked = Connection.objects.select_for_update().filter(pk=candidate.pk).first()
+            if locked is None or (locked.metadata or {}).get("expiry_notice") == key:
+                continue
+            locked.metadata = {**(locked.metadata or {}), "expiry_notice": key}
+            locked.save(update_fields=["metadata", "updated_at"])
+            _notify_expiring(connection=locked, deadline=deadline)
+            sent += 1
+    return sent
+
+
+def _notify_expiring(*, connection: Connection, deadline) -> None:
+    spec = PROVIDERS[connection.provider]
+    lifecycle = connection_lifecycle(connection)
+    notification_send(tenant=connection.tenant, users=tenant_admins(tenant=connection.tenant),
+                      category="sync_alerts", title=f"{spec.label} must be reconnected by {deadline:%Y-%m-%d}",
+                      body=lifecycle["reconnect_reason"] or "",
+                      data={"platform": connection.provider, "reconnect_by": deadline.isoformat().replace("+00:00", "Z"),
+                            "reason": "token_expiring"})
+
+
 def connections_refresh_expiring(*, within: timedelta = timedelta(minutes=30)) -> int:
     """Renews every active token expiring within `within` (all tenants); returns how many were renewed."""
     renewed = 0
     due = (Connection.objects.unscoped().filter(status=Connection.Status.ACTIVE,
                                                 token_expires_at__lte=timezone.now() + within)
            .select_related("tenant"))
+    now = timezone.now()
     for connection in due:
+        if not connection_renewable(connection) and connection.token_expires_at > now:
+            continue  # cannot be renewed: it stays usable until it expires (admins were told ahead of time)
         with tenant_scope(connection.tenant):
             try:
                 connection_refresh(connection=connection, margin=within)

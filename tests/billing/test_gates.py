@@ -11,6 +11,7 @@ from accounts.services import tokens_for_user
 from billing.plans import FEATURES, TIERS
 from campaigns.models import AdAccount
 from cdp.models import Segment
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.entitlements import PlanLimitReached, feature_require, limit_enforce
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.api.test_tenant_isolation import ID_PARAM, STRING_PARAM_VALUES, allowed_methods, api_routes
@@ -92,7 +93,7 @@ def test_max_ad_accounts_is_enforced_per_tier(db, plan, respx_mock):
     AdAccount.objects.unscoped().bulk_create([AdAccount(tenant=tenant, platform="demo", external_id=f"d{i}",
                                                         name=f"Demo {i}") for i in range(allowed - 1)])
     ConnectionFactory(tenant=tenant, provider="meta")
-    respx_mock.get("https://graph.facebook.com/v21.0/me/adaccounts").respond(200, json={"data": [
+    respx_mock.get(f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}/me/adaccounts").respond(200, json={"data": [
         {"id": f"act_{i}", "account_id": str(i), "name": f"Brand {i}", "currency": "USD",
          "timezone_name": "UTC"} for i in (1, 2)]})
     body = assert_error(client.put("/api/v1/integrations/meta/accounts", {"external_ids": ["act_1", "act_2"]},

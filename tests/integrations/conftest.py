@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.models import PROVIDERS
+from integrations.versions import DEFAULT_VERSIONS
 
 REDIRECT_BASE = "https://app.stratum.test"
 
@@ -14,10 +15,11 @@ def providers_configured(settings):
         setattr(settings, f"{provider.upper()}_CLIENT_ID", f"{provider}-client-id")
         setattr(settings, f"{provider.upper()}_CLIENT_SECRET", f"{provider}-client-secret")
     settings.GOOGLE_ADS_DEVELOPER_TOKEN = "dev-token-123"
-    settings.GOOGLE_ADS_LOGIN_CUSTOMER_ID = None
+    settings.GOOGLE_ADS_CUSTOMER_MATCH_CONSENT = "UNSPECIFIED"
+    settings.META_LOGIN_CONFIG_ID = None
     settings.OAUTH_REDIRECT_BASE_URL = REDIRECT_BASE
-    settings.META_GRAPH_VERSION = "v21.0"
-    settings.GOOGLE_ADS_API_VERSION = "v19"
+    settings.META_GRAPH_VERSION = DEFAULT_VERSIONS["meta"]
+    settings.GOOGLE_ADS_API_VERSION = DEFAULT_VERSIONS["google"]
     settings.SALESFORCE_LOGIN_URL = "https://login.salesforce.com"
     settings.SALESFORCE_API_VERSION = "v61.0"
     settings.RATELIMIT_ENABLED = False

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import httpx
 
-GRAPH = "https://graph.facebook.com/v21.0"
+from integrations.versions import DEFAULT_VERSIONS
+
+GRAPH = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
 TIKTOK = "https://business-api.tiktok.com/open_api/v1.3"
 
 

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from campaigns.models import AdAccount
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import UserFactory
 from tests.campaigns.factories import AdAccountFactory
@@ -14,7 +15,7 @@ from tests.helpers import assert_error
 
 from .factories import ConnectionFactory
 
-GRAPH = "https://graph.facebook.com/v21.0"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
 ACCOUNTS = {"data": [
     {"id": "act_1", "account_id": "1", "name": "Brand US", "currency": "USD", "timezone_name": "America/New_York"},
     {"id": "act_2", "account_id": "2", "name": "Brand EU", "currency": "EUR", "timezone_name": "Europe/Berlin"},

@@ -19,13 +19,14 @@ from campaigns.connectors.base import (
     ConnectorRateLimited,
 )
 from integrations.connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.tenancy import tenant_scope
 from tests.campaigns.factories import AdAccountFactory
 
 from .factories import ConnectionFactory
 
-GRAPH = "https://graph.facebook.com/v21.0"
-GADS = "https://googleads.googleapis.com/v19"
+GRAPH = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
+GADS = f"https://googleads.googleapis.com/{DEFAULT_VERSIONS['google']}"
 TIKTOK = "https://business-api.tiktok.com/open_api/v1.3"
 SNAP = "https://adsapi.snapchat.com/v1"
 
@@ -172,18 +173,47 @@ def test_meta_errors_map_to_connector_errors(connect, respx_mock, waits):
     assert exc.value.retry_after == 300.0 and waits == []  # 5 minutes: too long to sleep, left to the caller
 
 
-def test_meta_dead_token_tries_one_renewal_then_fails(connect, respx_mock):
+def test_meta_dead_token_is_not_re_exchanged_the_connection_asks_for_a_reconnect(connect, respx_mock):
+    """Meta documents no renewal of a long-lived token: a dead one expires the connection, nothing is exchanged."""
     connector = MetaConnector(connect("meta"))
     respx_mock.get(f"{GRAPH}/me/adaccounts").respond(400, json={"error": {
         "message": "Error validating access token: Session has expired", "type": "OAuthException", "code": 190,
         "error_subcode": 463, "fbtrace_id": "A2"}})
-    exchange = respx_mock.get(f"{GRAPH}/oauth/access_token").respond(400, json={"error": {
-        "message": "Error validating access token", "type": "OAuthException", "code": 190}})
+    exchange = respx_mock.get(f"{GRAPH}/oauth/access_token").respond(200, json={"access_token": "never"})
     with pytest.raises(ConnectorAuthError):
         connector.list_accounts()
-    assert exchange.call_count == 1
+    assert exchange.call_count == 0
     connector.connection.refresh_from_db()
-    assert connector.connection.status == "expired"
+    assert connector.connection.status == "expired" and "reconnect" in connector.connection.last_error
+
+
+def test_meta_retry_after_a_reconnect_signs_with_the_new_tokens_appsecret_proof(connect, respx_mock):
+    """The 190 answer arrives after the user reconnected elsewhere: the retry carries the new token and the HMAC
+    of the new token — appsecret_proof is computed per attempt, not frozen with the first query."""
+    from integrations.oauth.providers import PROVIDERS
+    from stratum.api.crypto import secret_encrypt
+
+    connection = connect("meta")
+    connector = MetaConnector(connection)
+    dead = {"error": {"message": "Error validating access token", "type": "OAuthException", "code": 190,
+                      "error_subcode": 460, "fbtrace_id": "A3"}}
+
+    seen: list[str] = []
+
+    def graph(request):
+        seen.append(str(request.url))
+        if len(seen) == 1:  # the user reconnects while the first call is answered with 190
+            type(connection).objects.filter(pk=connection.pk).update(access_token_encrypted=secret_encrypt("fresh-token"))
+            return httpx.Response(400, json=dead)
+        return httpx.Response(200, json={"data": [], "paging": {"cursors": {}}})
+
+    route = respx_mock.get(f"{GRAPH}/me/adaccounts").mock(side_effect=graph)
+    assert connector.list_accounts() == []
+    first, second = (parse_qs(urlsplit(str(call.request.url)).query) for call in route.calls)
+    meta = PROVIDERS["meta"]
+    assert first["appsecret_proof"] == [meta.appsecret_proof("access-token-1")]
+    assert second["appsecret_proof"] == [meta.appsecret_proof("fresh-token")]
+    assert route.calls[1].request.headers["Authorization"] == "Bearer fresh-token"
 
 
 # --- Google Ads -------------------------------------------------------------------------------
@@ -224,7 +254,7 @@ def test_google_campaigns_and_daily_insights_from_gaql(connect, respx_mock):
         "FROM campaign WHERE campaign.status": [{"campaign": {"resourceName": "customers/1/campaigns/55", "id": "55",
                                                               "name": "Search Brand", "status": "ENABLED",
                                                               "advertisingChannelType": "SEARCH",
-                                                              "startDate": "2026-01-01"},
+                                                              "startDateTime": "2026-01-01 00:00:00"},
                                                  "campaignBudget": {"amountMicros": "25500000"}}],
         "FROM ad_group_ad WHERE segments.date": [{"campaign": {"id": "55"}, "adGroupAd": {"ad": {"id": "77"}},
                                                   "segments": {"date": "2026-03-02"},
@@ -295,7 +325,7 @@ def test_google_customer_match_upload(connect, respx_mock):
 def test_google_error_mapping_and_backoff(connect, respx_mock, waits):
     connector = GoogleAdsConnector(connect("google"))
     quota = {"error": {"code": 429, "message": "Resource has been exhausted", "status": "RESOURCE_EXHAUSTED",
-                       "details": [{"@type": "type.googleapis.com/google.ads.googleads.v19.errors.GoogleAdsFailure",
+                       "details": [{"@type": "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure",
                                     "errors": [{"errorCode": {"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"},
                                                 "message": "Too many requests.",
                                                 "details": {"quotaErrorDetails": {"retryDelay": "7s"}}}]}]}}
@@ -393,21 +423,55 @@ def test_tiktok_errors_in_http_200(connect, respx_mock, waits):
     assert connector.connection.status == "expired"
 
 
-def test_tiktok_audience_upload_files_of_hashes(connect, respx_mock):
+def people(count: int, *, phones: bool = True, start: int = 0) -> list[AudienceMember]:
+    return [AudienceMember(email=f"p{n}@example.com", phone=f"+1555{n:07d}" if phones else None)
+            for n in range(start, start + count)]
+
+
+def test_tiktok_new_audience_is_one_encryption_type_and_at_least_1000_people(connect, respx_mock):
     connector = TikTokConnector(connect("tiktok", token_expires_at=None))
-    upload = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(side_effect=[
-        tiktok_ok({"file_path": "file-email-1"}), tiktok_ok({"file_path": "file-phone-1"})])
+    upload = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(return_value=tiktok_ok(
+        {"file_path": "file-email-1"}))
     create = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/create/").mock(return_value=tiktok_ok(
         {"custom_audience_id": "ca-77"}))
     update = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/update/").mock(return_value=tiktok_ok({}))
-    result = connector.upload_audience("7001", audience_external_id=None, name="Buyers",
-                                       add=[AudienceMember(email="ada@example.com", phone="+15552010000")], remove=[])
-    first = upload.calls[0].request
-    assert b"EMAIL_SHA256" in first.content and sha("ada@example.com").encode() in first.content
-    assert json.loads(create.calls[0].request.content)["file_paths"] == ["file-email-1"]
-    assert json.loads(update.calls[0].request.content) == {"advertiser_id": "7001", "custom_audience_id": "ca-77",
-                                                           "file_paths": ["file-phone-1"], "action": "APPEND"}
-    assert (result.audience_external_id, result.received) == ("ca-77", 1)
+    result = connector.upload_audience("7001", audience_external_id=None, name="Buyers", add=people(1000), remove=[])
+    assert upload.call_count == 1 and not update.called  # e-mails only: no PHONE_SHA256 file beside them
+    assert b"EMAIL_SHA256" in upload.calls[0].request.content
+    assert sha("p0@example.com").encode() in upload.calls[0].request.content
+    assert json.loads(create.calls[0].request.content) == {
+        "advertiser_id": "7001", "custom_audience_name": "Buyers", "calculate_type": "EMAIL_SHA256",
+        "file_paths": ["file-email-1"]}
+    assert (result.audience_external_id, result.received) == ("ca-77", 1000)
+    with pytest.raises(ConnectorError) as exc:
+        connector.upload_audience("7001", audience_external_id=None, name="Few", add=people(999), remove=[])
+    assert exc.value.code == "PLATFORM_REJECTED" and "1,000" in str(exc.value)
+    assert upload.call_count == 1 and create.call_count == 1  # nothing uploaded for the refused one
+
+
+def test_tiktok_existing_audience_updates_in_its_own_type_with_append_and_remove(connect, respx_mock):
+    connector = TikTokConnector(connect("tiktok", token_expires_at=None))
+    details = respx_mock.get(f"{TIKTOK}/dmp/custom_audience/get/").mock(return_value=tiktok_ok({"list": [
+        {"audience_details": {"audience_id": "ca-9", "name": "Phones", "calculate_type": "PHONE_SHA256",
+                              "cover_num": 5000, "is_valid": True}, "audience_history": []}]}))
+    upload = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(side_effect=[
+        tiktok_ok({"file_path": "file-phone-add"}), tiktok_ok({"file_path": "file-phone-remove"})])
+    update = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/update/").mock(return_value=tiktok_ok({}))
+    result = connector.upload_audience("7001", audience_external_id="ca-9", name="Phones",
+                                       add=people(2), remove=people(1, start=10))
+    assert json.loads(parse_qs(urlsplit(str(details.calls[0].request.url)).query)["custom_audience_ids"][0]) == ["ca-9"]
+    assert all(b"PHONE_SHA256" in call.request.content and b"EMAIL_SHA256" not in call.request.content
+               for call in upload.calls)
+    assert sha("+15550000000").encode() in upload.calls[0].request.content
+    assert [json.loads(call.request.content) for call in update.calls] == [
+        {"advertiser_id": "7001", "custom_audience_id": "ca-9", "file_paths": ["file-phone-add"], "action": "APPEND"},
+        {"advertiser_id": "7001", "custom_audience_id": "ca-9", "file_paths": ["file-phone-remove"], "action": "REMOVE"}]
+    assert (result.received, result.removed) == (2, 1)
+    details.mock(return_value=tiktok_ok({"list": [{"audience_details": {
+        "audience_id": "ca-9", "calculate_type": "PHONE_SHA256", "cover_num": 1000}}]}))
+    with pytest.raises(ConnectorError) as exc:
+        connector.upload_audience("7001", audience_external_id="ca-9", name="Phones", add=[], remove=people(1))
+    assert "1,000" in str(exc.value) and update.call_count == 2
 
 
 # --- Snapchat ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaigns.connectors.base import ConnectorAuthError
 from integrations.models import PROVIDERS, Connection, OAuthState
 from integrations.oauth.services import STATE_SALT, connection_access_token, connections_refresh_expiring
+from integrations.versions import DEFAULT_VERSIONS
 from stratum.api.crypto import secret_decrypt
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
@@ -26,7 +27,7 @@ from .factories import ConnectionFactory
 from .oauth_fixtures import CALLBACK_EXTRA, CODE_PARAM, EXPECTED, mock_exchange, mock_refresh, mock_revoke
 
 AUTHORIZE = {
-    "meta": ("https://www.facebook.com/v21.0/dialog/oauth", {"client_id": "meta-client-id", "response_type": "code",
+    "meta": (f"https://www.facebook.com/{DEFAULT_VERSIONS['meta']}/dialog/oauth", {"client_id": "meta-client-id", "response_type": "code",
                                                              "scope": "ads_management,ads_read,business_management"}),
     "google": ("https://accounts.google.com/o/oauth2/v2/auth", {
         "client_id": "google-client-id", "response_type": "code", "access_type": "offline", "prompt": "consent",
@@ -229,7 +230,7 @@ def test_callback_reconnect_replaces_tokens_of_the_same_provider(api_client, ano
     assert connection.external_account_name == "brand.hubspot.com"
 
 
-REFRESHABLE = [p for p in PROVIDERS if p != "tiktok"]
+REFRESHABLE = [p for p in PROVIDERS if p not in ("tiktok", "meta")]
 
 
 @pytest.mark.parametrize("provider", REFRESHABLE)
@@ -247,12 +248,8 @@ def test_tokens_are_refreshed_before_expiry(tenant, respx_mock, provider):
     else:
         assert connection.token_expires_at > timezone.now() + timedelta(minutes=30)
     request = route.calls[0].request
-    if provider == "meta":
-        query = parse_qs(urlsplit(str(request.url)).query)
-        assert query["grant_type"] == ["fb_exchange_token"] and query["fb_exchange_token"] == ["access-token-1"]
-    else:
-        form = parse_qs(request.content.decode())
-        assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["refresh-token-1"]
+    form = parse_qs(request.content.decode())
+    assert form["grant_type"] == ["refresh_token"] and form["refresh_token"] == ["refresh-token-1"]
     if provider == "pipedrive":  # Pipedrive rotates refresh tokens
         assert connection.refresh_token == "pd-refresh-2"
     else:
@@ -360,7 +357,8 @@ def test_connections_list(api_client, user):
     assert [c["platform"] for c in body["items"]] == ["hubspot", "meta"]
     assert set(body["items"][1]) == {"id", "platform", "kind", "status", "scopes", "account_id", "account_name",
                                      "token_expires_at", "connected_at", "connected_by", "last_refreshed_at",
-                                     "last_error"}
+                                     "last_error", "token_renewable", "reconnect_required", "reconnect_by",
+                                     "reconnect_reason"}
     assert body["items"][1]["kind"] == "ad" and body["items"][1]["scopes"] == ["ads_read"]
 
 
@@ -388,3 +386,23 @@ def test_rotate_secrets_reencrypts_with_the_newest_key(settings, tenant):
     settings.FERNET_KEYS = [new_key]  # the old key can go: everything opens with the new one
     assert connection.access_token == "access-token-1" and connection.refresh_token == "refresh-token-1"
     assert secret_decrypt(connection.refresh_token_encrypted) == "refresh-token-1"
+
+
+def test_meta_with_a_business_login_configuration_gets_a_non_expiring_system_user_token(
+        api_client, anon_client, user, respx_mock, settings):
+    """Facebook Login for Business: `config_id` instead of scopes; its system-user token has no expiry, so it is
+    kept as is (no long-lived exchange) and the connection needs no reconnect."""
+    settings.META_LOGIN_CONFIG_ID = "987654321"
+    body = authorize(api_client, "meta")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(body["authorization_url"]).query).items()}
+    assert query["config_id"] == "987654321" and "scope" not in query
+    graph = f"https://graph.facebook.com/{DEFAULT_VERSIONS['meta']}"
+    token = respx_mock.get(f"{graph}/oauth/access_token").respond(200, json={
+        "access_token": "EAAsystemuser", "token_type": "bearer"})
+    respx_mock.get(f"{graph}/me").respond(200, json={"id": "61550", "name": "Stratum System User"})
+    respx_mock.get(f"{graph}/me/permissions").respond(200, json={"data": [
+        {"permission": "ads_management", "status": "granted"}]})
+    connection = callback(anon_client, "meta", body["state"]).json()
+    assert token.call_count == 1  # the code exchange only: nothing to re-exchange
+    assert connection["token_expires_at"] is None and connection["reconnect_by"] is None
+    assert connection["reconnect_required"] is False and connection["account_name"] == "Stratum System User"
