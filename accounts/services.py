@@ -17,8 +17,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from billing.gates import limit_enforce
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
+from stratum.api.entitlements import limit_enforce
 from stratum.api.exceptions import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from stratum.api.permissions import ROLE_OWNER, SCOPES
 
