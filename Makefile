@@ -28,6 +28,8 @@ migrate: install
 
 # Links in the e-mails the seed and the server send point at this server unless FRONTEND_URL says otherwise.
 seed run: export FRONTEND_URL ?= http://127.0.0.1:$(PORT)
+# ... and the mail they send lands as files under var/mail, not as ~1,300 lines on the console.
+seed run: export EMAIL_BACKEND ?= django.core.mail.backends.filebased.EmailBackend
 
 seed: migrate
 	$(PY) manage.py seed_demo

@@ -26,6 +26,23 @@ class UserDirectorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class UserEntrySerializer(serializers.Serializer):
+    """The schema of `GET /users` entries: id, name, role and is_active for every member; the rest only for owners
+    and admins (one schema, not a oneOf: a full record would match both shapes)."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    role = serializers.ChoiceField(ROLES)
+    is_active = serializers.BooleanField()
+    email = serializers.EmailField(required=False, help_text="Owners and admins only.")
+    phone = serializers.CharField(required=False, help_text="Owners and admins only.")
+    tenant_id = serializers.UUIDField(required=False, allow_null=True, help_text="Owners and admins only.")
+    is_verified = serializers.BooleanField(required=False, help_text="Owners and admins only.")
+    preferences = serializers.JSONField(required=False, help_text="Owners and admins only.")
+    created_at = serializers.DateTimeField(required=False, help_text="Owners and admins only.")
+    last_login = serializers.DateTimeField(required=False, allow_null=True, help_text="Owners and admins only.")
+
+
 class RegisterSerializer(StrictSerializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)

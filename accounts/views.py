@@ -1,7 +1,7 @@
 """Auth, users, tenant settings and API keys. Views parse, call one service/selector, serialize."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -133,17 +133,14 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
             return s.UserDirectorySerializer
         return s.UserSerializer
 
-    @extend_schema(tags=["users"], responses={200: PolymorphicProxySerializer(
-        component_name="UserOrDirectoryEntry", serializers=[s.UserSerializer, s.UserDirectorySerializer],
-        resource_type_field_name=None, many=True)},
-        description="Owners and admins get full records; other members a directory (id, name, role, is_active).")
+    @extend_schema(tags=["users"], responses={200: s.UserEntrySerializer(many=True)},
+                   description="Owners and admins get full records; other members a directory (id, name, role, "
+                               "is_active).")
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(tags=["users"], responses={200: PolymorphicProxySerializer(
-        component_name="UserOrDirectoryEntry", serializers=[s.UserSerializer, s.UserDirectorySerializer],
-        resource_type_field_name=None)},
-        description="Owners and admins get the full record; other members a directory entry.")
+    @extend_schema(tags=["users"], responses={200: s.UserEntrySerializer},
+                   description="Owners and admins get the full record; other members a directory entry.")
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
 

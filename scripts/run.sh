@@ -18,6 +18,9 @@ fi
 pids+=($!)
 
 echo "Stratum on http://127.0.0.1:${PORT}  (API docs: /docs, admin: /admin/, health: /health)"
+case "${EMAIL_BACKEND:-}" in
+  *filebased*) echo "E-mail is written to files under ${EMAIL_FILE_PATH:-var/mail}/ (one .log file per connection)";;
+esac
 if [ "${DEBUG:-1}" = "0" ]; then
   "$BIN/python" manage.py collectstatic --noinput >/dev/null
   "$BIN/gunicorn" stratum.wsgi:application --bind "127.0.0.1:${PORT}" --workers "${WEB_CONCURRENCY:-2}" &

@@ -89,6 +89,14 @@ def features(*, email: str, raw: dict, events: float | None = None) -> list[floa
             float(bool(raw.get("company"))), float(bool(raw.get("job_title") or raw.get("phone")))]
 
 
+def model_contributions(model: dict, row: list[float]) -> dict[str, float]:
+    """Each feature's share of the lead's log-odds (coefficient × standardised value), and the intercept: they add
+    up to the logit of the model's score, as the formula's three components add up to its score."""
+    parts = {name: round(c * (x - m) / s, 4) for name, c, x, m, s in
+             zip(model["features"], model["coef"], row, model["mean"], model["scale"], strict=False)}
+    return {"intercept": round(model["intercept"], 4), **parts}
+
+
 def model_score(model: dict, row: list[float]) -> float:
     """The conversion probability of a stored model for one feature row (as predict_proba computes it)."""
     z = model["intercept"] + sum(c * (x - m) / s for c, x, m, s in

@@ -297,6 +297,12 @@ class CreativeSubmission(TenantOwned):
     media_filename = models.CharField(max_length=255, blank=True)
     media_size = models.BigIntegerField(null=True, blank=True)
     media_content_type = models.CharField(max_length=100, blank=True)
+    media_width = models.PositiveIntegerField(null=True, blank=True)
+    media_height = models.PositiveIntegerField(null=True, blank=True)
+    media_thumbnail = models.FileField(upload_to=creative_upload_path, max_length=300, blank=True)
+    # A creative given by URL: "pending" until a worker fetched it, then "fetched" or "failed" (media_error says why).
+    media_fetch_status = models.CharField(max_length=16, blank=True)
+    media_error = models.CharField(max_length=300, blank=True)
     ad_script = models.TextField(blank=True)
     headline = models.CharField(max_length=255, blank=True)
     primary_text = models.TextField(blank=True)

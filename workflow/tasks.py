@@ -9,8 +9,9 @@ from django.utils import timezone
 from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
-from .models import Alert, Client, Lead
+from .models import Alert, Client, CreativeSubmission, Lead
 from .services.alert_runs import alert_run, alert_slot
+from .services.creatives import creative_media_fetch as fetch
 from .services.leads import lead_model_fit as fit
 
 logger = logging.getLogger(__name__)
@@ -56,3 +57,16 @@ def lead_models_fit_nightly() -> int:
         lead_model_fit.delay(client_id=str(client_id), tenant_id=str(tenant_id))
         count += 1
     return count
+
+
+@shared_task(acks_late=True)
+def creative_media_fetch(*, tenant_id: str, submission_id: str) -> str | None:
+    """Fetches a creative given by URL once (type, size, dimensions, thumbnail); a repeat does nothing."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        submission = CreativeSubmission.objects.filter(pk=submission_id).first()
+        if submission is None:
+            return None
+        return fetch(tenant=tenant, submission=submission).media_fetch_status

@@ -21,6 +21,7 @@ urlpatterns = [
     path("tasks/comments/<uuid:comment_id>", comment_detail, name="task-comment-detail"),
     path("leadscoring/score", leads.LeadScoreView.as_view(), name="leadscoring-score"),
     path("leadscoring/config", leads.LeadScoringConfigView.as_view(), name="leadscoring-config"),
+    path("leadscoring/refit", leads.LeadScoringRefitView.as_view(), name="leadscoring-refit"),
     path("reports/growth", reports.GrowthReportView.as_view(), name="reports-growth"),
     path("reports/performance", reports.PerformanceReportView.as_view(), name="reports-performance"),
     *router.urls,

@@ -173,14 +173,18 @@ class SegmentCompiler:
         self._count_node(path)
         if depth > MAX_DEPTH:
             return self._fail(path, f"Conditions may nest at most {MAX_DEPTH} levels deep.")
+        if isinstance(node, list):  # the rules' grammar: a plain list means all must hold
+            return self._group({"operator": "and", "rules": node}, path, depth, key=None)
         if not isinstance(node, dict):
             return self._fail(path, "Must be an object (a group, a rule or a negation).")
         if "not" in node:
             if set(node) != {"not"}:
                 return self._fail(path, "A negation has only the key 'not'.")
             return ~self._node(node["not"], f"{path}.not", depth + 1)
-        if "rules" in node or ("operator" in node and "field" not in node and "event_type" not in node):
-            return self._group(node, path, depth)  # {operator} without a field is a group, bad operator or not
+        if "rules" in node or "conditions" in node or (
+                "operator" in node and "field" not in node and "event_type" not in node):
+            # {operator} without a field is a group, bad operator or not; `conditions` is the rules' word for `rules`
+            return self._group(node, path, depth, key="conditions" if "conditions" in node else "rules")
         self.rule_count += 1
         if self.rule_count > MAX_RULES:
             self._limit(path, f"At most {MAX_RULES} rules per segment.")
@@ -188,17 +192,23 @@ class SegmentCompiler:
             return self._event_rule(node, path)
         return self._field_rule(node, path, self.scope, field_for)
 
-    def _group(self, node, path: str, depth: int) -> Q:
-        unknown = set(node) - {"operator", "rules"}
+    def _group(self, node, path: str, depth: int, key: str | None = "rules") -> Q:
+        """A group: `{operator, rules}`, the same with `conditions` (the rules' grammar), or a plain list (key None:
+        its items sit at `path[i]`)."""
+        children_key = key or "rules"
+        unknown = set(node) - {"operator", children_key}
         if unknown:
-            return self._fail(f"{path}.{sorted(unknown)[0]}", "Unknown key in a group (operator, rules).")
+            if {"rules", "conditions"} <= set(node):
+                return self._fail(f"{path}.conditions", "Give a group's children as rules or as conditions, not both.")
+            return self._fail(f"{path}.{sorted(unknown)[0]}", f"Unknown key in a group (operator, {children_key}).")
         operator = node.get("operator", "and")
         if operator not in ("and", "or"):
             self._fail(f"{path}.operator", "A group's operator is 'and' or 'or'.")
-        rules = node.get("rules")
+        rules = node.get(children_key)
+        where = f"{path}.{key}" if key else path
         if not isinstance(rules, list) or not rules:
-            return self._fail(f"{path}.rules", "Must be a non-empty list of rules.")
-        parts = [self._node(rule, f"{path}.rules[{i}]", depth + 1) for i, rule in enumerate(rules)]
+            return self._fail(where, f"Must be a non-empty list of {children_key}.")
+        parts = [self._node(rule, f"{where}[{i}]", depth + 1) for i, rule in enumerate(rules)]
         combined = parts[0]
         for part in parts[1:]:
             combined = (combined | part) if operator == "or" else (combined & part)

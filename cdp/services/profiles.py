@@ -21,7 +21,7 @@ from ..identifiers import (
     normalize_value,
 )
 from ..models import Event, Identity, IdentityLink, IdentityRules, LifecycleStage, Profile, ProfileMerge
-from .ingest import MAX_TRAITS_BYTES, IngestItem, items_ingest, key_lock
+from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, items_ingest, key_lock
 from .resolution import PRIMARY_FIELDS, NoUsableIdentifier, profile_totals_refresh
 
 TRAIT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -110,7 +110,7 @@ def profile_unmerge(*, tenant, profile: Profile, merge_id=None, block_identifier
     identifier that caused the merge on the tenant's blocklist so it cannot merge the two again.
     """
     return atomic_retry(lambda: _unmerge(tenant=tenant, profile=profile, merge_id=merge_id,
-                                         block_identifier=block_identifier))
+                                         block_identifier=block_identifier), budget=TIME_BUDGET)
 
 
 def _merge_to_undo(*, tenant, profile_id, merge_id) -> ProfileMerge:
@@ -133,7 +133,7 @@ def _unmerge(*, tenant, profile: Profile, merge_id, block_identifier: bool) -> P
     snapshot = merge.snapshot or {}
     keys = Identity.objects.for_tenant(tenant).filter(pk__in=snapshot.get("identity_ids", [])) \
         .values_list("type", "value")
-    advisory_xact_locks(key_lock(tenant.pk, kind, value) for kind, value in keys)
+    advisory_xact_locks((key_lock(tenant.pk, kind, value) for kind, value in keys), timeout=LOCK_TIMEOUT)
     rows = {p.pk: p for p in Profile.objects.for_tenant(tenant).filter(pk__in=[merge.winner_id, merge.loser_id])
             .order_by("pk").select_for_update(no_key=True)}
     profile = rows[merge.winner_id]

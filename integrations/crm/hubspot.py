@@ -8,7 +8,8 @@ re-anchors the filter on the last modification time seen; `POST …/contacts/bat
 `POST …/contacts/batch/update` takes at most 100 inputs and answers 207 with `errors` on partial
 failure. Errors are `{"status": "error", "message", "category", "correlationId"}`; a 429 also names the
 limit it hit in `policyName` ("Usage details": SECONDLY / TEN_SECONDLY_ROLLING are burst limits worth
-waiting out; DAILY lasts until midnight in the portal's time zone, so the run is put off instead).
+waiting out; DAILY lasts until midnight in the portal's time zone, which Stratum does not know: the run stops
+there, is not retried into the same wall, and the next scheduled run picks up from the last cursor).
 """
 from __future__ import annotations
 
@@ -26,8 +27,6 @@ API = "https://api.hubapi.com/crm/v3/objects/contacts"
 SEARCH_LIMIT = 10_000
 HISTORY_BATCH = 50  # batch/read with propertiesWithHistory: at most 50 inputs (HubSpot CRM objects API, limits)
 BURST_POLICIES = {"SECONDLY": 1.0, "TEN_SECONDLY_ROLLING": 10.0}
-# The portal's time zone is unknown here: a run stopped by the daily limit comes back hourly until it resets.
-DAILY_RETRY_SECONDS = 3600.0
 
 
 def _ms(value: datetime) -> str:
@@ -65,8 +64,9 @@ class HubSpotConnector(CrmConnector):
             policy = str(body.get("policyName") or "") if isinstance(body, dict) else ""
             message = message or "HubSpot: rate limited"
             if policy == "DAILY":
-                return ConnectorRateLimited(f"{message} [daily limit: resumes after midnight in the portal's time zone]",
-                                            status=response.status_code, retry_after=DAILY_RETRY_SECONDS)
+                return ConnectorRateLimited(
+                    f"{message} [daily limit: the next scheduled sync resumes after midnight in the portal's time "
+                    "zone]", status=response.status_code, retryable=False)
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             return ConnectorRateLimited(message, status=response.status_code,
                                         retry_after=retry_after if retry_after is not None else BURST_POLICIES.get(policy))

@@ -66,14 +66,17 @@ def busy_reason(exc: BaseException) -> str | None:
 
 
 def atomic_retry(fn: Callable[[], T], *, attempts: int = 5, integrity_attempts: int = 0,
-                 base_delay: float = 0.02, max_delay: float = 0.5) -> T:
+                 base_delay: float = 0.02, max_delay: float = 0.5, budget: float | None = None) -> T:
     """Runs `fn()` in `transaction.atomic()`; a deadlock or serialization failure rolls it back and runs it again
     (at most `attempts` times in all, after a jittered exponential pause). `integrity_attempts` also retries that many
     IntegrityErrors (a concurrent insert of the same unique key, which the next attempt reads instead of inserting).
 
-    `fn` must be safe to run again: everything it wrote was rolled back. Inside an outer transaction the retry runs
+    `budget` (seconds) stops retrying once that much time has passed since the first attempt, so lock waits and
+    retries together stay within a request's time. `fn` must be safe to run again: everything it wrote was rolled
+    back. Inside an outer transaction the retry runs
     in a savepoint (the outer transaction keeps its locks, so a retry there may lose again: the bound holds)."""
     integrity_left = integrity_attempts
+    started = time.monotonic()
     for attempt in range(1, attempts + 1):
         try:
             with transaction.atomic():
@@ -84,7 +87,8 @@ def atomic_retry(fn: Callable[[], T], *, attempts: int = 5, integrity_attempts: 
             integrity_left -= 1
             logger.info("integrity conflict, attempt %d: retrying", attempt)
         except DatabaseError as exc:
-            if not is_retryable(exc) or attempt == attempts:
+            if not is_retryable(exc) or attempt == attempts or (
+                    budget is not None and time.monotonic() - started > budget):
                 raise
             logger.info("%s on attempt %d: retrying", sqlstate(exc), attempt)
         delay = min(max_delay, base_delay * (2 ** (attempt - 1)))

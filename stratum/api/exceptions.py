@@ -225,7 +225,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             detail = str(exc.detail.get("detail", "Invalid token."))
         code = UNAUTHORIZED
     elif isinstance(exc, exceptions.Throttled):
-        detail = f"Rate limit exceeded. Retry in {int(exc.wait or 1)} seconds."
+        state = getattr(getattr(context.get("request"), "_request", None), "_ratelimit_state", None)
+        why = f" ({state.refusal})" if state is not None else ""
+        detail = f"Rate limit exceeded{why}. Retry in {int(exc.wait or 1)} seconds."
         code = RATE_LIMITED
     elif isinstance(exc, exceptions.NotFound):
         detail, code = "Not found.", NOT_FOUND

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -78,6 +79,8 @@ class ApiResponseMiddleware:
             response["X-RateLimit-Limit"] = str(state.limit)
             response["X-RateLimit-Remaining"] = str(state.remaining)
             response["X-RateLimit-Reset"] = str(state.reset)
+            response["RateLimit-Policy"] = state.policy_header
+            response["RateLimit"] = state.header(time.time())
         return response
 
     def process_exception(self, request, exception):

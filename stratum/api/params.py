@@ -105,6 +105,8 @@ def parse_date_range(params, *, tz: str | None = "UTC", default_days: int = 30,
         start = end - dt.timedelta(days=default_days - 1)
     if start > end:
         _fail("start_date", "start_date must not be after end_date.")
+    if start > today:  # nothing can have happened yet: an empty answer would look like a real zero
+        _fail("start_date", f"The range lies wholly in the future (today is {today.isoformat()}).")
     if (end - start).days + 1 > max_days:
         _fail("end_date", f"The range may span at most {max_days} days.")
     return DateRange(start, end)

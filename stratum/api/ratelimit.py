@@ -1,10 +1,15 @@
-"""Per-tier rate limiting: a token bucket per tenant (per IP when anonymous), atomic in Redis.
+"""Per-tier rate limiting: the tier's requests per minute, and its burst, atomic in Redis.
 
-Bucket capacity = the tier's burst; refill = the tier's requests per minute. One Lua script does
-read-refill-take-write atomically. Without Redis (or when Redis is down) the same bucket runs in
-this process's memory under a lock — limits then hold per process, which is the documented
-degraded mode; requests are never refused because the limiter's store is unavailable.
+Two limits, checked and taken together by one Lua script: the **minute quota** (at most `per_minute` requests in
+each clock minute, a counter per minute) and the **burst** (a token bucket of `burst` tokens refilled at
+`per_minute`/60 per second, so requests cannot all arrive at once). A request is allowed when both allow it and
+then counts against both. The `X-RateLimit-*` headers describe the minute quota only — Limit (requests per
+minute), Remaining (left this minute) and Reset (Unix time the minute ends) — so they are one consistent thing,
+as the reference's example shows (300, 295, …); the IETF `RateLimit-Policy` / `RateLimit` headers list both
+limits. Without Redis (or when Redis is down) the same limits run in this process's memory under a lock — limits
+then hold per process, the documented degraded mode; requests are never refused because the store is unavailable.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,49 +27,84 @@ logger = logging.getLogger("stratum.ratelimit")
 
 LUA_TOKEN_BUCKET = """
 local key = KEYS[1]
+local window_key = KEYS[2]
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
+local per_minute = tonumber(ARGV[4])
 local state = redis.call('HMGET', key, 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil then tokens = capacity; ts = now end
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local used = tonumber(redis.call('GET', window_key) or '0')
 local allowed = 0
-if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+if tokens >= 1 and used < per_minute then
+  tokens = tokens - 1
+  used = redis.call('INCR', window_key)
+  redis.call('EXPIRE', window_key, 61)
+  allowed = 1
+end
 -- ts is stored as it came (tostring keeps 14 digits: a Unix time with microseconds lost some, and the next call
 -- saw time run backwards and took a fraction of a token too many)
 redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'ts', ARGV[3])
 redis.call('EXPIRE', key, math.ceil(capacity / rate) + 60)
-return {allowed, tostring(tokens)}
+return {allowed, string.format('%.17g', tokens), used}
 """
 
 
 @dataclass
 class RateLimitState:
-    limit: int
-    remaining: int
-    reset: int
+    limit: int  # requests per minute (the X-RateLimit-* headers describe this quota)
+    remaining: int  # left in this clock minute
+    reset: int  # Unix time this minute ends
     allowed: bool
     retry_after: int
+    burst: int = 0  # the burst bucket's capacity, its tokens left and seconds until it is full again
+    burst_remaining: int = 0
+    burst_reset_seconds: int = 0
+
+    @property
+    def refusal(self) -> str:
+        """Which limit refused the request, in words (the 429's detail)."""
+        if self.remaining <= 0:
+            return f"the {self.limit} requests of this minute are used up"
+        return f"burst: at most {self.burst} requests at once, refilled at {self.limit} per minute"
+
+    @property
+    def policy_header(self) -> str:
+        """IETF RateLimit-Policy: the minute quota, and the burst (its tokens over the time it takes to refill)."""
+        refill = max(1, math.ceil(self.burst * 60 / self.limit)) if self.limit else 0
+        return f'"minute";q={self.limit};w=60, "burst";q={self.burst};w={refill}'
+
+    def header(self, now: float) -> str:
+        """IETF RateLimit: what is left of each policy and the seconds until it resets."""
+        return (f'"minute";r={self.remaining};t={max(0, self.reset - int(now))}, '
+                f'"burst";r={self.burst_remaining};t={self.burst_reset_seconds}')
 
 
 _local_lock = threading.Lock()
 _local_buckets: dict[str, tuple[float, float]] = {}
+_local_windows: dict[str, int] = {}
 _redis_script = None
 
 
-def _take_local(key: str, capacity: int, rate: float, now: float) -> tuple[bool, float]:
+def _take_local(key: str, window_key: str, capacity: int, rate: float, now: float,
+                per_minute: int) -> tuple[bool, float, int]:
     with _local_lock:
         tokens, ts = _local_buckets.get(key, (float(capacity), now))
         tokens = min(capacity, tokens + (now - ts) * rate)
-        allowed = tokens >= 1
+        used = _local_windows.get(window_key, 0)
+        allowed = tokens >= 1 and used < per_minute
         if allowed:
             tokens -= 1
+            used += 1
+            _local_windows[window_key] = used
         _local_buckets[key] = (tokens, now)
-        if len(_local_buckets) > 100_000:
+        if len(_local_buckets) > 100_000 or len(_local_windows) > 100_000:
             _local_buckets.clear()
-        return allowed, tokens
+            _local_windows.clear()
+        return allowed, tokens, used
 
 
 def _redis_client():
@@ -80,30 +120,40 @@ def _redis_client():
 def reset_local_buckets() -> None:
     with _local_lock:
         _local_buckets.clear()
+        _local_windows.clear()
 
 
 def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
     global _redis_script
     now = time.time()
     rate = per_minute / 60.0
+    minute = int(now // 60)
+    window_key = f"{key}:m:{minute}"
     client = _redis_client() if breaker.allows() else None
-    allowed, tokens = None, None
+    allowed, tokens, used = None, None, None
     if client is not None:
         try:
             if _redis_script is None:
                 _redis_script = client.register_script(LUA_TOKEN_BUCKET)
             prefix = settings.CACHES["default"].get("KEY_PREFIX", "stratum")
-            result = _redis_script(keys=[f"{prefix}:rl:{key}"], args=[burst, rate, now], client=client)
-            allowed, tokens = bool(int(result[0])), float(result[1])
-        except Exception as exc:  # Redis down: degrade to the in-process bucket (Redis skipped for a few seconds)
+            result = _redis_script(keys=[f"{prefix}:rl:{key}", f"{prefix}:rl:{window_key}"],
+                                   args=[burst, rate, now, per_minute], client=client)
+            allowed, tokens, used = bool(int(result[0])), float(result[1]), int(result[2])
+        except Exception as exc:  # Redis down: degrade to the in-process limits (Redis skipped for a few seconds)
             breaker.failed("rate limiter", exc)
             _redis_script = None
     if allowed is None:
-        allowed, tokens = _take_local(key, burst, rate, now)
-    remaining = max(0, int(math.floor(tokens)))
-    reset = int(now + math.ceil((burst - tokens) / rate)) if tokens < burst else int(now)
-    retry_after = 0 if allowed else max(1, int(math.ceil((1 - tokens) / rate)))
-    return RateLimitState(limit=per_minute, remaining=remaining, reset=reset, allowed=allowed, retry_after=retry_after)
+        allowed, tokens, used = _take_local(key, window_key, burst, rate, now, per_minute)
+    window_end = (minute + 1) * 60
+    retry_after = 0
+    if not allowed:
+        waits = [math.ceil((1 - tokens) / rate)] if tokens < 1 else []
+        if used >= per_minute:
+            waits.append(math.ceil(window_end - now))
+        retry_after = max(1, *waits) if waits else 1
+    return RateLimitState(limit=per_minute, remaining=max(0, per_minute - used), reset=window_end, allowed=allowed,
+                          retry_after=retry_after, burst=burst, burst_remaining=max(0, int(math.floor(tokens))),
+                          burst_reset_seconds=max(0, math.ceil((burst - tokens) / rate)))
 
 
 # Staff may set one tenant's own limits for a contract (Tenant.limit_overrides, via the staff console or the

@@ -1,5 +1,7 @@
 """Cross-cutting API behaviour: error format, body limits, health, rate limits, tenancy, outbox, schema."""
 import json
+import re
+import time
 
 import pytest
 from django.db import connection
@@ -95,9 +97,13 @@ class TestHealth:
 class TestRateLimits:
     def test_headers_on_every_api_response(self, api_client):
         response = api_client.get("/api/v1/users/me")
+        # the three headers describe one thing, the minute quota: 1,000 a minute, 999 left, reset when it ends
         assert response["X-RateLimit-Limit"] == "1000"
-        assert int(response["X-RateLimit-Remaining"]) == 99
-        assert int(response["X-RateLimit-Reset"]) > 0
+        assert int(response["X-RateLimit-Remaining"]) == 999
+        reset = int(response["X-RateLimit-Reset"])
+        assert reset % 60 == 0 and 0 < reset - time.time() <= 60
+        assert response["RateLimit-Policy"] == '"minute";q=1000;w=60, "burst";q=100;w=6'
+        assert re.fullmatch(r'"minute";r=999;t=\d+, "burst";r=99;t=1', response["RateLimit"]), response["RateLimit"]
         unauthenticated = APIClient().get("/api/v1/users/me")
         assert unauthenticated.status_code == 401 and unauthenticated["X-RateLimit-Limit"] == "60"
 
@@ -108,9 +114,24 @@ class TestRateLimits:
         statuses = [client.get("/api/v1/users/me").status_code for _ in range(20)]
         assert statuses == [200] * 20
         response = client.get("/api/v1/users/me")
-        assert_error(response, 429, "RATE_LIMITED")
+        body = assert_error(response, 429, "RATE_LIMITED")
         assert int(response["Retry-After"]) >= 1
-        assert response["X-RateLimit-Limit"] == "60" and response["X-RateLimit-Remaining"] == "0"
+        # the minute still has 40 of its 60; the burst refused, and the answer says which
+        assert response["X-RateLimit-Limit"] == "60" and response["X-RateLimit-Remaining"] == "40"
+        assert "burst: at most 20 requests at once" in body["detail"]
+        assert response["RateLimit"].endswith('"burst";r=0;t=' + response["RateLimit"].rsplit("=", 1)[1])
+
+    def test_the_minute_quota_is_enforced_too(self, user, settings):
+        """A burst as large as the quota: the minute's requests run out first, and the 429 says so."""
+        user.tenant.limit_overrides = {"api_requests_per_minute": 10, "api_burst": 50}
+        user.tenant.save(update_fields=["limit_overrides"])
+        client = client_for(user)
+        remaining = [int(client.get("/api/v1/users/me")["X-RateLimit-Remaining"]) for _ in range(10)]
+        assert remaining == list(range(9, -1, -1))
+        response = client.get("/api/v1/users/me")
+        body = assert_error(response, 429, "RATE_LIMITED")
+        assert "the 10 requests of this minute are used up" in body["detail"]
+        assert 1 <= int(response["Retry-After"]) <= 60
 
     def test_limits_are_per_tenant(self, user):
         user.tenant.plan = "starter"

@@ -131,7 +131,8 @@ def test_rate_limit_follows_the_tier(db, plan):
     response = client.get("/api/v1/features")
     per_minute, burst = EXPECTED_RATES[plan]
     assert response["X-RateLimit-Limit"] == per_minute
-    assert int(response["X-RateLimit-Remaining"]) == burst - 1
+    assert int(response["X-RateLimit-Remaining"]) == int(per_minute) - 1  # the minute quota, as Limit
+    assert f'"burst";q={burst};' in response["RateLimit-Policy"]
 
 
 def _gated_routes():

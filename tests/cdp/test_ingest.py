@@ -192,9 +192,10 @@ def test_a_lock_wait_past_the_bound_is_503_with_retry_after(api_client, tenant, 
     why, with Retry-After."""
     import psycopg
 
+    from cdp.services import ingest
     from cdp.services.ingest import key_lock
 
-    monkeypatch.setattr(kernel_db, "DEFAULT_LOCK_TIMEOUT", 0.3)
+    monkeypatch.setattr(ingest, "LOCK_TIMEOUT", 0.3)
     settings = connection.settings_dict
     with psycopg.connect(host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432,
                          user=settings["USER"], password=settings["PASSWORD"] or None,

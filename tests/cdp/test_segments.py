@@ -263,6 +263,24 @@ class TestApi:
         assert_error(api_client.post(f"{URL}/preview", {"conditions": {"operator": "and", "rules": [
             rule("traits.ltv", "greater_than", "x")]}}, format="json"), 422)
 
+    def test_the_rules_grammar_is_understood_and_read_back_as_written(self, api_client, scoped, people):
+        """One vocabulary for segments and automation rules: a plain list (all must hold) and `{operator,
+        conditions}` groups mean what `{operator, rules}` means, and a segment reads back as it was written."""
+        ltv, customer = rule("traits.ltv", "greater_than", 100), rule("lifecycle_stage", "equals", "customer")
+        for conditions in ([ltv, customer], {"operator": "and", "conditions": [ltv, customer]},
+                           {"operator": "and", "rules": [ltv, {"operator": "or", "conditions": [customer]}]}):
+            preview = api_client.post(f"{URL}/preview", {"conditions": conditions}, format="json").json()
+            assert preview.get("estimated_size") == 2, (conditions, preview)
+        created = api_client.post(URL, {"name": "As written", "conditions": [ltv, customer]}, format="json")
+        assert created.status_code == 201, created.content
+        assert api_client.get(f"{URL}/{created.json()['id']}").json()["conditions"] == [ltv, customer]
+        both = assert_error(api_client.post(f"{URL}/preview", {"conditions": {"operator": "and", "rules": [ltv],
+                                                                              "conditions": [ltv]}}, format="json"), 422)
+        assert list(both["errors"]) == ["conditions.conditions"]
+        bad = assert_error(api_client.post(f"{URL}/preview", {"conditions": [ltv, rule("traits.ltv", "bigger", 1)]},
+                                           format="json"), 422)
+        assert list(bad["errors"]) == ["conditions[1].operator"]
+
     def test_plan_limit(self, api_client, tenant):
         tenant.plan = "starter"
         tenant.save()

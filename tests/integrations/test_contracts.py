@@ -315,7 +315,7 @@ def test_hubspot_pull_reads_history_in_batches_of_50(tenant, hubspot):
     assert reads == [50, 50, 50, 50, 20] or (max(reads) <= 50 and sum(reads) == 120)
 
 
-def test_hubspot_429_policies_secondly_waits_daily_defers(tenant, respx_mock, waits):
+def test_hubspot_429_policies_secondly_waits_daily_stops(tenant, respx_mock, waits):
     with tenant_scope(tenant):
         connector = HubSpotConnector(ConnectionFactory(tenant=tenant, provider="hubspot"))
     secondly = {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
@@ -332,8 +332,8 @@ def test_hubspot_429_policies_secondly_waits_daily_defers(tenant, respx_mock, wa
         assert waits == [1.0] and route.call_count == 2
         with pytest.raises(ConnectorRateLimited) as exc:
             connector.push_contacts([ContactUpdate(external_id="1", values={"email": "a@example.com"})])
-    assert exc.value.retry_after == 3600.0 and "daily limit" in str(exc.value)
-    assert waits == [1.0] and route.call_count == 3  # the daily limit is not slept through
+    assert exc.value.retryable is False and "daily limit" in str(exc.value)
+    assert waits == [1.0] and route.call_count == 3  # the daily limit is neither slept through nor retried
 
 
 # --- Meta -----------------------------------------------------------------------------------------
@@ -409,3 +409,38 @@ def test_requests_mention_no_unused_query_token(connect, respx_mock):
     route = respx_mock.get(f"{graph}/me/adaccounts").respond(200, json={"data": []})
     MetaConnector(connect("meta")).list_accounts()
     assert "access_token" not in parse_qs(urlsplit(str(route.calls[0].request.url)).query)
+
+
+def test_meta_answers_2635_to_an_expired_marketing_api_version_and_not_to_the_default(connect, respx_mock, settings):
+    """Meta's documented answer to a call on an expired Marketing API version (error #2635), recorded; the table
+    decides which versions are expired, so the default must not be one."""
+    def graph(request: httpx.Request) -> httpx.Response:
+        version = request.url.path.split("/")[1]
+        row = version_row("meta", version)
+        if row is None or (row.sunset is not None and row.sunset <= datetime.now(UTC).date()):
+            return contracts.meta_error(2635, f"(#2635) You are calling a deprecated version of the Ads API. Please "
+                                              f"update to the latest version: {DEFAULT_VERSIONS['meta']}.")
+        return httpx.Response(200, json={"data": [], "paging": {"cursors": {}}})
+
+    respx_mock.route(host="graph.facebook.com").mock(side_effect=graph)
+    connector = MetaConnector(connect("meta"))
+    assert connector.list_accounts() == []
+    settings.META_GRAPH_VERSION = "v21.0"
+    with pytest.raises(ConnectorError) as exc:
+        connector.list_accounts()
+    assert exc.value.code == "PLATFORM_REJECTED" and "(code 2635)" in str(exc.value)
+
+
+def test_a_hubspot_daily_limit_fails_the_run_once_with_its_reason(tenant, respx_mock):
+    from integrations.crm.services import crm_sync_run
+    from integrations.models import CrmSyncRun
+
+    daily = {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT",
+             "correlationId": "c3", "policyName": "DAILY", "groupName": "publicapi:app-api-calls"}
+    search = respx_mock.post(f"{HUBSPOT}/search").respond(429, json=daily)
+    with tenant_scope(tenant):
+        connection = ConnectionFactory(tenant=tenant, provider="hubspot")
+        run = CrmSyncRun.objects.create(tenant=tenant, connection=connection, provider="hubspot", direction="pull")
+        run = crm_sync_run(tenant=tenant, run_id=str(run.pk))
+    assert run.status == "failed" and run.attempts == 1 and search.call_count == 1
+    assert "daily limit" in run.error

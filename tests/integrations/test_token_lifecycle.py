@@ -1,9 +1,12 @@
 """Token lifecycle as users see it: when access ends, why a reconnect is needed, and a notice ahead of time."""
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts.models import Notification
@@ -106,3 +109,30 @@ def test_an_unrenewable_token_is_kept_until_it_really_expires(user, respx_mock):
     connections_refresh_expiring()
     soon.refresh_from_db()
     assert soon.status == "expired" and "system-user token" in soon.last_error
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="needs PostgreSQL row locks")
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_at_once_send_one_notice(user):
+    """Four threads run the notice job together (each its own database connection): the row lock lets one send."""
+    now = timezone.now()
+    ConnectionFactory(tenant=user.tenant, provider="meta", token_expires_at=now + timedelta(days=5))
+    start = threading.Barrier(4)
+    sent: list[int] = []
+
+    def scheduler():
+        try:
+            start.wait(10)
+            sent.append(connections_notify_expiring(now=now))
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(sent) == [0, 0, 0, 1]
+    with tenant_scope(user.tenant):
+        assert Notification.objects.count() == 1

@@ -1,7 +1,9 @@
 """Creative submissions: URL or upload (type by content), review task, approve/reject by client admins."""
 import io
 
+import httpx
 import pytest
+import respx
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -77,6 +79,18 @@ def test_upload_is_typed_by_content_and_downloadable(team, tenant, media_root):
     assert download.status_code == 200 and b"".join(download.streaming_content) == content
     assert download["Content-Type"] == "image/png"
     assert_error(team.api("outsider").get(f"/api/v1/creative-submissions/{creative['id']}/media"), 404)
+
+
+@pytest.mark.parametrize("name, shown", [("polyglot.html", "polyglot.png"), ("banner.PNG", "banner.png"),
+                                         ("no-extension", "no-extension.png"), (".htaccess", ".htaccess.png"),
+                                         ("x.svg.html", "x.svg.png")])
+def test_the_download_name_takes_the_extension_of_the_detected_type(team, media_root, name, shown):
+    """A PNG named polyglot.html is served as image/png and must not download as .html either."""
+    creative = data(upload(team, png_bytes(), name=name))
+    assert creative["media_filename"] == shown
+    download = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/media")
+    assert download["Content-Type"] == "image/png"
+    assert f'filename="{shown}"' in download["Content-Disposition"]
 
 
 @pytest.mark.parametrize("content, name", [
@@ -159,3 +173,65 @@ def test_list_sort_and_created_range(team, tenant, time_machine):
     assert names("created_to=2026-03-01") == ["Bravo"]
     for query in ("sort=size", "order=up", "created_from=2026-02-30", "created_from=2026-03-03&created_to=2026-03-01"):
         assert_error(api.get(f"/api/v1/creative-submissions?{query}"), 422, "VALIDATION_ERROR")
+
+
+@pytest.fixture
+def fetched(team, monkeypatch, django_capture_on_commit_callbacks):
+    """Submits a URL creative and lets the worker fetch it: the host resolves to `address`, respx answers."""
+    from stratum.api import net
+
+    def run(response, *, address="93.184.215.14", url=SPEC["media_url"], **body):
+        monkeypatch.setattr(net, "resolve", lambda host, port: [address])
+        with respx.mock(assert_all_called=False) as mock:
+            route = mock.get(url).mock(return_value=response)
+            with django_capture_on_commit_callbacks(execute=True):
+                created = submit(team, media_url=url, **body)
+            assert created.status_code == 201, created.content
+        return data(team.api("viewer").get(f"/api/v1/creative-submissions/{data(created)['id']}")), route
+    return run
+
+
+def test_a_url_creative_is_fetched_once_for_its_real_type_size_dimensions_and_a_thumbnail(team, fetched):
+    buffer = io.BytesIO()
+    Image.new("RGB", (1200, 628), (10, 120, 200)).save(buffer, format="PNG")
+    content = buffer.getvalue()
+    # the URL says .jpg and the server says image/jpeg; the bytes are a PNG
+    creative, route = fetched(httpx.Response(200, content=content, headers={"Content-Type": "image/jpeg"}))
+    assert route.call_count == 1
+    assert (creative["media_fetch_status"], creative["media_error"]) == ("fetched", "")
+    assert (creative["media_content_type"], creative["media_size"]) == ("image/png", len(content))
+    assert (creative["media_width"], creative["media_height"]) == (1200, 628)
+    assert creative["media_filename"] == "banner.png" and creative["media_url"] == SPEC["media_url"]
+    thumbnail = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/thumbnail")
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/png"
+    with Image.open(io.BytesIO(b"".join(thumbnail.streaming_content))) as preview:
+        assert preview.size == (320, 167)
+    assert creative["thumbnail_url"].endswith(f"/api/v1/creative-submissions/{creative['id']}/thumbnail")
+    assert_error(team.api("outsider").get(f"/api/v1/creative-submissions/{creative['id']}/thumbnail"), 404)
+
+    from workflow.models import CreativeSubmission as Model
+    from workflow.services.creatives import creative_media_fetch
+
+    submission = Model.objects.unscoped().get(pk=creative["id"])
+    assert creative_media_fetch(tenant=submission.tenant, submission=submission).media_fetch_status == "fetched"
+    assert route.call_count == 1  # idempotent: a repeated task fetches nothing
+
+
+@pytest.mark.parametrize("response, address, error", [
+    (httpx.Response(404), "93.184.215.14", "The URL answered HTTP 404."),
+    (httpx.Response(200, content=b"<html><script>alert(1)</script></html>"), "93.184.215.14",
+     "The URL's content is unknown content; allowed:"),
+    (httpx.Response(200, content=b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64), "93.184.215.14",
+     "An image creative cannot be video/mp4."),
+    (httpx.Response(200, content=b"x"), "10.0.0.7", "Refused to fetch the URL:"),  # DNS points inside
+])
+def test_a_url_that_cannot_be_fetched_says_why_and_keeps_nothing(team, fetched, response, address, error):
+    creative, _ = fetched(response, address=address)
+    assert creative["media_fetch_status"] == "failed" and creative["media_error"].startswith(error), creative
+    assert creative["media_size"] is None and creative["thumbnail_url"] is None
+    assert creative["status"] == "pending"  # the review goes on; the reviewer sees why there is no preview
+
+
+def test_an_upload_is_not_fetched(team, fetched):
+    created = data(upload(team, png_bytes()))
+    assert created["media_fetch_status"] == "" and created["thumbnail_url"] is None

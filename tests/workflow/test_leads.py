@@ -1,4 +1,6 @@
 """Lead scoring: the documented formula, the per-client logistic regression, the API."""
+import math
+
 import pytest
 
 from tests.helpers import assert_error
@@ -107,10 +109,10 @@ def test_config_weights_rescore(team, tenant):
     assert_error(team.api("admin").get("/api/v1/leadscoring/config"), 422)
 
 
-def labelled_leads(tenant, client, count):
+def labelled_leads(tenant, client, count, start=0):
     """Leads whose conversion follows form submissions and page views, with some noise."""
     rows = []
-    for i in range(count):
+    for i in range(start, start + count):
         converted = i % 3 == 0
         forms = (1 + i % 3) if converted else (1 if i % 7 == 0 else 0)
         views = (8 + i % 9) if converted else (2 + i % 11)
@@ -138,7 +140,45 @@ def test_model_is_fitted_once_there_are_enough_labelled_leads(team, tenant, scop
                          raw_data={"page_views": 15, "time_on_site": 450, "form_submissions": 3})
     cold, _ = lead_score(tenant=tenant, client=team.brand, email="cold@gmail.com", raw_data={"page_views": 2})
     assert keen.scored_with == "logistic_regression" and keen.score > 0.8 > 0.2 > cold.score
-    assert set(keen.value) == {"engagement_score", "demographic_score", "behavioral_score"}
+    assert set(keen.value) == {"engagement_score", "demographic_score", "behavioral_score", "model_contributions"}
+    # the contributions explain the score: they add up to its log-odds
+    contributions = keen.value["model_contributions"]
+    assert set(contributions) == {"intercept", *leadscoring.FEATURES}
+    logit = sum(contributions.values())
+    assert abs(1 / (1 + math.exp(-logit)) - keen.score) < 0.001
+
+
+def test_the_model_is_exposed_refitted_on_demand_and_weights_say_where_they_apply(team, tenant, scoped):
+    url = f"/api/v1/leadscoring/config?client_id={team.brand.pk}"
+    refit = f"/api/v1/leadscoring/refit?client_id={team.brand.pk}"
+    formula = data(team.api("viewer").get(url))
+    assert formula["model"] is None and formula["weights_apply_to"] == "formula"
+    labelled_leads(tenant, team.brand, 150)
+    assert_error(team.api("member").post(refit), 403)
+    assert_error(team.api("outsider").post(refit), 404)
+    response = team.api("admin").post(refit)
+    body = response.json()
+    assert body["message"].startswith("Not enough labelled leads to fit a model (150 of 200")
+    assert body["data"]["model"] is None and body["data"]["method"] == "formula"
+
+    labelled_leads(tenant, team.brand, 60, start=150)  # 210 labelled now: refit at once instead of waiting for the night
+    body = team.api("admin").post(refit).json()
+    assert body["message"].startswith("Model refitted on 210 labelled leads (AUC ")
+    model = body["data"]["model"]
+    stored = LeadScoringModel.objects.get(client=team.brand)
+    assert model["features"] == list(leadscoring.FEATURES)
+    assert model["coefficients"] == dict(zip(leadscoring.FEATURES, stored.coefficients["coef"], strict=True))
+    assert model["intercept"] == stored.coefficients["intercept"] and model["auc"] == stored.auc
+    assert (model["labelled_leads"], model["converted_leads"]) == (210, stored.positive_samples)
+    assert model["fitted_at"] is not None and body["data"]["weights_apply_to"] == "formula_fallback"
+    lead = data(team.api("viewer").get("/api/v1/leadscoring/results?limit=1"))["results"][0]
+    assert lead["scored_with"] == "logistic_regression" and "model_contributions" in lead["value"]
+
+    changed = team.api("admin").put(url, {"weights": {"engagement": 1, "demographic": 1, "behavioral": 1}},
+                                    format="json").json()
+    assert changed["message"] == ("Weights saved. This client's leads are scored by the fitted model: the weights "
+                                  "apply to the formula fallback only.")
+    assert changed["data"]["weights"] == {"engagement": 1.0, "demographic": 1.0, "behavioral": 1.0}
 
 
 def test_nightly_job_fits_each_client(team, tenant, scoped):

@@ -38,6 +38,7 @@ def test_weekly_growth(team, history):
     assert (report["period"], report["start_date"], report["end_date"]) == ("weekly", "2026-03-02", "2026-03-15")
     first, second = report["series"]
     assert (first["period_start"], first["period_end"]) == ("2026-03-02", "2026-03-08")
+    assert (first["days"], first["partial"], first["growth_basis"]) == (7, False, "total")
     assert (first["spend"], first["revenue"], first["conversions"], first["roas"]) == (700.0, 2100.0, 21, 3.0)
     assert first["growth"] == {"spend": 0.0, "revenue": 0.0, "conversions": 0.0, "roas": 0.0}
     assert (second["spend"], second["roas"]) == (1050.0, 2.0)
@@ -52,8 +53,13 @@ def test_monthly_buckets_are_clipped_and_daily_is_default(team, history):
     monthly = data(team.api("member").get(f"{base}&period=monthly&start_date=2026-02-15&end_date=2026-03-15"))
     feb, mar = monthly["series"]
     assert (feb["period_start"], feb["period_end"], feb["spend"]) == ("2026-02-15", "2026-02-28", 1400.0)
-    assert feb["growth"]["spend"] == round((1400 - 1200) / 1200 * 100, 2)  # against all of January (12 days)
+    # clipped buckets say so, and compare daily averages: 14 days of February against all 31 days of January
+    assert (feb["days"], feb["partial"], feb["growth_basis"]) == (14, True, "daily_average")
+    assert feb["growth"]["spend"] == round((1400 / 14 - 1200 / 31) / (1200 / 31) * 100, 2)
     assert (mar["period_start"], mar["period_end"], mar["spend"]) == ("2026-03-01", "2026-03-15", 1850.0)
+    assert (mar["days"], mar["partial"], mar["growth_basis"]) == (15, True, "daily_average")
+    assert mar["growth"]["spend"] == round((1850 / 15 - 1400 / 14) / (1400 / 14) * 100, 2)  # +23.33, not +32.14
+    assert mar["growth"]["roas"] == round((mar["roas"] - feb["roas"]) / feb["roas"] * 100, 2)  # a ratio: as is
     daily = data(team.api("member").get(f"{base}&start_date=2026-03-08&end_date=2026-03-09"))
     assert daily["period"] == "daily" and [d["spend"] for d in daily["series"]] == [100.0, 150.0]
     assert daily["series"][1]["growth"]["spend"] == 50.0
@@ -64,6 +70,7 @@ def test_monthly_buckets_are_clipped_and_daily_is_default(team, history):
 @pytest.mark.parametrize("query, status", [
     ("", 422), ("client_id=abc", 422), ("period=yearly", 422), ("start_date=2026-13-01", 422),
     ("start_date=2026-03-10&end_date=2026-03-01", 422), ("start_date=03/01/2026", 422),
+    ("start_date=2099-01-01&end_date=2099-01-31", 422), ("start_date=2099-01-01", 422),
 ])
 def test_growth_bad_input(team, query, status):
     if query and not query.startswith("client_id"):

@@ -1,9 +1,11 @@
 """Growth and performance reports of one client, from the daily campaign metrics of its ad accounts.
 
 Growth: buckets (daily, weekly = ISO weeks from Monday, monthly = calendar months) clipped to the requested
-range, each with spend, revenue, conversions and ROAS, and the growth in percent against the bucket before
-(the first bucket against the whole calendar bucket before it); totals against the previous range of equal
-length. Growth is null when the earlier figure is 0.
+range, each with spend, revenue, conversions and ROAS, its `days` and `partial` (clipped by the range), and the
+growth in percent against the bucket before (the first bucket against the whole calendar bucket before it); totals
+against the previous range of equal length. Like is compared with like: when either bucket is partial, growth
+compares daily averages (`growth_basis: daily_average`), else totals (`total`) — a 6-day December is not "−82 %".
+ROAS is a ratio and compares as is. Growth is null when the earlier figure is 0.
 """
 from __future__ import annotations
 
@@ -49,11 +51,14 @@ def client_metrics(*, tenant: Tenant, client: Client) -> QuerySet[CampaignDailyM
     return CampaignDailyMetric.objects.for_tenant(tenant).filter(campaign__ad_account__client=client)
 
 
-def _growth(current: dict, previous: dict | None) -> dict:
+def _growth(current: dict, previous: dict | None, *, days: int = 1, previous_days: int = 1) -> dict:
+    """Growth in percent; sums are compared per day when the two spans differ in length (ROAS as is)."""
     out = {}
     for name in GROWTH_METRICS:
-        before = (previous or {}).get(name) or 0
-        out[name] = round((current[name] - before) / before * 100, 2) if before else None
+        now, before = current[name] or 0, (previous or {}).get(name) or 0
+        if name in GROWTH_FIELDS and days != previous_days:
+            now, before = now / days, before / previous_days
+        out[name] = round((now - before) / before * 100, 2) if before else None
     return out
 
 
@@ -81,15 +86,21 @@ def growth_report(*, tenant: Tenant, client: Client, dates: DateRange, period: s
     previous_totals = _figures(metrics.filter(date__gte=previous.start, date__lte=previous.end).aggregate(**sums))
 
     series = []
-    last = _figures(before)
+    last, last_days, last_partial = _figures(before), (first - before_start).days, False
     start = first
     while start <= dates.end:
         following = bucket_next(start, period)
+        shown_start, shown_end = max(start, dates.start), min(following - dt.timedelta(days=1), dates.end)
+        days = (shown_end - shown_start).days + 1
+        partial = days < (following - start).days
         figures = _figures(by_bucket.get(start))
-        series.append({"period_start": max(start, dates.start).isoformat(),
-                       "period_end": min(following - dt.timedelta(days=1), dates.end).isoformat(),
-                       **figures, "growth": _growth(figures, last)})
-        last, start = figures, following
+        per_day = partial or last_partial
+        series.append({"period_start": shown_start.isoformat(), "period_end": shown_end.isoformat(),
+                       "days": days, "partial": partial, **figures,
+                       "growth_basis": "daily_average" if per_day else "total",
+                       "growth": _growth(figures, last, days=days if per_day else 1,
+                                         previous_days=last_days if per_day else 1)})
+        last, last_days, last_partial, start = figures, days, partial, following
     return {
         "client_id": str(client.pk), "client_name": client.name, "period": period, **dates.as_dict(),
         "currency": tenant.currency, "totals": totals, "previous_totals": previous_totals,

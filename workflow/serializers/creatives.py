@@ -14,13 +14,22 @@ class CreativeSerializer(serializers.ModelSerializer):
     submitted_by = serializers.UUIDField(source="submitted_by_id", allow_null=True, read_only=True)
     reviewed_by = serializers.UUIDField(source="reviewed_by_id", allow_null=True, read_only=True)
     task_id = serializers.UUIDField(allow_null=True, read_only=True)
+    thumbnail_url = serializers.SerializerMethodField(help_text="A PNG preview (at most 320×320) once there is one.")
 
     class Meta:
         model = CreativeSubmission
         fields = ["id", "client_id", "name", "ad_type", "media_url", "media_filename", "media_size",
-                  "media_content_type", "ad_script", "headline", "primary_text", "status", "rejection_reason",
+                  "media_content_type", "media_width", "media_height", "thumbnail_url", "media_fetch_status",
+                  "media_error", "ad_script", "headline", "primary_text", "status", "rejection_reason",
                   "submitted_by", "reviewed_by", "reviewed_at", "task_id", "created_at", "updated_at"]
         read_only_fields = fields
+
+    def get_thumbnail_url(self, submission) -> str | None:
+        if not submission.media_thumbnail:
+            return None
+        path = reverse("creative-submissions-thumbnail", kwargs={"pk": submission.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
 
     def get_media_url(self, submission) -> str | None:
         """The given URL, or for an upload the authenticated download endpoint."""

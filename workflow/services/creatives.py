@@ -3,23 +3,30 @@
 Uploads go through Django's storage API (the model's FileField: `MEDIA_ROOT` on disk by default). The type
 is decided by the file's content (magic bytes, the `filetype` library), never by its name or the declared
 content type: jpeg, png, gif, webp or mp4, at most CREATIVE_MAX_UPLOAD_BYTES. A `media_url` must be a public
-http(s) address (stratum.api.net.validate_public_url); it is recorded, not fetched.
+http(s) address (stratum.api.net.validate_public_url); after commit a worker fetches it once through the SSRF-safe
+client (`creative_media_fetch`: vetted addresses, no redirects, at most CREATIVE_MAX_UPLOAD_BYTES read) and records
+what it really is — type sniffed from the bytes, size, an image's dimensions and a thumbnail — or why it failed.
+The fetched bytes are not kept: the URL stays the creative's source.
 """
 from __future__ import annotations
 
+import io
 import mimetypes
 import posixpath
 from urllib.parse import unquote, urlsplit
 
 import filetype
+import httpx
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, PayloadTooLarge, ValidationFailed
-from stratum.api.net import UnsafeTarget, validate_public_url
+from stratum.api.net import UnsafeTarget, safe_request, validate_public_url
+from stratum.api.queueing import task_enqueue
 
 from ..errors import CREATIVE_DECIDED
 from ..models import Client, CreativeStatus, CreativeSubmission, TaskStatus
@@ -29,6 +36,9 @@ from .tasks import task_create, tasks_close_for
 ALLOWED_MEDIA = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
                  "video/mp4": "mp4"}
 SNIFF_BYTES = 8192
+MEDIA_PENDING, MEDIA_FETCHED, MEDIA_FAILED = "pending", "fetched", "failed"
+THUMBNAIL_SIZE = (320, 320)
+FETCH_TIMEOUT = 20.0
 
 
 def _fail(field: str, message: str, code: str | None = None):
@@ -88,11 +98,16 @@ def creative_create(*, tenant: Tenant, client: Client | None, submitted_by: User
         _check_ad_type(ad_type, guessed if guessed in ALLOWED_MEDIA else None)
         submission.media_url, submission.media_filename = media_url, _url_filename(media_url)
         submission.media_content_type = guessed or ""
+        submission.media_fetch_status = MEDIA_PENDING
     elif upload is not None:
         content_type = media_sniff(upload)
         _check_ad_type(ad_type, content_type)
-        original = get_valid_filename(posixpath.basename(upload.name or "")) or f"creative.{ALLOWED_MEDIA[content_type]}"
-        submission.media_filename = original[:255]
+        extension = ALLOWED_MEDIA[content_type]
+        original = get_valid_filename(posixpath.basename(upload.name or "")) or "creative"
+        # The name it downloads under keeps the uploader's stem but the extension of the detected type: a PNG
+        # named polyglot.html is polyglot.png, never a file a browser would save and open as HTML.
+        stem = original.rsplit(".", 1)[0] if "." in original.lstrip(".") else original
+        submission.media_filename = f"{stem[:250]}.{extension}"
         submission.media_size = upload.size
         submission.media_content_type = content_type
         # Stored under a name of our making, with the extension of the detected type.
@@ -108,6 +123,9 @@ def creative_create(*, tenant: Tenant, client: Client | None, submitted_by: User
                 related_object_type="creative_submission", related_object_id=submission.pk,
                 created_by=submitted_by)
             submission.save(update_fields=["task"])
+            if submission.media_fetch_status == MEDIA_PENDING:
+                task_enqueue(name="workflow.tasks.creative_media_fetch",
+                             kwargs={"tenant_id": str(tenant.pk), "submission_id": str(submission.pk)})
     except BaseException:
         if submission.media_file:  # files are not transactional: no row, no file
             submission.media_file.storage.delete(submission.media_file.name)
@@ -137,3 +155,65 @@ def creative_reject(*, tenant: Tenant, submission: CreativeSubmission, actor: Us
     if not reason:
         _fail("reason", "Say why the creative is rejected.")
     return _decide(tenant=tenant, submission=submission, actor=actor, status=CreativeStatus.REJECTED, reason=reason)
+
+
+def _media_failed(submission: CreativeSubmission, reason: str) -> CreativeSubmission:
+    submission.media_fetch_status, submission.media_error = MEDIA_FAILED, reason[:300]
+    submission.save(update_fields=["media_fetch_status", "media_error", "updated_at"])
+    return submission
+
+
+def creative_media_fetch(*, tenant: Tenant, submission: CreativeSubmission) -> CreativeSubmission:
+    """Fetches a URL creative once and records its real type, size, dimensions and a thumbnail (idempotent: a
+    creative already fetched, or one with an upload, is left alone)."""
+    if submission.media_fetch_status != MEDIA_PENDING or not submission.media_url:
+        return submission
+    limit = settings.CREATIVE_MAX_UPLOAD_BYTES
+    try:
+        response = safe_request("GET", submission.media_url, timeout=FETCH_TIMEOUT, max_response_bytes=limit + 1)
+    except UnsafeTarget as exc:
+        return _media_failed(submission, f"Refused to fetch the URL: {exc}")
+    except httpx.HTTPError as exc:
+        return _media_failed(submission, f"The URL could not be fetched: {type(exc).__name__}.")
+    if response.status_code != 200:
+        return _media_failed(submission, f"The URL answered HTTP {response.status_code}.")
+    body = response.content
+    if len(body) > limit:
+        return _media_failed(submission, f"The file is larger than {limit} bytes.")
+    kind = filetype.guess(body[:SNIFF_BYTES])
+    if kind is None or kind.mime not in ALLOWED_MEDIA:
+        found = kind.mime if kind is not None else "unknown content"
+        return _media_failed(submission, f"The URL's content is {found}; allowed: {', '.join(ALLOWED_MEDIA)}.")
+    wanted = "image/" if submission.ad_type == "image" else "video/" if submission.ad_type == "video" else ""
+    if wanted and not kind.mime.startswith(wanted):
+        return _media_failed(submission, f"An {submission.ad_type} creative cannot be {kind.mime}.")
+    submission.media_content_type, submission.media_size = kind.mime, len(body)
+    stem = (submission.media_filename or "creative").rsplit(".", 1)[0] or "creative"
+    submission.media_filename = f"{stem[:250]}.{ALLOWED_MEDIA[kind.mime]}"
+    thumbnail = _thumbnail(body) if kind.mime.startswith("image/") else None
+    if thumbnail is not None:
+        (submission.media_width, submission.media_height), png = thumbnail
+        if submission.media_thumbnail:
+            submission.media_thumbnail.delete(save=False)
+        submission.media_thumbnail.save("thumbnail.png", ContentFile(png), save=False)
+    submission.media_fetch_status, submission.media_error = MEDIA_FETCHED, ""
+    submission.save(update_fields=["media_content_type", "media_size", "media_filename", "media_width",
+                                   "media_height", "media_thumbnail", "media_fetch_status", "media_error",
+                                   "updated_at"])
+    return submission
+
+
+def _thumbnail(body: bytes) -> tuple[tuple[int, int], bytes] | None:
+    """((width, height), a PNG of at most THUMBNAIL_SIZE) of an image, or None when Pillow cannot read it."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = 50_000_000  # a decompression bomb is refused, not rendered
+    try:
+        with Image.open(io.BytesIO(body)) as image:
+            size = image.size
+            image.thumbnail(THUMBNAIL_SIZE)
+            out = io.BytesIO()
+            image.convert("RGBA").save(out, format="PNG")
+            return size, out.getvalue()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        return None

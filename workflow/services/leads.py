@@ -32,12 +32,16 @@ def _events(lead_or_profile_id, cdp_events: int) -> float | None:
 
 
 def _score(model: LeadScoringModel, *, email: str, raw: dict,
-           events: float | None = None) -> tuple[float, scoring.Components, str]:
+           events: float | None = None) -> tuple[float, dict, str]:
+    """(score, value, method): value holds the formula's components and, for a model score, each feature's
+    contribution to the log-odds, so every score can be explained."""
     parts = scoring.components(email=email, raw=raw, events=events)
+    value = parts.as_value()
     if model.method == ScoringMethod.LOGISTIC_REGRESSION and model.coefficients:
         row = scoring.features(email=email, raw=raw, events=events)
-        return scoring.model_score(model.coefficients, row), parts, ScoringMethod.LOGISTIC_REGRESSION
-    return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), parts, ScoringMethod.FORMULA
+        value["model_contributions"] = scoring.model_contributions(model.coefficients, row)
+        return scoring.model_score(model.coefficients, row), value, ScoringMethod.LOGISTIC_REGRESSION
+    return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), value, ScoringMethod.FORMULA
 
 
 def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str, Any], source: str = "website",
@@ -50,8 +54,8 @@ def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str
     model = scoring_model_get(tenant=tenant, client=client)
     profile_id = cdp_profile_id(tenant=tenant, email=email)
     events = cdp_event_counts(tenant=tenant, profile_ids=[profile_id]).get(profile_id, 0) if profile_id else 0
-    score, parts, method = _score(model, email=email, raw=raw_data, events=_events(profile_id, events))
-    values = {"score": score, "value": parts.as_value(), "raw_data": raw_data, "source": source,
+    score, value, method = _score(model, email=email, raw=raw_data, events=_events(profile_id, events))
+    values = {"score": score, "value": value, "raw_data": raw_data, "source": source,
               "scored_with": method, "cdp_profile_id": profile_id, "cdp_events": events}
     if outcome is not None:
         values.update(outcome=outcome, outcome_source="api", outcome_at=timezone.now())
@@ -79,9 +83,9 @@ def leads_rescore(*, tenant: Tenant, client: Client) -> int:
              .only("id", "email", "raw_data", "cdp_profile_id", "cdp_events").order_by("id"))
     batch: list[Lead] = []
     for lead in leads.iterator(chunk_size=BATCH):
-        score, parts, method = _score(model, email=lead.email, raw=lead.raw_data,
+        score, value, method = _score(model, email=lead.email, raw=lead.raw_data,
                                       events=_events(lead.cdp_profile_id, lead.cdp_events))
-        lead.score, lead.value, lead.scored_with = score, parts.as_value(), method
+        lead.score, lead.value, lead.scored_with = score, value, method
         batch.append(lead)
         if len(batch) >= BATCH:
             count += _flush(tenant, batch)

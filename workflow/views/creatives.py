@@ -110,3 +110,15 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
                                 as_attachment=False, filename=submission.media_filename or None)
         response["X-Content-Type-Options"] = "nosniff"
         return response
+
+    @extend_schema(responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY)}, tags=TAGS)
+    @action(detail=True, methods=["get"])
+    def thumbnail(self, request, pk=None):
+        """The PNG preview made when the creative was fetched from its URL; 404 until there is one."""
+        submission = self.get_object()
+        if not submission.media_thumbnail:
+            raise NotFound("This creative has no thumbnail (yet).")
+        response = FileResponse(submission.media_thumbnail.open("rb"), content_type="image/png", as_attachment=False,
+                                filename="thumbnail.png")
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

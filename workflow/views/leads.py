@@ -89,4 +89,27 @@ class LeadScoringConfigView(WorkflowAPIView):
         role_require(client.role, ClientRole.ADMIN, action="change lead scoring")
         data = parse_body(s.ScoringConfigWriteSerializer, request)
         model = services.scoring_weights_update(tenant=self.tenant, client=client, weights=dict(data["weights"]))
-        return ok(s.ScoringModelSerializer(model).data, message="Lead scoring updated")
+        body = s.ScoringModelSerializer(model).data
+        if body["weights_apply_to"] == "formula_fallback":
+            return ok(body, message="Weights saved. This client's leads are scored by the fitted model: the weights "
+                                    "apply to the formula fallback only.")
+        return ok(body, message="Lead scoring updated")
+
+
+class LeadScoringRefitView(LeadScoringConfigView):
+    """Refits the client's model now (otherwise nightly): outcomes and CDP events refreshed, the logistic
+    regression fitted when there are enough labelled leads (else the formula), every lead re-scored."""
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=True)], request=None,
+                   responses=envelope("LeadScoringRefitted", s.ScoringModelSerializer()), tags=TAGS)
+    def post(self, request):
+        client = self._client(request)
+        role_require(client.role, ClientRole.ADMIN, action="refit lead scoring")
+        model = services.lead_model_fit(tenant=self.tenant, client=client)
+        body = s.ScoringModelSerializer(model).data
+        if body["model"] is None:
+            return ok(body, message=f"Not enough labelled leads to fit a model ({model.training_samples} of "
+                                    f"{body['min_labelled_leads']}, with both outcomes): scored by the formula.")
+        return ok(body, message=f"Model refitted on {model.training_samples} labelled leads (AUC {model.auc}).")

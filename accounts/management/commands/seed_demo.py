@@ -7,9 +7,11 @@ idempotent: running the command twice leaves one set of demo data.
 from __future__ import annotations
 
 import importlib
+import logging
 import secrets
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -39,6 +41,8 @@ class Command(BaseCommand):
         else:
             tenant, user = self._demo_tenant(reset_password=options["reset_password"])
         only = set(filter(None, (options.get("only") or "").split(",")))
+        # Tasks the seed queues run in-process without a broker; their per-task lines would bury the summary.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         with tenant_scope(tenant):
             for config in apps.get_app_configs():
                 if only and config.label not in only:
@@ -55,6 +59,8 @@ class Command(BaseCommand):
         if demo:
             self._share_password(tenant=tenant, owner=user, reset=options["reset_password"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in tenant {tenant.name!r} ({tenant.slug})."))
+        if "filebased" in settings.EMAIL_BACKEND:
+            self.stdout.write(f"The demo's e-mails are files under {settings.EMAIL_FILE_PATH}/.")
 
     def _share_password(self, *, tenant: Tenant, owner: User, reset: bool) -> None:
         """Every demo user (client admins, members, viewers …) signs in with the owner's printed password, so each
