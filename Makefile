@@ -40,9 +40,11 @@ run: seed
 test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# ruff (ruff.toml: pyflakes, bugbear, import order, pyupgrade); CI fails on any finding.
+# ruff (ruff.toml: pyflakes, bugbear, import order, pyupgrade) and the layers contract (.importlinter,
+# docs/architecture.md); CI fails on any finding.
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
 

@@ -4,9 +4,12 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
+from stratum.api.crypto import EncryptedTextField
 from stratum.api.permissions import ROLE_VIEWER, ROLES
+from stratum.api.principals import ApiKeyPrincipal
 from stratum.api.tenancy import TenantOwned
 
 from .identity import canonical_email
@@ -124,7 +127,7 @@ def hash_api_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class ApiKey(TenantOwned):
+class ApiKey(ApiKeyPrincipal, TenantOwned):
     name = models.CharField(max_length=200)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -202,3 +205,30 @@ class Notification(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.category}: {self.title}"
+
+
+class SlackDestination(TenantOwned):
+    """A Slack incoming-webhook URL for notifications: a user's own (user set) or the tenant's channel."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+")
+    url_encrypted = EncryptedTextField(editable=False)
+    url_hint = models.CharField(max_length=80, editable=False)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "webhooks_slackdestination"  # the table it had under integrations.webhooks, where it began
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], condition=Q(user__isnull=False),
+                                    name="webhooks_slack_one_per_user"),
+            models.UniqueConstraint(fields=["tenant"], condition=Q(user__isnull=True),
+                                    name="webhooks_slack_one_per_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return self.url_hint

@@ -2,7 +2,8 @@ from django.urls import path
 
 from stratum.api.routers import ApiRouter
 
-from . import notification_views, views
+from . import views
+from .notifications import views as notification_views
 
 router = ApiRouter()
 router.register("users", views.UserViewSet, basename="users")
@@ -21,5 +22,7 @@ urlpatterns = [
     path("users/me", views.MeView.as_view(), name="users-me"),
     path("users/me/change-password", views.ChangePasswordView.as_view(), name="users-change-password"),
     path("tenants/current", views.CurrentTenantView.as_view(), name="tenants-current"),
+    path("notifications/slack", notification_views.SlackDestinationView.as_view(), name="notifications-slack"),
+    path("notifications/slack/tenant", notification_views.TenantSlackDestinationView.as_view(), name="notifications-slack-tenant"),
     *router.urls,
 ]

@@ -2,7 +2,16 @@ from django.contrib import admin
 
 from stratum.api.admin_base import ReadOnlyAdmin, TenantOwnedAdmin
 
-from .models import ChurnModelFit, ChurnPrediction, Funnel, Report, ReportDelivery, ReportSchedule, ReportTemplate
+from .models import (
+    ChurnModelFit,
+    ChurnPrediction,
+    DigestRun,
+    Funnel,
+    Report,
+    ReportDelivery,
+    ReportSchedule,
+    ReportTemplate,
+)
 
 
 @admin.register(Funnel)
@@ -56,3 +65,9 @@ class ReportDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("schedule", "tenant", "slot", "status", "created_at")
     list_filter = ("status",)
     search_fields = ("schedule__report__name",)
+
+
+@admin.register(DigestRun)
+class DigestRunAdmin(ReadOnlyAdmin):
+    list_display = ("week_start", "tenant", "recipients", "sent_at")
+    search_fields = ("tenant__name",)

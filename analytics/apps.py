@@ -8,9 +8,13 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from celery.schedules import crontab
 
+        from cdp.predictions import predictions_reader_register
         from stratum.api.schedules import register
 
         from .churn.fields import register as register_segment_fields
+        from .churn.selectors import predictions_by_profile
 
         register_segment_fields()
+        predictions_reader_register(predictions_by_profile)
+        register("analytics.weekly_digests", "analytics.tasks.weekly_digests", crontab(minute=5))
         register("analytics.churn_refresh_all", "analytics.tasks.churn_refresh_all", crontab(minute=40, hour=3))

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from cdp.models import Event
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import local_today
 
 from .churn.services import churn_refresh
+from .digest import tenant_zone, weekly_digest_send
 from .funnels import funnel_create
 from .models import Funnel, Report, ReportSchedule
 from .reporting.schedules import schedule_create
@@ -45,6 +48,11 @@ def seed(*, tenant, stdout) -> None:
         except ValidationFailed as exc:
             stdout.write(f"  funnel {name!r} skipped: {exc.detail}")
     stdout.write(f"  {created} funnels added ({Funnel.objects.count()} in total)")
+    # Last week's digest, computed from the seeded campaign data (once per week: idempotent).
+    today = timezone.now().astimezone(tenant_zone(tenant)).date()
+    last_monday = today - dt.timedelta(days=today.weekday() + 7)
+    run = weekly_digest_send(tenant=tenant, week_start=last_monday)
+    stdout.write(f"  weekly digest for the week of {last_monday}: {'sent' if run else 'already sent'}")
 
     report = Report.objects.filter(name=REPORT_NAME, schedule__isnull=True).order_by("created_at").first()
     if report is None:

@@ -10,19 +10,55 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantOwned
 
-REPORT_FORMATS = ("pdf", "csv", "xlsx")
-REPORT_STATUSES = ("pending", "running", "ready", "failed")
-SCHEDULE_FREQUENCIES = ("daily", "weekly", "monthly")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-DELIVERY_STATUSES = ("sent", "held", "failed")
-CHURN_RISKS = ("low", "medium", "high")
-FIT_STATUSES = ("ok", "insufficient_data", "failed")
+
+class ReportFormat(Choices):
+    PDF = "pdf"
+    CSV = "csv"
+    XLSX = "xlsx"
 
 
-def _choices(values):
-    return [(v, v) for v in values]
+class ReportStatus(Choices):
+    PENDING = "pending"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class ScheduleFrequency(Choices):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+
+
+class Weekday(Choices):
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+
+
+class DeliveryStatus(Choices):
+    SENT = "sent"
+    HELD = "held"
+    FAILED = "failed"
+
+
+class ChurnRisk(Choices):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class FitStatus(Choices):
+    OK = "ok"
+    INSUFFICIENT_DATA = "insufficient_data"
+    FAILED = "failed"
 
 
 class Funnel(TenantOwned):
@@ -48,7 +84,7 @@ class Funnel(TenantOwned):
 class ChurnModelFit(TenantOwned):
     """The tenant's latest BG/NBD fit (one row per tenant, replaced by every refresh)."""
 
-    status = models.CharField(max_length=20, choices=_choices(FIT_STATUSES))
+    status = models.CharField(max_length=20, choices=FitStatus.choices)
     message = models.CharField(max_length=500, blank=True)
     r = models.FloatField(null=True, blank=True)
     alpha = models.FloatField(null=True, blank=True)
@@ -72,7 +108,7 @@ class ChurnPrediction(TenantOwned):
     churn_probability = models.FloatField(db_index=True)
     expected_purchases = models.FloatField(null=True, blank=True,
                                            help_text="Expected purchases in the fit's horizon (null when a ≤ 1).")
-    risk = models.CharField(max_length=8, choices=_choices(CHURN_RISKS))
+    risk = models.CharField(max_length=8, choices=ChurnRisk.choices)
     repeat_purchases = models.PositiveIntegerField()
     recency_days = models.FloatField()
     age_days = models.FloatField()
@@ -113,12 +149,12 @@ class Report(TenantOwned):
     custom_template = models.ForeignKey(ReportTemplate, on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="reports")
     kind = models.CharField(max_length=32)
-    format = models.CharField(max_length=8, choices=_choices(REPORT_FORMATS))
+    format = models.CharField(max_length=8, choices=ReportFormat.choices)
     start_date = models.DateField()
     end_date = models.DateField()
     filters = models.JSONField(default=dict, blank=True)
     options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=_choices(REPORT_STATUSES), default="pending", db_index=True)
+    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.PENDING, db_index=True)
     file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
     size_bytes = models.PositiveIntegerField(null=True, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
@@ -143,8 +179,8 @@ class ReportSchedule(TenantOwned):
     """Re-renders a report's definition for the period before each run and e-mails it (beat: PeriodicTask)."""
 
     report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="schedules")
-    frequency = models.CharField(max_length=16, choices=_choices(SCHEDULE_FREQUENCIES))
-    day_of_week = models.CharField(max_length=10, choices=_choices(WEEKDAYS), blank=True)
+    frequency = models.CharField(max_length=16, choices=ScheduleFrequency.choices)
+    day_of_week = models.CharField(max_length=10, choices=Weekday.choices, blank=True)
     day_of_month = models.PositiveSmallIntegerField(null=True, blank=True)
     time = models.TimeField()
     timezone = models.CharField(max_length=64)
@@ -169,7 +205,7 @@ class ReportDelivery(TenantOwned):
 
     schedule = models.ForeignKey(ReportSchedule, on_delete=models.CASCADE, related_name="deliveries")
     slot = models.DateTimeField(help_text="The scheduled local time this run stands for (stored in UTC).")
-    status = models.CharField(max_length=8, choices=_choices(DELIVERY_STATUSES))
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices)
     rendering = models.ForeignKey(Report, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     recipients = models.JSONField(default=list)
     reasons = models.JSONField(default=list, blank=True)
@@ -179,3 +215,20 @@ class ReportDelivery(TenantOwned):
     class Meta:
         ordering = ["-slot"]
         constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="analytics_delivery_once")]
+
+
+class DigestRun(TenantOwned):
+    """The weekly digest of one tenant for one week: written once, so the job is safe to run twice."""
+
+    week_start = models.DateField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "webhooks_digestrun"  # the table it had under integrations.webhooks, where it began
+        ordering = ["-week_start"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "week_start"], name="webhooks_digest_once_per_week")]
+
+    def __str__(self) -> str:
+        return f"digest {self.week_start}"

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from campaigns.models import PLATFORMS
+from campaigns.models import Platform
+from campaigns.serializers import PlatformFiguresSerializer
 from stratum.api.serializers import StrictSerializer
 
 from .funnels.services import MAX_WINDOW_DAYS
 from .models import (
-    CHURN_RISKS,
-    REPORT_FORMATS,
-    REPORT_STATUSES,
-    SCHEDULE_FREQUENCIES,
-    WEEKDAYS,
+    ChurnRisk,
     Funnel,
     Report,
     ReportDelivery,
+    ReportFormat,
     ReportSchedule,
+    ReportStatus,
+    ScheduleFrequency,
+    Weekday,
 )
-from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES
+from .reporting.schedules import next_run_at
+from .reporting.templates import EXPORT_TYPES, KINDS, METRIC_CHOICES, standard_template
 
 # --- attribution ----------------------------------------------------------------------------
 
@@ -286,7 +288,7 @@ class ChurnPredictionSerializer(serializers.Serializer):
     external_id = serializers.CharField(allow_null=True)
     churn_probability = serializers.FloatField()
     probability_alive = serializers.FloatField()
-    churn_risk = serializers.ChoiceField(choices=CHURN_RISKS)
+    churn_risk = serializers.ChoiceField(choices=ChurnRisk.values)
     expected_purchases_90d = serializers.FloatField(allow_null=True)
     repeat_purchases = serializers.IntegerField()
     recency_days = serializers.FloatField()
@@ -353,14 +355,14 @@ class DateRangeSerializer(StrictSerializer):
 
 class ReportFiltersSerializer(StrictSerializer):
     client_id = serializers.UUIDField(required=False)
-    platform = serializers.ChoiceField(choices=PLATFORMS, required=False)
+    platform = serializers.ChoiceField(choices=Platform.values, required=False)
 
 
 class ReportCreateSerializer(StrictSerializer):
     template_id = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     date_range = DateRangeSerializer()
-    format = serializers.ChoiceField(choices=REPORT_FORMATS, default="pdf")
+    format = serializers.ChoiceField(choices=ReportFormat.values, default="pdf")
     filters = ReportFiltersSerializer(required=False, default=dict)
     include_charts = serializers.BooleanField(required=False, default=True)
 
@@ -369,7 +371,7 @@ class ReportSerializer(serializers.ModelSerializer):
     template_id = serializers.SerializerMethodField()
     date_range = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
-    status = serializers.ChoiceField(choices=REPORT_STATUSES)
+    status = serializers.ChoiceField(choices=ReportStatus.values)
 
     class Meta:
         model = Report
@@ -378,8 +380,6 @@ class ReportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_template_id(self, obj) -> str:
-        from .reporting.templates import standard_template
-
         if obj.custom_template_id:
             return str(obj.custom_template_id)
         spec = standard_template(obj.template_key)
@@ -396,16 +396,16 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ExportSerializer(StrictSerializer):
     type = serializers.ChoiceField(choices=tuple(EXPORT_TYPES), default="dashboard")
-    format = serializers.ChoiceField(choices=REPORT_FORMATS, default="pdf")
+    format = serializers.ChoiceField(choices=ReportFormat.values, default="pdf")
     include_charts = serializers.BooleanField(default=True)
     date_range = DateRangeSerializer(required=False)
 
 
 class ScheduleWriteSerializer(StrictSerializer):
     report_id = serializers.UUIDField()
-    frequency = serializers.ChoiceField(choices=SCHEDULE_FREQUENCIES)
+    frequency = serializers.ChoiceField(choices=ScheduleFrequency.values)
     recipients = serializers.ListField(child=serializers.EmailField(max_length=254), allow_empty=False, max_length=20)
-    day_of_week = serializers.ChoiceField(choices=WEEKDAYS, required=False, allow_null=True)
+    day_of_week = serializers.ChoiceField(choices=Weekday.values, required=False, allow_null=True)
     day_of_month = serializers.IntegerField(min_value=1, max_value=28, required=False, allow_null=True)
     time = serializers.CharField(max_length=5)
     timezone = serializers.CharField(max_length=64, required=False)
@@ -414,7 +414,7 @@ class ScheduleWriteSerializer(StrictSerializer):
 
 class ScheduleUpdateSerializer(ScheduleWriteSerializer):
     report_id = None
-    frequency = serializers.ChoiceField(choices=SCHEDULE_FREQUENCIES, required=False)
+    frequency = serializers.ChoiceField(choices=ScheduleFrequency.values, required=False)
     recipients = serializers.ListField(child=serializers.EmailField(max_length=254), allow_empty=False, max_length=20,
                                        required=False)
     time = serializers.CharField(max_length=5, required=False)
@@ -455,8 +455,66 @@ class ScheduleSerializer(serializers.ModelSerializer):
         return DeliverySerializer(latest[0]).data if latest else None
 
     def get_next_run_at(self, obj) -> str | None:
-        from .reporting.schedules import next_run_at
-
         moment = next_run_at(schedule=obj) if obj.is_active else None
         return serializers.DateTimeField().to_representation(moment) if moment else None
 
+
+# --- dashboard (campaigns' figures with the trust engine's signal health) ------------------------------
+
+class DashboardOverviewSerializer(serializers.Serializer):
+    total_spend = serializers.FloatField()
+    total_revenue = serializers.FloatField()
+    roas = serializers.FloatField()
+    conversions = serializers.FloatField()
+    signal_health = serializers.IntegerField(allow_null=True)
+    signal_health_status = serializers.CharField()
+    active_campaigns = serializers.IntegerField()
+    platforms = serializers.DictField(child=PlatformFiguresSerializer())
+    currency = serializers.CharField()
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    previous_period = serializers.DictField()
+    changes = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class SignalAccountSerializer(serializers.Serializer):
+    ad_account_id = serializers.UUIDField()
+    name = serializers.CharField()
+    platform = serializers.CharField()
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+    last_sync_error = serializers.CharField(allow_null=True)
+    hours_since_sync = serializers.FloatField(allow_null=True)
+    latest_data_date = serializers.DateField(allow_null=True)
+    reporting_lag_days = serializers.IntegerField(allow_null=True)
+    missing_days = serializers.ListField(child=serializers.DateField())
+    score = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class SignalSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField()
+
+
+class SignalHealthSerializer(serializers.Serializer):
+    overall_score = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(help_text="One of: " + ", ".join(("healthy", "degraded", "unhealthy", "no_data")))
+    signals = SignalSerializer(many=True)
+    accounts = SignalAccountSerializer(many=True)
+    thresholds = serializers.DictField(child=serializers.IntegerField())
+    computed_at = serializers.DateTimeField()
+
+
+# --- superadmin platform analytics -------------------------------------------------------------------
+
+class OverviewSerializer(serializers.Serializer):
+    range = serializers.DictField()
+    tenants = serializers.DictField()
+    subscriptions = serializers.DictField(child=serializers.IntegerField())
+    mrr = serializers.DictField(child=serializers.FloatField(), help_text="Per currency.")
+    arr = serializers.DictField(child=serializers.FloatField())
+    users = serializers.DictField(child=serializers.IntegerField())
+    events_ingested = serializers.IntegerField()
+    ad_spend_managed = serializers.DictField(child=serializers.FloatField(), help_text="Per ad-account currency.")
+    series = serializers.ListField(child=serializers.DictField())

@@ -8,6 +8,8 @@ import datetime as dt
 
 from django.db import connection
 
+from cdp.models import Event
+
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
@@ -37,8 +39,6 @@ def ordered_concat(expression: str, separator_param: str = "%s") -> str:
 
 
 def param_tenant(tenant) -> object:
-    from cdp.models import Event
-
     return Event._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
 
 

@@ -2,11 +2,20 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 
 from celery import shared_task
 
 from accounts.models import Tenant
+from cdp.models import PURCHASE_EVENT, Event
+from stratum.api.entitlements import tenant_features
 from stratum.api.tenancy import tenant_scope
+
+from . import digest
+from .churn.services import churn_clear, churn_refresh
+from .models import ChurnModelFit, Report, ReportSchedule
+from .reporting.schedules import schedule_run
+from .reporting.services import report_render
 
 logger = logging.getLogger("stratum.analytics")
 
@@ -17,9 +26,6 @@ def _tenant(tenant_id: str) -> Tenant | None:
 
 @shared_task(acks_late=True)
 def report_render_task(tenant_id: str, report_id: str) -> str | None:
-    from .models import Report
-    from .reporting.services import report_render
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return None
@@ -31,11 +37,6 @@ def report_render_task(tenant_id: str, report_id: str) -> str | None:
 @shared_task(acks_late=True)
 def report_schedule_run(*, schedule_id: str, tenant_id: str) -> str | None:
     """Fired by celery beat at the schedule's local time (its PeriodicTask)."""
-    from billing.selectors import tenant_features
-
-    from .models import ReportSchedule
-    from .reporting.schedules import schedule_run
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return None
@@ -52,8 +53,6 @@ def report_schedule_run(*, schedule_id: str, tenant_id: str) -> str | None:
 
 @shared_task(acks_late=True)
 def churn_refresh_task(tenant_id: str) -> str | None:
-    from .churn.services import churn_refresh
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return None
@@ -64,12 +63,6 @@ def churn_refresh_task(tenant_id: str) -> str | None:
 @shared_task(acks_late=True)
 def churn_refresh_all() -> int:
     """Nightly: refit every tenant that has the feature and purchases; clear tenants that lost the feature."""
-    from billing.selectors import tenant_features
-    from cdp.models import PURCHASE_EVENT, Event
-
-    from .churn.services import churn_clear
-    from .models import ChurnModelFit
-
     queued = 0
     for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
         if tenant_features(tenant=tenant).get("predictive_churn"):
@@ -80,3 +73,21 @@ def churn_refresh_all() -> int:
             with tenant_scope(tenant):
                 churn_clear(tenant=tenant)
     return queued
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digests() -> int:
+    """Hourly: queues the weekly digest of every tenant whose Monday 08:00 has come (analytics/digest.py)."""
+    due = digest.weekly_digests_due()
+    for tenant, week_start in due:
+        weekly_digest_send.delay(str(tenant.pk), week_start.isoformat())
+    return len(due)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def weekly_digest_send(tenant_id: str, week_start: str) -> bool:
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return False
+    with tenant_scope(tenant):
+        return digest.weekly_digest_send(tenant=tenant, week_start=date.fromisoformat(week_start)) is not None

@@ -16,8 +16,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts.models import Tenant
+from analytics.platform import platform_overview
 from benchmarks.harness import Row, p50_ms
-from billing.analytics import platform_overview
 from billing.models import BillingCustomer, StripeEvent, Subscription
 from campaigns.models import AdAccount, Campaign, CampaignDailyMetric
 from cdp.models import Event, Profile

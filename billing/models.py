@@ -8,22 +8,37 @@ from __future__ import annotations
 
 from django.db import models
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantOwned
 
-from .plans import BILLING_PERIODS, PLANS
+from .plans import BillingPeriod, Plan
 
 # Stripe's subscription statuses.
-SUBSCRIPTION_STATUSES = ("incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid",
-                         "paused")
+
+
+class SubscriptionStatus(Choices):
+    INCOMPLETE = "incomplete"
+    INCOMPLETE_EXPIRED = "incomplete_expired"
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELED = "canceled"
+    UNPAID = "unpaid"
+    PAUSED = "paused"
+
+
+class InvoiceStatus(Choices):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    UNCOLLECTIBLE = "uncollectible"
+    VOID = "void"
+
+
 # Statuses in which the subscription's tier applies (past_due: Stripe is still retrying the payment).
 ENTITLED_STATUSES = ("trialing", "active", "past_due")
 # Statuses that count towards MRR.
 REVENUE_STATUSES = ("trialing", "active", "past_due", "unpaid")
-INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
-
-
-def _choices(values):
-    return [(v, v) for v in values]
 
 
 class BillingCustomer(TenantOwned):
@@ -46,9 +61,9 @@ class Subscription(TenantOwned):
     stripe_subscription_id = models.CharField(max_length=255, unique=True)
     stripe_customer_id = models.CharField(max_length=255, db_index=True)
     stripe_price_id = models.CharField(max_length=255, blank=True)
-    plan = models.CharField(max_length=20, choices=_choices(PLANS))
-    billing_period = models.CharField(max_length=10, choices=_choices(BILLING_PERIODS))
-    status = models.CharField(max_length=20, choices=_choices(SUBSCRIPTION_STATUSES), db_index=True)
+    plan = models.CharField(max_length=20, choices=Plan.choices)
+    billing_period = models.CharField(max_length=10, choices=BillingPeriod.choices)
+    status = models.CharField(max_length=20, choices=SubscriptionStatus.choices, db_index=True)
     # Price of one billing period in major units (quantity included); MRR divides annual ones by 12.
     amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD")
@@ -79,7 +94,7 @@ class Invoice(TenantOwned):
     subscription = models.ForeignKey(Subscription, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="invoices")
     number = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=20, choices=_choices(INVOICE_STATUSES), db_index=True)
+    status = models.CharField(max_length=20, choices=InvoiceStatus.choices, db_index=True)
     amount_due = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     amount_paid = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     currency = models.CharField(max_length=3, default="USD")
@@ -104,13 +119,15 @@ class Invoice(TenantOwned):
 class CheckoutSession(TenantOwned):
     """A Stripe Checkout Session we opened; `checkout.session.completed` closes it."""
 
-    STATUS_OPEN, STATUS_COMPLETE, STATUS_EXPIRED = "open", "complete", "expired"
+    class Status(Choices):
+        OPEN = "open"
+        COMPLETE = "complete"
+        EXPIRED = "expired"
 
     stripe_session_id = models.CharField(max_length=255, unique=True)
-    plan = models.CharField(max_length=20, choices=_choices(PLANS))
-    billing_period = models.CharField(max_length=10, choices=_choices(BILLING_PERIODS))
-    status = models.CharField(max_length=10, default=STATUS_OPEN,
-                              choices=_choices((STATUS_OPEN, STATUS_COMPLETE, STATUS_EXPIRED)))
+    plan = models.CharField(max_length=20, choices=Plan.choices)
+    billing_period = models.CharField(max_length=10, choices=BillingPeriod.choices)
+    status = models.CharField(max_length=10, default=Status.OPEN, choices=Status.choices)
     url = models.URLField(max_length=2000, blank=True)
     created_by = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
@@ -131,13 +148,15 @@ class StripeEvent(models.Model):
     Platform-level (not tenant-owned): an event may name no known tenant. Staff read it in the console.
     """
 
-    OUTCOME_APPLIED, OUTCOME_IGNORED = "applied", "ignored"
+    class Outcome(Choices):
+        APPLIED = "applied"
+        IGNORED = "ignored"
 
     event_id = models.CharField(max_length=255, primary_key=True)
     event_type = models.CharField(max_length=100, db_index=True)
     tenant = models.ForeignKey("accounts.Tenant", on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="+")
-    outcome = models.CharField(max_length=10, choices=_choices((OUTCOME_APPLIED, OUTCOME_IGNORED)))
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
     note = models.CharField(max_length=500, blank=True)
     livemode = models.BooleanField(default=False)
     stripe_created_at = models.DateTimeField(null=True, blank=True)

@@ -10,15 +10,27 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from stratum.api.choices import Choices
 from stratum.api.ratelimit import RATE_LIMIT_OVERRIDES as _RATE_LIMIT_OVERRIDES
 
 FEATURES = ("autopilot", "cdp", "audience_sync", "predictive_churn", "custom_reports", "what_if_simulator")
 LIMITS = ("max_ad_accounts", "max_users", "max_segments")
 # Staff may also override a tenant's API rate limit (the limiter applies them; not counted like LIMITS).
 RATE_LIMIT_OVERRIDES = _RATE_LIMIT_OVERRIDES
-PLANS = ("starter", "professional", "enterprise")
+
+
+class Plan(Choices):
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
+
+
+class BillingPeriod(Choices):
+    MONTHLY = "monthly"
+    ANNUAL = "annual"
+
+
 DEFAULT_PLAN = "starter"
-BILLING_PERIODS = ("monthly", "annual")
 PLAN_CURRENCY = "USD"
 
 TIERS: dict[str, dict] = {

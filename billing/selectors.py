@@ -1,12 +1,14 @@
 """Billing reads: a tenant's features and limits (tier + staff overrides), usage, subscription, invoices, plans.
 
-`tenant_features`, `tenant_limits` and `tenant_usage` are the interface other apps use (through
-`billing.gates` to enforce).
+`tenant_features` and `tenant_limits` answer the kernel's entitlements (stratum/api/entitlements.py, registered in
+BillingConfig.ready), through which every app enforces them; `tenant_usage` counts what the limits limit.
 """
 from __future__ import annotations
 
 from django.apps import apps
 from django.db.models import QuerySet
+
+from accounts.models import User
 
 from .models import ENTITLED_STATUSES, Invoice, Subscription
 from .plans import FEATURES, LIMITS, PLAN_CURRENCY, TIERS, rate_limit, stripe_price_id, tier
@@ -35,8 +37,6 @@ def feature_flags_get(*, tenant) -> dict:
 
 def tenant_usage(*, tenant) -> dict[str, int]:
     """What counts against each limit: active members, ad accounts in use, CDP segments."""
-    from accounts.models import User
-
     ad_accounts, segments = apps.get_model("campaigns", "AdAccount"), apps.get_model("cdp", "Segment")
     return {
         "max_users": User.objects.filter(tenant=tenant, is_active=True).count(),

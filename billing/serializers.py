@@ -4,7 +4,8 @@ from accounts.models import Tenant
 from stratum.api.serializers import StrictSerializer
 
 from .models import Invoice, Subscription
-from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS
+from .plans import FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, BillingPeriod
+from .selectors import subscription_current, tenant_features, tenant_limits, tenant_usage
 
 TENANT_STATUSES = (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED)
 
@@ -51,7 +52,7 @@ class CurrentSubscriptionSerializer(serializers.Serializer):
 
 
 class PlanPriceSerializer(serializers.Serializer):
-    billing_period = serializers.ChoiceField(choices=BILLING_PERIODS)
+    billing_period = serializers.ChoiceField(choices=BillingPeriod.values)
     amount = serializers.IntegerField()
     currency = serializers.CharField()
     available = serializers.BooleanField(
@@ -126,8 +127,6 @@ class AdminTenantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_max_users(self, obj) -> int:
-        from .selectors import tenant_limits
-
         return tenant_limits(tenant=obj)["max_users"]
 
 
@@ -142,23 +141,15 @@ class AdminTenantDetailSerializer(AdminTenantSerializer):
         read_only_fields = fields
 
     def get_features(self, obj) -> dict[str, bool]:
-        from .selectors import tenant_features
-
         return tenant_features(tenant=obj)
 
     def get_limits(self, obj) -> dict[str, int]:
-        from .selectors import tenant_limits
-
         return tenant_limits(tenant=obj)
 
     def get_usage(self, obj) -> dict[str, int | None]:
-        from .selectors import tenant_usage
-
         return tenant_usage(tenant=obj)
 
     def get_subscription(self, obj) -> dict | None:
-        from .selectors import subscription_current
-
         current = subscription_current(tenant=obj)
         return SubscriptionSerializer(current).data if current else None
 
@@ -184,15 +175,3 @@ class AdminUpdateTenantSerializer(StrictSerializer):
         if unknown:
             raise serializers.ValidationError(f"Unknown limit: {', '.join(unknown)}.")
         return value
-
-
-class OverviewSerializer(serializers.Serializer):
-    range = serializers.DictField()
-    tenants = serializers.DictField()
-    subscriptions = serializers.DictField(child=serializers.IntegerField())
-    mrr = serializers.DictField(child=serializers.FloatField(), help_text="Per currency.")
-    arr = serializers.DictField(child=serializers.FloatField())
-    users = serializers.DictField(child=serializers.IntegerField())
-    events_ingested = serializers.IntegerField()
-    ad_spend_managed = serializers.DictField(child=serializers.FloatField(), help_text="Per ad-account currency.")
-    series = serializers.ListField(child=serializers.DictField())

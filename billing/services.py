@@ -15,7 +15,7 @@ from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, ValidationFailed
 
 from .models import ENTITLED_STATUSES, BillingCustomer, CheckoutSession, Subscription
-from .plans import BILLING_PERIODS, FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, stripe_price_id
+from .plans import FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, BillingPeriod, stripe_price_id
 from .selectors import subscription_current
 from .stripe_gateway import PaymentsNotConfigured, stripe_call, stripe_client
 from .stripe_sync import customer_remember, from_timestamp, subscription_apply
@@ -38,8 +38,8 @@ def _validate_plan(plan: str, period: str) -> None:
     errors = {}
     if plan not in TIERS:
         errors["plan"] = [f"Unknown plan. Known: {', '.join(TIERS)}."]
-    if period not in BILLING_PERIODS:
-        errors["billing_period"] = [f"Unknown billing period. Known: {', '.join(BILLING_PERIODS)}."]
+    if period not in BillingPeriod.values:
+        errors["billing_period"] = [f"Unknown billing period. Known: {', '.join(BillingPeriod.values)}."]
     if errors:
         raise ValidationFailed(errors=errors)
 

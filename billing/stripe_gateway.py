@@ -16,6 +16,8 @@ from django.conf import settings
 
 from stratum.api.exceptions import ApiError, ServiceUnavailable
 
+from .errors import PAYMENT_PROVIDER_ERROR, PAYMENTS_NOT_CONFIGURED
+
 logger = logging.getLogger("stratum.billing")
 
 STRIPE_TIMEOUT_SECONDS = 20
@@ -24,13 +26,13 @@ _http_lock = threading.Lock()
 
 
 class PaymentsNotConfigured(ServiceUnavailable):
-    default_code = "PAYMENTS_NOT_CONFIGURED"
+    default_code = PAYMENTS_NOT_CONFIGURED
     default_detail = "Payments are not configured on this server."
 
 
 class PaymentProviderError(ApiError):
     status_code = 502
-    default_code = "PAYMENT_PROVIDER_ERROR"
+    default_code = PAYMENT_PROVIDER_ERROR
     default_detail = "The payment provider could not complete the request. Try again shortly."
 
 

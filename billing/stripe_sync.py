@@ -17,8 +17,8 @@ from django.db import transaction
 from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
-from .models import ENTITLED_STATUSES, INVOICE_STATUSES, SUBSCRIPTION_STATUSES, BillingCustomer, Invoice, Subscription
-from .plans import BILLING_PERIODS, DEFAULT_PLAN, TIERS, plan_for_price
+from .models import ENTITLED_STATUSES, BillingCustomer, Invoice, InvoiceStatus, Subscription, SubscriptionStatus
+from .plans import DEFAULT_PLAN, TIERS, BillingPeriod, plan_for_price
 
 logger = logging.getLogger("stratum.billing")
 
@@ -91,7 +91,7 @@ def _plan_and_period(*, price_id: str | None, metadata: dict) -> tuple[str, str]
     if mapped is not None:
         return mapped
     plan, period = metadata.get("plan"), metadata.get("billing_period")
-    if plan in TIERS and period in BILLING_PERIODS:
+    if plan in TIERS and period in BillingPeriod.values:
         return plan, period
     raise Unmappable(f"price {price_id or '-'} is none of the configured plan prices")
 
@@ -107,7 +107,7 @@ def subscription_apply(*, obj: dict, event_created: dt.datetime | None = None) -
     plan, period = _plan_and_period(price_id=price.get("id"), metadata=metadata)
     currency = (price.get("currency") or obj.get("currency") or "usd").upper()
     quantity = int(item.get("quantity") or obj.get("quantity") or 1)
-    status = obj.get("status") if obj.get("status") in SUBSCRIPTION_STATUSES else "incomplete"
+    status = obj.get("status") if obj.get("status") in SubscriptionStatus.values else "incomplete"
     fields = {
         "stripe_customer_id": customer_id or "",
         "stripe_price_id": price.get("id") or "",
@@ -181,7 +181,7 @@ def invoice_apply(*, obj: dict) -> Invoice:
     currency = (obj.get("currency") or "usd").upper()
     lines = ((obj.get("lines") or {}).get("data") or [])
     period = (lines[0].get("period") if lines else None) or {}
-    status = obj.get("status") if obj.get("status") in INVOICE_STATUSES else "open"
+    status = obj.get("status") if obj.get("status") in InvoiceStatus.values else "open"
     with transaction.atomic(), tenant_scope(tenant):
         invoice = Invoice.objects.unscoped().select_for_update().filter(stripe_invoice_id=obj["id"]).first()
         if invoice is not None and invoice.tenant_id != tenant.pk:

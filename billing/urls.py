@@ -15,6 +15,5 @@ urlpatterns = [
     path("subscription/cancel", views.CancelSubscriptionView.as_view(), name="subscription-cancel"),
     path("payments/checkout", views.CheckoutView.as_view(), name="payments-checkout"),
     path("payments/webhook", views.StripeWebhookView.as_view(), name="payments-webhook"),
-    path("superadmin/analytics/overview", views.PlatformOverviewView.as_view(), name="superadmin-overview"),
     *router.urls,
 ]

@@ -1,4 +1,5 @@
-"""Feature flags, subscription & payments, the Stripe webhook, and the superadmin endpoints."""
+"""Feature flags, subscription & payments, the Stripe webhook, and the superadmin tenant endpoints (the platform
+analytics overview composes several contexts: analytics/views/platform.py)."""
 from __future__ import annotations
 
 from django.db.models import Count, OuterRef, Q, Subquery
@@ -9,9 +10,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Tenant
-from stratum.api.exceptions import ApiError, ValidationFailed
+from stratum.api.exceptions import ApiError
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_choice, parse_date_range, parse_search
+from stratum.api.params import parse_choice, parse_search
 from stratum.api.permissions import ADMIN_ROLES, IsSuperAdmin
 from stratum.api.ratelimit import exempt, failures_limit
 from stratum.api.schema import error_responses
@@ -20,9 +21,8 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from . import serializers as s
 from . import services
-from .analytics import INTERVALS, MAX_BUCKETS, bucket_starts, platform_overview
 from .models import Invoice, Subscription
-from .plans import PLANS
+from .plans import Plan
 from .selectors import feature_flags_get, invoices_list, plans_list, subscription_get
 from .stripe_gateway import payments_configured
 from .webhooks import stripe_webhook_process
@@ -162,11 +162,11 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         return s.AdminTenantDetailSerializer if self.action in ("retrieve", "partial_update") \
             else s.AdminTenantSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(PLANS)),
+    @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(Plan.values)),
                                OpenApiParameter("status", str, enum=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED]),
                                OpenApiParameter("search", str)], tags=["superadmin"])
     def list(self, request, *args, **kwargs):
-        parse_choice(request.query_params, "plan", PLANS)
+        parse_choice(request.query_params, "plan", Plan.values)
         parse_choice(request.query_params, "status", (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED))
         return super().list(request, *args, **kwargs)
 
@@ -180,18 +180,3 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         tenant = self.get_object()
         services.tenant_admin_update(tenant=tenant, data=parse_body(s.AdminUpdateTenantSerializer, request))
         return Response(s.AdminTenantDetailSerializer(self.get_queryset().get(pk=tenant.pk)).data)
-
-
-class PlatformOverviewView(APIView):
-    permission_classes = [IsAuthenticated, IsSuperAdmin]
-
-    @extend_schema(parameters=[OpenApiParameter("period", str, description="e.g. 30d, 90d, 365d"),
-                               OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
-                               OpenApiParameter("interval", str, enum=list(INTERVALS))],
-                   responses={200: s.OverviewSerializer}, tags=["superadmin"])
-    def get(self, request):
-        date_range = parse_date_range(request.query_params, tz="UTC", default_days=365)
-        interval = parse_choice(request.query_params, "interval", INTERVALS, default="month")
-        if len(bucket_starts(date_range, interval)) > MAX_BUCKETS:
-            raise ValidationFailed(errors={"interval": [f"At most {MAX_BUCKETS} points: choose a coarser interval."]})
-        return Response(platform_overview(date_range=date_range, interval=interval))

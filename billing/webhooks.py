@@ -20,6 +20,7 @@ from accounts.models import Tenant
 from stratum.api.exceptions import ApiError
 
 from .emails import send_payment_failed
+from .errors import INVALID_SIGNATURE
 from .models import CheckoutSession, StripeEvent
 from .stripe_gateway import stripe_call, webhook_verify
 from .stripe_sync import (
@@ -42,7 +43,7 @@ MALFORMED_OBJECT_ERRORS = (KeyError, TypeError, ValueError, AttributeError, Inde
 
 class InvalidSignature(ApiError):
     status_code = 400
-    default_code = "INVALID_SIGNATURE"
+    default_code = INVALID_SIGNATURE
     default_detail = "The Stripe-Signature header is missing, invalid or too old."
 
 
@@ -62,7 +63,7 @@ def _on_checkout_completed(obj: dict, created) -> tuple[Tenant, str]:
         details = obj.get("customer_details") or {}
         customer_remember(tenant=tenant, customer_id=customer_id, email=details.get("email") or "")
     CheckoutSession.objects.for_tenant(tenant).filter(stripe_session_id=obj.get("id")).update(
-        status=CheckoutSession.STATUS_COMPLETE, completed_at=created)
+        status=CheckoutSession.Status.COMPLETE, completed_at=created)
     if obj.get("mode") != "subscription" or not obj.get("subscription"):
         return tenant, "checkout without a subscription"
     subscription = obj["subscription"]
@@ -122,7 +123,7 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
         try:
             with transaction.atomic():
                 record = StripeEvent.objects.create(
-                    event_id=event_id, event_type=event_type, outcome=StripeEvent.OUTCOME_IGNORED,
+                    event_id=event_id, event_type=event_type, outcome=StripeEvent.Outcome.IGNORED,
                     livemode=bool(event.get("livemode")), stripe_created_at=created, payload=event)
         except IntegrityError:
             logger.info("stripe event %s replayed: already processed", event_id)
@@ -134,7 +135,7 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
             try:
                 with transaction.atomic():  # an event not applied leaves nothing half-written
                     tenant, note = handler(obj, created)
-                record.tenant, record.outcome, record.note = tenant, StripeEvent.OUTCOME_APPLIED, note[:500]
+                record.tenant, record.outcome, record.note = tenant, StripeEvent.Outcome.APPLIED, note[:500]
             except Unmappable as exc:
                 logger.warning("stripe event %s (%s) ignored: %s", event_id, event_type, exc)
                 record.note = str(exc)[:500]

@@ -13,10 +13,18 @@ from stratum.api.exceptions import NOT_CONNECTED, ApiError, NotConnected, Valida
 
 from .connectors.base import ConnectorError, ConnectorRateLimited, ConnectorRejected
 
+# Error codes (stratum/api/errors.py lists every app's in the OpenAPI schema)
+AD_ACCOUNT_INACTIVE = "AD_ACCOUNT_INACTIVE"
+BUDGET_TOO_LOW = "BUDGET_TOO_LOW"
+CAMPAIGN_DELETED = "CAMPAIGN_DELETED"
+INTERNAL_ERROR = "INTERNAL_ERROR"
+INTERRUPTED = "INTERRUPTED"
+PLATFORM_ERROR = "PLATFORM_ERROR"
+
 
 class PlatformError(ApiError):
     status_code = 502
-    default_code = "PLATFORM_ERROR"
+    default_code = PLATFORM_ERROR
     default_detail = "The ad platform failed to carry out the request; nothing was changed."
 
 

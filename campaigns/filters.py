@@ -5,14 +5,14 @@ from drf_spectacular.utils import OpenApiParameter
 
 from stratum.api.params import DateRange, parse_choice, parse_choices, parse_date_range, parse_search, parse_uuid
 
-from .models import CAMPAIGN_STATUSES, PLATFORMS
+from .models import CampaignStatus, Platform
 from .selectors import ORDERINGS, CampaignFilters
 
 
 def campaign_filters(params) -> CampaignFilters:
     return CampaignFilters(
-        statuses=parse_choices(params, "status", CAMPAIGN_STATUSES),
-        platform=parse_choice(params, "platform", PLATFORMS),
+        statuses=parse_choices(params, "status", CampaignStatus.values),
+        platform=parse_choice(params, "platform", Platform.values),
         search=parse_search(params, "search"),
         ad_account_id=parse_uuid(params, "ad_account_id"),
         client_id=parse_uuid(params, "client_id"),
@@ -36,9 +36,9 @@ DATE_PARAMETERS = [
     OpenApiParameter("start_date", str, description="YYYY-MM-DD, inclusive."),
     OpenApiParameter("end_date", str, description="YYYY-MM-DD, inclusive; not before start_date."),
 ]
-PLATFORM_PARAMETER = OpenApiParameter("platform", str, enum=list(PLATFORMS))
+PLATFORM_PARAMETER = OpenApiParameter("platform", str, enum=list(Platform.values))
 CAMPAIGN_FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, description=f"One or more (comma-separated) of {', '.join(CAMPAIGN_STATUSES)}; "
+    OpenApiParameter("status", str, description=f"One or more (comma-separated) of {', '.join(CampaignStatus.values)}; "
                                                 "deleted campaigns are listed only when asked for."),
     PLATFORM_PARAMETER,
     OpenApiParameter("search", str, description="Part of the name (case-insensitive) or the platform id."),

@@ -6,21 +6,53 @@ scoping and date-range aggregation use one index.
 """
 from django.db import models
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantOwned
 
-PLATFORMS = ("meta", "google", "tiktok", "snapchat", "demo")
-CAMPAIGN_STATUSES = ("active", "paused", "draft", "deleted")
-BUDGET_TYPES = ("daily", "lifetime")
+
+class Platform(Choices):
+    META = "meta"
+    GOOGLE = "google"
+    TIKTOK = "tiktok"
+    SNAPCHAT = "snapchat"
+    DEMO = "demo"
 
 
-def _choices(values):
-    return [(v, v) for v in values]
+class CampaignStatus(Choices):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DRAFT = "draft"
+    DELETED = "deleted"
+
+
+class BudgetType(Choices):
+    DAILY = "daily"
+    LIFETIME = "lifetime"
+
+
+class SyncStatus(Choices):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+
+
+class SyncTrigger(Choices):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    SEED = "seed"
+    SYSTEM = "system"
+
+
+class DemoChangeKind(Choices):
+    CREATED = "created"
+    STATUS = "status"
+    BUDGET = "budget"
 
 
 class AdAccount(TenantOwned):
     client = models.ForeignKey("workflow.Client", on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="ad_accounts")
-    platform = models.CharField(max_length=16, choices=_choices(PLATFORMS), db_index=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices, db_index=True)
     external_id = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
     currency = models.CharField(max_length=3, default="USD")
@@ -47,10 +79,10 @@ class Campaign(TenantOwned):
     ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="campaigns")
     external_id = models.CharField(max_length=64)
     name = models.CharField(max_length=255)
-    platform = models.CharField(max_length=16, choices=_choices(PLATFORMS), db_index=True)
-    status = models.CharField(max_length=16, choices=_choices(CAMPAIGN_STATUSES), default="active", db_index=True)
+    platform = models.CharField(max_length=16, choices=Platform.choices, db_index=True)
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.ACTIVE, db_index=True)
     objective = models.CharField(max_length=64, blank=True)
-    budget_type = models.CharField(max_length=16, choices=_choices(BUDGET_TYPES), default="daily")
+    budget_type = models.CharField(max_length=16, choices=BudgetType.choices, default=BudgetType.DAILY)
     budget_amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
@@ -72,7 +104,7 @@ class Ad(TenantOwned):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
     external_id = models.CharField(max_length=64)
     name = models.CharField(max_length=255)
-    status = models.CharField(max_length=16, choices=_choices(CAMPAIGN_STATUSES), default="active")
+    status = models.CharField(max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.ACTIVE)
     creative_type = models.CharField(max_length=32, blank=True)
     headline = models.CharField(max_length=255, blank=True)
     primary_text = models.TextField(blank=True)
@@ -122,9 +154,6 @@ class AdDailyMetric(TenantOwned, MetricFields):
         indexes = [models.Index(fields=["tenant", "date"]), models.Index(fields=["campaign", "date"])]
 
 
-SYNC_RUNNING, SYNC_OK, SYNC_FAILED = "running", "ok", "failed"
-SYNC_STATUSES = (SYNC_RUNNING, SYNC_OK, SYNC_FAILED)
-SYNC_TRIGGERS = ("schedule", "manual", "seed", "system")
 
 
 class AdAccountSyncRun(TenantOwned):
@@ -135,8 +164,8 @@ class AdAccountSyncRun(TenantOwned):
     """
 
     ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="sync_runs")
-    trigger = models.CharField(max_length=16, choices=_choices(SYNC_TRIGGERS), default="schedule")
-    status = models.CharField(max_length=16, choices=_choices(SYNC_STATUSES), default=SYNC_RUNNING)
+    trigger = models.CharField(max_length=16, choices=SyncTrigger.choices, default=SyncTrigger.SCHEDULE)
+    status = models.CharField(max_length=16, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     window_start = models.DateField(null=True, blank=True)
@@ -164,7 +193,6 @@ class AdAccountSyncRun(TenantOwned):
         return (self.finished_at - self.started_at).total_seconds()
 
 
-DEMO_CHANGE_KINDS = ("created", "status", "budget")
 
 
 class DemoPlatformChange(TenantOwned):
@@ -176,7 +204,7 @@ class DemoPlatformChange(TenantOwned):
 
     ad_account = models.ForeignKey(AdAccount, on_delete=models.CASCADE, related_name="demo_changes")
     campaign_external_id = models.CharField(max_length=64)
-    kind = models.CharField(max_length=16, choices=_choices(DEMO_CHANGE_KINDS))
+    kind = models.CharField(max_length=16, choices=DemoChangeKind.choices)
     value = models.JSONField(default=dict)
     effective_date = models.DateField(help_text="Day (account time zone) from which the change applies.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import phonenumbers
 
-from .models import PLATFORMS
+from .models import Platform
 
 OBJECTIVES = ("awareness", "traffic", "engagement", "leads", "conversions", "sales", "app_installs", "video_views")
 AGE_MIN, AGE_MAX = 13, 65
@@ -56,7 +56,7 @@ PLATFORM_RULES: dict[str, PlatformRules] = {
     "demo": PlatformRules("demo", "Demo platform", OBJECTIVES, Decimal("5.00"), Decimal("5.00"),
                           daily_overdelivery=1.5),
 }
-assert set(PLATFORM_RULES) == set(PLATFORMS)
+assert set(PLATFORM_RULES) == set(Platform.values)
 
 # ISO 3166-1 alpha-2 codes: the regions phonenumbers knows (every country and territory with a numbering
 # plan, i.e. the ISO list less uninhabited territories), less its two non-ISO islands; XK (Kosovo) stays, as

@@ -9,8 +9,8 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from .metrics import METRICS
-from .models import BUDGET_TYPES, PLATFORMS, AdAccount, AdAccountSyncRun, Campaign
+from .metrics import METRICS, metric_value
+from .models import AdAccount, AdAccountSyncRun, BudgetType, Campaign, Platform
 
 
 class MoneyField(serializers.DecimalField):
@@ -60,8 +60,6 @@ class CampaignListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance):
-        from .metrics import metric_value
-
         data = super().to_representation(instance)
         for name in ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr"):
             data[name] = metric_value(name, getattr(instance, name, 0))
@@ -145,12 +143,12 @@ class SyncStatusSerializer(serializers.Serializer):
 # --- campaign builder --------------------------------------------------------------------------
 
 class BudgetSerializer(StrictSerializer):
-    type = serializers.CharField(max_length=16, help_text=f"One of {', '.join(BUDGET_TYPES)}.")
+    type = serializers.CharField(max_length=16, help_text=f"One of {', '.join(BudgetType.values)}.")
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
 
 
 class CampaignCreateSerializer(StrictSerializer):
-    platform = serializers.ChoiceField(choices=PLATFORMS)
+    platform = serializers.ChoiceField(choices=Platform.values)
     ad_account_id = serializers.CharField(max_length=64, help_text="The account's id in Stratum or on the platform "
                                                                    "(e.g. act_123456).")
     name = serializers.CharField(max_length=255)
@@ -189,20 +187,6 @@ class PlatformFiguresSerializer(serializers.Serializer):
     cpa = serializers.FloatField()
 
 
-class DashboardOverviewSerializer(serializers.Serializer):
-    total_spend = serializers.FloatField()
-    total_revenue = serializers.FloatField()
-    roas = serializers.FloatField()
-    conversions = serializers.FloatField()
-    signal_health = serializers.IntegerField(allow_null=True)
-    signal_health_status = serializers.CharField()
-    active_campaigns = serializers.IntegerField()
-    platforms = serializers.DictField(child=PlatformFiguresSerializer())
-    currency = serializers.CharField()
-    start_date = serializers.DateField()
-    end_date = serializers.DateField()
-    previous_period = serializers.DictField()
-    changes = serializers.DictField(child=serializers.FloatField(allow_null=True))
 
 
 class SeriesPointSerializer(MetricsSerializer):
@@ -261,33 +245,10 @@ class RecommendationsSerializer(serializers.Serializer):
     recommendations = RecommendationSerializer(many=True)
 
 
-class SignalAccountSerializer(serializers.Serializer):
-    ad_account_id = serializers.UUIDField()
-    name = serializers.CharField()
-    platform = serializers.CharField()
-    last_synced_at = serializers.DateTimeField(allow_null=True)
-    last_sync_error = serializers.CharField(allow_null=True)
-    hours_since_sync = serializers.FloatField(allow_null=True)
-    latest_data_date = serializers.DateField(allow_null=True)
-    reporting_lag_days = serializers.IntegerField(allow_null=True)
-    missing_days = serializers.ListField(child=serializers.DateField())
-    score = serializers.IntegerField()
-    status = serializers.CharField()
 
 
-class SignalSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    score = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField()
 
 
-class SignalHealthSerializer(serializers.Serializer):
-    overall_score = serializers.IntegerField(allow_null=True)
-    status = serializers.CharField(help_text="One of: " + ", ".join(("healthy", "degraded", "unhealthy", "no_data")))
-    signals = SignalSerializer(many=True)
-    accounts = SignalAccountSerializer(many=True)
-    thresholds = serializers.DictField(child=serializers.IntegerField())
-    computed_at = serializers.DateTimeField()
 
 
 class CampaignAnalyticsItemSerializer(MetricsSerializer):

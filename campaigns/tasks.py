@@ -7,13 +7,12 @@ from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
 from .models import AdAccount
+from .services import ad_account_sync, ad_accounts_sync_queue
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def ad_account_sync_task(tenant_id: str, ad_account_id: str, trigger: str = "schedule") -> str | None:
     """Syncs one ad account; returns the run's status (None when the account is gone or inactive)."""
-    from .services import ad_account_sync
-
     tenant = Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
     if tenant is None:
         return None
@@ -27,8 +26,6 @@ def ad_account_sync_task(tenant_id: str, ad_account_id: str, trigger: str = "sch
 @shared_task(acks_late=True, ignore_result=True)
 def ad_accounts_sync_all() -> int:
     """Periodic: queues a sync for every active ad account of every active tenant (a cross-tenant job)."""
-    from .services import ad_accounts_sync_queue
-
     queued = 0
     tenant_ids = (AdAccount.objects.unscoped().filter(is_active=True, tenant__status=Tenant.STATUS_ACTIVE)
                   .values_list("tenant_id", flat=True).distinct())

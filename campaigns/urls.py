@@ -8,9 +8,7 @@ router = ApiRouter()
 router.register("campaigns", views.CampaignViewSet, basename="campaigns")
 
 urlpatterns = [
-    path("dashboard/overview", views.DashboardOverviewView.as_view(), name="dashboard-overview"),
     path("dashboard/performance", views.DashboardPerformanceView.as_view(), name="dashboard-performance"),
-    path("dashboard/signal-health", views.DashboardSignalHealthView.as_view(), name="dashboard-signal-health"),
     path("analytics/campaigns", views.AnalyticsCampaignsView.as_view(), name="analytics-campaigns"),
     path("campaign-builder/platforms", views.BuilderPlatformsView.as_view(), name="campaign-builder-platforms"),
     path("campaign-builder/accounts", views.BuilderAccountsView.as_view(), name="campaign-builder-accounts"),

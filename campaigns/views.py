@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from stratum.api.exceptions import NotConnected, NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
-from stratum.api.permissions import is_api_key_request
+from stratum.api.principals import is_api_key_request
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
@@ -31,7 +31,7 @@ from .filters import (
     ordering,
 )
 from .metrics import format_metrics, money
-from .models import PLATFORMS, AdAccount, Campaign
+from .models import AdAccount, Campaign, Platform
 from .platforms import PLATFORM_RULES
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -45,17 +45,6 @@ def actor_for(request) -> str:
 
 # --- dashboard & analytics -------------------------------------------------------------------
 
-class DashboardOverviewView(TenantAPIView):
-    scope_resource = "analytics"
-
-    @extend_schema(parameters=DATE_PARAMETERS, responses=s.DashboardOverviewSerializer, tags=["dashboard"],
-                   description="Totals of the period (default: the last 30 days), the change against the previous "
-                               "period of the same length, active campaigns, signal health and spend per platform.")
-    def get(self, request):
-        date_range = parse_date_range(request.query_params, tz=self.tenant.timezone)
-        return Response(selectors.dashboard_overview(tenant=self.tenant, date_range=date_range))
-
-
 class DashboardPerformanceView(TenantAPIView):
     scope_resource = "analytics"
 
@@ -63,19 +52,8 @@ class DashboardPerformanceView(TenantAPIView):
                    tags=["dashboard"], description="Daily series (every day of the range) and totals.")
     def get(self, request):
         date_range = parse_date_range(request.query_params, tz=self.tenant.timezone)
-        platform = parse_choice(request.query_params, "platform", PLATFORMS)
+        platform = parse_choice(request.query_params, "platform", Platform.values)
         return Response(selectors.dashboard_performance(tenant=self.tenant, date_range=date_range, platform=platform))
-
-
-class DashboardSignalHealthView(TenantAPIView):
-    scope_resource = "analytics"
-
-    @extend_schema(responses=s.SignalHealthSerializer, tags=["dashboard"],
-                   description="The trust engine's signal health (four components, cached 5 minutes, dropped "
-                               "after every sync) with data freshness per ad account (sync recency, reporting lag, "
-                               "missing days).")
-    def get(self, request):
-        return Response(selectors.signal_health_summary(tenant=self.tenant))
 
 
 class AnalyticsCampaignsView(TenantAPIView):
@@ -218,7 +196,7 @@ class BuilderAccountsView(TenantAPIView):
     @extend_schema(parameters=[PLATFORM_PARAMETER, *PAGE_PARAMETERS],
                    responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
     def get(self, request):
-        platform = parse_choice(request.query_params, "platform", PLATFORMS)
+        platform = parse_choice(request.query_params, "platform", Platform.values)
         paginator = StratumPagination()
         page = paginator.paginate_queryset(selectors.ad_accounts_list(tenant=self.tenant, platform=platform), request,
                                            view=self)

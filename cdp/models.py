@@ -14,25 +14,48 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantOwned
 
-LIFECYCLE_STAGES = ("anonymous", "subscriber", "lead", "customer", "churned")
-RFM_SEGMENTS = ("champions", "loyal_customers", "potential_loyalists", "new_customers", "promising",
-                "need_attention", "about_to_sleep", "at_risk", "cannot_lose_them", "hibernating", "lost")
+
+class LifecycleStage(Choices):
+    ANONYMOUS = "anonymous"
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    CUSTOMER = "customer"
+    CHURNED = "churned"
+
+
+class RfmSegment(Choices):
+    CHAMPIONS = "champions"
+    LOYAL_CUSTOMERS = "loyal_customers"
+    POTENTIAL_LOYALISTS = "potential_loyalists"
+    NEW_CUSTOMERS = "new_customers"
+    PROMISING = "promising"
+    NEED_ATTENTION = "need_attention"
+    ABOUT_TO_SLEEP = "about_to_sleep"
+    AT_RISK = "at_risk"
+    CANNOT_LOSE_THEM = "cannot_lose_them"
+    HIBERNATING = "hibernating"
+    LOST = "lost"
+
+
+class SyncFrequency(Choices):
+    MANUAL = "manual"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
 CORE_IDENTIFIER_TYPES = ("email", "phone", "external_id", "anonymous_id")
-SYNC_FREQUENCIES = ("manual", "hourly", "daily", "weekly")
 PURCHASE_EVENT = "purchase"
-
-
-def _choices(values):
-    return [(v, v) for v in values]
 
 
 class Profile(TenantOwned):
     external_id = models.CharField(max_length=255, blank=True)
     email = models.CharField(max_length=254, blank=True)
     phone = models.CharField(max_length=32, blank=True)
-    lifecycle_stage = models.CharField(max_length=20, choices=_choices(LIFECYCLE_STAGES), default="lead")
+    lifecycle_stage = models.CharField(max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD)
     traits = models.JSONField(default=dict, blank=True)
     total_orders = models.IntegerField(default=0)
     ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
@@ -72,7 +95,7 @@ class ProfileRfm(TenantOwned):
     recency_score = models.SmallIntegerField()
     frequency_score = models.SmallIntegerField()
     monetary_score = models.SmallIntegerField()
-    segment = models.CharField(max_length=32, choices=_choices(RFM_SEGMENTS))
+    segment = models.CharField(max_length=32, choices=RfmSegment.choices)
     computed_at = models.DateTimeField()
 
     class Meta:
@@ -121,10 +144,15 @@ class ProfileMerge(TenantOwned):
 class IdentityLink(TenantOwned):
     """Append-only log of why identifiers and profiles were joined (or were not)."""
 
-    ACTIONS = ("attached", "merged", "unmerged", "blocked", "capped")
+    class Action(Choices):
+        ATTACHED = "attached"
+        MERGED = "merged"
+        UNMERGED = "unmerged"
+        BLOCKED = "blocked"
+        CAPPED = "capped"
 
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identity_links")
-    action = models.CharField(max_length=16, choices=_choices(ACTIONS))
+    action = models.CharField(max_length=16, choices=Action.choices)
     identifier_type = models.CharField(max_length=32, blank=True)
     identifier_value = models.CharField(max_length=255, blank=True)
     related_profile = models.ForeignKey(Profile, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -212,17 +240,19 @@ class SegmentMembership(TenantOwned):
 
 
 class Audience(TenantOwned):
-    STATUS_IDLE, STATUS_SYNCING, STATUS_FAILED = "idle", "syncing", "failed"
+    class Status(Choices):
+        IDLE = "idle"
+        SYNCING = "syncing"
+        FAILED = "failed"
 
     name = models.CharField(max_length=200)
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="audiences")
     platform = models.CharField(max_length=16)
     ad_account = models.ForeignKey("campaigns.AdAccount", on_delete=models.PROTECT, related_name="cdp_audiences")
     platform_config = models.JSONField(default=dict, blank=True)
-    sync_frequency = models.CharField(max_length=16, choices=_choices(SYNC_FREQUENCIES), default="daily")
+    sync_frequency = models.CharField(max_length=16, choices=SyncFrequency.choices, default=SyncFrequency.DAILY)
     external_audience_id = models.CharField(max_length=128, blank=True)
-    status = models.CharField(max_length=16, default=STATUS_IDLE,
-                              choices=_choices((STATUS_IDLE, STATUS_SYNCING, STATUS_FAILED)))
+    status = models.CharField(max_length=16, default=Status.IDLE, choices=Status.choices)
     member_count = models.IntegerField(default=0, help_text="Profiles on the platform after the last sync.")
     match_rate = models.FloatField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -248,11 +278,14 @@ class AudienceMember(TenantOwned):
 
 
 class AudienceSyncRun(TenantOwned):
-    STATUSES = ("running", "success", "failed")
+    class Status(Choices):
+        RUNNING = "running"
+        SUCCESS = "success"
+        FAILED = "failed"
 
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="sync_runs")
     trigger = models.CharField(max_length=16, default="manual")
-    status = models.CharField(max_length=16, choices=_choices(STATUSES), default="running")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     started_at = models.DateTimeField()
     # Set by the worker as it starts and after each uploaded batch; a running run silent for RUN_LEASE lost it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -268,10 +301,14 @@ class AudienceSyncRun(TenantOwned):
 
 
 class AudienceExport(TenantOwned):
-    STATUSES = ("pending", "running", "ready", "failed")
+    class Status(Choices):
+        PENDING = "pending"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="exports")
-    status = models.CharField(max_length=16, choices=_choices(STATUSES), default="pending")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     include_traits = models.BooleanField(default=False)
     include_events = models.BooleanField(default=False)
     row_count = models.IntegerField(null=True, blank=True)

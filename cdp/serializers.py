@@ -3,21 +3,22 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from campaigns.models import PLATFORMS
+from campaigns.models import Platform
 from stratum.api.serializers import StrictSerializer
 
 from .models import (
-    LIFECYCLE_STAGES,
-    SYNC_FREQUENCIES,
     Audience,
     AudienceExport,
     AudienceSyncRun,
     Event,
     IdentityLink,
+    LifecycleStage,
     Profile,
     ProfileMerge,
     Segment,
+    SyncFrequency,
 )
+from .predictions import predictions_by_profile
 from .services.events import MAX_BATCH_EVENTS
 
 
@@ -47,8 +48,6 @@ class ProfileListSerializer(serializers.ListSerializer):
     """Loads the page's predictions in one query."""
 
     def to_representation(self, data):
-        from analytics.churn.selectors import predictions_by_profile
-
         profiles = list(data.all() if hasattr(data, "all") else data)
         self._context["predictions"] = predictions_by_profile(profile_ids=[p.pk for p in profiles])
         return super().to_representation(profiles)
@@ -91,8 +90,6 @@ class ProfileSerializer(serializers.ModelSerializer):
     def get_predictions(self, obj) -> ProfilePredictionsSerializer(allow_null=True):
         loaded = self.context.get("predictions")
         if loaded is None:
-            from analytics.churn.selectors import predictions_by_profile
-
             loaded = predictions_by_profile(profile_ids=[obj.pk])
         return loaded.get(obj.pk)
 
@@ -100,12 +97,12 @@ class ProfileSerializer(serializers.ModelSerializer):
 class ProfileUpsertSerializer(StrictSerializer):
     identifiers = serializers.DictField(child=serializers.JSONField(), allow_empty=False)
     traits = serializers.DictField(required=False, default=dict)
-    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.values, required=False)
 
 
 class ProfileUpdateSerializer(StrictSerializer):
     traits = serializers.DictField(required=False, default=dict)
-    lifecycle_stage = serializers.ChoiceField(choices=LIFECYCLE_STAGES, required=False)
+    lifecycle_stage = serializers.ChoiceField(choices=LifecycleStage.values, required=False)
 
 
 class UnmergeSerializer(StrictSerializer):
@@ -308,15 +305,15 @@ class PlatformConfigSerializer(StrictSerializer):
 class AudienceCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
     segment_id = serializers.UUIDField()
-    platform = serializers.ChoiceField(choices=PLATFORMS)
+    platform = serializers.ChoiceField(choices=Platform.values)
     platform_config = PlatformConfigSerializer()
-    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, default="daily")
+    sync_frequency = serializers.ChoiceField(choices=SyncFrequency.values, default="daily")
 
 
 class AudienceUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200, required=False)
     segment_id = serializers.UUIDField(required=False)
-    sync_frequency = serializers.ChoiceField(choices=SYNC_FREQUENCIES, required=False)
+    sync_frequency = serializers.ChoiceField(choices=SyncFrequency.values, required=False)
 
 
 class AudienceSyncRunSerializer(serializers.ModelSerializer):

@@ -4,7 +4,20 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import Tenant
+from stratum.api.entitlements import tenant_features
+from stratum.api.exceptions import Conflict
 from stratum.api.tenancy import tenant_scope
+
+from .models import AudienceExport, AudienceSyncRun, Profile, Segment
+from .services import (
+    audience_runs_reap,
+    audience_sync_request,
+    audience_sync_run,
+    audiences_due,
+    export_build,
+    rfm_recompute,
+    segment_refresh,
+)
 
 
 def _tenant(tenant_id: str) -> Tenant | None:
@@ -13,9 +26,6 @@ def _tenant(tenant_id: str) -> Tenant | None:
 
 @shared_task(acks_late=True)
 def segment_refresh_task(tenant_id: str, segment_id: str) -> None:
-    from .models import Segment
-    from .services import segment_refresh
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return
@@ -28,8 +38,6 @@ def segment_refresh_task(tenant_id: str, segment_id: str) -> None:
 @shared_task(acks_late=True)
 def segments_refresh_all() -> None:
     """Hourly: every segment of every tenant with the CDP, one task per segment."""
-    from .models import Segment
-
     for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
         for segment_id in Segment.objects.for_tenant(tenant).values_list("pk", flat=True):
             segment_refresh_task.delay(str(tenant.pk), str(segment_id))
@@ -37,8 +45,6 @@ def segments_refresh_all() -> None:
 
 @shared_task(acks_late=True)
 def rfm_recompute_task(tenant_id: str) -> dict | None:
-    from .services import rfm_recompute
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return None
@@ -49,8 +55,6 @@ def rfm_recompute_task(tenant_id: str) -> dict | None:
 @shared_task(acks_late=True)
 def rfm_recompute_all() -> None:
     """Nightly RFM for every active tenant that has profiles."""
-    from .models import Profile
-
     for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
         if Profile.objects.for_tenant(tenant).exists():
             rfm_recompute_task.delay(str(tenant.pk))
@@ -58,9 +62,6 @@ def rfm_recompute_all() -> None:
 
 @shared_task(acks_late=True)
 def audience_sync_task(tenant_id: str, run_id: str) -> None:
-    from .models import AudienceSyncRun
-    from .services import audience_sync_run
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return
@@ -75,11 +76,6 @@ def audience_sync_task(tenant_id: str, run_id: str) -> None:
 def audiences_sync_due() -> None:
     """Every 15 minutes: close runs whose worker died, then queue the audiences whose sync_frequency says
     they are due."""
-    from billing.selectors import tenant_features
-    from stratum.api.exceptions import Conflict
-
-    from .services import audience_runs_reap, audience_sync_request, audiences_due
-
     for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
         with tenant_scope(tenant):
             audience_runs_reap(tenant=tenant)  # on every plan: a stuck audience could not even be deleted
@@ -94,9 +90,6 @@ def audiences_sync_due() -> None:
 
 @shared_task(acks_late=True)
 def export_build_task(tenant_id: str, export_id: str) -> None:
-    from .models import AudienceExport
-    from .services import export_build
-
     tenant = _tenant(tenant_id)
     if tenant is None:
         return

@@ -4,9 +4,18 @@ from __future__ import annotations
 from stratum.api import exceptions
 from stratum.api.exceptions import ApiError, NotFound, ServiceUnavailable
 
+# Error codes (stratum/api/errors.py lists every app's in the OpenAPI schema)
+INVALID_OAUTH_STATE = "INVALID_OAUTH_STATE"
+OAUTH_CODE_REJECTED = "OAUTH_CODE_REJECTED"
+OAUTH_DENIED = "OAUTH_DENIED"
+PLATFORM_AUTH_FAILED = "PLATFORM_AUTH_FAILED"
+PLATFORM_UNAVAILABLE = "PLATFORM_UNAVAILABLE"
+PROVIDER_ERROR = "PROVIDER_ERROR"
+PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
+
 
 class ProviderNotConfigured(ServiceUnavailable):
-    default_code = "PROVIDER_NOT_CONFIGURED"
+    default_code = PROVIDER_NOT_CONFIGURED
     default_detail = "This provider is not configured on this Stratum installation."
 
 
@@ -15,23 +24,23 @@ class UnknownProvider(NotFound):
 
 
 class InvalidOAuthState(ApiError):
-    default_code = "INVALID_OAUTH_STATE"
+    default_code = INVALID_OAUTH_STATE
     default_detail = "The OAuth state is invalid, expired or already used. Start the connection again."
 
 
 class OAuthDenied(ApiError):
-    default_code = "OAUTH_DENIED"
+    default_code = OAUTH_DENIED
     default_detail = "The authorization was denied at the provider."
 
 
 class OAuthCodeRejected(ApiError):
-    default_code = "OAUTH_CODE_REJECTED"
+    default_code = OAUTH_CODE_REJECTED
     default_detail = "The provider rejected the authorization code. Start the connection again."
 
 
 class ProviderError(ApiError):
     status_code = 502
-    default_code = "PROVIDER_ERROR"
+    default_code = PROVIDER_ERROR
     default_detail = "The provider did not answer as expected. Try again later."
 
 

@@ -8,27 +8,42 @@ from __future__ import annotations
 from django.conf import settings as django_settings
 from django.db import models
 
+from stratum.api.choices import Choices
+from stratum.api.crypto import EncryptedTextField, secret_decrypt, secret_encrypt
 from stratum.api.tenancy import TenantOwned
 
-from .crypto import EncryptedTextField, decrypt, encrypt
 
-AD_PROVIDERS = ("meta", "google", "tiktok", "snapchat")
-CRM_PROVIDERS = ("hubspot", "pipedrive", "salesforce", "zoho")
+class AdProvider(Choices):
+    META = "meta"
+    GOOGLE = "google"
+    TIKTOK = "tiktok"
+    SNAPCHAT = "snapchat"
+
+
+class CrmProvider(Choices):
+    HUBSPOT = "hubspot"
+    PIPEDRIVE = "pipedrive"
+    SALESFORCE = "salesforce"
+    ZOHO = "zoho"
+
+
+AD_PROVIDERS = tuple(AdProvider.values)
+CRM_PROVIDERS = tuple(CrmProvider.values)
 PROVIDERS = AD_PROVIDERS + CRM_PROVIDERS
 
 
-def _choices(values):
-    return [(v, v) for v in values]
-
-
 class Connection(TenantOwned):
-    KIND_AD, KIND_CRM = "ad", "crm"
-    STATUS_ACTIVE, STATUS_EXPIRED, STATUS_ERROR = "active", "expired", "error"
+    class Kind(Choices):
+        AD = "ad"
+        CRM = "crm"
+    class Status(Choices):
+        ACTIVE = "active"
+        EXPIRED = "expired"
+        ERROR = "error"
 
-    provider = models.CharField(max_length=16, choices=_choices(PROVIDERS))
-    kind = models.CharField(max_length=8, choices=_choices((KIND_AD, KIND_CRM)))
-    status = models.CharField(max_length=16, default=STATUS_ACTIVE,
-                              choices=_choices((STATUS_ACTIVE, STATUS_EXPIRED, STATUS_ERROR)))
+    provider = models.CharField(max_length=16, choices=[*AdProvider.choices, *CrmProvider.choices])
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    status = models.CharField(max_length=16, default=Status.ACTIVE, choices=Status.choices)
     access_token_encrypted = EncryptedTextField(blank=True)
     refresh_token_encrypted = EncryptedTextField(blank=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
@@ -56,25 +71,25 @@ class Connection(TenantOwned):
 
     @property
     def access_token(self) -> str:
-        return decrypt(self.access_token_encrypted)
+        return secret_decrypt(self.access_token_encrypted)
 
     @access_token.setter
     def access_token(self, value: str) -> None:
-        self.access_token_encrypted = encrypt(value or "")
+        self.access_token_encrypted = secret_encrypt(value or "")
 
     @property
     def refresh_token(self) -> str:
-        return decrypt(self.refresh_token_encrypted)
+        return secret_decrypt(self.refresh_token_encrypted)
 
     @refresh_token.setter
     def refresh_token(self, value: str) -> None:
-        self.refresh_token_encrypted = encrypt(value or "")
+        self.refresh_token_encrypted = secret_encrypt(value or "")
 
 
 class OAuthState(TenantOwned):
     """One authorization attempt. The signed `state` names it; the callback consumes it once."""
 
-    provider = models.CharField(max_length=16, choices=_choices(PROVIDERS))
+    provider = models.CharField(max_length=16, choices=[*AdProvider.choices, *CrmProvider.choices])
     user = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     nonce_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,16 +101,26 @@ class OAuthState(TenantOwned):
 
 
 class CrmSyncRun(TenantOwned):
-    DIRECTIONS = ("pull", "push", "bidirectional")
-    STATUS_QUEUED, STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_PARTIAL, STATUS_FAILED = (
-        "queued", "running", "succeeded", "partial", "failed")
-    STATUSES = (STATUS_QUEUED, STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_PARTIAL, STATUS_FAILED)
+    class Direction(Choices):
+        PULL = "pull"
+        PUSH = "push"
+        BIDIRECTIONAL = "bidirectional"
+    class Status(Choices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"
+        FAILED = "failed"
+
+    class Trigger(Choices):
+        MANUAL = "manual"
+        SCHEDULE = "schedule"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="crm_runs")
-    provider = models.CharField(max_length=16, choices=_choices(CRM_PROVIDERS))
-    direction = models.CharField(max_length=16, choices=_choices(DIRECTIONS))
-    trigger = models.CharField(max_length=16, default="manual", choices=_choices(("manual", "schedule")))
-    status = models.CharField(max_length=16, default=STATUS_QUEUED, choices=_choices(STATUSES), db_index=True)
+    provider = models.CharField(max_length=16, choices=CrmProvider.choices)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    trigger = models.CharField(max_length=16, default=Trigger.MANUAL, choices=Trigger.choices)
+    status = models.CharField(max_length=16, default=Status.QUEUED, choices=Status.choices, db_index=True)
     requested_by = models.ForeignKey(django_settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")
     queued_at = models.DateTimeField(auto_now_add=True)

@@ -19,8 +19,8 @@ def crm_status(*, tenant: Tenant) -> list[dict]:
                   .order_by("-queued_at").values("pk")[:1])
     per_provider = (CrmSyncRun.objects.for_tenant(tenant).values("provider")
                     .annotate(latest=Subquery(latest_ids),
-                              last_success=Max("finished_at", filter=Q(status__in=(CrmSyncRun.STATUS_SUCCEEDED,
-                                                                                    CrmSyncRun.STATUS_PARTIAL)))))
+                              last_success=Max("finished_at", filter=Q(status__in=(CrmSyncRun.Status.SUCCEEDED,
+                                                                                    CrmSyncRun.Status.PARTIAL)))))
     summary = {row["provider"]: row for row in per_provider}
     runs = CrmSyncRun.objects.for_tenant(tenant).in_bulk([row["latest"] for row in summary.values() if row["latest"]])
     result = []

@@ -96,7 +96,7 @@ class SelectAccountsResponseSerializer(serializers.Serializer):
 
 class CrmSyncRequestSerializer(StrictSerializer):
     provider = serializers.ChoiceField(choices=CRM_PROVIDERS)
-    direction = serializers.ChoiceField(choices=CrmSyncRun.DIRECTIONS, default="bidirectional")
+    direction = serializers.ChoiceField(choices=CrmSyncRun.Direction.values, default="bidirectional")
 
 
 class CrmSyncRunSerializer(serializers.ModelSerializer):
@@ -129,5 +129,5 @@ class CrmSettingsSerializer(StrictSerializer):
     segments_field = serializers.CharField(max_length=100, required=False, allow_blank=True,
                                            help_text="CRM field that receives the profile's segment names.")
     schedule = serializers.ChoiceField(choices=("off", "hourly", "daily"), required=False)
-    direction = serializers.ChoiceField(choices=CrmSyncRun.DIRECTIONS, required=False,
+    direction = serializers.ChoiceField(choices=CrmSyncRun.Direction.values, required=False,
                                         help_text="Direction of scheduled runs.")

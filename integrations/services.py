@@ -4,10 +4,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from accounts.models import Tenant
-from billing.gates import limit_enforce, tenant_lock
 from campaigns.connectors.base import AccountRecord, ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
+from stratum.api.entitlements import limit_enforce, tenant_lock
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.queueing import task_enqueue
 
 from .connectors import connector_for_connection
 from .errors import NotConnected, ProviderError, UnknownProvider
@@ -21,7 +22,7 @@ def ad_connection_get(*, tenant: Tenant, platform: str) -> Connection:
     connection = Connection.objects.for_tenant(tenant).filter(provider=platform).first()
     if connection is None:
         raise NotConnected(f"{PROVIDERS[platform].label} is not connected. Connect it via /api/v1/oauth/{platform}/authorize.")
-    if connection.status != Connection.STATUS_ACTIVE:
+    if connection.status != Connection.Status.ACTIVE:
         raise NotConnected(f"{PROVIDERS[platform].label} access has expired; connect it again.")
     return connection
 
@@ -87,13 +88,8 @@ def platform_accounts_select(*, tenant: Tenant, platform: str, external_ids: lis
                 activated.append(str(account.pk))
         AdAccount.objects.for_tenant(tenant).filter(platform=platform, is_active=True).exclude(
             external_id__in=wanted).update(is_active=False)
-        transaction.on_commit(lambda: _first_sync(tenant_id=str(tenant.pk), ad_account_ids=activated))
+        for ad_account_id in activated:  # a newly chosen account is pulled right away, not at the next schedule
+            task_enqueue(name="campaigns.tasks.ad_account_sync_task",
+                         kwargs={"tenant_id": str(tenant.pk), "ad_account_id": ad_account_id, "trigger": "manual"})
     return selected
 
-
-def _first_sync(*, tenant_id: str, ad_account_ids: list[str]) -> None:
-    """A newly chosen account is pulled right away (campaigns' sync task), not at the next schedule."""
-    from campaigns.tasks import ad_account_sync_task
-
-    for ad_account_id in ad_account_ids:
-        ad_account_sync_task.delay(tenant_id, ad_account_id, "manual")

@@ -6,11 +6,12 @@ from celery import shared_task
 from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
+from .crm.services import CrmSyncRetry, crm_sync_run, crm_syncs_schedule
+from .oauth.services import connections_notify_expiring, connections_refresh_expiring, oauth_states_purge
+
 
 @shared_task(acks_late=True, ignore_result=True)
 def crm_sync_task(tenant_id: str, run_id: str) -> str | None:
-    from .crm.services import CrmSyncRetry, crm_sync_run
-
     tenant = Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
     if tenant is None:
         return None
@@ -25,16 +26,12 @@ def crm_sync_task(tenant_id: str, run_id: str) -> str | None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def crm_syncs_schedule_task() -> int:
-    from .crm.services import crm_syncs_schedule
-
     return crm_syncs_schedule()
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def connections_refresh_task() -> int:
     """Renews OAuth tokens that expire within 30 minutes, and purges old OAuth states."""
-    from .oauth.services import connections_refresh_expiring, oauth_states_purge
-
     oauth_states_purge()
     return connections_refresh_expiring()
 
@@ -42,6 +39,4 @@ def connections_refresh_task() -> int:
 @shared_task(acks_late=True, ignore_result=True)
 def connections_expiry_notify_task() -> int:
     """Tells tenant admins ahead of time about connections they must reconnect (tokens Stratum cannot renew)."""
-    from .oauth.services import connections_notify_expiring
-
     return connections_notify_expiring()

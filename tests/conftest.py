@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from stratum.api import net
 from stratum.api.cache import fallback_reset
 from stratum.api.ratelimit import reset_local_buckets
 from stratum.api.tenancy import tenant_scope
@@ -55,3 +56,9 @@ def scoped(tenant):
     """Runs the test body with `tenant` in scope (for calling services and selectors directly)."""
     with tenant_scope(tenant):
         yield tenant
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """Host names resolve to a public address (no DNS here); respx answers the HTTP (webhooks, Slack)."""
+    monkeypatch.setattr(net, "resolve", lambda host, port: ["93.184.215.14"])

@@ -16,6 +16,7 @@ from django.db.models import Sum
 
 from campaigns.models import AdAccount, CampaignDailyMetric
 from campaigns.selectors.common import zone
+from cdp.services import events_ingest
 
 from .models import AutopilotAction, Rule
 from .services import autopilot_run, autopilot_settings_get, rule_create, signal_health_refresh
@@ -54,8 +55,6 @@ RULES = (
 
 
 def _conversions(*, tenant, accounts: list[AdAccount], today: dt.date, stdout) -> None:
-    from cdp.services import events_ingest
-
     first, last = today - dt.timedelta(days=DAYS), today - dt.timedelta(days=1)  # complete days: they do not change
     reported = (CampaignDailyMetric.objects.filter(campaign__ad_account__in=accounts, date__range=(first, last))
                 .values("campaign__ad_account_id", "date").annotate(conversions=Sum("conversions"),

@@ -12,40 +12,127 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantManager, TenantOwned
 
-HEALTHY, DEGRADED, UNHEALTHY, NO_DATA = "healthy", "degraded", "unhealthy", "no_data"
-SIGNAL_STATUSES = (HEALTHY, DEGRADED, UNHEALTHY, NO_DATA)
+
+class SignalStatus(Choices):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+    NO_DATA = "no_data"
+
+
+class SnapshotTrigger(Choices):
+    SCHEDULE = "schedule"
+    SYNC = "sync"
+    MANUAL = "manual"
+    ON_DEMAND = "on_demand"
+    SEED = "seed"
+    AUTOPILOT = "autopilot"
+
+
+class AuditEvent(Choices):
+    GATE = "gate"
+    APPROVAL = "approval"
+    EXECUTION = "execution"
+    BREAKER = "breaker"
+    SETTINGS = "settings"
+    EXPIRY = "expiry"
+
+
+class AuditDecision(Choices):
+    ALLOWED = "allowed"
+    HELD = "held"
+    BLOCKED = "blocked"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXECUTED = "executed"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    TRIPPED = "tripped"
+    RESUMED = "resumed"
+    UPDATED = "updated"
+    EXPIRED = "expired"
+
+
+class ActorType(Choices):
+    AUTOPILOT = "autopilot"
+    RULE = "rule"
+    USER = "user"
+    API_KEY = "api_key"
+    SYSTEM = "system"
+
+
+class AutopilotMode(Choices):
+    CONSERVATIVE = "conservative"
+    BALANCED = "balanced"
+    AGGRESSIVE = "aggressive"
+
+
+class MoneyAction(Choices):
+    PAUSE_CAMPAIGN = "pause_campaign"
+    ACTIVATE_CAMPAIGN = "activate_campaign"
+    INCREASE_BUDGET = "increase_budget"
+    DECREASE_BUDGET = "decrease_budget"
+    SET_BUDGET = "set_budget"
+
+
+class ActionStatus(Choices):
+    PENDING = "pending"
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    ROLLED_BACK = "rolled_back"
+
+
+class ActionSource(Choices):
+    AUTOPILOT = "autopilot"
+    RULE = "rule"
+    ROLLBACK = "rollback"
+
+
+class BreakerState(Choices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class BreakerReason(Choices):
+    SPEND_SPIKE = "spend_spike"
+    CONNECTOR_ERRORS = "connector_errors"
+
+
+class RunTrigger(Choices):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class RunStatus(Choices):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+
+
 COMPONENTS = ("pixel_coverage", "conversion_accuracy", "data_freshness", "api_health")
-SNAPSHOT_TRIGGERS = ("schedule", "sync", "manual", "on_demand", "seed", "autopilot")
 
 # The gate and the audit log
-AUDIT_EVENTS = ("gate", "approval", "execution", "breaker", "settings", "expiry")
-ALLOWED, HELD, BLOCKED = "allowed", "held", "blocked"
-GATE_DECISIONS = (ALLOWED, HELD, BLOCKED)
-AUDIT_DECISIONS = GATE_DECISIONS + ("approved", "rejected", "executed", "failed", "rolled_back", "tripped",
-                                    "resumed", "updated", "expired")
-ACTOR_TYPES = ("autopilot", "rule", "user", "api_key", "system")
-
-# Autopilot
-MODES = ("conservative", "balanced", "aggressive")
-MONEY_ACTIONS = ("pause_campaign", "activate_campaign", "increase_budget", "decrease_budget", "set_budget")
-PENDING, EXECUTED, REJECTED, FAILED, EXPIRED, ROLLED_BACK = (
-    "pending", "executed", "rejected", "failed", "expired", "rolled_back")
-ACTION_STATUSES = (PENDING, EXECUTED, REJECTED, BLOCKED, FAILED, EXPIRED, ROLLED_BACK)
-ACTION_SOURCES = ("autopilot", "rule", "rollback")
-BREAKER_OPEN, BREAKER_CLOSED = "open", "closed"
-BREAKER_REASONS = ("spend_spike", "connector_errors")
+GATE_DECISIONS = (AuditDecision.ALLOWED, AuditDecision.HELD, AuditDecision.BLOCKED)
 
 # Rules
-RULE_FREQUENCIES = {"every_15_minutes": 15, "hourly": 60, "daily": 1440, "weekly": 10080}
-RULE_FREQUENCY_CHOICES = tuple(RULE_FREQUENCIES)
-RUN_TRIGGERS = ("schedule", "manual")
-RUN_RUNNING, RUN_OK, RUN_FAILED = "running", "ok", "failed"
 
 
-def _choices(values):
-    return [(v, v) for v in values]
+class RuleFrequency(Choices):
+    EVERY_15_MINUTES = "every_15_minutes"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+# Minutes between two runs of a rule
+RULE_FREQUENCIES = {RuleFrequency.EVERY_15_MINUTES: 15, RuleFrequency.HOURLY: 60, RuleFrequency.DAILY: 1440,
+                    RuleFrequency.WEEKLY: 10080}
 
 
 class SignalHealthSnapshot(TenantOwned):
@@ -57,9 +144,9 @@ class SignalHealthSnapshot(TenantOwned):
     ad_account = models.ForeignKey("campaigns.AdAccount", on_delete=models.CASCADE, null=True, blank=True,
                                    related_name="+")
     computed_at = models.DateTimeField()
-    trigger = models.CharField(max_length=16, choices=_choices(SNAPSHOT_TRIGGERS))
+    trigger = models.CharField(max_length=16, choices=SnapshotTrigger.choices)
     overall_score = models.SmallIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=16, choices=_choices(SIGNAL_STATUSES))
+    status = models.CharField(max_length=16, choices=SignalStatus.choices)
     signals = models.JSONField(default=list, help_text="[{name, score, status, weight, details}] per component.")
     details = models.JSONField(default=dict, blank=True)
 
@@ -93,9 +180,9 @@ class AuditLogEntry(TenantOwned):
     Objects are referenced by id (no foreign keys) so that nothing cascades into the log."""
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    event = models.CharField(max_length=16, choices=_choices(AUDIT_EVENTS))
-    decision = models.CharField(max_length=16, choices=_choices(AUDIT_DECISIONS))
-    actor_type = models.CharField(max_length=16, choices=_choices(ACTOR_TYPES))
+    event = models.CharField(max_length=16, choices=AuditEvent.choices)
+    decision = models.CharField(max_length=16, choices=AuditDecision.choices)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     actor_id = models.CharField(max_length=64, blank=True)
     actor_name = models.CharField(max_length=255, blank=True)
     action = models.CharField(max_length=64)
@@ -130,7 +217,7 @@ class AuditLogEntry(TenantOwned):
 
 class AutopilotSettings(TenantOwned):
     enabled = models.BooleanField(default=False)
-    mode = models.CharField(max_length=16, choices=_choices(MODES), default="conservative")
+    mode = models.CharField(max_length=16, choices=AutopilotMode.choices, default=AutopilotMode.CONSERVATIVE)
     max_budget_change_percent = models.PositiveSmallIntegerField(default=20)
     require_approval_above = models.DecimalField(max_digits=14, decimal_places=2, default=500)
     pause_on_degraded_signal = models.BooleanField(default=True)
@@ -155,7 +242,7 @@ class Rule(TenantOwned):
     conditions = models.JSONField(help_text="A normalized condition tree: {operator: and|or, conditions: [...]}")
     actions = models.JSONField(default=list)
     scope = models.JSONField(default=dict)
-    frequency = models.CharField(max_length=20, choices=_choices(RULE_FREQUENCIES), default="hourly")
+    frequency = models.CharField(max_length=20, choices=RuleFrequency.choices, default=RuleFrequency.HOURLY)
     lookback = models.CharField(max_length=16, default="last_7d")
     cooldown_minutes = models.PositiveIntegerField(default=1440)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -176,10 +263,10 @@ class AutopilotAction(TenantOwned):
     """A change to one campaign proposed by the autopilot or a rule (or a rollback of one): pending until
     approved when the gate held it or its money impact is above the approval threshold."""
 
-    source = models.CharField(max_length=16, choices=_choices(ACTION_SOURCES))
+    source = models.CharField(max_length=16, choices=ActionSource.choices)
     rule = models.ForeignKey(Rule, on_delete=models.SET_NULL, null=True, blank=True, related_name="actions_taken")
-    kind = models.CharField(max_length=20, choices=_choices(MONEY_ACTIONS))
-    status = models.CharField(max_length=16, choices=_choices(ACTION_STATUSES), default=PENDING)
+    kind = models.CharField(max_length=20, choices=MoneyAction.choices)
+    status = models.CharField(max_length=16, choices=ActionStatus.choices, default=ActionStatus.PENDING)
     campaign = models.ForeignKey("campaigns.Campaign", on_delete=models.CASCADE, related_name="+")
     ad_account = models.ForeignKey("campaigns.AdAccount", on_delete=models.CASCADE, related_name="+")
     before = models.JSONField(default=dict, help_text="{status, budget_amount} when proposed (executed: before it).")
@@ -214,8 +301,8 @@ class CircuitBreaker(TenantOwned):
     """Stops automation on one ad account (spend spike, run of connector errors) until a human resumes it."""
 
     ad_account = models.ForeignKey("campaigns.AdAccount", on_delete=models.CASCADE, related_name="+")
-    state = models.CharField(max_length=8, choices=_choices((BREAKER_OPEN, BREAKER_CLOSED)), default=BREAKER_OPEN)
-    reason = models.CharField(max_length=20, choices=_choices(BREAKER_REASONS))
+    state = models.CharField(max_length=8, choices=BreakerState.choices, default=BreakerState.OPEN)
+    reason = models.CharField(max_length=20, choices=BreakerReason.choices)
     details = models.JSONField(default=dict, blank=True)
     tripped_at = models.DateTimeField()
     trip_count = models.PositiveIntegerField(default=1)
@@ -233,8 +320,8 @@ class CircuitBreaker(TenantOwned):
 
 class RuleExecution(TenantOwned):
     rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="executions")
-    trigger = models.CharField(max_length=16, choices=_choices(RUN_TRIGGERS))
-    status = models.CharField(max_length=16, choices=_choices((RUN_RUNNING, RUN_OK, RUN_FAILED)), default=RUN_RUNNING)
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.RUNNING)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     evaluated = models.PositiveIntegerField(default=0, help_text="Campaigns in the rule's scope.")

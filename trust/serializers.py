@@ -9,16 +9,16 @@ from stratum.api.serializers import StrictSerializer
 
 from .models import (
     COMPONENTS,
-    MODES,
     RULE_FREQUENCIES,
-    SIGNAL_STATUSES,
     AuditLogEntry,
     AutopilotAction,
+    AutopilotMode,
     CircuitBreaker,
     Rule,
     RuleExecution,
     RuleFiring,
     SignalHealthSnapshot,
+    SignalStatus,
 )
 from .selectors.rules import LOOKBACKS
 
@@ -28,7 +28,7 @@ from .selectors.rules import LOOKBACKS
 class SignalComponentSerializer(serializers.Serializer):
     name = serializers.ChoiceField(choices=COMPONENTS)
     score = serializers.IntegerField(allow_null=True, help_text="0–100; null when there is no data for it.")
-    status = serializers.ChoiceField(choices=SIGNAL_STATUSES)
+    status = serializers.ChoiceField(choices=SignalStatus.values)
     weight = serializers.FloatField(required=False)
     details = serializers.DictField(required=False)
 
@@ -39,7 +39,7 @@ class AccountHealthSerializer(serializers.Serializer):
     name = serializers.CharField()
     platform = serializers.CharField()
     overall_score = serializers.IntegerField(allow_null=True)
-    status = serializers.ChoiceField(choices=SIGNAL_STATUSES)
+    status = serializers.ChoiceField(choices=SignalStatus.values)
     signals = SignalComponentSerializer(many=True)
 
 
@@ -50,7 +50,7 @@ class WindowSerializer(serializers.Serializer):
 
 class TrustSignalHealthSerializer(serializers.Serializer):
     overall_score = serializers.IntegerField(allow_null=True)
-    status = serializers.ChoiceField(choices=SIGNAL_STATUSES)
+    status = serializers.ChoiceField(choices=SignalStatus.values)
     signals = SignalComponentSerializer(many=True)
     thresholds = serializers.DictField(child=serializers.IntegerField())
     weights = serializers.DictField(child=serializers.FloatField())
@@ -133,7 +133,7 @@ class AutopilotSettingsUpdateSerializer(StrictSerializer):
     """The spec's flat body; the `settings` object of the status is accepted too."""
 
     enabled = serializers.BooleanField(required=False)
-    mode = serializers.ChoiceField(choices=MODES, required=False)
+    mode = serializers.ChoiceField(choices=AutopilotMode.values, required=False)
     max_budget_change_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
     require_approval_above = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0"),
                                                       max_value=Decimal("999999999.99"), required=False)
@@ -153,7 +153,7 @@ class AutopilotSettingsUpdateSerializer(StrictSerializer):
 
 class AutopilotStatusSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
-    mode = serializers.ChoiceField(choices=MODES)
+    mode = serializers.ChoiceField(choices=AutopilotMode.values)
     last_action = serializers.DateTimeField(allow_null=True)
     pending_actions = serializers.IntegerField()
     blocked_actions = serializers.IntegerField(help_text="Actions the gate blocked in the last 24 hours.")

@@ -18,8 +18,20 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import Tenant
+from campaigns.models import AdAccount, AdAccountSyncRun
+from stratum.api.entitlements import tenant_features
 from stratum.api.exceptions import Conflict
 from stratum.api.tenancy import tenant_scope
+
+from .models import RULE_FREQUENCIES, ActionStatus, AutopilotAction, AutopilotSettings, Rule, SignalHealthSnapshot
+from .services import (
+    actions_expire,
+    autopilot_run,
+    autopilot_settings_get,
+    circuit_breakers_check,
+    rule_run,
+    signal_health_refresh,
+)
 
 logger = logging.getLogger("stratum.trust.tasks")
 
@@ -29,15 +41,11 @@ def _active_tenant(tenant_id) -> Tenant | None:
 
 
 def _has_autopilot(tenant: Tenant) -> bool:
-    from billing.selectors import tenant_features
-
     return tenant_features(tenant=tenant).get("autopilot", False)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def signal_health_refresh_task(tenant_id: str, trigger: str = "schedule") -> str | None:
-    from .services import circuit_breakers_check, signal_health_refresh
-
     tenant = _active_tenant(tenant_id)
     if tenant is None:
         return None
@@ -51,10 +59,6 @@ def signal_health_refresh_task(tenant_id: str, trigger: str = "schedule") -> str
 def signal_health_refresh_due() -> int:
     """Cross-tenant: queues a refresh for each tenant with active ad accounts whose signal health is stale or
     predates its latest finished sync."""
-    from campaigns.models import AdAccount, AdAccountSyncRun
-
-    from .models import SignalHealthSnapshot
-
     now = timezone.now()
     stale = now - dt.timedelta(minutes=settings.TRUST_SIGNAL_MAX_AGE_MINUTES)
     last = (SignalHealthSnapshot.objects.unscoped().filter(tenant=OuterRef("pk"), ad_account__isnull=True)
@@ -75,9 +79,6 @@ def signal_health_refresh_due() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def rule_run_task(tenant_id: str, rule_id: str, trigger: str = "schedule") -> str | None:
-    from .models import Rule
-    from .services import rule_run
-
     tenant = _active_tenant(tenant_id)
     if tenant is None or not _has_autopilot(tenant):
         return None
@@ -95,8 +96,6 @@ def rule_run_task(tenant_id: str, rule_id: str, trigger: str = "schedule") -> st
 def rules_dispatch() -> int:
     """Cross-tenant: claims every enabled rule due by its frequency (last_run_at moved forward in the same
     UPDATE, so two dispatchers never run a rule twice) and queues its run."""
-    from .models import RULE_FREQUENCIES, Rule
-
     now = timezone.now()
     due = Q()
     for frequency, minutes in RULE_FREQUENCIES.items():
@@ -120,14 +119,10 @@ def rules_dispatch() -> int:
 
 @shared_task(acks_late=True, ignore_result=True)
 def autopilot_run_task(tenant_id: str) -> int | None:
-    from .services import autopilot_run
-
     tenant = _active_tenant(tenant_id)
     if tenant is None or not _has_autopilot(tenant):
         return None
     with tenant_scope(tenant):
-        from .services import autopilot_settings_get
-
         if not autopilot_settings_get(tenant=tenant).enabled:
             return None
         try:
@@ -138,8 +133,6 @@ def autopilot_run_task(tenant_id: str) -> int | None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def autopilot_run_due() -> int:
-    from .models import AutopilotSettings
-
     tenant_ids = (AutopilotSettings.objects.unscoped().filter(enabled=True, tenant__status=Tenant.STATUS_ACTIVE)
                   .values_list("tenant_id", flat=True))
     queued = 0
@@ -153,12 +146,9 @@ def autopilot_run_due() -> int:
 def trust_housekeeping() -> dict[str, int]:
     """Expires stale pending actions and prunes snapshots older than TRUST_SNAPSHOT_RETENTION_DAYS (the audit
     log keeps its own copy of the signal each decision was made on, and is never pruned)."""
-    from .models import PENDING, AutopilotAction, SignalHealthSnapshot
-    from .services import actions_expire
-
     now = timezone.now()
     expired = 0
-    tenant_ids = (AutopilotAction.objects.unscoped().filter(status=PENDING, expires_at__lt=now)
+    tenant_ids = (AutopilotAction.objects.unscoped().filter(status=ActionStatus.PENDING, expires_at__lt=now)
                   .values_list("tenant_id", flat=True).distinct())
     for tenant in Tenant.objects.filter(pk__in=list(tenant_ids)):
         with tenant_scope(tenant):

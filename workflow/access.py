@@ -10,9 +10,9 @@ from __future__ import annotations
 from stratum.api.exceptions import Forbidden
 from stratum.api.permissions import ADMIN_ROLES
 
-from .models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CLIENT_ROLE_VIEWER
+from .models import ClientRole
 
-ROLE_RANK = {CLIENT_ROLE_VIEWER: 1, CLIENT_ROLE_MEMBER: 2, CLIENT_ROLE_ADMIN: 3}
+ROLE_RANK = {ClientRole.VIEWER: 1, ClientRole.MEMBER: 2, ClientRole.ADMIN: 3}
 
 # Tenant roles that may create clients and client-less work.
 CLIENT_CREATOR_ROLES = ("owner", "admin", "manager")

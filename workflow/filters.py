@@ -17,7 +17,8 @@ from django.db.models import QuerySet
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import parse_bool, parse_choice, parse_date, parse_number, parse_uuid
 
-from .models import CREATIVE_STATUSES, INSTANCE_STATUSES, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES
+from .alert_catalog import ALERT_TYPES
+from .models import AdType, CreativeStatus, InstanceStatus, TaskPriority, TaskStatus, TaskType
 
 TASK_SORTS = ("created_at", "updated_at", "name", "due_date", "priority", "status")
 CREATIVE_SORTS = ("created_at", "updated_at", "name", "status")
@@ -72,9 +73,9 @@ class TaskFilters:
 def task_filters_parse(params, *, tz: str | None = "UTC") -> TaskFilters:
     return TaskFilters(
         client_id=parse_uuid(params, "client_id"),
-        status=parse_choice(params, "status", TASK_STATUSES),
-        task_type=parse_choice(params, "task_type", TASK_TYPES),
-        priority=parse_choice(params, "priority", TASK_PRIORITIES),
+        status=parse_choice(params, "status", TaskStatus.values),
+        task_type=parse_choice(params, "task_type", TaskType.values),
+        priority=parse_choice(params, "priority", TaskPriority.values),
         by_me=parse_bool(params, "by_me"),
         other_people=parse_bool(params, "other_people"),
         assignee_id=parse_uuid(params, "assignee_id"),
@@ -109,8 +110,6 @@ class AlertFilters:
 
 
 def alert_filters_parse(params) -> AlertFilters:
-    from .alert_catalog import ALERT_TYPES
-
     return AlertFilters(
         client_id=parse_uuid(params, "client_id"),
         alert_type=parse_choice(params, "alert_type", ALERT_TYPES),
@@ -129,7 +128,7 @@ def instance_filters_parse(params) -> InstanceFilters:
     return InstanceFilters(
         client_id=parse_uuid(params, "client_id"),
         alert_id=parse_uuid(params, "alert_id"),
-        status=parse_choice(params, "status", INSTANCE_STATUSES),
+        status=parse_choice(params, "status", InstanceStatus.values),
     )
 
 
@@ -161,12 +160,10 @@ class CreativeFilters:
 
 
 def creative_filters_parse(params, *, tz: str | None = "UTC") -> CreativeFilters:
-    from .models import AD_TYPES
-
     return CreativeFilters(
         client_id=parse_uuid(params, "client_id"),
-        status=parse_choice(params, "status", CREATIVE_STATUSES),
-        ad_type=parse_choice(params, "ad_type", AD_TYPES),
+        status=parse_choice(params, "status", CreativeStatus.values),
+        ad_type=parse_choice(params, "ad_type", AdType.values),
         sort=parse_choice(params, "sort", CREATIVE_SORTS, default="created_at"),
         order=parse_choice(params, "order", ORDERS, default="desc"),
         created=created_range_parse(params, tz=tz),

@@ -11,35 +11,88 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from stratum.api.choices import Choices
 from stratum.api.tenancy import TenantOwned
 
-CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CLIENT_ROLE_VIEWER = "admin", "member", "viewer"
-CLIENT_ROLES = (CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, CLIENT_ROLE_VIEWER)
 
-TASK_TYPES = ("review_creative", "review_report", "other")
-TASK_PENDING, TASK_IN_PROGRESS, TASK_COMPLETED, TASK_CANCELLED = "pending", "in_progress", "completed", "cancelled"
-TASK_STATUSES = (TASK_PENDING, TASK_IN_PROGRESS, TASK_COMPLETED, TASK_CANCELLED)
-TASK_OPEN_STATUSES = (TASK_PENDING, TASK_IN_PROGRESS)
-TASK_PRIORITIES = ("Backlog", "Low", "Medium", "High")
-RELATED_OBJECT_TYPES = ("creative_submission", "alert_instance", "campaign", "report")
-
-DATA_LEVELS = ("ad", "campaign", "account")
-INSTANCE_TRIGGERED, INSTANCE_RESOLVED, INSTANCE_DISMISSED = "triggered", "resolved", "dismissed"
-INSTANCE_STATUSES = (INSTANCE_TRIGGERED, INSTANCE_RESOLVED, INSTANCE_DISMISSED)
-
-LEAD_CONVERTED, LEAD_NOT_CONVERTED = "converted", "not_converted"
-LEAD_OUTCOMES = (LEAD_CONVERTED, LEAD_NOT_CONVERTED)
-LEAD_OUTCOME_SOURCES = ("cdp", "crm", "api")
-SCORING_FORMULA, SCORING_LOGISTIC = "formula", "logistic_regression"
-SCORING_METHODS = (SCORING_FORMULA, SCORING_LOGISTIC)
-
-CREATIVE_PENDING, CREATIVE_APPROVED, CREATIVE_REJECTED = "pending", "approved", "rejected"
-CREATIVE_STATUSES = (CREATIVE_PENDING, CREATIVE_APPROVED, CREATIVE_REJECTED)
-AD_TYPES = ("image", "video", "carousel", "text")
+class ClientRole(Choices):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
 
 
-def _choices(values):
-    return [(v, v) for v in values]
+class TaskType(Choices):
+    REVIEW_CREATIVE = "review_creative"
+    REVIEW_REPORT = "review_report"
+    OTHER = "other"
+
+
+class TaskStatus(Choices):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TaskPriority(Choices):
+    BACKLOG = "Backlog"
+    LOW = "Low"
+    MEDIUM = "Medium"
+    HIGH = "High"
+
+
+class RelatedObjectType(Choices):
+    CREATIVE_SUBMISSION = "creative_submission"
+    ALERT_INSTANCE = "alert_instance"
+    CAMPAIGN = "campaign"
+    REPORT = "report"
+
+
+class DataLevel(Choices):
+    AD = "ad"
+    CAMPAIGN = "campaign"
+    ACCOUNT = "account"
+
+
+class InstanceStatus(Choices):
+    TRIGGERED = "triggered"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+class LeadOutcome(Choices):
+    CONVERTED = "converted"
+    NOT_CONVERTED = "not_converted"
+
+
+class LeadOutcomeSource(Choices):
+    CDP = "cdp"
+    CRM = "crm"
+    API = "api"
+
+
+class ScoringMethod(Choices):
+    FORMULA = "formula"
+    LOGISTIC_REGRESSION = "logistic_regression"
+
+
+class CreativeStatus(Choices):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class AdType(Choices):
+    IMAGE = "image"
+    VIDEO = "video"
+    CAROUSEL = "carousel"
+    TEXT = "text"
+
+
+TASK_OPEN_STATUSES = (TaskStatus.PENDING, TaskStatus.IN_PROGRESS)
+
+
+
 
 
 class Client(TenantOwned):
@@ -64,7 +117,7 @@ class ClientMembership(TenantOwned):
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_memberships")
-    role = models.CharField(max_length=10, choices=[(r, r) for r in CLIENT_ROLES], default=CLIENT_ROLE_MEMBER)
+    role = models.CharField(max_length=10, choices=ClientRole.choices, default=ClientRole.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,15 +130,15 @@ class ClientMembership(TenantOwned):
 class Task(TenantOwned):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True, related_name="tasks")
     name = models.CharField(max_length=255)
-    task_type = models.CharField(max_length=32, choices=_choices(TASK_TYPES), default="other")
-    status = models.CharField(max_length=16, choices=_choices(TASK_STATUSES), default=TASK_PENDING)
-    priority = models.CharField(max_length=10, choices=_choices(TASK_PRIORITIES), default="Medium")
+    task_type = models.CharField(max_length=32, choices=TaskType.choices, default=TaskType.OTHER)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.PENDING)
+    priority = models.CharField(max_length=10, choices=TaskPriority.choices, default=TaskPriority.MEDIUM)
     description = models.TextField(blank=True)
     due_date = models.DateTimeField(null=True, blank=True)
     assignees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="workflow_tasks")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+")
-    related_object_type = models.CharField(max_length=32, choices=_choices(RELATED_OBJECT_TYPES), null=True,
+    related_object_type = models.CharField(max_length=32, choices=RelatedObjectType.choices, null=True,
                                            blank=True)
     related_object_id = models.UUIDField(null=True, blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -130,7 +183,7 @@ class Alert(TenantOwned):
     description = models.TextField(blank=True)
     alert_type = models.CharField(max_length=32)
     data_source = models.CharField(max_length=64)
-    data_level = models.CharField(max_length=16, choices=_choices(DATA_LEVELS))
+    data_level = models.CharField(max_length=16, choices=DataLevel.choices)
     condition_config = models.JSONField(default=dict)
     action_config = models.JSONField(default=dict)
     frequency = models.JSONField(default=dict)
@@ -164,14 +217,14 @@ class AlertInstance(TenantOwned):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="instances")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="alert_instances")
-    object_type = models.CharField(max_length=16, choices=_choices(DATA_LEVELS))
+    object_type = models.CharField(max_length=16, choices=DataLevel.choices)
     object_id = models.CharField(max_length=64)
     triggered_on = models.DateField(help_text="Local day (alert time zone) of the first finding.")
     triggered_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     occurrences = models.PositiveIntegerField(default=1)
     alert_data = models.JSONField(default=dict)
-    status = models.CharField(max_length=16, choices=_choices(INSTANCE_STATUSES), default=INSTANCE_TRIGGERED)
+    status = models.CharField(max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.TRIGGERED)
     task = models.ForeignKey(Task, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
@@ -200,11 +253,11 @@ class Lead(TenantOwned):
     value = models.JSONField(default=dict)
     raw_data = models.JSONField(default=dict)
     source = models.CharField(max_length=64, default="website")
-    scored_with = models.CharField(max_length=24, choices=_choices(SCORING_METHODS), default=SCORING_FORMULA)
+    scored_with = models.CharField(max_length=24, choices=ScoringMethod.choices, default=ScoringMethod.FORMULA)
     cdp_profile_id = models.UUIDField(null=True, blank=True)
     cdp_events = models.PositiveIntegerField(default=0, help_text="Events of the linked CDP profile.")
-    outcome = models.CharField(max_length=16, choices=_choices(LEAD_OUTCOMES), null=True, blank=True)
-    outcome_source = models.CharField(max_length=8, choices=_choices(LEAD_OUTCOME_SOURCES), blank=True)
+    outcome = models.CharField(max_length=16, choices=LeadOutcome.choices, null=True, blank=True)
+    outcome_source = models.CharField(max_length=8, choices=LeadOutcomeSource.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -220,7 +273,7 @@ class LeadScoringModel(TenantOwned):
 
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="lead_scoring")
     weights = models.JSONField(default=dict)
-    method = models.CharField(max_length=24, choices=_choices(SCORING_METHODS), default=SCORING_FORMULA)
+    method = models.CharField(max_length=24, choices=ScoringMethod.choices, default=ScoringMethod.FORMULA)
     # {"features": [...], "mean": [...], "scale": [...], "coef": [...], "intercept": float}
     coefficients = models.JSONField(default=dict, blank=True)
     auc = models.FloatField(null=True, blank=True)
@@ -238,7 +291,7 @@ class CreativeSubmission(TenantOwned):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, blank=True,
                                related_name="creative_submissions")
     name = models.CharField(max_length=200)
-    ad_type = models.CharField(max_length=16, choices=_choices(AD_TYPES))
+    ad_type = models.CharField(max_length=16, choices=AdType.choices)
     media_url = models.URLField(max_length=2000, blank=True)
     media_file = models.FileField(upload_to=creative_upload_path, max_length=300, blank=True)
     media_filename = models.CharField(max_length=255, blank=True)
@@ -253,7 +306,7 @@ class CreativeSubmission(TenantOwned):
     ad_script = models.TextField(blank=True)
     headline = models.CharField(max_length=255, blank=True)
     primary_text = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=_choices(CREATIVE_STATUSES), default=CREATIVE_PENDING)
+    status = models.CharField(max_length=16, choices=CreativeStatus.choices, default=CreativeStatus.PENDING)
     rejection_reason = models.TextField(blank=True)
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")

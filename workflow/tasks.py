@@ -9,15 +9,17 @@ from django.utils import timezone
 from accounts.models import Tenant
 from stratum.api.tenancy import tenant_scope
 
+from .models import Alert, Client, CreativeSubmission, Lead
+from .services.alert_runs import alert_run, alert_slot
+from .services.creatives import creative_media_fetch as fetch
+from .services.leads import lead_model_fit as fit
+
 logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
 def alert_run_scheduled(*, alert_id: str, tenant_id: str) -> dict | None:
     """Fired by the alert's PeriodicTask. A second delivery for the same schedule slot does nothing."""
-    from .models import Alert
-    from .services.alert_runs import alert_run, alert_slot
-
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or tenant.is_suspended:
         return None
@@ -34,9 +36,6 @@ def alert_run_scheduled(*, alert_id: str, tenant_id: str) -> dict | None:
 @shared_task(acks_late=True)
 def lead_model_fit(*, client_id: str, tenant_id: str) -> dict | None:
     """Refreshes one client's lead outcomes, fits its model when it can and re-scores its leads."""
-    from .models import Client
-    from .services.leads import lead_model_fit as fit
-
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return None
@@ -51,8 +50,6 @@ def lead_model_fit(*, client_id: str, tenant_id: str) -> dict | None:
 @shared_task(acks_late=True)
 def lead_models_fit_nightly() -> int:
     """Queues the model fit of every active client that has leads (one task per client)."""
-    from .models import Lead
-
     pairs = (Lead.objects.unscoped().filter(client__is_active=True, tenant__status=Tenant.STATUS_ACTIVE)
              .order_by("tenant_id", "client_id").values_list("tenant_id", "client_id").distinct())
     count = 0
@@ -65,9 +62,6 @@ def lead_models_fit_nightly() -> int:
 @shared_task(acks_late=True)
 def creative_media_fetch(*, tenant_id: str, submission_id: str) -> str | None:
     """Fetches a creative given by URL once (type, size, dimensions, thumbnail); a repeat does nothing."""
-    from .models import CreativeSubmission
-    from .services.creatives import creative_media_fetch as fetch
-
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return None

@@ -1,5 +1,5 @@
 """Tenant members: profile, invitations, roles, deactivation. Every path that adds an active member counts
-`max_users` under the tenant's lock (billing.gates.limit_enforce_locked)."""
+`max_users` under the tenant's lock (stratum.api.entitlements.limit_enforce_locked)."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.gates import limit_enforce_locked
+from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
 from stratum.api.permissions import ROLE_OWNER
 

@@ -9,7 +9,7 @@ from django.db.models import OuterRef, Subquery
 
 from cdp.segmentation.fields import FieldSpec, register_field
 
-from ..models import CHURN_RISKS, ChurnPrediction
+from ..models import ChurnPrediction, ChurnRisk
 
 FIELDS = (
     ("predictions.churn_probability", "number", "churn_probability"),
@@ -30,4 +30,4 @@ def _subquery(column: str):
 def register() -> None:
     for name, value_type, column in FIELDS:
         register_field(FieldSpec(name, value_type, expression=_subquery(column),
-                                 choices=CHURN_RISKS if value_type == "string" else None))
+                                 choices=ChurnRisk.values if value_type == "string" else None))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, Q, QuerySet
 
-from ..models import CHURN_RISKS, ChurnModelFit, ChurnPrediction
+from ..models import ChurnModelFit, ChurnPrediction, ChurnRisk
 
 
 def prediction_block(prediction: ChurnPrediction | None) -> dict | None:
@@ -32,16 +32,16 @@ def churn_summary(*, tenant) -> dict:
         return {"status": "not_computed", "insufficient_data": True,
                 "message": "Churn predictions have not been computed yet; they refresh nightly.",
                 "model": "mbg_nbd", "parameters": None, "customers": 0, "repeat_customers": 0,
-                "by_risk": {risk: 0 for risk in CHURN_RISKS}, "average_churn_probability": None,
+                "by_risk": {risk: 0 for risk in ChurnRisk.values}, "average_churn_probability": None,
                 "horizon_days": None, "computed_at": None}
     stats = ChurnPrediction.objects.for_tenant(tenant).aggregate(
-        average=Avg("churn_probability"), **{risk: Count("pk", filter=Q(risk=risk)) for risk in CHURN_RISKS})
+        average=Avg("churn_probability"), **{risk: Count("pk", filter=Q(risk=risk)) for risk in ChurnRisk.values})
     return {
         "status": fit.status, "insufficient_data": fit.status != "ok", "message": fit.message or None,
         "model": "mbg_nbd",
         "parameters": ({"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b} if fit.status == "ok" else None),
         "log_likelihood": fit.log_likelihood, "customers": fit.customers, "repeat_customers": fit.repeat_customers,
-        "by_risk": {risk: stats[risk] for risk in CHURN_RISKS},
+        "by_risk": {risk: stats[risk] for risk in ChurnRisk.values},
         "average_churn_probability": round(stats["average"], 4) if stats["average"] is not None else None,
         "horizon_days": fit.horizon_days, "computed_at": fit.computed_at,
     }

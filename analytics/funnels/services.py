@@ -15,6 +15,7 @@ from django.db.models import Q
 from cdp.models import Event
 from cdp.segmentation.compiler import SegmentCompiler, _property_field, _Scope
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..models import Funnel
 
@@ -102,11 +103,8 @@ def funnel_create(*, tenant, name: str, steps, conversion_window_days: int = 7, 
 
 
 def funnel_update(*, tenant, funnel: Funnel, data: dict) -> Funnel:
-    if "steps" in data:
-        funnel.steps = steps_validate(tenant=tenant, steps=data["steps"])
-    for key in ("name", "description", "conversion_window_days"):
-        if key in data:
-            setattr(funnel, key, data[key])
+    changes_apply(funnel, changes_pick(data, {"steps": lambda steps: steps_validate(tenant=tenant, steps=steps),
+                                              "name": None, "description": None, "conversion_window_days": None}))
     return _saved(funnel)
 
 

@@ -18,6 +18,7 @@ from campaigns.models import Campaign, CampaignDailyMetric
 from campaigns.selectors import pacing_alerts
 from campaigns.selectors.common import format_money
 from stratum.api.params import DateRange, local_today
+from trust.services import signal_health_current
 
 from .anomalies import BASELINE_DAYS, CHECK_DAYS, anomaly_insights
 from .curves import curves_fit, daily_rows
@@ -68,8 +69,6 @@ def _freshness_problems(details: dict) -> list[str]:
 
 def _signal_health(*, tenant) -> list[dict]:
     """Accounts whose trust-engine signal health is degraded or unhealthy, with the weak components."""
-    from trust.services import signal_health_current
-
     out = []
     for account in signal_health_current(tenant=tenant)["accounts"]:
         if account["status"] not in ("degraded", "unhealthy"):

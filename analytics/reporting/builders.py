@@ -12,9 +12,10 @@ from campaigns.metrics import format_metrics, metric_ratios, metric_sums
 from campaigns.models import Campaign
 from campaigns.selectors import CampaignFilters, campaign_analytics, daily_series, metric_totals
 from campaigns.selectors.common import metric_rows, percent_change
-from cdp.models import RFM_SEGMENTS, Segment
+from cdp.models import RfmSegment, Segment
 from cdp.selectors import profile_statistics
 from stratum.api.params import DateRange
+from workflow.models import Client
 
 from ..attribution import AttributionQuery, attribution_report
 from ..churn.selectors import churn_summary
@@ -150,7 +151,7 @@ def _audience(tenant, sections, charts: bool) -> list:
     if "rfm" in sections:
         rfm = stats["by_rfm_segment"]
         blocks.append(Table(SECTION_TITLES["rfm"], ["segment", "profiles"], ["text", "int"],
-                            [[name, rfm[name]] for name in RFM_SEGMENTS] + [["no purchase yet", stats["without_rfm"]]]))
+                            [[name, rfm[name]] for name in RfmSegment.values] + [["no purchase yet", stats["without_rfm"]]]))
     if "segments" in sections:
         segments = Segment.objects.for_tenant(tenant).order_by("-member_count", "name")[:50]
         blocks.append(Table(SECTION_TITLES["segments"], ["segment", "members", "refreshed"], ["text", "int", "text"],
@@ -176,8 +177,6 @@ def document_build(*, tenant, spec: TemplateSpec, name: str, date_range: DateRan
     charts = include_charts and spec.include_charts
     scope_text = ""
     if scope.client_id:
-        from workflow.models import Client
-
         client = Client.objects.for_tenant(tenant).filter(pk=scope.client_id).first()
         scope_text = f" · client {client.name if client else scope.client_id}"
     if scope.platform:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from campaigns.selectors.common import format_money
+
 
 @dataclass
 class Heading:
@@ -76,8 +78,6 @@ class Document:
 
 
 def format_value(value, kind: str, currency: str) -> str:
-    from campaigns.selectors.common import format_money
-
     if value is None:
         return "–"
     if kind == "money":

@@ -18,7 +18,6 @@ owners and admins and the schedule's creator, the delivery recorded as `held` wi
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import zoneinfo
@@ -29,12 +28,16 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notification_send, tenant_admins
-from campaigns.selectors import data_freshness, signal_health_summary
+from campaigns.models import AdAccount
+from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import DateRange
+from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
+from stratum.api.updates import changes_pick
+from trust.services import signal_health_summary
 
-from ..models import WEEKDAYS, Report, ReportDelivery, ReportSchedule
+from ..models import Report, ReportDelivery, ReportSchedule, Weekday
 from .render import CONTENT_TYPES
 from .services import report_path, report_render, report_spec
 
@@ -73,8 +76,8 @@ def schedule_fields(*, data: dict, current: ReportSchedule | None, tenant) -> di
         errors["timezone"] = ["Unknown IANA time zone."]
     frequency = merged["frequency"]
     if frequency == "weekly":
-        if merged["day_of_week"] not in WEEKDAYS:
-            errors["day_of_week"] = [f"A weekly schedule needs day_of_week ({', '.join(WEEKDAYS)})."]
+        if merged["day_of_week"] not in Weekday.values:
+            errors["day_of_week"] = [f"A weekly schedule needs day_of_week ({', '.join(Weekday.values)})."]
         merged["day_of_month"] = None
     elif frequency == "monthly":
         merged["day_of_month"] = merged["day_of_month"] or 1
@@ -85,21 +88,21 @@ def schedule_fields(*, data: dict, current: ReportSchedule | None, tenant) -> di
         merged["day_of_week"], merged["day_of_month"] = "", None
     if errors:
         raise ValidationFailed(errors=errors)
-    if "recipients" in data:
-        recipients = list(dict.fromkeys(str(r).strip().lower() for r in data["recipients"]))
-        if not 1 <= len(recipients) <= MAX_RECIPIENTS:
-            raise ValidationFailed(errors={"recipients": [f"1 to {MAX_RECIPIENTS} e-mail addresses."]})
-        merged["recipients"] = recipients
-    if "is_active" in data:
-        merged["is_active"] = data["is_active"]
-    return merged
+    return merged | changes_pick(data, {"recipients": _recipients, "is_active": None})
+
+
+def _recipients(given) -> list[str]:
+    recipients = list(dict.fromkeys(str(r).strip().lower() for r in given))
+    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
+        raise ValidationFailed(errors={"recipients": [f"1 to {MAX_RECIPIENTS} e-mail addresses."]})
+    return recipients
 
 
 def _crontab_fields(schedule: ReportSchedule) -> dict:
     return {
         "minute": str(schedule.time.minute), "hour": str(schedule.time.hour),
         # crontab counts days of the week from Sunday = 0
-        "day_of_week": str((WEEKDAYS.index(schedule.day_of_week) + 1) % 7) if schedule.frequency == "weekly" else "*",
+        "day_of_week": str((Weekday.values.index(schedule.day_of_week) + 1) % 7) if schedule.frequency == "weekly" else "*",
         "day_of_month": str(schedule.day_of_month) if schedule.frequency == "monthly" else "*",
         "month_of_year": "*", "timezone": schedule.timezone,
     }
@@ -107,21 +110,11 @@ def _crontab_fields(schedule: ReportSchedule) -> dict:
 
 def schedule_sync(*, schedule: ReportSchedule, reset: bool = False):
     """Creates or updates the schedule's PeriodicTask; `reset` restarts it from now (no catch-up run)."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    fields = _crontab_fields(schedule)
-    crontab = (CrontabSchedule.objects.filter(**fields).order_by("id").first()
-               or CrontabSchedule.objects.create(**fields))
-    defaults = {"task": SCHEDULE_TASK, "crontab": crontab, "interval": None,
-                "kwargs": json.dumps({"schedule_id": str(schedule.pk), "tenant_id": str(schedule.tenant_id)}),
-                "enabled": schedule.is_active, "description": f"Report schedule of report {schedule.report_id}"}
-    if reset:
-        defaults["last_run_at"] = timezone.now()
-    task, _ = PeriodicTask.objects.update_or_create(name=f"analytics.report_schedule.{schedule.pk}", defaults=defaults)
-    if schedule.periodic_task_id != task.pk:
-        ReportSchedule.objects.for_tenant(schedule.tenant_id).filter(pk=schedule.pk).update(periodic_task=task)
-        schedule.periodic_task = task
-    return task
+    return periodic_task_upsert(
+        owner=schedule, name=f"analytics.report_schedule.{schedule.pk}", task=SCHEDULE_TASK, reset=reset,
+        crontab_fields=_crontab_fields(schedule),
+        kwargs={"schedule_id": str(schedule.pk), "tenant_id": str(schedule.tenant_id)},
+        enabled=schedule.is_active, description=f"Report schedule of report {schedule.report_id}")
 
 
 @transaction.atomic
@@ -145,19 +138,16 @@ def schedule_update(*, tenant, schedule: ReportSchedule, data: dict) -> ReportSc
 
 @transaction.atomic
 def schedule_delete(*, tenant, schedule: ReportSchedule) -> None:
-    from django_celery_beat.models import PeriodicTask
-
     task_id = schedule.periodic_task_id
     ReportSchedule.objects.for_tenant(tenant).filter(pk=schedule.pk).delete()
-    if task_id:
-        PeriodicTask.objects.filter(pk=task_id).delete()
+    periodic_task_delete(task_id=task_id)
 
 
 # --- running --------------------------------------------------------------------------------
 
 def _matches(schedule: ReportSchedule, day: dt.date) -> bool:
     if schedule.frequency == "weekly":
-        return day.weekday() == WEEKDAYS.index(schedule.day_of_week)
+        return day.weekday() == Weekday.values.index(schedule.day_of_week)
     if schedule.frequency == "monthly":
         return day.day == schedule.day_of_month
     return True
@@ -210,8 +200,6 @@ def data_guard(*, tenant, report: Report, period: DateRange, now: dt.datetime) -
     accounts = data_freshness(tenant=tenant, now=now)
     client_id = report.filters.get("client_id")
     if client_id:
-        from campaigns.models import AdAccount
-
         in_scope = {str(pk) for pk in AdAccount.objects.for_tenant(tenant).filter(client_id=client_id)
                     .values_list("pk", flat=True)}
         accounts = [a for a in accounts if a["ad_account_id"] in in_scope]

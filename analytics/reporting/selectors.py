@@ -1,7 +1,7 @@
 """Reporting reads: the template catalogue (standard and the tenant's custom ones)."""
 from __future__ import annotations
 
-from ..models import REPORT_FORMATS, ReportTemplate
+from ..models import ReportFormat, ReportTemplate
 from .templates import SECTIONS, STANDARD_TEMPLATES, TemplateSpec, custom_spec
 
 
@@ -11,7 +11,7 @@ def template_row(spec: TemplateSpec, *, custom: ReportTemplate | None = None) ->
         "name": spec.name, "description": spec.description, "kind": spec.kind, "standard": custom is None,
         "sections": list(spec.sections), "available_sections": list(SECTIONS[spec.kind]),
         "metrics": list(spec.metrics), "include_charts": spec.include_charts, "requires": list(spec.requires),
-        "formats": list(REPORT_FORMATS),
+        "formats": list(ReportFormat.values),
     }
 
 

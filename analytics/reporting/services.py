@@ -17,9 +17,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils._os import safe_join
 
-from billing.gates import feature_require
+from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.params import DateRange, local_today
+from stratum.api.queueing import task_enqueue
+from workflow.models import Client
+from workflow.selectors import client_get_visible
 
 from ..models import Report, ReportTemplate
 from .builders import document_build
@@ -108,8 +111,6 @@ def report_range_validate(*, tenant, start: dt.date, end: dt.date, field: str = 
 def report_filters_validate(*, tenant, spec: TemplateSpec, filters: dict, user=None) -> dict:
     cleaned = {}
     if filters.get("client_id"):
-        from workflow.selectors import client_get_visible
-
         try:
             client = (client_get_visible(tenant=tenant, user=user, client_id=filters["client_id"]) if user is not None
                       else _client(tenant, filters["client_id"]))
@@ -125,8 +126,6 @@ def report_filters_validate(*, tenant, spec: TemplateSpec, filters: dict, user=N
 
 
 def _client(tenant, client_id):
-    from workflow.models import Client
-
     client = Client.objects.for_tenant(tenant).filter(pk=client_id).first()
     if client is None:
         raise NotFound("Client not found.")
@@ -147,9 +146,8 @@ def report_create(*, tenant, template_id, name: str, start: dt.date, end: dt.dat
 
 
 def report_render_later(report: Report) -> None:
-    from ..tasks import report_render_task
-
-    transaction.on_commit(lambda: report_render_task.delay(str(report.tenant_id), str(report.pk)))
+    task_enqueue(name="analytics.tasks.report_render_task",
+                 kwargs={"tenant_id": str(report.tenant_id), "report_id": str(report.pk)})
 
 
 def export_create(*, tenant, export_type: str, fmt: str, include_charts: bool, date_range: DateRange,

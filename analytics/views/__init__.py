@@ -9,8 +9,10 @@ from .analytics import (
                         InsightsView,
                         WhatIfView,
 )
+from .dashboard import DashboardOverviewView, DashboardSignalHealthView
+from .platform import PlatformOverviewView
 from .reporting import ExportView, ReportViewSet, ScheduleViewSet, TemplateViewSet
 
 __all__ = ["AttributionCompareView", "AttributionView", "ChurnProfilesView", "ChurnRefreshView", "ChurnSummaryView",
-           "ExportView", "FunnelReportView", "FunnelViewSet", "InsightsView", "ReportViewSet", "ScheduleViewSet",
-           "TemplateViewSet", "WhatIfView"]
+           "DashboardOverviewView", "DashboardSignalHealthView", "ExportView", "FunnelReportView", "FunnelViewSet",
+           "InsightsView", "PlatformOverviewView", "ReportViewSet", "ScheduleViewSet", "TemplateViewSet", "WhatIfView"]

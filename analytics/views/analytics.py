@@ -22,7 +22,8 @@ from ..attribution.report import DEFAULT_HALF_LIFE_DAYS, DEFAULT_LOOKBACK_DAYS, 
 from ..churn.selectors import churn_predictions, churn_summary
 from ..funnels import breakdown_validate, funnel_create, funnel_delete, funnel_report, funnel_update
 from ..insights import INSIGHT_TYPES, insights_list, what_if_simulate
-from ..models import CHURN_RISKS, Funnel
+from ..models import ChurnRisk, Funnel
+from ..tasks import churn_refresh_task
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
@@ -193,13 +194,13 @@ class ChurnSummaryView(ChurnEndpoint, TenantAPIView):
 
 class ChurnProfilesView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, responses=s.ChurnPredictionSerializer(many=True), parameters=[
-        OpenApiParameter("risk", str, enum=CHURN_RISKS),
+        OpenApiParameter("risk", str, enum=ChurnRisk.values),
         OpenApiParameter("min_probability", float, description="0–1"),
         OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         description="Customers by churn probability, highest first.")
     def get(self, request):
         params = request.query_params
-        rows = churn_predictions(tenant=self.tenant, risk=parse_choice(params, "risk", CHURN_RISKS),
+        rows = churn_predictions(tenant=self.tenant, risk=parse_choice(params, "risk", ChurnRisk.values),
                                  min_probability=parse_number(params, "min_probability", minimum=0, maximum=1))
         paginator = StratumPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
@@ -210,7 +211,5 @@ class ChurnRefreshView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.QueuedSerializer},
                    description="Queues a refit of the churn model (it also runs nightly).")
     def post(self, request):
-        from ..tasks import churn_refresh_task
-
         churn_refresh_task.delay(str(self.tenant.pk))
         return Response({"detail": "Churn refresh queued."}, status=status.HTTP_202_ACCEPTED)

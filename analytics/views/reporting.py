@@ -16,7 +16,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing.gates import feature_require
+from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import DateRange, local_today, parse_uuid
@@ -26,6 +26,7 @@ from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
+from ..errors import REPORT_NOT_READY, STANDARD_TEMPLATE_READ_ONLY
 from ..models import Report, ReportDelivery, ReportSchedule, ReportTemplate
 from ..reporting import schedules as schedule_services
 from ..reporting import services
@@ -90,7 +91,7 @@ class TemplateViewSet(ReportingEndpoint, TenantGenericViewSet):
         feature_require(tenant=self.tenant, feature=CUSTOM)
         if standard_template(pk) is not None:
             raise Conflict("Standard templates cannot be changed; create a custom template.",
-                           code="STANDARD_TEMPLATE_READ_ONLY")
+                           code=STANDARD_TEMPLATE_READ_ONLY)
         template = self._custom(pk)
         data = parse_body(s.TemplateUpdateSerializer, request)
         template = services.template_update(tenant=self.tenant, template=template, data=data)
@@ -101,7 +102,7 @@ class TemplateViewSet(ReportingEndpoint, TenantGenericViewSet):
     def destroy(self, request, pk=None):
         feature_require(tenant=self.tenant, feature=CUSTOM)
         if standard_template(pk) is not None:
-            raise Conflict("Standard templates cannot be deleted.", code="STANDARD_TEMPLATE_READ_ONLY")
+            raise Conflict("Standard templates cannot be deleted.", code=STANDARD_TEMPLATE_READ_ONLY)
         services.template_delete(tenant=self.tenant, template=self._custom(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -152,7 +153,7 @@ class ReportViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveMod
     def download(self, request, pk=None):
         report = self.get_object()
         if report.status != "ready":
-            raise Conflict(f"The report is {report.status}.", code="REPORT_NOT_READY")
+            raise Conflict(f"The report is {report.status}.", code=REPORT_NOT_READY)
         path = services.report_path(report)
         if not path.exists():
             raise NotFound("The report file is gone; request the report again.")

@@ -6,7 +6,6 @@ from stratum.api.params import DateRange
 from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
 from ..models import Campaign
 from .common import in_range, metric_rows, percent_change
-from .health import signal_health_summary
 
 # What the overview shows, and what tells a platform with activity in the period from one without.
 OVERVIEW_SUMS = ("impressions", "spend", "conversions", "revenue")
@@ -41,9 +40,10 @@ def active_campaign_count(*, tenant) -> int:
     return Campaign.objects.for_tenant(tenant).filter(status="active").count()
 
 
-def dashboard_overview(*, tenant, date_range: DateRange) -> dict:
-    """The spec's overview (total_spend, total_revenue, roas, conversions, signal_health, active_campaigns,
-    platforms) plus the period, the currency and the change against the previous period of the same length.
+def dashboard_figures(*, tenant, date_range: DateRange) -> dict:
+    """The campaign figures of the dashboard's overview (total_spend, total_revenue, roas, conversions,
+    active_campaigns, platforms) plus the period, the currency and the change against the previous period of the
+    same length. analytics/dashboard.py adds the trust engine's signal health to make the overview.
 
     One grouped query gives both periods per platform, summing only what the overview shows; the totals add up
     those few platform rows.
@@ -63,14 +63,11 @@ def dashboard_overview(*, tenant, date_range: DateRange) -> dict:
             platforms[row["campaign__platform"]] = format_metrics(
                 row, suffix="_cur", names=("spend", "revenue", "conversions", "roas", "cpa"))
     current, previous = format_metrics(sums, suffix="_cur"), format_metrics(sums, suffix="_prev")
-    health = signal_health_summary(tenant=tenant)
     return {
         "total_spend": current["spend"],
         "total_revenue": current["revenue"],
         "roas": current["roas"],
         "conversions": current["conversions"],
-        "signal_health": health["overall_score"],
-        "signal_health_status": health["status"],
         "active_campaigns": active_campaign_count(tenant=tenant),
         "platforms": platforms,
         "currency": tenant.currency,

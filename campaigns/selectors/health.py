@@ -1,7 +1,7 @@
 """How fresh and complete the synced data is, per ad account and overall.
 
-`signal_health_summary` is the dashboard's signal-health figure; it comes from the trust engine, for which the
-freshness below is the data_freshness input. Per active account:
+The freshness below is the trust engine's data_freshness input (the dashboard's signal health is the trust
+engine's: trust/services/dashboard.py). Per active account:
 
     score = 100 − sync staleness − reporting lag − missing days          (clamped to 0 … 100)
     sync staleness = 2 points per hour since the last successful sync beyond 2 hours (at most 50)
@@ -22,11 +22,10 @@ from django.utils import timezone
 
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 
-from ..models import SYNC_FAILED, SYNC_RUNNING, AdAccount, AdAccountSyncRun, CampaignDailyMetric
+from ..models import AdAccount, AdAccountSyncRun, CampaignDailyMetric, SyncStatus
 from .common import zone
 
 THRESHOLDS = {"healthy": 70, "degraded": 40, "unhealthy": 0}
-SIGNAL_HEALTH_CACHE_SECONDS = 300
 WINDOW_DAYS = 30
 
 
@@ -83,6 +82,7 @@ def data_freshness(*, tenant, now: dt.datetime | None = None) -> list[dict]:
 
 
 def cache_key(tenant) -> str:
+    """Where the dashboard's signal health is cached (trust/services/dashboard.py): it changes when data arrives."""
     return f"campaigns:signal-health:{tenant.pk}"
 
 
@@ -91,29 +91,11 @@ def signal_health_invalidate(*, tenant) -> None:
     cache.delete(cache_key(tenant))
 
 
-def signal_health_summary(*, tenant) -> dict:
-    """The dashboard's signal health, from the trust engine (this module's freshness is one of its inputs).
-    Cached for SIGNAL_HEALTH_CACHE_SECONDS (the hours-since-sync part moves slowly) and dropped after a sync."""
-    cached = cache.get(cache_key(tenant))
-    if cached is not None:
-        return cached
-    summary = _signal_health(tenant=tenant)
-    cache.set(cache_key(tenant), summary, SIGNAL_HEALTH_CACHE_SECONDS)
-    return summary
-
-
-def _signal_health(*, tenant) -> dict:
-    """The trust engine's signal health (all four components), in this summary's shape."""
-    from trust.services import signal_health_dashboard
-
-    return signal_health_dashboard(tenant=tenant)
-
-
 def sync_health(*, tenant, since: dt.datetime) -> dict[str, dict]:
     """Per ad account: sync attempts since `since`, how many failed and the error rate (0…1) — the trust
     engine's api-health input. One query."""
-    rows = (AdAccountSyncRun.objects.for_tenant(tenant).filter(started_at__gte=since).exclude(status=SYNC_RUNNING)
-            .values("ad_account_id").annotate(attempts=Count("id"), failed=Count("id", filter=Q(status=SYNC_FAILED))))
+    rows = (AdAccountSyncRun.objects.for_tenant(tenant).filter(started_at__gte=since).exclude(status=SyncStatus.RUNNING)
+            .values("ad_account_id").annotate(attempts=Count("id"), failed=Count("id", filter=Q(status=SyncStatus.FAILED))))
     return {str(r["ad_account_id"]): {"attempts": r["attempts"], "failed": r["failed"],
                                       "error_rate": r["failed"] / r["attempts"] if r["attempts"] else 0.0}
             for r in rows}

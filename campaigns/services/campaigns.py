@@ -17,9 +17,9 @@ from stratum.api.params import local_today
 
 from ..connectors import get_connector
 from ..connectors.base import CampaignSpec, ConnectorError
-from ..errors import platform_error
+from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, platform_error
 from ..metrics import money
-from ..models import BUDGET_TYPES, AdAccount, Campaign
+from ..models import AdAccount, BudgetType, Campaign
 from ..platforms import COUNTRY_CODES, rules_for
 
 CENT = Decimal("0.01")
@@ -52,7 +52,7 @@ def budget_minimum_check(*, platform: str, budget_type: str, amount: Decimal, fi
     minimum = rules.min_lifetime_budget if budget_type == "lifetime" else rules.min_daily_budget
     if amount < minimum:
         raise ValidationFailed(errors={field: [f"{rules.name} needs a {budget_type} budget of at least {minimum}."]},
-                               code="BUDGET_TOO_LOW")
+                               code=BUDGET_TOO_LOW)
 
 
 def _event_data(campaign: Campaign, *, actor: str, reason: str, previous_status: str) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
         locked = (Campaign.objects.for_tenant(tenant).select_related("ad_account").select_for_update(of=("self",))
                   .get(pk=campaign.pk))
         if locked.status == "deleted":
-            raise Conflict("The campaign is deleted; it cannot be changed.", code="CAMPAIGN_DELETED")
+            raise Conflict("The campaign is deleted; it cannot be changed.", code=CAMPAIGN_DELETED)
         previous_status, previous_budget = locked.status, locked.budget_amount
         new_status = status if status is not None and status != previous_status else None
         new_budget = budget_amount if budget_amount is not None and budget_amount != previous_budget else None
@@ -194,7 +194,7 @@ def campaign_create(*, tenant, ad_account: AdAccount, name: str, objective: str,
     if ad_account.tenant_id != tenant.pk:
         raise ValueError("ad account of another tenant")
     if not ad_account.is_active:
-        raise Conflict("This ad account is deactivated.", code="AD_ACCOUNT_INACTIVE")
+        raise Conflict("This ad account is deactivated.", code=AD_ACCOUNT_INACTIVE)
     rules = rules_for(ad_account.platform)
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
@@ -202,8 +202,8 @@ def campaign_create(*, tenant, ad_account: AdAccount, name: str, objective: str,
         errors["name"] = ["Must not be blank."]
     if objective not in rules.objectives:
         errors["objective"] = [f"{rules.name} objectives are {', '.join(rules.objectives)}."]
-    if budget_type not in BUDGET_TYPES:
-        errors["budget.type"] = [f"Must be one of {', '.join(BUDGET_TYPES)}."]
+    if budget_type not in BudgetType.values:
+        errors["budget.type"] = [f"Must be one of {', '.join(BudgetType.values)}."]
     if status not in ("active", "paused"):
         errors["status"] = ["A new campaign starts active or paused."]
     today = local_today(ad_account.timezone)

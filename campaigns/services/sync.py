@@ -17,23 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.notifications import notification_send, tenant_admins
-from billing.gates import limit_enforce_locked
+from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.params import local_today
+from stratum.api.queueing import task_enqueue
 
 from ..connectors import get_connector
 from ..connectors.base import ConnectorError, InsightRecord
+from ..errors import INTERNAL_ERROR, INTERRUPTED
 from ..metrics import SUM_FIELDS
-from ..models import (
-    SYNC_FAILED,
-    SYNC_OK,
-    SYNC_RUNNING,
-    Ad,
-    AdAccount,
-    AdAccountSyncRun,
-    AdDailyMetric,
-    Campaign,
-    CampaignDailyMetric,
-)
+from ..models import Ad, AdAccount, AdAccountSyncRun, AdDailyMetric, Campaign, CampaignDailyMetric, SyncStatus
 from ..selectors.health import signal_health_invalidate
 
 logger = logging.getLogger("stratum.campaigns.sync")
@@ -104,7 +96,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
     start, end = sync_window(ad_account=ad_account, start=start, end=end)
     started = timezone.now()
     run = AdAccountSyncRun.objects.for_tenant(tenant).create(
-        tenant=tenant, ad_account=ad_account, trigger=trigger, status=SYNC_RUNNING, started_at=started,
+        tenant=tenant, ad_account=ad_account, trigger=trigger, status=SyncStatus.RUNNING, started_at=started,
         window_start=start, window_end=end)
     try:
         connector = get_connector(ad_account)
@@ -120,7 +112,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
                 last_synced_at=finished, last_sync_attempt_at=finished, last_sync_error="", updated_at=finished)
             for key, value in counts.items():
                 setattr(run, key, value)
-            run.status, run.finished_at = SYNC_OK, finished
+            run.status, run.finished_at = SyncStatus.OK, finished
             run.save()
             _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
         ad_account.last_synced_at = ad_account.last_sync_attempt_at = finished
@@ -132,7 +124,7 @@ def ad_account_sync(*, tenant, ad_account: AdAccount, start: dt.date | None = No
         return run
     except Exception as exc:
         logger.exception("sync of ad account %s failed", ad_account.pk)
-        _fail(tenant=tenant, ad_account=ad_account, run=run, code="INTERNAL_ERROR",
+        _fail(tenant=tenant, ad_account=ad_account, run=run, code=INTERNAL_ERROR,
               message=f"{type(exc).__name__}: {exc}"[:1000])
         raise
 
@@ -141,7 +133,7 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
     finished = timezone.now()
     was_failing = bool(AdAccount.objects.for_tenant(tenant).filter(pk=ad_account.pk)
                        .values_list("last_sync_error", flat=True).first())
-    run.status, run.finished_at, run.error_code, run.error_message = SYNC_FAILED, finished, code[:64], message
+    run.status, run.finished_at, run.error_code, run.error_message = SyncStatus.FAILED, finished, code[:64], message
     run.save()
     _close_interrupted(tenant=tenant, ad_account=ad_account, run=run, now=finished)
     error = f"{code}: {message}"
@@ -161,8 +153,8 @@ def _close_interrupted(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, 
     task was redelivered (acks late). They are closed as failed (INTERRUPTED) instead of showing as running for
     ever and holding off manual syncs."""
     return AdAccountSyncRun.objects.for_tenant(tenant).filter(
-        ad_account=ad_account, status=SYNC_RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
-        status=SYNC_FAILED, finished_at=now, error_code="INTERRUPTED",
+        ad_account=ad_account, status=SyncStatus.RUNNING, started_at__lt=run.started_at).exclude(pk=run.pk).update(
+        status=SyncStatus.FAILED, finished_at=now, error_code=INTERRUPTED,
         error_message="The sync stopped before it finished (its worker died); a later sync ran in its place.")
 
 
@@ -239,17 +231,15 @@ def _metric_rows(*, tenant, insights: Iterable[InsightRecord], campaign_ids: dic
 def ad_accounts_sync_queue(*, tenant, ad_account: AdAccount | None = None, trigger: str = "manual") -> dict:
     """Queues a sync of one or every active ad account of the tenant (after commit). Accounts with a sync
     started in the last 15 minutes that has not finished are skipped."""
-    from ..tasks import ad_account_sync_task
-
     accounts = AdAccount.objects.for_tenant(tenant).filter(is_active=True)
     if ad_account is not None:
         accounts = accounts.filter(pk=ad_account.pk)
     accounts = list(accounts.order_by("platform", "name"))
     busy = set(AdAccountSyncRun.objects.for_tenant(tenant).filter(
-        ad_account__in=accounts, status=SYNC_RUNNING, started_at__gte=timezone.now() - RUNNING_FRESH,
+        ad_account__in=accounts, status=SyncStatus.RUNNING, started_at__gte=timezone.now() - RUNNING_FRESH,
     ).values_list("ad_account_id", flat=True))
     queued = [a for a in accounts if a.pk not in busy]
     for account in queued:
-        transaction.on_commit(lambda account=account: ad_account_sync_task.delay(
-            str(tenant.pk), str(account.pk), trigger=trigger))
+        task_enqueue(name="campaigns.tasks.ad_account_sync_task",
+                     kwargs={"tenant_id": str(tenant.pk), "ad_account_id": str(account.pk), "trigger": trigger})
     return {"queued": [str(a.pk) for a in queued], "skipped": [str(a.pk) for a in accounts if a.pk in busy]}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db.models import Expression
 
-from ..models import LIFECYCLE_STAGES, RFM_SEGMENTS
+from ..models import LifecycleStage, RfmSegment
 
 VALUE_TYPES = ("string", "number", "datetime", "boolean", "json")
 
@@ -81,7 +81,7 @@ for _name, _type, _lookup, _extra in (
     ("email", "string", "email", {"blank_is_missing": True}),
     ("phone", "string", "phone", {"blank_is_missing": True}),
     ("external_id", "string", "external_id", {"blank_is_missing": True}),
-    ("lifecycle_stage", "string", "lifecycle_stage", {"choices": LIFECYCLE_STAGES}),
+    ("lifecycle_stage", "string", "lifecycle_stage", {"choices": LifecycleStage.values}),
     ("created_at", "datetime", "created_at", {}),
     ("updated_at", "datetime", "updated_at", {}),
     ("last_seen_at", "datetime", "last_seen_at", {}),
@@ -91,7 +91,7 @@ for _name, _type, _lookup, _extra in (
     ("rfm.recency_score", "number", "rfm__recency_score", {}),
     ("rfm.frequency_score", "number", "rfm__frequency_score", {}),
     ("rfm.monetary_score", "number", "rfm__monetary_score", {}),
-    ("rfm.segment", "string", "rfm__segment", {"choices": RFM_SEGMENTS}),
+    ("rfm.segment", "string", "rfm__segment", {"choices": RfmSegment.values}),
 ):
     register_field(FieldSpec(_name, _type, lookup=_lookup, **_extra))
 register_prefix("traits.", _json_key_resolver("traits"))

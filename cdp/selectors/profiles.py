@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from stratum.api.exceptions import NotFound
 
 from ..identifiers import normalize_value
-from ..models import LIFECYCLE_STAGES, PURCHASE_EVENT, RFM_SEGMENTS, Event, Identity, Profile, ProfileRfm
+from ..models import PURCHASE_EVENT, Event, Identity, LifecycleStage, Profile, ProfileRfm, RfmSegment
 
 
 def live_profiles(*, tenant) -> QuerySet:
@@ -115,8 +115,8 @@ def profile_statistics(*, tenant) -> dict:
     share = (lambda n: round(n / total, 4) if total else 0.0)
     return {
         "total_profiles": total,
-        "by_lifecycle_stage": {stage: stages.get(stage, 0) for stage in LIFECYCLE_STAGES},
-        "by_rfm_segment": {name: segments.get(name, 0) for name in RFM_SEGMENTS},
+        "by_lifecycle_stage": {stage: stages.get(stage, 0) for stage in LifecycleStage.values},
+        "by_rfm_segment": {name: segments.get(name, 0) for name in RfmSegment.values},
         "without_rfm": total - sum(segments.values()),
         "with_email": totals["with_email"],
         "with_phone": totals["with_phone"],

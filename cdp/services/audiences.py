@@ -23,7 +23,10 @@ from campaigns.models import AdAccount
 from stratum.api.exceptions import NOT_CONNECTED, Conflict, NotConnected, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
+from stratum.api.queueing import task_enqueue
+from stratum.api.updates import changes_apply, changes_pick
 
+from ..errors import SYNC_IN_PROGRESS
 from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
 from .segments import segment_refresh
 
@@ -72,9 +75,7 @@ def audience_update(*, tenant, audience: Audience, data: dict) -> Audience:
     if "segment" in data and data["segment"].pk != audience.segment_id:
         # A different segment means a different member set: the next sync sends the whole difference.
         audience.segment = data["segment"]
-    for key in ("name", "sync_frequency"):
-        if key in data:
-            setattr(audience, key, data[key])
+    changes_apply(audience, changes_pick(data, ("name", "sync_frequency")))
     audience.save()
     return audience
 
@@ -83,19 +84,17 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
     """Records a pending run and queues the upload; 409 while another run of this audience is going."""
     with transaction.atomic():
         audience = Audience.objects.for_tenant(tenant).select_for_update().get(pk=audience.pk)
-        if audience.status == Audience.STATUS_SYNCING:
+        if audience.status == Audience.Status.SYNCING:
             running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
             if running is not None and not run_lost_its_worker(running, now=timezone.now()):
-                raise Conflict("A sync of this audience is already running.", code="SYNC_IN_PROGRESS")
+                raise Conflict("A sync of this audience is already running.", code=SYNC_IN_PROGRESS)
             if running is not None:  # its worker died: close it so the audience can sync again
                 _finish(tenant=tenant, run=running, audience=audience, error=INTERRUPTED)
-        audience.status = Audience.STATUS_SYNCING
+        audience.status = Audience.Status.SYNCING
         audience.save(update_fields=["status", "updated_at"])
         run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, trigger=trigger,
                                                                 started_at=timezone.now())
-        from ..tasks import audience_sync_task
-
-        transaction.on_commit(lambda: audience_sync_task.delay(str(tenant.pk), str(run.pk)))
+        task_enqueue(name="cdp.tasks.audience_sync_task", kwargs={"tenant_id": str(tenant.pk), "run_id": str(run.pk)})
     return run
 
 
@@ -190,7 +189,7 @@ def _finish(*, tenant, run: AudienceSyncRun, audience: Audience, error: str = ""
         run.error = error[:2000]
         run.finished_at = now
         run.save(update_fields=["status", "error", "finished_at"])
-        audience.status = Audience.STATUS_FAILED if error else Audience.STATUS_IDLE
+        audience.status = Audience.Status.FAILED if error else Audience.Status.IDLE
         audience.member_count = AudienceMember.objects.for_tenant(tenant).filter(audience=audience).count()
         if not error:
             audience.last_synced_at = now
@@ -211,7 +210,7 @@ def audiences_due(*, tenant, now: dt.datetime | None = None) -> list[Audience]:
     now = now or timezone.now()
     due = []
     for audience in Audience.objects.for_tenant(tenant).exclude(sync_frequency="manual").exclude(
-            status=Audience.STATUS_SYNCING):
+            status=Audience.Status.SYNCING):
         interval = FREQUENCY_INTERVALS[audience.sync_frequency]
         if audience.last_synced_at is None or audience.last_synced_at + interval <= now:
             due.append(audience)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils._os import safe_join
+
+from stratum.api.queueing import task_enqueue
 
 from ..models import AudienceExport
 from ..selectors.exports import csv_lines, export_rows
@@ -19,9 +20,7 @@ def export_request(*, tenant, segment, include_traits: bool, include_events: boo
     export = AudienceExport.objects.for_tenant(tenant).create(
         tenant=tenant, segment=segment, include_traits=include_traits, include_events=include_events,
         requested_by=requested_by)
-    from ..tasks import export_build_task
-
-    transaction.on_commit(lambda: export_build_task.delay(str(tenant.pk), str(export.pk)))
+    task_enqueue(name="cdp.tasks.export_build_task", kwargs={"tenant_id": str(tenant.pk), "export_id": str(export.pk)})
     return export
 
 

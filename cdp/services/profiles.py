@@ -20,7 +20,7 @@ from ..identifiers import (
     normalize_identifiers,
     normalize_value,
 )
-from ..models import LIFECYCLE_STAGES, Event, Identity, IdentityLink, IdentityRules, Profile, ProfileMerge
+from ..models import Event, Identity, IdentityLink, IdentityRules, LifecycleStage, Profile, ProfileMerge
 from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, items_ingest, key_lock
 from .resolution import PRIMARY_FIELDS, NoUsableIdentifier, profile_totals_refresh
 
@@ -79,8 +79,8 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
     if not clean:
         raise ValidationFailed(errors={"identifiers": ["Give at least one identifier."]})
     traits = traits_validate(traits)
-    if lifecycle_stage is not None and lifecycle_stage not in LIFECYCLE_STAGES:
-        raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LIFECYCLE_STAGES)}."]})
+    if lifecycle_stage is not None and lifecycle_stage not in LifecycleStage.values:
+        raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LifecycleStage.values)}."]})
     result = items_ingest(tenant=tenant, items=[IngestItem(index=0, identifiers=clean, traits=traits or None,
                                                          lifecycle_stage=lifecycle_stage)], source=source)[0]
     if result.status == "rejected":

@@ -10,9 +10,12 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.gates import limit_enforce_locked
+from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.queueing import task_enqueue
+from stratum.api.updates import changes_apply, changes_pick
 
+from ..errors import SEGMENT_IN_USE
 from ..models import Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
 
@@ -43,9 +46,7 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
     with transaction.atomic():
         if "name" in data:
             _name_free(tenant=tenant, name=data["name"], exclude=segment)
-        for key in ("name", "description", "conditions"):
-            if key in data:
-                setattr(segment, key, data[key])
+        changes_apply(segment, changes_pick(data, ("name", "description", "conditions")))
         segment.save()
         if "conditions" in data:
             _refresh_after_commit(segment)
@@ -54,14 +55,13 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
 
 def segment_delete(*, tenant, segment: Segment) -> None:
     if segment.audiences.exists():
-        raise Conflict("Audiences sync this segment; delete them first.", code="SEGMENT_IN_USE")
+        raise Conflict("Audiences sync this segment; delete them first.", code=SEGMENT_IN_USE)
     segment.delete()
 
 
 def _refresh_after_commit(segment: Segment) -> None:
-    from ..tasks import segment_refresh_task
-
-    transaction.on_commit(lambda: segment_refresh_task.delay(str(segment.tenant_id), str(segment.pk)))
+    task_enqueue(name="cdp.tasks.segment_refresh_task",
+                 kwargs={"tenant_id": str(segment.tenant_id), "segment_id": str(segment.pk)})
 
 
 def segment_refresh(*, tenant, segment: Segment) -> Segment:

@@ -19,6 +19,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
 from .. import services
+from ..errors import EXPORT_NOT_READY, SYNC_IN_PROGRESS
 from ..models import Audience, AudienceExport, AudienceSyncRun, Segment
 from ..segmentation.compiler import segment_queryset
 from ..selectors.exports import csv_lines, export_rows
@@ -86,8 +87,8 @@ class AudienceViewSet(AudienceSyncEndpoint, mixins.ListModelMixin, mixins.Retrie
     @extend_schema(tags=TAGS, responses={204: None})
     def destroy(self, request, pk=None):
         audience = self.get_object()
-        if audience.status == Audience.STATUS_SYNCING:
-            raise Conflict("A sync of this audience is running.", code="SYNC_IN_PROGRESS")
+        if audience.status == Audience.Status.SYNCING:
+            raise Conflict("A sync of this audience is running.", code=SYNC_IN_PROGRESS)
         audience.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -145,7 +146,7 @@ class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericView
     def download(self, request, pk=None):
         export = self.get_object()
         if export.status != "ready":
-            raise Conflict(f"The export is {export.status}.", code="EXPORT_NOT_READY")
+            raise Conflict(f"The export is {export.status}.", code=EXPORT_NOT_READY)
         path = export_path(export)
         if not path.exists():
             raise NotFound("The export file is gone; request a new export.")

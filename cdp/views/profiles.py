@@ -14,7 +14,8 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import selectors, services
 from .. import serializers as s
-from ..models import LIFECYCLE_STAGES, RFM_SEGMENTS, Profile
+from ..models import LifecycleStage, Profile, RfmSegment
+from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
 TAGS = ["cdp-profiles"]
@@ -32,16 +33,16 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
 
     @extend_schema(tags=TAGS, parameters=[
         OpenApiParameter("query", str, description="E-mail, phone, external id or any identifier value"),
-        OpenApiParameter("lifecycle_stage", str, enum=LIFECYCLE_STAGES),
-        OpenApiParameter("rfm_segment", str, enum=RFM_SEGMENTS),
+        OpenApiParameter("lifecycle_stage", str, enum=LifecycleStage.values),
+        OpenApiParameter("rfm_segment", str, enum=RfmSegment.values),
         OpenApiParameter("segment_id", str, description="Members of this segment (materialized)")])
     def list(self, request):
         params = request.query_params
         segment_id = parse_uuid(params, "segment_id")  # an unknown segment has no members: 200, empty (list rule)
         profiles = selectors.profiles_search(
             tenant=self.tenant, query=parse_search(params, "query"),
-            lifecycle_stage=parse_choice(params, "lifecycle_stage", LIFECYCLE_STAGES),
-            rfm_segment=parse_choice(params, "rfm_segment", RFM_SEGMENTS), segment_id=segment_id)
+            lifecycle_stage=parse_choice(params, "lifecycle_stage", LifecycleStage.values),
+            rfm_segment=parse_choice(params, "rfm_segment", RfmSegment.values), segment_id=segment_id)
         page = self.paginate_queryset(profiles)
         return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
 
@@ -107,8 +108,6 @@ class RfmRecomputeView(CdpEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.RfmRecomputeSerializer},
                    description="Queues an RFM recompute for this tenant (it also runs nightly).")
     def post(self, request):
-        from ..tasks import rfm_recompute_task
-
         rfm_recompute_task.delay(str(self.tenant.pk))
         return Response({"detail": "RFM recompute queued."}, status=status.HTTP_202_ACCEPTED)
 

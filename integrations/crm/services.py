@@ -20,11 +20,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
+from cdp.models import Profile, SegmentMembership
+from cdp.services import profile_upsert
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
+from stratum.api.queueing import task_enqueue
+from stratum.api.tenancy import tenant_scope
+from stratum.api.updates import changes_apply, changes_pick
 
-from ..errors import NotConnected, UnknownProvider
+from ..errors import PLATFORM_AUTH_FAILED, NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
 from ..oauth.providers import PROVIDERS
 from . import crm_connector_for
@@ -42,6 +48,7 @@ HEARTBEAT_EVERY = timedelta(seconds=30)
 RUN_LEASE = timedelta(minutes=15)
 SCHEDULES = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 DEFAULT_SCHEDULE = "daily"
+CRM_SYNC_TASK = "integrations.tasks.crm_sync_task"
 
 
 class CrmSyncRetry(Exception):
@@ -61,7 +68,7 @@ def crm_connection_get(*, tenant: Tenant, provider: str, active: bool = True) ->
     if connection is None:
         raise NotConnected(f"{PROVIDERS[provider].label} is not connected. "
                            f"Connect it via /api/v1/oauth/{provider}/authorize.")
-    if active and connection.status != Connection.STATUS_ACTIVE:
+    if active and connection.status != Connection.Status.ACTIVE:
         raise NotConnected(f"{PROVIDERS[provider].label} access has expired; connect it again.")
     return connection
 
@@ -69,14 +76,12 @@ def crm_connection_get(*, tenant: Tenant, provider: str, active: bool = True) ->
 def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirectional",
                      requested_by: User | None = None, trigger: str = "manual") -> CrmSyncRun:
     """Queues a run. A run already queued or running for this CRM is returned instead of a second one."""
-    from ..tasks import crm_sync_task
-
     connection = crm_connection_get(tenant=tenant, provider=provider)
     with transaction.atomic():
         Connection.objects.for_tenant(tenant).select_for_update().filter(pk=connection.pk).first()
         now = timezone.now()
         pending = CrmSyncRun.objects.for_tenant(tenant).select_for_update().filter(
-            Q(status=CrmSyncRun.STATUS_QUEUED, queued_at__gte=now - STALE_RUN) | Q(status=CrmSyncRun.STATUS_RUNNING),
+            Q(status=CrmSyncRun.Status.QUEUED, queued_at__gte=now - STALE_RUN) | Q(status=CrmSyncRun.Status.RUNNING),
             connection=connection).order_by("-queued_at").first()
         if pending is not None and run_lost_its_worker(pending, now=now):
             _close_interrupted(pending, now=now)  # its worker died: a new run takes its place
@@ -85,7 +90,7 @@ def crm_sync_request(*, tenant: Tenant, provider: str, direction: str = "bidirec
         run = CrmSyncRun.objects.for_tenant(tenant).create(
             tenant=tenant, connection=connection, provider=provider, direction=direction, trigger=trigger,
             requested_by=requested_by)
-        transaction.on_commit(lambda: crm_sync_task.delay(str(tenant.pk), str(run.pk)))
+        task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant.pk), "run_id": str(run.pk)})
     return run
 
 
@@ -95,9 +100,7 @@ def crm_settings_update(*, tenant: Tenant, provider: str, changes: dict) -> Conn
     if "field_mapping" in changes:
         mapping = {**(settings.get("field_mapping") or {}), **changes["field_mapping"]}
         settings["field_mapping"] = {k: v for k, v in mapping.items() if v}
-    for key in ("segments_field", "schedule", "direction"):
-        if key in changes:
-            settings[key] = changes[key]
+    changes_apply(settings, changes_pick(changes, ("segments_field", "schedule", "direction")))
     connection.settings = settings
     try:
         crm_connector_for(connection)  # validates the mapping's field names
@@ -131,11 +134,11 @@ class _Context:
 
 def run_lost_its_worker(run: CrmSyncRun, *, now: datetime) -> bool:
     """A `running` run whose worker stopped beating (killed mid-sync)."""
-    return run.status == CrmSyncRun.STATUS_RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
+    return run.status == CrmSyncRun.Status.RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
 
 
 def _close_interrupted(run: CrmSyncRun, *, now: datetime) -> None:
-    run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, now
+    run.status, run.finished_at = CrmSyncRun.Status.FAILED, now
     run.error = (f"INTERRUPTED: the sync stopped before it finished (its worker died; attempt {run.attempts} of "
                  f"{MAX_ATTEMPTS}).")
     run.save(update_fields=["status", "finished_at", "error"])
@@ -151,23 +154,23 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
             pk=run_id).first()
         if run is None:
             return None
-        if run.status == CrmSyncRun.STATUS_RUNNING and not run_lost_its_worker(run, now=now):
+        if run.status == CrmSyncRun.Status.RUNNING and not run_lost_its_worker(run, now=now):
             return run  # a live worker holds it
-        if run.status not in (CrmSyncRun.STATUS_QUEUED, CrmSyncRun.STATUS_RUNNING):
+        if run.status not in (CrmSyncRun.Status.QUEUED, CrmSyncRun.Status.RUNNING):
             return run
-        if run.status == CrmSyncRun.STATUS_RUNNING and run.attempts >= MAX_ATTEMPTS:
+        if run.status == CrmSyncRun.Status.RUNNING and run.attempts >= MAX_ATTEMPTS:
             _close_interrupted(run, now=now)
             transaction.on_commit(lambda: _notify_failure(tenant=tenant, run=run))
             return run
-        run.status, run.started_at, run.heartbeat_at = CrmSyncRun.STATUS_RUNNING, now, now
+        run.status, run.started_at, run.heartbeat_at = CrmSyncRun.Status.RUNNING, now, now
         run.attempts += 1
         run.error, run.errors = "", []
         run.pulled = run.profiles_created = run.profiles_updated = run.pushed = run.conflicts = run.failed = 0
         run.save()
     try:
-        if run.connection.status != Connection.STATUS_ACTIVE:
+        if run.connection.status != Connection.Status.ACTIVE:
             raise ConnectorError(f"{PROVIDERS[run.provider].label} access has expired; connect it again.",
-                                 code="PLATFORM_AUTH_FAILED")
+                                 code=PLATFORM_AUTH_FAILED)
         context = _Context(tenant=tenant, connection=run.connection, connector=crm_connector_for(run.connection),
                            run=run)
         if run.direction in ("pull", "bidirectional"):
@@ -177,7 +180,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
     except ConnectorError as exc:
         retry = exc.retryable and run.attempts < MAX_ATTEMPTS
         run.error = str(exc)[:1000]
-        run.status = CrmSyncRun.STATUS_QUEUED if retry else CrmSyncRun.STATUS_FAILED
+        run.status = CrmSyncRun.Status.QUEUED if retry else CrmSyncRun.Status.FAILED
         run.finished_at = None if retry else timezone.now()
         run.save()
         if retry:
@@ -187,11 +190,11 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
     except Exception as exc:  # noqa: BLE001 - a provider's unexpected answer fails the run, never leaves it running
         logger.exception("%s sync run %s failed unexpectedly", run.provider, run.pk)
         run.error = f"Unexpected error ({type(exc).__name__}): {exc}"[:1000]
-        run.status, run.finished_at = CrmSyncRun.STATUS_FAILED, timezone.now()
+        run.status, run.finished_at = CrmSyncRun.Status.FAILED, timezone.now()
         run.save()
         _notify_failure(tenant=tenant, run=run)
         return run
-    run.status = CrmSyncRun.STATUS_PARTIAL if run.failed else CrmSyncRun.STATUS_SUCCEEDED
+    run.status = CrmSyncRun.Status.PARTIAL if run.failed else CrmSyncRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
     return run
@@ -200,7 +203,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
 def _pull_since(connection: Connection) -> datetime | None:
     last = (CrmSyncRun.objects.for_tenant(connection.tenant_id)
             .filter(connection=connection, direction__in=("pull", "bidirectional"),
-                    status__in=(CrmSyncRun.STATUS_SUCCEEDED, CrmSyncRun.STATUS_PARTIAL))
+                    status__in=(CrmSyncRun.Status.SUCCEEDED, CrmSyncRun.Status.PARTIAL))
             .exclude(cursor="").order_by("-finished_at").values_list("cursor", flat=True).first())
     return datetime.fromisoformat(last) if last else None
 
@@ -224,8 +227,6 @@ def _pull(context: _Context) -> None:
 
 def _profiles(tenant: Tenant, ids) -> dict:
     """Profiles by id, a merged-away profile answered by its winner."""
-    from cdp.models import Profile
-
     found = {p.pk: p for p in Profile.objects.for_tenant(tenant).filter(pk__in=list(ids))}
     winners = {p.merged_into_id for p in found.values() if p.merged_into_id}
     if winners:
@@ -237,8 +238,6 @@ def _profiles(tenant: Tenant, ids) -> dict:
 
 
 def _segments(tenant: Tenant, profile_ids) -> dict:
-    from cdp.models import SegmentMembership
-
     names: dict = {}
     rows = (SegmentMembership.objects.for_tenant(tenant).filter(profile_id__in=list(profile_ids),
                                                                  removed_at__isnull=True)
@@ -263,8 +262,6 @@ def _apply_batch(context: _Context, contacts: list[CrmContact]) -> None:
 
 
 def _apply_contact(context: _Context, contact: CrmContact, link: CrmContactLink | None, profile) -> None:
-    from cdp.services import profile_upsert
-
     state = dict(link.fields) if link else {}
     cdp_time = profile.updated_at if profile is not None else None
     take_crm: dict[str, Any] = {}
@@ -424,8 +421,6 @@ def _parse_time(value) -> datetime | None:
 
 
 def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
-    from accounts.notifications import notification_send, tenant_admins
-
     label = PROVIDERS[run.provider].label
     try:
         notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
@@ -440,15 +435,13 @@ def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
 def crm_syncs_schedule() -> int:
     """Queues a run for every active CRM connection whose schedule is due (all tenants), and hands runs
     whose worker died to a new task."""
-    from ..tasks import crm_sync_task
-
     queued = 0
     now = timezone.now()
-    lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.STATUS_RUNNING)
+    lost = (CrmSyncRun.objects.unscoped().filter(status=CrmSyncRun.Status.RUNNING)
             .filter(lease_expired_q(now=now, lease=RUN_LEASE)).values_list("tenant_id", "pk"))
     for tenant_id, run_id in lost:
-        crm_sync_task.delay(str(tenant_id), str(run_id))
-    connections = (Connection.objects.unscoped().filter(kind=Connection.KIND_CRM, status=Connection.STATUS_ACTIVE,
+        task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant_id), "run_id": str(run_id)}, on_commit=False)
+    connections = (Connection.objects.unscoped().filter(kind=Connection.Kind.CRM, status=Connection.Status.ACTIVE,
                                                         tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
     for connection in connections:
         schedule = (connection.settings or {}).get("schedule", DEFAULT_SCHEDULE)
@@ -459,8 +452,6 @@ def crm_syncs_schedule() -> int:
                 .order_by("-queued_at").values_list("queued_at", flat=True).first())
         if last is not None and last > now - interval:
             continue
-        from stratum.api.tenancy import tenant_scope
-
         with tenant_scope(connection.tenant):
             crm_sync_request(tenant=connection.tenant, provider=connection.provider, trigger="schedule",
                              direction=(connection.settings or {}).get("direction", "bidirectional"))

@@ -57,7 +57,7 @@ def _host_ok(url: str, suffixes: tuple[str, ...]) -> bool:
 
 class OAuthProvider:
     name = ""
-    kind = Connection.KIND_AD
+    kind = Connection.Kind.AD
     label = ""
     authorize_endpoint = ""
     token_endpoint = ""
@@ -313,7 +313,7 @@ class SnapchatProvider(OAuthProvider):
 # --- CRMs -------------------------------------------------------------------------------------
 
 class HubSpotProvider(OAuthProvider):
-    name, label, kind = "hubspot", "HubSpot", Connection.KIND_CRM
+    name, label, kind = "hubspot", "HubSpot", Connection.Kind.CRM
     authorize_endpoint = "https://app.hubspot.com/oauth/authorize"
     token_endpoint = "https://api.hubapi.com/oauth/v1/token"
     scopes = ("crm.objects.contacts.read", "crm.objects.contacts.write", "oauth")
@@ -332,7 +332,7 @@ class HubSpotProvider(OAuthProvider):
 class PipedriveProvider(OAuthProvider):
     """Client credentials go in HTTP Basic auth; the token answer names the company's `api_domain`."""
 
-    name, label, kind = "pipedrive", "Pipedrive", Connection.KIND_CRM
+    name, label, kind = "pipedrive", "Pipedrive", Connection.Kind.CRM
     authorize_endpoint = "https://oauth.pipedrive.com/oauth/authorize"
     token_endpoint = "https://oauth.pipedrive.com/oauth/token"
     revoke_endpoint = "https://oauth.pipedrive.com/oauth/revoke"
@@ -377,7 +377,7 @@ class SalesforceProvider(OAuthProvider):
     """Web-server flow. The token answer has no `expires_in` (the org's session timeout decides): the
     access token is renewed when the API answers 401 INVALID_SESSION_ID."""
 
-    name, label, kind = "salesforce", "Salesforce", Connection.KIND_CRM
+    name, label, kind = "salesforce", "Salesforce", Connection.Kind.CRM
     scopes = ("api", "refresh_token")
 
     @property
@@ -416,7 +416,7 @@ class ZohoProvider(OAuthProvider):
     """Zoho runs one accounts server per data centre: the callback names it (`accounts-server`), and
     only the known servers are accepted (never send the client secret to a host from a query string)."""
 
-    name, label, kind = "zoho", "Zoho CRM", Connection.KIND_CRM
+    name, label, kind = "zoho", "Zoho CRM", Connection.Kind.CRM
     authorize_endpoint = "https://accounts.zoho.com/oauth/v2/auth"
     scopes = ("ZohoCRM.modules.contacts.ALL", "ZohoCRM.settings.fields.READ")
     scope_separator = ","

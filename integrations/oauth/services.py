@@ -18,12 +18,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.tenancy import tenant_scope
 
 from ..errors import (
+    PLATFORM_UNAVAILABLE,
     InvalidOAuthState,
     NotConnected,
     OAuthCodeRejected,
@@ -141,7 +143,7 @@ def _apply_tokens(connection: Connection, tokens: TokenSet) -> None:
     if tokens.account_name:
         connection.external_account_name = tokens.account_name[:255]
     connection.metadata = {**(connection.metadata or {}), **tokens.metadata}
-    connection.status = Connection.STATUS_ACTIVE
+    connection.status = Connection.Status.ACTIVE
     connection.last_error = ""
     connection.last_refreshed_at = now
 
@@ -190,9 +192,9 @@ def connection_refresh(*, connection: Connection, force: bool = False,
     failure: OAuthTokenError | None = None
     with transaction.atomic():
         locked = Connection.objects.for_tenant(connection.tenant_id).select_for_update().get(pk=connection.pk)
-        if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.STATUS_ACTIVE:
+        if not force and not token_needs_refresh(locked, margin=margin) and locked.status == Connection.Status.ACTIVE:
             return locked
-        if (force and locked.status == Connection.STATUS_ACTIVE
+        if (force and locked.status == Connection.Status.ACTIVE
                 and locked.access_token_encrypted != connection.access_token_encrypted):
             return locked  # another worker renewed it (or the user reconnected) since this caller read the token
         if not spec.can_refresh(locked) or not spec.configured():
@@ -208,16 +210,16 @@ def connection_refresh(*, connection: Connection, force: bool = False,
                 return locked
     if failure.permanent:
         Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
-            status=Connection.STATUS_EXPIRED, last_error=str(failure)[:1000], updated_at=timezone.now())
+            status=Connection.Status.EXPIRED, last_error=str(failure)[:1000], updated_at=timezone.now())
         _notify_expired(connection=connection, reason=str(failure))
         raise ConnectorAuthError(f"{spec.label} access expired or was revoked: {failure}. Reconnect the platform.")
     Connection.objects.for_tenant(connection.tenant_id).filter(pk=connection.pk).update(
         last_error=str(failure)[:1000], updated_at=timezone.now())
-    raise ConnectorError(str(failure), code="PLATFORM_UNAVAILABLE", retryable=True)
+    raise ConnectorError(str(failure), code=PLATFORM_UNAVAILABLE, retryable=True)
 
 
 def connection_access_token(*, connection: Connection) -> str:
-    if connection.status != Connection.STATUS_ACTIVE:
+    if connection.status != Connection.Status.ACTIVE:
         raise ConnectorAuthError(f"{PROVIDERS[connection.provider].label} needs to be reconnected.")
     if token_needs_refresh(connection):
         if not connection_renewable(connection) and connection.token_expires_at > timezone.now():
@@ -229,8 +231,6 @@ def connection_access_token(*, connection: Connection) -> str:
 
 
 def _notify_expired(*, connection: Connection, reason: str) -> None:
-    from accounts.notifications import notification_send, tenant_admins
-
     tenant = Tenant.objects.get(pk=connection.tenant_id)
     label = PROVIDERS[connection.provider].label
     try:
@@ -267,7 +267,7 @@ def connection_lifecycle(connection: Connection, *, now=None) -> dict:
     spec = PROVIDERS[connection.provider]
     renewable = connection_renewable(connection)
     deadline = connection_reconnect_by(connection)
-    if connection.status != Connection.STATUS_ACTIVE:
+    if connection.status != Connection.Status.ACTIVE:
         reason = (f"{spec.label} access expired or was revoked: {connection.last_error}" if connection.last_error
                   else f"{spec.label} access expired or was revoked.")
         return {"token_renewable": renewable, "reconnect_required": True, "reconnect_by": None,
@@ -289,7 +289,7 @@ def connections_notify_expiring(*, now=None) -> int:
     send one notice). Returns how many notices went out."""
     now = now or timezone.now()
     horizon = now + timedelta(days=max(EXPIRY_NOTICE_DAYS))
-    candidates = (Connection.objects.unscoped().filter(status=Connection.STATUS_ACTIVE)
+    candidates = (Connection.objects.unscoped().filter(status=Connection.Status.ACTIVE)
                   .filter(Q(token_expires_at__gt=now, token_expires_at__lte=horizon)
                           | Q(refresh_token_expires_at__gt=now, refresh_token_expires_at__lte=horizon))
                   .select_related("tenant"))
@@ -312,8 +312,6 @@ def connections_notify_expiring(*, now=None) -> int:
 
 
 def _notify_expiring(*, connection: Connection, deadline) -> None:
-    from accounts.notifications import notification_send, tenant_admins
-
     spec = PROVIDERS[connection.provider]
     lifecycle = connection_lifecycle(connection)
     notification_send(tenant=connection.tenant, users=tenant_admins(tenant=connection.tenant),
@@ -326,7 +324,7 @@ def _notify_expiring(*, connection: Connection, deadline) -> None:
 def connections_refresh_expiring(*, within: timedelta = timedelta(minutes=30)) -> int:
     """Renews every active token expiring within `within` (all tenants); returns how many were renewed."""
     renewed = 0
-    due = (Connection.objects.unscoped().filter(status=Connection.STATUS_ACTIVE,
+    due = (Connection.objects.unscoped().filter(status=Connection.Status.ACTIVE,
                                                 token_expires_at__lte=timezone.now() + within)
            .select_related("tenant"))
     now = timezone.now()

@@ -3,7 +3,7 @@ from django.contrib import admin
 
 from stratum.api.admin_base import ReadOnlyAdmin
 
-from .models import DigestRun, SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
+from .models import Webhook, WebhookAttempt, WebhookDelivery
 
 
 @admin.register(Webhook)
@@ -39,16 +39,3 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("tenant", "webhook")
     search_fields = ("message_id", "event_type", "webhook__name", "tenant__name")
     inlines = [WebhookAttemptInline]
-
-
-@admin.register(SlackDestination)
-class SlackDestinationAdmin(ReadOnlyAdmin):
-    list_display = ("url_hint", "tenant", "user", "last_success_at", "last_failure_at", "last_error")
-    search_fields = ("url_hint", "user__email", "tenant__name")
-    exclude = ("url_encrypted",)
-
-
-@admin.register(DigestRun)
-class DigestRunAdmin(ReadOnlyAdmin):
-    list_display = ("week_start", "tenant", "recipients", "sent_at")
-    search_fields = ("tenant__name",)

@@ -31,6 +31,7 @@ from accounts.notifications import notification_event_fanout, notification_send,
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt
 from stratum.api.models import OutboxEvent
+from stratum.api.queueing import task_enqueue
 from stratum.api.tenancy import tenant_scope
 
 from .models import Webhook, WebhookAttempt, WebhookDelivery
@@ -74,22 +75,15 @@ def message_id_for(event_id: uuid.UUID) -> str:
 # --- enqueueing (a broker that is down must never break the caller: the sweeper catches up) ----
 
 def _enqueue_attempt(delivery_id, tenant_id, *, countdown: float = 0) -> None:
-    from .tasks import webhook_delivery_attempt
-
-    try:
-        webhook_delivery_attempt.apply_async(args=[str(delivery_id), str(tenant_id)], countdown=max(0, countdown))
-    except Exception:  # noqa: BLE001 - the sweeper re-enqueues anything still due
-        logger.exception("could not enqueue webhook delivery %s; the sweeper will retry", delivery_id)
+    task_enqueue(name="integrations.webhooks.tasks.webhook_delivery_attempt", on_commit=False, best_effort=True,
+                 kwargs={"delivery_id": str(delivery_id), "tenant_id": str(tenant_id)}, countdown=max(0, countdown))
 
 
 def outbox_dispatch_hook(event_id) -> None:
-    """Registered with stratum.api.outbox.on_commit_dispatch: runs after the emitting transaction commits."""
-    from .tasks import outbox_event_dispatch as task
-
-    try:
-        task.delay(str(event_id))
-    except Exception:  # noqa: BLE001 - never fail the emitter; the sweeper dispatches the row later
-        logger.exception("could not dispatch outbox event %s; the sweeper will pick it up", event_id)
+    """Registered with stratum.api.outbox.on_commit_dispatch: runs after the emitting transaction commits. Never
+    fails the emitter: the sweeper dispatches the row later."""
+    task_enqueue(name="integrations.webhooks.tasks.outbox_event_dispatch", on_commit=False, best_effort=True,
+                 kwargs={"event_id": str(event_id)})
 
 
 # --- 1. fan-out ----------------------------------------------------------------------------

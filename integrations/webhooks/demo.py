@@ -1,15 +1,10 @@
-"""seed_demo: a webhook endpoint (switched off, so the offline demo sends nothing) and last week's digest,
-computed from the seeded campaign data. Idempotent: the endpoint is found by name, the digest by week."""
+"""seed_demo: a webhook endpoint (switched off, so the offline demo sends nothing). Idempotent: the endpoint is
+found by name."""
 from __future__ import annotations
-
-from datetime import timedelta
-
-from django.utils import timezone
 
 from accounts.models import User
 from stratum.api.outbox import WEBHOOK_EVENTS
 
-from .digest import tenant_zone, weekly_digest_send
 from .models import Webhook
 from .services import webhook_create, webhook_update
 
@@ -23,7 +18,3 @@ def seed(*, tenant, stdout) -> None:
                                     url="https://hooks.example.com/stratum-demo", events=list(WEBHOOK_EVENTS))
         webhook_update(tenant=tenant, webhook=webhook, data={"is_active": False})
         stdout.write(f"  added webhook {DEMO_WEBHOOK!r} (disabled; enable it with a real receiver URL)")
-    today = timezone.now().astimezone(tenant_zone(tenant)).date()
-    last_monday = today - timedelta(days=today.weekday() + 7)
-    run = weekly_digest_send(tenant=tenant, week_start=last_monday)
-    stdout.write(f"  weekly digest for the week of {last_monday}: {'sent' if run else 'already sent'}")

@@ -1,5 +1,5 @@
 """Outbound delivery: webhook endpoints, their deliveries and every attempt; Slack destinations of
-notifications; the weekly-digest ledger.
+notifications.
 
 A delivery is one domain event (an outbox row) for one endpoint. Its `body` is frozen when it is
 queued, so every attempt — retries, redeliveries, a retry after a worker died — sends the same bytes
@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from integrations.crypto import EncryptedTextField
+from stratum.api.crypto import EncryptedTextField
 from stratum.api.tenancy import TenantOwned
 
 
@@ -108,45 +108,3 @@ class WebhookAttempt(TenantOwned):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.outcome} ({self.status_code})"
-
-
-class SlackDestination(TenantOwned):
-    """A Slack incoming-webhook URL for notifications: a user's own (user set) or the tenant's channel."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
-                             related_name="+")
-    url_encrypted = EncryptedTextField(editable=False)
-    url_hint = models.CharField(max_length=80, editable=False)
-    last_error = models.CharField(max_length=500, blank=True)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["created_at"]
-        constraints = [
-            models.UniqueConstraint(fields=["tenant", "user"], condition=Q(user__isnull=False),
-                                    name="webhooks_slack_one_per_user"),
-            models.UniqueConstraint(fields=["tenant"], condition=Q(user__isnull=True),
-                                    name="webhooks_slack_one_per_tenant"),
-        ]
-
-    def __str__(self) -> str:
-        return self.url_hint
-
-
-class DigestRun(TenantOwned):
-    """The weekly digest of one tenant for one week: written once, so the job is safe to run twice."""
-
-    week_start = models.DateField()
-    sent_at = models.DateTimeField(auto_now_add=True)
-    recipients = models.PositiveIntegerField(default=0)
-    summary = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["-week_start"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "week_start"], name="webhooks_digest_once_per_week")]
-
-    def __str__(self) -> str:
-        return f"digest {self.week_start}"

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from stratum.api.outbox import WEBHOOK_EVENTS
 from stratum.api.serializers import StrictSerializer
 
-from .models import SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
+from .models import Webhook, WebhookAttempt, WebhookDelivery
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -93,25 +93,3 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 class WebhookEventSerializer(serializers.Serializer):
     event = serializers.CharField()
     description = serializers.CharField()
-
-
-class SlackDestinationSerializer(serializers.Serializer):
-    configured = serializers.BooleanField()
-    url_hint = serializers.CharField(allow_null=True)
-    last_success_at = serializers.DateTimeField(allow_null=True)
-    last_failure_at = serializers.DateTimeField(allow_null=True)
-    last_error = serializers.CharField(allow_blank=True)
-    updated_at = serializers.DateTimeField(allow_null=True)
-
-    @staticmethod
-    def describe(destination: SlackDestination | None) -> dict:
-        if destination is None:
-            return {"configured": False, "url_hint": None, "last_success_at": None, "last_failure_at": None,
-                    "last_error": "", "updated_at": None}
-        return {"configured": True, "url_hint": destination.url_hint, "last_success_at": destination.last_success_at,
-                "last_failure_at": destination.last_failure_at, "last_error": destination.last_error,
-                "updated_at": destination.updated_at}
-
-
-class SlackDestinationSetSerializer(StrictSerializer):
-    webhook_url = serializers.CharField(max_length=2000)

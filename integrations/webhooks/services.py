@@ -13,6 +13,7 @@ from stratum.api import net
 from stratum.api.crypto import secret_encrypt
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.outbox import WEBHOOK_EVENTS
+from stratum.api.updates import changes_apply, changes_pick
 
 from . import delivery as delivery_flow
 from .models import Webhook, WebhookDelivery
@@ -20,16 +21,6 @@ from .signing import InvalidSecret, secret_generate, secret_hint, secret_normali
 
 MAX_WEBHOOKS_PER_TENANT = 25
 ROTATION_OVERLAP = timedelta(hours=24)
-
-
-def webhook_url_validate(url: str, *, field: str = "url") -> str:
-    """https (outside DEBUG), no credentials, no local names, no private/loopback/link-local literals: else 422."""
-    try:
-        return net.validate_public_url(url)
-    except net.UnsafeTarget as exc:
-        raise ValidationFailed(errors={field: [str(exc)]}) from None
-    except ValueError:  # urlsplit refuses some malformed URLs itself ("https://[::1/")
-        raise ValidationFailed(errors={field: ["The URL is not valid."]}) from None
 
 
 def webhook_events_validate(events: list[str]) -> list[str]:
@@ -54,7 +45,7 @@ def _secret(raw: str | None) -> str:
 def webhook_create(*, tenant: Tenant, created_by: User | None, name: str, url: str, events: list[str],
                    secret: str | None = None) -> tuple[Webhook, str]:
     """Returns the webhook and its secret, which is shown this once."""
-    url = webhook_url_validate(url)
+    url = net.public_url_validate(url)
     events = webhook_events_validate(events)
     signing_secret = _secret(secret)
     with transaction.atomic():
@@ -71,16 +62,9 @@ def webhook_create(*, tenant: Tenant, created_by: User | None, name: str, url: s
 def webhook_update(*, tenant: Tenant, webhook: Webhook, data: dict[str, Any]) -> Webhook:
     """Name, URL, events and on/off. Switching back on clears the failure record; switching off fails
     the pending deliveries (they can be redelivered later)."""
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = data["name"].strip()
-    if "url" in data:
-        changes["url"] = webhook_url_validate(data["url"])
-    if "events" in data:
-        changes["events"] = webhook_events_validate(data["events"])
+    changes = changes_pick(data, {"name": str.strip, "url": net.public_url_validate, "events": webhook_events_validate})
     with transaction.atomic():
-        for field, value in changes.items():
-            setattr(webhook, field, value)
+        changes_apply(webhook, changes)
         webhook.save()
         if data.get("is_active") is True and not webhook.is_active:
             Webhook.objects.for_tenant(tenant).filter(pk=webhook.pk).update(

@@ -1,15 +1,13 @@
 """Thin Celery tasks: ids in, the tenant re-entered, one service called. All are safe to run twice."""
 from __future__ import annotations
 
-from datetime import date
-
 from celery import shared_task
 
 from accounts.models import Tenant
 from stratum.api.models import OutboxEvent
 from stratum.api.tenancy import tenant_scope
 
-from . import channels, delivery, digest
+from . import delivery
 
 
 def _tenant(tenant_id) -> Tenant | None:
@@ -41,54 +39,3 @@ def webhook_delivery_attempt(delivery_id: str, tenant_id: str) -> str | None:
 @shared_task(acks_late=True, ignore_result=True)
 def webhooks_sweep() -> dict[str, int]:
     return delivery.webhooks_sweep()
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def notification_email_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str) -> int:
-    tenant = _tenant(tenant_id)
-    if tenant is None:
-        return 0
-    with tenant_scope(tenant):
-        return channels.notification_email_deliver(tenant=tenant, user_ids=user_ids, category=category, title=title,
-                                                   body=body)
-
-
-SLACK_RETRIES = 4
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def notification_slack_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                            destination_ids: list[str] | None = None, attempt: int = 0) -> dict[str, int]:
-    tenant = _tenant(tenant_id)
-    if tenant is None:
-        return {"sent": 0, "failed": 0}
-    with tenant_scope(tenant):
-        try:
-            return channels.notification_slack_deliver(tenant=tenant, user_ids=user_ids, title=title, body=body,
-                                                       destination_ids=destination_ids)
-        except channels.SlackRetryable as exc:
-            if attempt >= SLACK_RETRIES:
-                return {"sent": 0, "failed": len(exc.destination_ids)}
-            # Again for the failed destinations only, after 30 s, 1, 2, 4 min — or what Slack's Retry-After asks.
-            notification_slack_send.apply_async(
-                args=[tenant_id, user_ids, category, title, body],
-                kwargs={"destination_ids": exc.destination_ids, "attempt": attempt + 1},
-                countdown=exc.retry_after or 30 * 2 ** attempt)
-            return {"sent": 0, "failed": len(exc.destination_ids)}
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def weekly_digests() -> int:
-    due = digest.weekly_digests_due()
-    for tenant, week_start in due:
-        weekly_digest_send.delay(str(tenant.pk), week_start.isoformat())
-    return len(due)
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def weekly_digest_send(tenant_id: str, week_start: str) -> bool:
-    tenant = _tenant(tenant_id)
-    if tenant is None:
-        return False
-    with tenant_scope(tenant):
-        return digest.weekly_digest_send(tenant=tenant, week_start=date.fromisoformat(week_start)) is not None

@@ -1,4 +1,4 @@
-"""Webhooks API and the Slack destinations of notifications. Views parse, call one service/selector, serialize."""
+"""Webhooks API. Views parse, call one service/selector, serialize."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -9,12 +9,12 @@ from rest_framework.response import Response
 from stratum.api.exceptions import NotFound
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_bool, parse_choice
-from stratum.api.permissions import ADMIN_ROLES, ROLES
+from stratum.api.permissions import ADMIN_ROLES
 from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
-from stratum.api.views import TenantAPIView, TenantGenericViewSet
+from stratum.api.views import TenantGenericViewSet
 
-from . import channels, selectors, services
+from . import selectors, services
 from . import serializers as s
 from .delivery import TEST_EVENT
 from .models import Webhook, WebhookDelivery
@@ -135,41 +135,3 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         paginator = StratumPagination()  # every Stratum list is a page (the reference shows no other shape)
         page = paginator.paginate_queryset(selectors.webhook_events(), request, view=self)
         return paginator.get_paginated_response(page)
-
-
-class SlackDestinationView(TenantAPIView):
-    """The Slack incoming webhook that receives notifications: the user's own (`/notifications/slack`) or
-    the tenant's shared channel (`/notifications/slack/tenant`, managed by owners and admins)."""
-
-    verified_email_methods = ("PUT", "POST", "PATCH")  # reaches outside the tenant: needs a verified e-mail
-    scope_resource = "notifications"
-    tenant_wide = False
-
-    @property
-    def write_roles(self):
-        return ADMIN_ROLES if self.tenant_wide else ROLES
-
-    def _user(self, request):
-        return None if self.tenant_wide else request.user
-
-    @extend_schema(responses={200: s.SlackDestinationSerializer}, tags=["notifications"])
-    def get(self, request):
-        destination = channels.slack_destination_get(tenant=self.tenant, user=self._user(request))
-        return Response(s.SlackDestinationSerializer(s.SlackDestinationSerializer.describe(destination)).data)
-
-    @extend_schema(request=s.SlackDestinationSetSerializer, responses={200: s.SlackDestinationSerializer},
-                   tags=["notifications"])
-    def put(self, request):
-        data = parse_body(s.SlackDestinationSetSerializer, request)
-        destination = channels.slack_destination_set(tenant=self.tenant, user=self._user(request),
-                                                     url=data["webhook_url"])
-        return Response(s.SlackDestinationSerializer(s.SlackDestinationSerializer.describe(destination)).data)
-
-    @extend_schema(responses={204: None}, tags=["notifications"])
-    def delete(self, request):
-        channels.slack_destination_delete(tenant=self.tenant, user=self._user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class TenantSlackDestinationView(SlackDestinationView):
-    tenant_wide = True

@@ -15,6 +15,22 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from .errors import (
+    BAD_REQUEST,
+    CONFLICT,
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
+    NOT_ACCEPTABLE,
+    NOT_CONNECTED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
+    UNAUTHORIZED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+)
 from .tenancy import TenantScopeMissing
 
 logger = logging.getLogger("stratum.api")
@@ -24,7 +40,7 @@ class ApiError(exceptions.APIException):
     """Base of every error the API answers on purpose."""
 
     status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "BAD_REQUEST"
+    default_code = BAD_REQUEST
     default_detail = "Bad request."
 
     def __init__(self, detail: str | None = None, code: str | None = None, *, errors: dict | None = None,
@@ -39,7 +55,7 @@ class ApiError(exceptions.APIException):
 
 class ValidationFailed(ApiError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "VALIDATION_ERROR"
+    default_code = VALIDATION_ERROR
     default_detail = "Invalid request data."
 
     def __init__(self, detail: str | None = None, *, errors: dict | None = None, code: str | None = None):
@@ -50,23 +66,20 @@ class ValidationFailed(ApiError):
 
 class NotFound(ApiError):
     status_code = status.HTTP_404_NOT_FOUND
-    default_code = "NOT_FOUND"
+    default_code = NOT_FOUND
     default_detail = "Not found."
 
 
 class Forbidden(ApiError):
     status_code = status.HTTP_403_FORBIDDEN
-    default_code = "FORBIDDEN"
+    default_code = FORBIDDEN
     default_detail = "You do not have permission to perform this action."
 
 
 class Conflict(ApiError):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "CONFLICT"
+    default_code = CONFLICT
     default_detail = "The resource is not in a state that allows this."
-
-
-NOT_CONNECTED = "NOT_CONNECTED"
 
 
 class NotConnected(Conflict):
@@ -78,13 +91,13 @@ class NotConnected(Conflict):
 
 class PayloadTooLarge(ApiError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "PAYLOAD_TOO_LARGE"
+    default_code = PAYLOAD_TOO_LARGE
     default_detail = "Request body is too large."
 
 
 class ServiceUnavailable(ApiError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "SERVICE_UNAVAILABLE"
+    default_code = SERVICE_UNAVAILABLE
     default_detail = "Service temporarily unavailable."
 
 
@@ -105,19 +118,19 @@ MESSAGES = {
 }
 
 CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    406: "NOT_ACCEPTABLE",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMITED",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
+    400: BAD_REQUEST,
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
+    406: NOT_ACCEPTABLE,
+    409: CONFLICT,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+    422: VALIDATION_ERROR,
+    429: RATE_LIMITED,
+    500: INTERNAL_ERROR,
+    503: SERVICE_UNAVAILABLE,
 }
 
 
@@ -182,7 +195,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = Forbidden()
     elif isinstance(exc, SuspiciousOperation):  # e.g. a stored file path leading outside MEDIA_ROOT: Django's 400
         logger.warning("suspicious operation: %s", exc)
-        exc = ApiError("Bad request.", "BAD_REQUEST")
+        exc = ApiError("Bad request.", BAD_REQUEST)
     elif isinstance(exc, TenantScopeMissing):
         logger.error("tenant scope missing: %s", exc)
         return Response(error_body(500, "Internal server error."), status=500)
@@ -204,20 +217,20 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     status_code = response.status_code
     if isinstance(exc, exceptions.ParseError):
         detail = f"Malformed request body: {exc.detail}"
-        code = "BAD_REQUEST"
+        code = BAD_REQUEST
     elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         status_code = 401
         detail = exc.detail if isinstance(exc.detail, str) else "Authentication credentials were not provided or are invalid."
         if isinstance(exc.detail, dict):
             detail = str(exc.detail.get("detail", "Invalid token."))
-        code = "UNAUTHORIZED"
+        code = UNAUTHORIZED
     elif isinstance(exc, exceptions.Throttled):
         state = getattr(getattr(context.get("request"), "_request", None), "_ratelimit_state", None)
         why = f" ({state.refusal})" if state is not None else ""
         detail = f"Rate limit exceeded{why}. Retry in {int(exc.wait or 1)} seconds."
-        code = "RATE_LIMITED"
+        code = RATE_LIMITED
     elif isinstance(exc, exceptions.NotFound):
-        detail, code = "Not found.", "NOT_FOUND"
+        detail, code = "Not found.", NOT_FOUND
     else:
         detail = exc.detail if isinstance(getattr(exc, "detail", None), str) else str(getattr(exc, "detail", exc))
         code = CODES.get(status_code, "ERROR")

@@ -12,6 +12,7 @@ from stratum.celery import serving_request
 
 from .clientaddr import client_address
 from .db import RETRY_AFTER_SECONDS, busy_reason
+from .errors import DATABASE_BUSY, INTERNAL_ERROR, RATE_LIMITED, SERVICE_UNAVAILABLE
 from .exceptions import error_response
 from .parsers import body_limit_for
 from .ratelimit import take_token
@@ -73,7 +74,7 @@ class ApiResponseMiddleware:
             state = take_token(f"ip:{client_address(request)}", *settings.RATELIMIT_ANONYMOUS)
             if not state.allowed:
                 response = error_response(429, f"Rate limit exceeded. Retry in {state.retry_after} seconds.",
-                                          "RATE_LIMITED")
+                                          RATE_LIMITED)
                 response["Retry-After"] = str(state.retry_after)
         if state is not None:
             response["X-RateLimit-Limit"] = str(state.limit)
@@ -90,17 +91,17 @@ class ApiResponseMiddleware:
             # A lock wait that timed out or a conflict still failing after the server's retries: the database is
             # up, these records are busy. Say so, and when to come back.
             logger.warning("database busy on %s %s: %s", request.method, request.path, exception)
-            response = error_response(503, reason, "DATABASE_BUSY")
+            response = error_response(503, reason, DATABASE_BUSY)
             response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.error("database unavailable: %s", exception)
-            return error_response(503, "The database is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
+            return error_response(503, "The database is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
         if isinstance(exception, BrokerUnavailable):
             logger.error("task broker unavailable: %s", exception)
             return error_response(503, "The task queue is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "Internal server error.", "INTERNAL_ERROR")
+        return error_response(500, "Internal server error.", INTERNAL_ERROR)
 
 
 class StaffConsoleScopeMiddleware:

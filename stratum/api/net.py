@@ -25,6 +25,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from .exceptions import ValidationFailed
+
 DEFAULT_TIMEOUT = 10.0
 MAX_URL_LENGTH = 2000
 LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
@@ -207,3 +209,14 @@ def safe_request(method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, max
                        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
             return httpx.Response(streamed.status_code, headers=headers, content=bytes(body[:max_response_bytes]),
                                   request=streamed.request)
+
+
+def public_url_validate(url: str, *, field: str = "url") -> str:
+    """`validate_public_url` for input (webhook and Slack URLs): https outside DEBUG, no credentials, no local names,
+    no private/loopback/link-local literals; else a 422 naming `field`."""
+    try:
+        return validate_public_url(url)
+    except UnsafeTarget as exc:
+        raise ValidationFailed(errors={field: [str(exc)]}) from None
+    except ValueError:  # urlsplit refuses some malformed URLs itself ("https://[::1/")
+        raise ValidationFailed(errors={field: ["The URL is not valid."]}) from None

@@ -7,6 +7,8 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from .models import OutboxEvent
+
 WEBHOOK_EVENTS = (
     "campaign.created",
     "campaign.activated",
@@ -30,8 +32,6 @@ def on_commit_dispatch(hook) -> None:
 
 
 def emit(tenant, event_type: str, data: dict[str, Any]):
-    from .models import OutboxEvent
-
     payload = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     event = OutboxEvent.objects.for_tenant(tenant).create(tenant=tenant, event_type=event_type, data=payload)
     for hook in _dispatch_hooks:

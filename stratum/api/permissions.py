@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .entitlements import feature_require
+from .principals import is_api_key_request
+
 ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER = "owner", "admin", "manager", "analyst", "viewer"
 ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER)
 ADMIN_ROLES = (ROLE_OWNER, ROLE_ADMIN)
@@ -19,12 +22,6 @@ SCOPE_RESOURCES = (
     "integrations", "reporting", "notifications", "users",
 )
 SCOPES = tuple(f"{kind}:{resource}" for resource in SCOPE_RESOURCES for kind in ("read", "write"))
-
-
-def is_api_key_request(request) -> bool:
-    from accounts.models import ApiKey
-
-    return isinstance(getattr(request, "auth", None), ApiKey)
 
 
 def required_scopes_for(view, method: str) -> list[str] | None:
@@ -87,8 +84,6 @@ class FeatureGatePermission(BasePermission):
         feature = getattr(view, "required_feature", None)
         tenant = getattr(request, "tenant", None)
         if feature and tenant is not None:
-            from billing.gates import feature_require
-
             feature_require(tenant=tenant, feature=feature)
         return True
 

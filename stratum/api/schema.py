@@ -4,6 +4,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter
 
+from .errors import error_codes
 from .pagination import StratumPagination
 
 ERROR_COMPONENT = "Error"
@@ -59,6 +60,15 @@ def error_responses(*codes: int):
     return decorate
 
 
+def _error_schema() -> dict:
+    """The error format, with every code the API answers listed under `code` (`x-error-codes`, per app)."""
+    codes = error_codes()
+    code = {**ERROR_SCHEMA["properties"]["code"], "x-error-codes": codes,
+            "description": "Stable machine code: " + ", ".join(sorted({c for group in codes.values() for c in group}))
+                           + ". `x-error-codes` lists them per app."}
+    return {**ERROR_SCHEMA, "properties": {**ERROR_SCHEMA["properties"], "code": code}}
+
+
 def document_errors(result, generator, request, public):
     """Documents the error answers every operation can give, once, in the error format.
 
@@ -68,7 +78,7 @@ def document_errors(result, generator, request, public):
     a body. Codes a view documents itself are kept; a documented error without a body gets the error schema.
     """
     components = result.setdefault("components", {}).setdefault("schemas", {})
-    components[ERROR_COMPONENT] = ERROR_SCHEMA
+    components[ERROR_COMPONENT] = _error_schema()
     ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     _allow_blank_urls(components)
     views = _views_by_operation(generator)

@@ -11,12 +11,10 @@ import contextlib
 import contextvars
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from django.db import models
 
-if TYPE_CHECKING:  # pragma: no cover
-    from accounts.models import Tenant
+from .principals import Tenant
 
 _current_tenant: contextvars.ContextVar = contextvars.ContextVar("stratum_tenant", default=None)
 

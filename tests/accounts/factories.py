@@ -1,7 +1,8 @@
 import factory
 from factory.django import DjangoModelFactory
 
-from accounts.models import ApiKey, Notification, Tenant, User, hash_api_key
+from accounts.models import ApiKey, Notification, SlackDestination, Tenant, User, hash_api_key
+from stratum.api.crypto import secret_encrypt
 from stratum.api.models import OutboxEvent
 from stratum.api.permissions import SCOPES
 from tests.factories import TenantOwnedFactory
@@ -66,3 +67,14 @@ class NotificationFactory(TenantOwnedFactory):
     user = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..tenant"))
     category = "campaign_alerts"
     title = factory.Sequence(lambda n: f"Notification {n}")
+
+
+class SlackDestinationFactory(TenantOwnedFactory):
+    class Meta:
+        model = SlackDestination
+        exclude = ("url",)
+
+    url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
+    user = None
+    url_encrypted = factory.LazyAttribute(lambda o: secret_encrypt(o.url))
+    url_hint = factory.LazyAttribute(lambda o: o.url[:40] + "…")

@@ -6,6 +6,7 @@ from django.utils import timezone
 from analytics.models import (
     ChurnModelFit,
     ChurnPrediction,
+    DigestRun,
     Funnel,
     Report,
     ReportDelivery,
@@ -99,3 +100,9 @@ class ReportDeliveryFactory(TenantOwnedFactory):
     reasons = factory.LazyFunction(lambda: ["Signal health is unhealthy (score 20/100)."])
 
 
+class DigestRunFactory(TenantOwnedFactory):
+    class Meta:
+        model = DigestRun
+
+    week_start = factory.Sequence(lambda n: timezone.now().date() - timezone.timedelta(days=7 * (n + 1)))
+    recipients = 1

@@ -63,5 +63,5 @@ class StripeEventFactory(factory.django.DjangoModelFactory):
 
     event_id = factory.Sequence(lambda n: f"evt_factory{n:06d}")
     event_type = "invoice.paid"
-    outcome = StripeEvent.OUTCOME_APPLIED
+    outcome = StripeEvent.Outcome.APPLIED
     payload = factory.LazyFunction(dict)

@@ -8,11 +8,11 @@ import pytest
 
 from accounts.models import User
 from accounts.services import tokens_for_user
-from billing.gates import PlanLimitReached, feature_require, limit_enforce
 from billing.plans import FEATURES, TIERS
 from campaigns.models import AdAccount
 from cdp.models import Segment
 from integrations.versions import DEFAULT_VERSIONS
+from stratum.api.entitlements import PlanLimitReached, feature_require, limit_enforce
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.api.test_tenant_isolation import ID_PARAM, STRING_PARAM_VALUES, allowed_methods, api_routes
 from tests.helpers import assert_error, client_for

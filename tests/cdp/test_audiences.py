@@ -128,7 +128,7 @@ def test_bad_input(api_client, setup):
 
 def test_sync_in_progress_is_409_and_segment_in_use(api_client, setup, tenant):
     audience = AudienceFactory(tenant=tenant, segment=setup["segment"], ad_account=setup["account"],
-                               status=Audience.STATUS_SYNCING)
+                               status=Audience.Status.SYNCING)
     AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, started_at=timezone.now())
     assert_error(api_client.post(f"{BASE}/audiences/{audience.pk}/sync"), 409, "SYNC_IN_PROGRESS")
     assert_error(api_client.delete(f"/api/v1/cdp/segments/{setup['segment'].pk}"), 409, "SEGMENT_IN_USE")
@@ -136,7 +136,7 @@ def test_sync_in_progress_is_409_and_segment_in_use(api_client, setup, tenant):
 
 def lost_run(tenant, setup, *, minutes_silent: int, **audience_fields):
     audience = AudienceFactory(tenant=tenant, segment=setup["segment"], ad_account=setup["account"],
-                               status=Audience.STATUS_SYNCING, **audience_fields)
+                               status=Audience.Status.SYNCING, **audience_fields)
     beat = timezone.now() - dt.timedelta(minutes=minutes_silent)
     run = AudienceSyncRun.objects.for_tenant(tenant).create(tenant=tenant, audience=audience, heartbeat_at=beat,
                                                             started_at=beat - dt.timedelta(hours=3))
@@ -176,7 +176,7 @@ def test_the_scheduler_closes_runs_whose_worker_died(setup, tenant, django_captu
         run.refresh_from_db()
         assert run.status == "failed" and run.error.startswith("INTERRUPTED")
     recent.refresh_from_db()
-    assert recent.status == Audience.STATUS_FAILED  # not due yet, but no longer stuck: it can be deleted
+    assert recent.status == Audience.Status.FAILED  # not due yet, but no longer stuck: it can be deleted
     live.refresh_from_db()
     assert live.status == "running"
 

@@ -68,7 +68,7 @@ GRID = {
 def test_every_cell_of_the_grid_maps_to_its_named_segment(db):
     from django.db import connection
 
-    from cdp.models import RFM_SEGMENTS
+    from cdp.models import RfmSegment
     from cdp.services.rfm import SEGMENT_CASE
 
     cells = [(r, fm) for r in range(1, 6) for fm in range(1, 6)]
@@ -78,7 +78,7 @@ def test_every_cell_of_the_grid_maps_to_its_named_segment(db):
                        [n for cell in cells for n in cell])
         named = {(r, fm): segment for r, fm, segment in cursor.fetchall()}
     assert named == {(r, fm): GRID[r][fm - 1] for r, fm in cells}
-    assert set(named.values()) == set(RFM_SEGMENTS)  # all eleven named segments are reachable
+    assert set(named.values()) == set(RfmSegment.values)  # all eleven named segments are reachable
 
 
 def test_endpoint_queues_recompute_and_profile_shows_rfm(api_client, tenant):

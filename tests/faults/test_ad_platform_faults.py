@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from accounts.models import Notification
-from campaigns.models import SYNC_FAILED, SYNC_OK, AdAccount, AdAccountSyncRun, Campaign, CampaignDailyMetric
+from campaigns.models import AdAccount, AdAccountSyncRun, Campaign, CampaignDailyMetric, SyncStatus
 from campaigns.tasks import ad_account_sync_task
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import UserFactory
@@ -93,7 +93,7 @@ def test_429_5xx_and_a_timeout_are_retried_with_back_off_and_the_sync_completes(
         httpx.ReadTimeout("timed out"),
         httpx.Response(200, json=CAMPAIGNS)])
     run = sync(tenant, account)
-    assert run.status == SYNC_OK, (run.error_code, run.error_message)
+    assert run.status == SyncStatus.OK, (run.error_code, run.error_message)
     assert waits == [3.0, 2.0, 4.0]  # Retry-After honoured, then 1 s × 2^attempt
     assert route.call_count == 2  # ad and campaign level, each first time
     with tenant_scope(tenant):
@@ -109,11 +109,11 @@ def test_a_platform_that_stays_down_is_recorded_once_and_cleared_by_the_next_goo
     admin = UserFactory(tenant=tenant, role="admin")
     mock_meta(respx_mock, campaigns=lambda request: httpx.Response(503, json=UNAVAILABLE))
     first = sync(tenant, account)
-    assert (first.status, first.error_code) == (SYNC_FAILED, "PLATFORM_UNAVAILABLE")
+    assert (first.status, first.error_code) == (SyncStatus.FAILED, "PLATFORM_UNAVAILABLE")
     assert "An unexpected error has occurred" in first.error_message
     assert waits == [1.0, 2.0, 4.0]  # three retries, then the error is recorded
     second = sync(tenant, account)
-    assert second.status == SYNC_FAILED and second.pk != first.pk
+    assert second.status == SyncStatus.FAILED and second.pk != first.pk
     with tenant_scope(tenant):
         account.refresh_from_db()
         alerts = list(Notification.objects.filter(category="sync_alerts").values_list("user_id", "title"))
@@ -122,7 +122,7 @@ def test_a_platform_that_stays_down_is_recorded_once_and_cleared_by_the_next_goo
     assert all(title == "Sync of Meta main (meta) failed" for _, title in alerts)
 
     respx_mock.get(f"{GRAPH}/act_1/campaigns").mock(side_effect=None, return_value=httpx.Response(200, json=CAMPAIGNS))
-    assert sync(tenant, account).status == SYNC_OK
+    assert sync(tenant, account).status == SyncStatus.OK
     with tenant_scope(tenant):
         account.refresh_from_db()
     assert account.last_sync_error == "" and account.last_synced_at is not None
@@ -131,7 +131,7 @@ def test_a_platform_that_stays_down_is_recorded_once_and_cleared_by_the_next_goo
 def test_timeouts_on_every_try_are_recorded_as_unreachable(tenant, account, respx_mock, waits, today):
     mock_meta(respx_mock, campaigns=httpx.ConnectTimeout("connect timed out"))
     run = sync(tenant, account)
-    assert (run.status, run.error_code) == (SYNC_FAILED, "PLATFORM_UNREACHABLE")
+    assert (run.status, run.error_code) == (SyncStatus.FAILED, "PLATFORM_UNREACHABLE")
     assert "could not reach the API (ConnectTimeout)" in run.error_message
     assert waits == [1.0, 2.0, 4.0]
 
@@ -142,7 +142,7 @@ def test_a_long_rate_limit_is_recorded_not_slept_through(tenant, account, respx_
     mock_meta(respx_mock, campaigns=[httpx.Response(200, json=CAMPAIGNS)], insights=lambda request: httpx.Response(
         400, json=THROTTLED, headers={"X-Business-Use-Case-Usage": json.dumps(usage)}))
     run = sync(tenant, account)
-    assert (run.status, run.error_code) == (SYNC_FAILED, "PLATFORM_RATE_LIMITED")
+    assert (run.status, run.error_code) == (SyncStatus.FAILED, "PLATFORM_RATE_LIMITED")
     assert waits == []  # seven minutes is not slept in a worker: the next scheduled sync comes back
     with tenant_scope(tenant):
         assert not CampaignDailyMetric.objects.filter(campaign__ad_account=account).exists()  # nothing half-written

@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from campaigns.models import SYNC_FAILED, SYNC_OK, SYNC_RUNNING, AdAccountSyncRun
+from campaigns.models import AdAccountSyncRun, SyncStatus
 from campaigns.services import ad_account_sync, ad_accounts_sync_queue
 from cdp.models import ProfileRfm
 from stratum.api import cache as resilient
@@ -124,20 +124,20 @@ class TestInterruptedSyncRuns:
     def test_a_later_sync_closes_the_run_a_dead_worker_left_running(self, scoped):
         account = AdAccountFactory(tenant=scoped, platform="demo", external_id="demo_interrupted")
         now = timezone.now()
-        orphan = AdAccountSyncRun.objects.create(tenant=scoped, ad_account=account, status=SYNC_RUNNING,
+        orphan = AdAccountSyncRun.objects.create(tenant=scoped, ad_account=account, status=SyncStatus.RUNNING,
                                                  started_at=now - timedelta(minutes=3))
         assert ad_accounts_sync_queue(tenant=scoped, ad_account=account)["skipped"] == [str(account.pk)]
         run = ad_account_sync(tenant=scoped, ad_account=account)
-        assert run.status == SYNC_OK
+        assert run.status == SyncStatus.OK
         orphan.refresh_from_db()
-        assert (orphan.status, orphan.error_code) == (SYNC_FAILED, "INTERRUPTED")
+        assert (orphan.status, orphan.error_code) == (SyncStatus.FAILED, "INTERRUPTED")
         assert orphan.finished_at == run.finished_at
         assert ad_accounts_sync_queue(tenant=scoped, ad_account=account)["queued"] == [str(account.pk)]
 
     def test_a_run_that_started_later_is_left_alone(self, scoped):
         account = AdAccountFactory(tenant=scoped, platform="demo", external_id="demo_concurrent")
-        later = AdAccountSyncRun.objects.create(tenant=scoped, ad_account=account, status=SYNC_RUNNING,
+        later = AdAccountSyncRun.objects.create(tenant=scoped, ad_account=account, status=SyncStatus.RUNNING,
                                                 started_at=timezone.now() + timedelta(seconds=30))
         ad_account_sync(tenant=scoped, ad_account=account)
         later.refresh_from_db()
-        assert later.status == SYNC_RUNNING
+        assert later.status == SyncStatus.RUNNING

@@ -192,9 +192,9 @@ def test_parallel_ad_accounts_respect_max_ad_accounts_from_zero(app):
     account yet: locking its accounts' rows locked nothing)."""
     from django.db import connection
 
-    from billing.gates import PlanLimitReached
     from campaigns.models import AdAccount
     from campaigns.services import ad_account_upsert
+    from stratum.api.entitlements import PlanLimitReached
     from stratum.api.tenancy import tenant_scope
     from tests.accounts.factories import TenantFactory
 

@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import Report
-from campaigns.models import SYNC_FAILED, SYNC_OK, AdAccount, AdAccountSyncRun, AdDailyMetric, CampaignDailyMetric
+from campaigns.models import AdAccount, AdAccountSyncRun, AdDailyMetric, CampaignDailyMetric, SyncStatus
 from integrations.webhooks import delivery as flow
 from integrations.webhooks.models import WebhookAttempt, WebhookDelivery
 from integrations.webhooks.services import webhook_create
@@ -176,7 +176,7 @@ def test_an_ad_account_sync_whose_worker_vanished_is_restored_after_the_visibili
              what="the restored sync to run on the new worker")
     with tenant_scope(tenant):
         runs = list(AdAccountSyncRun.objects.filter(ad_account=account).order_by("started_at"))
-        assert [r.status for r in runs] == [SYNC_FAILED, SYNC_OK]  # the interrupted run is closed, not left running
+        assert [r.status for r in runs] == [SyncStatus.FAILED, SyncStatus.OK]  # the interrupted run is closed, not left running
         assert runs[0].error_code == "INTERRUPTED"
         days = CampaignDailyMetric.objects.filter(campaign__ad_account=account)
         ad_days = AdDailyMetric.objects.filter(campaign__ad_account=account)

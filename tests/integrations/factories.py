@@ -1,8 +1,8 @@
 import factory
 from django.utils import timezone
 
-from integrations.crypto import encrypt
 from integrations.models import Connection, CrmContactLink, CrmSyncRun, OAuthState
+from stratum.api.crypto import secret_encrypt
 from tests.accounts.factories import UserFactory
 from tests.factories import TenantOwnedFactory
 
@@ -15,8 +15,8 @@ class ConnectionFactory(TenantOwnedFactory):
     provider = "hubspot"
     kind = factory.LazyAttribute(lambda o: "crm" if o.provider in ("hubspot", "pipedrive", "salesforce", "zoho") else "ad")
     status = "active"
-    access_token_encrypted = factory.LazyFunction(lambda: encrypt("access-token-1"))
-    refresh_token_encrypted = factory.LazyFunction(lambda: encrypt("refresh-token-1"))
+    access_token_encrypted = factory.LazyFunction(lambda: secret_encrypt("access-token-1"))
+    refresh_token_encrypted = factory.LazyFunction(lambda: secret_encrypt("refresh-token-1"))
     token_expires_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(hours=1))
     scopes = factory.LazyFunction(lambda: ["crm.objects.contacts.read"])
     metadata = factory.LazyFunction(dict)

@@ -190,8 +190,8 @@ def test_meta_dead_token_is_not_re_exchanged_the_connection_asks_for_a_reconnect
 def test_meta_retry_after_a_reconnect_signs_with_the_new_tokens_appsecret_proof(connect, respx_mock):
     """The 190 answer arrives after the user reconnected elsewhere: the retry carries the new token and the HMAC
     of the new token — appsecret_proof is computed per attempt, not frozen with the first query."""
-    from integrations.crypto import encrypt
     from integrations.oauth.providers import PROVIDERS
+    from stratum.api.crypto import secret_encrypt
 
     connection = connect("meta")
     connector = MetaConnector(connection)
@@ -203,7 +203,7 @@ def test_meta_retry_after_a_reconnect_signs_with_the_new_tokens_appsecret_proof(
     def graph(request):
         seen.append(str(request.url))
         if len(seen) == 1:  # the user reconnects while the first call is answered with 190
-            type(connection).objects.filter(pk=connection.pk).update(access_token_encrypted=encrypt("fresh-token"))
+            type(connection).objects.filter(pk=connection.pk).update(access_token_encrypted=secret_encrypt("fresh-token"))
             return httpx.Response(400, json=dead)
         return httpx.Response(200, json={"data": [], "paging": {"cursors": {}}})
 

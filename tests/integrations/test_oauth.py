@@ -13,10 +13,10 @@ from django.core import signing
 from django.utils import timezone
 
 from campaigns.connectors.base import ConnectorAuthError
-from integrations.crypto import decrypt
 from integrations.models import PROVIDERS, Connection, OAuthState
 from integrations.oauth.services import STATE_SALT, connection_access_token, connections_refresh_expiring
 from integrations.versions import DEFAULT_VERSIONS
+from stratum.api.crypto import secret_decrypt
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import AdAccountFactory
@@ -385,7 +385,7 @@ def test_rotate_secrets_reencrypts_with_the_newest_key(settings, tenant):
     assert connection.access_token_encrypted != before
     settings.FERNET_KEYS = [new_key]  # the old key can go: everything opens with the new one
     assert connection.access_token == "access-token-1" and connection.refresh_token == "refresh-token-1"
-    assert decrypt(connection.refresh_token_encrypted) == "refresh-token-1"
+    assert secret_decrypt(connection.refresh_token_encrypted) == "refresh-token-1"
 
 
 def test_meta_with_a_business_login_configuration_gets_a_non_expiring_system_user_token(

@@ -12,12 +12,14 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from accounts.models import SlackDestination
+from accounts.notifications.channels import notification_slack_deliver
 from integrations.oauth.providers import PROVIDERS, SALESFORCE_HOSTS, ZOHO_ACCOUNTS_SERVERS, OAuthTokenError, _host_ok
-from integrations.webhooks.channels import notification_slack_deliver
-from integrations.webhooks.models import SlackDestination, Webhook, WebhookDelivery
+from integrations.webhooks.models import Webhook, WebhookDelivery
 from stratum.api import net
+from tests.accounts.factories import SlackDestinationFactory
 from tests.helpers import client_for
-from tests.webhooks.factories import SlackDestinationFactory, WebhookFactory
+from tests.webhooks.factories import WebhookFactory
 from tests.workflow.factories import ClientFactory
 
 INTERNAL_URLS = (

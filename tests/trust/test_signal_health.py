@@ -7,13 +7,12 @@ import datetime as dt
 import pytest
 
 from accounts.models import Notification
-from campaigns.selectors import signal_health_summary
 from stratum.api.models import OutboxEvent
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.helpers import assert_error, client_for
 from trust.models import SignalHealthSnapshot
-from trust.services import signal_health_current, signal_health_refresh
+from trust.services import signal_health_current, signal_health_refresh, signal_health_summary
 
 from .conftest import NOW, account, campaign, daily, purchases
 

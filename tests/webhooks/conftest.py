@@ -77,11 +77,3 @@ def receiver(settings):
     yield rx
     rx.server.shutdown()
     rx.server.server_close()
-
-
-@pytest.fixture
-def public_dns(monkeypatch):
-    """Host names resolve to a public address (no DNS here); respx answers the HTTP."""
-    from stratum.api import net
-
-    monkeypatch.setattr(net, "resolve", lambda host, port: ["93.184.215.14"])

@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from integrations.webhooks.delivery import message_id_for, payload_body
-from integrations.webhooks.models import DigestRun, SlackDestination, Webhook, WebhookAttempt, WebhookDelivery
+from integrations.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 from integrations.webhooks.signing import secret_generate, secret_hint
 from stratum.api.crypto import secret_encrypt
 from tests.factories import TenantOwnedFactory
@@ -53,22 +53,3 @@ class WebhookAttemptFactory(TenantOwnedFactory):
     status_code = 200
     latency_ms = 42
     response_excerpt = "ok"
-
-
-class SlackDestinationFactory(TenantOwnedFactory):
-    class Meta:
-        model = SlackDestination
-        exclude = ("url",)
-
-    url = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
-    user = None
-    url_encrypted = factory.LazyAttribute(lambda o: secret_encrypt(o.url))
-    url_hint = factory.LazyAttribute(lambda o: o.url[:40] + "…")
-
-
-class DigestRunFactory(TenantOwnedFactory):
-    class Meta:
-        model = DigestRun
-
-    week_start = factory.Sequence(lambda n: timezone.now().date() - timezone.timedelta(days=7 * (n + 1)))
-    recipients = 1

@@ -335,8 +335,8 @@ def test_the_dispatcher_and_the_periodic_jobs_are_registered():
     schedule = app.conf.beat_schedule
     assert schedule["webhooks.sweep"]["task"] == "integrations.webhooks.tasks.webhooks_sweep"
     assert schedule["webhooks.sweep"]["schedule"] == 30.0
-    assert schedule["webhooks.weekly_digests"]["task"] == "integrations.webhooks.tasks.weekly_digests"
-    assert {"integrations.webhooks.tasks.webhooks_sweep", "integrations.webhooks.tasks.weekly_digests",
+    assert schedule["analytics.weekly_digests"]["task"] == "analytics.tasks.weekly_digests"
+    assert {"integrations.webhooks.tasks.webhooks_sweep", "analytics.tasks.weekly_digests",
             "integrations.webhooks.tasks.webhook_delivery_attempt"} <= set(app.tasks)
 
 
@@ -346,7 +346,7 @@ def test_a_broker_outage_never_fails_the_emitter(tenant, monkeypatch, django_cap
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.outbox_event_dispatch, "delay", broker_down)
+    monkeypatch.setattr(tasks.outbox_event_dispatch, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
         event = emit(tenant, "campaign.paused", EVENT)
     assert OutboxEvent.objects.for_tenant(tenant).get(pk=event.pk).status == "pending"  # the sweeper's job now

@@ -5,9 +5,11 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
 
-from integrations.webhooks.models import SlackDestination, Webhook
+from accounts.models import SlackDestination
+from integrations.webhooks.models import Webhook
 from stratum.api.crypto import secret_decrypt
-from tests.webhooks.factories import SlackDestinationFactory, WebhookFactory
+from tests.accounts.factories import SlackDestinationFactory
+from tests.webhooks.factories import WebhookFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -41,7 +41,7 @@ from campaigns.models import Campaign
 from campaigns.platforms import rules_for
 from campaigns.selectors.common import zone
 
-from ..models import BLOCKED, BREAKER_OPEN, EXECUTED, FAILED, PENDING, ROLLED_BACK, AutopilotAction, CircuitBreaker
+from ..models import ActionStatus, AuditDecision, AutopilotAction, BreakerState, CircuitBreaker
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def busy_campaigns(*, tenant, now: dt.datetime):
     """Campaigns the automation leaves alone for now (a subquery)."""
     recent = now - dt.timedelta(hours=24)
     return (AutopilotAction.objects.for_tenant(tenant)
-            .filter(Q(status=PENDING) | Q(status__in=(EXECUTED, BLOCKED, FAILED, ROLLED_BACK), proposed_at__gte=recent))
+            .filter(Q(status=ActionStatus.PENDING) | Q(status__in=(ActionStatus.EXECUTED, AuditDecision.BLOCKED, ActionStatus.FAILED, ActionStatus.ROLLED_BACK), proposed_at__gte=recent))
             .values("campaign_id"))
 
 
@@ -111,7 +111,7 @@ def _campaign_rows(*, tenant, now: dt.datetime, mode: Mode):
     end = today - dt.timedelta(days=1)
     start = end - dt.timedelta(days=mode.window_days - 1)
     split = end - dt.timedelta(days=mode.window_days // 2 - 1)
-    stopped = CircuitBreaker.objects.for_tenant(tenant).filter(state=BREAKER_OPEN).values("ad_account_id")
+    stopped = CircuitBreaker.objects.for_tenant(tenant).filter(state=BreakerState.OPEN).values("ad_account_id")
     recent, prior = Q(m__date__gte=split), Q(m__date__lt=split)
     as_float = lambda name: Cast(name, FloatField())  # noqa: E731
     rows = (Campaign.objects.for_tenant(tenant)
@@ -248,10 +248,10 @@ def autopilot_status(*, tenant, settings) -> dict:
     """The spec's status: enabled, mode, last_action, pending_actions, blocked_actions (last 24 h), settings."""
     since = timezone.now() - dt.timedelta(hours=24)
     counts = AutopilotAction.objects.for_tenant(tenant).aggregate(
-        pending=Count("id", filter=Q(status=PENDING)),
-        blocked=Count("id", filter=Q(status=BLOCKED, proposed_at__gte=since)),
-        last=Max("executed_at", filter=Q(status__in=(EXECUTED, ROLLED_BACK))))
-    breakers = CircuitBreaker.objects.for_tenant(tenant).filter(state=BREAKER_OPEN).count()
+        pending=Count("id", filter=Q(status=ActionStatus.PENDING)),
+        blocked=Count("id", filter=Q(status=AuditDecision.BLOCKED, proposed_at__gte=since)),
+        last=Max("executed_at", filter=Q(status__in=(ActionStatus.EXECUTED, ActionStatus.ROLLED_BACK))))
+    breakers = CircuitBreaker.objects.for_tenant(tenant).filter(state=BreakerState.OPEN).count()
     return {
         "enabled": settings.enabled, "mode": settings.mode, "last_action": counts["last"],
         "pending_actions": counts["pending"], "blocked_actions": counts["blocked"],

@@ -14,10 +14,10 @@ import datetime as dt
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 
-from campaigns.models import SYNC_FAILED, SYNC_RUNNING, AdAccountSyncRun, CampaignDailyMetric
+from campaigns.models import AdAccountSyncRun, CampaignDailyMetric, SyncStatus
 from campaigns.selectors.common import zone
 
-from ..models import EXECUTED, FAILED, ROLLED_BACK, AutopilotAction
+from ..models import ActionStatus, AutopilotAction
 
 SPIKE_FACTOR = 3.0
 SPIKE_BASELINE_DAYS = 14
@@ -75,20 +75,20 @@ def _failing(rows, resumed: dict[str, dt.datetime], *, account_key: str, time_ke
 def connector_error_runs(*, tenant, accounts, resumed: dict[str, dt.datetime]) -> dict[str, dict]:
     """{ad_account_id: details} for each account whose last attempts all failed."""
     ranked = Window(RowNumber(), partition_by=[F("ad_account_id")], order_by=F("started_at").desc())
-    syncs = (AdAccountSyncRun.objects.for_tenant(tenant).filter(ad_account__in=accounts).exclude(status=SYNC_RUNNING)
+    syncs = (AdAccountSyncRun.objects.for_tenant(tenant).filter(ad_account__in=accounts).exclude(status=SyncStatus.RUNNING)
              .annotate(rank=ranked).filter(rank__lte=ERROR_RUN)
              .values("ad_account_id", "started_at", "status", "error_code").order_by("ad_account_id", "-started_at"))
     found = {a: {"sync_failures": [{"at": r["started_at"].isoformat(), "error_code": r["error_code"]} for r in rows]}
              for a, rows in _failing(syncs, resumed, account_key="ad_account_id", time_key="started_at",
-                                     failed=lambda r: r["status"] == SYNC_FAILED).items()}
+                                     failed=lambda r: r["status"] == SyncStatus.FAILED).items()}
     ranked = Window(RowNumber(), partition_by=[F("ad_account_id")], order_by=F("executed_at").desc())
     executions = (AutopilotAction.objects.for_tenant(tenant)
-                  .filter(ad_account__in=accounts, status__in=(EXECUTED, FAILED, ROLLED_BACK),
+                  .filter(ad_account__in=accounts, status__in=(ActionStatus.EXECUTED, ActionStatus.FAILED, ActionStatus.ROLLED_BACK),
                           executed_at__isnull=False)
                   .annotate(rank=ranked).filter(rank__lte=ERROR_RUN)
                   .values("ad_account_id", "executed_at", "status", "error").order_by("ad_account_id", "-executed_at"))
     for account_id, rows in _failing(executions, resumed, account_key="ad_account_id", time_key="executed_at",
-                                     failed=lambda r: r["status"] == FAILED).items():
+                                     failed=lambda r: r["status"] == ActionStatus.FAILED).items():
         found.setdefault(account_id, {})["execution_failures"] = [
             {"at": r["executed_at"].isoformat(), "error": r["error"][:200]} for r in rows]
     return found

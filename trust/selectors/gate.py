@@ -20,17 +20,7 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from ..models import (
-    ALLOWED,
-    BLOCKED,
-    BREAKER_OPEN,
-    DEGRADED,
-    GATE_DECISIONS,
-    HEALTHY,
-    HELD,
-    AuditLogEntry,
-    CircuitBreaker,
-)
+from ..models import GATE_DECISIONS, AuditDecision, AuditLogEntry, BreakerState, CircuitBreaker, SignalStatus
 
 INCREASE, DECREASE, NEUTRAL = "increase", "decrease", "neutral"
 INFORMATIONAL_ACTIONS = ("notify", "create_task", "send_webhook")
@@ -42,32 +32,32 @@ def gate_decide(*, status: str, breaker_reason: str | None, human: bool, actor_n
                 approval_threshold: Decimal | None = None, score=None) -> tuple[str, str]:
     """(decision, reason) for one action. `breaker_reason` is the reason of the account's open breaker, if any."""
     if direction == NEUTRAL:
-        return ALLOWED, "Informational action: it changes no budget or status."
-    if status not in (HEALTHY, DEGRADED):
+        return AuditDecision.ALLOWED, "Informational action: it changes no budget or status."
+    if status not in (SignalStatus.HEALTHY, SignalStatus.DEGRADED):
         if status == "no_data":
-            return BLOCKED, "No signal health for this ad account: automation cannot be trusted here."
-        return BLOCKED, f"Signal health is unhealthy ({score}/100): automated changes are blocked."
+            return AuditDecision.BLOCKED, "No signal health for this ad account: automation cannot be trusted here."
+        return AuditDecision.BLOCKED, f"Signal health is unhealthy ({score}/100): automated changes are blocked."
     if breaker_reason is not None and not human:
-        return BLOCKED, (f"The circuit breaker on this ad account is open ({breaker_reason.replace('_', ' ')}): "
+        return AuditDecision.BLOCKED, (f"The circuit breaker on this ad account is open ({breaker_reason.replace('_', ' ')}): "
                          "automation is stopped until someone resumes it.")
-    if status == DEGRADED:
+    if status == SignalStatus.DEGRADED:
         if human:
-            return ALLOWED, f"Signal health is degraded ({score}/100); {actor_name} approved the change."
+            return AuditDecision.ALLOWED, f"Signal health is degraded ({score}/100); {actor_name} approved the change."
         if pause_on_degraded and direction == INCREASE:
-            return BLOCKED, (f"Signal health is degraded ({score}/100) and pause_on_degraded_signal is on: "
+            return AuditDecision.BLOCKED, (f"Signal health is degraded ({score}/100) and pause_on_degraded_signal is on: "
                              "automation does not raise spend on it.")
-        return HELD, f"Signal health is degraded ({score}/100): held for human approval."
+        return AuditDecision.HELD, f"Signal health is degraded ({score}/100): held for human approval."
     if not human and approval_threshold is not None and money_impact is not None and money_impact > approval_threshold:
-        return HELD, (f"Money impact {money_impact:.2f} is above require_approval_above "
+        return AuditDecision.HELD, (f"Money impact {money_impact:.2f} is above require_approval_above "
                       f"{approval_threshold:.2f}: held for human approval.")
-    return ALLOWED, f"Signal health is healthy ({score}/100)."
+    return AuditDecision.ALLOWED, f"Signal health is healthy ({score}/100)."
 
 
 def _gate_state(decisions: dict[str, str]) -> str:
     values = set(decisions.values())
-    if values == {BLOCKED}:
+    if values == {AuditDecision.BLOCKED}:
         return GATE_CLOSED
-    return GATE_OPEN if values == {ALLOWED} else GATE_HOLD
+    return GATE_OPEN if values == {AuditDecision.ALLOWED} else GATE_HOLD
 
 
 def gate_status(*, tenant, health: dict, settings) -> dict:
@@ -78,7 +68,7 @@ def gate_status(*, tenant, health: dict, settings) -> dict:
     for row in (AuditLogEntry.objects.for_tenant(tenant).filter(event="gate", created_at__gte=since)
                 .values("decision").annotate(n=Count("id"))):
         counts[row["decision"]] = row["n"]
-    breakers = {str(b.ad_account_id): b for b in CircuitBreaker.objects.for_tenant(tenant).filter(state=BREAKER_OPEN)}
+    breakers = {str(b.ad_account_id): b for b in CircuitBreaker.objects.for_tenant(tenant).filter(state=BreakerState.OPEN)}
     accounts = []
     for account in health["accounts"]:
         breaker = breakers.get(account["ad_account_id"])

@@ -41,17 +41,18 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from campaigns.models import PLATFORMS, CampaignDailyMetric
+from campaigns.models import AdAccount, CampaignDailyMetric, Platform
 from campaigns.selectors import data_freshness, sync_health
 from campaigns.selectors.common import zone
 from campaigns.selectors.health import THRESHOLDS, health_status
+from cdp.models import Event
 
 WEIGHTS = {"pixel_coverage": 0.30, "conversion_accuracy": 0.25, "data_freshness": 0.25, "api_health": 0.20}
 CONVERSION_EVENTS = ("purchase", "lead")
 TRACKING_LOOKBACK_DAYS = 90
 SOURCE_ALIASES = {"facebook": "meta", "fb": "meta", "instagram": "meta", "ig": "meta", "adwords": "google",
                   "googleads": "google", "snap": "snapchat"}
-AD_SOURCES = tuple(PLATFORMS) + tuple(SOURCE_ALIASES)
+AD_SOURCES = tuple(Platform.values) + tuple(SOURCE_ALIASES)
 CLICK_IDS = (("fbclid", "meta"), ("gclid", "google"), ("ttclid", "tiktok"), ("ScCid", "snapchat"))
 
 __all__ = ["THRESHOLDS", "WEIGHTS", "half_up", "health_status", "iso", "signal_health_compute", "signal_window"]
@@ -91,8 +92,6 @@ def _platform_conversions(*, tenant, account_ids, first: dt.date, last: dt.date)
 def _attributed_events(*, tenant):
     """First-party conversions that say where they came from, each with `account_key`, `utm_source` (lower case)
     and `click_platform` annotated."""
-    from cdp.models import Event
-
     source = Lower(KT("properties__utm_source"))
     click = Case(*[When(properties__has_key=key, then=Value(platform)) for key, platform in CLICK_IDS],
                  default=Value(""), output_field=CharField())
@@ -224,8 +223,6 @@ def signal_health_compute(*, tenant, now: dt.datetime | None = None) -> dict[str
     """Signal health of every active ad account and of the tenant, computed now (about eight queries, whatever
     the number of accounts and rows). Returns {overall_score, status, signals, accounts, thresholds, weights,
     window, computed_at}."""
-    from campaigns.models import AdAccount
-
     now = now or timezone.now()
     freshness = data_freshness(tenant=tenant, now=now)
     first, last, start, end = signal_window(tenant=tenant, now=now)

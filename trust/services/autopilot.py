@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.notifications import notification_send
 from campaigns.metrics import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
@@ -22,21 +23,21 @@ from stratum.api.cache import cache  # falls back to process memory while Redis 
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
 
-from ..models import (
-    ALLOWED,
-    BLOCKED,
-    EXECUTED,
-    EXPIRED,
-    FAILED,
-    HELD,
-    PENDING,
-    REJECTED,
-    ROLLED_BACK,
-    AutopilotAction,
+from ..errors import (
+    ACTION_NOT_EXECUTED,
+    ACTION_NOT_PENDING,
+    ACTION_STALE,
+    ALREADY_ROLLED_BACK,
+    AUTOPILOT_DISABLED,
+    AUTOPILOT_RUNNING,
+    CAMPAIGN_CHANGED,
+    TRUST_GATE_BLOCKED,
 )
+from ..models import ActionStatus, AuditDecision, AutopilotAction
 from ..selectors.autopilot import Proposal, autopilot_proposals, campaign_state
+from .audit import AUTOPILOT, SYSTEM, Actor, audit_record
 from .breakers import automation_managers, circuit_breakers_check
-from .gate import AUTOPILOT, SYSTEM, Actor, GateDecision, audit_record, direction_of, gate_check
+from .gate import GateDecision, direction_of, gate_check
 from .health import signal_health_refresh
 from .settings import autopilot_settings_get
 
@@ -73,11 +74,11 @@ def action_propose(*, tenant, proposal: Proposal, actor: Actor, source: str, app
                           action_id=action.pk, rule_id=getattr(rule, "pk", None),
                           details={"before": proposal.before, "after": proposal.after})
     action.signal = decision.signal
-    if decision.decision == ALLOWED:
+    if decision.decision == AuditDecision.ALLOWED:
         action.save(update_fields=["signal"])
         action_execute(tenant=tenant, action=action, actor=actor)
     else:
-        action.status = PENDING if decision.decision == HELD else BLOCKED
+        action.status = ActionStatus.PENDING if decision.decision == AuditDecision.HELD else AuditDecision.BLOCKED
         action.hold_reason = decision.reason
         action.save(update_fields=["signal", "status", "hold_reason"])
     return action, decision
@@ -106,10 +107,10 @@ def action_execute(*, tenant, action: AutopilotAction, actor: Actor,
         with transaction.atomic():
             updated = _apply(tenant=tenant, action=action, actor_label=_source_actor(action, actor), reason=why)
             action.before, action.after = before, campaign_state(updated)
-            action.status, action.executed_at, action.error = EXECUTED, now, ""
+            action.status, action.executed_at, action.error = ActionStatus.EXECUTED, now, ""
             action.save(update_fields=["before", "after", "status", "executed_at", "error"])
             if action.rollback_of_id:
-                AutopilotAction.objects.for_tenant(tenant).filter(pk=action.rollback_of_id).update(status=ROLLED_BACK)
+                AutopilotAction.objects.for_tenant(tenant).filter(pk=action.rollback_of_id).update(status=ActionStatus.ROLLED_BACK)
             emit(tenant, "autopilot.action", {
                 "action_id": str(action.pk), "type": action.kind, "source": action.source,
                 "rule_id": str(action.rule_id) if action.rule_id else None,
@@ -126,7 +127,7 @@ def action_execute(*, tenant, action: AutopilotAction, actor: Actor,
                          action_id=action.pk, rule_id=action.rule_id, ad_account_id=campaign.ad_account_id,
                          campaign_id=campaign.pk, target=_target(campaign))
     except ApiError as exc:
-        action.status, action.executed_at, action.error = FAILED, now, f"{exc.code}: {exc.detail}"[:2000]
+        action.status, action.executed_at, action.error = ActionStatus.FAILED, now, f"{exc.code}: {exc.detail}"[:2000]
         action.save(update_fields=["status", "executed_at", "error"])
         audit_record(tenant=tenant, event="execution", decision="failed", actor=approved_by or actor,
                      action=action.kind, reason=f"The platform refused the change: {exc.detail}",
@@ -139,13 +140,13 @@ def action_execute(*, tenant, action: AutopilotAction, actor: Actor,
 
 def _locked_pending(*, tenant, action: AutopilotAction) -> AutopilotAction:
     action = AutopilotAction.objects.for_tenant(tenant).select_for_update().get(pk=action.pk)
-    if action.status != PENDING:
-        raise Conflict(f"This action is {action.status}, not pending.", code="ACTION_NOT_PENDING")
+    if action.status != ActionStatus.PENDING:
+        raise Conflict(f"This action is {action.status}, not pending.", code=ACTION_NOT_PENDING)
     return action
 
 
 def _expire(*, tenant, action: AutopilotAction, reason: str, actor: Actor = SYSTEM) -> None:
-    action.status, action.decided_at, action.decision_note = EXPIRED, timezone.now(), reason
+    action.status, action.decided_at, action.decision_note = ActionStatus.EXPIRED, timezone.now(), reason
     action.save(update_fields=["status", "decided_at", "decision_note"])
     audit_record(tenant=tenant, event="expiry", decision="expired", actor=actor, action=action.kind, reason=reason,
                  signal=action.signal, action_id=action.pk, rule_id=action.rule_id, ad_account_id=action.ad_account_id,
@@ -166,7 +167,7 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
             _expire(tenant=tenant, action=action, actor=actor,
                     reason="The campaign changed since the proposal (status or budget); the action no longer applies.")
             refusal = Conflict("The campaign changed since this action was proposed; it expired instead.",
-                               code="ACTION_STALE")
+                               code=ACTION_STALE)
         else:
             direction = direction_of(action.kind, before_budget=Decimal(action.before["budget_amount"]),
                                      after_budget=Decimal(action.after["budget_amount"]))
@@ -175,7 +176,7 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
                                   details={"approval": True})
             if not decision.allowed:
                 refusal = Conflict(f"The trust gate blocks this action now: {decision.reason}",
-                                   code="TRUST_GATE_BLOCKED")
+                                   code=TRUST_GATE_BLOCKED)
             else:
                 action.decided_at, action.decided_by, action.signal = timezone.now(), actor.user, decision.signal
                 action.save(update_fields=["decided_at", "decided_by", "signal"])
@@ -192,7 +193,7 @@ def action_approve(*, tenant, action: AutopilotAction, actor: Actor) -> Autopilo
 def action_reject(*, tenant, action: AutopilotAction, actor: Actor, reason: str) -> AutopilotAction:
     with transaction.atomic():
         action = _locked_pending(tenant=tenant, action=action)
-        action.status, action.decided_at, action.decided_by = REJECTED, timezone.now(), actor.user
+        action.status, action.decided_at, action.decided_by = ActionStatus.REJECTED, timezone.now(), actor.user
         action.decision_note = reason
         action.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
         audit_record(tenant=tenant, event="approval", decision="rejected", actor=actor, action=action.kind,
@@ -211,16 +212,16 @@ def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> Autopil
     already rolled back, the campaign changed since, or the gate blocks it (the blocked rollback is recorded)."""
     with transaction.atomic():
         action = AutopilotAction.objects.for_tenant(tenant).select_for_update().get(pk=action.pk)
-        if action.status == ROLLED_BACK:
-            raise Conflict("This action was already rolled back.", code="ALREADY_ROLLED_BACK")
-        if action.status != EXECUTED:
+        if action.status == ActionStatus.ROLLED_BACK:
+            raise Conflict("This action was already rolled back.", code=ALREADY_ROLLED_BACK)
+        if action.status != ActionStatus.EXECUTED:
             raise Conflict(f"Only executed actions can be rolled back; this one is {action.status}.",
-                           code="ACTION_NOT_EXECUTED")
+                           code=ACTION_NOT_EXECUTED)
         campaign = Campaign.objects.for_tenant(tenant).select_related("ad_account").get(pk=action.campaign_id)
         current = campaign_state(campaign)
         if any(current[key] != action.after.get(key) for key in ("status", "budget_amount")):
             raise Conflict("The campaign changed after this action; rolling back would overwrite a later change.",
-                           code="CAMPAIGN_CHANGED")
+                           code=CAMPAIGN_CHANGED)
         before, restore = Decimal(action.after["budget_amount"]), Decimal(action.before["budget_amount"])
         kind = INVERSE.get(action.kind) or ("increase_budget" if restore > before else "decrease_budget")
         undo = AutopilotAction.objects.for_tenant(tenant).create(
@@ -238,10 +239,10 @@ def action_rollback(*, tenant, action: AutopilotAction, actor: Actor) -> Autopil
             undo.save(update_fields=["signal", "decided_by", "decided_at"])
             undo = action_execute(tenant=tenant, action=undo, actor=actor, approved_by=actor)
         else:
-            undo.status, undo.hold_reason = BLOCKED, decision.reason
+            undo.status, undo.hold_reason = AuditDecision.BLOCKED, decision.reason
             undo.save(update_fields=["signal", "decided_by", "decided_at", "status", "hold_reason"])
     if not decision.allowed:
-        raise Conflict(f"The trust gate blocks the rollback now: {decision.reason}", code="TRUST_GATE_BLOCKED")
+        raise Conflict(f"The trust gate blocks the rollback now: {decision.reason}", code=TRUST_GATE_BLOCKED)
     return undo
 
 
@@ -249,7 +250,7 @@ def actions_expire(*, tenant, now: dt.datetime | None = None) -> int:
     """Pending actions past their expiry (AUTOPILOT_PENDING_TTL_HOURS) expire: the data they were proposed on
     is stale."""
     now = now or timezone.now()
-    due = list(AutopilotAction.objects.for_tenant(tenant).filter(status=PENDING, expires_at__lt=now)
+    due = list(AutopilotAction.objects.for_tenant(tenant).filter(status=ActionStatus.PENDING, expires_at__lt=now)
                .select_related("campaign"))
     for action in due:
         _expire(tenant=tenant, action=action, reason="Not decided in time; the figures it was proposed on are stale.")
@@ -264,10 +265,10 @@ def autopilot_run(*, tenant, trigger: str = "schedule", now: dt.datetime | None 
     pass per tenant at a time (409 AUTOPILOT_RUNNING while another is under way)."""
     settings = autopilot_settings_get(tenant=tenant)
     if not settings.enabled:
-        raise Conflict("Autopilot is disabled; enable it in the settings first.", code="AUTOPILOT_DISABLED")
+        raise Conflict("Autopilot is disabled; enable it in the settings first.", code=AUTOPILOT_DISABLED)
     lock = f"trust:autopilot-run:{tenant.pk}"
     if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
-        raise Conflict("The autopilot is already running for this tenant.", code="AUTOPILOT_RUNNING")
+        raise Conflict("The autopilot is already running for this tenant.", code=AUTOPILOT_RUNNING)
     try:
         return _autopilot_pass(tenant=tenant, settings=settings, trigger=trigger, now=now or timezone.now())
     finally:
@@ -285,16 +286,14 @@ def _autopilot_pass(*, tenant, settings, trigger: str, now: dt.datetime) -> dict
         actions.append(action)
     settings.last_run_at = now
     settings.save(update_fields=["last_run_at"])
-    held = [a for a in actions if a.status == PENDING]
+    held = [a for a in actions if a.status == ActionStatus.PENDING]
     if held:
-        from accounts.notifications import notification_send
-
         notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category="budget_alerts",
                           title=f"Autopilot: {len(held)} action{'s' if len(held) != 1 else ''} awaiting approval",
                           body="\n".join(f"{a.kind.replace('_', ' ')}: {a.campaign.name} — {a.hold_reason}"
                                          for a in held[:20]),
                           data={"action_ids": [str(a.pk) for a in held[:100]]})
-    counts = {status: sum(1 for a in actions if a.status == status) for status in (EXECUTED, PENDING, BLOCKED, FAILED)}
+    counts = {status: sum(1 for a in actions if a.status == status) for status in (ActionStatus.EXECUTED, ActionStatus.PENDING, AuditDecision.BLOCKED, ActionStatus.FAILED)}
     return {"run_at": now, "trigger": trigger, "proposed": len(actions), **counts, "expired": expired,
             "signal_health": {"overall_score": health["overall_score"], "status": health["status"]},
             "actions": actions}

@@ -9,12 +9,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notification_send
+from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict
 from stratum.api.permissions import WRITE_ROLES
 
-from ..models import BREAKER_CLOSED, BREAKER_OPEN, CircuitBreaker
+from ..errors import BREAKER_NOT_OPEN
+from ..models import BreakerState, CircuitBreaker
 from ..selectors.breakers import connector_error_runs, spend_spikes
-from .gate import SYSTEM, Actor, audit_record
+from .audit import SYSTEM, Actor, audit_record
 
 
 def automation_managers(*, tenant) -> list[User]:
@@ -28,7 +30,7 @@ def _trip(*, tenant, account, reason: str, details: dict, now: dt.datetime) -> C
         breaker = CircuitBreaker.objects.for_tenant(tenant).create(
             tenant=tenant, ad_account=account, reason=reason, details=details, tripped_at=now)
     else:
-        breaker.state, breaker.reason, breaker.details, breaker.tripped_at = BREAKER_OPEN, reason, details, now
+        breaker.state, breaker.reason, breaker.details, breaker.tripped_at = BreakerState.OPEN, reason, details, now
         breaker.trip_count += 1
         breaker.save()
     text = ("spend spiked" if reason == "spend_spike" else "the platform connection keeps failing")
@@ -45,14 +47,12 @@ def _trip(*, tenant, account, reason: str, details: dict, now: dt.datetime) -> C
 
 def circuit_breakers_check(*, tenant, now: dt.datetime | None = None) -> list[CircuitBreaker]:
     """Trips the breaker of every active account that spiked or keeps failing; returns those newly tripped."""
-    from campaigns.models import AdAccount
-
     now = now or timezone.now()
     accounts = {str(a.pk): a for a in AdAccount.objects.for_tenant(tenant).filter(is_active=True)}
     if not accounts:
         return []
     breakers = {str(b.ad_account_id): b for b in CircuitBreaker.objects.for_tenant(tenant)}
-    open_ids = {a for a, b in breakers.items() if b.state == BREAKER_OPEN}
+    open_ids = {a for a, b in breakers.items() if b.state == BreakerState.OPEN}
     candidates = [a for a in accounts.values() if str(a.pk) not in open_ids]
     if not candidates:
         return []
@@ -75,9 +75,9 @@ def circuit_breaker_resume(*, tenant, breaker: CircuitBreaker, actor: Actor) -> 
     with transaction.atomic():
         breaker = CircuitBreaker.objects.for_tenant(tenant).select_for_update().select_related("ad_account").get(
             pk=breaker.pk)
-        if breaker.state != BREAKER_OPEN:
-            raise Conflict("Automation is not stopped on this ad account.", code="BREAKER_NOT_OPEN")
-        breaker.state, breaker.resumed_at, breaker.resumed_by = BREAKER_CLOSED, timezone.now(), actor.user
+        if breaker.state != BreakerState.OPEN:
+            raise Conflict("Automation is not stopped on this ad account.", code=BREAKER_NOT_OPEN)
+        breaker.state, breaker.resumed_at, breaker.resumed_by = BreakerState.CLOSED, timezone.now(), actor.user
         breaker.save()
         account = breaker.ad_account
         audit_record(tenant=tenant, event="breaker", decision="resumed", actor=actor, action="circuit_breaker",

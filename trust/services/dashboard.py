@@ -1,10 +1,18 @@
 """The dashboard's signal-health figure (`GET /dashboard/signal-health`, `signal_health` of the overview), in the
-shape campaigns' dashboard has always answered: the trust engine's scores, with each account's freshness details."""
+shape the dashboard has always answered: the trust engine's scores, with each account's freshness details.
+
+Cached for SIGNAL_HEALTH_CACHE_SECONDS (the hours-since-sync part moves slowly) under campaigns' key, which campaigns
+drops after every sync attempt."""
 from __future__ import annotations
 
 from typing import Any
 
+from campaigns.selectors.health import cache_key
+from stratum.api.cache import cache  # falls back to process memory while Redis is down
+
 from .health import signal_health_current
+
+SIGNAL_HEALTH_CACHE_SECONDS = 300
 
 FRESHNESS_KEYS = ("last_synced_at", "last_sync_error", "hours_since_sync", "latest_data_date", "reporting_lag_days",
                   "missing_days")
@@ -27,3 +35,13 @@ def signal_health_dashboard(*, tenant) -> dict[str, Any]:
         "thresholds": health["thresholds"],
         "computed_at": health["computed_at"],
     }
+
+
+def signal_health_summary(*, tenant) -> dict[str, Any]:
+    """`signal_health_dashboard`, cached (see the module's note)."""
+    cached = cache.get(cache_key(tenant))
+    if cached is not None:
+        return cached
+    summary = signal_health_dashboard(tenant=tenant)
+    cache.set(cache_key(tenant), summary, SIGNAL_HEALTH_CACHE_SECONDS)
+    return summary

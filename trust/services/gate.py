@@ -1,49 +1,14 @@
-"""Asking the trust gate (its rule: selectors/gate.py) and writing the append-only audit log."""
+"""Asking the trust gate (its rule: selectors/gate.py); every answer is written to the audit log (audit.py)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from ..models import ALLOWED, BREAKER_OPEN, AuditLogEntry, CircuitBreaker
+from ..models import AuditDecision, AuditLogEntry, BreakerState, CircuitBreaker
 from ..selectors.gate import DECREASE, INCREASE, INFORMATIONAL_ACTIONS, NEUTRAL, gate_decide
+from .audit import Actor, audit_record
 from .health import account_signal, signal_health_current, signal_summary
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who or what acts: the autopilot, a rule, a user or an API key (for the user who created it)."""
-
-    type: str
-    id: str = ""
-    name: str = ""
-    user: Any = field(default=None, compare=False)
-
-    @property
-    def is_human(self) -> bool:
-        return self.type in ("user", "api_key")
-
-    @property
-    def label(self) -> str:
-        """The `actor` campaigns' services and events expect: autopilot, rule:<id>, user:<id>, api_key:<id>."""
-        return self.type if not self.id else f"{self.type}:{self.id}"
-
-
-AUTOPILOT = Actor("autopilot", name="Autopilot")
-SYSTEM = Actor("system", name="Stratum")
-
-
-def actor_for_request(request) -> Actor:
-    from stratum.api.permissions import is_api_key_request
-
-    user = request.user
-    if is_api_key_request(request):
-        return Actor("api_key", str(request.auth.pk), f"API key {request.auth.prefix} ({user.email})", user=user)
-    return Actor("user", str(user.pk), user.email, user=user)
-
-
-def actor_for_rule(rule) -> Actor:
-    return Actor("rule", str(rule.pk), f"Rule “{rule.name}”")
+from .settings import autopilot_settings_get
 
 
 @dataclass
@@ -55,17 +20,7 @@ class GateDecision:
 
     @property
     def allowed(self) -> bool:
-        return self.decision == ALLOWED
-
-
-def audit_record(*, tenant, event: str, decision: str, actor: Actor, action: str, reason: str = "",
-                 signal: dict | None = None, details: dict | None = None, action_id=None, rule_id=None,
-                 ad_account_id=None, campaign_id=None, target: str = "") -> AuditLogEntry:
-    return AuditLogEntry.objects.for_tenant(tenant).create(
-        tenant=tenant, event=event, decision=decision, actor_type=actor.type, actor_id=actor.id,
-        actor_name=actor.name[:255], action=action, action_id=action_id, rule_id=rule_id,
-        ad_account_id=ad_account_id, campaign_id=campaign_id, target=target[:255], reason=reason,
-        signal=signal or {}, details=details or {})
+        return self.decision == AuditDecision.ALLOWED
 
 
 def direction_of(kind: str, *, before_budget: Decimal | None = None, after_budget: Decimal | None = None) -> str:
@@ -82,13 +37,11 @@ def gate_check(*, tenant, actor: Actor, action: str, campaign, direction: str, m
                approval_threshold: Decimal | None = None, health: dict | None = None, action_id=None, rule_id=None,
                details: dict | None = None) -> GateDecision:
     """Asks the gate about one action on one campaign and records the answer (one audit entry)."""
-    from .settings import autopilot_settings_get
-
     health = health if health is not None else signal_health_current(tenant=tenant)
     account = account_signal(health, campaign.ad_account_id)
     signal = signal_summary(account, computed_at=health.get("computed_at"), run_id=health.get("run_id"))
     breaker = (CircuitBreaker.objects.for_tenant(tenant)
-               .filter(ad_account_id=campaign.ad_account_id, state=BREAKER_OPEN).first())
+               .filter(ad_account_id=campaign.ad_account_id, state=BreakerState.OPEN).first())
     settings = autopilot_settings_get(tenant=tenant)
     decision, reason = gate_decide(status=account["status"], breaker_reason=breaker.reason if breaker else None,
                                    human=actor.is_human, actor_name=actor.name, direction=direction,

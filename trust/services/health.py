@@ -12,12 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.models import AdAccount
 from stratum.api.outbox import emit
 
-from ..models import DEGRADED, HEALTHY, NO_DATA, UNHEALTHY, SignalHealthSnapshot
+from ..models import SignalHealthSnapshot, SignalStatus
 from ..selectors.health import THRESHOLDS, WEIGHTS, health_status, iso, signal_health_compute
 
-RANK = {HEALTHY: 3, DEGRADED: 2, UNHEALTHY: 1, NO_DATA: 0}
+RANK = {SignalStatus.HEALTHY: 3, SignalStatus.DEGRADED: 2, SignalStatus.UNHEALTHY: 1, SignalStatus.NO_DATA: 0}
 
 
 def _previous_accounts(*, tenant) -> dict[str, SignalHealthSnapshot]:
@@ -83,8 +84,6 @@ def _from_snapshots(rows: list[SignalHealthSnapshot]) -> dict[str, Any]:
 def signal_health_current(*, tenant, max_age: dt.timedelta | None = None) -> dict[str, Any]:
     """The latest stored signal health when it is recent enough (TRUST_SIGNAL_MAX_AGE_MINUTES) and covers
     every active account; otherwise a refresh now. Two or three queries when stored."""
-    from campaigns.models import AdAccount
-
     max_age = max_age if max_age is not None else dt.timedelta(minutes=settings.TRUST_SIGNAL_MAX_AGE_MINUTES)
     latest = (SignalHealthSnapshot.objects.for_tenant(tenant).filter(ad_account__isnull=True)
               .order_by("-computed_at").first())
@@ -108,6 +107,6 @@ def account_signal(health: dict[str, Any], ad_account_id) -> dict[str, Any]:
 
 def signal_summary(account: dict[str, Any], *, computed_at=None, run_id=None) -> dict[str, Any]:
     """What the audit log and actions keep of the signal a decision was made on."""
-    return {"overall_score": account.get("overall_score"), "status": account.get("status", NO_DATA),
+    return {"overall_score": account.get("overall_score"), "status": account.get("status", SignalStatus.NO_DATA),
             "signals": {s["name"]: s["score"] for s in account.get("signals", [])},
             "computed_at": iso(computed_at), "run_id": str(run_id) if run_id else None}

@@ -6,13 +6,17 @@ import math
 import uuid
 from typing import Any
 
+from accounts.models import User
+from campaigns.models import Campaign, Platform
+from campaigns.services import budget_clean
 from stratum.api.exceptions import ValidationFailed
+from workflow.models import Client, TaskPriority
 
-from ..models import MONEY_ACTIONS
+from ..models import MoneyAction
 from ..selectors.rules import CONDITION_FIELDS, LOOKBACKS, OPERATORS, REFERENCE_FIELDS, SCOPE_STATUSES
 from .gate import INFORMATIONAL_ACTIONS
 
-ACTION_TYPES = MONEY_ACTIONS + INFORMATIONAL_ACTIONS
+ACTION_TYPES = (*MoneyAction.values, *INFORMATIONAL_ACTIONS)
 ACTION_KEYS = {
     "pause_campaign": {"notify"}, "activate_campaign": {"notify"},
     "increase_budget": {"percent", "notify"}, "decrease_budget": {"percent", "notify"},
@@ -141,8 +145,6 @@ def conditions_clean(raw: Any) -> dict | list:
 
 
 def _assignees(*, tenant, raw: Any, path: str, errors: _Errors) -> list[str]:
-    from accounts.models import User
-
     if not isinstance(raw, list) or len(raw) > 20:
         errors.add(path, "A list of at most 20 user ids.")
         return []
@@ -160,9 +162,6 @@ def _assignees(*, tenant, raw: Any, path: str, errors: _Errors) -> list[str]:
 
 
 def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
-    from campaigns.services import budget_clean
-    from workflow.models import TASK_PRIORITIES
-
     if not isinstance(raw, dict):
         errors.add(path, "An action {type, …}.")
         return {}
@@ -204,8 +203,8 @@ def _action(*, tenant, raw: Any, path: str, cap: int, errors: _Errors) -> dict:
                 errors.add(f"{path}.{key}", f"A text of at most {limit} characters.")
             action[key] = text if isinstance(text, str) else ""
         priority = raw.get("priority", "Medium")
-        if not _known(priority, TASK_PRIORITIES):
-            errors.add(f"{path}.priority", f"One of {', '.join(TASK_PRIORITIES)}.")
+        if not _known(priority, TaskPriority.values):
+            errors.add(f"{path}.priority", f"One of {', '.join(TaskPriority.values)}.")
         action["priority"] = priority
         action["assignee_ids"] = _assignees(tenant=tenant, raw=raw.get("assignee_ids", []),
                                             path=f"{path}.assignee_ids", errors=errors)
@@ -234,9 +233,6 @@ def actions_clean(*, tenant, raw: Any, cap: int, scope: dict) -> list[dict]:
 
 
 def scope_clean(*, tenant, raw: Any) -> dict:
-    from campaigns.models import PLATFORMS, Campaign
-    from workflow.models import Client
-
     if raw in (None, {}):
         raw = {}
     if not isinstance(raw, dict):
@@ -254,8 +250,8 @@ def scope_clean(*, tenant, raw: Any) -> dict:
         errors.add("scope.campaign_status", f"One of {', '.join(SCOPE_STATUSES)}.")
     scope: dict[str, Any] = {"type": kind, "campaign_status": status}
     if kind == "platform":
-        if not _known(raw.get("platform"), PLATFORMS):
-            errors.add("scope.platform", f"One of {', '.join(PLATFORMS)}.")
+        if not _known(raw.get("platform"), Platform.values):
+            errors.add("scope.platform", f"One of {', '.join(Platform.values)}.")
         scope["platform"] = raw.get("platform")
     elif kind == "campaigns":
         ids = raw.get("campaign_ids")

@@ -23,14 +23,17 @@ from campaigns.models import Campaign
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
+from workflow.services.tasks import task_create
 
-from ..models import BLOCKED, EXECUTED, PENDING, RUN_FAILED, RUN_OK, AutopilotAction, Rule, RuleExecution, RuleFiring
+from ..errors import RULE_RUNNING
+from ..models import ActionStatus, AuditDecision, AutopilotAction, Rule, RuleExecution, RuleFiring, RunStatus
 from ..selectors.autopilot import Proposal, campaign_state
 from ..selectors.backtest import simulated_budget
 from ..selectors.rules import describe, evaluation_metrics, metrics_by_lookback, rule_evaluate, scope_count
+from .audit import actor_for_rule
 from .autopilot import action_propose
 from .breakers import automation_managers
-from .gate import NEUTRAL, actor_for_rule, gate_check
+from .gate import NEUTRAL, gate_check
 from .health import signal_health_current
 from .rule_validation import actions_clean, conditions_clean, scope_clean
 from .settings import autopilot_settings_get
@@ -109,9 +112,9 @@ def _money_action(*, tenant, rule: Rule, action: dict, campaign: Campaign, evide
                         reason=f"Rule “{rule.name}”: {describe(rule.conditions, rule.lookback)}.", evidence=evidence)
     record, decision = action_propose(tenant=tenant, proposal=proposal, actor=actor_for_rule(rule), source="rule",
                                       approval_threshold=None, health=health, rule=rule)
-    if record.status == PENDING:
+    if record.status == ActionStatus.PENDING:
         pending.add(campaign.pk)
-    outcome = {EXECUTED: "executed", PENDING: "held", BLOCKED: "blocked"}.get(record.status, record.status)
+    outcome = {ActionStatus.EXECUTED: "executed", ActionStatus.PENDING: "held", AuditDecision.BLOCKED: "blocked"}.get(record.status, record.status)
     return {"type": kind, "outcome": outcome, "action_id": str(record.pk),
             "detail": " ".join(filter(None, [detail,
                                              record.error or (decision.reason if not decision.allowed else "")]))}
@@ -119,8 +122,6 @@ def _money_action(*, tenant, rule: Rule, action: dict, campaign: Campaign, evide
 
 def _informational(*, tenant, rule: Rule, action: dict, campaign: Campaign, evidence: dict, health: dict,
                    execution: RuleExecution) -> dict:
-    from workflow.services.tasks import task_create
-
     kind = action["type"]
     gate_check(tenant=tenant, actor=actor_for_rule(rule), action=kind, campaign=campaign, direction=NEUTRAL,
                health=health, rule_id=rule.pk)
@@ -161,7 +162,7 @@ def _act(*, tenant, rule: Rule, execution: RuleExecution, matches: list[dict], n
     health = signal_health_current(tenant=tenant)
     campaigns = {c.pk: c for c in Campaign.objects.for_tenant(tenant).filter(pk__in=[m["id"] for m in matches])
                  .select_related("ad_account", "ad_account__client")}
-    pending = set(AutopilotAction.objects.for_tenant(tenant).filter(status=PENDING, campaign_id__in=list(campaigns))
+    pending = set(AutopilotAction.objects.for_tenant(tenant).filter(status=ActionStatus.PENDING, campaign_id__in=list(campaigns))
                   .values_list("campaign_id", flat=True))
     outcomes: Counter = Counter()
     lines, notified = [], []
@@ -199,7 +200,7 @@ def rule_run(*, tenant, rule: Rule, trigger: str = "manual", now=None) -> RuleEx
     RULE_RUNNING). Never raises for a failed run: the execution records the error."""
     lock = f"trust:rule-run:{rule.pk}"
     if not cache.add(lock, 1, timeout=RUN_LOCK_SECONDS):
-        raise Conflict("This rule is running right now.", code="RULE_RUNNING")
+        raise Conflict("This rule is running right now.", code=RULE_RUNNING)
     try:
         return _rule_pass(tenant=tenant, rule=rule, trigger=trigger, now=now or timezone.now())
     finally:
@@ -216,11 +217,11 @@ def _rule_pass(*, tenant, rule: Rule, trigger: str, now) -> RuleExecution:
         execution.evaluated = scope_count(tenant=tenant, rule=rule)
         fresh = [m for m in matches if not m["in_cooldown"]]
         outcomes = _act(tenant=tenant, rule=rule, execution=execution, matches=fresh, now=now) if fresh else Counter()
-        execution.status, execution.outcomes = RUN_OK, dict(outcomes)
+        execution.status, execution.outcomes = RunStatus.OK, dict(outcomes)
         execution.matched, execution.in_cooldown, execution.fired = len(matches), len(matches) - len(fresh), len(fresh)
     except Exception as exc:  # noqa: BLE001 - recorded on the execution; a scheduled run must not crash the worker
         logger.exception("rule %s failed", rule.pk)
-        execution.status, execution.error = RUN_FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+        execution.status, execution.error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
     execution.finished_at = timezone.now()
     execution.save()
     return execution

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from ..models import AutopilotSettings
+from .audit import audit_record
 
 SETTING_FIELDS = ("enabled", "mode", "max_budget_change_percent", "require_approval_above",
                   "pause_on_degraded_signal", "target_roas")
@@ -29,8 +30,6 @@ def _plain(value: Any) -> Any:
 
 def autopilot_settings_update(*, tenant, actor, data: dict[str, Any]) -> AutopilotSettings:
     """`data` is already validated (ranges checked by the serializer). Records who changed what."""
-    from .gate import audit_record
-
     with transaction.atomic():
         autopilot_settings_get(tenant=tenant)
         settings = AutopilotSettings.objects.for_tenant(tenant).select_for_update().get()

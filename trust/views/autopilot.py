@@ -15,7 +15,7 @@ from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
-from ..models import ACTION_SOURCES, ACTION_STATUSES, PENDING, AutopilotAction, CircuitBreaker
+from ..models import ActionSource, ActionStatus, AutopilotAction, CircuitBreaker
 from ..selectors.autopilot import autopilot_status
 from ..services import (
     action_approve,
@@ -69,7 +69,7 @@ class PendingActionsView(AutomationEndpoint, TenantAPIView):
                    description="Actions waiting for approval (autopilot and rules), newest first; paginated.")
     def get(self, request):
         paginator = StratumPagination()
-        rows = actions_queryset().filter(tenant=self.tenant, status=PENDING)
+        rows = actions_queryset().filter(tenant=self.tenant, status=ActionStatus.PENDING)
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.AutopilotActionSerializer(page, many=True).data)
 
@@ -83,15 +83,15 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
     def scoped_queryset(self):
         return actions_queryset()
 
-    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("status", str, enum=list(ACTION_STATUSES)),
-                                          OpenApiParameter("source", str, enum=list(ACTION_SOURCES)),
+    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("status", str, enum=list(ActionStatus.values)),
+                                          OpenApiParameter("source", str, enum=list(ActionSource.values)),
                                           OpenApiParameter("campaign_id", str)],
                    description="Every action, newest first (the history).")
     def list(self, request):
         params = request.query_params
         rows = self.get_queryset()
-        for key, value in (("status", parse_choice(params, "status", ACTION_STATUSES)),
-                           ("source", parse_choice(params, "source", ACTION_SOURCES)),
+        for key, value in (("status", parse_choice(params, "status", ActionStatus.values)),
+                           ("source", parse_choice(params, "source", ActionSource.values)),
                            ("campaign_id", parse_uuid(params, "campaign_id"))):
             if value:
                 rows = rows.filter(**{key: value})

@@ -12,7 +12,7 @@ from stratum.api.params import parse_choice, parse_uuid
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
-from ..models import ACTOR_TYPES, AUDIT_DECISIONS, AUDIT_EVENTS, AuditLogEntry, SignalHealthSnapshot
+from ..models import ActorType, AuditDecision, AuditEvent, AuditLogEntry, SignalHealthSnapshot
 from ..selectors.gate import audit_log_list, gate_status
 from ..services import autopilot_settings_get, circuit_breakers_check, signal_health_current, signal_health_refresh
 from .base import AD_ACCOUNT_PARAMETER, DATE_PARAMETERS, TrustEndpoint, optional_time_range
@@ -91,9 +91,9 @@ class GateStatusView(TrustEndpoint, TenantAPIView):
 
 
 AUDIT_PARAMETERS = [
-    OpenApiParameter("event", str, enum=list(AUDIT_EVENTS)),
-    OpenApiParameter("decision", str, enum=list(AUDIT_DECISIONS)),
-    OpenApiParameter("actor_type", str, enum=list(ACTOR_TYPES)), OpenApiParameter("action", str),
+    OpenApiParameter("event", str, enum=list(AuditEvent.values)),
+    OpenApiParameter("decision", str, enum=list(AuditDecision.values)),
+    OpenApiParameter("actor_type", str, enum=list(ActorType.values)), OpenApiParameter("action", str),
     OpenApiParameter("ad_account_id", str), OpenApiParameter("campaign_id", str),
     OpenApiParameter("action_id", str), OpenApiParameter("rule_id", str), *DATE_PARAMETERS,
 ]
@@ -116,9 +116,9 @@ class AuditLogViewSet(TrustEndpoint, mixins.ListModelMixin, mixins.RetrieveModel
     def list(self, request):
         params = request.query_params
         filters = {
-            "event": parse_choice(params, "event", AUDIT_EVENTS),
-            "decision": parse_choice(params, "decision", AUDIT_DECISIONS),
-            "actor_type": parse_choice(params, "actor_type", ACTOR_TYPES),
+            "event": parse_choice(params, "event", AuditEvent.values),
+            "decision": parse_choice(params, "decision", AuditDecision.values),
+            "actor_type": parse_choice(params, "actor_type", ActorType.values),
             "action": (params.get("action") or "").strip()[:64] or None,
             **{key: parse_uuid(params, key) for key in ("ad_account_id", "campaign_id", "action_id", "rule_id")},
             "date_range": optional_time_range(params, tenant=self.tenant),

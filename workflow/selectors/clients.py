@@ -10,7 +10,7 @@ from stratum.api.exceptions import NotFound
 from stratum.api.permissions import ADMIN_ROLES
 
 from ..access import is_tenant_admin
-from ..models import CLIENT_ROLE_ADMIN, Client, ClientMembership
+from ..models import Client, ClientMembership, ClientRole
 
 
 def membership_role(*, tenant: Tenant, user: User, client_ref: str = "pk") -> Subquery:
@@ -24,7 +24,7 @@ def clients_visible_to(*, tenant: Tenant, user: User) -> QuerySet[Client]:
     """The tenant's clients `user` may see, each annotated with `role` (admin, member or viewer)."""
     clients = Client.objects.for_tenant(tenant)
     if is_tenant_admin(user):
-        return clients.annotate(role=Value(CLIENT_ROLE_ADMIN, output_field=CharField()))
+        return clients.annotate(role=Value(ClientRole.ADMIN, output_field=CharField()))
     return clients.annotate(role=membership_role(tenant=tenant, user=user)).filter(role__isnull=False)
 
 
@@ -44,7 +44,7 @@ def client_role(*, tenant: Tenant, user: User, client: Client | None) -> str | N
     if client is None:
         return None
     if is_tenant_admin(user):
-        return CLIENT_ROLE_ADMIN
+        return ClientRole.ADMIN
     return (ClientMembership.objects.for_tenant(tenant).filter(client=client, user_id=user.pk)
             .values_list("role", flat=True).first())
 
@@ -64,7 +64,7 @@ def client_admin_users(*, tenant: Tenant, client: Client | None) -> list[User]:
     if client is not None:
         admins = list(User.objects.filter(
             tenant=tenant, is_active=True,
-            client_memberships__client=client, client_memberships__role=CLIENT_ROLE_ADMIN).order_by("created_at"))
+            client_memberships__client=client, client_memberships__role=ClientRole.ADMIN).order_by("created_at"))
         if admins:
             return admins
     return list(User.objects.filter(tenant=tenant, is_active=True, role__in=ADMIN_ROLES).order_by("created_at"))
@@ -73,3 +73,8 @@ def client_admin_users(*, tenant: Tenant, client: Client | None) -> list[User]:
 def client_members(*, tenant: Tenant, client: Client) -> QuerySet[ClientMembership]:
     return (ClientMembership.objects.for_tenant(tenant).filter(client=client).select_related("user")
             .order_by("created_at"))
+
+
+def client_member_ids(*, tenant: Tenant, client_id) -> QuerySet:
+    """The ids of the users with a membership of the client (the notifications' recipients of its news)."""
+    return ClientMembership.objects.for_tenant(tenant).filter(client_id=client_id).values_list("user_id", flat=True)

@@ -8,7 +8,7 @@ from accounts.models import Tenant, User
 
 from ..access import is_tenant_admin
 from ..filters import AlertFilters, CreativeFilters, InstanceFilters, LeadFilters
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, Alert, AlertInstance, CreativeSubmission, Lead
+from ..models import Alert, AlertInstance, ClientRole, CreativeSubmission, Lead
 from .clients import clients_visible_to, membership_role
 
 
@@ -16,10 +16,10 @@ def with_client_role(rows: QuerySet, *, tenant: Tenant, user: User, owner_field:
     """Annotates `my_role` and keeps the rows whose client the user sees. Client-less rows (only where the
     model allows them) are visible to their owner (`owner_field`) as member."""
     if is_tenant_admin(user):
-        return rows.annotate(my_role=Value(CLIENT_ROLE_ADMIN, output_field=CharField()))
+        return rows.annotate(my_role=Value(ClientRole.ADMIN, output_field=CharField()))
     role = membership_role(tenant=tenant, user=user, client_ref="client_id")
     if owner_field is not None:
-        role = Case(When(Q(client__isnull=True, **{owner_field: user.pk}), then=Value(CLIENT_ROLE_MEMBER)),
+        role = Case(When(Q(client__isnull=True, **{owner_field: user.pk}), then=Value(ClientRole.MEMBER)),
                     When(client__isnull=True, then=Value(None, output_field=CharField())),
                     default=role, output_field=CharField())
     return rows.annotate(my_role=role).filter(my_role__isnull=False)

@@ -7,10 +7,10 @@ from accounts.models import Tenant, User
 
 from ..access import is_tenant_admin
 from ..filters import TaskFilters
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, TASK_PRIORITIES, Task, TaskComment
+from ..models import ClientRole, Task, TaskComment, TaskPriority
 from .clients import clients_visible_to, membership_role
 
-PRIORITY_RANK = Case(*[When(priority=p, then=Value(i)) for i, p in enumerate(TASK_PRIORITIES)],
+PRIORITY_RANK = Case(*[When(priority=p, then=Value(i)) for i, p in enumerate(TaskPriority.values)],
                      default=Value(-1), output_field=IntegerField())
 
 
@@ -23,10 +23,10 @@ def tasks_visible_to(*, tenant: Tenant, user: User) -> QuerySet[Task]:
     for tenant owners/admins). `my_role` is the user's client role on each task."""
     tasks = Task.objects.for_tenant(tenant)
     if is_tenant_admin(user):
-        return tasks.annotate(my_role=Value(CLIENT_ROLE_ADMIN, output_field=CharField()))
+        return tasks.annotate(my_role=Value(ClientRole.ADMIN, output_field=CharField()))
     return tasks.annotate(mine=Q(created_by_id=user.pk) | Q(_assigned_to(user.pk))).annotate(
         my_role=Case(
-            When(client__isnull=True, mine=True, then=Value(CLIENT_ROLE_MEMBER)),
+            When(client__isnull=True, mine=True, then=Value(ClientRole.MEMBER)),
             When(client__isnull=True, then=Value(None, output_field=CharField())),
             default=membership_role(tenant=tenant, user=user, client_ref="client_id"),
             output_field=CharField(),

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from ..alert_catalog import ALERT_TYPES, COMPARE_TO, DATA_SOURCES, FREQUENCY_TYPES, OPERATORS, WEEKDAYS, is_greater
-from ..models import DATA_LEVELS, INSTANCE_STATUSES, TASK_PRIORITIES, TASK_TYPES, Alert, AlertInstance
+from ..models import Alert, AlertInstance, DataLevel, InstanceStatus, TaskPriority, TaskType
 from .common import user_ids
 
 
@@ -23,8 +23,8 @@ class ConditionSerializer(StrictSerializer):
 class ActionSerializer(StrictSerializer):
     create_task = serializers.BooleanField(required=False)
     assignees = user_ids()
-    task_type = serializers.ChoiceField(TASK_TYPES, required=False)
-    priority = serializers.ChoiceField(TASK_PRIORITIES, required=False)
+    task_type = serializers.ChoiceField(TaskType.values, required=False)
+    priority = serializers.ChoiceField(TaskPriority.values, required=False)
 
 
 class FrequencySerializer(StrictSerializer):
@@ -39,7 +39,7 @@ class AlertWriteSerializer(StrictSerializer):
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     alert_type = serializers.ChoiceField(ALERT_TYPES, required=False)
     data_source = serializers.ChoiceField(tuple(DATA_SOURCES), required=False)
-    data_level = serializers.ChoiceField(DATA_LEVELS, required=False)
+    data_level = serializers.ChoiceField(DataLevel.values, required=False)
     condition_config = ConditionSerializer(required=False)
     action_config = ActionSerializer(required=False)
     frequency = FrequencySerializer(required=False)
@@ -100,7 +100,7 @@ class InstanceSerializer(serializers.ModelSerializer):
     client_id = serializers.UUIDField(read_only=True)
     task_id = serializers.UUIDField(allow_null=True, read_only=True)
     resolved_by = serializers.UUIDField(source="resolved_by_id", allow_null=True, read_only=True)
-    status = serializers.ChoiceField(INSTANCE_STATUSES, read_only=True)
+    status = serializers.ChoiceField(InstanceStatus.values, read_only=True)
 
     class Meta:
         model = AlertInstance

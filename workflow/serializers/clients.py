@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from ..models import CLIENT_ROLES, Client, ClientMembership
+from ..models import Client, ClientMembership, ClientRole
 
 
 class ClientSerializer(serializers.ModelSerializer):
@@ -29,7 +29,7 @@ class ClientUpdateSerializer(StrictSerializer):
 
 
 class ClientRoleSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(CLIENT_ROLES)
+    role = serializers.ChoiceField(ClientRole.values)
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -45,11 +45,11 @@ class MemberSerializer(serializers.ModelSerializer):
 
 class MemberCreateSerializer(StrictSerializer):
     user_id = serializers.UUIDField()
-    role = serializers.ChoiceField(CLIENT_ROLES, default="member")
+    role = serializers.ChoiceField(ClientRole.values, default="member")
 
 
 class MemberUpdateSerializer(StrictSerializer):
-    role = serializers.ChoiceField(CLIENT_ROLES)
+    role = serializers.ChoiceField(ClientRole.values)
 
 
 class AdAccountSerializer(serializers.Serializer):

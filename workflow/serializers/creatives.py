@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from ..models import AD_TYPES, CreativeSubmission
+from ..models import AdType, CreativeSubmission
 
 
 class CreativeSerializer(serializers.ModelSerializer):
@@ -44,7 +44,7 @@ class CreativeSerializer(serializers.ModelSerializer):
 
 class CreativeCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    ad_type = serializers.ChoiceField(AD_TYPES)
+    ad_type = serializers.ChoiceField(AdType.values)
     media_url = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     file = serializers.FileField(required=False, allow_empty_file=True,
                                  help_text="multipart/form-data upload: jpeg, png, gif, webp or mp4 by content")

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from stratum.api.serializers import StrictSerializer
 
 from ..leadscoring import MIN_LABELLED_LEADS, NUMERIC_RAW_FIELDS
-from ..models import LEAD_OUTCOMES, SCORING_LOGISTIC, Lead, LeadScoringModel
+from ..models import Lead, LeadOutcome, LeadScoringModel, ScoringMethod
 
 MAX_RAW_KEYS = 50
 MAX_RAW_BYTES = 10_000
@@ -50,7 +50,7 @@ class ScoreLeadSerializer(StrictSerializer):
     raw_data = RawDataField(required=False, default=dict)
     client_id = serializers.UUIDField()
     source = serializers.CharField(required=False, max_length=64, default="website")
-    outcome = serializers.ChoiceField(LEAD_OUTCOMES, required=False,
+    outcome = serializers.ChoiceField(LeadOutcome.values, required=False,
                                       help_text="A known outcome (e.g. from a CRM): trains the client's model.")
 
 
@@ -85,12 +85,12 @@ class ScoringModelSerializer(serializers.ModelSerializer):
         return MIN_LABELLED_LEADS
 
     def get_weights_apply_to(self, obj) -> str:
-        return "formula_fallback" if obj.method == SCORING_LOGISTIC and obj.coefficients else "formula"
+        return "formula_fallback" if obj.method == ScoringMethod.LOGISTIC_REGRESSION and obj.coefficients else "formula"
 
     @extend_schema_field(FittedModelSerializer(allow_null=True))
     def get_model(self, obj) -> dict | None:
         fitted = obj.coefficients
-        if obj.method != SCORING_LOGISTIC or not fitted:
+        if obj.method != ScoringMethod.LOGISTIC_REGRESSION or not fitted:
             return None
         names = fitted["features"]
         return {"features": names, "coefficients": dict(zip(names, fitted["coef"], strict=False)),

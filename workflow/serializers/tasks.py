@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
 
-from ..models import RELATED_OBJECT_TYPES, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES, Task, TaskComment
+from ..models import RelatedObjectType, Task, TaskComment, TaskPriority, TaskStatus, TaskType
 from .common import DateOrDateTimeField, user_ids
 
 
@@ -31,13 +31,13 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class TaskCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=255)
-    task_type = serializers.ChoiceField(TASK_TYPES, default="other")
-    priority = serializers.ChoiceField(TASK_PRIORITIES, default="Medium")
+    task_type = serializers.ChoiceField(TaskType.values, default="other")
+    priority = serializers.ChoiceField(TaskPriority.values, default="Medium")
     assignees = user_ids()
     due_date = DateOrDateTimeField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     related_object_id = serializers.UUIDField(required=False, allow_null=True)
-    related_object_type = serializers.ChoiceField(RELATED_OBJECT_TYPES, required=False, allow_null=True)
+    related_object_type = serializers.ChoiceField(RelatedObjectType.values, required=False, allow_null=True)
     client_id = serializers.UUIDField(required=False, allow_null=True,
                                       help_text="The task's client (also accepted as ?client_id=); none for "
                                                 "an internal task.")
@@ -45,14 +45,14 @@ class TaskCreateSerializer(StrictSerializer):
 
 class TaskUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=255, required=False)
-    task_type = serializers.ChoiceField(TASK_TYPES, required=False)
-    priority = serializers.ChoiceField(TASK_PRIORITIES, required=False)
-    status = serializers.ChoiceField(TASK_STATUSES, required=False)
+    task_type = serializers.ChoiceField(TaskType.values, required=False)
+    priority = serializers.ChoiceField(TaskPriority.values, required=False)
+    status = serializers.ChoiceField(TaskStatus.values, required=False)
     assignees = user_ids()
     due_date = DateOrDateTimeField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
     related_object_id = serializers.UUIDField(required=False, allow_null=True)
-    related_object_type = serializers.ChoiceField(RELATED_OBJECT_TYPES, required=False, allow_null=True)
+    related_object_type = serializers.ChoiceField(RelatedObjectType.values, required=False, allow_null=True)
 
 
 class TaskCloseSerializer(StrictSerializer):

@@ -16,15 +16,8 @@ from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
 from ..alert_catalog import DATA_SOURCES
-from ..models import (
-    INSTANCE_DISMISSED,
-    INSTANCE_RESOLVED,
-    INSTANCE_TRIGGERED,
-    TASK_CANCELLED,
-    TASK_COMPLETED,
-    Alert,
-    AlertInstance,
-)
+from ..errors import INSTANCE_CLOSED
+from ..models import Alert, AlertInstance, InstanceStatus, TaskStatus
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for
@@ -96,11 +89,11 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
         today = local_now.date()
         evaluation = alert_evaluate(tenant=tenant, alert=alert, as_of=today)
         instances = AlertInstance.objects.for_tenant(tenant).filter(alert=alert)
-        open_by_object = {i.object_id: i for i in instances.filter(status=INSTANCE_TRIGGERED)}
+        open_by_object = {i.object_id: i for i in instances.filter(status=InstanceStatus.TRIGGERED)}
         # Opened today (one instance per object and day), or closed today by hand or by recovery although it
         # opened earlier: the object stays quiet until tomorrow (local day of the alert).
         midnight = dt.datetime.combine(today, dt.time(0), tzinfo=local_now.tzinfo)
-        closed_today = set(instances.exclude(status=INSTANCE_TRIGGERED)
+        closed_today = set(instances.exclude(status=InstanceStatus.TRIGGERED)
                            .filter(Q(triggered_on=today) | Q(resolved_at__gte=midnight))
                            .values_list("object_id", flat=True))
         created: list[tuple[AlertInstance, Finding]] = []
@@ -148,11 +141,11 @@ def alert_run(*, tenant: Tenant, alert: Alert, now: dt.datetime | None = None,
                         f"alert's window for {instance.runs_without_data} runs in a row (last run "
                         f"{today.isoformat()}).")
         for instance in recovered + silent:
-            instance.status, instance.resolved_at, instance.resolved_by = INSTANCE_RESOLVED, now, None
+            instance.status, instance.resolved_at, instance.resolved_by = InstanceStatus.RESOLVED, now, None
         AlertInstance.objects.for_tenant(tenant).bulk_update(watched, [
             "status", "resolved_at", "resolved_by", "resolution_notes", "last_evaluated_at", "runs_without_data"])
-        tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in recovered], status=TASK_COMPLETED)
-        tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in silent], status=TASK_CANCELLED)
+        tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in recovered], status=TaskStatus.COMPLETED)
+        tasks_close_for(tenant=tenant, task_ids=[i.task_id for i in silent], status=TaskStatus.CANCELLED)
         result.instances_resolved = len(recovered) + len(silent)
 
         alert.last_run_at = now
@@ -180,21 +173,21 @@ def _notify(*, tenant: Tenant, alert: Alert, count: int) -> None:
 def _close_instance(*, tenant: Tenant, instance: AlertInstance, status: str, actor: User, notes: str) -> AlertInstance:
     with transaction.atomic():
         instance = AlertInstance.objects.for_tenant(tenant).select_for_update().get(pk=instance.pk)
-        if instance.status != INSTANCE_TRIGGERED:
-            raise Conflict(f"The alert instance is already {instance.status}.", code="INSTANCE_CLOSED")
+        if instance.status != InstanceStatus.TRIGGERED:
+            raise Conflict(f"The alert instance is already {instance.status}.", code=INSTANCE_CLOSED)
         instance.status, instance.resolved_at, instance.resolved_by = status, timezone.now(), actor
         instance.resolution_notes = notes
         instance.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_notes"])
         tasks_close_for(tenant=tenant, task_ids=[instance.task_id],
-                        status=TASK_COMPLETED if status == INSTANCE_RESOLVED else TASK_CANCELLED, by=actor)
+                        status=TaskStatus.COMPLETED if status == InstanceStatus.RESOLVED else TaskStatus.CANCELLED, by=actor)
     return instance
 
 
 def instance_resolve(*, tenant: Tenant, instance: AlertInstance, actor: User, notes: str = "") -> AlertInstance:
     """Resolves an open instance (with notes) and completes its task."""
-    return _close_instance(tenant=tenant, instance=instance, status=INSTANCE_RESOLVED, actor=actor, notes=notes)
+    return _close_instance(tenant=tenant, instance=instance, status=InstanceStatus.RESOLVED, actor=actor, notes=notes)
 
 
 def instance_dismiss(*, tenant: Tenant, instance: AlertInstance, actor: User, notes: str = "") -> AlertInstance:
     """Dismisses an open instance and cancels its task; the same object does not trigger again that day."""
-    return _close_instance(tenant=tenant, instance=instance, status=INSTANCE_DISMISSED, actor=actor, notes=notes)
+    return _close_instance(tenant=tenant, instance=instance, status=InstanceStatus.DISMISSED, actor=actor, notes=notes)

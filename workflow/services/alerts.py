@@ -6,15 +6,15 @@ hour. The PeriodicTask is created, changed, disabled and deleted together with t
 """
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Tenant, User
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..alert_catalog import (
     ALERT_TYPE_DEFS,
@@ -32,7 +32,7 @@ from ..alert_catalog import (
     default_frequency,
     timezone_is_valid,
 )
-from ..models import DATA_LEVELS, TASK_PRIORITIES, TASK_TYPES, Alert, Client
+from ..models import Alert, Client, DataLevel, TaskPriority, TaskType
 from .tasks import assignees_resolve
 
 ALERT_TASK = "workflow.tasks.alert_run_scheduled"
@@ -118,10 +118,10 @@ def action_normalize(*, tenant: Tenant, client: Client, given: dict | None, curr
               **(current or {}), **(given or {})}
     if not isinstance(action["create_task"], bool):
         _fail("action_config.create_task", "Must be true or false.")
-    if action["task_type"] not in TASK_TYPES:
-        _fail("action_config.task_type", f"Must be one of {', '.join(TASK_TYPES)}.")
-    if action["priority"] not in TASK_PRIORITIES:
-        _fail("action_config.priority", f"Must be one of {', '.join(TASK_PRIORITIES)}.")
+    if action["task_type"] not in TaskType.values:
+        _fail("action_config.task_type", f"Must be one of {', '.join(TaskType.values)}.")
+    if action["priority"] not in TaskPriority.values:
+        _fail("action_config.priority", f"Must be one of {', '.join(TaskPriority.values)}.")
     if not isinstance(action["assignees"], list):
         _fail("action_config.assignees", "Must be a list of user ids.")
     users = assignees_resolve(tenant=tenant, client=client, assignees=action["assignees"],
@@ -131,6 +131,12 @@ def action_normalize(*, tenant: Tenant, client: Client, given: dict | None, curr
     if unknown:
         _fail(f"action_config.{sorted(unknown)[0]}", "Unknown field.")
     return action
+
+
+def _data_level(value: str) -> str:
+    if value not in DataLevel.values:
+        _fail("data_level", f"Must be one of {', '.join(DataLevel.values)}.")
+    return value
 
 
 def _type_and_source(alert_type: str, data_source: str | None) -> str:
@@ -151,8 +157,8 @@ def alert_create(*, tenant: Tenant, client: Client, name: str, alert_type: str, 
                  is_enabled: bool = True, is_default: bool = False, created_by: User | None = None) -> Alert:
     data_source = _type_and_source(alert_type, data_source)
     data_level = data_level or ALERT_TYPE_DEFS[alert_type].data_level
-    if data_level not in DATA_LEVELS:
-        _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
+    if data_level not in DataLevel.values:
+        _fail("data_level", f"Must be one of {', '.join(DataLevel.values)}.")
     name = (name or "").strip()
     if not name:
         _fail("name", "This field may not be blank.")
@@ -180,24 +186,17 @@ def alert_update(*, tenant: Tenant, alert: Alert, data: dict[str, Any]) -> Alert
                                                          current=None)
             alert.data_level = ALERT_TYPE_DEFS[alert_type].data_level
         alert.alert_type, alert.data_source = alert_type, source
-    for field in ("name", "description", "is_enabled"):
-        if field in data:
-            setattr(alert, field, data[field])
+    changes_apply(alert, changes_pick(data, ("name", "description", "is_enabled")))
     if not (alert.name or "").strip():
         _fail("name", "This field may not be blank.")
-    if "data_level" in data:
-        if data["data_level"] not in DATA_LEVELS:
-            _fail("data_level", f"Must be one of {', '.join(DATA_LEVELS)}.")
-        alert.data_level = data["data_level"]
-    if "condition_config" in data:
-        alert.condition_config = condition_normalize(alert_type=alert.alert_type, data_source=alert.data_source,
-                                                     given=data["condition_config"], current=alert.condition_config)
-    if "action_config" in data:
-        alert.action_config = action_normalize(tenant=tenant, client=alert.client, given=data["action_config"],
-                                               current=alert.action_config)
     old_frequency = dict(alert.frequency)
-    if "frequency" in data:
-        alert.frequency = frequency_normalize(given=data["frequency"], current=alert.frequency, tenant=tenant)
+    changes_apply(alert, changes_pick(data, {
+        "data_level": _data_level,
+        "condition_config": lambda given: condition_normalize(alert_type=alert.alert_type, data_source=alert.data_source,
+                                                              given=given, current=alert.condition_config),
+        "action_config": lambda given: action_normalize(tenant=tenant, client=alert.client, given=given,
+                                                        current=alert.action_config),
+        "frequency": lambda given: frequency_normalize(given=given, current=alert.frequency, tenant=tenant)}))
     alert.save()
     alert_schedule_sync(alert=alert, reset=alert.frequency != old_frequency)
     return alert
@@ -205,12 +204,9 @@ def alert_update(*, tenant: Tenant, alert: Alert, data: dict[str, Any]) -> Alert
 
 @transaction.atomic
 def alert_delete(*, tenant: Tenant, alert: Alert) -> None:
-    from django_celery_beat.models import PeriodicTask
-
     schedule_id = alert.periodic_task_id
     Alert.objects.for_tenant(tenant).filter(pk=alert.pk).delete()
-    if schedule_id:
-        PeriodicTask.objects.filter(pk=schedule_id).delete()
+    periodic_task_delete(task_id=schedule_id)
 
 
 def alert_defaults_create(*, tenant: Tenant, client: Client, created_by: User | None = None) -> list[Alert]:
@@ -231,27 +227,14 @@ def alert_defaults_create(*, tenant: Tenant, client: Client, created_by: User | 
 def alert_schedule_sync(*, alert: Alert, reset: bool = False):
     """Creates or updates the alert's PeriodicTask. `reset` (new alert, changed frequency) restarts the
     schedule from now, so a moved time does not fire a catch-up run for a slot already past."""
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    fields = {**crontab_fields(alert.frequency), "day_of_month": "*", "month_of_year": "*",
-              "timezone": alert.frequency["timezone"]}
-    schedule = CrontabSchedule.objects.filter(**fields).order_by("id").first() or CrontabSchedule.objects.create(**fields)
     client_active = Client.objects.for_tenant(alert.tenant_id).filter(pk=alert.client_id, is_active=True).exists()
-    defaults = {
-        "task": ALERT_TASK,
-        "crontab": schedule,
-        "interval": None,
-        "kwargs": json.dumps({"alert_id": str(alert.pk), "tenant_id": str(alert.tenant_id)}),
-        "enabled": bool(alert.is_enabled and client_active),
-        "description": f"Catalyst alert {alert.name!r} of client {alert.client_id}"[:200],
-    }
-    if reset:
-        defaults["last_run_at"] = timezone.now()
-    task, _ = PeriodicTask.objects.update_or_create(name=f"workflow.alert.{alert.pk}", defaults=defaults)
-    if alert.periodic_task_id != task.pk:
-        Alert.objects.for_tenant(alert.tenant_id).filter(pk=alert.pk).update(periodic_task=task)
-        alert.periodic_task = task
-    return task
+    return periodic_task_upsert(
+        owner=alert, name=f"workflow.alert.{alert.pk}", task=ALERT_TASK, reset=reset,
+        crontab_fields={**crontab_fields(alert.frequency), "day_of_month": "*", "month_of_year": "*",
+                        "timezone": alert.frequency["timezone"]},
+        kwargs={"alert_id": str(alert.pk), "tenant_id": str(alert.tenant_id)},
+        enabled=bool(alert.is_enabled and client_active),
+        description=f"Catalyst alert {alert.name!r} of client {alert.client_id}"[:200])
 
 
 def alert_schedules_enable(*, tenant: Tenant, client: Client) -> None:

@@ -7,10 +7,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant, User
+from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLES, Client, ClientMembership
+from ..errors import AD_ACCOUNT_LINKED, ALREADY_MEMBER
+from ..models import Alert, Client, ClientMembership, ClientRole
 from .alerts import alert_defaults_create, alert_schedules_enable
 
 
@@ -41,20 +44,16 @@ def client_create(*, tenant: Tenant, actor: User, name: str, logo: str = "", is_
         raise ValidationFailed(errors={"name": ["A client with this name already exists."]}) from None
     if not is_tenant_admin(actor):
         ClientMembership.objects.for_tenant(tenant).create(tenant=tenant, client=client, user=actor,
-                                                           role=CLIENT_ROLE_ADMIN)
+                                                           role=ClientRole.ADMIN)
     alert_defaults_create(tenant=tenant, client=client, created_by=actor)
     return client
 
 
 @transaction.atomic
 def client_update(*, tenant: Tenant, client: Client, data: dict[str, Any]) -> Client:
-    fields = []
-    if "name" in data:
-        client.name = _check_name(tenant=tenant, name=data["name"], exclude=client.pk)
-        fields.append("name")
-    if "logo" in data:
-        client.logo = data["logo"] or ""
-        fields.append("logo")
+    fields = changes_apply(client, changes_pick(data, {
+        "name": lambda name: _check_name(tenant=tenant, name=name, exclude=client.pk),
+        "logo": lambda logo: logo or ""}))
     activity_changed = "is_active" in data and data["is_active"] != client.is_active
     if activity_changed:
         client.is_active = data["is_active"]
@@ -72,8 +71,6 @@ def client_delete(*, tenant: Tenant, actor: User, client: Client) -> None:
     if not is_tenant_admin(actor):
         raise Forbidden("Only tenant owners and admins may delete a client.")
     from django_celery_beat.models import PeriodicTask
-
-    from ..models import Alert
 
     schedule_ids = list(Alert.objects.for_tenant(tenant).filter(client=client, periodic_task__isnull=False)
                         .values_list("periodic_task_id", flat=True))
@@ -93,8 +90,8 @@ def _tenant_user(*, tenant: Tenant, user_id) -> User:
 
 
 def _check_role(role: str) -> None:
-    if role not in CLIENT_ROLES:
-        raise ValidationFailed(errors={"role": [f"Must be one of {', '.join(CLIENT_ROLES)}."]})
+    if role not in ClientRole.values:
+        raise ValidationFailed(errors={"role": [f"Must be one of {', '.join(ClientRole.values)}."]})
 
 
 @transaction.atomic
@@ -102,7 +99,7 @@ def client_member_add(*, tenant: Tenant, client: Client, user_id, role: str) -> 
     _check_role(role)
     user = _tenant_user(tenant=tenant, user_id=user_id)
     if ClientMembership.objects.for_tenant(tenant).filter(client=client, user=user).exists():
-        raise Conflict("This user is already a member of the client.", code="ALREADY_MEMBER")
+        raise Conflict("This user is already a member of the client.", code=ALREADY_MEMBER)
     return ClientMembership.objects.for_tenant(tenant).create(tenant=tenant, client=client, user=user, role=role)
 
 
@@ -130,8 +127,6 @@ def client_member_remove(*, tenant: Tenant, client: Client, user_id) -> None:
 
 def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> Any:
     """Assigns one of the tenant's ad accounts to the client (reports and alerts then include it)."""
-    from campaigns.models import AdAccount
-
     try:
         ad_account_id = uuid.UUID(str(ad_account_id))
     except ValueError:
@@ -142,15 +137,13 @@ def client_ad_account_link(*, tenant: Tenant, client: Client, ad_account_id) -> 
             raise ValidationFailed(errors={"ad_account_id": ["No ad account of this tenant with this id."]})
         if account.client_id and account.client_id != client.pk:
             raise Conflict("This ad account belongs to another client; unlink it there first.",
-                           code="AD_ACCOUNT_LINKED")
+                           code=AD_ACCOUNT_LINKED)
         account.client = client
         account.save(update_fields=["client", "updated_at"])
     return account
 
 
 def client_ad_account_unlink(*, tenant: Tenant, client: Client, ad_account_id) -> None:
-    from campaigns.models import AdAccount
-
     updated = AdAccount.objects.for_tenant(tenant).filter(pk=ad_account_id, client=client).update(client=None)
     if not updated:
         raise NotFound("This ad account is not linked to the client.")

@@ -26,8 +26,10 @@ from django.utils.text import get_valid_filename
 from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, PayloadTooLarge, ValidationFailed
 from stratum.api.net import UnsafeTarget, safe_request, validate_public_url
+from stratum.api.queueing import task_enqueue
 
-from ..models import CREATIVE_APPROVED, CREATIVE_PENDING, CREATIVE_REJECTED, TASK_COMPLETED, Client, CreativeSubmission
+from ..errors import CREATIVE_DECIDED
+from ..models import Client, CreativeStatus, CreativeSubmission, TaskStatus
 from ..selectors.clients import client_admin_users
 from .tasks import task_create, tasks_close_for
 
@@ -122,10 +124,8 @@ def creative_create(*, tenant: Tenant, client: Client | None, submitted_by: User
                 created_by=submitted_by)
             submission.save(update_fields=["task"])
             if submission.media_fetch_status == MEDIA_PENDING:
-                from ..tasks import creative_media_fetch as fetch_task  # tasks import services: queued by name here
-
-                transaction.on_commit(lambda: fetch_task.delay(tenant_id=str(tenant.pk),
-                                                               submission_id=str(submission.pk)))
+                task_enqueue(name="workflow.tasks.creative_media_fetch",
+                             kwargs={"tenant_id": str(tenant.pk), "submission_id": str(submission.pk)})
     except BaseException:
         if submission.media_file:  # files are not transactional: no row, no file
             submission.media_file.storage.delete(submission.media_file.name)
@@ -137,24 +137,24 @@ def _decide(*, tenant: Tenant, submission: CreativeSubmission, actor: User, stat
             reason: str = "") -> CreativeSubmission:
     with transaction.atomic():
         submission = CreativeSubmission.objects.for_tenant(tenant).select_for_update().get(pk=submission.pk)
-        if submission.status != CREATIVE_PENDING:
-            raise Conflict(f"The creative is already {submission.status}.", code="CREATIVE_DECIDED")
+        if submission.status != CreativeStatus.PENDING:
+            raise Conflict(f"The creative is already {submission.status}.", code=CREATIVE_DECIDED)
         submission.status, submission.reviewed_by, submission.reviewed_at = status, actor, timezone.now()
         submission.rejection_reason = reason
         submission.save(update_fields=["status", "reviewed_by", "reviewed_at", "rejection_reason", "updated_at"])
-        tasks_close_for(tenant=tenant, task_ids=[submission.task_id], status=TASK_COMPLETED, by=actor)
+        tasks_close_for(tenant=tenant, task_ids=[submission.task_id], status=TaskStatus.COMPLETED, by=actor)
     return submission
 
 
 def creative_approve(*, tenant: Tenant, submission: CreativeSubmission, actor: User) -> CreativeSubmission:
-    return _decide(tenant=tenant, submission=submission, actor=actor, status=CREATIVE_APPROVED)
+    return _decide(tenant=tenant, submission=submission, actor=actor, status=CreativeStatus.APPROVED)
 
 
 def creative_reject(*, tenant: Tenant, submission: CreativeSubmission, actor: User, reason: str) -> CreativeSubmission:
     reason = (reason or "").strip()
     if not reason:
         _fail("reason", "Say why the creative is rejected.")
-    return _decide(tenant=tenant, submission=submission, actor=actor, status=CREATIVE_REJECTED, reason=reason)
+    return _decide(tenant=tenant, submission=submission, actor=actor, status=CreativeStatus.REJECTED, reason=reason)
 
 
 def _media_failed(submission: CreativeSubmission, reason: str) -> CreativeSubmission:

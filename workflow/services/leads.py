@@ -12,16 +12,7 @@ from stratum.api.exceptions import ValidationFailed
 
 from .. import leadscoring as scoring
 from ..cdp_link import cdp_event_counts, cdp_profile_id, cdp_profile_ids, cdp_purchase_counts
-from ..models import (
-    LEAD_CONVERTED,
-    LEAD_NOT_CONVERTED,
-    LEAD_OUTCOMES,
-    SCORING_FORMULA,
-    SCORING_LOGISTIC,
-    Client,
-    Lead,
-    LeadScoringModel,
-)
+from ..models import Client, Lead, LeadOutcome, LeadScoringModel, ScoringMethod
 
 # A lead with no CDP purchase this many days after it was scored counts as not converted.
 OUTCOME_WINDOW_DAYS = 30
@@ -46,11 +37,11 @@ def _score(model: LeadScoringModel, *, email: str, raw: dict,
     contribution to the log-odds, so every score can be explained."""
     parts = scoring.components(email=email, raw=raw, events=events)
     value = parts.as_value()
-    if model.method == SCORING_LOGISTIC and model.coefficients:
+    if model.method == ScoringMethod.LOGISTIC_REGRESSION and model.coefficients:
         row = scoring.features(email=email, raw=raw, events=events)
         value["model_contributions"] = scoring.model_contributions(model.coefficients, row)
-        return scoring.model_score(model.coefficients, row), value, SCORING_LOGISTIC
-    return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), value, SCORING_FORMULA
+        return scoring.model_score(model.coefficients, row), value, ScoringMethod.LOGISTIC_REGRESSION
+    return scoring.formula_score(parts, model.weights or scoring.DEFAULT_WEIGHTS), value, ScoringMethod.FORMULA
 
 
 def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str, Any], source: str = "website",
@@ -58,8 +49,8 @@ def lead_score(*, tenant: Tenant, client: Client, email: str, raw_data: dict[str
     """Scores a lead and stores the result, one row per client and e-mail (re-scoring updates it).
     Returns (lead, created)."""
     email = email.strip().lower()
-    if outcome is not None and outcome not in LEAD_OUTCOMES:
-        raise ValidationFailed(errors={"outcome": [f"Must be one of {', '.join(LEAD_OUTCOMES)}."]})
+    if outcome is not None and outcome not in LeadOutcome.values:
+        raise ValidationFailed(errors={"outcome": [f"Must be one of {', '.join(LeadOutcome.values)}."]})
     model = scoring_model_get(tenant=tenant, client=client)
     profile_id = cdp_profile_id(tenant=tenant, email=email)
     events = cdp_event_counts(tenant=tenant, profile_ids=[profile_id]).get(profile_id, 0) if profile_id else 0
@@ -128,7 +119,7 @@ def scoring_weights_update(*, tenant: Tenant, client: Client, weights: dict[str,
     model = scoring_model_get(tenant=tenant, client=client)
     model.weights = {k: float(v) for k, v in weights.items()}
     model.save(update_fields=["weights", "updated_at"])
-    if model.method == SCORING_FORMULA:
+    if model.method == ScoringMethod.FORMULA:
         leads_rescore(tenant=tenant, client=client)
     return model
 
@@ -145,8 +136,8 @@ def lead_outcomes_refresh(*, tenant: Tenant, client: Client, now: dt.datetime | 
     cutoff = now - dt.timedelta(days=OUTCOME_WINDOW_DAYS)
     changed = []
     for lead in leads:
-        outcome = (LEAD_CONVERTED if counts.get(lead.email, 0) > 0
-                   else LEAD_NOT_CONVERTED if lead.created_at <= cutoff else None)
+        outcome = (LeadOutcome.CONVERTED if counts.get(lead.email, 0) > 0
+                   else LeadOutcome.NOT_CONVERTED if lead.created_at <= cutoff else None)
         if outcome != lead.outcome:
             lead.outcome, lead.outcome_source, lead.outcome_at = outcome, "cdp" if outcome else "", now
             changed.append(lead)
@@ -181,16 +172,16 @@ def lead_model_fit(*, tenant: Tenant, client: Client) -> LeadScoringModel:
                     .values_list("email", "raw_data", "cdp_profile_id", "cdp_events", "outcome"))
     fitted = scoring.model_fit(
         [scoring.features(email=e, raw=r, events=_events(p, n)) for e, r, p, n, _ in labelled],
-        [int(o == LEAD_CONVERTED) for *_, o in labelled])
+        [int(o == LeadOutcome.CONVERTED) for *_, o in labelled])
     with transaction.atomic():
         model = scoring_model_get(tenant=tenant, client=client)
         model = LeadScoringModel.objects.for_tenant(tenant).select_for_update().get(pk=model.pk)
         model.training_samples = len(labelled)
-        model.positive_samples = sum(1 for *_, o in labelled if o == LEAD_CONVERTED)
+        model.positive_samples = sum(1 for *_, o in labelled if o == LeadOutcome.CONVERTED)
         if fitted is None:
-            model.method, model.coefficients, model.auc = SCORING_FORMULA, {}, None
+            model.method, model.coefficients, model.auc = ScoringMethod.FORMULA, {}, None
         else:
-            model.method, model.coefficients, model.auc = SCORING_LOGISTIC, fitted.coefficients, fitted.auc
+            model.method, model.coefficients, model.auc = ScoringMethod.LOGISTIC_REGRESSION, fitted.coefficients, fitted.auc
             model.trained_at = timezone.now()
         model.save()
         leads_rescore(tenant=tenant, client=client)

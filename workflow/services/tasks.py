@@ -11,23 +11,24 @@ from django.utils import timezone
 
 from accounts.models import Tenant, User
 from accounts.notifications import notification_send
+from campaigns.models import Campaign
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
+from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import role_at_least
+from ..errors import TASK_CLOSED
 from ..models import (
-    CLIENT_ROLE_ADMIN,
-    RELATED_OBJECT_TYPES,
-    TASK_CANCELLED,
-    TASK_COMPLETED,
     TASK_OPEN_STATUSES,
-    TASK_PRIORITIES,
-    TASK_STATUSES,
-    TASK_TYPES,
     AlertInstance,
     Client,
+    ClientRole,
     CreativeSubmission,
+    RelatedObjectType,
     Task,
     TaskComment,
+    TaskPriority,
+    TaskStatus,
+    TaskType,
 )
 from ..selectors.clients import client_users
 
@@ -78,8 +79,8 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
         _fail("related_object_type", "Required when related_object_id is given.")
     if related_object_id is None:
         _fail("related_object_id", "Required when related_object_type is given.")
-    if related_object_type not in RELATED_OBJECT_TYPES:
-        _fail("related_object_type", f"Must be one of {', '.join(RELATED_OBJECT_TYPES)}.")
+    if related_object_type not in RelatedObjectType.values:
+        _fail("related_object_type", f"Must be one of {', '.join(RelatedObjectType.values)}.")
     try:
         related_object_id = uuid.UUID(str(related_object_id))
     except ValueError:
@@ -90,8 +91,6 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
     elif related_object_type == "alert_instance":
         exists = AlertInstance.objects.for_tenant(tenant).filter(pk=related_object_id, **same_client).exists()
     elif related_object_type == "campaign":
-        from campaigns.models import Campaign
-
         campaigns = Campaign.objects.for_tenant(tenant).filter(pk=related_object_id)
         if client is not None:
             from django.db.models import Q
@@ -115,9 +114,14 @@ def _notify_assigned(*, tenant: Tenant, task: Task, users: list[User], actor: Us
                             "task_type": task.task_type})
 
 
-def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> None:
+def _check_choice(field: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         _fail(field, f"Must be one of {', '.join(choices)}; got {str(value)[:40]!r}.")
+    return value
+
+
+def _text(value: str | None) -> str:
+    return value or ""
 
 
 @transaction.atomic
@@ -133,8 +137,8 @@ def task_create(*, tenant: Tenant, client: Client | None, name: str, task_type: 
     name = (name or "").strip()
     if not name:
         _fail("name", "This field may not be blank.")
-    _check_choice("task_type", task_type, TASK_TYPES)
-    _check_choice("priority", priority, TASK_PRIORITIES)
+    _check_choice("task_type", task_type, TaskType.values)
+    _check_choice("priority", priority, TaskPriority.values)
     users = assignees_resolve(tenant=tenant, client=client, assignees=assignees)
     related_object_validate(tenant=tenant, client=client, related_object_type=related_object_type,
                             related_object_id=related_object_id)
@@ -160,21 +164,13 @@ def _close(task: Task, *, status: str, by: User | None) -> None:
 def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]) -> Task:
     """Partial update. A status change to completed/cancelled records who and when; reopening clears it."""
     task = Task.objects.for_tenant(tenant).select_for_update().get(pk=task.pk)
-    fields: set[str] = set()
-    for name in ("name", "description"):
-        if name in data:
-            setattr(task, name, data[name] or "")
-            fields.add(name)
+    fields = set(changes_apply(task, changes_pick(data, {"name": _text, "description": _text})))
     if "name" in fields and not task.name.strip():
         _fail("name", "This field may not be blank.")
-    for name, choices in (("task_type", TASK_TYPES), ("priority", TASK_PRIORITIES)):
-        if name in data:
-            _check_choice(name, data[name], choices)
-            setattr(task, name, data[name])
-            fields.add(name)
-    if "due_date" in data:
-        task.due_date = _as_datetime(data["due_date"])
-        fields.add("due_date")
+    fields |= set(changes_apply(task, changes_pick(data, {
+        "task_type": lambda value: _check_choice("task_type", value, TaskType.values),
+        "priority": lambda value: _check_choice("priority", value, TaskPriority.values),
+        "due_date": _as_datetime})))
     if "related_object_type" in data or "related_object_id" in data:
         kind = data.get("related_object_type", task.related_object_type)
         ref = data.get("related_object_id", task.related_object_id)
@@ -182,7 +178,7 @@ def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]
         task.related_object_type, task.related_object_id = kind, (uuid.UUID(str(ref)) if ref else None)
         fields |= {"related_object_type", "related_object_id"}
     if "status" in data and data["status"] != task.status:
-        _check_choice("status", data["status"], TASK_STATUSES)
+        _check_choice("status", data["status"], TaskStatus.values)
         if data["status"] in TASK_OPEN_STATUSES:
             task.status, task.completed_by, task.completed_at = data["status"], None, None
         else:
@@ -201,18 +197,18 @@ def task_update(*, tenant: Tenant, task: Task, actor: User, data: dict[str, Any]
 
 @transaction.atomic
 def task_complete(*, tenant: Tenant, task: Task, completed_by: User | None) -> Task:
-    return _finish(tenant=tenant, task=task, status=TASK_COMPLETED, by=completed_by)
+    return _finish(tenant=tenant, task=task, status=TaskStatus.COMPLETED, by=completed_by)
 
 
 @transaction.atomic
 def task_cancel(*, tenant: Tenant, task: Task, completed_by: User | None) -> Task:
-    return _finish(tenant=tenant, task=task, status=TASK_CANCELLED, by=completed_by)
+    return _finish(tenant=tenant, task=task, status=TaskStatus.CANCELLED, by=completed_by)
 
 
 def _finish(*, tenant: Tenant, task: Task, status: str, by: User | None) -> Task:
     task = Task.objects.for_tenant(tenant).select_for_update().get(pk=task.pk)
     if not task.is_open:
-        raise Conflict(f"The task is already {task.status}.", code="TASK_CLOSED")
+        raise Conflict(f"The task is already {task.status}.", code=TASK_CLOSED)
     _close(task, status=status, by=by)
     task.save(update_fields=["status", "completed_by", "completed_at", "updated_at"])
     return task
@@ -227,7 +223,7 @@ def tasks_close_for(*, tenant: Tenant, task_ids: Iterable, status: str, by: User
 @transaction.atomic
 def task_delete(*, tenant: Tenant, task: Task, actor: User, role: str | None) -> None:
     """Client admins delete any task of the client; others only tasks they created."""
-    if not (role_at_least(role, CLIENT_ROLE_ADMIN) or (task.created_by_id and task.created_by_id == actor.pk)):
+    if not (role_at_least(role, ClientRole.ADMIN) or (task.created_by_id and task.created_by_id == actor.pk)):
         raise Forbidden("Only client admins and the task's creator may delete a task.")
     Task.objects.for_tenant(tenant).filter(pk=task.pk).delete()
 
@@ -260,6 +256,6 @@ def comment_update(*, tenant: Tenant, comment: TaskComment, actor: User, text: s
 
 
 def comment_delete(*, tenant: Tenant, comment: TaskComment, actor: User, role: str | None) -> None:
-    if comment.user_id != actor.pk and not role_at_least(role, CLIENT_ROLE_ADMIN):
+    if comment.user_id != actor.pk and not role_at_least(role, ClientRole.ADMIN):
         raise Forbidden("Only the comment's author or a client admin may delete it.")
     TaskComment.objects.for_tenant(tenant).filter(pk=comment.pk).delete()

@@ -12,7 +12,7 @@ from stratum.api.serializers import parse_body
 from ..access import role_require
 from ..alert_catalog import ALERT_TYPE_DEFS, ALERT_TYPES
 from ..filters import alert_filters_parse, instance_filters_parse
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, INSTANCE_STATUSES, Alert, AlertInstance
+from ..models import Alert, AlertInstance, ClientRole, InstanceStatus
 from ..selectors.clients import client_get_visible
 from ..selectors.objects import alerts_filter, alerts_visible_to, instances_filter, instances_visible_to
 from ..serializers import alerts as s
@@ -70,7 +70,7 @@ class AlertViewSet(WorkflowViewSet):
         if client_id is None:
             raise ValidationFailed(errors={"client_id": ["This query parameter is required."]})
         client = client_get_visible(tenant=self.tenant, user=request.user, client_id=client_id)
-        role_require(client.role, CLIENT_ROLE_ADMIN, action="manage alerts")
+        role_require(client.role, ClientRole.ADMIN, action="manage alerts")
         data = parse_body(s.AlertCreateSerializer, request)
         alert = services.alert_create(tenant=self.tenant, client=client, created_by=request.user, **data)
         return ok(s.AlertSerializer(alert).data, message="Alert created", status=201)
@@ -83,7 +83,7 @@ class AlertViewSet(WorkflowViewSet):
                    responses=envelope("AlertUpdated", s.AlertSerializer()), tags=TAGS)
     def update(self, request, alert_id=None):
         """PUT and PATCH both change only the fields given (the spec's PUT sends some fields)."""
-        alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="manage alerts")
+        alert = self._alert(minimum=ClientRole.ADMIN, action="manage alerts")
         alert = services.alert_update(tenant=self.tenant, alert=alert, data=parse_body(s.AlertWriteSerializer, request))
         return ok(s.AlertSerializer(alert).data, message="Alert updated")
 
@@ -94,7 +94,7 @@ class AlertViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=[CLIENT_PARAM], responses=deleted_envelope("AlertDeleted"), tags=TAGS)
     def destroy(self, request, alert_id=None):
-        alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="manage alerts")
+        alert = self._alert(minimum=ClientRole.ADMIN, action="manage alerts")
         services.alert_delete(tenant=self.tenant, alert=alert)
         return ok({"id": str(alert.pk)}, message="Alert deleted")
 
@@ -103,7 +103,7 @@ class AlertViewSet(WorkflowViewSet):
     @action(detail=True, methods=["post"])
     def trigger(self, request, alert_id=None):
         """Runs the alert now; new findings become instances (and tasks), recovered ones resolve."""
-        alert = self._alert(minimum=CLIENT_ROLE_ADMIN, action="trigger alerts")
+        alert = self._alert(minimum=ClientRole.ADMIN, action="trigger alerts")
         result = alert_runs.alert_run(tenant=self.tenant, alert=alert)
         return ok({"alert_name": alert.name, "instances_created": result.instances_created,
                    "instances_updated": result.instances_updated, "instances_resolved": result.instances_resolved,
@@ -130,7 +130,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
 
     @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
                                OpenApiParameter("alert_id", str, required=False),
-                               OpenApiParameter("status", str, enum=INSTANCE_STATUSES, required=False)],
+                               OpenApiParameter("status", str, enum=InstanceStatus.values, required=False)],
                    responses=page_envelope("AlertInstanceList", "instances", s.InstanceSerializer, offset=True),
                    tags=TAGS)
     def list(self, request):
@@ -145,7 +145,7 @@ class AlertInstanceViewSet(WorkflowViewSet):
 
     def _instance(self) -> AlertInstance:
         instance = self.get_object()
-        role_require(instance.my_role, CLIENT_ROLE_MEMBER, action="work alert instances")
+        role_require(instance.my_role, ClientRole.MEMBER, action="work alert instances")
         return instance
 
     @error_responses(409)

@@ -15,7 +15,7 @@ from stratum.api.permissions import ROLES
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from ..access import role_require
-from ..models import CLIENT_ROLE_MEMBER
+from ..models import ClientRole
 from ..selectors.clients import client_get_visible
 
 # The spec's common `created_at` date-range filter (workflow.filters.created_range_parse).
@@ -62,7 +62,7 @@ def work_client(view, data: dict, *, action: str):
             raise Forbidden(f"Tenant viewers may not {action} without a client.")
         return None
     client = client_get_visible(tenant=view.tenant, user=request.user, client_id=client_id)
-    role_require(client.role, CLIENT_ROLE_MEMBER, action=action)
+    role_require(client.role, ClientRole.MEMBER, action=action)
     return client
 
 

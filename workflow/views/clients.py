@@ -9,7 +9,7 @@ from stratum.api.serializers import parse_body
 
 from ..access import role_require
 from ..filters import client_filters_parse
-from ..models import CLIENT_ROLE_ADMIN, Client
+from ..models import Client, ClientRole
 from ..selectors.clients import client_get_visible, client_members, clients_visible_to
 from ..serializers import clients as s
 from ..services import clients as services
@@ -70,7 +70,7 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(request=s.ClientUpdateSerializer, responses=envelope("ClientUpdated", s.ClientSerializer()),
                    tags=TAGS)
     def partial_update(self, request, client_id=None):
-        client = self._client(minimum=CLIENT_ROLE_ADMIN, action="change the client")
+        client = self._client(minimum=ClientRole.ADMIN, action="change the client")
         services.client_update(tenant=self.tenant, client=client, data=parse_body(s.ClientUpdateSerializer, request))
         return ok(s.ClientSerializer(self.get_object()).data, message="Client updated")
 
@@ -97,7 +97,7 @@ class ClientViewSet(WorkflowViewSet):
             client = self._client()
             self.catalyst_list_key = "members"
             return self.page_response(client_members(tenant=self.tenant, client=client), s.MemberSerializer)
-        client = self._client(minimum=CLIENT_ROLE_ADMIN, action="manage the client's members")
+        client = self._client(minimum=ClientRole.ADMIN, action="manage the client's members")
         membership = services.client_member_add(tenant=self.tenant, client=client,
                                                 **parse_body(s.MemberCreateSerializer, request))
         return ok(s.MemberSerializer(membership).data, message="Member added", status=201)
@@ -107,7 +107,7 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(methods=["DELETE"], responses=deleted_envelope("ClientMemberRemoved"), tags=TAGS)
     @action(detail=True, methods=["patch", "delete"], url_path=r"members/(?P<user_id>[0-9a-fA-F-]{36})")
     def member(self, request, client_id=None, user_id=None):
-        client = self._client(minimum=CLIENT_ROLE_ADMIN, action="manage the client's members")
+        client = self._client(minimum=ClientRole.ADMIN, action="manage the client's members")
         if request.method == "DELETE":
             services.client_member_remove(tenant=self.tenant, client=client, user_id=user_id)
             return ok({"id": user_id}, message="Member removed")
@@ -126,7 +126,7 @@ class ClientViewSet(WorkflowViewSet):
         if request.method == "GET":
             client = self._client()
             return ok([_account_row(a) for a in client.ad_accounts.order_by("platform", "name")])
-        client = self._client(minimum=CLIENT_ROLE_ADMIN, action="link ad accounts")
+        client = self._client(minimum=ClientRole.ADMIN, action="link ad accounts")
         account = services.client_ad_account_link(tenant=self.tenant, client=client,
                                                   **parse_body(s.AdAccountLinkSerializer, request))
         return ok(_account_row(account), message="Ad account linked", status=201)
@@ -134,6 +134,6 @@ class ClientViewSet(WorkflowViewSet):
     @extend_schema(responses=deleted_envelope("ClientAdAccountUnlinked"), tags=TAGS)
     @action(detail=True, methods=["delete"], url_path=r"ad-accounts/(?P<ad_account_id>[0-9a-fA-F-]{36})")
     def ad_account(self, request, client_id=None, ad_account_id=None):
-        client = self._client(minimum=CLIENT_ROLE_ADMIN, action="unlink ad accounts")
+        client = self._client(minimum=ClientRole.ADMIN, action="unlink ad accounts")
         services.client_ad_account_unlink(tenant=self.tenant, client=client, ad_account_id=ad_account_id)
         return ok({"id": ad_account_id}, message="Ad account unlinked")

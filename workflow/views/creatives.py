@@ -15,7 +15,7 @@ from stratum.api.serializers import parse_body
 
 from ..access import role_require
 from ..filters import CREATIVE_SORTS, creative_filters_parse
-from ..models import AD_TYPES, CLIENT_ROLE_ADMIN, CREATIVE_STATUSES, CreativeSubmission
+from ..models import AdType, ClientRole, CreativeStatus, CreativeSubmission
 from ..selectors.objects import creatives_filter, creatives_visible_to
 from ..serializers import creatives as s
 from ..services import creatives as services
@@ -48,8 +48,8 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
         return s.CreativeSerializer(submission, context=self.get_serializer_context()).data
 
     @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
-                               OpenApiParameter("status", str, enum=CREATIVE_STATUSES, required=False),
-                               OpenApiParameter("ad_type", str, enum=AD_TYPES, required=False),
+                               OpenApiParameter("status", str, enum=CreativeStatus.values, required=False),
+                               OpenApiParameter("ad_type", str, enum=AdType.values, required=False),
                                OpenApiParameter("sort", str, enum=CREATIVE_SORTS, required=False),
                                OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
                                *CREATED_PARAMS],
@@ -77,7 +77,7 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
 
     def _decision(self) -> CreativeSubmission:
         submission = self.get_object()
-        role_require(submission.my_role, CLIENT_ROLE_ADMIN, action="approve or reject creatives")
+        role_require(submission.my_role, ClientRole.ADMIN, action="approve or reject creatives")
         return submission
 
     @error_responses(409)

@@ -9,7 +9,7 @@ from stratum.api.serializers import parse_body
 
 from ..access import role_require
 from ..filters import lead_filters_parse
-from ..models import CLIENT_ROLE_ADMIN, CLIENT_ROLE_MEMBER, Lead
+from ..models import ClientRole, Lead
 from ..selectors.clients import client_get_visible
 from ..selectors.objects import leads_filter, leads_visible_to
 from ..serializers import leads as s
@@ -59,7 +59,7 @@ class LeadScoreView(WorkflowAPIView):
     def post(self, request):
         data = dict(parse_body(s.ScoreLeadSerializer, request))
         client = client_get_visible(tenant=self.tenant, user=request.user, client_id=data.pop("client_id"))
-        role_require(client.role, CLIENT_ROLE_MEMBER, action="score leads")
+        role_require(client.role, ClientRole.MEMBER, action="score leads")
         lead, created = services.lead_score(tenant=self.tenant, client=client, email=data["email"],
                                             raw_data=data["raw_data"], source=data["source"],
                                             outcome=data.get("outcome"))
@@ -86,7 +86,7 @@ class LeadScoringConfigView(WorkflowAPIView):
                    responses=envelope("LeadScoringConfigUpdated", s.ScoringModelSerializer()), tags=TAGS)
     def put(self, request):
         client = self._client(request)
-        role_require(client.role, CLIENT_ROLE_ADMIN, action="change lead scoring")
+        role_require(client.role, ClientRole.ADMIN, action="change lead scoring")
         data = parse_body(s.ScoringConfigWriteSerializer, request)
         model = services.scoring_weights_update(tenant=self.tenant, client=client, weights=dict(data["weights"]))
         body = s.ScoringModelSerializer(model).data
@@ -106,7 +106,7 @@ class LeadScoringRefitView(LeadScoringConfigView):
                    responses=envelope("LeadScoringRefitted", s.ScoringModelSerializer()), tags=TAGS)
     def post(self, request):
         client = self._client(request)
-        role_require(client.role, CLIENT_ROLE_ADMIN, action="refit lead scoring")
+        role_require(client.role, ClientRole.ADMIN, action="refit lead scoring")
         model = services.lead_model_fit(tenant=self.tenant, client=client)
         body = s.ScoringModelSerializer(model).data
         if body["model"] is None:

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 
-from campaigns.models import PLATFORMS, Campaign
+from campaigns.models import Campaign, Platform
 from stratum.api.exceptions import NotFound
 from stratum.api.params import parse_choice, parse_date_range, parse_uuid
 
@@ -41,13 +41,13 @@ class GrowthReportView(ReportView):
 
 class PerformanceReportView(ReportView):
     @extend_schema(parameters=[OpenApiParameter("client_id", str, required=True),
-                               OpenApiParameter("platform", str, enum=PLATFORMS, required=False),
+                               OpenApiParameter("platform", str, enum=Platform.values, required=False),
                                OpenApiParameter("campaign_id", str, required=False), *DATES],
                    responses=envelope("PerformanceReport", REPORT), tags=TAGS)
     def get(self, request):
         """Totals, per platform and per campaign (by spend) over the range (default the last 30 days)."""
         client = self.client(request)
-        platform = parse_choice(request.query_params, "platform", PLATFORMS)
+        platform = parse_choice(request.query_params, "platform", Platform.values)
         campaign_id = parse_uuid(request.query_params, "campaign_id")
         if campaign_id is not None and not Campaign.objects.for_tenant(self.tenant).filter(
                 pk=campaign_id, ad_account__client=client).exists():

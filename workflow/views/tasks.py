@@ -9,7 +9,7 @@ from stratum.api.serializers import parse_body
 
 from ..access import role_require
 from ..filters import TASK_SORTS, task_filters_parse
-from ..models import CLIENT_ROLE_MEMBER, TASK_PRIORITIES, TASK_STATUSES, TASK_TYPES, Task, TaskComment
+from ..models import ClientRole, Task, TaskComment, TaskPriority, TaskStatus, TaskType
 from ..selectors.tasks import comments_visible_to, task_comments, task_list_queryset, tasks_filter
 from ..serializers import tasks as s
 from ..services import tasks as services
@@ -27,9 +27,9 @@ from .base import (
 TAGS = ["catalyst: tasks"]
 LIST_PARAMS = [
     OpenApiParameter("client_id", str, required=False),
-    OpenApiParameter("status", str, enum=TASK_STATUSES, required=False),
-    OpenApiParameter("task_type", str, enum=TASK_TYPES, required=False),
-    OpenApiParameter("priority", str, enum=TASK_PRIORITIES, required=False),
+    OpenApiParameter("status", str, enum=TaskStatus.values, required=False),
+    OpenApiParameter("task_type", str, enum=TaskType.values, required=False),
+    OpenApiParameter("priority", str, enum=TaskPriority.values, required=False),
     OpenApiParameter("by_me", bool, required=False, description="Only tasks assigned to me (false: none of mine)."),
     OpenApiParameter("other_people", bool, required=False,
                      description="Only tasks assigned to others and not to me (false: the rest)."),
@@ -87,7 +87,7 @@ class TaskViewSet(WorkflowViewSet):
 
     @extend_schema(request=s.TaskUpdateSerializer, responses=envelope("TaskUpdated", TASK()), tags=TAGS)
     def partial_update(self, request, task_id=None):
-        task = self._task(minimum=CLIENT_ROLE_MEMBER, action="update tasks")
+        task = self._task(minimum=ClientRole.MEMBER, action="update tasks")
         data = parse_body(s.TaskUpdateSerializer, request)
         task = services.task_update(tenant=self.tenant, task=task, actor=request.user, data=data)
         return ok(_one(self._fresh(task), self), message="Task updated")
@@ -100,7 +100,7 @@ class TaskViewSet(WorkflowViewSet):
 
     def _close(self, request, *, cancel: bool):
         verb = "cancel" if cancel else "complete"
-        task = self._task(minimum=CLIENT_ROLE_MEMBER, action=f"{verb} tasks")
+        task = self._task(minimum=ClientRole.MEMBER, action=f"{verb} tasks")
         data = parse_body(s.TaskCloseSerializer, request)
         by = request.user
         if data.get("completed_by"):
@@ -133,7 +133,7 @@ class TaskViewSet(WorkflowViewSet):
             task = self.get_object()
             self.catalyst_list_key = "comments"
             return self.page_response(task_comments(tenant=self.tenant, task=task), s.CommentSerializer)
-        task = self._task(minimum=CLIENT_ROLE_MEMBER, action="comment")
+        task = self._task(minimum=ClientRole.MEMBER, action="comment")
         comment = services.comment_create(tenant=self.tenant, task=task, user=request.user,
                                           **parse_body(s.CommentWriteSerializer, request))
         return ok(s.CommentSerializer(comment).data, message="Comment added", status=201)

@@ -65,7 +65,7 @@ class Command(BaseCommand):
             if not spec.configured():
                 self.stdout.write(f"{provider:<11} skipped: not configured")
                 continue
-            connections = Connection.objects.unscoped().filter(provider=provider, status=Connection.STATUS_ACTIVE)
+            connections = Connection.objects.unscoped().filter(provider=provider, status=Connection.Status.ACTIVE)
             if tenant is not None:
                 connections = connections.filter(tenant=tenant)
             connection = connections.select_related("tenant").order_by("-last_refreshed_at", "-connected_at").first()

@@ -1,4 +1,4 @@
-"""Superadmin platform analytics: tenants by plan, MRR, users, events ingested and ad spend managed, now and
+"""Superadmin platform analytics (composed across accounts, billing, cdp and campaigns): tenants by plan, MRR, users, events ingested and ad spend managed, now and
 over time. Platform-wide on purpose: every query here is `.unscoped()` (or a non-tenant table), greppable.
 
 Each figure is aggregated in the database; the series uses one query per figure (conditional aggregates or
@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.apps import apps
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from accounts.models import Tenant, User
+from billing.models import Subscription
+from billing.plans import Plan
+from campaigns.models import CampaignDailyMetric
+from cdp.models import Event
 from stratum.api.params import DateRange
-
-from .models import Subscription
-from .plans import PLANS
 
 INTERVALS = ("day", "week", "month")
 MAX_BUCKETS = 366
@@ -26,7 +26,7 @@ MAX_BUCKETS = 366
 MRR_STATUSES = ("active", "past_due")
 NEVER_PAID_STATUSES = ("incomplete", "incomplete_expired")
 # Events ingested: the CDP's event table, counted by when Stratum received each event.
-EVENT_MODEL, EVENT_INGESTED_FIELD = ("cdp", "Event"), "received_at"
+EVENT_INGESTED_FIELD = "received_at"
 
 
 def bucket_starts(date_range: DateRange, interval: str) -> list[dt.date]:
@@ -102,9 +102,8 @@ def _tenants_series(ends: list[dt.datetime], start: dt.datetime, interval: str, 
 
 
 def _events_series(start: dt.datetime, end: dt.datetime, interval: str, starts: list[dt.date]):
-    events = apps.get_model(*EVENT_MODEL)
     field = EVENT_INGESTED_FIELD
-    rows = dict(events.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
+    rows = dict(Event.objects.unscoped().filter(**{f"{field}__gte": start, f"{field}__lt": end})
                 .annotate(bucket=Trunc(field, interval, tzinfo=dt.UTC)).values("bucket")
                 .annotate(n=Count("pk")).order_by().values_list("bucket", "n"))
     rows = {_as_date(k): v for k, v in rows.items()}
@@ -113,8 +112,6 @@ def _events_series(start: dt.datetime, end: dt.datetime, interval: str, starts: 
 
 
 def _spend_series(date_range: DateRange, interval: str, starts: list[dt.date]):
-    from campaigns.models import CampaignDailyMetric
-
     rows = (CampaignDailyMetric.objects.unscoped().filter(date__gte=date_range.start, date__lte=date_range.end)
             .annotate(bucket=Trunc("date", interval), currency=F("campaign__ad_account__currency"))
             .values("bucket", "currency").annotate(spend=Sum("spend")).order_by())
@@ -139,7 +136,7 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
         total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),
         suspended=Count("id", filter=Q(status=Tenant.STATUS_SUSPENDED)),
         new=Count("id", filter=Q(created_at__gte=range_start, created_at__lt=range_end)),
-        **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in PLANS},
+        **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in Plan.values},
     )
     subscriptions = Subscription.objects.unscoped().aggregate(
         active=Count("pk", filter=Q(status="active")), trialing=Count("pk", filter=Q(status="trialing")),
@@ -159,7 +156,7 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
         "range": {**date_range.as_dict(), "interval": interval},
         "tenants": {
             "total": tenants["total"], "active": tenants["active"], "suspended": tenants["suspended"],
-            "new": tenants["new"], "by_plan": {plan: tenants[f"plan_{plan}"] for plan in PLANS},
+            "new": tenants["new"], "by_plan": {plan: tenants[f"plan_{plan}"] for plan in Plan.values},
         },
         "subscriptions": subscriptions,
         "mrr": mrr,

@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
-from .models import NOTIFICATION_CATEGORIES, Notification
+from stratum.api.serializers import StrictSerializer
+
+from ..models import NOTIFICATION_CATEGORIES, Notification, SlackDestination
 
 
 class NotificationSerializer(serializers.ModelSerializer):
@@ -48,3 +50,25 @@ class NotificationPreferencesUpdateSerializer(serializers.Serializer):
     email = ChannelPreferencesUpdateSerializer(required=False)
     slack = ChannelPreferencesUpdateSerializer(required=False)
     in_app = ChannelPreferencesUpdateSerializer(required=False)
+
+
+class SlackDestinationSerializer(serializers.Serializer):
+    configured = serializers.BooleanField()
+    url_hint = serializers.CharField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_failure_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+    @staticmethod
+    def describe(destination: SlackDestination | None) -> dict:
+        if destination is None:
+            return {"configured": False, "url_hint": None, "last_success_at": None, "last_failure_at": None,
+                    "last_error": "", "updated_at": None}
+        return {"configured": True, "url_hint": destination.url_hint, "last_success_at": destination.last_success_at,
+                "last_failure_at": destination.last_failure_at, "last_error": destination.last_error,
+                "updated_at": destination.updated_at}
+
+
+class SlackDestinationSetSerializer(StrictSerializer):
+    webhook_url = serializers.CharField(max_length=2000)

@@ -8,9 +8,9 @@ import pytest
 from django.core import mail
 
 from accounts.models import Notification
-from integrations.webhooks import digest
-from integrations.webhooks.models import DigestRun
-from integrations.webhooks.tasks import weekly_digests
+from analytics import digest
+from analytics.models import DigestRun
+from analytics.tasks import weekly_digests
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import CampaignDailyMetricFactory, CampaignFactory

@@ -8,11 +8,11 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from integrations.crypto import SecretUndecryptable, encrypted_columns, rotate
+from stratum.api.crypto import SecretUndecryptable, encrypted_columns, secret_reencrypt
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt all stored secrets (OAuth tokens, …) with the newest FERNET_KEYS key."
+    help = "Re-encrypt all stored secrets (OAuth tokens, webhook secrets, Slack URLs, …) with the newest FERNET_KEYS key."
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=500)
@@ -36,7 +36,7 @@ class Command(BaseCommand):
                 with transaction.atomic():
                     for row in page:
                         try:
-                            values = {c: rotate(row[c]) for c in columns if row[c]}
+                            values = {c: secret_reencrypt(row[c]) for c in columns if row[c]}
                         except SecretUndecryptable:
                             failed += 1
                             self.stderr.write(f"{model._meta.label} {row['pk']}: cannot decrypt with FERNET_KEYS")

@@ -1,6 +1,6 @@
 """Notification channels beyond in-app: e-mail (Django's mail) and Slack (incoming webhooks).
 
-Both are registered with `accounts.notifications.channel_register()` at start-up. `notification_send()`
+Both are registered with `channel_register()` (accounts/notifications) in AccountsConfig.ready(). `notification_send()`
 calls the sender after its transaction commits; the sender only enqueues a Celery task, which sends.
 
 Slack: a user may set an incoming-webhook URL of their own; otherwise the tenant's URL (set by an
@@ -19,12 +19,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
+from stratum.api.queueing import task_enqueue
 
-from .models import SlackDestination
-from .services import webhook_url_validate
+from ..models import SlackDestination, Tenant, User
 
 logger = logging.getLogger("stratum.notifications")
 
@@ -44,22 +43,17 @@ class SlackRetryable(Exception):
 
 def email_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
                   data: dict[str, Any]) -> None:
-    from .tasks import notification_email_send
-
-    try:
-        notification_email_send.delay(tenant_id, user_ids, category, title, body)
-    except Exception:  # noqa: BLE001 - a notification must never break the action that caused it
-        logger.exception("could not enqueue notification e-mail for tenant %s", tenant_id)
+    # best effort: a notification must never break the action that caused it
+    task_enqueue(name="accounts.tasks.notification_email_send", on_commit=False, best_effort=True,
+                 kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
+                         "body": body})
 
 
 def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
                   data: dict[str, Any]) -> None:
-    from .tasks import notification_slack_send
-
-    try:
-        notification_slack_send.delay(tenant_id, user_ids, category, title, body)
-    except Exception:  # noqa: BLE001
-        logger.exception("could not enqueue Slack notification for tenant %s", tenant_id)
+    task_enqueue(name="accounts.tasks.notification_slack_send", on_commit=False, best_effort=True,
+                 kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
+                         "body": body})
 
 
 # --- e-mail ---------------------------------------------------------------------------------
@@ -176,7 +170,7 @@ def _url_hint(url: str) -> str:
 
 def slack_destination_set(*, tenant: Tenant, user: User | None, url: str) -> SlackDestination:
     """Saves the incoming-webhook URL of a user (or the tenant's, with user=None). https only, SSRF-checked."""
-    webhook_url_validate(url, field="webhook_url")
+    net.public_url_validate(url, field="webhook_url")
     with transaction.atomic():
         destination, _ = SlackDestination.objects.for_tenant(tenant).select_for_update().update_or_create(
             tenant=tenant, user=user,

@@ -8,13 +8,12 @@ import pytest
 import respx
 from httpx import ConnectError, Response
 
+from accounts.models import SlackDestination
 from accounts.notifications import notification_send
-from integrations.webhooks.channels import slack_message
-from integrations.webhooks.models import SlackDestination
+from accounts.notifications.channels import slack_message
 from stratum.api.crypto import secret_decrypt
-from tests.accounts.factories import UserFactory
+from tests.accounts.factories import SlackDestinationFactory, UserFactory
 from tests.helpers import assert_error, client_for, key_client_for
-from tests.webhooks.factories import SlackDestinationFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,18 +1,21 @@
-"""The signed-in user's notifications: list, read, mark all read, preferences (per channel and category)."""
+"""Notifications of the signed-in user (list, read, mark all read, preferences per channel and category) and the
+Slack destinations they are sent to."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.params import parse_bool, parse_choice
-from stratum.api.permissions import ROLES
-from stratum.api.views import TenantGenericViewSet
+from stratum.api.permissions import ADMIN_ROLES, ROLES
+from stratum.api.serializers import parse_body
+from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
-from . import notification_serializers as s
-from . import notifications
-from .models import NOTIFICATION_CATEGORIES, Notification
+from .. import notifications
+from ..models import NOTIFICATION_CATEGORIES, Notification
+from . import channels
+from . import serializers as s
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 TAGS = ["notifications"]
@@ -62,3 +65,41 @@ class NotificationViewSet(mixins.ListModelMixin, TenantGenericViewSet):
         if request.method == "PATCH":
             return Response(notifications.notification_preferences_update(user=request.user, data=request.data))
         return Response(notifications.notification_preferences_get(user=request.user))
+
+
+class SlackDestinationView(TenantAPIView):
+    """The Slack incoming webhook that receives notifications: the user's own (`/notifications/slack`) or
+    the tenant's shared channel (`/notifications/slack/tenant`, managed by owners and admins)."""
+
+    verified_email_methods = ("PUT", "POST", "PATCH")  # reaches outside the tenant: needs a verified e-mail
+    scope_resource = "notifications"
+    tenant_wide = False
+
+    @property
+    def write_roles(self):
+        return ADMIN_ROLES if self.tenant_wide else ROLES
+
+    def _user(self, request):
+        return None if self.tenant_wide else request.user
+
+    @extend_schema(responses={200: s.SlackDestinationSerializer}, tags=["notifications"])
+    def get(self, request):
+        destination = channels.slack_destination_get(tenant=self.tenant, user=self._user(request))
+        return Response(s.SlackDestinationSerializer(s.SlackDestinationSerializer.describe(destination)).data)
+
+    @extend_schema(request=s.SlackDestinationSetSerializer, responses={200: s.SlackDestinationSerializer},
+                   tags=["notifications"])
+    def put(self, request):
+        data = parse_body(s.SlackDestinationSetSerializer, request)
+        destination = channels.slack_destination_set(tenant=self.tenant, user=self._user(request),
+                                                     url=data["webhook_url"])
+        return Response(s.SlackDestinationSerializer(s.SlackDestinationSerializer.describe(destination)).data)
+
+    @extend_schema(responses={204: None}, tags=["notifications"])
+    def delete(self, request):
+        channels.slack_destination_delete(tenant=self.tenant, user=self._user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TenantSlackDestinationView(SlackDestinationView):
+    tenant_wide = True

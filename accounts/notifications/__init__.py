@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from stratum.api.exceptions import ValidationFailed
 
-from .models import NOTIFICATION_CATEGORIES, Notification, Tenant, User
+from ..models import NOTIFICATION_CATEGORIES, Notification, Tenant, User
 
 CHANNELS = ("in_app", "email", "slack")
 ALL = "all"
@@ -63,11 +63,18 @@ _HIDDEN_KEYS = ("actor", "status")  # who did it is in `data`; the status is the
 _PERSONAL_KEYS = ("assignee_id", "user_id")
 
 _channels: dict[str, Callable[..., None]] = {}
+# Who works on a client: `members(tenant=, client_id=) -> user ids`, registered by the app that owns clients
+# (workflow), which stands above this one.
+_client_members: list[Callable[..., Iterable]] = []
 
 
 def channel_register(name: str, sender: Callable[..., None]) -> None:
     """`sender(tenant_id=, user_ids=, category=, title=, body=, data=)` runs after commit."""
     _channels[name] = sender
+
+
+def client_members_register(members: Callable[..., Iterable]) -> None:
+    _client_members[:] = [members]
 
 
 def _stored_preferences(user: User) -> dict[str, Any]:
@@ -126,12 +133,9 @@ def _event_recipients(*, tenant: Tenant, data: dict[str, Any], members: list[Use
     if personal:
         return [user for user in members if str(user.pk) in personal]
     client_id = data.get("client_id")
-    if client_id and _is_uuid(str(client_id)):
+    if client_id and _is_uuid(str(client_id)) and _client_members:
         # A client's news goes to the people who work on that client, and to the tenant's admins.
-        from workflow.models import ClientMembership
-
-        on_client = set(ClientMembership.objects.for_tenant(tenant).filter(client_id=client_id)
-                        .values_list("user_id", flat=True))
+        on_client = set(_client_members[0](tenant=tenant, client_id=client_id))
         return [user for user in members if user.role in ("owner", "admin") or user.pk in on_client]
     return members
 

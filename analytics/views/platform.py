@@ -1,0 +1,29 @@
+"""Superadmin platform analytics (analytics/platform.py): platform-wide, staff only, never for API keys."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.params import parse_choice, parse_date_range
+from stratum.api.permissions import IsSuperAdmin
+
+from .. import serializers as s
+from ..platform import INTERVALS, MAX_BUCKETS, bucket_starts, platform_overview
+
+
+class PlatformOverviewView(APIView):
+    permission_classes = [IsAuthenticated, IsSuperAdmin]
+
+    @extend_schema(parameters=[OpenApiParameter("period", str, description="e.g. 30d, 90d, 365d"),
+                               OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
+                               OpenApiParameter("interval", str, enum=list(INTERVALS))],
+                   responses={200: s.OverviewSerializer}, tags=["superadmin"])
+    def get(self, request):
+        date_range = parse_date_range(request.query_params, tz="UTC", default_days=365)
+        interval = parse_choice(request.query_params, "interval", INTERVALS, default="month")
+        if len(bucket_starts(date_range, interval)) > MAX_BUCKETS:
+            raise ValidationFailed(errors={"interval": [f"At most {MAX_BUCKETS} points: choose a coarser interval."]})
+        return Response(platform_overview(date_range=date_range, interval=interval))
