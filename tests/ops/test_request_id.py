@@ -121,4 +121,4 @@ def test_text_is_the_default_under_debug():
 def test_an_unknown_log_format_refuses_to_start():
     with pytest.raises(subprocess.CalledProcessError) as failure:
         _log_one_line(LOG_FORMAT="xml")
-    assert "LOG_FORMAT must be json or text, not 'xml'." in failure.value.stderr
+    assert "LOG_FORMAT='xml' is not valid: expected json or text." in failure.value.stderr
