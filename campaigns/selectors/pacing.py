@@ -106,8 +106,8 @@ def pacing_campaigns(*, tenant, campaign_ids=None, now: dt.datetime | None = Non
         recent_days=Count("window_metrics__id", filter=Q(window_metrics__date__gte=recent_first,
                                                          window_metrics__date__lt=as_of_day)),
         # the first day it spent (a subquery: another join on the daily rows would multiply the sums above)
-        first_delivery=Subquery(CampaignDailyMetric.objects.filter(campaign=OuterRef("pk"), spend__gt=0)
-                                .order_by("date").values("date")[:1]),
+        first_delivery=Subquery(CampaignDailyMetric.objects.for_tenant(tenant)
+                                .filter(campaign=OuterRef("pk"), spend__gt=0).order_by("date").values("date")[:1]),
     ).order_by("name", "id")
     latest = dict(CampaignDailyMetric.objects.for_tenant(tenant).filter(
         date__gte=earliest, campaign__ad_account_id__in=list(accounts)).values("campaign__ad_account_id")

@@ -235,3 +235,50 @@ def test_a_url_that_cannot_be_fetched_says_why_and_keeps_nothing(team, fetched, 
 def test_an_upload_is_not_fetched(team, fetched):
     created = data(upload(team, png_bytes()))
     assert created["media_fetch_status"] == "" and created["thumbnail_url"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_deliveries_of_the_fetch_task_fetch_once(monkeypatch, settings, tmp_path):
+    """acks_late redelivers, and a queue may hold duplicates: eight workers at once fetch the URL once, and every
+    one of them sees the same finished record."""
+    import threading
+
+    from django.db import connection
+
+    from stratum.api import net
+    from stratum.api.tenancy import tenant_scope
+    from tests.accounts.factories import TenantFactory
+    from workflow.services.creatives import creative_media_fetch
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (parallel connections)")
+    settings.MEDIA_ROOT = tmp_path
+    tenant = TenantFactory()
+    with tenant_scope(tenant):
+        submission = CreativeSubmissionFactory(tenant=tenant, client=ClientFactory(tenant=tenant), ad_type="image",
+                                               media_url=SPEC["media_url"], media_fetch_status="pending")
+    monkeypatch.setattr(net, "resolve", lambda host, port: ["93.184.215.14"])
+    barrier, outcomes = threading.Barrier(8), []
+
+    def worker():
+        try:
+            barrier.wait()
+            with tenant_scope(tenant):
+                row = CreativeSubmission.objects.get(pk=submission.pk)
+                outcomes.append(creative_media_fetch(tenant=tenant, submission=row).media_fetch_status)
+        finally:
+            connection.close()
+
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.get(SPEC["media_url"]).mock(return_value=httpx.Response(200, content=png_bytes()))
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert route.call_count == 1
+    assert len(outcomes) == 8 and set(outcomes) <= {"fetching", "fetched"}
+    stored = CreativeSubmission.objects.unscoped().get(pk=submission.pk)
+    assert (stored.media_fetch_status, stored.media_width, stored.media_height) == ("fetched", 4, 4)
+    assert len(list((tmp_path / "creatives" / str(tenant.pk) / str(submission.pk)).iterdir())) == 1  # one thumbnail

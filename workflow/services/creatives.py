@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import mimetypes
 import posixpath
+from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 import filetype
@@ -20,6 +21,7 @@ import httpx
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -36,7 +38,8 @@ from .tasks import task_create, tasks_close_for
 ALLOWED_MEDIA = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp",
                  "video/mp4": "mp4"}
 SNIFF_BYTES = 8192
-MEDIA_PENDING, MEDIA_FETCHED, MEDIA_FAILED = "pending", "fetched", "failed"
+MEDIA_PENDING, MEDIA_FETCHING, MEDIA_FETCHED, MEDIA_FAILED = "pending", "fetching", "fetched", "failed"
+FETCH_LEASE = timedelta(minutes=5)  # a claim older than this belongs to a worker that died: the next task retakes it
 THUMBNAIL_SIZE = (320, 320)
 FETCH_TIMEOUT = 20.0
 
@@ -163,10 +166,22 @@ def _media_failed(submission: CreativeSubmission, reason: str) -> CreativeSubmis
     return submission
 
 
+def _fetch_claim(*, tenant: Tenant, submission: CreativeSubmission) -> bool:
+    """One conditional UPDATE decides which of several deliveries of the task fetches (the others do nothing); a
+    claim left by a worker that died is taken over after FETCH_LEASE."""
+    now = timezone.now()
+    claimable = Q(media_fetch_status=MEDIA_PENDING) | Q(media_fetch_status=MEDIA_FETCHING,
+                                                        updated_at__lt=now - FETCH_LEASE)
+    won = (CreativeSubmission.objects.for_tenant(tenant).filter(claimable, pk=submission.pk)
+           .update(media_fetch_status=MEDIA_FETCHING, updated_at=now))
+    return won == 1
+
+
 def creative_media_fetch(*, tenant: Tenant, submission: CreativeSubmission) -> CreativeSubmission:
     """Fetches a URL creative once and records its real type, size, dimensions and a thumbnail (idempotent: a
     creative already fetched, or one with an upload, is left alone)."""
-    if submission.media_fetch_status != MEDIA_PENDING or not submission.media_url:
+    if not submission.media_url or not _fetch_claim(tenant=tenant, submission=submission):
+        submission.refresh_from_db()
         return submission
     limit = settings.CREATIVE_MAX_UPLOAD_BYTES
     try:
