@@ -17,7 +17,7 @@ Correct under any interleaving of batches, upserts, merges and unmerges from man
    at the final winner).
 4. The outcome is written in bulk, a constant number of statements whatever the batch holds: new profiles,
    identities and identity-log rows in one insert each; merges as a handful of set-based updates; events with COPY
-   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM (VALUES …)`.
+   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM` over the rows (typed arrays on PostgreSQL).
 
 A deadlock or serialization failure between two batches rolls the whole attempt back and runs it again inside the
 server (`stratum.api.db.atomic_retry`); a lock wait longer than the bound answers 503 with `Retry-After`.
@@ -41,7 +41,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry
+from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_source
 from stratum.api.exceptions import ValidationFailed
 
 from ..identifiers import Rules, priority, rules_for
@@ -76,6 +76,7 @@ class IngestItem:
     event_type: str | None = None
     timestamp: dt.datetime | None = None
     properties: dict = field(default_factory=dict)
+    properties_json: str | None = None  # `properties` serialised, when validation already did it (COPY reuses it)
     revenue: Decimal | None = None
     message_id: str | None = None
     traits: dict | None = None
@@ -197,7 +198,7 @@ class _Batch:
         stored: dict[str, tuple] = {}
         if message_ids:
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
-                      .filter(message_id__in=message_ids).values_list("message_id", "pk", "profile_id")}
+                      .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
         fresh = []
         self.first_of: dict[str, IngestItem] = {}
         for item in self.items:
@@ -219,7 +220,7 @@ class _Batch:
             pending -= set(self.profiles)
             if not pending:
                 return
-            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__in=pending).order_by("pk")
+            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__any=sorted(pending, key=str)).order_by("pk")
                     .select_for_update(no_key=True)
                     .values_list("pk", "merged_into_id", "created_at", "lifecycle_stage", "email", "phone",
                                  "external_id"))
@@ -257,18 +258,18 @@ class _Batch:
             for pk in need_counts | need_full:
                 state = self.profiles[pk]
                 state.counts, state.identity_ids = Counter(), []
-            rows = Identity.objects.for_tenant(self.tenant).filter(profile_id__in=need_counts | need_full) \
+            rows = Identity.objects.for_tenant(self.tenant).filter(profile_id__any=list(need_counts | need_full)) \
                 .values_list("pk", "profile_id", "type")
             for pk, pid, kind in rows:
                 state = self.profiles[pid]
                 state.counts[kind] += 1
                 state.identity_ids.append(pk)
         if need_full:
-            for pk, traits in Profile.objects.for_tenant(self.tenant).filter(pk__in=need_full) \
+            for pk, traits in Profile.objects.for_tenant(self.tenant).filter(pk__any=list(need_full)) \
                     .values_list("pk", "traits"):
                 self.profiles[pk].traits = dict(traits or {})
                 self.profiles[pk].children = []
-            for pk, parent in Profile.objects.for_tenant(self.tenant).filter(merged_into__in=need_full) \
+            for pk, parent in Profile.objects.for_tenant(self.tenant).filter(merged_into__any=list(need_full)) \
                     .values_list("pk", "merged_into_id"):
                 self.profiles[parent].children.append(pk)
 
@@ -489,17 +490,20 @@ PG_MAX_PARAMS = 65_000
 
 
 def rows_insert(tenant, model, objs: list) -> None:
-    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: a multi-row INSERT on
-    PostgreSQL (split only past its 65,535 parameters), one prepared statement run for every row (executemany) on
-    SQLite, where a multi-row INSERT may bind at most 999 parameters."""
+    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: COPY on PostgreSQL (an
+    INSERT's thousands of parameters cost more to compose client-side than to run), one prepared statement run for
+    every row (executemany) on SQLite, where a multi-row INSERT may bind at most 999 parameters."""
     if not objs:
         return
     fields = [f for f in model._meta.concrete_fields]
-    if connection.vendor == "postgresql":
-        model.objects.for_tenant(tenant).bulk_create(objs, batch_size=max(1, PG_MAX_PARAMS // len(fields)))
-        return
     table = model._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for obj in objs:
+                    copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        return
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
     rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
@@ -529,7 +533,7 @@ def _identities_lookup(tenant, keys: list[tuple[str, str]]):
     for kind, value in keys:
         by_type.setdefault(kind, []).append(value)
     for kind, values in by_type.items():
-        condition |= Q(type=kind, value__in=values)
+        condition |= Q(type=kind, value__any=values)
     return Identity.objects.for_tenant(tenant).filter(condition).values_list("type", "value", "pk", "profile_id")
 
 
@@ -542,12 +546,9 @@ def _repoint(model, column: str, mapping: dict, tenant, *, match: str | None = N
     if not mapping:
         return
     table = model._meta.db_table
-    cast = "::uuid" if connection.vendor == "postgresql" else ""
-    values = ", ".join([f"(%s{cast}, %s{cast})"] * len(mapping))
-    params: list[Any] = []
-    for old, new in mapping.items():
-        params += [_uuid_param(old), _uuid_param(new)]
-    sql = (f"WITH v(old, new) AS (VALUES {values}) UPDATE {table} SET {column} = v.new FROM v "
+    source, params = rows_source("v", [("old", "uuid"), ("new", "uuid")],
+                                 [[_uuid_param(old), _uuid_param(new)] for old, new in mapping.items()])
+    sql = (f"WITH {source} UPDATE {table} SET {column} = v.new FROM v "
            f"WHERE {table}.{match or column} = v.old AND {table}.tenant_id = %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, _uuid_param(tenant.pk)])
@@ -561,9 +562,8 @@ def _totals_recompute(tenant, profile_ids) -> None:
     if not ids:
         return
     table, events = Profile._meta.db_table, Event._meta.db_table
-    cast = "::uuid" if connection.vendor == "postgresql" else ""
-    values = ", ".join([f"(%s{cast})"] * len(ids))
-    sql = f"""WITH w(id) AS (VALUES {values}),
+    source, params = rows_source("w", [("id", "uuid")], [[_uuid_param(pk)] for pk in ids])
+    sql = f"""WITH {source},
 a AS (SELECT e.profile_id,
              SUM(CASE WHEN e.event_type = %s THEN 1 ELSE 0 END) AS orders,
              SUM(CASE WHEN e.event_type = %s THEN e.revenue END) AS ltv,
@@ -575,7 +575,7 @@ UPDATE {table} SET total_orders = COALESCE(a.orders, 0), ltv = COALESCE(a.ltv, 0
 FROM w LEFT JOIN a ON a.profile_id = w.id
 WHERE {table}.id = w.id AND {table}.tenant_id = %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(_uuid_param(pk) for pk in ids), PURCHASE_EVENT, PURCHASE_EVENT, PURCHASE_EVENT,
+        cursor.execute(sql, [*params, PURCHASE_EVENT, PURCHASE_EVENT, PURCHASE_EVENT,
                              connection.ops.adapt_datetimefield_value(timezone.now()), _uuid_param(tenant.pk)])
 
 
@@ -602,12 +602,14 @@ def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
         with cursor.cursor.copy(sql) as copy:
             for pk, profile_id, origin, identity_id, item in rows:
                 copy.write_row((pk, tenant.pk, profile_id, origin, identity_id, item.event_type, item.timestamp,
-                                Jsonb(item.properties), item.revenue, item.message_id, source, now))
+                                getattr(item, "properties_json", None) or Jsonb(item.properties), item.revenue,
+                                item.message_id, source, now))
 
 
 def _profiles_add(*, touched: dict, now) -> None:
-    """One UPDATE … FROM (VALUES …) for every profile the batch's events touched: adds orders and revenue, moves
-    last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO KEY UPDATE).
+    """One UPDATE … FROM (the rows, `rows_source`) for every profile the batch's events touched: adds orders and
+    revenue, moves last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO
+    KEY UPDATE).
 
     No indexed column changes unless a purchase makes the profile a customer (then `lifecycle_stage` and
     `updated_at`, the time the profile itself last changed; activity is `last_seen_at`): PostgreSQL updates the row
@@ -619,20 +621,17 @@ def _profiles_add(*, touched: dict, now) -> None:
         return
     table = Profile._meta.db_table
     dt_prep = connection.ops.adapt_datetimefield_value
-    if connection.vendor == "postgresql":
-        placeholder = "(%s::uuid, %s::integer, %s::numeric, %s::timestamptz, %s::timestamptz)"
-    else:
-        placeholder = "(%s, %s, %s, %s, %s)"
-    params: list[Any] = []
+    rows = []
     for pid in sorted(touched, key=str):
         items = touched[pid]
         purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
         amount = sum((item.revenue or Decimal(0) for item in purchases), Decimal(0))
         last_purchase = max((item.timestamp for item in purchases), default=None)
-        params += [_uuid_param(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
-                   dt_prep(max(item.timestamp for item in items))]
-    values = ", ".join([placeholder] * len(touched))
-    sql = f"""WITH v(id, orders, amount, last_purchase, last_seen) AS (VALUES {values})
+        rows.append([_uuid_param(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
+                     dt_prep(max(item.timestamp for item in items))])
+    source, params = rows_source("v", [("id", "uuid"), ("orders", "integer"), ("amount", "numeric"),
+                                       ("last_purchase", "timestamptz"), ("last_seen", "timestamptz")], rows)
+    sql = f"""WITH {source}
 UPDATE {table} SET
   total_orders = {table}.total_orders + v.orders,
   ltv = {table}.ltv + v.amount,
