@@ -40,8 +40,9 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Json, Jsonb
 
-from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_source
+from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_copy, rows_source
 from stratum.api.exceptions import ValidationFailed
 
 from ..identifiers import Rules, priority, rules_for
@@ -58,6 +59,10 @@ from ..models import (
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 
 MAX_TRAITS_BYTES = 32 * 1024
+MERGE_COLUMNS = ("id", "tenant_id", "winner_id", "loser_id", "reason", "identifier_type", "identifier_value", "source",
+                 "snapshot", "created_at")
+LINK_COLUMNS = ("id", "tenant_id", "profile_id", "action", "identifier_type", "identifier_value", "related_profile_id",
+                "merge_id", "reason", "source", "created_at")
 MAX_FOLLOW = 8
 # A batch naming people that other batches are changing queues behind them: it may wait this long for a lock
 # (then 503 DATABASE_BUSY with Retry-After), and retries after deadlocks stop once the request has spent TIME_BUDGET.
@@ -148,8 +153,8 @@ class _Batch:
         self.redirect: dict[Any, Any] = {}
         self.keymap: dict[tuple[str, str], list] = {}  # (type, value) -> [identity id, profile id]
         self.new_identities: list[tuple[Any, tuple[str, str], Any]] = []  # (id, key, profile)
-        self.links: list[IdentityLink] = []
-        self.merges: list[tuple[ProfileMerge, Any, Any]] = []
+        self.links: list[tuple] = []  # IdentityLink rows, LINK_COLUMNS
+        self.merges: list[tuple[tuple, Any, Any]] = []  # (ProfileMerge row, MERGE_COLUMNS; winner; loser)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -159,10 +164,8 @@ class _Batch:
         return pk
 
     def log(self, profile_id, action, reason, *, kind="", value="", related=None, merge=None):
-        self.links.append(IdentityLink(
-            tenant=self.tenant, profile_id=profile_id, action=action, identifier_type=kind,
-            identifier_value=value[:255], related_profile_id=related, merge=merge, reason=reason[:500],
-            source=self.source, created_at=self.now))
+        self.links.append((uuid.uuid4(), self.tenant.pk, profile_id, action, kind, value[:255], related, merge,
+                           reason[:500], self.source, self.now))
 
     def reject(self, item, code, errors):
         self.results[item.index] = ItemResult(item.index, "rejected", status_code=code, errors=errors)
@@ -370,10 +373,9 @@ class _Batch:
             "identity_ids": [str(i) for i in loser.identity_ids],
             "repointed_ids": [str(i) for i in loser.children],
         }
-        merge = ProfileMerge(id=uuid.uuid4(), tenant=self.tenant, winner_id=winner_pk, loser_id=loser_pk,
-                             reason=reason[:500], identifier_type=kind, identifier_value=value[:255],
-                             source=self.source, snapshot=snapshot, created_at=self.now)
-        self.merges.append((merge, winner_pk, loser_pk))
+        merge = uuid.uuid4()
+        self.merges.append(((merge, self.tenant.pk, winner_pk, loser_pk, reason[:500], kind, value[:255], self.source,
+                             snapshot, self.now), winner_pk, loser_pk))
         self.redirect[loser_pk] = winner_pk
         winner.traits = {**(loser.traits or {}), **(winner.traits or {})}
         for f in PRIMARY_FIELDS:
@@ -437,15 +439,16 @@ class _Batch:
             result.profile_id = self.find(item.target)
         new_profiles = [s for s in self.profiles.values() if s.new]
         if new_profiles:
-            rows_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
-                                    phone=s.phone, external_id=s.external_id, traits=s.traits or {},
-                                    created_at=now, updated_at=now) for s in new_profiles])
+            rows_copy(Profile, ("id", "tenant_id", "lifecycle_stage", "email", "phone", "external_id", "traits",
+                                "created_at", "updated_at"),
+                      [(s.pk, tenant.pk, s.lifecycle_stage, s.email, s.phone, s.external_id, s.traits or {}, now, now)
+                       for s in new_profiles])
         if self.merges:
             self._write_merges()
         if self.new_identities:
-            rows_insert(tenant, Identity, [
-                Identity(id=pk, tenant=tenant, profile_id=self.find(pid), type=kind, value=value, source=self.source,
-                         created_at=now) for pk, (kind, value), pid in self.new_identities])
+            rows_copy(Identity, ("id", "tenant_id", "profile_id", "type", "value", "source", "created_at"), [
+                (pk, tenant.pk, self.find(pid), kind, value, self.source, now)
+                for pk, (kind, value), pid in self.new_identities])
         changed = [s for s in self.profiles.values() if s.dirty and not s.new and s.merged_into is None]
         with_traits = [s for s in changed if "traits" in s.dirty]
         for group, fields in ((with_traits, ["traits", "lifecycle_stage", *PRIMARY_FIELDS, "updated_at"]),
@@ -456,7 +459,7 @@ class _Batch:
                     Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage, email=s.email,
                             phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
         if self.links:
-            rows_insert(tenant, IdentityLink, self.links)
+            rows_copy(IdentityLink, LINK_COLUMNS, self.links)
         events = [item for item in stored if item.event_type]
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
@@ -468,7 +471,7 @@ class _Batch:
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
-        rows_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
+        rows_copy(ProfileMerge, MERGE_COLUMNS, [row for row, _, _ in self.merges])
         final = {loser: self.find(loser) for _, _, loser in self.merges}
         # Everything the losers owned (and every profile merged into them before) goes to the final winner.
         _repoint(Identity, "profile_id", final, tenant)
@@ -484,9 +487,6 @@ class _Batch:
             self.profiles[loser].merged_into = final[loser]
         winners = {w for w in final.values()}
         _totals_recompute(tenant, winners)
-
-
-PG_MAX_PARAMS = 65_000
 
 
 def rows_insert(tenant, model, objs: list) -> None:
@@ -511,20 +511,26 @@ def rows_insert(tenant, model, objs: list) -> None:
 
 
 def _bulk_set(tenant, model, objs: list, fields: list[str]) -> None:
-    """Sets `fields` of these rows to their values in `objs`, in one statement (bulk_update's CASE on PostgreSQL, one
-    prepared UPDATE run per row on SQLite)."""
-    if connection.vendor == "postgresql":
-        batch = max(1, PG_MAX_PARAMS // (2 * len(fields) + 2))
-        model.objects.for_tenant(tenant).bulk_update(objs, fields, batch_size=batch)
-        return
+    """Sets `fields` of these rows to their values in `objs`, in one `UPDATE … FROM` over the rows (`rows_source`).
+    (Django's bulk_update builds a CASE per row and field: in a merge storm it took most of the batch's time.)"""
     meta = model._meta
+    table, quote = meta.db_table, connection.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
-    sql = (f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in columns)} "
-           f"WHERE {meta.pk.column} = %s")
-    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
-            + [meta.pk.get_db_prep_value(obj.pk, connection)] for obj in objs]
+    spec = [("id", meta.pk.db_type(connection))] + [(quote(f.column), f.db_type(connection)) for f in columns]
+    rows = [[meta.pk.get_db_prep_value(obj.pk, connection)]
+            + [_plain(f.get_db_prep_save(getattr(obj, f.attname), connection)) for f in columns] for obj in objs]
+    source, params = rows_source("v", spec, rows)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    sql = f"WITH {source} UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.execute(sql, [*params, _uuid_param(tenant.pk)])
+
+
+def _plain(value):
+    """A JSON adapter (psycopg's Jsonb) as its text, which an array parameter carries and `::jsonb` reads back."""
+    if isinstance(value, Json | Jsonb):
+        return (value.dumps or json.dumps)(value.obj)
+    return value
 
 
 def _identities_lookup(tenant, keys: list[tuple[str, str]]):
@@ -595,8 +601,6 @@ def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
                   revenue=item.revenue, message_id=item.message_id, source=source, received_at=now)
             for pk, profile_id, origin, identity_id, item in rows])
         return
-    from psycopg.types.json import Jsonb
-
     sql = f"COPY {Event._meta.db_table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(sql) as copy:

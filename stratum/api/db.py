@@ -20,6 +20,7 @@ from typing import TypeVar
 from django.core.exceptions import EmptyResultSet
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Lookup
+from psycopg.types.json import Jsonb
 
 logger = logging.getLogger("stratum.api")
 T = TypeVar("T")
@@ -160,3 +161,33 @@ def rows_source(name: str, columns: list[tuple[str, str]], rows: list[list]) -> 
     placeholder = f"({', '.join(['%s'] * len(columns))})"
     return (f"{name}({names}) AS (VALUES {', '.join([placeholder] * len(rows))})",
             [value for row in rows for value in row])
+
+
+def rows_copy(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Inserts `rows` — plain tuples in `columns` order (field or attribute names; ids and timestamps set by the
+    caller) — with COPY on PostgreSQL, one prepared INSERT per row elsewhere. Fields not named get their (constant)
+    model default. For hot paths: building a model instance and preparing every field costs more than the insert."""
+    if not rows:
+        return
+    meta = model._meta
+    given = [meta.get_field(name) for name in columns]
+    rest = [f for f in meta.concrete_fields if f not in given]
+    defaults = tuple(f.get_default() for f in rest)
+    fields = given + rest
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        json_at = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            with cursor.cursor.copy(f"COPY {meta.db_table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    row = (*row, *defaults)
+                    if json_at:
+                        row = tuple(Jsonb(v) if i in json_at and v is not None else v for i, v in enumerate(row))
+                    copy.write_row(row)
+        return
+    sql = f"INSERT INTO {meta.db_table} ({names}) VALUES ({', '.join(['%s'] * len(fields))})"
+    prepared = [[f.get_db_prep_save(value, connection) for f, value in zip(fields, (*row, *defaults), strict=True)]
+                for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
