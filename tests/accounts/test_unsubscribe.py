@@ -176,7 +176,9 @@ class TestPreferencesPage:
         client = client or Client(enforce_csrf_checks=True)
         return client, client.get(links.preferences_url(user=user).replace("http://testserver", ""))
 
-    def test_round_trip_with_the_api(self, user):
+    def test_round_trip_with_the_api(self, tenant, user):
+        colleague = UserFactory(tenant=tenant, role="analyst")
+        colleague_before = email_preferences(colleague)
         client, response = self._page(user)
         html = response.content.decode()
         assert response.status_code == 200 and user.email in html
@@ -192,6 +194,7 @@ class TestPreferencesPage:
         response = client.post("/settings/notifications", {"token": token, "csrfmiddlewaretoken": csrf, **chosen})
         assert response.status_code == 200 and "Saved." in response.content.decode()
         assert email_preferences(user) == {category: category in chosen for category in NOTIFICATION_CATEGORIES}
+        assert email_preferences(colleague) == colleague_before  # the link is the user's own, no one else's
         in_app = client_for(user).get("/api/v1/notifications/preferences").json()["in_app"]
         assert all(in_app.values())  # only e-mail is chosen here
         html = self._page(user)[1].content.decode()
