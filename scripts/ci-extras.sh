@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI extras, run by .ci/run before the suites: Debian's Chromium for the staff-console browser test
-# (tests/admin/test_browser.py). Quiet, idempotent, and never fails CI: without apt (or root) the browser
-# test skips itself with a message instead.
+# CI extras, run by .ci/run before the suites: Debian's Chromium for the browser tests (the staff console,
+# tests/admin/test_browser.py; the e-mailed links' pages, tests/accounts/test_pages_browser.py; fixture in
+# tests/browser.py). Quiet, idempotent, and never fails CI: without apt (or root) the browser tests skip
+# themselves with a message instead.
 set -u
 
 if [ -x /usr/bin/chromium ] && command -v chromedriver >/dev/null 2>&1; then

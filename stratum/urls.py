@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     *[path("api/v1/", include(f"{app}.urls")) for app in API_APPS],
     re_path(r"^api/", api_not_found),
+    path("", include("accounts.pages.urls")),  # what the links in e-mails open (accounts/pages/__init__.py)
 ]
 
 if settings.LOAD_PROBE_ENABLED:  # `make load` only: the framework's own ceiling (stratum/api/probe.py)
