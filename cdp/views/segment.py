@@ -52,7 +52,8 @@ logger = logging.getLogger("stratum.cdp.segment")
 
 CORS_HEADERS = {
     "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    # X-Retry-Count: analytics.js numbers its retries (a header the preflight must allow, or no retry gets through).
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding, X-Retry-Count",
     "Access-Control-Max-Age": "86400",
 }
 
