@@ -86,6 +86,11 @@ class IngestItem:
     message_id: str | None = None
     traits: dict | None = None
     lifecycle_stage: str | None = None
+    # False: traits that would take the profile past MAX_TRAITS_BYTES are left out (the item still lands) instead of
+    # refusing the request — for batches of upserts (Segment's identify calls).
+    strict_traits: bool = True
+    # Why the item's identifiers belong together, for the identity log (e.g. a Segment alias call).
+    link_reason: str | None = None
     pk: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
@@ -300,11 +305,11 @@ class _Batch:
         elif len(candidates) == 1:
             target = next(iter(candidates))
         else:
-            target = self._conflict(existing, usable, explicit, candidates)
+            target = self._conflict(existing, usable, explicit, candidates, item.link_reason)
         for kind, value in blocked.items():
             self.log(target, "blocked", f"{kind} value is on the blocklist; it links no profiles", kind=kind,
                      value=value)
-        self._attach(target, usable, created)
+        self._attach(target, usable, created, item.link_reason)
         state = self.profiles[target]
         if item.traits or item.lifecycle_stage:
             merged = dict(state.traits or {})
@@ -313,12 +318,14 @@ class _Batch:
                     merged.pop(key, None)
                 else:
                     merged[key] = value
-            if len(json.dumps(merged, default=str).encode()) > MAX_TRAITS_BYTES:
-                # Only upserts carry traits, one item each: refusing the whole (one-item) batch writes nothing.
+            too_big = len(json.dumps(merged, default=str).encode()) > MAX_TRAITS_BYTES
+            if too_big and item.strict_traits:
+                # A profile upsert is a one-item batch: refusing the whole batch writes nothing.
                 raise ValidationFailed(errors={"traits": [
                     f"Traits may take at most {MAX_TRAITS_BYTES // 1024} KB in all."]})
-            state.traits = merged
-            state.dirty.add("traits")
+            if not too_big:
+                state.traits = merged
+                state.dirty.add("traits")
             if item.lifecycle_stage:
                 state.lifecycle_stage = item.lifecycle_stage
                 state.dirty.add("lifecycle_stage")
@@ -330,7 +337,7 @@ class _Batch:
         self.results[item.index] = ItemResult(item.index, "created" if item.event_type else "resolved", id=item.pk,
                                               profile_id=target, profile_created=created)
 
-    def _conflict(self, existing: dict, usable: dict, explicit, candidates: set):
+    def _conflict(self, existing: dict, usable: dict, explicit, candidates: set, why: str | None = None):
         """Identifiers (and an explicit id) name several live profiles: merge them into the oldest — unless the
         merged profile would break a per-type cap; then the strongest identifier (or the explicit id) decides."""
         union: Counter = Counter()
@@ -358,6 +365,8 @@ class _Batch:
                 "profile_id", str(winner))
             reason = (f"{anchor[0]} {anchor[1]} and {pair[0]} {pair[1]} were named together" if pair
                       else "identifiers named both profiles")
+            if why:
+                reason = f"{why}: {reason}"
             self._merge(winner, loser, reason, *(pair or ("", "")))
         return winner
 
@@ -393,7 +402,7 @@ class _Batch:
         self.log(loser_pk, "merged", f"merged into profile {winner_pk}: {reason}", kind=kind, value=value,
                  related=winner_pk, merge=merge)
 
-    def _attach(self, target, usable: dict, created: bool) -> None:
+    def _attach(self, target, usable: dict, created: bool, why: str | None = None) -> None:
         new = {k: v for k, v in usable.items() if (k, v) not in self.keymap}
         if not new:
             return
@@ -411,7 +420,7 @@ class _Batch:
             self.new_identities.append((pk, (kind, value), target))
             if state.identity_ids is not None:
                 state.identity_ids.append(pk)
-            self.log(target, "attached", "new profile" if created else "new identifier seen with this profile",
+            self.log(target, "attached", why or ("new profile" if created else "new identifier seen with this profile"),
                      kind=kind, value=value)
             if kind in PRIMARY_FIELDS and not getattr(state, kind):
                 setattr(state, kind, value)
