@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from cdp.services.sources import source_create
-from tests.admin.test_browser import browser_page  # noqa: F401 - the Playwright + Chromium fixture
 
 from .sdk_harness import HTTP_TIMEOUT, NPM_DIR, FlakyProxy, assert_scenario_landed, node_ready
 
@@ -107,7 +106,7 @@ def browser_key(segment_world, page_site) -> str:
 
 
 def test_analytics_js_in_chromium_lands_on_the_right_profile(live_server, segment_world, page_site, browser_key,
-                                                             browser_page):  # noqa: F811
+                                                             browser_page):
     token = segment_world[1]
     with FlakyProxy(live_server.url, fail=1) as proxy:
         api_host = proxy.url.removeprefix("http://") + "/v1"
