@@ -372,6 +372,7 @@ SPECTACULAR_SETTINGS = {
         "TenantRoleEnum": "stratum.api.permissions.ROLES",
         "ClientRoleEnum": "workflow.models.ClientRole",
         "TaskStatusEnum": "workflow.models.TaskStatus",
+        "SourceKindEnum": "cdp.models.SourceKind",
         "TaskTypeEnum": "workflow.models.TaskType",
         "TaskPriorityEnum": "workflow.models.TaskPriority",
         "AlertDataLevelEnum": "workflow.models.DataLevel",
