@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_prometheus",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -155,7 +156,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "stratum.api.observability.RequestIdMiddleware",  # outermost: X-Request-ID on every response, log context
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # request count and latency (first and last)
+    "stratum.api.observability.RequestIdMiddleware",  # X-Request-ID on every response, log context
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -168,7 +170,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stratum.api.middleware.StaffConsoleScopeMiddleware",
     "stratum.api.middleware.ApiResponseMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged during the view into accounts.lockout's answer
+    "axes.middleware.AxesMiddleware",  # turns a lock-out flagged during the view into accounts.lockout's answer
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "stratum.urls"
@@ -206,6 +209,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# django-prometheus' wrappers of the same backends count queries, errors and connections (stratum_… metrics docs).
+_PROMETHEUS_ENGINES = {"django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+                       "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql"}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache & Celery -------------------------------------------------------------------------
@@ -249,9 +256,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, which also writes beat's heartbeat (stratum/api/heartbeat.py).
+CELERY_BEAT_SCHEDULER = "stratum.api.heartbeat:HeartbeatScheduler"
+BEAT_HEARTBEAT_SECONDS = env_int("BEAT_HEARTBEAT_SECONDS", 15, minimum=1)
+BEAT_MAX_LAG_SECONDS = env_int("BEAT_MAX_LAG_SECONDS", 120, minimum=1)
 # Fixed schedules; apps add theirs in their AppConfig.ready() via stratum.api.schedules.register().
 CELERY_BEAT_SCHEDULE: dict = {}
+# Workers log through Django's LOGGING (LOG_FORMAT, the request/tenant/task ids), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Campaigns: ad-account sync ---------------------------------------------------------------
 CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60, minimum=1)
@@ -501,6 +513,17 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+
+# --- Operations: metrics ----------------------------------------------------------------------
+# GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, the route is a 404.
+METRICS_TOKEN = env("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise bad_env("METRICS_TOKEN", "<hidden>", "at least 16 characters")
+# Several processes per host (gunicorn workers, Celery workers): PROMETHEUS_MULTIPROC_DIR (read by prometheus_client
+# itself) names a shared directory, emptied before they start; /metrics then adds up every process's values.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR is not None and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise bad_env("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR, "an existing directory")
 
 LOG_LEVEL = (env("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

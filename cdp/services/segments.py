@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from stratum.api import metrics
 from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.queueing import task_enqueue
@@ -68,7 +69,7 @@ def segment_refresh(*, tenant, segment: Segment) -> Segment:
     """Re-materializes the membership; returns the segment with counts of this refresh."""
     now = timezone.now()
     memberships = SegmentMembership.objects.for_tenant(tenant).filter(segment=segment)
-    with transaction.atomic():
+    with metrics.SEGMENT_REFRESH_SECONDS.time(), transaction.atomic():
         segment = Segment.objects.for_tenant(tenant).select_for_update().get(pk=segment.pk)
         matching = segment_queryset(tenant=tenant, conditions=segment.conditions).values("pk")
         removed = memberships.filter(removed_at__isnull=True).exclude(profile_id__in=matching).update(removed_at=now)
