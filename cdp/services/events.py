@@ -115,7 +115,7 @@ def _parse_item(raw, index: int, now: dt.datetime) -> IngestItem:
 def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResult]:
     """Validates, resolves and stores events; one result per item, in order (partial success)."""
     if not isinstance(events, list):
-        metrics.BATCHES_REJECTED.labels(reason="not_a_list").inc()
+        metrics.BATCHES_REJECTED.labels(reason="malformed").inc()
         raise ValidationFailed(errors={"events": ["Must be a list of events."]})
     if len(events) > MAX_BATCH_EVENTS:
         metrics.BATCHES_REJECTED.labels(reason="too_many_events").inc()

@@ -28,8 +28,8 @@ _DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300
 EVENTS_INGESTED = Counter("stratum_events_ingested_total", "Events stored by the CDP (duplicates and rejections not "
                           "counted).", ["source"])
 EVENTS_REJECTED = Counter("stratum_events_rejected_total", "Event items rejected inside an accepted batch.", ["source"])
-BATCHES_REJECTED = Counter("stratum_batches_rejected_total", "Whole event batches refused (too many events, not a list).",
-                           ["reason"])
+BATCHES_REJECTED = Counter("stratum_batches_rejected_total", "Whole event batches refused: too_many_events, malformed (not a list "
+                           "of events).", ["reason"])
 IDENTITY_MERGES = Counter("stratum_identity_merges_total", "Profiles merged by identity resolution.")
 SEGMENT_REFRESH_SECONDS = Histogram("stratum_segment_refresh_seconds", "Time to recompute one segment's members.",
                                     buckets=_DURATION_BUCKETS)
