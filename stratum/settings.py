@@ -505,12 +505,52 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # Static files (admin, API docs) are served by WhiteNoise, also under gunicorn with DEBUG=0; it also finds them in
 # the apps, so a missing collectstatic never leaves the docs or the admin unstyled.
 WHITENOISE_USE_FINDERS = True
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# --- Files: reports, CDP exports, creatives (Django's storage API, stratum/api/files.py) --------------------------
+# `local` (files under MEDIA_ROOT: one host only) or `s3` (any S3-compatible store through django-storages: every web
+# and worker host sees the same files). Setting AWS_STORAGE_BUCKET_NAME alone selects `s3`.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+STORAGE_BACKEND = env("STORAGE_BACKEND", "s3" if AWS_STORAGE_BUCKET_NAME else "local")
+if STORAGE_BACKEND not in ("local", "s3"):
+    raise bad_env("STORAGE_BACKEND", STORAGE_BACKEND, "local or s3")
+if STORAGE_BACKEND == "s3" and not AWS_STORAGE_BUCKET_NAME:
+    raise bad_env("AWS_STORAGE_BUCKET_NAME", "", "a bucket name when STORAGE_BACKEND=s3")
+# Downloads: `stream` (through the web process from the storage) or `redirect` (302 to a presigned URL, S3 only).
+STORAGE_DOWNLOADS = env("STORAGE_DOWNLOADS", "stream")
+if STORAGE_DOWNLOADS not in ("stream", "redirect"):
+    raise bad_env("STORAGE_DOWNLOADS", STORAGE_DOWNLOADS, "stream or redirect")
+if STORAGE_DOWNLOADS == "redirect" and STORAGE_BACKEND != "s3":
+    raise bad_env("STORAGE_DOWNLOADS", STORAGE_DOWNLOADS, "stream unless STORAGE_BACKEND=s3 (local files have no "
+                  "signed URLs)")
+STORAGE_SIGNED_URL_SECONDS = env_int("STORAGE_SIGNED_URL_SECONDS", 300, minimum=1)
+if STORAGE_BACKEND == "s3":
+    AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE")
+    if AWS_S3_ADDRESSING_STYLE not in (None, "auto", "path", "virtual"):
+        raise bad_env("AWS_S3_ADDRESSING_STYLE", AWS_S3_ADDRESSING_STYLE, "auto, path or virtual")
+    _DEFAULT_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "endpoint_url": env("AWS_S3_ENDPOINT_URL"),  # e.g. MinIO, R2, moto; unset: AWS itself
+        "region_name": env("AWS_S3_REGION_NAME"),
+        "access_key": env("AWS_ACCESS_KEY_ID"),  # unset: boto3's own chain (instance role, ~/.aws, …)
+        "secret_key": env("AWS_SECRET_ACCESS_KEY"),
+        "location": env("AWS_LOCATION", ""),  # key prefix inside the bucket
+        "addressing_style": AWS_S3_ADDRESSING_STYLE,
+        "default_acl": None,  # private objects (the bucket's policy), read only through this app
+        "querystring_auth": True,
+        "querystring_expire": STORAGE_SIGNED_URL_SECONDS,
+        "signature_version": "s3v4",
+        "file_overwrite": True,
+    }}
+else:
+    _DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _DEFAULT_STORAGE,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# CDP export files hold personal data: deleted this many days after they were written (cdp.tasks.exports_expire_all).
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
 

@@ -32,6 +32,7 @@ from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.files import file_read
 from stratum.api.params import DateRange
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
@@ -39,7 +40,7 @@ from trust.services import signal_health_summary
 
 from ..models import Report, ReportDelivery, ReportSchedule, Weekday
 from .render import CONTENT_TYPES
-from .services import report_path, report_render, report_spec
+from .services import report_render, report_spec
 
 logger = logging.getLogger("stratum.analytics")
 SCHEDULE_TASK = "analytics.tasks.report_schedule_run"
@@ -231,8 +232,7 @@ def _notify_held(*, tenant, schedule: ReportSchedule, period: DateRange, reasons
 
 
 def _email(*, schedule: ReportSchedule, rendering: Report, period: DateRange) -> None:
-    path = report_path(rendering)
-    content = path.read_bytes()
+    content = file_read(name=rendering.file)
     spec = report_spec(rendering)
     message = EmailMessage(
         subject=f"{rendering.name} — {period.start.isoformat()} to {period.end.isoformat()}",

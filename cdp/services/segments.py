@@ -17,8 +17,9 @@ from stratum.api.queueing import task_enqueue
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..errors import SEGMENT_IN_USE
-from ..models import Segment, SegmentMembership
+from ..models import AudienceExport, Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
+from .exports import exports_files_delete
 
 
 def _name_free(*, tenant, name: str, exclude=None) -> None:
@@ -57,7 +58,9 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
 def segment_delete(*, tenant, segment: Segment) -> None:
     if segment.audiences.exists():
         raise Conflict("Audiences sync this segment; delete them first.", code=SEGMENT_IN_USE)
-    segment.delete()
+    with transaction.atomic():
+        exports_files_delete(tenant=tenant, exports=AudienceExport.objects.for_tenant(tenant).filter(segment=segment))
+        segment.delete()
 
 
 def _refresh_after_commit(segment: Segment) -> None:
