@@ -437,6 +437,8 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Stratum <no-reply@stratum.local>")
+# Every mail is sent by a Celery task after commit (stratum/api/mail.py); SMTP failures are retried this many times.
+MAIL_MAX_RETRIES = env_int("MAIL_MAX_RETRIES", 6)
 FRONTEND_URL = (env("FRONTEND_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 
 # --- Secrets at rest ------------------------------------------------------------------------

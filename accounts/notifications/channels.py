@@ -13,14 +13,13 @@ import logging
 from typing import Any
 
 import httpx
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
+from stratum.api.mail import mail_queue
 from stratum.api.queueing import task_enqueue
 
 from ..models import SlackDestination, Tenant, User
@@ -58,21 +57,16 @@ def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: 
 
 # --- e-mail ---------------------------------------------------------------------------------
 
-def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str) -> int:
+def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str,
+                               headers: dict[str, str] | None = None) -> int:
+    """Queues one mail per active user (templates accounts/templates/mail/notification/); returns how many.
+    `headers` are added to every message (e.g. List-Unsubscribe)."""
     users = list(User.objects.filter(tenant=tenant, is_active=True, pk__in=user_ids).order_by("email"))
-    footer = (f"\n\n—\nOpen Stratum: {settings.FRONTEND_URL}/notifications\n"
-              f"Choose which e-mails you get: {settings.FRONTEND_URL}/settings/notifications\n")
-    messages = [
-        EmailMessage(subject=f"[Stratum] {title}"[:200],
-                     body=f"Hello {user.name or user.email},\n\n{title}\n\n{body}".rstrip() + footer,
-                     from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email],
-                     headers={"X-Stratum-Category": category})
-        for user in users
-    ]
-    if not messages:
-        return 0
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+    for user in users:
+        mail_queue(template="notification", to=[user.email], on_commit=False,
+                   headers={"X-Stratum-Category": category, **(headers or {})},
+                   context={"user": user, "title": title, "body": body, "category": category})
+    return len(users)
 
 
 # --- Slack ----------------------------------------------------------------------------------

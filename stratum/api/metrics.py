@@ -44,6 +44,8 @@ AUTOPILOT_ACTIONS = Counter("stratum_autopilot_actions_total", "Autopilot action
                             ["action", "status"])
 RATE_LIMIT_REFUSALS = Counter("stratum_rate_limit_refusals_total", "Requests answered 429 by the rate limiter.",
                               ["limit"])
+EMAILS = Counter("stratum_emails_total", "E-mail delivery attempts by template and outcome (sent, failed).",
+                 ["template", "outcome"])
 # Celery
 TASK_SECONDS = Histogram("stratum_celery_task_duration_seconds", "Celery task run time by task and outcome.",
                          ["task", "outcome"], buckets=_DURATION_BUCKETS)

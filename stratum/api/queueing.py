@@ -40,7 +40,8 @@ def _send(name: str, kwargs: Mapping, countdown: float, best_effort: bool, heade
     except Exception:
         if not best_effort:
             raise
-        logger.exception("could not queue %s %s; its sweeper will catch up", name, dict(kwargs))
+        ids = {key: value for key, value in kwargs.items() if key.endswith("_id")}  # never bodies or tokens
+        logger.exception("could not queue %s %s; its sweeper will catch up", name, ids)
 
 
 def task_enqueue(*, name: str, kwargs: Mapping | None = None, on_commit: bool = True, countdown: float = 0,
