@@ -567,6 +567,20 @@ PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
 if PROMETHEUS_MULTIPROC_DIR is not None and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise bad_env("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR, "an existing directory")
 
+# --- Operations: traces and error reports (stratum/api/telemetry.py), each off unless configured ---------------
+# OpenTelemetry over OTLP/HTTP, e.g. http://otel-collector:4318 (the SDK's other OTEL_* variables apply too).
+OTEL_EXPORTER_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT")
+if OTEL_EXPORTER_OTLP_ENDPOINT is not None and not re.match(r"https?://[^/\s]+", OTEL_EXPORTER_OTLP_ENDPOINT):
+    raise bad_env("OTEL_EXPORTER_OTLP_ENDPOINT", OTEL_EXPORTER_OTLP_ENDPOINT, "an http(s):// URL of an OTLP/HTTP collector")
+OTEL_SERVICE_NAME = env("OTEL_SERVICE_NAME", "stratum")
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN is not None and not re.match(r"https?://[^@\s]+@[^/\s]+/\S+", SENTRY_DSN):
+    raise bad_env("SENTRY_DSN", "<hidden>", "a Sentry DSN such as https://key@o1.ingest.sentry.io/123")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", ENVIRONMENT)
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+if SENTRY_TRACES_SAMPLE_RATE > 1:
+    raise bad_env("SENTRY_TRACES_SAMPLE_RATE", str(SENTRY_TRACES_SAMPLE_RATE), "a number from 0 to 1")
+
 LOG_LEVEL = (env("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise bad_env("LOG_LEVEL", LOG_LEVEL, "DEBUG, INFO, WARNING, ERROR or CRITICAL")

@@ -9,3 +9,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        from .telemetry import sentry_setup, tracing_setup
+
+        tracing_setup()  # OTEL_EXPORTER_OTLP_ENDPOINT set: traces; otherwise nothing
+        sentry_setup()  # SENTRY_DSN set: error reports; otherwise nothing
