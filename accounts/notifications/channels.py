@@ -23,6 +23,7 @@ from stratum.api.mail import mail_queue
 from stratum.api.queueing import task_enqueue
 
 from ..models import SlackDestination, Tenant, User
+from . import links
 
 logger = logging.getLogger("stratum.notifications")
 
@@ -41,15 +42,15 @@ class SlackRetryable(Exception):
 # --- senders registered with accounts.notifications ---------------------------------------------
 
 def email_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], required: bool = False) -> None:
     # best effort: a notification must never break the action that caused it
     task_enqueue(name="accounts.tasks.notification_email_send", on_commit=False, best_effort=True,
                  kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
-                         "body": body})
+                         "body": body, "required": required})
 
 
 def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], required: bool = False) -> None:
     task_enqueue(name="accounts.tasks.notification_slack_send", on_commit=False, best_effort=True,
                  kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
                          "body": body})
@@ -57,15 +58,44 @@ def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: 
 
 # --- e-mail ---------------------------------------------------------------------------------
 
+CATEGORY_LABELS = {
+    "campaign_alerts": "campaign alerts",
+    "budget_alerts": "budget alerts",
+    "signal_alerts": "signal health alerts",
+    "task_assigned": "tasks assigned to you",
+    "weekly_digest": "the weekly digest",
+    "sync_alerts": "audience sync alerts",
+}
+
+
+def notification_email(*, user: User, category: str, title: str, body: str,
+                       required: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
+    """(headers, template context) of one notification mail (templates accounts/templates/mail/notification/).
+    Every link in it opens a page this server serves (accounts/pages). A mail the user chose to get carries the
+    one-click unsubscribe of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post, a signed link scoped to the user and
+    the category); a required notice about the account offers none, and says why."""
+    headers = {"X-Stratum-Category": category}
+    context = {"user": user, "title": title, "body": body, "category": category, "required": required,
+               "preferences_url": links.preferences_url(user=user), "unsubscribe_url": None,
+               "category_label": CATEGORY_LABELS.get(category, category)}
+    if not required:
+        unsubscribe = links.unsubscribe_url(user=user, category=category)
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        context["unsubscribe_url"] = unsubscribe
+    return headers, context
+
+
 def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str,
-                               headers: dict[str, str] | None = None) -> int:
-    """Queues one mail per active user (templates accounts/templates/mail/notification/); returns how many.
-    `headers` are added to every message (e.g. List-Unsubscribe)."""
+                               required: bool = False, headers: dict[str, str] | None = None) -> int:
+    """Queues one mail per active user (sent by stratum.api's mail task, retried on SMTP failure); returns how many.
+    `headers` are added to every message."""
     users = list(User.objects.filter(tenant=tenant, is_active=True, pk__in=user_ids).order_by("email"))
     for user in users:
-        mail_queue(template="notification", to=[user.email], on_commit=False,
-                   headers={"X-Stratum-Category": category, **(headers or {})},
-                   context={"user": user, "title": title, "body": body, "category": category})
+        own_headers, context = notification_email(user=user, category=category, title=title, body=body,
+                                                  required=required)
+        mail_queue(template="notification", to=[user.email], on_commit=False, headers=own_headers | (headers or {}),
+                   context=context)
     return len(users)
 
 

@@ -8,8 +8,13 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models import Field, ForeignObject
+
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        from .db import AnyOf
         from .telemetry import sentry_setup, tracing_setup
 
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's registrations
         tracing_setup()  # OTEL_EXPORTER_OTLP_ENDPOINT set: traces; otherwise nothing
         sentry_setup()  # SENTRY_DSN set: error reports; otherwise nothing

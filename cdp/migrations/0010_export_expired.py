@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cdp', '0008_profile_fillfactor'),
+        ('cdp', '0009_source'),
     ]
 
     operations = [
