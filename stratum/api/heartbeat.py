@@ -79,6 +79,7 @@ def queue_depths() -> dict[str, int]:
         return {}
     from celery import current_app
     from kombu import Connection
+    from kombu.exceptions import ChannelError
 
     names = [current_app.conf.task_default_queue]
     names += [queue.name for queue in (current_app.conf.task_queues or []) if queue.name not in names]
@@ -88,7 +89,10 @@ def queue_depths() -> dict[str, int]:
                         transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
             channel = conn.default_channel
             for name in names:
-                depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                try:
+                    depths[name] = channel.queue_declare(queue=name, passive=True).message_count
+                except ChannelError:  # never declared yet (no worker consumed it, nothing queued): empty
+                    depths[name] = 0
     except Exception as exc:
         logger.warning("metrics: queue depth unreadable: %s", exc)
     return depths

@@ -98,6 +98,7 @@ class TestRetries:
                                           headers={"List-Unsubscribe": "<https://app.example/u/1>"}) == 1
         [message] = mail.outbox
         assert message.subject == "[Stratum] Budget <changed>"
-        assert message.extra_headers == {"X-Stratum-Category": "budget_alerts",
-                                         "List-Unsubscribe": "<https://app.example/u/1>"}
+        assert message.extra_headers == {"X-Stratum-Category": "budget_alerts",  # the caller's header wins
+                                         "List-Unsubscribe": "<https://app.example/u/1>",
+                                         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
         assert "Budget &lt;changed&gt;" in message.alternatives[0][0] and "From 10 to 20" in message.body
