@@ -378,6 +378,8 @@ class AudienceExportSerializer(serializers.ModelSerializer):
 # --- sources (write keys for Segment's HTTP Tracking API) ----------------------------------------
 
 class SourceSerializer(serializers.ModelSerializer):
+    allowed_origins = serializers.ListField(child=serializers.CharField(), read_only=True)
+
     class Meta:
         model = Source
         fields = ["id", "name", "kind", "allowed_origins", "key_prefix", "created_at", "key_rotated_at",
