@@ -17,7 +17,7 @@ from .audiences import (
                         audiences_due,
 )
 from .events import event_track, event_track_raw, events_ingest
-from .exports import export_build, export_request
+from .exports import export_build, export_request, exports_expire
 from .ingest import IngestItem, ItemResult, items_ingest
 from .profiles import identity_rules_get, identity_rules_update, profile_unmerge, profile_update, profile_upsert
 from .rfm import rfm_recompute
@@ -26,7 +26,7 @@ from .segments import segment_create, segment_delete, segment_refresh, segment_u
 __all__ = [
     "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
     "audience_update", "audiences_due", "event_track", "event_track_raw", "events_ingest", "export_build",
-    "export_request", "identity_rules_get", "identity_rules_update", "items_ingest", "profile_unmerge",
+    "export_request", "exports_expire", "identity_rules_get", "identity_rules_update", "items_ingest", "profile_unmerge",
     "profile_update", "profile_upsert", "rfm_recompute", "segment_create", "segment_delete",
     "segment_refresh", "segment_update",
 ]
