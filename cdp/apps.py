@@ -15,3 +15,5 @@ class CdpConfig(AppConfig):
         register("cdp.rfm_recompute_all", "cdp.tasks.rfm_recompute_all", crontab(minute=10, hour=2))
         register("cdp.segments_refresh_all", "cdp.tasks.segments_refresh_all", crontab(minute=5))
         register("cdp.audiences_sync_due", "cdp.tasks.audiences_sync_due", crontab(minute="*/15"))
+        register("cdp.privacy_requests_resume_all", "cdp.tasks.privacy_requests_resume_all", crontab(minute="*/5"))
+        register("cdp.events_retention_all", "cdp.tasks.events_retention_all", crontab(minute=30, hour=4))

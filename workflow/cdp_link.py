@@ -42,3 +42,21 @@ def cdp_event_counts(*, tenant: Tenant, profile_ids: list[uuid.UUID]) -> dict[uu
 def cdp_purchase_counts(*, tenant: Tenant, emails: list[str]) -> dict[str, int]:
     """Purchases per e-mail (lower-case keys; e-mails the CDP does not know count 0)."""
     return {email.lower(): int(n) for email, n in (purchase_counts_by_email(tenant=tenant, emails=emails) or {}).items()}
+
+
+def leads_privacy_erase(*, tenant: Tenant, profile_ids: list) -> dict:
+    """An erased CDP person: the leads linked to them lose the link and the event count taken from the profile (the
+    lead itself is the client's record, not the CDP's)."""
+    from .models import Lead
+
+    unlinked = Lead.objects.for_tenant(tenant).filter(cdp_profile_id__in=profile_ids).update(
+        cdp_profile_id=None, cdp_events=0)
+    return {"lead_links": unlinked}
+
+
+def leads_privacy_export(*, tenant: Tenant, profile_ids: list) -> dict:
+    from .models import Lead
+
+    rows = (Lead.objects.for_tenant(tenant).filter(cdp_profile_id__in=profile_ids).order_by("created_at", "pk")
+            .values("id", "client_id", "email", "score", "source", "outcome", "created_at", "updated_at"))
+    return {"leads": list(rows)}
