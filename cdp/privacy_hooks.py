@@ -3,9 +3,9 @@
 Lead links (workflow), CRM sync state (integrations) and churn predictions (analytics) live in apps that stand above
 cdp. Each registers here in its AppConfig.ready:
 
-- `erase(tenant=, profile_ids=) -> {name: rows deleted}`: called inside the erasure's transaction, before the
-  profiles are deleted;
-- `export(tenant=, profile_ids=) -> {section: [rows]}`: what a subject export shows of the app's data;
+- `erase(tenant=, profile_ids=, identifiers=) -> {name: rows deleted}`: called inside the erasure's transaction,
+  before the profiles are deleted (`identifiers`: the person's (type, value) pairs);
+- `export(tenant=, profile_ids=, identifiers=) -> {section: [rows]}`: what a subject export shows of the app's data;
 - `audit(tenant=, request=, decision=)`: writes an audit record of a privacy request (ids, type and counts only).
 """
 from __future__ import annotations
@@ -30,17 +30,17 @@ def privacy_audit_register(writer: Callable[..., None]) -> None:
     _audit[:] = [writer]
 
 
-def erase_elsewhere(*, tenant, profile_ids: list) -> dict:
+def erase_elsewhere(*, tenant, profile_ids: list, identifiers: set) -> dict:
     counts: dict = {}
     for _, hook in sorted(_erase.items()):
-        counts.update(hook(tenant=tenant, profile_ids=profile_ids))
+        counts.update(hook(tenant=tenant, profile_ids=profile_ids, identifiers=identifiers))
     return counts
 
 
-def export_elsewhere(*, tenant, profile_ids: list) -> dict:
+def export_elsewhere(*, tenant, profile_ids: list, identifiers: set) -> dict:
     sections: dict = {}
     for _, hook in sorted(_export.items()):
-        sections.update(hook(tenant=tenant, profile_ids=profile_ids))
+        sections.update(hook(tenant=tenant, profile_ids=profile_ids, identifiers=identifiers))
     return sections
 
 

@@ -56,7 +56,7 @@ def churn_predictions(*, tenant, risk: str | None = None, min_probability: float
     return rows.order_by("-churn_probability", "profile_id")
 
 
-def churn_privacy_export(*, tenant, profile_ids: list) -> dict:
+def churn_privacy_export(*, tenant, profile_ids: list, identifiers: set) -> dict:
     """A person's churn predictions for a subject export (an erasure deletes them with the profile)."""
     rows = (ChurnPrediction.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).order_by("pk")
             .values("profile_id", "probability_alive", "churn_probability", "expected_purchases", "risk",

@@ -27,7 +27,7 @@ def consent_of(traits: dict | None) -> dict[str, bool | None]:
     return {purpose: traits.get(key) for purpose, key in CONSENT_TRAITS.items()}
 
 
-def subject_export(*, tenant, profile_ids: list) -> dict:
+def subject_export(*, tenant, profile_ids: list, identifiers: set) -> dict:
     """Every row held about these profiles (one person), as JSON-ready data; the apps above cdp add their sections."""
     profiles = []
     rows = Profile.objects.for_tenant(tenant).filter(pk__in=profile_ids).order_by("created_at", "pk")
@@ -63,7 +63,8 @@ def subject_export(*, tenant, profile_ids: list) -> dict:
     events = list(Event.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).order_by("timestamp", "pk")
                   .values("id", "profile_id", "event_type", "timestamp", "properties", "revenue", "message_id",
                           "source", "received_at"))
-    return {"profiles": profiles, "events": events, **export_elsewhere(tenant=tenant, profile_ids=profile_ids)}
+    return {"profiles": profiles, "events": events, **export_elsewhere(tenant=tenant, profile_ids=profile_ids,
+                                                                         identifiers=identifiers)}
 
 
 def _by_profile(rows) -> dict:

@@ -128,12 +128,14 @@ def _subject(request: PrivacyRequest) -> dict[str, str]:
     return json.loads(secret_decrypt(request.subject) or "{}") if request.subject else {}
 
 
-def _done(tenant, request: PrivacyRequest, *, counts: dict, clear_profile: bool = False, file: str = "") -> None:
+def _done(tenant, request: PrivacyRequest, *, counts: dict, clear_profile: bool = False, keep_profile: bool = False,
+          file: str = "") -> None:
     request.status, request.counts, request.subject = PrivacyRequest.Status.COMPLETED, counts, ""
     request.completed_at = timezone.now()
     fields = ["status", "counts", "subject", "completed_at"]
     if clear_profile:
         request.profile_id = None
+    if clear_profile or keep_profile:
         fields.append("profile_id")
     if file:
         request.file = file
@@ -193,7 +195,7 @@ def _erase(tenant, request: PrivacyRequest) -> None:
                                  request=request)
     counts: dict[str, Any] = {"profiles": len(ids), "identifiers_suppressed": suppressed}
     if ids:
-        counts.update(_erase_rows(tenant, ids, held))
+        counts.update(_erase_rows(tenant, ids, held | pairs))
     counts["exports_deleted"] = _exports_delete(tenant, ids)
     _done(tenant, request, counts=counts, clear_profile=True)
 
@@ -203,7 +205,7 @@ def _erase_rows(tenant, ids: list, held: set) -> dict:
     identity_ids = list(Identity.objects.for_tenant(tenant).filter(profile_id__in=ids).values_list("pk", flat=True))
     # Audience members: the hashes the platform received, so the next sync removes them there.
     counts["audience_removals"] = _audience_removals_keep(tenant, ids)
-    counts.update(erase_elsewhere(tenant=tenant, profile_ids=ids))
+    counts.update(erase_elsewhere(tenant=tenant, profile_ids=ids, identifiers=held))
     # Events of other profiles that came through this person (their identifiers or their profile before an unmerge).
     strays = Event.objects.for_tenant(tenant).filter(
         Q(origin_profile_id__in=ids) | Q(identity_id__in=identity_ids)).exclude(profile_id__in=ids)
@@ -258,10 +260,11 @@ def _exports_delete(tenant, ids: list) -> int:
             _file_delete(export.file)
             export.delete()
             deleted += 1
-    for earlier in PrivacyRequest.objects.for_tenant(tenant).filter(profile_id__in=ids).exclude(file=""):
-        _file_delete(earlier.file)
-        PrivacyRequest.objects.for_tenant(tenant).filter(pk=earlier.pk).update(file="")
-        deleted += 1
+    for earlier in PrivacyRequest.objects.for_tenant(tenant).filter(profile_id__in=ids):
+        if earlier.file:
+            _file_delete(earlier.file)
+            deleted += 1
+        PrivacyRequest.objects.for_tenant(tenant).filter(pk=earlier.pk).update(file="", profile_id=None)
     return deleted
 
 
@@ -287,14 +290,17 @@ def _file_delete(name: str) -> None:
 
 def _export(tenant, request: PrivacyRequest) -> None:
     pairs = _normal_pairs(_subject(request))
-    profiles, _ = _person(tenant, request.profile_id, pairs)
-    data = subject_export(tenant=tenant, profile_ids=sorted(profiles, key=str))
+    profiles, held = _person(tenant, request.profile_id, pairs)
+    data = subject_export(tenant=tenant, profile_ids=sorted(profiles, key=str), identifiers=held | pairs)
     body = {"request_id": str(request.pk), "generated_at": timezone.now(), **data}
     name = f"privacy-exports/{tenant.pk}/{request.pk}.json"
     _file_delete(name)  # a re-run writes the same name afresh
     saved = default_storage.save(name, ContentFile(json.dumps(body, cls=DjangoJSONEncoder, indent=2).encode()))
     counts = {"profiles": len(data["profiles"]), "events": len(data["events"])}
-    _done(tenant, request, counts=counts, file=saved)
+    if request.profile_id is None and profiles:  # named by identifiers: a later erasure of them finds this file
+        request.profile_id = Profile.objects.for_tenant(tenant).filter(pk__in=profiles, merged_into__isnull=True) \
+            .order_by("created_at", "pk").values_list("pk", flat=True).first()
+    _done(tenant, request, counts=counts, file=saved, keep_profile=True)
 
 
 def privacy_download_token(*, request: PrivacyRequest) -> str:

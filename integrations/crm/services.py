@@ -462,13 +462,13 @@ def crm_syncs_schedule() -> int:
     return queued
 
 
-def crm_privacy_erase(*, tenant: Tenant, profile_ids: list) -> dict:
+def crm_privacy_erase(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
     """An erased CDP person: the CRM sync state of their contacts (the values copied both ways) goes."""
     deleted, _ = CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).delete()
     return {"crm_contact_links": deleted}
 
 
-def crm_privacy_export(*, tenant: Tenant, profile_ids: list) -> dict:
+def crm_privacy_export(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
     rows = (CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids)
             .order_by("last_synced_at", "pk").values("connection__provider", "external_id", "profile_id", "fields",
                                                       "last_synced_at"))
