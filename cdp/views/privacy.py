@@ -60,7 +60,8 @@ class PrivacyRequestViewSet(PrivacyEndpoint, mixins.ListModelMixin, mixins.Retri
 
         return {**super().get_serializer_context(), "link": link}
 
-    @extend_schema(tags=TAGS, description="The tenant's privacy requests, newest first.")
+    @extend_schema(tags=TAGS, description="The tenant's privacy requests, newest first. Owners and admins; API keys "
+                                          "need read:privacy.")
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

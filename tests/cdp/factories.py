@@ -7,16 +7,20 @@ from cdp.models import (
     Audience,
     AudienceExport,
     AudienceMember,
+    AudienceRemoval,
     AudienceSyncRun,
     Event,
     Identity,
     IdentityLink,
     IdentityRules,
+    PrivacyRequest,
+    PrivacySettings,
     Profile,
     ProfileMerge,
     ProfileRfm,
     Segment,
     SegmentMembership,
+    SuppressedIdentifier,
 )
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
@@ -144,3 +148,37 @@ class AudienceExportFactory(TenantOwnedFactory):
 
     segment = factory.SubFactory(SegmentFactory, tenant=factory.SelfAttribute("..tenant"))
     status = "pending"
+
+
+class PrivacySettingsFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacySettings
+        django_get_or_create = ("tenant",)
+
+    require_ads_consent = False
+
+
+class PrivacyRequestFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacyRequest
+
+    type = "suppress"
+    status = "completed"
+    identifier_types = factory.LazyFunction(lambda: ["email"])
+    counts = factory.LazyFunction(lambda: {"identifiers_suppressed": 1})
+    completed_at = factory.LazyFunction(timezone.now)
+
+
+class SuppressedIdentifierFactory(TenantOwnedFactory):
+    class Meta:
+        model = SuppressedIdentifier
+
+    digest = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class AudienceRemovalFactory(TenantOwnedFactory):
+    class Meta:
+        model = AudienceRemoval
+
+    audience = factory.SubFactory(AudienceFactory, tenant=factory.SelfAttribute("..tenant"))
+    email_sha256 = factory.Sequence(lambda n: f"{n:064x}")
