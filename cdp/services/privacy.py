@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stratum.api.crypto import secret_decrypt, secret_encrypt
-from stratum.api.db import advisory_xact_locks, atomic_retry
+from stratum.api.db import advisory_xact_locks, atomic_retry, busy_reason, is_retryable
 from stratum.api.entitlements import tenant_limits
 from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.leases import lease_expired_q
@@ -100,7 +100,10 @@ def privacy_request_process(*, tenant, request_id, now: dt.datetime | None = Non
     handler = {"erase": _erase, "export": _export, "suppress": _suppress, "unsuppress": _unsuppress}[request.type]
     try:
         atomic_retry(lambda: handler(tenant, request), attempts=5, integrity_attempts=2)
-    except Exception:
+    except Exception as exc:
+        if busy_reason(exc) or is_retryable(exc):  # locks held too long: run again later (the resume task)
+            PrivacyRequest.objects.for_tenant(tenant).filter(pk=request.pk).update(status=PrivacyRequest.Status.PENDING)
+            raise
         with transaction.atomic():
             PrivacyRequest.objects.for_tenant(tenant).filter(pk=request.pk).update(
                 status=PrivacyRequest.Status.FAILED, error="INTERNAL_ERROR: the request failed; file it again.",
@@ -168,20 +171,21 @@ def _person(tenant, profile_id, pairs: set) -> tuple[set, set]:
 
 
 def _locked_person(tenant, request: PrivacyRequest, pairs: set) -> tuple[set, set]:
-    """The person under the identifier locks ingestion takes and with their profile rows locked."""
-    locked: set = set()
+    """The person under the identifier locks ingestion takes, with their profile rows locked too."""
+    locked_keys: set = set()
+    locked_rows: set = set()
     for _ in range(MAX_ROUNDS):
         profiles, held = _person(tenant, request.profile_id, pairs)
-        wanted = (held | pairs) - locked
-        if not wanted and locked:
-            break
-        # The order ingestion takes them in; a second round (an identifier attached meanwhile) may deadlock with an
-        # ingestion, which atomic_retry runs again.
-        advisory_xact_locks((key_lock(tenant.pk, kind, value) for kind, value in sorted(wanted)),
-                            timeout=LOCK_TIMEOUT)
-        locked |= wanted
-        list(Profile.objects.for_tenant(tenant).filter(pk__in=profiles).order_by("pk").select_for_update()
+        keys, rows = (held | pairs) - locked_keys, profiles - locked_rows
+        if not keys and not rows and (locked_keys or locked_rows or not (held | pairs | profiles)):
+            return profiles, held
+        # The order ingestion takes them in; a later round (an identifier or profile that joined the person while
+        # we waited) may deadlock with an ingestion, which atomic_retry runs again.
+        advisory_xact_locks((key_lock(tenant.pk, kind, value) for kind, value in sorted(keys)), timeout=LOCK_TIMEOUT)
+        list(Profile.objects.for_tenant(tenant).filter(pk__in=rows).order_by("pk").select_for_update()
              .values_list("pk", flat=True))
+        locked_keys |= keys
+        locked_rows |= rows
     return _person(tenant, request.profile_id, pairs)
 
 
@@ -348,8 +352,9 @@ def privacy_settings_get(*, tenant) -> dict:
     row = privacy_settings(tenant=tenant)
     maximum = tenant_limits(tenant=tenant).get("max_event_retention_days")
     days = row.event_retention_days if row is not None else None
+    effective = min(d for d in (days, maximum) if d is not None) if (days or maximum) else None
     return {"require_ads_consent": bool(row and row.require_ads_consent), "event_retention_days": days,
-            "max_event_retention_days": maximum, "effective_event_retention_days": days or maximum}
+            "max_event_retention_days": maximum, "effective_event_retention_days": effective}
 
 
 def privacy_settings_update(*, tenant, data: dict) -> dict:

@@ -395,7 +395,12 @@ def test_retention_deletes_old_raw_events_in_batches_and_keeps_totals(api_client
         profile = Profile.objects.get(pk=ada["id"])
         assert Event.objects.count() == 2
     assert (profile.total_orders, str(profile.ltv)) == (4, "20.00")  # derived totals are kept
-    # A plan bounds it: starter keeps at most 365 days, whatever the tenant did not set.
+    # A plan bounds it: starter keeps at most 365 days, also a longer setting made on a bigger plan.
+    api_client.patch("/api/v1/cdp/privacy/settings", {"event_retention_days": 700}, format="json")
+    tenant.plan = "starter"
+    tenant.save()
+    body = api_client.get("/api/v1/cdp/privacy/settings").json()
+    assert (body["event_retention_days"], body["effective_event_retention_days"]) == (700, 365)
     starter = TenantFactory(plan="starter")
     owner = client_for(UserFactory(tenant=starter, role="owner"))
     assert owner.get("/api/v1/cdp/privacy/settings").json()["effective_event_retention_days"] == 365
@@ -495,3 +500,23 @@ def test_the_schema_documents_privacy_and_its_scope(api_client):
     assert {"202", "404", "422"} <= set(created)
     text = json.dumps(schema)
     assert "write:privacy" in text and "IDENTIFIER_SUPPRESSED" in text
+
+
+def test_a_failed_request_is_recorded_and_audited_without_personal_data(api_client, tenant, monkeypatch,
+                                                                        django_capture_on_commit_callbacks):
+    upsert(api_client, ADA)
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(privacy_services, "subject_export", broken)
+    with pytest.raises(RuntimeError), django_capture_on_commit_callbacks(execute=True):
+        api_client.post(URL, {"type": "export", "identifiers": {"email": ADA["email"]}}, format="json")
+    with tenant_scope(tenant):
+        request = PrivacyRequest.objects.get()
+        decisions = list(AuditLogEntry.objects.filter(event="privacy").order_by("created_at")
+                         .values_list("decision", flat=True))
+    assert (request.status, request.subject, request.error) == (
+        "failed", "", "INTERNAL_ERROR: the request failed; file it again.")
+    assert decisions == ["requested", "failed"]
+    assert api_client.get(f"{URL}/{request.pk}").json()["status"] == "failed"
