@@ -17,6 +17,8 @@ from .models import (
     Profile,
     ProfileMerge,
     Segment,
+    Source,
+    SourceKind,
     SyncFrequency,
 )
 from .predictions import predictions_by_profile
@@ -419,3 +421,31 @@ class ConsentSerializer(StrictSerializer):
     ads = serializers.BooleanField(required=False, allow_null=True)
     email = serializers.BooleanField(required=False, allow_null=True)
     analytics = serializers.BooleanField(required=False, allow_null=True)
+# --- sources (write keys for Segment's HTTP Tracking API) ----------------------------------------
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["id", "name", "kind", "allowed_origins", "key_prefix", "created_at", "key_rotated_at",
+                  "last_used_at"]
+        read_only_fields = fields
+
+
+class SourceWithKeySerializer(SourceSerializer):
+    """Creation and rotation: the write key, shown this once (only its hash is kept)."""
+
+    write_key = serializers.SerializerMethodField()
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "write_key"]
+        read_only_fields = fields
+
+    def get_write_key(self, obj) -> str:
+        return self.context["write_key"]
+
+
+class SourceCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=SourceKind.values)
+    allowed_origins = serializers.ListField(child=serializers.CharField(max_length=255), required=False,
+                                            default=list, max_length=50)

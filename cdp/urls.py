@@ -11,6 +11,7 @@ router.register("cdp/events", views.EventViewSet, basename="cdp-events")
 router.register("cdp/audience-sync/audiences", views.AudienceViewSet, basename="cdp-audiences")
 router.register("cdp/audiences/exports", views.ExportJobViewSet, basename="cdp-exports")
 router.register("cdp/privacy/requests", views.PrivacyRequestViewSet, basename="cdp-privacy-requests")
+router.register("cdp/sources", views.SourceViewSet, basename="cdp-sources")
 
 urlpatterns = [
     path("cdp/events/track", views.TrackEventView.as_view(), name="cdp-events-track"),

@@ -3,6 +3,7 @@ from .events import BatchEventsView, EventViewSet, TrackEventView
 from .privacy import PrivacyDownloadView, PrivacyRequestViewSet, PrivacySettingsView
 from .profiles import IdentityRulesView, ProfileViewSet, RfmRecomputeView
 from .segments import SegmentViewSet
+from .sources import SourceViewSet
 
 __all__ = ["AudienceViewSet", "BatchEventsView", "EventViewSet", "ExportJobViewSet", "ExportView", "IdentityRulesView",
-           "PlatformsView", "PrivacyDownloadView", "PrivacyRequestViewSet", "PrivacySettingsView", "ProfileViewSet", "RfmRecomputeView", "SegmentViewSet", "TrackEventView"]
+           "PlatformsView", "PrivacyDownloadView", "PrivacyRequestViewSet", "PrivacySettingsView", "ProfileViewSet", "RfmRecomputeView", "SegmentViewSet", "SourceViewSet", "TrackEventView"]
