@@ -21,8 +21,8 @@ from cdp.models import (
     ProfileRfm,
     Segment,
     SegmentMembership,
-    SuppressedIdentifier,
     Source,
+    SuppressedIdentifier,
 )
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
