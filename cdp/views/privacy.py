@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.permissions import ADMIN_ROLES
+from stratum.api.principals import is_api_key_request
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -82,7 +83,7 @@ class PrivacyRequestViewSet(PrivacyEndpoint, mixins.ListModelMixin, mixins.Retri
         privacy_request = services.privacy_request_create(
             tenant=self.tenant, type=data["type"], profile_id=data.get("profile_id"), identifiers=_identifiers(data),
             reason=data["reason"], requested_by=request.user,
-            via="api_key" if getattr(request.auth, "prefix", None) else "user")
+            via="api_key" if is_api_key_request(request) else "user")
         return Response(self.get_serializer(privacy_request).data, status=status.HTTP_202_ACCEPTED)
 
 
