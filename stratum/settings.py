@@ -367,7 +367,6 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
         "PrivacyRequestTypeEnum": "cdp.models.PrivacyRequest.Type",
-        "SourceKindEnum": "cdp.models.SourceKind",
         "InvoiceStatusEnum": "billing.models.InvoiceStatus",
         "BillingPeriodEnum": "billing.plans.BillingPeriod",
         "TenantStatusEnum": "billing.serializers.TENANT_STATUSES",
