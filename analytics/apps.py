@@ -16,5 +16,10 @@ class AnalyticsConfig(AppConfig):
 
         register_segment_fields()
         predictions_reader_register(predictions_by_profile)
+        from cdp.privacy_hooks import privacy_hooks_register
+
+        from .churn.selectors import churn_privacy_export
+
+        privacy_hooks_register("analytics.churn", export=churn_privacy_export)
         register("analytics.weekly_digests", "analytics.tasks.weekly_digests", crontab(minute=5))
         register("analytics.churn_refresh_all", "analytics.tasks.churn_refresh_all", crontab(minute=40, hour=3))

@@ -14,7 +14,8 @@ from stratum.api.choices import Choices
 from stratum.api.ratelimit import RATE_LIMIT_OVERRIDES as _RATE_LIMIT_OVERRIDES
 
 FEATURES = ("autopilot", "cdp", "audience_sync", "predictive_churn", "custom_reports", "what_if_simulator")
-LIMITS = ("max_ad_accounts", "max_users", "max_segments")
+# max_event_retention_days: the longest a tenant may keep raw CDP events (its privacy setting may be shorter).
+LIMITS = ("max_ad_accounts", "max_users", "max_segments", "max_event_retention_days")
 # Staff may also override a tenant's API rate limit (the limiter applies them; not counted like LIMITS).
 RATE_LIMIT_OVERRIDES = _RATE_LIMIT_OVERRIDES
 
@@ -38,7 +39,7 @@ TIERS: dict[str, dict] = {
         "name": "Starter",
         "features": {"autopilot": False, "cdp": True, "audience_sync": False, "predictive_churn": False,
                      "custom_reports": False, "what_if_simulator": False},
-        "limits": {"max_ad_accounts": 3, "max_users": 3, "max_segments": 10},
+        "limits": {"max_ad_accounts": 3, "max_users": 3, "max_segments": 10, "max_event_retention_days": 365},
         "price_monthly": 99,
         "price_annual": 990,
     },
@@ -46,7 +47,7 @@ TIERS: dict[str, dict] = {
         "name": "Professional",
         "features": {"autopilot": True, "cdp": True, "audience_sync": True, "predictive_churn": False,
                      "custom_reports": False, "what_if_simulator": True},
-        "limits": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50},
+        "limits": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50, "max_event_retention_days": 730},
         "price_monthly": 499,
         "price_annual": 4990,
     },
@@ -54,7 +55,8 @@ TIERS: dict[str, dict] = {
         "name": "Enterprise",
         "features": {"autopilot": True, "cdp": True, "audience_sync": True, "predictive_churn": True,
                      "custom_reports": True, "what_if_simulator": True},
-        "limits": {"max_ad_accounts": 100, "max_users": 100, "max_segments": 500},
+        "limits": {"max_ad_accounts": 100, "max_users": 100, "max_segments": 500,
+                   "max_event_retention_days": 1825},
         "price_monthly": 1999,
         "price_annual": 19990,
     },

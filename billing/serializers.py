@@ -14,6 +14,7 @@ class LimitsSerializer(serializers.Serializer):
     max_ad_accounts = serializers.IntegerField()
     max_users = serializers.IntegerField()
     max_segments = serializers.IntegerField()
+    max_event_retention_days = serializers.IntegerField(help_text="Longest raw CDP events may be kept (days).")
 
 
 class UsageSerializer(serializers.Serializer):

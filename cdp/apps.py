@@ -16,3 +16,5 @@ class CdpConfig(AppConfig):
         register("cdp.segments_refresh_all", "cdp.tasks.segments_refresh_all", crontab(minute=5))
         register("cdp.audiences_sync_due", "cdp.tasks.audiences_sync_due", crontab(minute="*/15"))
         register("cdp.exports_expire_all", "cdp.tasks.exports_expire_all", crontab(minute=25))
+        register("cdp.privacy_requests_resume_all", "cdp.tasks.privacy_requests_resume_all", crontab(minute="*/5"))
+        register("cdp.events_retention_all", "cdp.tasks.events_retention_all", crontab(minute=30, hour=4))

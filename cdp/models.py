@@ -15,6 +15,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from stratum.api.choices import Choices
+from stratum.api.crypto import EncryptedTextField
 from stratum.api.tenancy import TenantOwned
 
 
@@ -55,6 +56,18 @@ class SyncFrequency(Choices):
 
 CORE_IDENTIFIER_TYPES = ("email", "phone", "external_id", "anonymous_id")
 PURCHASE_EVENT = "purchase"
+
+
+class ConsentPurpose(Choices):
+    ADS = "ads"
+    EMAIL = "email"
+    ANALYTICS = "analytics"
+
+
+# A profile's consent per purpose is the trait `consent_<purpose>`: true (given), false (withdrawn) or absent.
+CONSENT_TRAITS = {purpose: f"consent_{purpose}" for purpose in ConsentPurpose.values}
+# An event of this type sets consent from its properties ({"ads": false, ...}).
+CONSENT_EVENT = "consent_updated"
 
 
 class Profile(TenantOwned):
@@ -330,6 +343,84 @@ class AudienceExport(TenantOwned):
         ordering = ["-created_at"]
 
 
+class PrivacySettings(TenantOwned):
+    """A tenant's privacy settings and the secret its suppression list is keyed with (created on first use)."""
+
+    require_ads_consent = models.BooleanField(
+        default=False, help_text="Audience sync uploads only profiles whose `ads` consent is given.")
+    event_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Raw events older than this are deleted; null keeps them as long as the plan "
+                                         "allows (max_event_retention_days).")
+    suppression_secret = EncryptedTextField(blank=True, help_text="HMAC key of the suppression list (Fernet).")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="cdp_privacy_settings_one")]
+
+
+class SuppressedIdentifier(TenantOwned):
+    """An identifier that ingestion drops: only its keyed hash, HMAC-SHA256(tenant secret, "type:value")."""
+
+    digest = models.CharField(max_length=64)
+    request = models.ForeignKey("PrivacyRequest", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "digest"], name="cdp_suppressed_unique")]
+
+
+class AudienceRemoval(TenantOwned):
+    """An erased member of a synced audience, kept only as the hashes the platform received, until the next sync
+    has removed them there."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="removals")
+    email_sha256 = models.CharField(max_length=64, blank=True)
+    phone_sha256 = models.CharField(max_length=64, blank=True)
+    phone_digits_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class PrivacyRequest(TenantOwned):
+    """A data-subject request. The subject's identifiers are held (encrypted) only while the request is open; once
+    done, the record keeps what was done and counted, never who it was about."""
+
+    class Type(Choices):
+        ERASE = "erase"
+        EXPORT = "export"
+        SUPPRESS = "suppress"
+        UNSUPPRESS = "unsuppress"
+
+    class Status(Choices):
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    type = models.CharField(max_length=16, choices=Type.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    profile_id = models.UUIDField(null=True, blank=True, help_text="Cleared once an erasure is done.")
+    subject = EncryptedTextField(blank=True, help_text="The identifiers (JSON, Fernet) until the request is done.")
+    identifier_types = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    file = models.CharField(max_length=500, blank=True, help_text="The export (default storage) while it is kept.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")
+    requested_via = models.CharField(max_length=16, default="user")  # user | api_key
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="cdp_privacy_request_time"),
+                   models.Index(fields=["status", "heartbeat_at"], name="cdp_privacy_request_open")]
 class Source(TenantOwned):
     """Where tracking SDKs send from (Segment's HTTP Tracking API, /v1/*). Its write key — shown once, at creation
     and rotation; only the SHA-256 is kept — authenticates ingestion on /v1/* and nothing else. A deleted source

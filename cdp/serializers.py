@@ -16,6 +16,7 @@ from .models import (
     Event,
     IdentityLink,
     LifecycleStage,
+    PrivacyRequest,
     Profile,
     ProfileMerge,
     Segment,
@@ -208,9 +209,9 @@ class TrackEventSerializer(StrictSerializer):
 
 
 class TrackResultSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    profile_id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["created", "duplicate"])
+    id = serializers.UUIDField(allow_null=True, help_text="null when suppressed")
+    profile_id = serializers.UUIDField(allow_null=True, help_text="null when suppressed")
+    status = serializers.ChoiceField(choices=["created", "duplicate", "suppressed"])
     duplicate = serializers.BooleanField()
 
 
@@ -220,7 +221,8 @@ class BatchSerializer(serializers.Serializer):
 
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected"])
+    status = serializers.ChoiceField(choices=["created", "duplicate", "rejected", "suppressed"],
+                                     help_text="suppressed: it names a suppressed identifier; nothing was stored")
     id = serializers.UUIDField(required=False)
     profile_id = serializers.UUIDField(required=False)
     status_code = serializers.IntegerField(required=False)
@@ -232,6 +234,7 @@ class BatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
     results = BatchItemResultSerializer(many=True)
 
 
@@ -375,6 +378,69 @@ class AudienceExportSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request is not None else path
 
 
+# --- privacy ---------------------------------------------------------------------------------
+
+class PrivacyIdentifiersSerializer(StrictSerializer):
+    email = serializers.CharField(max_length=254, required=False)
+    phone = serializers.CharField(max_length=32, required=False)
+    external_id = serializers.CharField(max_length=255, required=False)
+    anonymous_id = serializers.CharField(max_length=255, required=False)
+
+
+class PrivacyRequestCreateSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=PrivacyRequest.Type.values)
+    profile_id = serializers.UUIDField(required=False)
+    identifiers = PrivacyIdentifiersSerializer(required=False)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                   help_text="Why (a ticket reference): no personal data, it is kept.")
+
+    def validate(self, attrs):
+        if not attrs.get("profile_id") and not attrs.get("identifiers"):
+            raise serializers.ValidationError({"profile_id": ["Give profile_id or identifiers."],
+                                               "identifiers": ["Give profile_id or identifiers."]})
+        return attrs
+
+
+class PrivacyRequestSerializer(serializers.ModelSerializer):
+    requested_at = serializers.DateTimeField(source="created_at")
+    download_url = serializers.SerializerMethodField()
+    download_expires_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PrivacyRequest
+        fields = ["id", "type", "status", "profile_id", "identifier_types", "reason", "counts", "error", "attempts",
+                  "requested_at", "started_at", "completed_at", "download_url", "download_expires_at"]
+        read_only_fields = fields
+
+    def _link(self, obj):
+        links = self.context.setdefault("links", {})
+        if obj.pk not in links:
+            links[obj.pk] = self.context["link"](obj) if obj.file and "link" in self.context else (None, None)
+        return links[obj.pk]
+
+    def get_download_url(self, obj) -> str | None:
+        return self._link(obj)[0]
+
+    def get_download_expires_at(self, obj) -> str | None:
+        return self._link(obj)[1]
+
+
+class PrivacySettingsSerializer(serializers.Serializer):
+    require_ads_consent = serializers.BooleanField()
+    event_retention_days = serializers.IntegerField(allow_null=True)
+    max_event_retention_days = serializers.IntegerField(allow_null=True, help_text="The plan's bound")
+    effective_event_retention_days = serializers.IntegerField(allow_null=True)
+
+
+class PrivacySettingsUpdateSerializer(StrictSerializer):
+    require_ads_consent = serializers.BooleanField(required=False)
+    event_retention_days = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class ConsentSerializer(StrictSerializer):
+    ads = serializers.BooleanField(required=False, allow_null=True)
+    email = serializers.BooleanField(required=False, allow_null=True)
+    analytics = serializers.BooleanField(required=False, allow_null=True)
 # --- sources (write keys for Segment's HTTP Tracking API) ----------------------------------------
 
 class SourceSerializer(serializers.ModelSerializer):

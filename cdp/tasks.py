@@ -14,8 +14,12 @@ from .services import (
     audience_sync_request,
     audience_sync_run,
     audiences_due,
+    events_retention_apply,
     export_build,
     exports_expire,
+    privacy_exports_expire,
+    privacy_request_process,
+    privacy_requests_resume,
     rfm_recompute,
     segment_refresh,
 )
@@ -109,3 +113,37 @@ def export_build_task(tenant_id: str, export_id: str) -> None:
         export = AudienceExport.objects.select_related("segment").filter(pk=export_id).first()
         if export is not None:
             export_build(tenant=tenant, export=export)
+
+
+@shared_task(acks_late=True)
+def privacy_request_task(tenant_id: str, request_id: str) -> None:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return
+    with tenant_scope(tenant):
+        privacy_request_process(tenant=tenant, request_id=request_id)
+
+
+@shared_task(acks_late=True)
+def privacy_requests_resume_all() -> None:
+    """Every 5 minutes: queue again privacy requests whose task was lost or whose worker died."""
+    for tenant in Tenant.objects.all():
+        with tenant_scope(tenant):
+            privacy_requests_resume(tenant=tenant)
+
+
+@shared_task(acks_late=True)
+def events_retention_task(tenant_id: str) -> int | None:
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        privacy_exports_expire(tenant=tenant)
+        return events_retention_apply(tenant=tenant)
+
+
+@shared_task(acks_late=True)
+def events_retention_all() -> None:
+    """Nightly: every tenant's raw events past its retention, one task per tenant."""
+    for tenant_id in Tenant.objects.values_list("pk", flat=True):
+        events_retention_task.delay(str(tenant_id))

@@ -10,6 +10,7 @@ router.register("cdp/segments", views.SegmentViewSet, basename="cdp-segments")
 router.register("cdp/events", views.EventViewSet, basename="cdp-events")
 router.register("cdp/audience-sync/audiences", views.AudienceViewSet, basename="cdp-audiences")
 router.register("cdp/audiences/exports", views.ExportJobViewSet, basename="cdp-exports")
+router.register("cdp/privacy/requests", views.PrivacyRequestViewSet, basename="cdp-privacy-requests")
 router.register("cdp/sources", views.SourceViewSet, basename="cdp-sources")
 
 urlpatterns = [
@@ -19,5 +20,7 @@ urlpatterns = [
     path("cdp/identity-rules", views.IdentityRulesView.as_view(), name="cdp-identity-rules"),
     path("cdp/audience-sync/platforms", views.PlatformsView.as_view(), name="cdp-audience-platforms"),
     path("cdp/audiences/export", views.ExportView.as_view(), name="cdp-audiences-export"),
+    path("cdp/privacy/settings", views.PrivacySettingsView.as_view(), name="cdp-privacy-settings"),
+    path("cdp/privacy/downloads/<str:token>", views.PrivacyDownloadView.as_view(), name="cdp-privacy-download"),
     *router.urls,
 ]

@@ -17,6 +17,11 @@ class IntegrationsConfig(AppConfig):
 
         for platform in CONNECTORS:
             connector_register(platform, connector_for_ad_account)
+        from cdp.privacy_hooks import privacy_hooks_register
+
+        from .crm.services import crm_privacy_erase, crm_privacy_export
+
+        privacy_hooks_register("integrations.crm", erase=crm_privacy_erase, export=crm_privacy_export)
         register("integrations.connections_refresh", "integrations.tasks.connections_refresh_task", 600.0)
         register("integrations.connections_expiry_notify", "integrations.tasks.connections_expiry_notify_task",
                  3600.0)

@@ -378,6 +378,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "SubscriptionStatusEnum": "billing.models.SubscriptionStatus",
+        "PrivacyRequestTypeEnum": "cdp.models.PrivacyRequest.Type",
         "InvoiceStatusEnum": "billing.models.InvoiceStatus",
         "BillingPeriodEnum": "billing.plans.BillingPeriod",
         "TenantStatusEnum": "billing.serializers.TENANT_STATUSES",

@@ -25,6 +25,11 @@ class TrustConfig(AppConfig):
         from stratum.api.schedules import register
 
         pre_delete.connect(_permit_audit_purge, sender=Tenant, dispatch_uid="trust.audit_purge")
+        from cdp.privacy_hooks import privacy_audit_register
+
+        from .services.audit import privacy_request_audit
+
+        privacy_audit_register(privacy_request_audit)
         register("trust.signal_health_refresh_due", "trust.tasks.signal_health_refresh_due", 300.0)
         register("trust.rules_dispatch", "trust.tasks.rules_dispatch", 60.0)
         register("trust.autopilot_run_due", "trust.tasks.autopilot_run_due", settings.AUTOPILOT_INTERVAL_MINUTES * 60.0)

@@ -39,6 +39,7 @@ class AuditEvent(Choices):
     BREAKER = "breaker"
     SETTINGS = "settings"
     EXPIRY = "expiry"
+    PRIVACY = "privacy"
 
 
 class AuditDecision(Choices):
@@ -54,6 +55,8 @@ class AuditDecision(Choices):
     RESUMED = "resumed"
     UPDATED = "updated"
     EXPIRED = "expired"
+    REQUESTED = "requested"
+    COMPLETED = "completed"
 
 
 class ActorType(Choices):

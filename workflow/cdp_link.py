@@ -42,3 +42,26 @@ def cdp_event_counts(*, tenant: Tenant, profile_ids: list[uuid.UUID]) -> dict[uu
 def cdp_purchase_counts(*, tenant: Tenant, emails: list[str]) -> dict[str, int]:
     """Purchases per e-mail (lower-case keys; e-mails the CDP does not know count 0)."""
     return {email.lower(): int(n) for email, n in (purchase_counts_by_email(tenant=tenant, emails=emails) or {}).items()}
+
+
+def _person_leads(tenant: Tenant, profile_ids: list, identifiers: set):
+    from django.db.models import Q
+
+    from .models import Lead
+
+    emails = sorted(value for kind, value in identifiers if kind == "email")
+    return Lead.objects.for_tenant(tenant).filter(Q(cdp_profile_id__in=profile_ids) | Q(email__in=emails))
+
+
+def leads_privacy_erase(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
+    """An erased CDP person: their leads (linked to the profile, or scored under one of their e-mail addresses) go
+    with them."""
+    deleted, _ = _person_leads(tenant, profile_ids, identifiers).delete()
+    return {"leads": deleted}
+
+
+def leads_privacy_export(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
+    rows = (_person_leads(tenant, profile_ids, identifiers).order_by("created_at", "pk")
+            .values("id", "client_id", "email", "score", "value", "raw_data", "source", "outcome", "cdp_profile_id",
+                    "created_at", "updated_at"))
+    return {"leads": list(rows)}

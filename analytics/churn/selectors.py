@@ -54,3 +54,11 @@ def churn_predictions(*, tenant, risk: str | None = None, min_probability: float
     if min_probability is not None:
         rows = rows.filter(churn_probability__gte=min_probability)
     return rows.order_by("-churn_probability", "profile_id")
+
+
+def churn_privacy_export(*, tenant, profile_ids: list, identifiers: set) -> dict:
+    """A person's churn predictions for a subject export (an erasure deletes them with the profile)."""
+    rows = (ChurnPrediction.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).order_by("pk")
+            .values("profile_id", "probability_alive", "churn_probability", "expected_purchases", "risk",
+                    "computed_at"))
+    return {"churn_predictions": list(rows)}

@@ -133,11 +133,17 @@ class CampaignSpec:
 
 @dataclass(frozen=True)
 class AudienceMember:
-    """One person for an audience upload; connectors normalise and hash per platform rules."""
+    """One person for an audience upload; connectors normalise and hash per platform rules.
+
+    A record of an erased person carries only the hashes (`hashing.member_hashed`): the phone hashed as E.164 with the
+    plus and as digits only, since platforms differ; connectors use them as they are."""
 
     email: str | None = None
     phone: str | None = None
     external_id: str | None = None
+    email_sha256: str | None = None
+    phone_sha256: str | None = None
+    phone_digits_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -513,6 +513,9 @@ def identifiers(member: AudienceMember) -> list[str]:
                 keys.append("phone:" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
         except phonenumbers.NumberParseException:
             pass
+    if not keys:  # an erased person, known only by the hashes a platform receives
+        keys = [f"{kind}#{value}" for kind, value in (("email", member.email_sha256), ("phone", member.phone_sha256))
+                if value]
     return keys
 
 

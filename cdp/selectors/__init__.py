@@ -9,6 +9,7 @@
 - `segment_members(*, tenant, segment, change=None)` / `segment_member_rows(*, tenant, segment_id, change=None)`
 """
 from .events import event_statistics, events_timeline
+from .privacy import consent_of, privacy_requests, subject_export
 from .profiles import (
                        IN_LIST_CHUNK,
                        identity_links,
@@ -25,8 +26,8 @@ from .profiles import (
 from .segments import segment_member_rows, segment_members, segment_preview
 
 __all__ = [
-    "IN_LIST_CHUNK", "event_statistics", "events_timeline", "identity_links", "live_profiles",
-    "profile_find", "profile_find_by_email", "profile_get", "profile_ids_by_email",
-    "profile_live_id", "profile_statistics", "profiles_search", "purchase_counts_by_email",
+    "IN_LIST_CHUNK", "consent_of", "event_statistics", "events_timeline", "identity_links", "live_profiles",
+    "privacy_requests", "profile_find", "profile_find_by_email", "profile_get", "profile_ids_by_email",
+    "profile_live_id", "profile_statistics", "profiles_search", "purchase_counts_by_email", "subject_export",
     "segment_member_rows", "segment_members", "segment_preview",
 ]

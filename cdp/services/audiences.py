@@ -7,6 +7,10 @@ successful batch is recorded at once, so a failure part-way leaves a correct dif
 A worker beats a heartbeat on its run after each batch; a run silent for RUN_LEASE lost its worker (killed
 mid-sync) and is closed as interrupted — by the next request or by the scheduler — so the audience can sync
 again, and a worker that finds its run closed stops. Emits `sync.completed` / `sync.failed`.
+
+Privacy: a member without `ads` consent is not a member here when the tenant requires consent (and one who withdrew
+it, `consent_ads: false`, never is), so the diff removes them; an erased person's hashes (`AudienceRemoval`, kept by
+the erasure) are sent as removals first and dropped once the platform has them.
 """
 from __future__ import annotations
 
@@ -28,8 +32,17 @@ from stratum.api.queueing import task_enqueue
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..errors import SYNC_IN_PROGRESS
-from ..models import Audience, AudienceMember, AudienceSyncRun, Profile, SegmentMembership
+from ..models import (
+    CONSENT_TRAITS,
+    Audience,
+    AudienceMember,
+    AudienceRemoval,
+    AudienceSyncRun,
+    Profile,
+    SegmentMembership,
+)
 from .segments import segment_refresh
+from .suppression import privacy_settings
 
 # Records per upload call, by platform (Meta's documented maximum per request is 10,000).
 BATCH_LIMITS = {"meta": 10_000, "google": 10_000, "tiktok": 10_000, "snapchat": 10_000, "demo": 10_000}
@@ -144,7 +157,8 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
     audience = run.audience
     try:
         segment_refresh(tenant=tenant, segment=audience.segment)
-        members = SegmentMembership.objects.for_tenant(tenant).filter(segment=audience.segment, removed_at__isnull=True)
+        members = _consenting(tenant, SegmentMembership.objects.for_tenant(tenant).filter(
+            segment=audience.segment, removed_at__isnull=True))
         uploaded = AudienceMember.objects.for_tenant(tenant).filter(audience=audience)
         to_add = list(members.exclude(profile_id__in=uploaded.values("profile_id")).order_by("profile_id")
                       .values_list("profile_id", flat=True))
@@ -152,6 +166,9 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
                          .values_list("profile_id", flat=True))
         connector = get_connector(audience.ad_account)
         limit = BATCH_LIMITS.get(audience.platform, DEFAULT_BATCH_LIMIT)
+        if not _erased_remove(tenant=tenant, run=run, audience=audience, connector=connector, limit=limit):
+            run.refresh_from_db()
+            return run
         for start in range(0, max(len(to_add), len(to_remove)), limit):
             add_ids, remove_ids = to_add[start:start + limit], to_remove[start:start + limit]
             records = _records(tenant=tenant, profile_ids=add_ids + remove_ids)
@@ -181,6 +198,40 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
         _finish(tenant=tenant, run=run, audience=audience, error="INTERNAL_ERROR: the sync failed unexpectedly.")
         raise
     return _finish(tenant=tenant, run=run, audience=audience)
+
+
+def _consenting(tenant, members):
+    """Segment members the platform may have: with `ads` consent given when the tenant requires it, else all but
+    those who withdrew it."""
+    key = f"traits__{CONSENT_TRAITS['ads']}"
+    settings = privacy_settings(tenant=tenant)
+    if settings is not None and settings.require_ads_consent:
+        return members.filter(profile_id__in=Profile.objects.for_tenant(tenant).filter(**{key: True}).values("pk"))
+    # (not `exclude(profile__traits__…=False)`: SQL's NOT over a missing key's NULL would drop everyone)
+    return members.exclude(profile_id__in=Profile.objects.for_tenant(tenant).filter(**{key: False}).values("pk"))
+
+
+def _erased_remove(*, tenant, run: AudienceSyncRun, audience: Audience, connector, limit: int) -> bool:
+    """Sends the removals of erased members (by their hashes), a batch at a time, deleting each batch's rows once the
+    platform has it; False when the run was closed meanwhile."""
+    pending = AudienceRemoval.objects.for_tenant(tenant).filter(audience=audience).order_by("created_at", "pk")
+    while batch := list(pending[:limit]):
+        result = connector.upload_audience(
+            audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
+            name=audience.name, add=[], remove=[UploadRecord(email_sha256=r.email_sha256 or None,
+                                                             phone_sha256=r.phone_sha256 or None,
+                                                             phone_digits_sha256=r.phone_digits_sha256 or None)
+                                                for r in batch])
+        with transaction.atomic():
+            if not audience.external_audience_id:
+                audience.external_audience_id = result.audience_external_id
+                audience.save(update_fields=["external_audience_id", "updated_at"])
+            AudienceRemoval.objects.for_tenant(tenant).filter(pk__in=[r.pk for r in batch]).delete()
+            run.removed += len(batch)
+            run.save(update_fields=["removed"])
+        if not _beat(tenant=tenant, run=run):
+            return False
+    return True
 
 
 def _finish(*, tenant, run: AudienceSyncRun, audience: Audience, error: str = "") -> AudienceSyncRun:

@@ -19,7 +19,7 @@ from stratum.api import metrics
 from stratum.api.exceptions import NotFound, PayloadTooLarge, ValidationFailed
 
 from ..identifiers import IdentifierError, normalize_identifiers
-from ..models import PURCHASE_EVENT
+from ..models import CONSENT_EVENT, CONSENT_TRAITS, PURCHASE_EVENT
 from .ingest import IngestItem, ItemResult, items_ingest
 
 MAX_BATCH_EVENTS = 1000
@@ -109,11 +109,28 @@ def _parse_item(raw, index: int, now: dt.datetime) -> IngestItem:
             revenue = _revenue(properties)
         except ValueError as exc:
             errors[f"properties.{exc}"] = ["Must be a non-negative number."]
+    traits = None
+    if event_type == CONSENT_EVENT and "properties" not in errors:
+        traits = _consent_traits(properties, errors)
     if errors:
         raise IdentifierError(errors)
     return IngestItem(index=index, event_type=event_type, timestamp=timestamp, properties=properties,
                       properties_json=properties_json, revenue=revenue,
-                      message_id=message_id, profile_id=profile_id, identifiers=identifiers)
+                      message_id=message_id, profile_id=profile_id, identifiers=identifiers, traits=traits)
+
+
+def _consent_traits(properties: dict, errors: dict) -> dict | None:
+    """A `consent_updated` event sets the profile's consent: {"ads": false, "email": true} -> consent_* traits."""
+    traits = {}
+    for key, value in properties.items():
+        if key not in CONSENT_TRAITS or not isinstance(value, bool):
+            errors[f"properties.{str(key)[:40]}"] = [
+                f"A {CONSENT_EVENT} event names purposes ({', '.join(CONSENT_TRAITS)}) with true or false."]
+        else:
+            traits[CONSENT_TRAITS[key]] = value
+    if not properties:
+        errors["properties"] = [f"A {CONSENT_EVENT} event names at least one purpose."]
+    return traits or None
 
 
 def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResult]:

@@ -58,6 +58,7 @@ from ..models import (
     SegmentMembership,
 )
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
+from .suppression import suppressed_among
 
 MAX_TRAITS_BYTES = 32 * 1024
 MERGE_COLUMNS = ("id", "tenant_id", "winner_id", "loser_id", "reason", "identifier_type", "identifier_value", "source",
@@ -98,7 +99,7 @@ class IngestItem:
 @dataclass
 class ItemResult:
     index: int
-    status: str  # created | duplicate | rejected | resolved (an upsert without an event)
+    status: str  # created | duplicate | rejected | resolved (an upsert without an event) | suppressed
     id: Any = None
     profile_id: Any = None
     status_code: int = 201
@@ -109,6 +110,8 @@ class ItemResult:
         body = {"index": self.index, "status": self.status}
         if self.status == "rejected":
             body.update(status_code=self.status_code, errors=self.errors)
+        elif self.status == "suppressed":
+            pass  # nothing was stored and nothing is said about the person
         else:
             body.update(id=str(self.id), profile_id=str(self.profile_id) if self.profile_id else None)
         return body
@@ -201,6 +204,8 @@ class _Batch:
         keys = sorted({pair for item in fresh for pair in usable[item.index].items()})
         # Also with no keys: the statement bounds the row-lock waits that follow (lock_timeout).
         advisory_xact_locks((key_lock(tenant.pk, kind, value) for kind, value in keys), timeout=LOCK_TIMEOUT)
+        fresh = self._drop_suppressed(fresh)  # privacy: under the locks an erasure of the same person takes
+        keys = sorted({pair for item in fresh for pair in usable[item.index].items()})
         if keys:
             self.keymap = {(kind, value): [pk, pid] for kind, value, pk, pid in _identities_lookup(tenant, keys)}
         named = {item.profile_id for item in fresh if item.profile_id} | {pid for _, pid in self.keymap.values()}
@@ -231,6 +236,27 @@ class _Batch:
                     self.first_of[item.message_id] = item
                 fresh.append(item)
         return fresh
+
+    def _drop_suppressed(self, fresh: list[IngestItem]) -> list[IngestItem]:
+        """Items naming a suppressed identifier (or profile id) are answered `suppressed` and write nothing, as are
+        repeats of their message_id in this batch."""
+        named = {item.index: {*item.identifiers.items(), *((("profile_id", str(item.profile_id)),)
+                                                           if item.profile_id else ())} for item in fresh}
+        suppressed = suppressed_among(tenant=self.tenant, pairs={pair for pairs in named.values() for pair in pairs})
+        if not suppressed:
+            return fresh
+        kept = []
+        for item in fresh:
+            if named[item.index] & suppressed:
+                self.results[item.index] = ItemResult(item.index, "suppressed", status_code=200)
+            else:
+                kept.append(item)
+        for item in self.items:
+            result = self.results.get(item.index)
+            if result is not None and result.status == "duplicate" and result.id is None and \
+                    self.results.get(self.first_of[item.message_id].index, result).status == "suppressed":
+                self.results[item.index] = ItemResult(item.index, "suppressed", status_code=200)
+        return kept
 
     def _lock_profiles(self, ids: set) -> None:
         """Locks the named profiles in id order and follows merged_into to live winners (locking them too)."""

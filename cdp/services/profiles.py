@@ -20,13 +20,24 @@ from ..identifiers import (
     normalize_identifiers,
     normalize_value,
 )
-from ..models import Event, Identity, IdentityLink, IdentityRules, LifecycleStage, Profile, ProfileMerge
+from ..models import (
+    CONSENT_TRAITS,
+    Event,
+    Identity,
+    IdentityLink,
+    IdentityRules,
+    LifecycleStage,
+    Profile,
+    ProfileMerge,
+)
 from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, items_ingest, key_lock
 from .resolution import PRIMARY_FIELDS, NoUsableIdentifier, profile_totals_refresh
+from .suppression import IdentifierSuppressed
 
 TRAIT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 # Maintained from purchase events; a client cannot set them.
 COMPUTED_TRAITS = ("total_orders", "ltv")
+CONSENT_TRAIT_KEYS = frozenset(CONSENT_TRAITS.values())
 
 
 def traits_validate(traits, *, path: str = "traits") -> dict:
@@ -40,6 +51,8 @@ def traits_validate(traits, *, path: str = "traits") -> dict:
             errors[f"{path}.{str(key)[:40]}"] = ["Trait names are letters, digits and _ (at most 64)."]
         elif key in COMPUTED_TRAITS:
             errors[f"{path}.{key}"] = ["Computed from purchase events; it cannot be set."]
+        elif key in CONSENT_TRAIT_KEYS and traits[key] is not None and not isinstance(traits[key], bool):
+            errors[f"{path}.{key}"] = ["Consent is true (given), false (withdrawn) or null (unknown)."]
     if errors:
         raise ValidationFailed(errors=errors)
     if len(json.dumps(traits, default=str).encode()) > MAX_TRAITS_BYTES:
@@ -85,6 +98,8 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
                                                          lifecycle_stage=lifecycle_stage)], source=source)[0]
     if result.status == "rejected":
         raise NoUsableIdentifier(errors=result.errors)
+    if result.status == "suppressed":
+        raise IdentifierSuppressed()
     return Profile.objects.for_tenant(tenant).get(pk=result.profile_id), result.profile_created
 
 
@@ -101,6 +116,12 @@ def profile_update(*, tenant, profile: Profile, traits: dict | None = None,
             profile.lifecycle_stage = lifecycle_stage
         profile.save(update_fields=["traits", "lifecycle_stage", "updated_at"])
     return profile
+
+
+def profile_consent_set(*, tenant, profile: Profile, consent: dict[str, bool | None]) -> Profile:
+    """Sets consent per purpose ({"ads": false, ...}; None forgets it) as the profile's `consent_<purpose>` traits."""
+    return profile_update(tenant=tenant, profile=profile,
+                          traits={CONSENT_TRAITS[purpose]: value for purpose, value in consent.items()})
 
 
 def profile_unmerge(*, tenant, profile: Profile, merge_id=None, block_identifier: bool = False) -> ProfileMerge:

@@ -55,6 +55,7 @@ class SegmentOutcome:
     stored: int = 0  # events and profile upserts written
     duplicates: int = 0
     rejected: int = 0
+    suppressed: int = 0  # naming a suppressed identifier (an erased or suppressed person): nothing written
 
 
 def _when(raw) -> dt.datetime | None:
@@ -226,6 +227,8 @@ def segment_ingest(*, tenant, messages: list, call_type: str | None = None, batc
         for result in results.values():
             if result.status == "duplicate":
                 outcome.duplicates += 1
+            elif result.status == "suppressed":
+                outcome.suppressed += 1
             elif result.status == "rejected":
                 outcome.rejected += 1
                 logger.info("segment message %s of tenant %s rejected: %s", result.index, tenant.pk, result.errors)

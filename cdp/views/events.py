@@ -56,12 +56,16 @@ class TrackEventView(CdpEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=s.TrackEventSerializer,
                    responses={201: s.TrackResultSerializer, 200: s.TrackResultSerializer},
                    description="201 when stored; 200 with `duplicate: true` (nothing stored) for a repeated "
-                               "message_id.")
+                               "message_id; 200 with `status: suppressed` and null ids (nothing stored) when it names "
+                               "a suppressed identifier (an erased or suppressed person).")
     def post(self, request):
         result = services.event_track_raw(tenant=self.tenant, event=request.data, source="api")
         duplicate = result.status == "duplicate"
-        return Response({"id": str(result.id), "profile_id": str(result.profile_id), "status": result.status,
-                         "duplicate": duplicate}, status=status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED)
+        stored = result.status != "suppressed"
+        return Response({"id": str(result.id) if stored else None,
+                         "profile_id": str(result.profile_id) if stored else None, "status": result.status,
+                         "duplicate": duplicate},
+                        status=status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK)
 
 
 class BatchEventsView(CdpEndpoint, TenantAPIView):
@@ -69,7 +73,8 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
 
     @extend_schema(tags=TAGS, request=s.BatchSerializer, responses={200: s.BatchResultSerializer},
                    description="Up to 1,000 events / 1 MB (413 above). Partial success: each item's result says "
-                               "created, duplicate or rejected (with its errors); a rejected item writes nothing.")
+                               "created, duplicate, rejected (with its errors) or suppressed (it names a suppressed identifier); "
+                               "a rejected or suppressed item writes nothing.")
     def post(self, request):
         body = request.data
         try:
@@ -84,8 +89,9 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
             metrics.BATCHES_REJECTED.labels(reason="malformed").inc()
             raise
         results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
-        counts = {"created": 0, "duplicate": 0, "rejected": 0}
+        counts = {"created": 0, "duplicate": 0, "rejected": 0, "suppressed": 0}
         for result in results:
             counts[result.status] += 1
         return Response({"received": len(results), "created": counts["created"], "duplicates": counts["duplicate"],
-                         "rejected": counts["rejected"], "results": [r.as_dict() for r in results]})
+                         "rejected": counts["rejected"], "suppressed": counts["suppressed"],
+                         "results": [r.as_dict() for r in results]})

@@ -73,6 +73,20 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
                                 lifecycle_stage=data.get("lifecycle_stage"))
         return Response(s.ProfileSerializer(self._profile(profile.pk)).data)
 
+    @extend_schema(methods=["GET"], tags=TAGS, responses={200: s.ConsentSerializer},
+                   description="Consent per purpose: true (given), false (withdrawn), null (never asked).")
+    @extend_schema(methods=["PATCH"], tags=TAGS, request=s.ConsentSerializer, responses={200: s.ConsentSerializer},
+                   description="Sets consent per purpose (the `consent_<purpose>` traits; a `consent_updated` event "
+                               "does the same). Audience sync leaves out a profile whose `ads` consent is false, and "
+                               "one without it when the tenant requires consent.")
+    @action(detail=True, methods=["get", "patch"])
+    def consent(self, request, pk=None):
+        profile = self._profile(pk)
+        if request.method == "PATCH":
+            data = parse_body(s.ConsentSerializer, request)
+            profile = services.profile_consent_set(tenant=self.tenant, profile=profile, consent=data)
+        return Response(selectors.consent_of(profile.traits))
+
     @extend_schema(tags=TAGS, responses={200: s.ProfileStatisticsSerializer})
     @action(detail=False, methods=["get"])
     def statistics(self, request):

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import abc
-import hashlib
-import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
-import phonenumbers
 
 from campaigns.connectors.base import AdPlatformConnector, AudienceMember, ConnectorError
+from campaigns.connectors.hashing import normalize_email, normalize_phone, sha256
 
 from ..connection_client import ConnectionClient
 from ..models import Connection
@@ -59,34 +57,13 @@ def date_windows(start: date, end: date, days: int) -> Iterator[tuple[date, date
         cursor = stop + timedelta(days=1)
 
 
-def normalize_email(email: str | None) -> str | None:
-    email = (email or "").strip().lower()
-    return email if "@" in email else None
-
-
-def normalize_phone(phone: str | None, *, plus: bool = True) -> str | None:
-    """E.164 (`+15551234567`); `plus=False` gives the digits only (Meta, Snapchat)."""
-    raw = (phone or "").strip()
-    if not raw:
-        return None
-    try:
-        parsed = phonenumbers.parse(raw if raw.startswith("+") else f"+{re.sub(r'[^0-9]', '', raw)}", None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164 if plus else e164[1:]
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def hashed_identifiers(member: AudienceMember, *, phone_plus: bool) -> tuple[str | None, str | None]:
+    """(sha256 of the normalised e-mail, of the phone as E.164 — with or without the plus); a record that carries only
+    hashes (an erased person being removed) gives them as they are."""
     email = normalize_email(member.email)
     phone = normalize_phone(member.phone, plus=phone_plus)
-    return (sha256(email) if email else None, sha256(phone) if phone else None)
+    return (sha256(email) if email else member.email_sha256,
+            sha256(phone) if phone else (member.phone_sha256 if phone_plus else member.phone_digits_sha256))
 
 
 def chunks(items: list, size: int) -> Iterator[list]:

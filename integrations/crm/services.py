@@ -24,6 +24,7 @@ from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
 from cdp.models import Profile, SegmentMembership
 from cdp.services import profile_upsert
+from cdp.services.suppression import IdentifierSuppressed
 from stratum.api import metrics
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
@@ -261,6 +262,8 @@ def _apply_batch(context: _Context, contacts: list[CrmContact]) -> None:
         try:
             with transaction.atomic():
                 _apply_contact(context, contact, link, profile)
+        except IdentifierSuppressed:
+            continue  # an erased or suppressed person: the CDP takes nothing of them, not even the link
         except ValidationFailed as exc:
             context.record_failure(contact.external_id, str(exc.detail))
 
@@ -461,3 +464,16 @@ def crm_syncs_schedule() -> int:
                              direction=(connection.settings or {}).get("direction", "bidirectional"))
         queued += 1
     return queued
+
+
+def crm_privacy_erase(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
+    """An erased CDP person: the CRM sync state of their contacts (the values copied both ways) goes."""
+    deleted, _ = CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).delete()
+    return {"crm_contact_links": deleted}
+
+
+def crm_privacy_export(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
+    rows = (CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids)
+            .order_by("last_synced_at", "pk").values("connection__provider", "external_id", "profile_id", "fields",
+                                                      "last_synced_at"))
+    return {"crm_contacts": [{"provider": r.pop("connection__provider"), **r} for r in rows]}

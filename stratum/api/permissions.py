@@ -19,7 +19,7 @@ WRITE_ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER)
 
 SCOPE_RESOURCES = (
     "campaigns", "analytics", "cdp", "trust", "workflow", "webhooks", "billing",
-    "integrations", "reporting", "notifications", "users",
+    "integrations", "reporting", "notifications", "users", "privacy",
 )
 SCOPES = tuple(f"{kind}:{resource}" for resource in SCOPE_RESOURCES for kind in ("read", "write"))
 

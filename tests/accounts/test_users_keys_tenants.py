@@ -219,7 +219,7 @@ class TestFeatures:
             "features": {"autopilot": True, "cdp": True, "audience_sync": True, "predictive_churn": False,
                          "custom_reports": False, "what_if_simulator": True},
             "tier": "professional",
-            "limits": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50},
+            "limits": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50, "max_event_retention_days": 730},
         }
 
 

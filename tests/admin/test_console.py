@@ -172,7 +172,7 @@ def test_change_form_saves_overrides_the_api_then_applies(staff, acme):
     assert acme.feature_flags == {"autopilot": True} and acme.limit_overrides == {"max_segments": 25, "api_burst": 40}
     features = client_for(owner).get("/api/v1/features").json()
     assert features["features"]["autopilot"] is True
-    assert features["limits"] == {"max_ad_accounts": 3, "max_users": 3, "max_segments": 25}
+    assert features["limits"] == {"max_ad_accounts": 3, "max_users": 3, "max_segments": 25, "max_event_retention_days": 365}
 
 
 @pytest.mark.parametrize("field,value,message", [

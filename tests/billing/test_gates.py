@@ -27,9 +27,9 @@ EXPECTED_FEATURES = {
                    "custom_reports": True, "what_if_simulator": True},
 }
 EXPECTED_LIMITS = {
-    "starter": {"max_ad_accounts": 3, "max_users": 3, "max_segments": 10},
-    "professional": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50},
-    "enterprise": {"max_ad_accounts": 100, "max_users": 100, "max_segments": 500},
+    "starter": {"max_ad_accounts": 3, "max_users": 3, "max_segments": 10, "max_event_retention_days": 365},
+    "professional": {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50, "max_event_retention_days": 730},
+    "enterprise": {"max_ad_accounts": 100, "max_users": 100, "max_segments": 500, "max_event_retention_days": 1825},
 }
 CONDITIONS = {"operator": "and", "rules": [{"field": "lifecycle_stage", "operator": "equals", "value": "customer"}]}
 EXPECTED_RATES = {"starter": ("60", 20), "professional": ("300", 50), "enterprise": ("1000", 100)}
@@ -54,7 +54,7 @@ def test_overrides_beat_the_tier(db):
     body = client.get("/api/v1/features").json()
     assert body["features"]["autopilot"] is True and body["features"]["cdp"] is False
     assert "teleport" not in body["features"]
-    assert body["limits"] == {"max_ad_accounts": 3, "max_users": 3, "max_segments": 25}
+    assert body["limits"] == {"max_ad_accounts": 3, "max_users": 3, "max_segments": 25, "max_event_retention_days": 365}
 
 
 @pytest.mark.parametrize("plan", list(TIERS))

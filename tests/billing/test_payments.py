@@ -64,7 +64,7 @@ class TestCheckoutRoundTrip:
         features = client.get("/api/v1/features").json()
         assert features["tier"] == "professional"
         assert features["features"]["autopilot"] is True and features["features"]["audience_sync"] is True
-        assert features["limits"] == {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50}
+        assert features["limits"] == {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50, "max_event_retention_days": 730}
         assert client.get("/api/v1/users/me").headers["X-RateLimit-Limit"] == "300"
 
         current = client.get("/api/v1/subscription").json()
@@ -363,7 +363,7 @@ class TestReads:
             {"billing_period": "monthly", "amount": 499, "currency": "USD", "available": True},
             {"billing_period": "annual", "amount": 4990, "currency": "USD", "available": True}]
         assert pro["rate_limit"] == {"requests_per_minute": 300, "burst": 50}
-        assert pro["limits"] == {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50}
+        assert pro["limits"] == {"max_ad_accounts": 15, "max_users": 10, "max_segments": 50, "max_event_retention_days": 730}
         assert [p["current"] for p in body["items"]] == [True, False, False]
 
     def test_subscription_without_stripe(self, starter):

@@ -65,7 +65,7 @@ class TestTenants:
         assert response.status_code == 200, response.content
         body = response.json()
         assert body["plan"] == "enterprise" and body["max_users"] == 100
-        assert body["limits"] == {"max_ad_accounts": 100, "max_users": 100, "max_segments": 900}
+        assert body["limits"] == {"max_ad_accounts": 100, "max_users": 100, "max_segments": 900, "max_event_retention_days": 1825}
         features = tenant_client.get("/api/v1/features").json()
         assert features["tier"] == "enterprise" and features["features"]["predictive_churn"] is False
         # null removes an override

@@ -8,17 +8,21 @@ from cdp.models import (
     Audience,
     AudienceExport,
     AudienceMember,
+    AudienceRemoval,
     AudienceSyncRun,
     Event,
     Identity,
     IdentityLink,
     IdentityRules,
+    PrivacyRequest,
+    PrivacySettings,
     Profile,
     ProfileMerge,
     ProfileRfm,
     Segment,
     SegmentMembership,
     Source,
+    SuppressedIdentifier,
 )
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
@@ -148,6 +152,38 @@ class AudienceExportFactory(TenantOwnedFactory):
     status = "pending"
 
 
+class PrivacySettingsFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacySettings
+        django_get_or_create = ("tenant",)
+
+    require_ads_consent = False
+
+
+class PrivacyRequestFactory(TenantOwnedFactory):
+    class Meta:
+        model = PrivacyRequest
+
+    type = "suppress"
+    status = "completed"
+    identifier_types = factory.LazyFunction(lambda: ["email"])
+    counts = factory.LazyFunction(lambda: {"identifiers_suppressed": 1})
+    completed_at = factory.LazyFunction(timezone.now)
+
+
+class SuppressedIdentifierFactory(TenantOwnedFactory):
+    class Meta:
+        model = SuppressedIdentifier
+
+    digest = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class AudienceRemovalFactory(TenantOwnedFactory):
+    class Meta:
+        model = AudienceRemoval
+
+    audience = factory.SubFactory(AudienceFactory, tenant=factory.SelfAttribute("..tenant"))
+    email_sha256 = factory.Sequence(lambda n: f"{n:064x}")
 class SourceFactory(TenantOwnedFactory):
     """A source whose write key is `wk_factory-<n>` (only the hash is stored, as the service does)."""
 

@@ -51,3 +51,19 @@ def audit_record(*, tenant, event: str, decision: str, actor: Actor, action: str
         actor_name=actor.name[:255], action=action, action_id=action_id, rule_id=rule_id,
         ad_account_id=ad_account_id, campaign_id=campaign_id, target=target[:255], reason=reason,
         signal=signal or {}, details=details or {})
+
+
+def privacy_request_audit(*, tenant, request, decision: str) -> AuditLogEntry:
+    """A CDP privacy request filed, completed or failed: who asked (the staff member, or the system for the
+    outcome), its type, status and counts — ids and numbers only, nothing about the person it concerns."""
+    user = request.requested_by
+    if decision != "requested" or user is None:
+        actor = SYSTEM
+    elif request.requested_via == "api_key":
+        actor = Actor("api_key", str(user.pk), f"API key ({user.email})", user=user)
+    else:
+        actor = Actor("user", str(user.pk), user.email, user=user)
+    return audit_record(tenant=tenant, event="privacy", decision=decision, actor=actor,
+                        action=f"privacy_{request.type}", target=f"privacy request {request.pk}",
+                        details={"request_id": str(request.pk), "type": request.type, "status": request.status,
+                                 "counts": request.counts, "identifier_types": request.identifier_types})
