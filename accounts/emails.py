@@ -6,6 +6,18 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.mail import send_mail
 
+from stratum.api.choices import Choices
+
+
+class MailKind(Choices):
+    """The account e-mails (accounts.tasks.mail_send sends one of each kind)."""
+
+    VERIFICATION = "verification"
+    PASSWORD_RESET = "password_reset"
+    INVITATION = "invitation"
+    REGISTRATION_ATTEMPT = "registration_attempt"
+    INVITATION_UNAVAILABLE = "invitation_unavailable"
+
 
 def _link(path: str, token: str) -> str:
     return f"{settings.FRONTEND_URL}{path}?{urlencode({'token': token})}"

@@ -45,7 +45,7 @@ def digest_week_due(*, tenant: Tenant, now: datetime) -> date | None:
 
 def weekly_digests_due(*, now: datetime | None = None) -> list[tuple[Tenant, date]]:
     now = now or timezone.now()
-    candidates = [(tenant, week) for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE)
+    candidates = [(tenant, week) for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE)
                   if (week := digest_week_due(tenant=tenant, now=now)) is not None]
     weeks = {week for _, week in candidates}
     done = set(DigestRun.objects.unscoped().filter(week_start__in=weeks).values_list("tenant_id", "week_start"))

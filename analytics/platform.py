@@ -133,8 +133,8 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
     range_end = dt.datetime.combine(date_range.end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
     tenants = Tenant.objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),
-        suspended=Count("id", filter=Q(status=Tenant.STATUS_SUSPENDED)),
+        total=Count("id"), active=Count("id", filter=Q(status=Tenant.Status.ACTIVE)),
+        suspended=Count("id", filter=Q(status=Tenant.Status.SUSPENDED)),
         new=Count("id", filter=Q(created_at__gte=range_start, created_at__lt=range_end)),
         **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in Plan.values},
     )

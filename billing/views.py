@@ -163,11 +163,11 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             else s.AdminTenantSerializer
 
     @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(Plan.values)),
-                               OpenApiParameter("status", str, enum=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED]),
+                               OpenApiParameter("status", str, enum=Tenant.Status.values),
                                OpenApiParameter("search", str)], tags=["superadmin"])
     def list(self, request, *args, **kwargs):
         parse_choice(request.query_params, "plan", Plan.values)
-        parse_choice(request.query_params, "status", (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED))
+        parse_choice(request.query_params, "status", Tenant.Status.values)
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses={200: s.AdminTenantDetailSerializer}, tags=["superadmin"])

@@ -1,8 +1,10 @@
 """Request bodies (StrictSerializer: unknown fields are a 422) and response shapes of the trust endpoints."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
@@ -266,10 +268,6 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_next_run_at(self, obj) -> str | None:
-        import datetime as dt
-
-        from django.utils import timezone
-
         if not obj.enabled:
             return None
         if obj.last_run_at is None:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.pagination import StratumPagination, parse_positive_int
 from stratum.api.params import local_today, parse_choice, parse_choices, parse_date_range, parse_number, parse_uuid
-from stratum.api.permissions import ROLES, WRITE_ROLES
+from stratum.api.permissions import ROLES, WRITE_ROLES, Role
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -28,7 +28,7 @@ from ..tasks import churn_refresh_task
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
 MAX_RANGE_DAYS = 366
-ANALYST_ROLES = (*WRITE_ROLES, "analyst")
+ANALYST_ROLES = (*WRITE_ROLES, Role.ANALYST)
 TAGS = ["analytics"]
 
 DATE_PARAMETERS = [

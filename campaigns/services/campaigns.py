@@ -6,18 +6,19 @@ Used by the API (PATCH/DELETE /campaigns/{id}, the campaign builder), automation
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.exceptions import NOT_CONNECTED, ApiError, Conflict, NotConnected, ValidationFailed
 from stratum.api.outbox import emit
 from stratum.api.params import local_today
 
 from ..connectors import get_connector
-from ..connectors.base import CampaignSpec, ConnectorError
-from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, platform_error
+from ..connectors.base import CampaignSpec, ConnectorError, ConnectorRateLimited, ConnectorRejected
+from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, PLATFORM_RATE_LIMITED, PlatformError
 from ..metrics import money
 from ..models import AdAccount, BudgetType, Campaign
 from ..platforms import COUNTRY_CODES, rules_for
@@ -109,6 +110,20 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
     campaign.status, campaign.budget_amount = locked.status, locked.budget_amount
     campaign.updated_at = locked.updated_at
     return locked
+
+
+def platform_error(exc: ConnectorError) -> ApiError:
+    """The API error for a failed platform call (the caller's transaction rolls back: nothing changes): 503 +
+    Retry-After when rate limited, 409 NOT_CONNECTED, 422 when the platform refused the values, else 502."""
+    message = f"The ad platform refused or failed the request: {exc}. Nothing was changed."
+    if isinstance(exc, ConnectorRateLimited) or exc.code == PLATFORM_RATE_LIMITED:
+        retry = max(1, math.ceil(exc.retry_after or 60))
+        return ApiError(message, exc.code, status_code=503, headers={"Retry-After": str(retry)})
+    if exc.code == NOT_CONNECTED:
+        return NotConnected(f"{exc} Connect the platform first.")
+    if isinstance(exc, ConnectorRejected):
+        return ValidationFailed(message, code=exc.code)
+    return PlatformError(message, exc.code)
 
 
 def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: Decimal | None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -78,8 +79,6 @@ def sync_window(*, ad_account: AdAccount, start: dt.date | None, end: dt.date | 
 
 
 def _zone(ad_account: AdAccount):
-    import zoneinfo
-
     try:
         return zoneinfo.ZoneInfo(ad_account.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

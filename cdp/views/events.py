@@ -14,6 +14,7 @@ from stratum.api.views import TenantAPIView, TenantViewSet
 from .. import selectors, services
 from .. import serializers as s
 from ..services.events import MAX_BATCH_BYTES
+from ..services.ingest import ItemStatus
 from .base import CdpEndpoint
 
 TAGS = ["cdp-events"]
@@ -58,7 +59,7 @@ class TrackEventView(CdpEndpoint, TenantAPIView):
                                "message_id.")
     def post(self, request):
         result = services.event_track_raw(tenant=self.tenant, event=request.data, source="api")
-        duplicate = result.status == "duplicate"
+        duplicate = result.status == ItemStatus.DUPLICATE
         return Response({"id": str(result.id), "profile_id": str(result.profile_id), "status": result.status,
                          "duplicate": duplicate}, status=status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED)
 
@@ -79,8 +80,8 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
         if not isinstance(body.get("events"), list) or not body["events"]:
             raise ValidationFailed(errors={"events": ["Must be a non-empty list of events."]})
         results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
-        counts = {"created": 0, "duplicate": 0, "rejected": 0}
+        counts = {ItemStatus.CREATED: 0, ItemStatus.DUPLICATE: 0, ItemStatus.REJECTED: 0}
         for result in results:
             counts[result.status] += 1
-        return Response({"received": len(results), "created": counts["created"], "duplicates": counts["duplicate"],
-                         "rejected": counts["rejected"], "results": [r.as_dict() for r in results]})
+        return Response({"received": len(results), "created": counts[ItemStatus.CREATED], "duplicates": counts[ItemStatus.DUPLICATE],
+                         "rejected": counts[ItemStatus.REJECTED], "results": [r.as_dict() for r in results]})

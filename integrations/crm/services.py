@@ -442,7 +442,7 @@ def crm_syncs_schedule() -> int:
     for tenant_id, run_id in lost:
         task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant_id), "run_id": str(run_id)}, on_commit=False)
     connections = (Connection.objects.unscoped().filter(kind=Connection.Kind.CRM, status=Connection.Status.ACTIVE,
-                                                        tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
+                                                        tenant__status=Tenant.Status.ACTIVE).select_related("tenant"))
     for connection in connections:
         schedule = (connection.settings or {}).get("schedule", DEFAULT_SCHEDULE)
         interval = SCHEDULES.get(schedule)

@@ -94,7 +94,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         return Response(s.WebhookWithSecretSerializer(webhook, context={"secret": secret}).data)
 
     @extend_schema(parameters=[
-        OpenApiParameter("status", str, enum=[*WebhookDelivery.STATUSES]),
+        OpenApiParameter("status", str, enum=[*WebhookDelivery.Status.values]),
         OpenApiParameter("event_type", str),
         OpenApiParameter("page", int), OpenApiParameter("limit", int),
     ], responses={200: DeliveryPageSerializer}, tags=TAGS, operation_id="webhooks_deliveries_list")
@@ -103,7 +103,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
         params = request.query_params
         queryset = selectors.delivery_list(
             tenant=self.tenant, webhook=self.get_object(),
-            status=parse_choice(params, "status", WebhookDelivery.STATUSES),
+            status=parse_choice(params, "status", WebhookDelivery.Status.values),
             event_type=parse_choice(params, "event_type", [*selectors.EVENT_DESCRIPTIONS, TEST_EVENT]))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)

@@ -16,13 +16,11 @@ from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
 from ..alert_catalog import DATA_SOURCES
-from ..errors import INSTANCE_CLOSED
+from ..errors import ALERT_DISABLED, INSTANCE_CLOSED
 from ..models import Alert, AlertInstance, InstanceStatus, TaskStatus
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for
-
-ALERT_DISABLED = "ALERT_DISABLED"
 
 
 @dataclass

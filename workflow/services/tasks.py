@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Tenant, User
@@ -93,8 +94,6 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
     elif related_object_type == "campaign":
         campaigns = Campaign.objects.for_tenant(tenant).filter(pk=related_object_id)
         if client is not None:
-            from django.db.models import Q
-
             campaigns = campaigns.filter(Q(ad_account__client=client) | Q(ad_account__client__isnull=True))
         exists = campaigns.exists()
     else:
