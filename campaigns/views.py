@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotConnected, NotFound
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.principals import is_api_key_request
@@ -22,13 +23,12 @@ from . import selectors, services
 from . import serializers as s
 from .connectors import registered_platforms, supports_audiences
 from .filters import (
-    CAMPAIGN_FILTER_PARAMETERS,
     DATE_PARAMETERS,
     PAGE_PARAMETERS,
     PLATFORM_PARAMETER,
+    CampaignFilterSet,
     campaign_filters,
     optional_range,
-    ordering,
 )
 from .metrics import format_metrics, money
 from .models import AdAccount, Campaign, Platform
@@ -59,16 +59,16 @@ class DashboardPerformanceView(TenantAPIView):
 class AnalyticsCampaignsView(TenantAPIView):
     scope_resource = "analytics"
 
-    @extend_schema(parameters=[*DATE_PARAMETERS, *CAMPAIGN_FILTER_PARAMETERS,
-                               *PAGE_PARAMETERS],
+    @query_filters(CampaignFilterSet)
+    @extend_schema(parameters=[*DATE_PARAMETERS, *PAGE_PARAMETERS],
                    responses=s.CampaignAnalyticsSerializer, tags=["analytics"],
                    description="Every campaign's metrics for the period (default 30 days), ordered by spend.")
     def get(self, request):
         params = request.query_params
         date_range = parse_date_range(params, tz=self.tenant.timezone)
-        campaigns, totals = selectors.campaign_analytics(tenant=self.tenant, date_range=date_range,
-                                                         filters=campaign_filters(params),
-                                                         ordering=ordering(params, "-spend"))
+        filters, ordering = campaign_filters(params, default_ordering="-spend")
+        campaigns, totals = selectors.campaign_analytics(tenant=self.tenant, date_range=date_range, filters=filters,
+                                                         ordering=ordering)
         paginator = StratumPagination()
         page = paginator.paginate_queryset(campaigns, request, view=self)
         items = [{"campaign_id": str(c.pk), "name": c.name, "platform": c.platform, "status": c.status,
@@ -92,14 +92,16 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
     def scoped_queryset(self):
         return Campaign.objects.select_related("ad_account")
 
-    @extend_schema(parameters=[*CAMPAIGN_FILTER_PARAMETERS, *DATE_PARAMETERS], tags=["campaigns"],
+    @query_filters(CampaignFilterSet)
+    @extend_schema(parameters=DATE_PARAMETERS, tags=["campaigns"],
                    description="Metrics are lifetime totals unless period or start_date/end_date is given. "
                                "`limit` above 100 is a 422.")
     def list(self, request):
         params = request.query_params
         date_range = optional_range(params, tz=self.tenant.timezone)
-        campaigns = selectors.campaign_list(tenant=self.tenant, filters=campaign_filters(params),
-                                            ordering=ordering(params, "-created_at"), date_range=date_range)
+        filters, ordering = campaign_filters(params, default_ordering="-created_at")
+        campaigns = selectors.campaign_list(tenant=self.tenant, filters=filters, ordering=ordering,
+                                            date_range=date_range)
         page = self.paginate_queryset(campaigns)
         selectors.campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=date_range)
         return self.get_paginated_response(s.CampaignListSerializer(page, many=True).data)
