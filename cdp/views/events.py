@@ -7,12 +7,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_date_range, parse_search, parse_uuid
+from stratum.api.params import parse_date_range
 from stratum.api.views import TenantAPIView, TenantViewSet
 
 from .. import selectors, services
 from .. import serializers as s
+from ..filters import EventFilterSet
 from ..services.events import MAX_BATCH_BYTES
 from ..services.ingest import ItemStatus
 from .base import CdpEndpoint
@@ -25,16 +27,14 @@ class TimelinePagination(StratumPagination):
 
 
 class EventViewSet(CdpEndpoint, TenantViewSet):
+    @query_filters(EventFilterSet)
     @extend_schema(tags=TAGS, responses={200: s.EventSerializer(many=True)}, parameters=[
-        OpenApiParameter("profile_id", str, description="One profile's timeline (a merged id resolves)"),
-        OpenApiParameter("event_type", str),
         OpenApiParameter("page", int), OpenApiParameter("limit", int)])
     def list(self, request):
-        params = request.query_params
-        profile_id = parse_uuid(params, "profile_id")
+        filters = EventFilterSet.parse(request.query_params)
+        profile_id = filters["profile_id"]
         profile = selectors.profile_find(tenant=self.tenant, profile_id=profile_id) if profile_id else None
-        events = selectors.events_timeline(tenant=self.tenant, profile=profile,
-                                           event_type=parse_search(params, "event_type", max_length=64))
+        events = selectors.events_timeline(tenant=self.tenant, profile=profile, event_type=filters["event_type"])
         if profile_id and profile is None:  # a filter narrows: an unknown profile has no events (one list rule)
             events = events.none()
         paginator = TimelinePagination()
