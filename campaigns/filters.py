@@ -9,6 +9,7 @@ from stratum.api.params import DateRange, parse_date_range
 
 from .models import Campaign, CampaignStatus, Platform
 from .selectors import ORDERINGS, CampaignFilters
+from .selectors.pacing import STATUSES as PACING_STATUSES
 
 
 class CampaignFilterSet(FilterSet):
@@ -21,6 +22,24 @@ class CampaignFilterSet(FilterSet):
     ordering = ChoiceFilter(choices=[(name, name) for name in ORDERINGS],
                             help_text="A field or metric, `-` first for descending (default: -created_at on the "
                                       "campaign list, -spend in analytics).")
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+
+class PacingFilterSet(FilterSet):
+    status = ChoiceFilter(choices=[(name, name) for name in PACING_STATUSES],
+                          help_text="Only campaigns with this pacing status.")
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+
+class PacingAlertFilterSet(FilterSet):
+    severity = ChoiceFilter(choices=[("warning", "warning"), ("critical", "critical")])
+    type = ChoiceFilter(choices=[("underpacing", "underpacing"), ("overpacing", "overpacing")])
 
     class Meta:
         model = Campaign

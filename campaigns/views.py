@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -27,6 +27,8 @@ from .filters import (
     PAGE_PARAMETERS,
     PLATFORM_PARAMETER,
     CampaignFilterSet,
+    PacingAlertFilterSet,
+    PacingFilterSet,
     campaign_filters,
     optional_range,
 )
@@ -246,14 +248,14 @@ def _builder_account(tenant, platform: str, account_id: str) -> AdAccount:
 class PacingStatusView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, description="Only campaigns with this pacing status."),
-                               *PAGE_PARAMETERS],
+    @query_filters(PacingFilterSet)
+    @extend_schema(parameters=PAGE_PARAMETERS,
                    responses=s.PacingStatusSerializer, tags=["pacing"],
                    description="Every active campaign with a budget: expected vs actual spend in its window "
                                "(day, month for Google daily budgets, or flight), status and severity, and the "
                                "forecast of the month's (or flight's) spend with a range.")
     def get(self, request):
-        wanted = parse_choice(request.query_params, "status", selectors.pacing.STATUSES)
+        wanted = PacingFilterSet.parse(request.query_params)["status"]
         items = selectors.pacing_campaigns(tenant=self.tenant)
         summary = selectors.pacing_summary(items)
         if wanted:
@@ -266,10 +268,9 @@ class PacingStatusView(TenantAPIView):
 class PacingAlertsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[OpenApiParameter("severity", str, enum=["warning", "critical"]),
-                               OpenApiParameter("type", str, enum=["underpacing", "overpacing"])],
-                   responses=s.PacingAlertsSerializer, tags=["pacing"])
+    @query_filters(PacingAlertFilterSet)
+    @extend_schema(responses=s.PacingAlertsSerializer, tags=["pacing"])
     def get(self, request):
-        severity = parse_choice(request.query_params, "severity", ("warning", "critical"))
-        kind = parse_choice(request.query_params, "type", ("underpacing", "overpacing"))
+        filters = PacingAlertFilterSet.parse(request.query_params)
+        severity, kind = filters["severity"], filters["type"]
         return Response({"alerts": selectors.pacing_alerts(tenant=self.tenant, severity=severity, kind=kind)})

@@ -66,6 +66,22 @@ def refused(response, errors: dict):
     ("/api/v1/webhooks", {"is_active": "yes please"}, {"is_active": ["Must be true or false, got 'yes please'."]}),
     ("/api/v1/integrations/crm/runs", {"provider": "meta"},
      {"provider": ["Must be one of hubspot, pipedrive, salesforce, zoho; got 'meta'."]}),
+    ("/api/v1/pacing/status", {"status": "late"},
+     {"status": ["Must be one of on_track, underpacing, overpacing, insufficient_data, data_delayed, not_started, "
+                 "ended, no_budget; got 'late'."]}),
+    ("/api/v1/pacing/alerts", {"severity": "info", "type": "ok"},
+     {"severity": ["Must be one of warning, critical; got 'info'."],
+      "type": ["Must be one of underpacing, overpacing; got 'ok'."]}),
+    ("/api/v1/autopilot/actions", {"source": "human", "campaign_id": "7"},
+     {"source": ["Must be one of autopilot, rule, rollback; got 'human'."], "campaign_id": [NOT_AN_ID]}),
+    ("/api/v1/autopilot/circuit-breakers", {"state": "hold"}, {"state": ["Must be one of open, closed; got 'hold'."]}),
+    ("/api/v1/trust/audit-logs", {"event": "login", "rule_id": "r1"},
+     {"event": ["Must be one of gate, approval, execution, breaker, settings, expiry; got 'login'."],
+      "rule_id": [NOT_AN_ID]}),
+    ("/api/v1/analytics/churn/profiles", {"risk": "extreme", "min_probability": "-0.1"},
+     {"risk": ["Must be one of low, medium, high; got 'extreme'."],
+      "min_probability": ["Ensure this value is greater than or equal to 0."]}),
+    ("/api/v1/reporting/schedules", {"report_id": "weekly"}, {"report_id": [NOT_AN_ID]}),
 ])
 def test_a_bad_filter_value_is_a_422_naming_the_parameter(api_client, path, params, errors):
     refused(api_client.get(path, params), errors)
