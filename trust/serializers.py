@@ -12,6 +12,7 @@ from stratum.api.serializers import StrictSerializer
 from .models import (
     COMPONENTS,
     RULE_FREQUENCIES,
+    ActionStatus,
     AuditLogEntry,
     AutopilotAction,
     AutopilotMode,
@@ -193,7 +194,7 @@ class AutopilotActionSerializer(serializers.ModelSerializer):
         return None if user is None else {"id": str(user.pk), "email": user.email, "name": user.name}
 
     def get_rolled_back_by(self, obj) -> str | None:
-        rollbacks = [a for a in obj.rollbacks.all() if a.status == "executed"]
+        rollbacks = [a for a in obj.rollbacks.all() if a.status == ActionStatus.EXECUTED]
         return str(rollbacks[0].pk) if rollbacks else None
 
 

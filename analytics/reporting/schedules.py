@@ -37,7 +37,7 @@ from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
-from ..models import Report, ReportDelivery, ReportSchedule, Weekday
+from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, Weekday
 from .render import CONTENT_TYPES
 from .services import report_path, report_render, report_spec
 
@@ -281,7 +281,7 @@ def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = 
         rendering = report_render(tenant=tenant, report=rendering)
         delivery.rendering = rendering
         try:
-            if rendering.status != "ready":
+            if rendering.status != ReportStatus.READY:
                 raise RuntimeError(rendering.error or "rendering failed")
             _email(schedule=locked, rendering=rendering, period=period)
             delivery.status = "sent"

@@ -24,7 +24,7 @@ from stratum.api.queueing import task_enqueue
 from workflow.models import Client
 from workflow.selectors import client_get_visible
 
-from ..models import Report, ReportTemplate
+from ..models import Report, ReportStatus, ReportTemplate
 from .builders import document_build
 from .render import render
 from .templates import EXPORT_TYPES, SECTIONS, TemplateSpec, custom_spec, standard_template
@@ -174,9 +174,10 @@ def report_path(report: Report) -> Path:
 
 def report_render(*, tenant, report: Report) -> Report:
     """Builds and writes the file; safe to run twice (a ready report is left alone)."""
-    if report.status == "ready":
+    if report.status == ReportStatus.READY:
         return report
-    Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status="running", started_at=timezone.now())
+    Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status=ReportStatus.RUNNING,
+                                                                  started_at=timezone.now())
     relative = Path("reports") / str(tenant.pk) / f"{report.pk}.{report.format}"
     target = Path(settings.MEDIA_ROOT) / relative
     try:
@@ -196,7 +197,7 @@ def report_render(*, tenant, report: Report) -> Report:
     report.status, report.file, report.finished_at = "ready", str(relative), timezone.now()
     report.size_bytes, report.page_count, report.error = len(rendered.content), rendered.page_count, ""
     Report.objects.for_tenant(tenant).filter(pk=report.pk).update(
-        status="ready", file=report.file, finished_at=report.finished_at, size_bytes=report.size_bytes,
+        status=ReportStatus.READY, file=report.file, finished_at=report.finished_at, size_bytes=report.size_bytes,
         page_count=report.page_count, error="")
     return report
 

@@ -29,7 +29,7 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from .. import serializers as s
 from ..errors import REPORT_NOT_READY, STANDARD_TEMPLATE_READ_ONLY
 from ..filters import ScheduleFilterSet
-from ..models import Report, ReportDelivery, ReportSchedule, ReportTemplate
+from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, ReportTemplate
 from ..reporting import schedules as schedule_services
 from ..reporting import services
 from ..reporting.render import CONTENT_TYPES
@@ -154,7 +154,7 @@ class ReportViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         report = self.get_object()
-        if report.status != "ready":
+        if report.status != ReportStatus.READY:
             raise Conflict(f"The report is {report.status}.", code=REPORT_NOT_READY)
         path = services.report_path(report)
         if not path.exists():

@@ -20,7 +20,7 @@ from ..connectors import get_connector
 from ..connectors.base import CampaignSpec, ConnectorError, ConnectorRateLimited, ConnectorRejected
 from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, PLATFORM_RATE_LIMITED, PlatformError
 from ..metrics import money
-from ..models import AdAccount, BudgetType, Campaign
+from ..models import AdAccount, BudgetType, Campaign, CampaignStatus
 from ..platforms import COUNTRY_CODES, rules_for
 
 CENT = Decimal("0.01")
@@ -77,12 +77,12 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
         raise ValidationFailed(errors={"status": [f"Must be one of {', '.join(SETTABLE_STATUSES)}."]})
     if budget_amount is not None:
         budget_amount = budget_clean(budget_amount)
-    if status == "deleted" and budget_amount is not None:
+    if status == CampaignStatus.DELETED and budget_amount is not None:
         raise ValidationFailed(errors={"budget": ["A campaign being deleted cannot get a new budget."]})
     with transaction.atomic():
         locked = (Campaign.objects.for_tenant(tenant).select_related("ad_account").select_for_update(of=("self",))
                   .get(pk=campaign.pk))
-        if locked.status == "deleted":
+        if locked.status == CampaignStatus.DELETED:
             raise Conflict("The campaign is deleted; it cannot be changed.", code=CAMPAIGN_DELETED)
         previous_status, previous_budget = locked.status, locked.budget_amount
         new_status = status if status is not None and status != previous_status else None
@@ -153,7 +153,7 @@ def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: D
 
 def campaign_delete(*, tenant, campaign: Campaign, actor: str, reason: str = "") -> Campaign:
     """Deletes (archives) the campaign on the platform; the row and its history stay, with status deleted."""
-    return campaign_update(tenant=tenant, campaign=campaign, status="deleted", actor=actor, reason=reason)
+    return campaign_update(tenant=tenant, campaign=campaign, status=CampaignStatus.DELETED, actor=actor, reason=reason)
 
 
 def targeting_clean(*, platform: str, targeting: dict[str, Any]) -> dict[str, Any]:

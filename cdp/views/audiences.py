@@ -145,7 +145,7 @@ class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericView
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         export = self.get_object()
-        if export.status != "ready":
+        if export.status != AudienceExport.Status.READY:
             raise Conflict(f"The export is {export.status}.", code=EXPORT_NOT_READY)
         path = export_path(export)
         if not path.exists():
