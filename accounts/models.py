@@ -87,7 +87,7 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         fields.setdefault("is_staff", True)
         fields.setdefault("is_superuser", True)
         fields.setdefault("is_verified", True)
-        fields.setdefault("role", "admin")
+        fields.setdefault("role", Role.ADMIN)
         return self.create_user(email, password, **fields)
 
 

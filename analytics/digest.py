@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send
 from campaigns.metrics import format_metrics, metric_ratios, metric_sums, money
 from campaigns.models import Campaign, CampaignDailyMetric
@@ -122,7 +122,7 @@ def weekly_digest_send(*, tenant: Tenant, week_start: date) -> DigestRun | None:
             summary = weekly_summary(tenant=tenant, week_start=week_start)
             week_end = week_start + timedelta(days=6)
             users = list(User.objects.filter(tenant=tenant, is_active=True))
-            notification_send(tenant=tenant, users=users, category="weekly_digest",
+            notification_send(tenant=tenant, users=users, category=NotificationCategory.WEEKLY_DIGEST,
                               title=f"Your week in Stratum: {week_start:%d %b} – {week_end:%d %b %Y}",
                               body=_digest_text(summary), data={"digest": summary})
             run.summary = summary

@@ -26,7 +26,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import NotificationCategory, User
 from accounts.notifications import notification_send, tenant_admins
 from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
@@ -222,7 +222,7 @@ def _notify_held(*, tenant, schedule: ReportSchedule, period: DateRange, reasons
         if creator is not None:
             users[creator.pk] = creator
     notification_send(
-        tenant=tenant, users=list(users.values()), category="signal_alerts",
+        tenant=tenant, users=list(users.values()), category=NotificationCategory.SIGNAL_ALERTS,
         title=f"Scheduled report held: {schedule.report.name}",
         body=(f"The {schedule.frequency} report for {period.start.isoformat()} – {period.end.isoformat()} was not sent "
               f"to {', '.join(schedule.recipients)} because its figures would be wrong:\n- " + "\n- ".join(reasons)),
@@ -288,7 +288,7 @@ def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = 
         except Exception as exc:  # SMTP refusal, rendering failure: recorded, admins told
             logger.exception("report schedule %s: delivery failed", locked.pk)
             delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-            notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="signal_alerts",
+            notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SIGNAL_ALERTS,
                               title=f"Scheduled report failed: {locked.report.name}", body=delivery.error,
                               data={"schedule_id": str(locked.pk), "report_id": str(locked.report_id)})
         delivery.save()

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
 from cdp.models import Profile, SegmentMembership
@@ -423,7 +423,7 @@ def _parse_time(value) -> datetime | None:
 def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
     label = PROVIDERS[run.provider].label
     try:
-        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
+        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SYNC_ALERTS,
                           title=f"{label} sync failed", body=run.error[:500],
                           data={"provider": run.provider, "run_id": str(run.pk)})
     except Exception:  # noqa: BLE001 - the failed run is recorded either way

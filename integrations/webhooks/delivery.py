@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_event_fanout, notification_send, tenant_admins
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt
@@ -344,7 +344,7 @@ def _notify_disabled(*, tenant: Tenant, webhook_id) -> None:
         why = ("its receiver answered 410 Gone" if webhook.disabled_reason == Webhook.DisabledReason.GONE
                else "every delivery failed for 3 days")
         notification_send(
-            tenant=tenant, users=recipients.values(), category="sync_alerts",
+            tenant=tenant, users=recipients.values(), category=NotificationCategory.SYNC_ALERTS,
             title=f"Webhook “{webhook.name}” was disabled",
             body=f"Stratum stopped sending events to {webhook.url} because {why}. Fix the receiver, enable the "
                  "webhook again and redeliver the failed events from its delivery log.",

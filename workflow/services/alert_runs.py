@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
@@ -161,7 +161,7 @@ def _notify(*, tenant: Tenant, alert: Alert, count: int) -> None:
     recipients = {u.pk: u for u in client_admin_users(tenant=tenant, client=alert.client)}
     for user in _task_assignees(tenant=tenant, alert=alert):
         recipients.setdefault(user.pk, user)
-    notification_send(tenant=tenant, users=list(recipients.values()), category="campaign_alerts",
+    notification_send(tenant=tenant, users=list(recipients.values()), category=NotificationCategory.CAMPAIGN_ALERTS,
                       title=f"{alert.name}: {count} new finding{'s' if count != 1 else ''}",
                       body=f"{alert.client.name}: {count} {alert.data_level}{'s' if count != 1 else ''} "
                            f"triggered “{alert.name}”.",
