@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 from stratum.api.filters import CharFilter, ChoiceFilter, ChoiceInFilter, FilterSet, UUIDFilter
 from stratum.api.params import DateRange, parse_date_range
 
-from .models import Campaign, CampaignStatus, Platform
+from .models import AdAccount, Campaign, CampaignStatus, Platform
 from .selectors import ORDERINGS, CampaignFilters
 from .selectors.pacing import STATUSES as PACING_STATUSES
 
@@ -25,6 +25,14 @@ class CampaignFilterSet(FilterSet):
 
     class Meta:
         model = Campaign
+        fields: list[str] = []
+
+
+class AdAccountFilterSet(FilterSet):
+    platform = ChoiceFilter(choices=Platform.choices)
+
+    class Meta:
+        model = AdAccount
         fields: list[str] = []
 
 

@@ -26,6 +26,7 @@ from .filters import (
     DATE_PARAMETERS,
     PAGE_PARAMETERS,
     PLATFORM_PARAMETER,
+    AdAccountFilterSet,
     CampaignFilterSet,
     PacingAlertFilterSet,
     PacingFilterSet,
@@ -197,10 +198,10 @@ class BuilderPlatformsView(TenantAPIView):
 class BuilderAccountsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[PLATFORM_PARAMETER, *PAGE_PARAMETERS],
-                   responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
+    @query_filters(AdAccountFilterSet)
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
     def get(self, request):
-        platform = parse_choice(request.query_params, "platform", Platform.values)
+        platform = AdAccountFilterSet.parse(request.query_params)["platform"]
         paginator = StratumPagination()
         page = paginator.paginate_queryset(selectors.ad_accounts_list(tenant=self.tenant, platform=platform), request,
                                            view=self)

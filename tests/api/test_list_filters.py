@@ -66,6 +66,8 @@ def refused(response, errors: dict):
     ("/api/v1/webhooks", {"is_active": "yes please"}, {"is_active": ["Must be true or false, got 'yes please'."]}),
     ("/api/v1/integrations/crm/runs", {"provider": "meta"},
      {"provider": ["Must be one of hubspot, pipedrive, salesforce, zoho; got 'meta'."]}),
+    ("/api/v1/campaign-builder/accounts", {"platform": "myspace"},
+     {"platform": ["Must be one of meta, google, tiktok, snapchat, demo; got 'myspace'."]}),
     ("/api/v1/pacing/status", {"status": "late"},
      {"status": ["Must be one of on_track, underpacing, overpacing, insufficient_data, data_delayed, not_started, "
                  "ended, no_budget; got 'late'."]}),
