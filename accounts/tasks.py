@@ -64,13 +64,14 @@ def _tenant(tenant_id) -> Tenant | None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def notification_email_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str) -> int:
+def notification_email_send(tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
+                            required: bool = False) -> int:
     tenant = _tenant(tenant_id)
     if tenant is None:
         return 0
     with tenant_scope(tenant):
         return channels.notification_email_deliver(tenant=tenant, user_ids=user_ids, category=category, title=title,
-                                                   body=body)
+                                                   body=body, required=required)
 
 
 SLACK_RETRIES = 4

@@ -41,8 +41,7 @@ class ResendVerificationView(PublicAuthView):
     def post(self, request):
         data = parse_body(s.ForgotPasswordSerializer, request)
         registration.verification_resend(email=data["email"])
-        return Response({"detail": "If this address has an unverified account, a new verification link is on its "
-                                   "way."}, status=status.HTTP_202_ACCEPTED)
+        return Response({"detail": registration.RESEND_ANSWER}, status=status.HTTP_202_ACCEPTED)
 
 
 class LoginView(PublicAuthView):
@@ -80,7 +79,7 @@ class ForgotPasswordView(PublicAuthView):
     def post(self, request):
         data = parse_body(s.ForgotPasswordSerializer, request)
         passwords.password_forgot(email=data["email"])
-        return Response({"detail": "If an account exists for this e-mail, a reset link has been sent."})
+        return Response({"detail": passwords.FORGOT_ANSWER})
 
 
 class ResetPasswordView(PublicAuthView):

@@ -40,6 +40,12 @@ class RfmSegment(Choices):
     LOST = "lost"
 
 
+class SourceKind(Choices):
+    SERVER = "server"
+    BROWSER = "browser"
+    MOBILE = "mobile"
+
+
 class SyncFrequency(Choices):
     MANUAL = "manual"
     HOURLY = "hourly"
@@ -321,3 +327,28 @@ class AudienceExport(TenantOwned):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Source(TenantOwned):
+    """Where tracking SDKs send from (Segment's HTTP Tracking API, /v1/*). Its write key — shown once, at creation
+    and rotation; only the SHA-256 is kept — authenticates ingestion on /v1/* and nothing else. A deleted source
+    keeps its row (`revoked_at`): its key stops working and it leaves the list."""
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=SourceKind.choices)
+    allowed_origins = models.JSONField(default=list, blank=True, help_text="Browser sources: origins allowed (CORS).")
+    key_prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    key_rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "revoked_at"], name="cdp_source_live")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"

@@ -16,6 +16,8 @@ from .models import (
     Profile,
     ProfileMerge,
     Segment,
+    Source,
+    SourceKind,
     SyncFrequency,
 )
 from .predictions import predictions_by_profile
@@ -351,3 +353,33 @@ class AudienceExportSerializer(serializers.ModelSerializer):
         path = f"/api/v1/cdp/audiences/exports/{obj.pk}/download"
         request = self.context.get("request")
         return request.build_absolute_uri(path) if request is not None else path
+
+
+# --- sources (write keys for Segment's HTTP Tracking API) ----------------------------------------
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["id", "name", "kind", "allowed_origins", "key_prefix", "created_at", "key_rotated_at",
+                  "last_used_at"]
+        read_only_fields = fields
+
+
+class SourceWithKeySerializer(SourceSerializer):
+    """Creation and rotation: the write key, shown this once (only its hash is kept)."""
+
+    write_key = serializers.SerializerMethodField()
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "write_key"]
+        read_only_fields = fields
+
+    def get_write_key(self, obj) -> str:
+        return self.context["write_key"]
+
+
+class SourceCreateSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=SourceKind.values)
+    allowed_origins = serializers.ListField(child=serializers.CharField(max_length=255), required=False,
+                                            default=list, max_length=50)

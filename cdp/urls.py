@@ -10,6 +10,7 @@ router.register("cdp/segments", views.SegmentViewSet, basename="cdp-segments")
 router.register("cdp/events", views.EventViewSet, basename="cdp-events")
 router.register("cdp/audience-sync/audiences", views.AudienceViewSet, basename="cdp-audiences")
 router.register("cdp/audiences/exports", views.ExportJobViewSet, basename="cdp-exports")
+router.register("cdp/sources", views.SourceViewSet, basename="cdp-sources")
 
 urlpatterns = [
     path("cdp/events/track", views.TrackEventView.as_view(), name="cdp-events-track"),

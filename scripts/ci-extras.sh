@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# CI extras, run by .ci/run before the suites: Debian's Chromium for the staff-console browser test
-# (tests/admin/test_browser.py). Quiet, idempotent, and never fails CI: without apt (or root) the browser
-# test skips itself with a message instead.
+# CI extras, run by .ci/run before the suites: the npm tracking SDKs (scripts/sdk-clients.sh) and Debian's Chromium
+# for the browser tests (the staff console, tests/admin/test_browser.py; the e-mailed links' pages,
+# tests/accounts/test_pages_browser.py; analytics.js, tests/cdp/test_segment_browser.py; fixture in tests/browser.py).
+# Quiet, idempotent, and never fails CI: without npm, apt (or root) those tests skip themselves with a message instead.
 set -u
+
+# The npm tracking SDKs of the Segment-compatibility tests (idempotent, under var/npm).
+"$(dirname "$0")/sdk-clients.sh"
 
 if [ -x /usr/bin/chromium ] && command -v chromedriver >/dev/null 2>&1; then
   exit 0

@@ -18,7 +18,10 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     *[path("api/v1/", include(f"{app}.urls")) for app in API_APPS],
+    # Segment's HTTP Tracking API for the tracking SDKs (cdp/views/segment.py): source write keys only.
+    path("v1/", include("cdp.tracking_urls")),
     re_path(r"^api/", api_not_found),
+    path("", include("accounts.pages.urls")),  # what the links in e-mails open (accounts/pages/__init__.py)
 ]
 
 if settings.LOAD_PROBE_ENABLED:  # `make load` only: the framework's own ceiling (stratum/api/probe.py)

@@ -10,6 +10,7 @@ from stratum.api.cache import fallback_reset
 from stratum.api.ratelimit import reset_local_buckets
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
+from tests.browser import browser_page  # noqa: F401  (a fixture: Playwright + Chromium, for tests/*/test_*browser*)
 from tests.helpers import client_for, key_client_for
 
 

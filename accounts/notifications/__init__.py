@@ -70,7 +70,8 @@ _client_members: list[Callable[..., Iterable]] = []
 
 
 def channel_register(name: str, sender: Callable[..., None]) -> None:
-    """`sender(tenant_id=, user_ids=, category=, title=, body=, data=)` runs after commit."""
+    """`sender(tenant_id=, user_ids=, category=, title=, body=, data=, required=)` runs after commit; `required`
+    says the message goes out whatever the recipients' preferences (so it offers no unsubscribe)."""
     _channels[name] = sender
 
 
@@ -116,8 +117,9 @@ def notification_send(*, tenant: Tenant, users: Iterable[User], category: str, t
     for name, sender in _channels.items():
         recipients = [str(u.pk) for u in users if wanted(u, name)]
         if recipients:
-            transaction.on_commit(lambda sender=sender, recipients=recipients: sender(
-                tenant_id=str(tenant.pk), user_ids=recipients, category=category, title=title, body=body, data=data))
+            transaction.on_commit(lambda sender=sender, recipients=recipients, name=name: sender(
+                tenant_id=str(tenant.pk), user_ids=recipients, category=category, title=title, body=body, data=data,
+                required=name in required))
     return created
 
 
@@ -258,3 +260,14 @@ def notification_preferences_update(*, user: User, data: Any) -> dict[str, dict[
         user.preferences = preferences
         user.save(update_fields=["preferences", "updated_at"])
     return notification_preferences_get(user=user)
+
+
+def notification_email_unsubscribe(*, user: User, category: str) -> dict[str, dict[str, bool]]:
+    """One-click unsubscribe (a signed link in the mail, RFC 8058): that category's e-mails off. Idempotent."""
+    return notification_preferences_update(user=user, data={"email": {category: False}})
+
+
+def notification_email_preferences_set(*, user: User, enabled: dict[str, bool]) -> dict[str, dict[str, bool]]:
+    """The e-mail preferences page: each category on or off, as chosen (the same store as the API's PATCH)."""
+    return notification_preferences_update(user=user, data={"email": {category: bool(enabled.get(category))
+                                                                      for category in NOTIFICATION_CATEGORIES}})

@@ -24,6 +24,7 @@ from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
 from stratum.api.queueing import task_enqueue
 
 from ..models import SlackDestination, Tenant, User
+from . import links
 
 logger = logging.getLogger("stratum.notifications")
 
@@ -42,15 +43,15 @@ class SlackRetryable(Exception):
 # --- senders registered with accounts.notifications ---------------------------------------------
 
 def email_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], required: bool = False) -> None:
     # best effort: a notification must never break the action that caused it
     task_enqueue(name="accounts.tasks.notification_email_send", on_commit=False, best_effort=True,
                  kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
-                         "body": body})
+                         "body": body, "required": required})
 
 
 def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: str, body: str,
-                  data: dict[str, Any]) -> None:
+                  data: dict[str, Any], required: bool = False) -> None:
     task_enqueue(name="accounts.tasks.notification_slack_send", on_commit=False, best_effort=True,
                  kwargs={"tenant_id": tenant_id, "user_ids": user_ids, "category": category, "title": title,
                          "body": body})
@@ -58,17 +59,42 @@ def slack_channel(*, tenant_id: str, user_ids: list[str], category: str, title: 
 
 # --- e-mail ---------------------------------------------------------------------------------
 
-def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str) -> int:
+CATEGORY_LABELS = {
+    "campaign_alerts": "campaign alerts",
+    "budget_alerts": "budget alerts",
+    "signal_alerts": "signal health alerts",
+    "task_assigned": "tasks assigned to you",
+    "weekly_digest": "the weekly digest",
+    "sync_alerts": "audience sync alerts",
+}
+
+
+def notification_email(*, user: User, category: str, title: str, body: str, required: bool = False) -> EmailMessage:
+    """One notification mail. Every link in it opens a page this server serves (accounts/pages). A mail the user
+    chose to get carries the one-click unsubscribe of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post, a signed
+    link scoped to the user and the category); a required notice about the account offers none, and says why."""
+    preferences = links.preferences_url(user=user)
+    headers = {"X-Stratum-Category": category}
+    footer = [f"Your notifications: {settings.FRONTEND_URL}/notifications",
+              f"Choose which e-mails you get: {preferences}"]
+    if required:
+        footer.append("This notice is about your account: it is sent whatever your e-mail preferences.")
+    else:
+        unsubscribe = links.unsubscribe_url(user=user, category=category)
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        footer.append(f"Stop e-mails about {CATEGORY_LABELS.get(category, category)}: {unsubscribe}")
+    return EmailMessage(subject=f"[Stratum] {title}"[:200],
+                        body=f"Hello {user.name or user.email},\n\n{title}\n\n{body}".rstrip()
+                        + "\n\n—\n" + "\n".join(footer) + "\n",
+                        from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email], headers=headers)
+
+
+def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str,
+                               required: bool = False) -> int:
     users = list(User.objects.filter(tenant=tenant, is_active=True, pk__in=user_ids).order_by("email"))
-    footer = (f"\n\n—\nOpen Stratum: {settings.FRONTEND_URL}/notifications\n"
-              f"Choose which e-mails you get: {settings.FRONTEND_URL}/settings/notifications\n")
-    messages = [
-        EmailMessage(subject=f"[Stratum] {title}"[:200],
-                     body=f"Hello {user.name or user.email},\n\n{title}\n\n{body}".rstrip() + footer,
-                     from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email],
-                     headers={"X-Stratum-Category": category})
-        for user in users
-    ]
+    messages = [notification_email(user=user, category=category, title=title, body=body, required=required)
+                for user in users]
     if not messages:
         return 0
     with get_connection() as connection:

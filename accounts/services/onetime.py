@@ -23,6 +23,17 @@ def one_time_token_issue(*, user: User, purpose: str, ttl: timedelta) -> str:
     return raw
 
 
+def one_time_token_check(*, raw: str, purposes: tuple[str, ...]) -> OneTimeToken:
+    """The link, if it would still work, without using it (the pages show a form only for a live link)."""
+    if not isinstance(raw, str) or not raw or len(raw) > 200:
+        raise InvalidToken()
+    token = (OneTimeToken.objects.select_related("user", "user__tenant")
+             .filter(token_hash=hashlib.sha256(raw.encode()).hexdigest(), purpose__in=purposes).first())
+    if token is None or token.used_at is not None or token.expires_at <= timezone.now():
+        raise InvalidToken()
+    return token
+
+
 def one_time_token_consume(*, raw: str, purposes: tuple[str, ...]) -> OneTimeToken:
     """Marks the link used and returns it (locked: two clicks at once consume it once)."""
     if not isinstance(raw, str) or not raw or len(raw) > 200:

@@ -14,6 +14,8 @@ from .mailing import mail_queue
 from .onetime import RESET_TTL, one_time_token_consume, one_time_token_issue, one_time_tokens_invalidate
 from .sessions import sessions_revoke_all
 
+FORGOT_ANSWER = "If an account exists for this e-mail, a reset link has been sent."
+
 
 def password_check(password: str, user: User | None = None) -> None:
     try:

@@ -24,6 +24,7 @@ from .passwords import password_check
 from .tenants import tenant_create
 
 REGISTRATION_TTL = VERIFY_TTL
+RESEND_ANSWER = "If this address has an unverified account, a new verification link is on its way."
 
 
 def is_unverified_registration(user: User) -> bool:

@@ -59,11 +59,14 @@ def _parse_item(raw, index: int, now: dt.datetime) -> IngestItem:
     properties = raw.get("properties")
     if properties is None:
         properties = {}
+    properties_json = None
     if not isinstance(properties, dict):
         errors["properties"] = ["Must be an object."]
         properties = {}
-    elif len(json.dumps(properties, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_PROPERTIES_BYTES:
-        errors["properties"] = [f"At most {MAX_PROPERTIES_BYTES // 1024} KB of properties per event."]
+    else:
+        properties_json = json.dumps(properties, separators=(",", ":"), ensure_ascii=False)
+        if len(properties_json.encode()) > MAX_PROPERTIES_BYTES:
+            errors["properties"] = [f"At most {MAX_PROPERTIES_BYTES // 1024} KB of properties per event."]
     timestamp = now
     if raw.get("timestamp") is not None:
         stamp = raw["timestamp"]
@@ -107,7 +110,8 @@ def _parse_item(raw, index: int, now: dt.datetime) -> IngestItem:
             errors[f"properties.{exc}"] = ["Must be a non-negative number."]
     if errors:
         raise IdentifierError(errors)
-    return IngestItem(index=index, event_type=event_type, timestamp=timestamp, properties=properties, revenue=revenue,
+    return IngestItem(index=index, event_type=event_type, timestamp=timestamp, properties=properties,
+                      properties_json=properties_json, revenue=revenue,
                       message_id=message_id, profile_id=profile_id, identifiers=identifiers)
 
 

@@ -17,7 +17,7 @@ Correct under any interleaving of batches, upserts, merges and unmerges from man
    at the final winner).
 4. The outcome is written in bulk, a constant number of statements whatever the batch holds: new profiles,
    identities and identity-log rows in one insert each; merges as a handful of set-based updates; events with COPY
-   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM (VALUES …)`.
+   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM` over the rows (typed arrays on PostgreSQL).
 
 A deadlock or serialization failure between two batches rolls the whole attempt back and runs it again inside the
 server (`stratum.api.db.atomic_retry`); a lock wait longer than the bound answers 503 with `Retry-After`.
@@ -40,9 +40,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Json, Jsonb
 
 from stratum.api.choices import Choices
-from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry
+from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_copy, rows_source
 from stratum.api.exceptions import ValidationFailed
 
 from ..identifiers import Rules, priority, rules_for
@@ -59,6 +60,10 @@ from ..models import (
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 
 MAX_TRAITS_BYTES = 32 * 1024
+MERGE_COLUMNS = ("id", "tenant_id", "winner_id", "loser_id", "reason", "identifier_type", "identifier_value", "source",
+                 "snapshot", "created_at")
+LINK_COLUMNS = ("id", "tenant_id", "profile_id", "action", "identifier_type", "identifier_value", "related_profile_id",
+                "merge_id", "reason", "source", "created_at")
 MAX_FOLLOW = 8
 # A batch naming people that other batches are changing queues behind them: it may wait this long for a lock
 # (then 503 DATABASE_BUSY with Retry-After), and retries after deadlocks stop once the request has spent TIME_BUDGET.
@@ -77,10 +82,16 @@ class IngestItem:
     event_type: str | None = None
     timestamp: dt.datetime | None = None
     properties: dict = field(default_factory=dict)
+    properties_json: str | None = None  # `properties` serialised, when validation already did it (COPY reuses it)
     revenue: Decimal | None = None
     message_id: str | None = None
     traits: dict | None = None
     lifecycle_stage: str | None = None
+    # False: traits that would take the profile past MAX_TRAITS_BYTES are left out (the item still lands) instead of
+    # refusing the request — for batches of upserts (Segment's identify calls).
+    strict_traits: bool = True
+    # Why the item's identifiers belong together, for the identity log (e.g. a Segment alias call).
+    link_reason: str | None = None
     pk: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
@@ -155,8 +166,8 @@ class _Batch:
         self.redirect: dict[Any, Any] = {}
         self.keymap: dict[tuple[str, str], list] = {}  # (type, value) -> [identity id, profile id]
         self.new_identities: list[tuple[Any, tuple[str, str], Any]] = []  # (id, key, profile)
-        self.links: list[IdentityLink] = []
-        self.merges: list[tuple[ProfileMerge, Any, Any]] = []
+        self.links: list[tuple] = []  # IdentityLink rows, LINK_COLUMNS
+        self.merges: list[tuple[tuple, Any, Any]] = []  # (ProfileMerge row, MERGE_COLUMNS; winner; loser)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -166,10 +177,8 @@ class _Batch:
         return pk
 
     def log(self, profile_id, action, reason, *, kind="", value="", related=None, merge=None):
-        self.links.append(IdentityLink(
-            tenant=self.tenant, profile_id=profile_id, action=action, identifier_type=kind,
-            identifier_value=value[:255], related_profile_id=related, merge=merge, reason=reason[:500],
-            source=self.source, created_at=self.now))
+        self.links.append((uuid.uuid4(), self.tenant.pk, profile_id, action, kind, value[:255], related, merge,
+                           reason[:500], self.source, self.now))
 
     def reject(self, item, code, errors):
         self.results[item.index] = ItemResult(item.index, ItemStatus.REJECTED, status_code=code, errors=errors)
@@ -205,7 +214,7 @@ class _Batch:
         stored: dict[str, tuple] = {}
         if message_ids:
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
-                      .filter(message_id__in=message_ids).values_list("message_id", "pk", "profile_id")}
+                      .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
         fresh = []
         self.first_of: dict[str, IngestItem] = {}
         for item in self.items:
@@ -227,7 +236,7 @@ class _Batch:
             pending -= set(self.profiles)
             if not pending:
                 return
-            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__in=pending).order_by("pk")
+            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__any=sorted(pending, key=str)).order_by("pk")
                     .select_for_update(no_key=True)
                     .values_list("pk", "merged_into_id", "created_at", "lifecycle_stage", "email", "phone",
                                  "external_id"))
@@ -265,18 +274,18 @@ class _Batch:
             for pk in need_counts | need_full:
                 state = self.profiles[pk]
                 state.counts, state.identity_ids = Counter(), []
-            rows = Identity.objects.for_tenant(self.tenant).filter(profile_id__in=need_counts | need_full) \
+            rows = Identity.objects.for_tenant(self.tenant).filter(profile_id__any=list(need_counts | need_full)) \
                 .values_list("pk", "profile_id", "type")
             for pk, pid, kind in rows:
                 state = self.profiles[pid]
                 state.counts[kind] += 1
                 state.identity_ids.append(pk)
         if need_full:
-            for pk, traits in Profile.objects.for_tenant(self.tenant).filter(pk__in=need_full) \
+            for pk, traits in Profile.objects.for_tenant(self.tenant).filter(pk__any=list(need_full)) \
                     .values_list("pk", "traits"):
                 self.profiles[pk].traits = dict(traits or {})
                 self.profiles[pk].children = []
-            for pk, parent in Profile.objects.for_tenant(self.tenant).filter(merged_into__in=need_full) \
+            for pk, parent in Profile.objects.for_tenant(self.tenant).filter(merged_into__any=list(need_full)) \
                     .values_list("pk", "merged_into_id"):
                 self.profiles[parent].children.append(pk)
 
@@ -304,11 +313,11 @@ class _Batch:
         elif len(candidates) == 1:
             target = next(iter(candidates))
         else:
-            target = self._conflict(existing, usable, explicit, candidates)
+            target = self._conflict(existing, usable, explicit, candidates, item.link_reason)
         for kind, value in blocked.items():
             self.log(target, "blocked", f"{kind} value is on the blocklist; it links no profiles", kind=kind,
                      value=value)
-        self._attach(target, usable, created)
+        self._attach(target, usable, created, item.link_reason)
         state = self.profiles[target]
         if item.traits or item.lifecycle_stage:
             merged = dict(state.traits or {})
@@ -317,12 +326,14 @@ class _Batch:
                     merged.pop(key, None)
                 else:
                     merged[key] = value
-            if len(json.dumps(merged, default=str).encode()) > MAX_TRAITS_BYTES:
-                # Only upserts carry traits, one item each: refusing the whole (one-item) batch writes nothing.
+            too_big = len(json.dumps(merged, default=str).encode()) > MAX_TRAITS_BYTES
+            if too_big and item.strict_traits:
+                # A profile upsert is a one-item batch: refusing the whole batch writes nothing.
                 raise ValidationFailed(errors={"traits": [
                     f"Traits may take at most {MAX_TRAITS_BYTES // 1024} KB in all."]})
-            state.traits = merged
-            state.dirty.add("traits")
+            if not too_big:
+                state.traits = merged
+                state.dirty.add("traits")
             if item.lifecycle_stage:
                 state.lifecycle_stage = item.lifecycle_stage
                 state.dirty.add("lifecycle_stage")
@@ -334,7 +345,7 @@ class _Batch:
         self.results[item.index] = ItemResult(item.index, ItemStatus.CREATED if item.event_type else ItemStatus.RESOLVED, id=item.pk,
                                               profile_id=target, profile_created=created)
 
-    def _conflict(self, existing: dict, usable: dict, explicit, candidates: set):
+    def _conflict(self, existing: dict, usable: dict, explicit, candidates: set, why: str | None = None):
         """Identifiers (and an explicit id) name several live profiles: merge them into the oldest — unless the
         merged profile would break a per-type cap; then the strongest identifier (or the explicit id) decides."""
         union: Counter = Counter()
@@ -362,6 +373,8 @@ class _Batch:
                 "profile_id", str(winner))
             reason = (f"{anchor[0]} {anchor[1]} and {pair[0]} {pair[1]} were named together" if pair
                       else "identifiers named both profiles")
+            if why:
+                reason = f"{why}: {reason}"
             self._merge(winner, loser, reason, *(pair or ("", "")))
         return winner
 
@@ -377,10 +390,9 @@ class _Batch:
             "identity_ids": [str(i) for i in loser.identity_ids],
             "repointed_ids": [str(i) for i in loser.children],
         }
-        merge = ProfileMerge(id=uuid.uuid4(), tenant=self.tenant, winner_id=winner_pk, loser_id=loser_pk,
-                             reason=reason[:500], identifier_type=kind, identifier_value=value[:255],
-                             source=self.source, snapshot=snapshot, created_at=self.now)
-        self.merges.append((merge, winner_pk, loser_pk))
+        merge = uuid.uuid4()
+        self.merges.append(((merge, self.tenant.pk, winner_pk, loser_pk, reason[:500], kind, value[:255], self.source,
+                             snapshot, self.now), winner_pk, loser_pk))
         self.redirect[loser_pk] = winner_pk
         winner.traits = {**(loser.traits or {}), **(winner.traits or {})}
         for f in PRIMARY_FIELDS:
@@ -398,7 +410,7 @@ class _Batch:
         self.log(loser_pk, "merged", f"merged into profile {winner_pk}: {reason}", kind=kind, value=value,
                  related=winner_pk, merge=merge)
 
-    def _attach(self, target, usable: dict, created: bool) -> None:
+    def _attach(self, target, usable: dict, created: bool, why: str | None = None) -> None:
         new = {k: v for k, v in usable.items() if (k, v) not in self.keymap}
         if not new:
             return
@@ -416,7 +428,7 @@ class _Batch:
             self.new_identities.append((pk, (kind, value), target))
             if state.identity_ids is not None:
                 state.identity_ids.append(pk)
-            self.log(target, "attached", "new profile" if created else "new identifier seen with this profile",
+            self.log(target, "attached", why or ("new profile" if created else "new identifier seen with this profile"),
                      kind=kind, value=value)
             if kind in PRIMARY_FIELDS and not getattr(state, kind):
                 setattr(state, kind, value)
@@ -444,15 +456,16 @@ class _Batch:
             result.profile_id = self.find(item.target)
         new_profiles = [s for s in self.profiles.values() if s.new]
         if new_profiles:
-            rows_insert(tenant, Profile, [Profile(id=s.pk, tenant=tenant, lifecycle_stage=s.lifecycle_stage, email=s.email,
-                                    phone=s.phone, external_id=s.external_id, traits=s.traits or {},
-                                    created_at=now, updated_at=now) for s in new_profiles])
+            rows_copy(Profile, ("id", "tenant_id", "lifecycle_stage", "email", "phone", "external_id", "traits",
+                                "created_at", "updated_at"),
+                      [(s.pk, tenant.pk, s.lifecycle_stage, s.email, s.phone, s.external_id, s.traits or {}, now, now)
+                       for s in new_profiles])
         if self.merges:
             self._write_merges()
         if self.new_identities:
-            rows_insert(tenant, Identity, [
-                Identity(id=pk, tenant=tenant, profile_id=self.find(pid), type=kind, value=value, source=self.source,
-                         created_at=now) for pk, (kind, value), pid in self.new_identities])
+            rows_copy(Identity, ("id", "tenant_id", "profile_id", "type", "value", "source", "created_at"), [
+                (pk, tenant.pk, self.find(pid), kind, value, self.source, now)
+                for pk, (kind, value), pid in self.new_identities])
         changed = [s for s in self.profiles.values() if s.dirty and not s.new and s.merged_into is None]
         with_traits = [s for s in changed if "traits" in s.dirty]
         for group, fields in ((with_traits, ["traits", "lifecycle_stage", *PRIMARY_FIELDS, "updated_at"]),
@@ -463,7 +476,7 @@ class _Batch:
                     Profile(id=s.pk, tenant=tenant, traits=s.traits, lifecycle_stage=s.lifecycle_stage, email=s.email,
                             phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
         if self.links:
-            rows_insert(tenant, IdentityLink, self.links)
+            rows_copy(IdentityLink, LINK_COLUMNS, self.links)
         events = [item for item in stored if item.event_type]
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
@@ -475,7 +488,7 @@ class _Batch:
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
-        rows_insert(tenant, ProfileMerge, [merge for merge, _, _ in self.merges])
+        rows_copy(ProfileMerge, MERGE_COLUMNS, [row for row, _, _ in self.merges])
         final = {loser: self.find(loser) for _, _, loser in self.merges}
         # Everything the losers owned (and every profile merged into them before) goes to the final winner.
         _repoint(Identity, "profile_id", final, tenant)
@@ -493,21 +506,21 @@ class _Batch:
         _totals_recompute(tenant, winners)
 
 
-PG_MAX_PARAMS = 65_000
-
-
 def rows_insert(tenant, model, objs: list) -> None:
-    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: a multi-row INSERT on
-    PostgreSQL (split only past its 65,535 parameters), one prepared statement run for every row (executemany) on
-    SQLite, where a multi-row INSERT may bind at most 999 parameters."""
+    """Inserts fully built rows (ids and timestamps set by the caller) in one statement: COPY on PostgreSQL (an
+    INSERT's thousands of parameters cost more to compose client-side than to run), one prepared statement run for
+    every row (executemany) on SQLite, where a multi-row INSERT may bind at most 999 parameters."""
     if not objs:
         return
     fields = [f for f in model._meta.concrete_fields]
-    if connection.vendor == "postgresql":
-        model.objects.for_tenant(tenant).bulk_create(objs, batch_size=max(1, PG_MAX_PARAMS // len(fields)))
-        return
     table = model._meta.db_table
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for obj in objs:
+                    copy.write_row([f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields])
+        return
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
     rows = [[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs]
     with connection.cursor() as cursor:
@@ -515,20 +528,26 @@ def rows_insert(tenant, model, objs: list) -> None:
 
 
 def _bulk_set(tenant, model, objs: list, fields: list[str]) -> None:
-    """Sets `fields` of these rows to their values in `objs`, in one statement (bulk_update's CASE on PostgreSQL, one
-    prepared UPDATE run per row on SQLite)."""
-    if connection.vendor == "postgresql":
-        batch = max(1, PG_MAX_PARAMS // (2 * len(fields) + 2))
-        model.objects.for_tenant(tenant).bulk_update(objs, fields, batch_size=batch)
-        return
+    """Sets `fields` of these rows to their values in `objs`, in one `UPDATE … FROM` over the rows (`rows_source`).
+    (Django's bulk_update builds a CASE per row and field: in a merge storm it took most of the batch's time.)"""
     meta = model._meta
+    table, quote = meta.db_table, connection.ops.quote_name
     columns = [meta.get_field(name) for name in fields]
-    sql = (f"UPDATE {meta.db_table} SET {', '.join(f'{connection.ops.quote_name(f.column)} = %s' for f in columns)} "
-           f"WHERE {meta.pk.column} = %s")
-    rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
-            + [meta.pk.get_db_prep_value(obj.pk, connection)] for obj in objs]
+    spec = [("id", meta.pk.db_type(connection))] + [(quote(f.column), f.db_type(connection)) for f in columns]
+    rows = [[meta.pk.get_db_prep_value(obj.pk, connection)]
+            + [_plain(f.get_db_prep_save(getattr(obj, f.attname), connection)) for f in columns] for obj in objs]
+    source, params = rows_source("v", spec, rows)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
+    sql = f"WITH {source} UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s"
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.execute(sql, [*params, _uuid_param(tenant.pk)])
+
+
+def _plain(value):
+    """A JSON adapter (psycopg's Jsonb) as its text, which an array parameter carries and `::jsonb` reads back."""
+    if isinstance(value, Json | Jsonb):
+        return (value.dumps or json.dumps)(value.obj)
+    return value
 
 
 def _identities_lookup(tenant, keys: list[tuple[str, str]]):
@@ -537,12 +556,20 @@ def _identities_lookup(tenant, keys: list[tuple[str, str]]):
     for kind, value in keys:
         by_type.setdefault(kind, []).append(value)
     for kind, values in by_type.items():
-        condition |= Q(type=kind, value__in=values)
+        condition |= Q(type=kind, value__any=values)
     return Identity.objects.for_tenant(tenant).filter(condition).values_list("type", "value", "pk", "profile_id")
 
 
+def _uuid_prep():
+    """Turns ids into what the database takes: the UUID on PostgreSQL, 32 hex digits elsewhere (what UUIDField stores).
+    Looked up once per statement: the field machinery and the connection proxy cost more than the id, per id."""
+    if connection.vendor == "postgresql":
+        return lambda value: value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    return lambda value: (value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))).hex
+
+
 def _uuid_param(value):
-    return Profile._meta.pk.get_db_prep_value(value, connection)
+    return _uuid_prep()(value)
 
 
 def _repoint(model, column: str, mapping: dict, tenant, *, match: str | None = None) -> None:
@@ -550,12 +577,10 @@ def _repoint(model, column: str, mapping: dict, tenant, *, match: str | None = N
     if not mapping:
         return
     table = model._meta.db_table
-    cast = "::uuid" if connection.vendor == "postgresql" else ""
-    values = ", ".join([f"(%s{cast}, %s{cast})"] * len(mapping))
-    params: list[Any] = []
-    for old, new in mapping.items():
-        params += [_uuid_param(old), _uuid_param(new)]
-    sql = (f"WITH v(old, new) AS (VALUES {values}) UPDATE {table} SET {column} = v.new FROM v "
+    prep = _uuid_prep()
+    source, params = rows_source("v", [("old", "uuid"), ("new", "uuid")],
+                                 [[prep(old), prep(new)] for old, new in mapping.items()])
+    sql = (f"WITH {source} UPDATE {table} SET {column} = v.new FROM v "
            f"WHERE {table}.{match or column} = v.old AND {table}.tenant_id = %s")
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, _uuid_param(tenant.pk)])
@@ -569,9 +594,9 @@ def _totals_recompute(tenant, profile_ids) -> None:
     if not ids:
         return
     table, events = Profile._meta.db_table, Event._meta.db_table
-    cast = "::uuid" if connection.vendor == "postgresql" else ""
-    values = ", ".join([f"(%s{cast})"] * len(ids))
-    sql = f"""WITH w(id) AS (VALUES {values}),
+    prep = _uuid_prep()
+    source, params = rows_source("w", [("id", "uuid")], [[prep(pk)] for pk in ids])
+    sql = f"""WITH {source},
 a AS (SELECT e.profile_id,
              SUM(CASE WHEN e.event_type = %s THEN 1 ELSE 0 END) AS orders,
              SUM(CASE WHEN e.event_type = %s THEN e.revenue END) AS ltv,
@@ -583,7 +608,7 @@ UPDATE {table} SET total_orders = COALESCE(a.orders, 0), ltv = COALESCE(a.ltv, 0
 FROM w LEFT JOIN a ON a.profile_id = w.id
 WHERE {table}.id = w.id AND {table}.tenant_id = %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*(_uuid_param(pk) for pk in ids), PURCHASE_EVENT, PURCHASE_EVENT, PURCHASE_EVENT,
+        cursor.execute(sql, [*params, PURCHASE_EVENT, PURCHASE_EVENT, PURCHASE_EVENT,
                              connection.ops.adapt_datetimefield_value(timezone.now()), _uuid_param(tenant.pk)])
 
 
@@ -603,19 +628,19 @@ def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
                   revenue=item.revenue, message_id=item.message_id, source=source, received_at=now)
             for pk, profile_id, origin, identity_id, item in rows])
         return
-    from psycopg.types.json import Jsonb
-
     sql = f"COPY {Event._meta.db_table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(sql) as copy:
             for pk, profile_id, origin, identity_id, item in rows:
                 copy.write_row((pk, tenant.pk, profile_id, origin, identity_id, item.event_type, item.timestamp,
-                                Jsonb(item.properties), item.revenue, item.message_id, source, now))
+                                getattr(item, "properties_json", None) or Jsonb(item.properties), item.revenue,
+                                item.message_id, source, now))
 
 
 def _profiles_add(*, touched: dict, now) -> None:
-    """One UPDATE … FROM (VALUES …) for every profile the batch's events touched: adds orders and revenue, moves
-    last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO KEY UPDATE).
+    """One UPDATE … FROM (the rows, `rows_source`) for every profile the batch's events touched: adds orders and
+    revenue, moves last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO
+    KEY UPDATE).
 
     No indexed column changes unless a purchase makes the profile a customer (then `lifecycle_stage` and
     `updated_at`, the time the profile itself last changed; activity is `last_seen_at`): PostgreSQL updates the row
@@ -626,21 +651,18 @@ def _profiles_add(*, touched: dict, now) -> None:
     if not touched:
         return
     table = Profile._meta.db_table
-    dt_prep = connection.ops.adapt_datetimefield_value
-    if connection.vendor == "postgresql":
-        placeholder = "(%s::uuid, %s::integer, %s::numeric, %s::timestamptz, %s::timestamptz)"
-    else:
-        placeholder = "(%s, %s, %s, %s, %s)"
-    params: list[Any] = []
+    dt_prep, prep = connection.ops.adapt_datetimefield_value, _uuid_prep()
+    rows = []
     for pid in sorted(touched, key=str):
         items = touched[pid]
         purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
         amount = sum((item.revenue or Decimal(0) for item in purchases), Decimal(0))
         last_purchase = max((item.timestamp for item in purchases), default=None)
-        params += [_uuid_param(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
-                   dt_prep(max(item.timestamp for item in items))]
-    values = ", ".join([placeholder] * len(touched))
-    sql = f"""WITH v(id, orders, amount, last_purchase, last_seen) AS (VALUES {values})
+        rows.append([prep(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
+                     dt_prep(max(item.timestamp for item in items))])
+    source, params = rows_source("v", [("id", "uuid"), ("orders", "integer"), ("amount", "numeric"),
+                                       ("last_purchase", "timestamptz"), ("last_seen", "timestamptz")], rows)
+    sql = f"""WITH {source}
 UPDATE {table} SET
   total_orders = {table}.total_orders + v.orders,
   ltv = {table}.ltv + v.amount,

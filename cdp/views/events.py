@@ -83,5 +83,6 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
         counts = {ItemStatus.CREATED: 0, ItemStatus.DUPLICATE: 0, ItemStatus.REJECTED: 0}
         for result in results:
             counts[result.status] += 1
-        return Response({"received": len(results), "created": counts[ItemStatus.CREATED], "duplicates": counts[ItemStatus.DUPLICATE],
-                         "rejected": counts[ItemStatus.REJECTED], "results": [r.as_dict() for r in results]})
+        return Response({"received": len(results), "created": counts[ItemStatus.CREATED],
+                         "duplicates": counts[ItemStatus.DUPLICATE], "rejected": counts[ItemStatus.REJECTED],
+                         "results": [r.as_dict() for r in results]})

@@ -8,4 +8,10 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.db.models import Field, ForeignObject
+
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        from .db import AnyOf
+
+        Field.register_lookup(AnyOf)
+        ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's registrations

@@ -27,13 +27,13 @@ class BoundedJSONParser(JSONParser):
         if not raw.strip():
             return {}
         try:
-            data = json.loads(raw.decode(parser_context.get("encoding") or "utf-8"),
-                              parse_constant=_reject_constant, parse_float=_finite_float)
+            text = raw.decode(parser_context.get("encoding") or "utf-8")
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
         except RecursionError:  # far deeper than the bound: the parser gave up before we could name where
             raise ValidationFailed(errors={"body": [DEPTH_MESSAGE]}) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {str(exc)[:200]}") from exc
-        if (problem := _body_problem(data)) is not None:
+        if ("\\u0000" in text or _deeper_than(data, MAX_JSON_DEPTH)) and (problem := _body_problem(data)) is not None:
             path, message = problem
             raise ValidationFailed(errors={path: [message]})
         return data
@@ -42,6 +42,23 @@ class BoundedJSONParser(JSONParser):
 MAX_JSON_DEPTH = 64
 DEPTH_MESSAGE = f"JSON may nest at most {MAX_JSON_DEPTH} levels deep."
 NUL_MESSAGE = "NUL characters (\\u0000) are not allowed."
+
+
+def _deeper_than(data, limit: int) -> bool:
+    """Whether containers nest deeper than `limit`: level by level over containers only, no paths built (the
+    common case, a clean body, costs one pass; only a body that fails here or holds an escaped NUL — the only way a
+    NUL reaches a parsed string, as JSON forbids raw control characters — goes through _body_problem)."""
+    level = [data] if isinstance(data, (dict, list)) else []
+    depth = 1
+    while level:
+        if depth > limit:
+            return True
+        below = []
+        for container in level:
+            values = container.values() if isinstance(container, dict) else container
+            below.extend(value for value in values if isinstance(value, (dict, list)))
+        level, depth = below, depth + 1
+    return False
 
 
 def _body_problem(data) -> tuple[str, str] | None:

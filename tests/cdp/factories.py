@@ -1,4 +1,5 @@
 import datetime
+import hashlib
 
 import factory
 from django.utils import timezone
@@ -17,6 +18,7 @@ from cdp.models import (
     ProfileRfm,
     Segment,
     SegmentMembership,
+    Source,
 )
 from tests.campaigns.factories import AdAccountFactory
 from tests.factories import TenantOwnedFactory
@@ -144,3 +146,16 @@ class AudienceExportFactory(TenantOwnedFactory):
 
     segment = factory.SubFactory(SegmentFactory, tenant=factory.SelfAttribute("..tenant"))
     status = "pending"
+
+
+class SourceFactory(TenantOwnedFactory):
+    """A source whose write key is `wk_factory-<n>` (only the hash is stored, as the service does)."""
+
+    class Meta:
+        model = Source
+
+    name = factory.Sequence(lambda n: f"Source {n}")
+    kind = "browser"
+    allowed_origins = factory.LazyFunction(lambda: ["https://shop.example.com"])
+    key_prefix = factory.Sequence(lambda n: f"wk_fac{n}"[:10])
+    key_hash = factory.Sequence(lambda n: hashlib.sha256(f"wk_factory-{n}".encode()).hexdigest())

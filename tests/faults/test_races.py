@@ -16,12 +16,14 @@ from .services import AppServer, service_env, subprocess_database_url
 pytestmark = [pytest.mark.postgres, needs_postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 4
+SERVER_SECRET_KEY = "fault-suite-races-" + "5e" * 24  # known here, so the test can sign what the server checks
 
 
 @pytest.fixture(scope="module")
 def server_env():
     return {"LOGIN_LOCKOUT_ATTEMPTS": "5", "LOGIN_LOCKOUT_IP_ATTEMPTS": "1000", "LOGIN_LOCKOUT_SECONDS": "120",
-            "RATELIMIT_ENABLED": "0", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+            "RATELIMIT_ENABLED": "0", "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "SECRET_KEY": SERVER_SECRET_KEY}
 
 
 @pytest.fixture
@@ -221,3 +223,27 @@ def test_parallel_ad_accounts_respect_max_ad_accounts_from_zero(app):
     assert Counter(outcomes) == Counter({"created": 3, "limit": 3})
     with tenant_scope(tenant):
         assert AdAccount.objects.for_tenant(tenant).count() == 3
+
+
+def test_parallel_one_click_unsubscribes_lose_no_choice(app):
+    """Every category's one-click unsubscribe of one user, each twice, at once across the workers: each read-modify-
+    write of the preferences runs under the user's row lock, so all six choices stick and nothing else moves."""
+    from django.test import override_settings
+
+    from accounts.models import NOTIFICATION_CATEGORIES, User
+    from accounts.notifications import links, notification_preferences_get
+    from tests.accounts.factories import TenantFactory, UserFactory
+
+    user = UserFactory(email="reader@race.test", tenant=TenantFactory(plan="enterprise"))
+    User.objects.filter(pk=user.pk).update(preferences={"theme": "dark", "notifications": {"email": {"all": True}}})
+    with override_settings(SECRET_KEY=SERVER_SECRET_KEY):
+        urls = [f"/unsubscribe?token={links.unsubscribe_token(user=user, category=category)}"
+                for category in NOTIFICATION_CATEGORIES] * 2
+    responses = at_once(len(urls), lambda i, c: c.post(urls[i], content=b"List-Unsubscribe=One-Click", headers={
+        "Content-Type": "application/x-www-form-urlencoded"}), app.url)
+    assert statuses(responses) == Counter({200: len(urls)}), [r.text[:160] for r in responses]
+    user.refresh_from_db()
+    preferences = notification_preferences_get(user=user)
+    assert preferences["email"] == dict.fromkeys(NOTIFICATION_CATEGORIES, False)
+    assert preferences["in_app"] == dict.fromkeys(NOTIFICATION_CATEGORIES, True)
+    assert user.preferences["theme"] == "dark"
