@@ -9,7 +9,8 @@
 2. Segment preview (exact count + 10 samples) on 1,000,000 profiles with two trait rules — beside the same
    hand-written SQL. Target p50 ≤ 300 ms.
 3. RFM recompute for 1,000,000 profiles / 5,000,000 events. Target ≤ 60 s.
-`BENCH_CDP_PARTS=ingestion` or `segments` runs one half; `BENCH_CDP_PROFILES` / `BENCH_CDP_EVENTS` shrink the sets,
+`BENCH_CDP_PARTS=ingestion`, `timeline` or `segments` runs one part (4. the profile timeline on the demo tenant's CDP,
+beside hand-written SQL; target p50 ≤ 50 ms); `BENCH_CDP_PROFILES` / `BENCH_CDP_EVENTS` shrink the sets,
 `BENCH_CDP_INGEST_BATCHES` / `BENCH_CDP_STORM_ROUNDS` the ingestion runs.
 
 Data sets are built with bulk SQL (generate_series) in throwaway tenants deleted afterwards. Figures are
@@ -397,10 +398,63 @@ def bench_preview_and_rfm() -> list[Row]:
     return rows
 
 
+def bench_timeline() -> list[Row]:
+    """A profile's event timeline through the API on the demo tenant's CDP (10,000 profiles, the seed's events), for
+    its busiest profile, page of 50 — beside the same page and count in hand-written SQL, in the same run."""
+    import io
+
+    from django.test import Client
+
+    from accounts.models import User
+    from accounts.services import api_key_create
+    from cdp import demo
+    from stratum.api.tenancy import tenant_scope
+
+    tenant = _tenant("timeline")
+    try:
+        with tenant_scope(tenant):
+            demo._profiles_and_events(tenant=tenant, stdout=io.StringIO())
+        demo._analyze()
+        user = User.objects.create_user(email=f"bench-{tenant.pk}@bench.example", password=secrets.token_urlsafe(16),
+                                        tenant=tenant, role="owner")
+        _, key = api_key_create(tenant=tenant, created_by=user, name="bench", permissions=["read:cdp"],
+                                expires_at=None)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT profile_id, count(*) FROM cdp_event WHERE tenant_id = %s GROUP BY profile_id "
+                           "ORDER BY count(*) DESC LIMIT 1", [_db(tenant.pk)])
+            busiest, events = cursor.fetchone()
+        client = Client()
+        url = f"/api/v1/cdp/events?profile_id={busiest}&limit=50"
+
+        def api():
+            response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {key}")
+            assert response.status_code == 200, response.content[:300]
+
+        def hand():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM cdp_event WHERE tenant_id = %s AND profile_id = %s",
+                               [_db(tenant.pk), _db(busiest)])
+                cursor.fetchone()
+                cursor.execute("SELECT id, profile_id, event_type, timestamp, properties, revenue, message_id, source,"
+                               " received_at FROM cdp_event WHERE tenant_id = %s AND profile_id = %s"
+                               " ORDER BY timestamp DESC, id LIMIT 50", [_db(tenant.pk), _db(busiest)])
+                cursor.fetchall()
+
+        load = _load()
+        ours = p50_ms(api, repeat=30, warmup=3)
+        reference = p50_ms(hand, repeat=30, warmup=3)
+        return [Row(f"Profile timeline through the API, demo tenant's busiest profile ({events} events), page of 50 "
+                    f"({load})", ours, "ms p50", "hand-written SQL of the same page and count", reference,
+                    "p50 ≤ 50 ms", ours <= 50)]
+    finally:
+        _drop_tenant(tenant)
+
+
 def run() -> list[Row]:
     if connection.vendor != "postgresql":
         print("bench_cdp needs PostgreSQL (DATABASE_URL=postgres://…); skipped")
         return []
-    parts = os.environ.get("BENCH_CDP_PARTS", "ingestion,segments").split(",")
+    parts = os.environ.get("BENCH_CDP_PARTS", "ingestion,segments,timeline").split(",")
     return ((bench_ingestion() if "ingestion" in parts else [])
+            + (bench_timeline() if "timeline" in parts else [])
             + (bench_preview_and_rfm() if "segments" in parts else []))

@@ -2,7 +2,17 @@ from django.contrib import admin
 
 from stratum.api.admin_base import ReadOnlyAdmin, TenantOwnedAdmin
 
-from .models import Audience, AudienceExport, AudienceSyncRun, Event, IdentityLink, Profile, ProfileMerge, Segment
+from .models import (
+    Audience,
+    AudienceExport,
+    AudienceSyncRun,
+    Event,
+    IdentityLink,
+    Profile,
+    ProfileMerge,
+    Segment,
+    Source,
+)
 
 
 @admin.register(Profile)
@@ -50,3 +60,13 @@ class AudienceSyncRunAdmin(ReadOnlyAdmin):
 @admin.register(AudienceExport)
 class AudienceExportAdmin(ReadOnlyAdmin):
     list_display = ("segment", "tenant", "status", "row_count", "created_at")
+
+
+@admin.register(Source)
+class SourceAdmin(ReadOnlyAdmin):
+    """Write keys are made, rotated and revoked through the API (the key is shown once there)."""
+
+    list_display = ("name", "kind", "key_prefix", "tenant", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("kind",)
+    search_fields = ("name", "key_prefix", "tenant__name")
+    exclude = ("key_hash",)

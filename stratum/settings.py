@@ -206,6 +206,15 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+# Behind a pooler that hands each transaction to any server connection (PgBouncer's pool_mode=transaction), nothing
+# may outlive a transaction: no server-side cursors (DECLARE … WITH HOLD spans transactions). The rest already holds —
+# queries bind client-side (no prepared statements), advisory locks and lock_timeout are transaction-scoped, and
+# PgBouncer re-applies the tracked TimeZone per client. docs/operations.md, "Connection pooling".
+DATABASE_POOL_MODE = env("DATABASE_POOL_MODE", "session")
+if DATABASE_POOL_MODE not in ("session", "transaction"):
+    raise bad_env("DATABASE_POOL_MODE", DATABASE_POOL_MODE, "session or transaction")
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache & Celery -------------------------------------------------------------------------
@@ -363,6 +372,7 @@ SPECTACULAR_SETTINGS = {
         "TenantRoleEnum": "stratum.api.permissions.ROLES",
         "ClientRoleEnum": "workflow.models.ClientRole",
         "TaskStatusEnum": "workflow.models.TaskStatus",
+        "SourceKindEnum": "cdp.models.SourceKind",
         "TaskTypeEnum": "workflow.models.TaskType",
         "TaskPriorityEnum": "workflow.models.TaskPriority",
         "AlertDataLevelEnum": "workflow.models.DataLevel",

@@ -12,10 +12,10 @@ from stratum.api.params import DateRange
 from ..models import PURCHASE_EVENT, Event
 
 
-def events_timeline(*, tenant, profile=None, event_type: str | None = None) -> QuerySet:
+def events_timeline(*, tenant, profile_id=None, event_type: str | None = None) -> QuerySet:
     events = Event.objects.for_tenant(tenant)
-    if profile is not None:
-        events = events.filter(profile=profile)
+    if profile_id is not None:
+        events = events.filter(profile_id=profile_id)
     if event_type:
         events = events.filter(event_type=event_type)
     return events.order_by("-timestamp", "pk")

@@ -24,6 +24,16 @@ def profile_find(*, tenant, profile_id) -> Profile | None:
     return Profile.objects.for_tenant(tenant).select_related("rfm").prefetch_related("identities").get(pk=profile_id)
 
 
+def profile_live_id(*, tenant, profile_id):
+    """The id of the live profile this id names (itself, or the profile it was merged into), or None: one indexed
+    read, for filters that need the id and not the profile."""
+    row = Profile.objects.for_tenant(tenant).filter(pk=profile_id).values_list("merged_into_id", flat=True)[:1]
+    found = list(row)
+    if not found:
+        return None
+    return found[0] or profile_id
+
+
 def profile_get(*, tenant, profile_id) -> Profile:
     """`profile_find`, or 404."""
     profile = profile_find(tenant=tenant, profile_id=profile_id)

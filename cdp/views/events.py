@@ -33,13 +33,13 @@ class EventViewSet(CdpEndpoint, TenantViewSet):
     def list(self, request):
         filters = EventFilterSet.parse(request.query_params)
         profile_id = filters["profile_id"]
-        profile = selectors.profile_find(tenant=self.tenant, profile_id=profile_id) if profile_id else None
-        events = selectors.events_timeline(tenant=self.tenant, profile=profile, event_type=filters["event_type"])
-        if profile_id and profile is None:  # a filter narrows: an unknown profile has no events (one list rule)
+        live_id = selectors.profile_live_id(tenant=self.tenant, profile_id=profile_id) if profile_id else None
+        events = selectors.events_timeline(tenant=self.tenant, profile_id=live_id, event_type=filters["event_type"])
+        if profile_id and live_id is None:  # a filter narrows: an unknown profile has no events (one list rule)
             events = events.none()
         paginator = TimelinePagination()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(s.EventSerializer(page, many=True).data)
+        page = paginator.paginate_queryset(events.values(*s.EVENT_FIELDS), request, view=self)
+        return paginator.get_paginated_response(s.events_render(page))
 
     @extend_schema(tags=TAGS, responses={200: s.EventStatisticsSerializer}, parameters=[
         OpenApiParameter("period", str, description="7d, 30d, 90d …"), OpenApiParameter("start_date", str),

@@ -31,9 +31,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from stratum.api.clientaddr import client_address
 from stratum.api.db import RETRY_AFTER_SECONDS, busy_reason
+from stratum.api.entitlements import tenant_features
 from stratum.api.errors import (
     BAD_REQUEST,
     DATABASE_BUSY,
+    FEATURE_NOT_AVAILABLE,
     FORBIDDEN,
     PAYLOAD_TOO_LARGE,
     RATE_LIMITED,
@@ -186,6 +188,9 @@ class SegmentCallView(View):
                 raise TrackingError(401, "Invalid or revoked write key.", UNAUTHORIZED)
             if source.tenant.is_suspended:
                 raise TrackingError(403, "This account is suspended.", FORBIDDEN)
+            if not tenant_features(tenant=source.tenant).get("cdp", False):  # as every /cdp endpoint requires
+                raise TrackingError(403, f"The cdp feature is not available on the {source.tenant.plan} plan.",
+                                    FEATURE_NOT_AVAILABLE)
             cors = _cors(source, origin)
             headers = _limit(request, source)
             if batch:

@@ -4,8 +4,10 @@ import json
 import uuid
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 
 from cdp.models import Event, Identity, IdentityLink, Profile, ProfileMerge
+from cdp.serializers import EventSerializer
 from cdp.services import event_track, profile_upsert
 from tests.cdp.factories import EventFactory, ProfileFactory
 from tests.helpers import assert_error
@@ -218,6 +220,25 @@ class TestReads:
         unknown = api_client.get("/api/v1/cdp/events", {"profile_id": str(uuid.uuid4())})  # a filter narrows
         assert unknown.status_code == 200 and unknown.json()["total"] == 0
         assert_error(api_client.get("/api/v1/cdp/events", {"profile_id": "x"}), 422)
+
+    def test_timeline_rows_are_exactly_the_serializers_output(self, api_client, tenant):
+        """The page is rendered from plain rows (events_render): byte for byte what EventSerializer gives."""
+        profile = ProfileFactory(tenant=tenant)
+        EventFactory(tenant=tenant, profile=profile, event_type="purchase", revenue=12.5, message_id="m-1",
+                     properties={"amount": 12.5, "sku": "ä-1", "nested": {"a": [1, None]}},
+                     timestamp=dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC))
+        EventFactory(tenant=tenant, profile=profile, timestamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+        items = api_client.get("/api/v1/cdp/events", {"profile_id": str(profile.pk)}).json()["items"]
+        expected = EventSerializer(Event.objects.for_tenant(tenant).order_by("-timestamp", "pk"), many=True).data
+        assert items == json.loads(json.dumps(expected, cls=DjangoJSONEncoder))
+        assert items[0]["timestamp"] == "2026-01-02T03:04:05.678901Z" and items[1]["message_id"] is None
+
+    def test_timeline_of_a_merged_id_is_the_winners(self, api_client, tenant):
+        winner = ProfileFactory(tenant=tenant)
+        loser = ProfileFactory(tenant=tenant, merged_into=winner)
+        EventFactory(tenant=tenant, profile=winner)
+        body = api_client.get("/api/v1/cdp/events", {"profile_id": str(loser.pk)}).json()
+        assert body["total"] == 1 and body["items"][0]["profile_id"] == str(winner.pk)
 
     def test_statistics_in_the_tenant_time_zone(self, user, make_client, tenant, time_machine):
         time_machine.move_to(dt.datetime(2026, 2, 10, 12, 0, tzinfo=dt.UTC))

@@ -155,3 +155,10 @@ class TestWriteKeyDoesNothingButIngest:
         response = client.post("/v1/track", {"userId": "u1", "event": "x"}, content_type="application/json",
                                HTTP_AUTHORIZATION=basic(write_key))
         assert response.status_code == 403 and response.json()["success"] is False
+
+    def test_a_plan_without_the_cdp_feature_ingests_nothing(self, write_key, tenant, client):
+        tenant.feature_flags = {"cdp": False}
+        tenant.save()
+        response = client.post("/v1/track", {"userId": "u1", "event": "x"}, content_type="application/json",
+                               HTTP_AUTHORIZATION=basic(write_key))
+        assert response.status_code == 403 and response.json()["code"] == "FEATURE_NOT_AVAILABLE"

@@ -197,6 +197,83 @@ class PrivatePostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# --- PgBouncer ---------------------------------------------------------------------------------
+
+def pgbouncer_binary() -> str | None:
+    return shutil.which("pgbouncer") or next((p for p in ("/usr/sbin/pgbouncer",) if os.path.exists(p)), None)
+
+
+class PgBouncer:
+    """A private PgBouncer (Debian's package) in transaction pooling mode on a spare loopback port, in front of the
+    machine's PostgreSQL, with fewer server connections than clients: every transaction may land on another server
+    connection, so anything that outlives a transaction breaks. Run as the `postgres` user when started as root
+    (PgBouncer refuses root)."""
+
+    def __init__(self, *, upstream_url: str, pool_size: int = 2):
+        parts = urlsplit(upstream_url)
+        self.user = parts.username or "postgres"
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.port = free_port()
+        self.pool_size = pool_size
+        self.dir = Path(tempfile.mkdtemp(prefix="stratum-pgbouncer-"))
+        self.process: subprocess.Popen | None = None
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        host, port = self.upstream
+        (self.dir / "users.txt").write_text(f'"{self.user}" ""\n')
+        (self.dir / "pgbouncer.ini").write_text(f"""[databases]
+* = host={host} port={port}
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir = {self.dir}
+auth_type = trust
+auth_file = {self.dir / "users.txt"}
+admin_users = {self.user}
+pool_mode = transaction
+default_pool_size = {self.pool_size}
+max_client_conn = 500
+ignore_startup_parameters = extra_float_digits,options
+logfile = {self.dir / "pgbouncer.log"}
+pidfile = {self.dir / "pgbouncer.pid"}
+""")
+        argv = [pgbouncer_binary(), str(self.dir / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            for path in self.dir.iterdir():
+                shutil.chown(path, "postgres")
+            argv[1:1] = ["-u", "postgres"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        wait_for(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True,
+                 timeout=20, what=f"pgbouncer on port {self.port}")
+
+    def show(self, what: str) -> list[dict]:
+        """`SHOW <what>` on PgBouncer's admin console, as dicts (STATS, POOLS, SERVERS …)."""
+        import psycopg
+
+        with psycopg.connect(self.url("pgbouncer"), autocommit=True) as conn:
+            cursor = conn.execute(f"SHOW {what}")
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def log(self) -> str:
+        path = self.dir / "pgbouncer.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 # --- the application: gunicorn and Celery workers --------------------------------------------
 
 class Process:
