@@ -1,12 +1,15 @@
-"""Transactional e-mails. Links point at FRONTEND_URL."""
+"""Transactional e-mails (templates under accounts/templates/mail/). Links point at FRONTEND_URL.
+
+Called by the `accounts.tasks.mail_send` task (queued after commit), so each queues its delivery task
+(stratum/api/mail.py, retried when the SMTP server fails) at once."""
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.mail import send_mail
 
 from stratum.api.choices import Choices
+from stratum.api.mail import mail_queue
 
 
 class MailKind(Choices):
@@ -24,53 +27,28 @@ def _link(path: str, token: str) -> str:
 
 
 def send_verification(*, user, token: str) -> None:
-    link = _link("/verify-email", token)
-    send_mail(
-        "Verify your Stratum e-mail address",
-        f"Hello {user.name or user.email},\n\nConfirm your e-mail address for Stratum:\n{link}\n\n"
-        "The link is valid for 7 days.\n",
-        settings.DEFAULT_FROM_EMAIL, [user.email],
-    )
+    mail_queue(on_commit=False, template="verification", to=[user.email],
+               context={"user": user, "link": _link("/verify-email", token)})
 
 
 def send_password_reset(*, user, token: str) -> None:
-    link = _link("/reset-password", token)
-    send_mail(
-        "Reset your Stratum password",
-        f"Hello {user.name or user.email},\n\nSomeone asked to reset your Stratum password. If it was you, "
-        f"open this link within one hour:\n{link}\n\nThe link works once. If it was not you, ignore this e-mail.\n",
-        settings.DEFAULT_FROM_EMAIL, [user.email],
-    )
+    mail_queue(on_commit=False, template="password_reset", to=[user.email],
+               context={"user": user, "link": _link("/reset-password", token)})
 
 
 def send_invitation(*, user, invited_by, token: str) -> None:
-    link = _link("/accept-invite", token)
-    send_mail(
-        f"{invited_by.name or invited_by.email} invited you to Stratum",
-        f"Hello {user.name or user.email},\n\n{invited_by.name or invited_by.email} invited you to join "
-        f"{user.tenant.name} on Stratum as {user.role}. Set your password here (valid for 7 days):\n{link}\n",
-        settings.DEFAULT_FROM_EMAIL, [user.email],
-    )
+    mail_queue(on_commit=False, template="invitation", to=[user.email],
+               context={"user": user, "inviter": invited_by.name or invited_by.email,
+                        "link": _link("/accept-invite", token)})
 
 
 def send_registration_attempt(*, user, token: str) -> None:
     """To the owner of an address someone tried to register again (the answer to the registrant says nothing)."""
-    link = _link("/reset-password", token)
-    send_mail(
-        "Someone tried to sign up with your e-mail address",
-        f"Hello {user.name or user.email},\n\nSomeone tried to create a Stratum account with {user.email}, which "
-        "already has one. If it was you, sign in — or set a new password here (valid for one hour; it also confirms "
-        f"the address is yours):\n{link}\n\nIf it was not you, ignore this e-mail: nothing was changed.\n",
-        settings.DEFAULT_FROM_EMAIL, [user.email],
-    )
+    mail_queue(on_commit=False, template="registration_attempt", to=[user.email],
+               context={"user": user, "link": _link("/reset-password", token)})
 
 
 def send_invitation_unavailable(*, user, inviter_name: str, tenant_name: str) -> None:
     """To the owner of an address another workspace invited while it belongs to an account elsewhere."""
-    send_mail(
-        f"{inviter_name} invited you to Stratum",
-        f"Hello {user.name or user.email},\n\n{inviter_name} invited {user.email} to join {tenant_name} on Stratum, "
-        "but this address already belongs to a Stratum account in another workspace, and an address can belong to "
-        "one workspace only. Ask them to invite another address of yours.\n",
-        settings.DEFAULT_FROM_EMAIL, [user.email],
-    )
+    mail_queue(on_commit=False, template="invitation_unavailable", to=[user.email],
+               context={"user": user, "inviter_name": inviter_name, "tenant_name": tenant_name})

@@ -142,7 +142,7 @@ class ReportTemplate(TenantOwned):
 
 
 class Report(TenantOwned):
-    """One rendering of a template for a date range, as a file under MEDIA_ROOT/reports/<tenant>/."""
+    """One rendering of a template for a date range, stored as reports/<tenant>/<id>.<format> (default storage)."""
 
     name = models.CharField(max_length=200)
     template_key = models.CharField(max_length=64, help_text="Standard template key, or 'custom'.")
@@ -155,7 +155,7 @@ class Report(TenantOwned):
     filters = models.JSONField(default=dict, blank=True)
     options = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.PENDING, db_index=True)
-    file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
+    file = models.CharField(max_length=500, blank=True, help_text="Name in the default storage.")
     size_bytes = models.PositiveIntegerField(null=True, blank=True)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)

@@ -15,3 +15,4 @@ class CdpConfig(AppConfig):
         register("cdp.rfm_recompute_all", "cdp.tasks.rfm_recompute_all", crontab(minute=10, hour=2))
         register("cdp.segments_refresh_all", "cdp.tasks.segments_refresh_all", crontab(minute=5))
         register("cdp.audiences_sync_due", "cdp.tasks.audiences_sync_due", crontab(minute="*/15"))
+        register("cdp.exports_expire_all", "cdp.tasks.exports_expire_all", crontab(minute=25))

@@ -312,13 +312,14 @@ class AudienceExport(TenantOwned):
         RUNNING = "running"
         READY = "ready"
         FAILED = "failed"
+        EXPIRED = "expired"  # past EXPORT_RETENTION_DAYS: the file is deleted
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="exports")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     include_traits = models.BooleanField(default=False)
     include_events = models.BooleanField(default=False)
     row_count = models.IntegerField(null=True, blank=True)
-    file = models.CharField(max_length=500, blank=True, help_text="Path under MEDIA_ROOT.")
+    file = models.CharField(max_length=500, blank=True, help_text="Name in the default storage.")
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="+")

@@ -15,6 +15,7 @@ from .services import (
     audience_sync_run,
     audiences_due,
     export_build,
+    exports_expire,
     rfm_recompute,
     segment_refresh,
 )
@@ -58,6 +59,17 @@ def rfm_recompute_all() -> None:
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
         if Profile.objects.for_tenant(tenant).exists():
             rfm_recompute_task.delay(str(tenant.pk))
+
+
+@shared_task(acks_late=True)
+def exports_expire_all() -> int:
+    """Hourly: delete the files of exports past EXPORT_RETENTION_DAYS, every tenant (suspended ones too: their
+    exports hold personal data all the same)."""
+    expired = 0
+    for tenant in Tenant.objects.all():
+        with tenant_scope(tenant):
+            expired += exports_expire(tenant=tenant)
+    return expired
 
 
 @shared_task(acks_late=True)

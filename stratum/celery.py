@@ -6,9 +6,13 @@ in-process, and `celery beat` still fires periodic jobs, executing them inside t
 import contextvars
 import logging
 import os
+import sys
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
+from celery.exceptions import Retry
 from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from stratum.api import metrics, observability
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "stratum.settings")
 
@@ -26,15 +30,36 @@ class StratumTask(Task):
 
     def apply_async(self, args=None, kwargs=None, task_id=None, producer=None, link=None, link_error=None,
                     shadow=None, **options):
+        # The request id and tenant id of whoever queues the task travel in its headers (stratum.api.observability).
+        options["headers"] = {**observability.task_context_headers(), **(options.get("headers") or {})}
         try:
             return super().apply_async(args, kwargs, task_id, producer, link, link_error, shadow, **options)
         except BrokerUnavailable as exc:
             if not serving_request.get() or options.get("countdown") or options.get("eta"):
                 raise
             logger.warning("task broker unavailable (%s): running %s in this process", exc, self.name)
-            return self.apply(args, kwargs, task_id=task_id, link=link, link_error=link_error)
+            return self.apply(args, kwargs, task_id=task_id, link=link, link_error=link_error,
+                              headers=options.get("headers"))
 
 
 app = Celery("stratum", task_cls=StratumTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+def _task_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
+    observability.task_started(task_id=task_id, task=task, kwargs=kwargs)
+
+
+@signals.task_postrun.connect
+def _task_postrun(sender=None, task_id=None, task=None, state=None, **_):
+    if state is None:  # run in-process with errors propagated: the exception is on its way out through here
+        error = sys.exc_info()[1]
+        state = None if error is None else "RETRY" if isinstance(error, Retry) else "FAILURE"
+    seconds = observability.task_finished(task_id=task_id, task=task, state=state)
+    outcome = (state or "unknown").lower()
+    if seconds is not None:
+        metrics.TASK_SECONDS.labels(task=task.name, outcome=outcome).observe(seconds)
+    if outcome == "failure":
+        metrics.TASK_FAILURES.labels(task=task.name).inc()

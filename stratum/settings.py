@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_prometheus",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -155,7 +156,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "stratum.api.observability.RequestIdMiddleware",  # outermost: X-Request-ID on every response, log context
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # request count and latency (first and last)
+    "stratum.api.observability.RequestIdMiddleware",  # X-Request-ID on every response, log context
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -168,7 +170,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "stratum.api.middleware.StaffConsoleScopeMiddleware",
     "stratum.api.middleware.ApiResponseMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged during the view into accounts.lockout's answer
+    "axes.middleware.AxesMiddleware",  # turns a lock-out flagged during the view into accounts.lockout's answer
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "stratum.urls"
@@ -215,6 +218,10 @@ if DATABASE_POOL_MODE not in ("session", "transaction"):
     raise bad_env("DATABASE_POOL_MODE", DATABASE_POOL_MODE, "session or transaction")
 if DATABASE_POOL_MODE == "transaction":
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# django-prometheus' wrappers of the same backends count queries, errors and connections (stratum_… metrics docs).
+_PROMETHEUS_ENGINES = {"django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+                       "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql"}
+DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache & Celery -------------------------------------------------------------------------
@@ -258,9 +265,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, which also writes beat's heartbeat (stratum/api/heartbeat.py).
+CELERY_BEAT_SCHEDULER = "stratum.api.heartbeat:HeartbeatScheduler"
+BEAT_HEARTBEAT_SECONDS = env_int("BEAT_HEARTBEAT_SECONDS", 15, minimum=1)
+BEAT_MAX_LAG_SECONDS = env_int("BEAT_MAX_LAG_SECONDS", 120, minimum=1)
 # Fixed schedules; apps add theirs in their AppConfig.ready() via stratum.api.schedules.register().
 CELERY_BEAT_SCHEDULE: dict = {}
+# Workers log through Django's LOGGING (LOG_FORMAT, the request/tenant/task ids), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Campaigns: ad-account sync ---------------------------------------------------------------
 CAMPAIGNS_SYNC_INTERVAL_MINUTES = env_int("CAMPAIGNS_SYNC_INTERVAL_MINUTES", 60, minimum=1)
@@ -435,6 +447,8 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Stratum <no-reply@stratum.local>")
+# Every mail is sent by a Celery task after commit (stratum/api/mail.py); SMTP failures are retried this many times.
+MAIL_MAX_RETRIES = env_int("MAIL_MAX_RETRIES", 6)
 FRONTEND_URL = (env("FRONTEND_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 
 # --- Secrets at rest ------------------------------------------------------------------------
@@ -503,14 +517,79 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # Static files (admin, API docs) are served by WhiteNoise, also under gunicorn with DEBUG=0; it also finds them in
 # the apps, so a missing collectstatic never leaves the docs or the admin unstyled.
 WHITENOISE_USE_FINDERS = True
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# --- Files: reports, CDP exports, creatives (Django's storage API, stratum/api/files.py) --------------------------
+# `local` (files under MEDIA_ROOT: one host only) or `s3` (any S3-compatible store through django-storages: every web
+# and worker host sees the same files). Setting AWS_STORAGE_BUCKET_NAME alone selects `s3`.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+STORAGE_BACKEND = env("STORAGE_BACKEND", "s3" if AWS_STORAGE_BUCKET_NAME else "local")
+if STORAGE_BACKEND not in ("local", "s3"):
+    raise bad_env("STORAGE_BACKEND", STORAGE_BACKEND, "local or s3")
+if STORAGE_BACKEND == "s3" and not AWS_STORAGE_BUCKET_NAME:
+    raise bad_env("AWS_STORAGE_BUCKET_NAME", "", "a bucket name when STORAGE_BACKEND=s3")
+# Downloads: `stream` (through the web process from the storage) or `redirect` (302 to a presigned URL, S3 only).
+STORAGE_DOWNLOADS = env("STORAGE_DOWNLOADS", "stream")
+if STORAGE_DOWNLOADS not in ("stream", "redirect"):
+    raise bad_env("STORAGE_DOWNLOADS", STORAGE_DOWNLOADS, "stream or redirect")
+if STORAGE_DOWNLOADS == "redirect" and STORAGE_BACKEND != "s3":
+    raise bad_env("STORAGE_DOWNLOADS", STORAGE_DOWNLOADS, "stream unless STORAGE_BACKEND=s3 (local files have no "
+                  "signed URLs)")
+STORAGE_SIGNED_URL_SECONDS = env_int("STORAGE_SIGNED_URL_SECONDS", 300, minimum=1)
+if STORAGE_BACKEND == "s3":
+    AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE")
+    if AWS_S3_ADDRESSING_STYLE not in (None, "auto", "path", "virtual"):
+        raise bad_env("AWS_S3_ADDRESSING_STYLE", AWS_S3_ADDRESSING_STYLE, "auto, path or virtual")
+    _DEFAULT_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": AWS_STORAGE_BUCKET_NAME,
+        "endpoint_url": env("AWS_S3_ENDPOINT_URL"),  # e.g. MinIO, R2, moto; unset: AWS itself
+        "region_name": env("AWS_S3_REGION_NAME"),
+        "access_key": env("AWS_ACCESS_KEY_ID"),  # unset: boto3's own chain (instance role, ~/.aws, …)
+        "secret_key": env("AWS_SECRET_ACCESS_KEY"),
+        "location": env("AWS_LOCATION", ""),  # key prefix inside the bucket
+        "addressing_style": AWS_S3_ADDRESSING_STYLE,
+        "default_acl": None,  # private objects (the bucket's policy), read only through this app
+        "querystring_auth": True,
+        "querystring_expire": STORAGE_SIGNED_URL_SECONDS,
+        "signature_version": "s3v4",
+        "file_overwrite": True,
+    }}
+else:
+    _DEFAULT_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+STORAGES = {
+    "default": _DEFAULT_STORAGE,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# CDP export files hold personal data: deleted this many days after they were written (cdp.tasks.exports_expire_all).
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
+
+# --- Operations: metrics ----------------------------------------------------------------------
+# GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, the route is a 404.
+METRICS_TOKEN = env("METRICS_TOKEN")
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise bad_env("METRICS_TOKEN", "<hidden>", "at least 16 characters")
+# Several processes per host (gunicorn workers, Celery workers): PROMETHEUS_MULTIPROC_DIR (read by prometheus_client
+# itself) names a shared directory, emptied before they start; /metrics then adds up every process's values.
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR is not None and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise bad_env("PROMETHEUS_MULTIPROC_DIR", PROMETHEUS_MULTIPROC_DIR, "an existing directory")
+
+# --- Operations: traces and error reports (stratum/api/telemetry.py), each off unless configured ---------------
+# OpenTelemetry over OTLP/HTTP, e.g. http://otel-collector:4318 (the SDK's other OTEL_* variables apply too).
+OTEL_EXPORTER_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT")
+if OTEL_EXPORTER_OTLP_ENDPOINT is not None and not re.match(r"https?://[^/\s]+", OTEL_EXPORTER_OTLP_ENDPOINT):
+    raise bad_env("OTEL_EXPORTER_OTLP_ENDPOINT", OTEL_EXPORTER_OTLP_ENDPOINT, "an http(s):// URL of an OTLP/HTTP collector")
+OTEL_SERVICE_NAME = env("OTEL_SERVICE_NAME", "stratum")
+SENTRY_DSN = env("SENTRY_DSN")
+if SENTRY_DSN is not None and not re.match(r"https?://[^@\s]+@[^/\s]+/\S+", SENTRY_DSN):
+    raise bad_env("SENTRY_DSN", "<hidden>", "a Sentry DSN such as https://key@o1.ingest.sentry.io/123")
+SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", ENVIRONMENT)
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
+if SENTRY_TRACES_SAMPLE_RATE > 1:
+    raise bad_env("SENTRY_TRACES_SAMPLE_RATE", str(SENTRY_TRACES_SAMPLE_RATE), "a number from 0 to 1")
 
 LOG_LEVEL = (env("LOG_LEVEL", "INFO") or "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

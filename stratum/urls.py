@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from stratum.api.health import ApiHealthView, HealthView, LiveView, ReadyView
+from stratum.api.metrics import metrics_view
 from stratum.api.views_errors import api_not_found
 
 API_APPS = ["accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "integrations.webhooks",
@@ -13,6 +14,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("health/ready", ReadyView.as_view(), name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/health", ApiHealthView.as_view(), name="api-health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

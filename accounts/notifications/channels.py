@@ -13,14 +13,13 @@ import logging
 from typing import Any
 
 import httpx
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from stratum.api import net
 from stratum.api.crypto import InvalidToken, secret_decrypt, secret_encrypt
+from stratum.api.mail import mail_queue
 from stratum.api.queueing import task_enqueue
 
 from ..models import SlackDestination, Tenant, User
@@ -69,36 +68,35 @@ CATEGORY_LABELS = {
 }
 
 
-def notification_email(*, user: User, category: str, title: str, body: str, required: bool = False) -> EmailMessage:
-    """One notification mail. Every link in it opens a page this server serves (accounts/pages). A mail the user
-    chose to get carries the one-click unsubscribe of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post, a signed
-    link scoped to the user and the category); a required notice about the account offers none, and says why."""
-    preferences = links.preferences_url(user=user)
+def notification_email(*, user: User, category: str, title: str, body: str,
+                       required: bool = False) -> tuple[dict[str, str], dict[str, Any]]:
+    """(headers, template context) of one notification mail (templates accounts/templates/mail/notification/).
+    Every link in it opens a page this server serves (accounts/pages). A mail the user chose to get carries the
+    one-click unsubscribe of RFC 8058 (List-Unsubscribe + List-Unsubscribe-Post, a signed link scoped to the user and
+    the category); a required notice about the account offers none, and says why."""
     headers = {"X-Stratum-Category": category}
-    footer = [f"Your notifications: {settings.FRONTEND_URL}/notifications",
-              f"Choose which e-mails you get: {preferences}"]
-    if required:
-        footer.append("This notice is about your account: it is sent whatever your e-mail preferences.")
-    else:
+    context = {"user": user, "title": title, "body": body, "category": category, "required": required,
+               "preferences_url": links.preferences_url(user=user), "unsubscribe_url": None,
+               "category_label": CATEGORY_LABELS.get(category, category)}
+    if not required:
         unsubscribe = links.unsubscribe_url(user=user, category=category)
         headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        footer.append(f"Stop e-mails about {CATEGORY_LABELS.get(category, category)}: {unsubscribe}")
-    return EmailMessage(subject=f"[Stratum] {title}"[:200],
-                        body=f"Hello {user.name or user.email},\n\n{title}\n\n{body}".rstrip()
-                        + "\n\n—\n" + "\n".join(footer) + "\n",
-                        from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email], headers=headers)
+        context["unsubscribe_url"] = unsubscribe
+    return headers, context
 
 
 def notification_email_deliver(*, tenant: Tenant, user_ids: list[str], category: str, title: str, body: str,
-                               required: bool = False) -> int:
+                               required: bool = False, headers: dict[str, str] | None = None) -> int:
+    """Queues one mail per active user (sent by stratum.api's mail task, retried on SMTP failure); returns how many.
+    `headers` are added to every message."""
     users = list(User.objects.filter(tenant=tenant, is_active=True, pk__in=user_ids).order_by("email"))
-    messages = [notification_email(user=user, category=category, title=title, body=body, required=required)
-                for user in users]
-    if not messages:
-        return 0
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+    for user in users:
+        own_headers, context = notification_email(user=user, category=category, title=title, body=body,
+                                                  required=required)
+        mail_queue(template="notification", to=[user.email], on_commit=False, headers=own_headers | (headers or {}),
+                   context=context)
+    return len(users)
 
 
 # --- Slack ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
@@ -42,8 +43,8 @@ DONE = {
 
 # The links each dead end offers: a fresh link of the same kind.
 INVALID_LINK_NEXT = {
-    "verify": ("/resend-verification", "Send me a new verification link"),
-    "reset": ("/forgot-password", "Send me a new reset link"),
+    "verify": ("page-resend-verification", "Send me a new verification link"),
+    "reset": ("page-forgot-password", "Send me a new reset link"),
     "invite": (None, "Ask the person who invited you to invite you again."),
     "preferences": (None, "Open the link in a more recent notification e-mail, or use the one-click unsubscribe "
                           "link any notification e-mail carries."),
@@ -57,8 +58,13 @@ def _page(request: HttpRequest, template: str, context: dict | None = None, stat
 
 def _invalid_link(request: HttpRequest, kind: str) -> HttpResponse:
     """A link that is malformed, tampered with, used or expired: 400 and what to do instead, never a 500."""
-    href, text = INVALID_LINK_NEXT[kind]
-    return _page(request, "link_invalid.html", {"next_href": href, "next_text": text}, status=400)
+    name, text = INVALID_LINK_NEXT[kind]
+    return _page(request, "link_invalid.html", {"next_href": reverse(name) if name else None, "next_text": text},
+                 status=400)
+
+
+def _signed_in_next(done: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse('page-login')}?{urlencode({'done': done})}")
 
 
 def _throttled(request: HttpRequest) -> HttpResponse | None:
@@ -96,7 +102,7 @@ def verify_email(request: HttpRequest) -> HttpResponse:
             registration.email_verify(token=form.cleaned_data["token"])
         except InvalidToken:
             return _invalid_link(request, "verify")
-        return HttpResponseRedirect("/login?done=verified")
+        return _signed_in_next("verified")
     try:
         link = one_time_token_check(raw=token, purposes=VERIFY_PURPOSES)
     except InvalidToken:
@@ -126,7 +132,7 @@ def _password_page(request: HttpRequest, *, kind: str, purposes: tuple[str, ...]
                 for message in (exc.errors or {}).get("password", [str(exc.detail)]):
                     form.add_error("new_password", message)
             else:
-                return HttpResponseRedirect(f"/login?done={done}")
+                return _signed_in_next(done)
         status = 422
     return _page(request, template, {"form": form, "email": link.user.email, "tenant_name": link.user.tenant.name
                                      if link.user.tenant_id else "", "role": link.user.role}, status=status)
@@ -229,7 +235,7 @@ def unsubscribe(request: HttpRequest) -> HttpResponse:
     except LinkInvalid:
         return _invalid_link(request, "unsubscribe")
     context = {"email": user.email, "category": CATEGORY_LABELS[category], "preferences_url": preferences_url(user=user),
-               "action": f"/unsubscribe?{urlencode({'token': token})}"}
+               "action": f"{reverse('page-unsubscribe')}?{urlencode({'token': token})}"}
     if request.method == "POST":
         notification_email_unsubscribe(user=user, category=category)
         return _page(request, "unsubscribed.html", context)

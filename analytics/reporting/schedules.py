@@ -22,7 +22,6 @@ import logging
 import re
 import zoneinfo
 
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
@@ -32,6 +31,7 @@ from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.mail import mail_deliver, mail_render
 from stratum.api.params import DateRange
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
@@ -39,7 +39,7 @@ from trust.services import signal_health_summary
 
 from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, Weekday
 from .render import CONTENT_TYPES
-from .services import report_path, report_render, report_spec
+from .services import report_render, report_spec
 
 logger = logging.getLogger("stratum.analytics")
 SCHEDULE_TASK = "analytics.tasks.report_schedule_run"
@@ -231,21 +231,21 @@ def _notify_held(*, tenant, schedule: ReportSchedule, period: DateRange, reasons
 
 
 def _email(*, schedule: ReportSchedule, rendering: Report, period: DateRange) -> None:
-    path = report_path(rendering)
-    content = path.read_bytes()
+    """Sent here, inside the schedule's task, so that the delivery row records what happened (an SMTP failure is a
+    `failed` delivery and the admins are told); templates analytics/templates/mail/scheduled_report/."""
+    if rendering.size_bytes is not None and rendering.size_bytes > MAX_ATTACHMENT_BYTES:
+        raise ValueError(f"The report is {rendering.size_bytes} bytes, over the {MAX_ATTACHMENT_BYTES}-byte "
+                         "attachment limit.")
     spec = report_spec(rendering)
-    message = EmailMessage(
-        subject=f"{rendering.name} — {period.start.isoformat()} to {period.end.isoformat()}",
-        body=(f"Attached: {rendering.name} ({spec.name}) for {period.start.isoformat()} – {period.end.isoformat()}.\n\n"
-              f"This report is sent {schedule.frequency} at {schedule.time:%H:%M} ({schedule.timezone}). "
-              f"Change or stop the schedule in Stratum."),
-        to=list(schedule.recipients))
-    if len(content) > MAX_ATTACHMENT_BYTES:
-        raise ValueError(f"The report is {len(content)} bytes, over the {MAX_ATTACHMENT_BYTES}-byte attachment limit.")
+    subject, text, html = mail_render(template="scheduled_report", context={
+        "report_name": rendering.name, "template_name": spec.name, "start": period.start.isoformat(),
+        "end": period.end.isoformat(), "frequency": schedule.frequency, "time": f"{schedule.time:%H:%M}",
+        "timezone": schedule.timezone})
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rendering.name).strip("-").lower() or "report"
-    message.attach(f"{slug}-{period.start.isoformat()}-{period.end.isoformat()}.{rendering.format}", content,
-                   CONTENT_TYPES[rendering.format])
-    message.send(fail_silently=False)
+    attachment = {"name": rendering.file, "content_type": CONTENT_TYPES[rendering.format],
+                  "filename": f"{slug}-{period.start.isoformat()}-{period.end.isoformat()}.{rendering.format}"}
+    mail_deliver(template="scheduled_report", subject=subject, text=text, html=html, to=list(schedule.recipients),
+                 attachments=[attachment])
 
 
 def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = None,

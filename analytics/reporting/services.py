@@ -1,7 +1,7 @@
 """Report writes: custom templates, report requests and their rendering, dashboard exports.
 
 A report request is validated (template, dates, format, filters), stored `pending` and rendered by a Celery task
-after the commit: `running`, then `ready` with the file under MEDIA_ROOT/reports/<tenant>/<id>.<format>, or
+after the commit: `running`, then `ready` with the file stored as reports/<tenant>/<id>.<format> (Django's storage: MEDIA_ROOT or S3), or
 `failed` with the error. Rendering is idempotent (a ready report is left alone). Standard templates are open to
 every plan; custom templates (and reports rendered from them) need the `custom_reports` feature.
 """
@@ -10,15 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from pathlib import Path
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils._os import safe_join
 
 from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import NotFound, ValidationFailed
+from stratum.api.files import file_delete, file_exists, file_save
 from stratum.api.params import DateRange, local_today
 from stratum.api.queueing import task_enqueue
 from workflow.models import Client
@@ -167,9 +165,9 @@ def report_spec(report: Report) -> TemplateSpec:
     return spec
 
 
-def report_path(report: Report) -> Path:
-    """The report's file, never outside MEDIA_ROOT (SuspiciousFileOperation for a stored path that escapes)."""
-    return Path(safe_join(settings.MEDIA_ROOT, report.file))
+def report_file_exists(report: Report) -> bool:
+    """Whether the report's stored file is there (SuspiciousFileOperation for a stored name that escapes)."""
+    return file_exists(name=report.file)
 
 
 def report_render(*, tenant, report: Report) -> Report:
@@ -178,15 +176,13 @@ def report_render(*, tenant, report: Report) -> Report:
         return report
     Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status=ReportStatus.RUNNING,
                                                                   started_at=timezone.now())
-    relative = Path("reports") / str(tenant.pk) / f"{report.pk}.{report.format}"
-    target = Path(settings.MEDIA_ROOT) / relative
+    name = f"reports/{tenant.pk}/{report.pk}.{report.format}"
     try:
         doc = document_build(tenant=tenant, spec=report_spec(report), name=report.name,
                              date_range=DateRange(report.start_date, report.end_date), filters=report.filters,
                              include_charts=bool(report.options.get("include_charts", True)))
         rendered = render(doc, report.format)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(rendered.content)
+        stored = file_save(name=name, content=rendered.content)
     except Exception as exc:
         logger.exception("report %s failed to render", report.pk)
         report.status, report.finished_at = "failed", timezone.now()
@@ -194,7 +190,7 @@ def report_render(*, tenant, report: Report) -> Report:
         Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status=report.status, error=report.error,
                                                                        finished_at=report.finished_at)
         return report
-    report.status, report.file, report.finished_at = "ready", str(relative), timezone.now()
+    report.status, report.file, report.finished_at = "ready", stored, timezone.now()
     report.size_bytes, report.page_count, report.error = len(rendered.content), rendered.page_count, ""
     Report.objects.for_tenant(tenant).filter(pk=report.pk).update(
         status=ReportStatus.READY, file=report.file, finished_at=report.finished_at, size_bytes=report.size_bytes,
@@ -203,8 +199,7 @@ def report_render(*, tenant, report: Report) -> Report:
 
 
 def report_delete(*, tenant, report: Report) -> None:
-    path = report_path(report) if report.file else None
+    """Deletes the report and, once that commits, its stored file."""
     Report.objects.for_tenant(tenant).filter(pk=report.pk).delete()
-    if path is not None:
-        transaction.on_commit(lambda: path.unlink(missing_ok=True))
+    file_delete(name=report.file)
 

@@ -9,7 +9,6 @@ import datetime as dt
 import re
 
 from django.db.models import Prefetch
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 
 from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
+from stratum.api.files import file_download
 from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import DateRange, local_today, parse_uuid
@@ -150,18 +150,18 @@ class ReportViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveMod
     @error_responses(409)
     @extend_schema(tags=TAGS, responses={(200, content_type): OpenApiResponse(OpenApiTypes.BINARY)
                                          for content_type in CONTENT_TYPES.values()},
-                   description="The file; 409 REPORT_NOT_READY while pending or running (or if it failed).")
+                   description="The file; 409 REPORT_NOT_READY while pending or running (or if it failed). A deployment "
+                               "with STORAGE_DOWNLOADS=redirect answers 302 to a signed URL valid for minutes.")
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         report = self.get_object()
         if report.status != ReportStatus.READY:
             raise Conflict(f"The report is {report.status}.", code=REPORT_NOT_READY)
-        path = services.report_path(report)
-        if not path.exists():
+        if not services.report_file_exists(report):
             raise NotFound("The report file is gone; request the report again.")
         slug = re.sub(r"[^A-Za-z0-9]+", "-", report.name).strip("-").lower() or "report"
-        return FileResponse(open(path, "rb"), as_attachment=True, content_type=CONTENT_TYPES[report.format],
-                            filename=f"{slug}-{report.start_date}-{report.end_date}.{report.format}")
+        return file_download(name=report.file, content_type=CONTENT_TYPES[report.format],
+                             filename=f"{slug}-{report.start_date}-{report.end_date}.{report.format}")
 
 
 class ExportView(ReportingEndpoint, TenantAPIView):

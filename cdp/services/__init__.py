@@ -6,6 +6,10 @@
 - `events_ingest(*, tenant, events: list[dict], source="api") -> list[ItemResult]` (batch, per-item results)
 - `items_ingest(*, tenant, items: list[IngestItem], source="api") -> {index: ItemResult}`: the one ingestion path
   (normalised items: an event, an upsert or both) every source above goes through
+- `segment_ingest(*, tenant, messages, call_type=None, batch_sent_at=None, batch_context=None, received_at=None)`:
+  Segment's tracking calls (the /v1/* API) mapped onto `items_ingest` (`segment.py`)
+- `source_create(*, tenant, name, kind, allowed_origins=None, created_by=None) -> (Source, write_key)`,
+  `source_rotate_key`, `source_delete`, `source_authenticate(*, write_key)` (`sources.py`)
 - `segment_refresh(*, tenant, segment)`, `rfm_recompute(*, tenant)`
 """
 from .audiences import (
@@ -17,16 +21,19 @@ from .audiences import (
                         audiences_due,
 )
 from .events import event_track, event_track_raw, events_ingest
-from .exports import export_build, export_request
+from .exports import export_build, export_request, exports_expire
 from .ingest import IngestItem, ItemResult, items_ingest
 from .profiles import identity_rules_get, identity_rules_update, profile_unmerge, profile_update, profile_upsert
 from .rfm import rfm_recompute
+from .segment import segment_ingest
 from .segments import segment_create, segment_delete, segment_refresh, segment_update
+from .sources import source_authenticate, source_create, source_delete, source_rotate_key
 
 __all__ = [
     "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
     "audience_update", "audiences_due", "event_track", "event_track_raw", "events_ingest", "export_build",
-    "export_request", "identity_rules_get", "identity_rules_update", "items_ingest", "profile_unmerge",
+    "export_request", "exports_expire", "identity_rules_get", "identity_rules_update", "items_ingest", "profile_unmerge",
     "profile_update", "profile_upsert", "rfm_recompute", "segment_create", "segment_delete",
-    "segment_refresh", "segment_update",
+    "segment_ingest", "segment_refresh", "segment_update", "source_authenticate", "source_create", "source_delete",
+    "source_rotate_key",
 ]

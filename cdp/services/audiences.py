@@ -20,6 +20,7 @@ from campaigns.connectors import get_connector
 from campaigns.connectors.base import AudienceMember as UploadRecord
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
+from stratum.api import metrics
 from stratum.api.exceptions import NOT_CONNECTED, Conflict, NotConnected, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
@@ -185,6 +186,7 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
 
 def _finish(*, tenant, run: AudienceSyncRun, audience: Audience, error: str = "") -> AudienceSyncRun:
     now = timezone.now()
+    metrics.AUDIENCE_SYNCS.labels(platform=audience.platform, outcome="failed" if error else "success").inc()
     with transaction.atomic():
         run.status = "failed" if error else "success"
         run.error = error[:2000]

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from stratum.api import metrics
 from stratum.api.exceptions import NotFound, PayloadTooLarge, ValidationFailed
 
 from ..identifiers import IdentifierError, normalize_identifiers
@@ -118,8 +119,10 @@ def _parse_item(raw, index: int, now: dt.datetime) -> IngestItem:
 def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResult]:
     """Validates, resolves and stores events; one result per item, in order (partial success)."""
     if not isinstance(events, list):
+        metrics.BATCHES_REJECTED.labels(reason="malformed").inc()
         raise ValidationFailed(errors={"events": ["Must be a list of events."]})
     if len(events) > MAX_BATCH_EVENTS:
+        metrics.BATCHES_REJECTED.labels(reason="too_many_events").inc()
         raise PayloadTooLarge(f"At most {MAX_BATCH_EVENTS} events per batch; this one has {len(events)}.")
     now = timezone.now()
     results: dict[int, ItemResult] = {}
@@ -129,6 +132,7 @@ def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResu
             items.append(_parse_item(raw, index, now))
         except IdentifierError as exc:
             results[index] = ItemResult(index, ItemStatus.REJECTED, status_code=422, errors=exc.errors)
+    metrics.EVENTS_REJECTED.labels(source=source).inc(len(results))
     results.update(items_ingest(tenant=tenant, items=items, source=source, now=now))
     return [results[i] for i in range(len(events))]
 

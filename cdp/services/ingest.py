@@ -42,6 +42,7 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Json, Jsonb
 
+from stratum.api import metrics
 from stratum.api.choices import Choices
 from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_copy, rows_source
 from stratum.api.exceptions import ValidationFailed
@@ -134,8 +135,18 @@ def items_ingest(*, tenant, items: list[IngestItem], source: str = "api", now: d
     no usable identifier: 422, repeating the message_id of a rejected item: 422) writes nothing."""
     if not items:
         return {}
-    return atomic_retry(lambda: _Batch(tenant, items, source, now or timezone.now(), rules).run(),
-                        attempts=5, integrity_attempts=2, budget=TIME_BUDGET)
+    batches: list[_Batch] = []
+
+    def attempt() -> dict[int, ItemResult]:
+        batches.append(_Batch(tenant, items, source, now or timezone.now(), rules))
+        return batches[-1].run()
+
+    results = atomic_retry(attempt, attempts=5, integrity_attempts=2, budget=TIME_BUDGET)
+    statuses = Counter(result.status for result in results.values())  # the attempt that committed
+    metrics.EVENTS_INGESTED.labels(source=source).inc(statuses["created"])
+    metrics.EVENTS_REJECTED.labels(source=source).inc(statuses["rejected"])
+    metrics.IDENTITY_MERGES.inc(len(batches[-1].merges))
+    return results
 
 
 @dataclass

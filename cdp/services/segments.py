@@ -10,14 +10,16 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from stratum.api import metrics
 from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.queueing import task_enqueue
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..errors import SEGMENT_IN_USE
-from ..models import Segment, SegmentMembership
+from ..models import AudienceExport, Segment, SegmentMembership
 from ..segmentation.compiler import conditions_validate, segment_queryset
+from .exports import exports_files_delete
 
 
 def _name_free(*, tenant, name: str, exclude=None) -> None:
@@ -56,7 +58,9 @@ def segment_update(*, tenant, segment: Segment, data: dict) -> Segment:
 def segment_delete(*, tenant, segment: Segment) -> None:
     if segment.audiences.exists():
         raise Conflict("Audiences sync this segment; delete them first.", code=SEGMENT_IN_USE)
-    segment.delete()
+    with transaction.atomic():
+        exports_files_delete(tenant=tenant, exports=AudienceExport.objects.for_tenant(tenant).filter(segment=segment))
+        segment.delete()
 
 
 def _refresh_after_commit(segment: Segment) -> None:
@@ -68,7 +72,7 @@ def segment_refresh(*, tenant, segment: Segment) -> Segment:
     """Re-materializes the membership; returns the segment with counts of this refresh."""
     now = timezone.now()
     memberships = SegmentMembership.objects.for_tenant(tenant).filter(segment=segment)
-    with transaction.atomic():
+    with metrics.SEGMENT_REFRESH_SECONDS.time(), transaction.atomic():
         segment = Segment.objects.for_tenant(tenant).select_for_update().get(pk=segment.pk)
         matching = segment_queryset(tenant=tenant, conditions=segment.conditions).values("pk")
         removed = memberships.filter(removed_at__isnull=True).exclude(profile_id__in=matching).update(removed_at=now)

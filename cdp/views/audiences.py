@@ -1,7 +1,7 @@
 """Audience sync (platforms, audiences, sync, history) and audience exports."""
 from __future__ import annotations
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -12,6 +12,7 @@ from campaigns.connectors import get_connector
 from campaigns.connectors.base import ConnectorError
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, NotFound
+from stratum.api.files import file_download
 from stratum.api.pagination import StratumPagination
 from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
@@ -24,7 +25,7 @@ from ..models import Audience, AudienceExport, AudienceSyncRun, Segment
 from ..segmentation.compiler import segment_queryset
 from ..selectors.exports import csv_lines, export_rows
 from ..services.audiences import BATCH_LIMITS, DEFAULT_BATCH_LIMIT
-from ..services.exports import STREAM_MAX_ROWS, export_path
+from ..services.exports import STREAM_MAX_ROWS, export_file_exists
 from .base import AudienceSyncEndpoint, CdpEndpoint
 
 TAGS = ["cdp-audience-sync"]
@@ -141,14 +142,16 @@ class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericView
         return AudienceExport.objects.all()
 
     @error_responses(409)
-    @extend_schema(tags=TAGS, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)})
+    @extend_schema(tags=TAGS, responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR)},
+                   description="The CSV; 409 EXPORT_NOT_READY while pending or running, if it failed, or once it "
+                               "expired (EXPORT_RETENTION_DAYS after it was written; the file is then deleted). A "
+                               "deployment with STORAGE_DOWNLOADS=redirect answers 302 to a signed URL valid for "
+                               "minutes.")
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         export = self.get_object()
         if export.status != AudienceExport.Status.READY:
             raise Conflict(f"The export is {export.status}.", code=EXPORT_NOT_READY)
-        path = export_path(export)
-        if not path.exists():
+        if not export_file_exists(export):
             raise NotFound("The export file is gone; request a new export.")
-        return FileResponse(open(path, "rb"), as_attachment=True, filename=f"segment-{export.segment_id}.csv",
-                            content_type="text/csv")
+        return file_download(name=export.file, filename=f"segment-{export.segment_id}.csv", content_type="text/csv")

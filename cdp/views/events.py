@@ -6,6 +6,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from stratum.api import metrics
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
@@ -72,13 +73,17 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
                                "created, duplicate or rejected (with its errors); a rejected item writes nothing.")
     def post(self, request):
         body = request.data
-        if not isinstance(body, dict):
-            raise ValidationFailed(errors={"events": ["The body is {\"events\": [...]} and nothing else."]})
-        if unknown := sorted(set(body) - {"events"}):
-            raise ValidationFailed(errors={key: ["Unknown field: the body is {\"events\": [...]} and nothing else."]
-                                           for key in unknown})
-        if not isinstance(body.get("events"), list) or not body["events"]:
-            raise ValidationFailed(errors={"events": ["Must be a non-empty list of events."]})
+        try:
+            if not isinstance(body, dict):
+                raise ValidationFailed(errors={"events": ["The body is {\"events\": [...]} and nothing else."]})
+            if unknown := sorted(set(body) - {"events"}):
+                raise ValidationFailed(errors={key: ["Unknown field: the body is {\"events\": [...]} and nothing "
+                                                     "else."] for key in unknown})
+            if not isinstance(body.get("events"), list) or not body["events"]:
+                raise ValidationFailed(errors={"events": ["Must be a non-empty list of events."]})
+        except ValidationFailed:
+            metrics.BATCHES_REJECTED.labels(reason="malformed").inc()
+            raise
         results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
         counts = {ItemStatus.CREATED: 0, ItemStatus.DUPLICATE: 0, ItemStatus.REJECTED: 0}
         for result in results:

@@ -24,6 +24,7 @@ from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
 from cdp.models import Profile, SegmentMembership
 from cdp.services import profile_upsert
+from stratum.api import metrics
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.queueing import task_enqueue
@@ -183,6 +184,7 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
         run.status = CrmSyncRun.Status.QUEUED if retry else CrmSyncRun.Status.FAILED
         run.finished_at = None if retry else timezone.now()
         run.save()
+        metrics.CRM_SYNCS.labels(provider=run.provider, outcome="retry" if retry else "failed").inc()
         if retry:
             raise CrmSyncRetry(countdown=exc.retry_after if exc.retry_after is not None else 60.0 * 2 ** run.attempts) from exc
         _notify_failure(tenant=tenant, run=run)
@@ -192,11 +194,13 @@ def crm_sync_run(*, tenant: Tenant, run_id) -> CrmSyncRun:
         run.error = f"Unexpected error ({type(exc).__name__}): {exc}"[:1000]
         run.status, run.finished_at = CrmSyncRun.Status.FAILED, timezone.now()
         run.save()
+        metrics.CRM_SYNCS.labels(provider=run.provider, outcome="failed").inc()
         _notify_failure(tenant=tenant, run=run)
         return run
     run.status = CrmSyncRun.Status.PARTIAL if run.failed else CrmSyncRun.Status.SUCCEEDED
     run.finished_at = timezone.now()
     run.save()
+    metrics.CRM_SYNCS.labels(provider=run.provider, outcome=str(run.status)).inc()
     return run
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_event_fanout, notification_send, tenant_admins
-from stratum.api import net
+from stratum.api import metrics, net
 from stratum.api.crypto import InvalidToken, secret_decrypt
 from stratum.api.models import OutboxEvent
 from stratum.api.queueing import task_enqueue
@@ -292,6 +292,8 @@ def _record(*, tenant: Tenant, delivery: WebhookDelivery, attempt: WebhookAttemp
                 _finish(delivery, status=WebhookDelivery.Status.PENDING, now=now, error=result.error,
                         status_code=result.status_code)
         attempt.save()
+        metrics.WEBHOOK_DELIVERIES.labels(
+            outcome="succeeded" if result.succeeded else "retrying" if next_delay is not None else "failed").inc()
         if not delivery.is_test:
             disabled = _endpoint_health(tenant=tenant, webhook=webhook, succeeded=result.succeeded, now=now,
                                         disable_reason=disable_reason)

@@ -12,6 +12,9 @@ class ApiConfig(AppConfig):
 
         from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
         from .db import AnyOf
+        from .telemetry import sentry_setup, tracing_setup
 
         Field.register_lookup(AnyOf)
         ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's registrations
+        tracing_setup()  # OTEL_EXPORTER_OTLP_ENDPOINT set: traces; otherwise nothing
+        sentry_setup()  # SENTRY_DSN set: error reports; otherwise nothing

@@ -1,5 +1,6 @@
-"""GET /health: the process is up; database and redis each healthy/unhealthy/disabled.
-GET /health/live: the process answers. GET /health/ready: database, cache, broker, migrations (200 or 503)."""
+"""GET /health: the process is up; database and redis each healthy/unhealthy/disabled (staff also see Celery: beat's
+heartbeat, the workers that answer a ping, the queues' depth). GET /health/live: the process answers.
+GET /health/ready: database, cache, broker, migrations (200 or 503)."""
 from __future__ import annotations
 
 import logging
@@ -27,6 +28,9 @@ class HealthSerializer(serializers.Serializer):
     environment = serializers.CharField()
     database = serializers.ChoiceField(choices=["healthy", "unhealthy"])
     redis = serializers.ChoiceField(choices=["healthy", "unhealthy", "disabled"])
+    celery = serializers.DictField(required=False, help_text=(
+        "Staff only (a staff JWT, API key or console session): {beat: {status: ok|late|unknown, lag_seconds}, "
+        "workers: {status: ok|none|disabled, workers: [host names]}, queues: {name: messages waiting}}."))
 
 
 HEALTH_RESPONSES = {200: HealthSerializer, 503: HealthSerializer}
@@ -84,7 +88,33 @@ class HealthView(APIView):
     @extend_schema(auth=[], responses=HEALTH_RESPONSES, tags=["health"])
     def get(self, request):
         body, status = health_report()
+        if _is_staff(request):
+            body["celery"] = celery_report()
         return Response(body, status=status)
+
+
+def celery_report() -> dict:
+    from .heartbeat import beat_status, queue_depths, workers_status
+
+    return {"beat": beat_status(), "workers": workers_status(), "queues": queue_depths()}
+
+
+def _is_staff(request) -> bool:
+    """A staff console session, or a staff user's JWT / API key. A bad credential is no credential here: /health
+    answers anonymous callers alike."""
+    user = getattr(request._request, "user", None)
+    if user is not None and user.is_authenticated and user.is_staff:
+        return True
+    from rest_framework.settings import api_settings
+
+    for authentication in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        try:
+            result = authentication().authenticate(request)
+        except Exception:
+            continue
+        if result is not None:
+            return bool(getattr(result[0], "is_staff", False))
+    return False
 
 
 class ApiHealthView(HealthView):

@@ -10,6 +10,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from stratum.celery import serving_request
 
+from . import metrics
 from .clientaddr import client_address
 from .db import RETRY_AFTER_SECONDS, busy_reason
 from .errors import (
@@ -80,6 +81,7 @@ class ApiResponseMiddleware:
             # Answered before the throttle ran (401, 404 route, 413...): count it against the caller's IP.
             state = take_token(f"ip:{client_address(request)}", *settings.RATELIMIT_ANONYMOUS)
             if not state.allowed:
+                metrics.RATE_LIMIT_REFUSALS.labels(limit="anonymous").inc()
                 response = error_response(429, f"Rate limit exceeded. Retry in {state.retry_after} seconds.",
                                           RATE_LIMITED)
                 response["Retry-After"] = str(state.retry_after)

@@ -30,3 +30,14 @@ class OutboxEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.event_type} ({self.status})"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a singleton process (`beat`): written by it, read by /health, metrics and
+    `manage.py health` on any host (stratum/api/heartbeat.py)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at.isoformat()}"

@@ -7,6 +7,9 @@ Tasks import services; services never import tasks (that would be a cycle). A se
 The task is looked up in the Celery app's registry (its module imported first, so a web process that never imported
 it finds it too) and sent with `apply_async`, so eager mode and the broker-down fallback of `stratum.celery` apply.
 With `best_effort=True` an error while sending is logged instead of raised: for work a sweeper picks up anyway.
+
+The request id and tenant id in scope when `task_enqueue` is called (not when the transaction commits) go into the
+message headers, so the task's log lines (and its trace) join the request that queued it.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from collections.abc import Mapping
 
 from celery import current_app
 from django.db import transaction
+
+from .observability import task_context_headers
 
 logger = logging.getLogger("stratum.tasks")
 
@@ -27,21 +32,24 @@ def _task(name: str):
     return tasks[name]
 
 
-def _send(name: str, kwargs: Mapping, countdown: float, best_effort: bool) -> None:
+def _send(name: str, kwargs: Mapping, countdown: float, best_effort: bool, headers: dict) -> None:
     options = {"countdown": countdown} if countdown > 0 else {}
+    options["headers"] = headers
     try:
         _task(name).apply_async(kwargs=dict(kwargs), **options)
     except Exception:
         if not best_effort:
             raise
-        logger.exception("could not queue %s %s; its sweeper will catch up", name, dict(kwargs))
+        ids = {key: value for key, value in kwargs.items() if key.endswith("_id")}  # never bodies or tokens
+        logger.exception("could not queue %s %s; its sweeper will catch up", name, ids)
 
 
 def task_enqueue(*, name: str, kwargs: Mapping | None = None, on_commit: bool = True, countdown: float = 0,
                  best_effort: bool = False) -> None:
     """Queue the task `name` with `kwargs` (JSON-able ids and values) after commit, or now with `on_commit=False`."""
     kwargs = dict(kwargs or {})
+    headers = task_context_headers()
     if on_commit:
-        transaction.on_commit(lambda: _send(name, kwargs, countdown, best_effort))
+        transaction.on_commit(lambda: _send(name, kwargs, countdown, best_effort, headers))
     else:
-        _send(name, kwargs, countdown, best_effort)
+        _send(name, kwargs, countdown, best_effort, headers)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from rest_framework.throttling import BaseThrottle
 
+from . import metrics
 from .cache import breaker
 from .clientaddr import client_address
 from .exceptions import CODES, ApiError
@@ -192,6 +193,8 @@ class TierRateThrottle(BaseThrottle):
         state = take_token(key, per_minute, burst)
         request._request._ratelimit_state = state
         self._wait = state.retry_after
+        if not state.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(limit="tenant" if key.startswith("t:") else "anonymous").inc()
         return state.allowed
 
     def wait(self):
@@ -213,6 +216,7 @@ def failures_limit(request, *, scope: str, per_minute: int, burst: int) -> None:
     state = take_token(f"{scope}:ip:{client_address(request)}", per_minute, burst)
     getattr(request, "_request", request)._ratelimit_state = state
     if not state.allowed:
+        metrics.RATE_LIMIT_REFUSALS.labels(limit=scope).inc()
         raise RateLimited(f"Too many failed requests. Retry in {state.retry_after} seconds.",
                           headers={"Retry-After": str(state.retry_after)})
 

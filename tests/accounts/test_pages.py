@@ -176,6 +176,19 @@ class TestResetPassword:
         assert mail.outbox == []
 
 
+    @pytest.mark.parametrize("email", ["a\x00@example.com", "x" * 300 + "@example.com", ""])
+    def test_hostile_addresses_are_a_422_page_not_a_500(self, email):
+        assert_page(Client().post("/forgot-password", {"email": email}), 422, "E-mail address")
+        assert_page(Client().post("/resend-verification", {"email": email}), 422)
+
+    @pytest.mark.parametrize("token", ["\x00", "x" * 5000, "é" * 50])
+    def test_hostile_tokens_are_a_400_page_not_a_500(self, token):
+        for path in ("/verify-email", "/reset-password", "/accept-invite"):
+            assert_page(Client().post(path, {"token": token, "new_password": NEW_PASSWORD,
+                                             "new_password_again": NEW_PASSWORD}), 400)
+            assert_page(Client().get(path, {"token": token}), 400)
+
+
 class TestAcceptInvite:
     def test_invite_accept_sign_in(self, tenant, user, mail_now):
         with mail_now(execute=True):

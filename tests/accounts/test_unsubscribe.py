@@ -58,6 +58,9 @@ def unsubscribe_url(message) -> str:
 
 
 class TestHeaders:
+    def test_every_category_has_a_label_for_the_mail_and_the_pages(self):
+        assert list(CATEGORY_LABELS) == list(NOTIFICATION_CATEGORIES)
+
     def test_every_category_carries_one_click_unsubscribe(self, tenant, everything_by_mail,
                                                           django_capture_on_commit_callbacks):
         for category in NOTIFICATION_CATEGORIES:

@@ -2,7 +2,6 @@
 request id, the tenant id and the user / API-key id; LOG_FORMAT=json renders one JSON object a line."""
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -12,8 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from stratum.api.observability import JsonFormatter, RequestContextFilter
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,22 +42,6 @@ def test_every_response_has_one_even_errors_and_non_api_paths(anon_client):
         assert HEX32.fullmatch(response["X-Request-ID"]), path
         ids.add(response["X-Request-ID"])
     assert len(ids) == 4  # one per request
-
-
-@pytest.fixture
-def json_log():
-    """The production handler (context filter + JSON formatter) on the root logger, into a buffer."""
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.addFilter(RequestContextFilter())
-    handler.setFormatter(JsonFormatter())
-    root, access = logging.getLogger(), logging.getLogger("stratum.request")
-    root.addHandler(handler)
-    level = access.level
-    access.setLevel(logging.INFO)  # the production level (WARNING under DEBUG, where runserver logs requests)
-    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
-    access.setLevel(level)
-    root.removeHandler(handler)
 
 
 @pytest.mark.django_db

@@ -158,3 +158,26 @@ def test_outward_actions_need_a_verified_email(hostile, world, settings):
     hostile.expect("enumeration", "a verified owner creates keys", verified_key.status_code == 201,
                    verified_key.status_code)
     assert TEST_PASSWORD
+
+
+@pytest.mark.attack("enumeration")
+def test_the_pages_answer_alike_for_every_address_and_every_dead_link(hostile, world, commit):
+    """The browser pages (accounts/pages) are no side door: the same bytes whatever accounts exist, and one page for
+    a link never issued, used or of another kind."""
+    from django.test import Client
+
+    unverified = UserFactory(email="pending@agency.test", is_verified=False)
+    addresses = ("nobody@example.com", world.email, world.email.upper(), unverified.email)
+    for path in ("/forgot-password", "/resend-verification"):
+        with commit():
+            answers = {email: shape(Client().post(path, {"email": email})) for email in addresses}
+        hostile.expect("enumeration", f"{path} page: one answer for unknown, verified and unverified addresses",
+                       len(set(answers.values())) == 1 and next(iter(answers.values()))[0] == 200, answers)
+    with commit():
+        post("/auth/forgot-password", {"email": world.email})
+    used = re.search(r"token=([\w\-]+)", mails_to(world.email)[-1].body).group(1)
+    assert post("/auth/reset-password", {"token": used, "new_password": OWNER_PASSWORD}).status_code == 200
+    dead = {name: shape(Client().get("/reset-password", {"token": token}))
+            for name, token in (("never issued", "x" * 43), ("used", used))}
+    hostile.expect("enumeration", "a dead link's page is the same whether it was never issued or used",
+                   len(set(dead.values())) == 1 and next(iter(dead.values()))[0] == 400, dead)

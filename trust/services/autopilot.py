@@ -20,6 +20,7 @@ from accounts.notifications import notification_send
 from campaigns.metrics import money
 from campaigns.models import Campaign
 from campaigns.services import campaign_update
+from stratum.api import metrics
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.exceptions import ApiError, Conflict
 from stratum.api.outbox import emit
@@ -285,6 +286,7 @@ def _autopilot_pass(*, tenant, settings, trigger: str, now: dt.datetime) -> dict
         action, _ = action_propose(tenant=tenant, proposal=proposal, actor=AUTOPILOT, source="autopilot",
                                    approval_threshold=settings.require_approval_above, health=health)
         actions.append(action)
+        metrics.AUTOPILOT_ACTIONS.labels(action=str(action.kind), status=str(action.status)).inc()
     settings.last_run_at = now
     settings.save(update_fields=["last_run_at"])
     held = [a for a in actions if a.status == ActionStatus.PENDING]

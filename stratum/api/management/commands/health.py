@@ -1,11 +1,12 @@
-"""`manage.py health`: the readiness checks of GET /health/ready, one line each; exits 1 when not ready."""
+"""`manage.py health`: the readiness checks of GET /health/ready, one line each, then Celery's beat heartbeat, worker
+ping and queue depths (informational: they do not change the exit code); exits 1 when not ready."""
 from __future__ import annotations
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stratum.api.health import READY_CHECKS, readiness_report
+from stratum.api.health import READY_CHECKS, celery_report, readiness_report
 
 
 class Command(BaseCommand):
@@ -16,8 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         body, status = readiness_report()
+        celery = celery_report() if body["checks"]["database"]["status"] == "ok" else None
         if options["json"]:
-            self.stdout.write(json.dumps(body, indent=2))
+            self.stdout.write(json.dumps(body | ({"celery": celery} if celery else {}), indent=2))
         else:
             for name in READY_CHECKS:
                 check = body["checks"][name]
@@ -28,6 +30,14 @@ class Command(BaseCommand):
                     more = f", … {len(pending) - 5} more" if len(pending) > 5 else ""
                     line += f" ({', '.join(pending[:5])}{more})"
                 self.stdout.write(line)
+            if celery is not None:
+                beat, workers = celery["beat"], celery["workers"]
+                lag = f"  last heartbeat {beat['lag_seconds']} s ago" if "lag_seconds" in beat else ""
+                self.stdout.write(f"{'beat':<11} {beat['status']}{lag}")
+                names = f"  {', '.join(workers['workers'])}" if workers.get("workers") else ""
+                self.stdout.write(f"{'workers':<11} {workers['status']}{names}")
+                for queue, depth in celery["queues"].items():
+                    self.stdout.write(f"{'queue':<11} {queue}: {depth} waiting")
         if status != 200:
             raise CommandError(body["detail"])
         if not options["json"]:

@@ -1,0 +1,70 @@
+"""E-mail: every mail is a set of Django templates, rendered here and sent by a Celery task after the commit.
+
+A mail named `name` is three templates: `mail/<name>/subject.txt` (one line), `mail/<name>/body.txt` (the plain
+text) and `mail/<name>/body.html` (extending `mail/base.html`). `mail_queue()` renders them now, with the caller's
+context, and queues `stratum.api.tasks.mail_deliver_task` once the surrounding transaction commits (one task per
+message); the task sends through EMAIL_BACKEND and retries with back-off when the SMTP server refuses or cannot be
+reached (MAIL_MAX_RETRIES times). `headers` carry extra headers (List-Unsubscribe, a category); attachments are named
+by their storage name (the task reads them from the default storage, so no file travels through the broker).
+"""
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from . import metrics
+from .queueing import task_enqueue
+
+# What a retry can cure: the server refused for now, dropped the connection, or could not be reached (every
+# smtplib error is an OSError). A recipient the server refuses for good is not retried.
+MAIL_RETRYABLE = (OSError,)
+MAIL_PERMANENT = (smtplib.SMTPRecipientsRefused,)
+
+
+def mail_render(*, template: str, context: Mapping) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of the mail `template` with `context`."""
+    context = {"frontend_url": settings.FRONTEND_URL, **context}
+    subject = " ".join(render_to_string(f"mail/{template}/subject.txt", context).split())[:200]
+    text = render_to_string(f"mail/{template}/body.txt", context).strip() + "\n"
+    html = render_to_string(f"mail/{template}/body.html", context)
+    return subject, text, html
+
+
+def mail_queue(*, template: str, to: Sequence[str], context: Mapping, headers: Mapping[str, str] | None = None,
+               attachments: Sequence[Mapping[str, str]] = (), on_commit: bool = True) -> None:
+    """Renders the mail now and queues its delivery (after the commit, unless `on_commit=False`). `attachments`:
+    [{"name": <storage name>, "filename": ..., "content_type": ...}]. A failure to queue is logged, never raised:
+    a mail must not break the action that caused it."""
+    subject, text, html = mail_render(template=template, context=context)
+    task_enqueue(name="stratum.api.tasks.mail_deliver_task", on_commit=on_commit, best_effort=True, kwargs={
+        "template": template, "subject": subject, "text": text, "html": html, "to": list(to),
+        "headers": dict(headers or {}), "attachments": [dict(item) for item in attachments]})
+
+
+def mail_message(*, subject: str, text: str, html: str, to: Sequence[str], headers: Mapping[str, str] | None = None,
+                 attachments: Sequence[Mapping[str, str]] = (), connection=None) -> EmailMultiAlternatives:
+    from .files import file_read
+
+    message = EmailMultiAlternatives(subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=list(to),
+                                     headers=dict(headers or {}), connection=connection)
+    message.attach_alternative(html, "text/html")
+    for item in attachments:
+        message.attach(item["filename"], file_read(name=item["name"]), item["content_type"])
+    return message
+
+
+def mail_deliver(*, template: str, subject: str, text: str, html: str, to: Sequence[str],
+                 headers: Mapping[str, str] | None = None, attachments: Sequence[Mapping[str, str]] = ()) -> int:
+    """Sends one message now; raises what the backend raised (the task decides on a retry)."""
+    try:
+        sent = mail_message(subject=subject, text=text, html=html, to=to, headers=headers,
+                            attachments=attachments).send(fail_silently=False)
+    except Exception:
+        metrics.EMAILS.labels(template=template, outcome="failed").inc()
+        raise
+    metrics.EMAILS.labels(template=template, outcome="sent").inc()
+    return sent
