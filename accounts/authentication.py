@@ -11,17 +11,11 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from stratum.api.exceptions import Forbidden
-
+from .errors import TenantSuspended
 from .models import ApiKey, hash_api_key
 from .services.sessions import access_is_revoked
 
 API_KEY_PREFIX = "sk_live_"
-
-
-class TenantSuspended(Forbidden):
-    default_code = "TENANT_SUSPENDED"
-    default_detail = "This account is suspended. Contact support."
 
 
 def _attach_tenant(request, tenant) -> None:

@@ -8,7 +8,18 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
+from stratum.api.choices import Choices
 from stratum.api.mail import mail_queue
+
+
+class MailKind(Choices):
+    """The account e-mails (accounts.tasks.mail_send sends one of each kind)."""
+
+    VERIFICATION = "verification"
+    PASSWORD_RESET = "password_reset"
+    INVITATION = "invitation"
+    REGISTRATION_ATTEMPT = "registration_attempt"
+    INVITATION_UNAVAILABLE = "invitation_unavailable"
 
 
 def _link(path: str, token: str) -> str:

@@ -17,9 +17,12 @@ import logging
 
 from axes.handlers.base import AbstractAxesHandler, AxesBaseHandler
 from django.conf import settings
+from django.http import HttpResponse
 
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
 from stratum.api.clientaddr import client_address
+from stratum.api.errors import RATE_LIMITED
+from stratum.api.exceptions import error_response
 
 from .identity import canonical_email
 
@@ -111,13 +114,9 @@ class LockoutHandler(AbstractAxesHandler, AxesBaseHandler):
 
 def lockout_response(request, credentials=None, *args, **kwargs):
     """`AXES_LOCKOUT_CALLABLE`: the API's error format under /api/, a plain page in the console; 429 either way."""
-    from django.http import HttpResponse
-
-    from stratum.api.exceptions import error_response
-
     retry_after = str(settings.LOGIN_LOCKOUT_SECONDS)
     if request.path.startswith("/api/"):
-        response = error_response(429, LOCKED_OUT_MESSAGE, "RATE_LIMITED")
+        response = error_response(429, LOCKED_OUT_MESSAGE, RATE_LIMITED)
     else:
         response = HttpResponse(LOCKED_OUT_MESSAGE, status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = retry_after

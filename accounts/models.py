@@ -7,28 +7,35 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from stratum.api.choices import Choices
 from stratum.api.crypto import EncryptedTextField
-from stratum.api.permissions import ROLE_VIEWER, ROLES
+from stratum.api.permissions import Role
 from stratum.api.principals import ApiKeyPrincipal
 from stratum.api.tenancy import TenantOwned
 
 from .identity import canonical_email
 
-PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE = "starter", "professional", "enterprise"
-PLANS = (PLAN_STARTER, PLAN_PROFESSIONAL, PLAN_ENTERPRISE)
+
+class Plan(Choices):
+    """A tenant's tier (billing.plans holds each tier's features, limits and prices)."""
+
+    STARTER = "starter"
+    PROFESSIONAL = "professional"
+    ENTERPRISE = "enterprise"
 
 
 class Tenant(models.Model):
     """A customer organisation: an advertiser or an agency. Everything else belongs to one."""
 
-    STATUS_ACTIVE, STATUS_SUSPENDED = "active", "suspended"
+    class Status(Choices):
+        ACTIVE = "active"
+        SUSPENDED = "suspended"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
-    plan = models.CharField(max_length=20, choices=[(p, p) for p in PLANS], default=PLAN_STARTER, db_index=True)
-    status = models.CharField(max_length=20, default=STATUS_ACTIVE, db_index=True,
-                              choices=[(STATUS_ACTIVE, "active"), (STATUS_SUSPENDED, "suspended")])
+    plan = models.CharField(max_length=20, choices=Plan.choices, default=Plan.STARTER, db_index=True)
+    status = models.CharField(max_length=20, default=Status.ACTIVE, db_index=True, choices=Status.choices)
     settings = models.JSONField(default=dict, blank=True)
     # Superadmin overrides of the tier's features and limits (billing.plans merges them).
     feature_flags = models.JSONField(default=dict, blank=True)
@@ -52,7 +59,7 @@ class Tenant(models.Model):
 
     @property
     def is_suspended(self) -> bool:
-        return self.status == self.STATUS_SUSPENDED
+        return self.status == self.Status.SUSPENDED
 
 
 class UserQuerySet(models.QuerySet):
@@ -80,7 +87,7 @@ class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
         fields.setdefault("is_staff", True)
         fields.setdefault("is_superuser", True)
         fields.setdefault("is_verified", True)
-        fields.setdefault("role", "admin")
+        fields.setdefault("role", Role.ADMIN)
         return self.create_user(email, password, **fields)
 
 
@@ -94,7 +101,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     email_key = models.CharField(max_length=254, unique=True, editable=False)
     name = models.CharField(max_length=200, blank=True)
     phone = models.CharField(max_length=32, blank=True)
-    role = models.CharField(max_length=20, choices=[(r, r) for r in ROLES], default=ROLE_VIEWER)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     preferences = models.JSONField(default=dict, blank=True)
     is_verified = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -153,12 +160,14 @@ class ApiKey(ApiKeyPrincipal, TenantOwned):
 class OneTimeToken(models.Model):
     """Single-use e-mailed tokens (verify e-mail, reset password, accept invitation); only a hash is kept."""
 
-    PURPOSE_VERIFY, PURPOSE_RESET, PURPOSE_INVITE = "verify_email", "reset_password", "invite"
+    class Purpose(Choices):
+        VERIFY = "verify_email"
+        RESET = "reset_password"
+        INVITE = "invite"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_tokens")
-    purpose = models.CharField(max_length=20, choices=[(PURPOSE_VERIFY, PURPOSE_VERIFY), (PURPOSE_RESET, PURPOSE_RESET),
-                                                       (PURPOSE_INVITE, PURPOSE_INVITE)])
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -184,15 +193,23 @@ class LoginSession(models.Model):
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
 
-NOTIFICATION_CATEGORIES = ("campaign_alerts", "budget_alerts", "signal_alerts", "task_assigned", "weekly_digest",
-                           "sync_alerts")
+class NotificationCategory(Choices):
+    CAMPAIGN_ALERTS = "campaign_alerts"
+    BUDGET_ALERTS = "budget_alerts"
+    SIGNAL_ALERTS = "signal_alerts"
+    TASK_ASSIGNED = "task_assigned"
+    WEEKLY_DIGEST = "weekly_digest"
+    SYNC_ALERTS = "sync_alerts"
+
+
+NOTIFICATION_CATEGORIES = tuple(NotificationCategory.values)
 
 
 class Notification(TenantOwned):
     """An in-app notification for one user. Other channels (e-mail, Slack) are sent, not stored here."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
-    category = models.CharField(max_length=32, choices=[(c, c) for c in NOTIFICATION_CATEGORIES], db_index=True)
+    category = models.CharField(max_length=32, choices=NotificationCategory.choices, db_index=True)
     title = models.CharField(max_length=255)
     body = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)

@@ -1,9 +1,12 @@
 """Validation of tenant settings and contact fields."""
 from __future__ import annotations
 
+import re
 import zoneinfo
 
 import phonenumbers
+
+from stratum.api.exceptions import ValidationFailed
 
 # ISO 4217 active currency codes.
 ISO_4217 = frozenset("""
@@ -41,3 +44,15 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
     if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
         raise ValueError("Not a valid phone number (use international format, e.g. +14155550123).")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_phone(phone: str) -> str:
+    phone = (phone or "").strip()
+    if not phone:
+        return ""
+    if not re.fullmatch(r"\+?[0-9 ().-]{6,24}", phone):
+        raise ValidationFailed(errors={"phone": ["Not a phone number."]})
+    try:
+        return normalize_phone(phone)
+    except ValueError:
+        return re.sub(r"[^0-9+]", "", phone)

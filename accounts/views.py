@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.permissions import ADMIN_ROLES, ApiKeyScopePermission, IsTenantAdmin
+from stratum.api.permissions import ADMIN_ROLES, ROLES, ApiKeyScopePermission, IsTenantAdmin
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
@@ -103,7 +103,7 @@ class VerifyEmailView(PublicAuthView):
 
 class MeView(TenantAPIView):
     scope_resource = "users"
-    write_roles = ("owner", "admin", "manager", "analyst", "viewer")
+    write_roles = ROLES
 
     @extend_schema(responses={200: s.MeResponseSerializer}, tags=["users"])
     def get(self, request):
@@ -118,7 +118,7 @@ class MeView(TenantAPIView):
 
 
 class ChangePasswordView(TenantAPIView):
-    write_roles = ("owner", "admin", "manager", "analyst", "viewer")
+    write_roles = ROLES
 
     @extend_schema(request=s.ChangePasswordSerializer, responses={200: s.DetailSerializer}, tags=["users"])
     def post(self, request):
@@ -135,7 +135,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
     model = User
     serializer_class = s.UserSerializer
     scope_resource = "users"
-    write_roles = ("owner", "admin")
+    write_roles = ADMIN_ROLES
 
     def scoped_queryset(self):
         return User.objects.order_by("created_at")
@@ -181,7 +181,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGeneri
 # --- tenant ----------------------------------------------------------------------------------
 
 class CurrentTenantView(TenantAPIView):
-    write_roles = ("owner", "admin")
+    write_roles = ADMIN_ROLES
     required_scopes = {"GET": ["read:users"]}
 
     @extend_schema(responses={200: s.TenantSerializer}, tags=["tenants"])

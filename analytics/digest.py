@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send
 from campaigns.metrics import format_metrics, metric_ratios, metric_sums, money
 from campaigns.models import Campaign, CampaignDailyMetric
@@ -45,7 +45,7 @@ def digest_week_due(*, tenant: Tenant, now: datetime) -> date | None:
 
 def weekly_digests_due(*, now: datetime | None = None) -> list[tuple[Tenant, date]]:
     now = now or timezone.now()
-    candidates = [(tenant, week) for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE)
+    candidates = [(tenant, week) for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE)
                   if (week := digest_week_due(tenant=tenant, now=now)) is not None]
     weeks = {week for _, week in candidates}
     done = set(DigestRun.objects.unscoped().filter(week_start__in=weeks).values_list("tenant_id", "week_start"))
@@ -122,7 +122,7 @@ def weekly_digest_send(*, tenant: Tenant, week_start: date) -> DigestRun | None:
             summary = weekly_summary(tenant=tenant, week_start=week_start)
             week_end = week_start + timedelta(days=6)
             users = list(User.objects.filter(tenant=tenant, is_active=True))
-            notification_send(tenant=tenant, users=users, category="weekly_digest",
+            notification_send(tenant=tenant, users=users, category=NotificationCategory.WEEKLY_DIGEST,
                               title=f"Your week in Stratum: {week_start:%d %b} – {week_end:%d %b %Y}",
                               body=_digest_text(summary), data={"digest": summary})
             run.summary = summary

@@ -14,7 +14,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from accounts.models import Tenant, User
-from billing.models import Subscription
+from billing.models import Subscription, SubscriptionStatus
 from billing.plans import Plan
 from campaigns.models import CampaignDailyMetric
 from cdp.models import Event
@@ -133,14 +133,15 @@ def platform_overview(*, date_range: DateRange, interval: str) -> dict:
     range_end = dt.datetime.combine(date_range.end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
     tenants = Tenant.objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(status=Tenant.STATUS_ACTIVE)),
-        suspended=Count("id", filter=Q(status=Tenant.STATUS_SUSPENDED)),
+        total=Count("id"), active=Count("id", filter=Q(status=Tenant.Status.ACTIVE)),
+        suspended=Count("id", filter=Q(status=Tenant.Status.SUSPENDED)),
         new=Count("id", filter=Q(created_at__gte=range_start, created_at__lt=range_end)),
         **{f"plan_{plan}": Count("id", filter=Q(plan=plan)) for plan in Plan.values},
     )
     subscriptions = Subscription.objects.unscoped().aggregate(
-        active=Count("pk", filter=Q(status="active")), trialing=Count("pk", filter=Q(status="trialing")),
-        past_due=Count("pk", filter=Q(status="past_due")),
+        active=Count("pk", filter=Q(status=SubscriptionStatus.ACTIVE)),
+        trialing=Count("pk", filter=Q(status=SubscriptionStatus.TRIALING)),
+        past_due=Count("pk", filter=Q(status=SubscriptionStatus.PAST_DUE)),
         canceling=Count("pk", filter=Q(status__in=MRR_STATUSES, cancel_at_period_end=True)),
     )
     users = User.objects.filter(tenant__isnull=False).aggregate(

@@ -389,7 +389,7 @@ class ReportSerializer(serializers.ModelSerializer):
         return {"start": obj.start_date.isoformat(), "end": obj.end_date.isoformat()}
 
     def get_download_url(self, obj) -> str | None:
-        if obj.status != "ready":
+        if obj.status != ReportStatus.READY:
             return None
         return f"/api/v1/reporting/reports/{obj.pk}/download"
 

@@ -21,7 +21,7 @@ logger = logging.getLogger("stratum.analytics")
 
 
 def _tenant(tenant_id: str) -> Tenant | None:
-    return Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
+    return Tenant.objects.filter(pk=tenant_id, status=Tenant.Status.ACTIVE).first()
 
 
 @shared_task(acks_late=True)
@@ -64,7 +64,7 @@ def churn_refresh_task(tenant_id: str) -> str | None:
 def churn_refresh_all() -> int:
     """Nightly: refit every tenant that has the feature and purchases; clear tenants that lost the feature."""
     queued = 0
-    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
         if tenant_features(tenant=tenant).get("predictive_churn"):
             if Event.objects.for_tenant(tenant).filter(event_type=PURCHASE_EVENT).exists():
                 churn_refresh_task.delay(str(tenant.pk))

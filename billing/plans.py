@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from accounts.models import Plan as Plan  # the tiers are the values of Tenant.plan (accounts); re-exported here
 from stratum.api.choices import Choices
 from stratum.api.ratelimit import RATE_LIMIT_OVERRIDES as _RATE_LIMIT_OVERRIDES
 
@@ -18,12 +19,6 @@ FEATURES = ("autopilot", "cdp", "audience_sync", "predictive_churn", "custom_rep
 LIMITS = ("max_ad_accounts", "max_users", "max_segments", "max_event_retention_days")
 # Staff may also override a tenant's API rate limit (the limiter applies them; not counted like LIMITS).
 RATE_LIMIT_OVERRIDES = _RATE_LIMIT_OVERRIDES
-
-
-class Plan(Choices):
-    STARTER = "starter"
-    PROFESSIONAL = "professional"
-    ENTERPRISE = "enterprise"
 
 
 class BillingPeriod(Choices):

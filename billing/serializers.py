@@ -7,7 +7,7 @@ from .models import Invoice, Subscription
 from .plans import FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, BillingPeriod
 from .selectors import subscription_current, tenant_features, tenant_limits, tenant_usage
 
-TENANT_STATUSES = (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED)
+TENANT_STATUSES = tuple(Tenant.Status.values)
 
 
 class LimitsSerializer(serializers.Serializer):

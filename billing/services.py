@@ -14,6 +14,7 @@ from django.db import transaction
 from accounts.models import Tenant, User
 from stratum.api.exceptions import Conflict, ValidationFailed
 
+from .errors import ALREADY_SUBSCRIBED, NO_ACTIVE_SUBSCRIPTION
 from .models import ENTITLED_STATUSES, BillingCustomer, CheckoutSession, Subscription
 from .plans import FEATURES, LIMITS, RATE_LIMIT_OVERRIDES, TIERS, BillingPeriod, stripe_price_id
 from .selectors import subscription_current
@@ -105,7 +106,7 @@ def _subscription_change(*, tenant: Tenant, subscription: Subscription, plan: st
                          price_id: str, metadata: dict) -> CheckoutResult:
     if (subscription.plan, subscription.billing_period) == (plan, billing_period) \
             and not subscription.cancel_at_period_end:
-        raise Conflict(f"This workspace is already subscribed to {plan} ({billing_period}).", "ALREADY_SUBSCRIBED")
+        raise Conflict(f"This workspace is already subscribed to {plan} ({billing_period}).", ALREADY_SUBSCRIBED)
     remote = stripe_call(lambda client: client.v1.subscriptions.retrieve(subscription.stripe_subscription_id))
     item_id = remote["items"]["data"][0]["id"]
     updated = stripe_call(lambda client: client.v1.subscriptions.update(subscription.stripe_subscription_id, params={
@@ -122,7 +123,7 @@ def subscription_cancel(*, tenant: Tenant, reason: str = "") -> Subscription:
     """Cancels at the end of the paid period; the tier stays until Stripe ends the subscription."""
     current = subscription_current(tenant=tenant)
     if current is None or current.status not in ENTITLED_STATUSES:
-        raise Conflict("This workspace has no active subscription to cancel.", "NO_ACTIVE_SUBSCRIPTION")
+        raise Conflict("This workspace has no active subscription to cancel.", NO_ACTIVE_SUBSCRIPTION)
     stripe_client()
     if current.cancel_at_period_end:
         return current
@@ -153,15 +154,15 @@ def tenant_plan_change(*, tenant: Tenant, plan: str) -> Tenant:
 
 def tenant_suspend(*, tenant: Tenant) -> Tenant:
     """Its users and API keys get 403 TENANT_SUSPENDED from the next request on."""
-    if tenant.status != Tenant.STATUS_SUSPENDED:
-        tenant.status = Tenant.STATUS_SUSPENDED
+    if tenant.status != Tenant.Status.SUSPENDED:
+        tenant.status = Tenant.Status.SUSPENDED
         tenant.save(update_fields=["status", "updated_at"])
     return tenant
 
 
 def tenant_reactivate(*, tenant: Tenant) -> Tenant:
-    if tenant.status != Tenant.STATUS_ACTIVE:
-        tenant.status = Tenant.STATUS_ACTIVE
+    if tenant.status != Tenant.Status.ACTIVE:
+        tenant.status = Tenant.Status.ACTIVE
         tenant.save(update_fields=["status", "updated_at"])
     return tenant
 
@@ -201,6 +202,6 @@ def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     if "status" in data:
         tenant.status = data["status"]
     if "suspended" in data:
-        tenant.status = Tenant.STATUS_SUSPENDED if data["suspended"] else Tenant.STATUS_ACTIVE
+        tenant.status = Tenant.Status.SUSPENDED if data["suspended"] else Tenant.Status.ACTIVE
     tenant.save()
     return tenant

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from accounts.models import Tenant
 from stratum.api.exceptions import ApiError
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_choice, parse_search
 from stratum.api.permissions import ADMIN_ROLES, IsSuperAdmin
 from stratum.api.ratelimit import exempt, failures_limit
 from stratum.api.schema import error_responses
@@ -21,8 +21,8 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from . import serializers as s
 from . import services
+from .filters import AdminTenantFilterSet
 from .models import Invoice, Subscription
-from .plans import Plan
 from .selectors import feature_flags_get, invoices_list, plans_list, subscription_get
 from .stripe_gateway import payments_configured
 from .webhooks import stripe_webhook_process
@@ -148,26 +148,24 @@ class SuperAdminTenantViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
             user_count=Count("users", filter=Q(users__is_active=True)),
             subscription_status=Subquery(subscription_status),
         ).order_by("name")
-        params = self.request.query_params
-        if params.get("plan"):
-            queryset = queryset.filter(plan=params["plan"])
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
-        search = parse_search(params)
-        if search:
-            queryset = queryset.filter(Q(name__icontains=search) | Q(slug__icontains=search))
+        if self.action != "list":
+            return queryset
+        filters = AdminTenantFilterSet.parse(self.request.query_params)
+        if filters["plan"]:
+            queryset = queryset.filter(plan=filters["plan"])
+        if filters["status"]:
+            queryset = queryset.filter(status=filters["status"])
+        if filters["search"]:
+            queryset = queryset.filter(Q(name__icontains=filters["search"]) | Q(slug__icontains=filters["search"]))
         return queryset
 
     def get_serializer_class(self):
         return s.AdminTenantDetailSerializer if self.action in ("retrieve", "partial_update") \
             else s.AdminTenantSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("plan", str, enum=list(Plan.values)),
-                               OpenApiParameter("status", str, enum=[Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED]),
-                               OpenApiParameter("search", str)], tags=["superadmin"])
+    @query_filters(AdminTenantFilterSet)
+    @extend_schema(tags=["superadmin"])
     def list(self, request, *args, **kwargs):
-        parse_choice(request.query_params, "plan", Plan.values)
-        parse_choice(request.query_params, "status", (Tenant.STATUS_ACTIVE, Tenant.STATUS_SUSPENDED))
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses={200: s.AdminTenantDetailSerializer}, tags=["superadmin"])

@@ -17,6 +17,7 @@ import stripe
 from django.db import IntegrityError, transaction
 
 from accounts.models import Tenant
+from stratum.api.errors import BAD_REQUEST
 from stratum.api.exceptions import ApiError
 
 from .emails import send_payment_failed
@@ -106,10 +107,10 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
     except stripe.SignatureVerificationError as exc:
         raise InvalidSignature(f"Invalid Stripe-Signature: {str(exc)[:120]}") from exc
     except (ValueError, TypeError, AttributeError, KeyError):  # signed, but not a Stripe event object
-        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST") from None
+        raise ApiError("The webhook body is not a Stripe event.", BAD_REQUEST) from None
     event = json.loads(payload)
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")
+        raise ApiError("The webhook body is not a Stripe event.", BAD_REQUEST)
     event_id, event_type = str(event["id"])[:255], str(event["type"])[:100]
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
@@ -118,7 +119,7 @@ def stripe_webhook_process(*, payload: bytes, signature: str | None) -> WebhookR
     except (TypeError, ValueError, OverflowError, OSError):
         created = None
     if not isinstance(obj, dict) or (event.get("created") not in (None, "", 0) and created is None):
-        raise ApiError("The webhook body is not a Stripe event.", "BAD_REQUEST")
+        raise ApiError("The webhook body is not a Stripe event.", BAD_REQUEST)
     with transaction.atomic():
         try:
             with transaction.atomic():

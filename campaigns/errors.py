@@ -7,35 +7,26 @@ CAMPAIGN_DELETED (409, changing a deleted campaign), AD_ACCOUNT_INACTIVE (409).
 """
 from __future__ import annotations
 
-import math
+from stratum.api.exceptions import ApiError
 
-from stratum.api.exceptions import NOT_CONNECTED, ApiError, NotConnected, ValidationFailed
-
-from .connectors.base import ConnectorError, ConnectorRateLimited, ConnectorRejected
-
-# Error codes (stratum/api/errors.py lists every app's in the OpenAPI schema)
+# Error codes (stratum/api/errors.py lists every app's in the OpenAPI schema). The PLATFORM_* codes, and the demo
+# platform's, are those of the connectors (campaigns.connectors.base.ConnectorError.code); the services pass them on.
+ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND"
 AD_ACCOUNT_INACTIVE = "AD_ACCOUNT_INACTIVE"
+AUDIENCES_UNSUPPORTED = "AUDIENCES_UNSUPPORTED"
 BUDGET_TOO_LOW = "BUDGET_TOO_LOW"
 CAMPAIGN_DELETED = "CAMPAIGN_DELETED"
+CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 INTERRUPTED = "INTERRUPTED"
+INVALID_STATUS = "INVALID_STATUS"
+PLATFORM_AUTH_FAILED = "PLATFORM_AUTH_FAILED"
 PLATFORM_ERROR = "PLATFORM_ERROR"
+PLATFORM_RATE_LIMITED = "PLATFORM_RATE_LIMITED"
+PLATFORM_REJECTED = "PLATFORM_REJECTED"
 
 
 class PlatformError(ApiError):
     status_code = 502
     default_code = PLATFORM_ERROR
     default_detail = "The ad platform failed to carry out the request; nothing was changed."
-
-
-def platform_error(exc: ConnectorError) -> ApiError:
-    """The API error for a failed platform call (the caller's transaction rolls back: nothing changes)."""
-    message = f"The ad platform refused or failed the request: {exc}. Nothing was changed."
-    if isinstance(exc, ConnectorRateLimited) or exc.code == "PLATFORM_RATE_LIMITED":
-        retry = max(1, math.ceil(exc.retry_after or 60))
-        return ApiError(message, exc.code, status_code=503, headers={"Retry-After": str(retry)})
-    if exc.code == NOT_CONNECTED:
-        return NotConnected(f"{exc} Connect the platform first.")
-    if isinstance(exc, ConnectorRejected):
-        return ValidationFailed(message, code=exc.code)
-    return PlatformError(message, exc.code)

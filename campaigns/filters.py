@@ -1,26 +1,65 @@
-"""Query parameters of the campaign endpoints, parsed with the shared helpers (422 naming the parameter)."""
+"""Query parameters of the campaign endpoints: the list filters as a FilterSet (stratum.api.filters), the date range
+with the shared helper (422 naming the parameter either way)."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter
 
-from stratum.api.params import DateRange, parse_choice, parse_choices, parse_date_range, parse_search, parse_uuid
+from stratum.api.filters import CharFilter, ChoiceFilter, ChoiceInFilter, FilterSet, UUIDFilter
+from stratum.api.params import DateRange, parse_date_range
 
-from .models import CampaignStatus, Platform
+from .models import AdAccount, Campaign, CampaignStatus, Platform
 from .selectors import ORDERINGS, CampaignFilters
+from .selectors.pacing import STATUSES as PACING_STATUSES
 
 
-def campaign_filters(params) -> CampaignFilters:
-    return CampaignFilters(
-        statuses=parse_choices(params, "status", CampaignStatus.values),
-        platform=parse_choice(params, "platform", Platform.values),
-        search=parse_search(params, "search"),
-        ad_account_id=parse_uuid(params, "ad_account_id"),
-        client_id=parse_uuid(params, "client_id"),
-    )
+class CampaignFilterSet(FilterSet):
+    status = ChoiceInFilter(choices=CampaignStatus.choices,
+                            help_text="One or more (comma-separated); deleted campaigns are listed only when asked for.")
+    platform = ChoiceFilter(choices=Platform.choices)
+    search = CharFilter(max_length=200, help_text="Part of the name (case-insensitive) or the platform id.")
+    ad_account_id = UUIDFilter()
+    client_id = UUIDFilter(help_text="Campaigns of this client's linked ad accounts.")
+    ordering = ChoiceFilter(choices=[(name, name) for name in ORDERINGS],
+                            help_text="A field or metric, `-` first for descending (default: -created_at on the "
+                                      "campaign list, -spend in analytics).")
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
 
 
-def ordering(params, default: str) -> str:
-    return parse_choice(params, "ordering", ORDERINGS, default=default)
+class AdAccountFilterSet(FilterSet):
+    platform = ChoiceFilter(choices=Platform.choices)
+
+    class Meta:
+        model = AdAccount
+        fields: list[str] = []
+
+
+class PacingFilterSet(FilterSet):
+    status = ChoiceFilter(choices=[(name, name) for name in PACING_STATUSES],
+                          help_text="Only campaigns with this pacing status.")
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+
+class PacingAlertFilterSet(FilterSet):
+    severity = ChoiceFilter(choices=[("warning", "warning"), ("critical", "critical")])
+    type = ChoiceFilter(choices=[("underpacing", "underpacing"), ("overpacing", "overpacing")])
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+
+def campaign_filters(params, *, default_ordering: str) -> tuple[CampaignFilters, str]:
+    """The filters of a campaign list and its ordering."""
+    values = CampaignFilterSet.parse(params)
+    filters = CampaignFilters(statuses=values["status"], platform=values["platform"], search=values["search"],
+                              ad_account_id=values["ad_account_id"], client_id=values["client_id"])
+    return filters, values["ordering"] or default_ordering
 
 
 def optional_range(params, *, tz: str) -> DateRange | None:
@@ -37,14 +76,6 @@ DATE_PARAMETERS = [
     OpenApiParameter("end_date", str, description="YYYY-MM-DD, inclusive; not before start_date."),
 ]
 PLATFORM_PARAMETER = OpenApiParameter("platform", str, enum=list(Platform.values))
-CAMPAIGN_FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, description=f"One or more (comma-separated) of {', '.join(CampaignStatus.values)}; "
-                                                "deleted campaigns are listed only when asked for."),
-    PLATFORM_PARAMETER,
-    OpenApiParameter("search", str, description="Part of the name (case-insensitive) or the platform id."),
-    OpenApiParameter("ad_account_id", str), OpenApiParameter("client_id", str),
-    OpenApiParameter("ordering", str, enum=list(ORDERINGS)),
-]
 PAGE_PARAMETERS = [
     OpenApiParameter("page", int, description="Page number, from 1."),
     OpenApiParameter("limit", int, description="Items per page, 1–100 (default 20); above 100 is a 422."),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotConnected, NotFound
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.principals import is_api_key_request
@@ -22,13 +23,15 @@ from . import selectors, services
 from . import serializers as s
 from .connectors import registered_platforms, supports_audiences
 from .filters import (
-    CAMPAIGN_FILTER_PARAMETERS,
     DATE_PARAMETERS,
     PAGE_PARAMETERS,
     PLATFORM_PARAMETER,
+    AdAccountFilterSet,
+    CampaignFilterSet,
+    PacingAlertFilterSet,
+    PacingFilterSet,
     campaign_filters,
     optional_range,
-    ordering,
 )
 from .metrics import format_metrics, money
 from .models import AdAccount, Campaign, Platform
@@ -59,16 +62,16 @@ class DashboardPerformanceView(TenantAPIView):
 class AnalyticsCampaignsView(TenantAPIView):
     scope_resource = "analytics"
 
-    @extend_schema(parameters=[*DATE_PARAMETERS, *CAMPAIGN_FILTER_PARAMETERS,
-                               *PAGE_PARAMETERS],
+    @query_filters(CampaignFilterSet)
+    @extend_schema(parameters=[*DATE_PARAMETERS, *PAGE_PARAMETERS],
                    responses=s.CampaignAnalyticsSerializer, tags=["analytics"],
                    description="Every campaign's metrics for the period (default 30 days), ordered by spend.")
     def get(self, request):
         params = request.query_params
         date_range = parse_date_range(params, tz=self.tenant.timezone)
-        campaigns, totals = selectors.campaign_analytics(tenant=self.tenant, date_range=date_range,
-                                                         filters=campaign_filters(params),
-                                                         ordering=ordering(params, "-spend"))
+        filters, ordering = campaign_filters(params, default_ordering="-spend")
+        campaigns, totals = selectors.campaign_analytics(tenant=self.tenant, date_range=date_range, filters=filters,
+                                                         ordering=ordering)
         paginator = StratumPagination()
         page = paginator.paginate_queryset(campaigns, request, view=self)
         items = [{"campaign_id": str(c.pk), "name": c.name, "platform": c.platform, "status": c.status,
@@ -92,14 +95,16 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
     def scoped_queryset(self):
         return Campaign.objects.select_related("ad_account")
 
-    @extend_schema(parameters=[*CAMPAIGN_FILTER_PARAMETERS, *DATE_PARAMETERS], tags=["campaigns"],
+    @query_filters(CampaignFilterSet)
+    @extend_schema(parameters=DATE_PARAMETERS, tags=["campaigns"],
                    description="Metrics are lifetime totals unless period or start_date/end_date is given. "
                                "`limit` above 100 is a 422.")
     def list(self, request):
         params = request.query_params
         date_range = optional_range(params, tz=self.tenant.timezone)
-        campaigns = selectors.campaign_list(tenant=self.tenant, filters=campaign_filters(params),
-                                            ordering=ordering(params, "-created_at"), date_range=date_range)
+        filters, ordering = campaign_filters(params, default_ordering="-created_at")
+        campaigns = selectors.campaign_list(tenant=self.tenant, filters=filters, ordering=ordering,
+                                            date_range=date_range)
         page = self.paginate_queryset(campaigns)
         selectors.campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=date_range)
         return self.get_paginated_response(s.CampaignListSerializer(page, many=True).data)
@@ -193,10 +198,10 @@ class BuilderPlatformsView(TenantAPIView):
 class BuilderAccountsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[PLATFORM_PARAMETER, *PAGE_PARAMETERS],
-                   responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
+    @query_filters(AdAccountFilterSet)
+    @extend_schema(parameters=PAGE_PARAMETERS, responses=s.AdAccountListSerializer(many=True), tags=["campaign-builder"])
     def get(self, request):
-        platform = parse_choice(request.query_params, "platform", Platform.values)
+        platform = AdAccountFilterSet.parse(request.query_params)["platform"]
         paginator = StratumPagination()
         page = paginator.paginate_queryset(selectors.ad_accounts_list(tenant=self.tenant, platform=platform), request,
                                            view=self)
@@ -244,14 +249,14 @@ def _builder_account(tenant, platform: str, account_id: str) -> AdAccount:
 class PacingStatusView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, description="Only campaigns with this pacing status."),
-                               *PAGE_PARAMETERS],
+    @query_filters(PacingFilterSet)
+    @extend_schema(parameters=PAGE_PARAMETERS,
                    responses=s.PacingStatusSerializer, tags=["pacing"],
                    description="Every active campaign with a budget: expected vs actual spend in its window "
                                "(day, month for Google daily budgets, or flight), status and severity, and the "
                                "forecast of the month's (or flight's) spend with a range.")
     def get(self, request):
-        wanted = parse_choice(request.query_params, "status", selectors.pacing.STATUSES)
+        wanted = PacingFilterSet.parse(request.query_params)["status"]
         items = selectors.pacing_campaigns(tenant=self.tenant)
         summary = selectors.pacing_summary(items)
         if wanted:
@@ -264,10 +269,9 @@ class PacingStatusView(TenantAPIView):
 class PacingAlertsView(TenantAPIView):
     scope_resource = "campaigns"
 
-    @extend_schema(parameters=[OpenApiParameter("severity", str, enum=["warning", "critical"]),
-                               OpenApiParameter("type", str, enum=["underpacing", "overpacing"])],
-                   responses=s.PacingAlertsSerializer, tags=["pacing"])
+    @query_filters(PacingAlertFilterSet)
+    @extend_schema(responses=s.PacingAlertsSerializer, tags=["pacing"])
     def get(self, request):
-        severity = parse_choice(request.query_params, "severity", ("warning", "critical"))
-        kind = parse_choice(request.query_params, "type", ("underpacing", "overpacing"))
+        filters = PacingAlertFilterSet.parse(request.query_params)
+        severity, kind = filters["severity"], filters["type"]
         return Response({"alerts": selectors.pacing_alerts(tenant=self.tenant, severity=severity, kind=kind)})

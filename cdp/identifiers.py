@@ -14,6 +14,8 @@ from django.core.validators import validate_email
 
 from accounts.validators import normalize_phone
 
+from .models import IdentityRules
+
 IDENTIFIER_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Not identifier types: `profile_id` is our own id (given beside `identifiers`, and how the identity log names a
 # merge an explicit profile id caused).
@@ -115,8 +117,6 @@ class Rules:
 
 
 def rules_for(*, tenant) -> Rules:
-    from .models import IdentityRules
-
     row = IdentityRules.objects.for_tenant(tenant).first()
     if row is None:
         return Rules()

@@ -371,7 +371,7 @@ class AudienceExportSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_download_url(self, obj) -> str | None:
-        if obj.status != "ready":
+        if obj.status != AudienceExport.Status.READY:
             return None
         path = f"/api/v1/cdp/audiences/exports/{obj.pk}/download"
         request = self.context.get("request")

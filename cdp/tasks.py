@@ -43,7 +43,7 @@ def segment_refresh_task(tenant_id: str, segment_id: str) -> None:
 @shared_task(acks_late=True)
 def segments_refresh_all() -> None:
     """Hourly: every segment of every tenant with the CDP, one task per segment."""
-    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
         for segment_id in Segment.objects.for_tenant(tenant).values_list("pk", flat=True):
             segment_refresh_task.delay(str(tenant.pk), str(segment_id))
 
@@ -60,7 +60,7 @@ def rfm_recompute_task(tenant_id: str) -> dict | None:
 @shared_task(acks_late=True)
 def rfm_recompute_all() -> None:
     """Nightly RFM for every active tenant that has profiles."""
-    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
         if Profile.objects.for_tenant(tenant).exists():
             rfm_recompute_task.delay(str(tenant.pk))
 
@@ -92,7 +92,7 @@ def audience_sync_task(tenant_id: str, run_id: str) -> None:
 def audiences_sync_due() -> None:
     """Every 15 minutes: close runs whose worker died, then queue the audiences whose sync_frequency says
     they are due."""
-    for tenant in Tenant.objects.filter(status=Tenant.STATUS_ACTIVE):
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
         with tenant_scope(tenant):
             audience_runs_reap(tenant=tenant)  # on every plan: a stuck audience could not even be deleted
             if not tenant_features(tenant=tenant).get("audience_sync"):

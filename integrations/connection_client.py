@@ -5,7 +5,7 @@ import httpx
 
 from campaigns.connectors.base import ConnectorError
 
-from .http import ProviderHttp
+from .http import ProviderHttp, default_error
 from .models import Connection
 from .oauth.services import connection_access_token, connection_refresh
 
@@ -39,6 +39,4 @@ class ConnectionClient:
 
     def parse_error(self, response: httpx.Response) -> ConnectorError | None:
         """The API's own error format -> ConnectorError; None for a success. Every client overrides it."""
-        from .http import default_error
-
         return default_error(response, provider=self.provider or self.platform)

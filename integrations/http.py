@@ -25,6 +25,8 @@ from django.conf import settings
 
 from campaigns.connectors.base import ConnectorAuthError, ConnectorError, ConnectorRateLimited, ConnectorRejected
 
+from .errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE, PLATFORM_UNREACHABLE
+
 logger = logging.getLogger("stratum.integrations")
 
 ErrorParser = Callable[[httpx.Response], "ConnectorError | None"]
@@ -70,12 +72,12 @@ def default_error(response: httpx.Response, message: str | None = None, *, provi
     if status == 429:
         return ConnectorRateLimited(f"{label}{text}", status=status, retry_after=retry_after)
     if status >= 500:
-        return ConnectorError(f"{label}{text}", code="PLATFORM_UNAVAILABLE", retryable=True, status=status,
+        return ConnectorError(f"{label}{text}", code=PLATFORM_UNAVAILABLE, retryable=True, status=status,
                               retry_after=retry_after)
     if status == 403:
-        return ConnectorError(f"{label}{text}", code="PLATFORM_FORBIDDEN", status=status)
+        return ConnectorError(f"{label}{text}", code=PLATFORM_FORBIDDEN, status=status)
     if status == 404:
-        return ConnectorError(f"{label}{text}", code="PLATFORM_NOT_FOUND", status=status)
+        return ConnectorError(f"{label}{text}", code=PLATFORM_NOT_FOUND, status=status)
     return ConnectorRejected(f"{label}{text}", status=status)
 
 
@@ -118,7 +120,7 @@ class ProviderHttp:
                 except httpx.TransportError as exc:
                     error: ConnectorError = ConnectorError(
                         f"{self.provider}: could not reach the API ({exc.__class__.__name__}).",
-                        code="PLATFORM_UNREACHABLE", retryable=True)
+                        code=PLATFORM_UNREACHABLE, retryable=True)
                 else:
                     parsed = self.error_parser(response)
                     if parsed is None:

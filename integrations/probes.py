@@ -4,29 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
+from .connectors.snapchat import API as SNAPCHAT_API
+from .crm.hubspot import API as HUBSPOT_API
+from .crm.hubspot import HubSpotConnector
+from .crm.pipedrive import PipedriveConnector
+from .crm.salesforce import SalesforceConnector
+from .crm.zoho import ZohoConnector
 from .models import Connection
+from .oauth.providers import PROVIDERS
 
 
 def _meta(connection: Connection) -> str:
-    from .connectors import MetaConnector
-
     connector = MetaConnector(connection)
     me = connector.http.json("GET", f"{connector.base}/me", params={"fields": "id,name"})
     return f"token of {me.get('name') or me.get('id')}"
 
 
 def _google(connection: Connection) -> str:
-    from .connectors import GoogleAdsConnector
-
     connector = GoogleAdsConnector(connection)
     names = connector.http.json("GET", f"{connector.base}/customers:listAccessibleCustomers").get("resourceNames")
     return f"{len(names or [])} accessible customer(s)"
 
 
 def _tiktok(connection: Connection) -> str:
-    from .connectors import TikTokConnector
-    from .oauth.providers import PROVIDERS
-
     provider = PROVIDERS["tiktok"]
     data = TikTokConnector(connection)._get("oauth2/advertiser/get/", {"app_id": provider.client_id,
                                                                       "secret": provider.client_secret})
@@ -34,31 +35,22 @@ def _tiktok(connection: Connection) -> str:
 
 
 def _snapchat(connection: Connection) -> str:
-    from .connectors import SnapchatConnector
-    from .connectors.snapchat import API
-
-    me = SnapchatConnector(connection).http.json("GET", f"{API}/me").get("me") or {}
+    me = SnapchatConnector(connection).http.json("GET", f"{SNAPCHAT_API}/me").get("me") or {}
     return f"token of {me.get('display_name') or me.get('email') or me.get('id')}"
 
 
 def _hubspot(connection: Connection) -> str:
-    from .crm.hubspot import API, HubSpotConnector
-
-    body = HubSpotConnector(connection).http.json("GET", API, params={"limit": 1, "properties": "email"})
+    body = HubSpotConnector(connection).http.json("GET", HUBSPOT_API, params={"limit": 1, "properties": "email"})
     return f"contacts readable ({len(body.get('results') or [])} on the first page)"
 
 
 def _pipedrive(connection: Connection) -> str:
-    from .crm.pipedrive import PipedriveConnector
-
     connector = PipedriveConnector(connection)
     body = connector.http.json("GET", connector.base, params={"limit": 1})
     return f"persons readable ({len(body.get('data') or [])} on the first page)"
 
 
 def _salesforce(connection: Connection) -> str:
-    from .crm.salesforce import SalesforceConnector
-
     connector = SalesforceConnector(connection)
     limits = connector.http.json("GET", f"{connector.base}/limits")
     daily = limits.get("DailyApiRequests") or {}
@@ -66,8 +58,6 @@ def _salesforce(connection: Connection) -> str:
 
 
 def _zoho(connection: Connection) -> str:
-    from .crm.zoho import ZohoConnector
-
     connector = ZohoConnector(connection)
     response = connector.http.request("GET", connector.base, params={"fields": "Email", "per_page": 1})
     return "contacts readable" if response.status_code in (200, 204) else f"HTTP {response.status_code}"

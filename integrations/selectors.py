@@ -4,7 +4,6 @@ from __future__ import annotations
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from accounts.models import Tenant
-from stratum.api.params import parse_choice
 
 from .crm import CRM_CONNECTORS
 from .crm.services import DEFAULT_SCHEDULE, crm_connection_get
@@ -36,8 +35,7 @@ def crm_status(*, tenant: Tenant) -> list[dict]:
     return result
 
 
-def crm_runs(*, params) -> QuerySet:
-    provider = parse_choice(params, "provider", CRM_PROVIDERS)
+def crm_runs(*, provider: str | None = None) -> QuerySet:
     runs = CrmSyncRun.objects.order_by("-queued_at")
     return runs.filter(provider=provider) if provider else runs
 

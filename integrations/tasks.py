@@ -12,7 +12,7 @@ from .oauth.services import connections_notify_expiring, connections_refresh_exp
 
 @shared_task(acks_late=True, ignore_result=True)
 def crm_sync_task(tenant_id: str, run_id: str) -> str | None:
-    tenant = Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
+    tenant = Tenant.objects.filter(pk=tenant_id, status=Tenant.Status.ACTIVE).first()
     if tenant is None:
         return None
     with tenant_scope(tenant):

@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_bool
 from stratum.api.permissions import ADMIN_ROLES, WRITE_ROLES
@@ -19,6 +20,7 @@ from stratum.api.views import TenantAPIView
 from . import selectors, services
 from . import serializers as s
 from .crm import services as crm_services
+from .filters import CrmRunFilterSet
 from .models import Connection
 from .oauth import services as oauth
 
@@ -137,12 +139,12 @@ class CrmStatusView(TenantAPIView):
 class CrmRunListView(TenantAPIView):
     scope_resource = "integrations"
 
-    @extend_schema(parameters=[OpenApiParameter("provider", str, enum=["hubspot", "pipedrive", "salesforce", "zoho"]),
-                               *PAGE_PARAMETERS],
+    @query_filters(CrmRunFilterSet)
+    @extend_schema(parameters=PAGE_PARAMETERS,
                    responses={200: s.CrmSyncRunSerializer(many=True)}, tags=["integrations"])
     def get(self, request):
         paginator = StratumPagination()
-        page = paginator.paginate_queryset(selectors.crm_runs(params=request.query_params), request, self)
+        page = paginator.paginate_queryset(selectors.crm_runs(**CrmRunFilterSet.parse(request.query_params)), request, self)
         return paginator.get_paginated_response(s.CrmSyncRunSerializer(page, many=True).data)
 
 

@@ -352,7 +352,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["stratum.api.filters.QueryFilterBackend"],  # list filters: stratum/api/filters.py
     "DEFAULT_PAGINATION_CLASS": "stratum.api.pagination.StratumPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "stratum.api.exceptions.api_exception_handler",

@@ -1,8 +1,10 @@
 """Request bodies (StrictSerializer: unknown fields are a 422) and response shapes of the trust endpoints."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from stratum.api.serializers import StrictSerializer
@@ -10,6 +12,7 @@ from stratum.api.serializers import StrictSerializer
 from .models import (
     COMPONENTS,
     RULE_FREQUENCIES,
+    ActionStatus,
     AuditLogEntry,
     AutopilotAction,
     AutopilotMode,
@@ -191,7 +194,7 @@ class AutopilotActionSerializer(serializers.ModelSerializer):
         return None if user is None else {"id": str(user.pk), "email": user.email, "name": user.name}
 
     def get_rolled_back_by(self, obj) -> str | None:
-        rollbacks = [a for a in obj.rollbacks.all() if a.status == "executed"]
+        rollbacks = [a for a in obj.rollbacks.all() if a.status == ActionStatus.EXECUTED]
         return str(rollbacks[0].pk) if rollbacks else None
 
 
@@ -266,10 +269,6 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_next_run_at(self, obj) -> str | None:
-        import datetime as dt
-
-        from django.utils import timezone
-
         if not obj.enabled:
             return None
         if obj.last_run_at is None:

@@ -37,7 +37,7 @@ logger = logging.getLogger("stratum.trust.tasks")
 
 
 def _active_tenant(tenant_id) -> Tenant | None:
-    return Tenant.objects.filter(pk=tenant_id, status=Tenant.STATUS_ACTIVE).first()
+    return Tenant.objects.filter(pk=tenant_id, status=Tenant.Status.ACTIVE).first()
 
 
 def _has_autopilot(tenant: Tenant) -> bool:
@@ -63,7 +63,7 @@ def signal_health_refresh_due() -> int:
     stale = now - dt.timedelta(minutes=settings.TRUST_SIGNAL_MAX_AGE_MINUTES)
     last = (SignalHealthSnapshot.objects.unscoped().filter(tenant=OuterRef("pk"), ad_account__isnull=True)
             .order_by("-computed_at").values("computed_at")[:1])
-    tenants = (Tenant.objects.filter(status=Tenant.STATUS_ACTIVE)
+    tenants = (Tenant.objects.filter(status=Tenant.Status.ACTIVE)
                .filter(Exists(AdAccount.objects.unscoped().filter(tenant=OuterRef("pk"), is_active=True)))
                .annotate(last_snapshot=Subquery(last))
                .annotate(synced=Exists(AdAccountSyncRun.objects.unscoped().filter(
@@ -101,7 +101,7 @@ def rules_dispatch() -> int:
     for frequency, minutes in RULE_FREQUENCIES.items():
         due |= Q(frequency=frequency) & (Q(last_run_at__isnull=True) | Q(last_run_at__lte=now - dt.timedelta(
             minutes=minutes, seconds=-30)))
-    candidates = list(Rule.objects.unscoped().filter(due, enabled=True, tenant__status=Tenant.STATUS_ACTIVE)
+    candidates = list(Rule.objects.unscoped().filter(due, enabled=True, tenant__status=Tenant.Status.ACTIVE)
                       .select_related("tenant").only("pk", "tenant", "frequency", "last_run_at"))
     features: dict = {}
     queued = 0
@@ -133,7 +133,7 @@ def autopilot_run_task(tenant_id: str) -> int | None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def autopilot_run_due() -> int:
-    tenant_ids = (AutopilotSettings.objects.unscoped().filter(enabled=True, tenant__status=Tenant.STATUS_ACTIVE)
+    tenant_ids = (AutopilotSettings.objects.unscoped().filter(enabled=True, tenant__status=Tenant.Status.ACTIVE)
                   .values_list("tenant_id", flat=True))
     queued = 0
     for tenant_id in tenant_ids:

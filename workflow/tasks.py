@@ -50,7 +50,7 @@ def lead_model_fit(*, client_id: str, tenant_id: str) -> dict | None:
 @shared_task(acks_late=True)
 def lead_models_fit_nightly() -> int:
     """Queues the model fit of every active client that has leads (one task per client)."""
-    pairs = (Lead.objects.unscoped().filter(client__is_active=True, tenant__status=Tenant.STATUS_ACTIVE)
+    pairs = (Lead.objects.unscoped().filter(client__is_active=True, tenant__status=Tenant.Status.ACTIVE)
              .order_by("tenant_id", "client_id").values_list("tenant_id", "client_id").distinct())
     count = 0
     for tenant_id, client_id in pairs:

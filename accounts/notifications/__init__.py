@@ -17,8 +17,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.permissions import ADMIN_ROLES
 
-from ..models import NOTIFICATION_CATEGORIES, Notification, Tenant, User
+from ..models import NOTIFICATION_CATEGORIES, Notification, NotificationCategory, Tenant, User
 
 CHANNELS = ("in_app", "email", "slack")
 ALL = "all"
@@ -34,16 +35,16 @@ DEFAULT_PREFERENCES: dict[str, dict[str, bool]] = {
 # Domain event -> the category users choose it by. `campaign.created` is left out on purpose: a first
 # sync imports hundreds of campaigns, and nobody wants a message for each.
 EVENT_CATEGORIES: dict[str, str] = {
-    "campaign.activated": "campaign_alerts",
-    "campaign.paused": "campaign_alerts",
-    "campaign.deleted": "campaign_alerts",
-    "autopilot.action": "campaign_alerts",
-    "budget.changed": "budget_alerts",
-    "signal.degraded": "signal_alerts",
-    "signal.recovered": "signal_alerts",
-    "sync.completed": "sync_alerts",
-    "sync.failed": "sync_alerts",
-    "task.assigned": "task_assigned",
+    "campaign.activated": NotificationCategory.CAMPAIGN_ALERTS,
+    "campaign.paused": NotificationCategory.CAMPAIGN_ALERTS,
+    "campaign.deleted": NotificationCategory.CAMPAIGN_ALERTS,
+    "autopilot.action": NotificationCategory.CAMPAIGN_ALERTS,
+    "budget.changed": NotificationCategory.BUDGET_ALERTS,
+    "signal.degraded": NotificationCategory.SIGNAL_ALERTS,
+    "signal.recovered": NotificationCategory.SIGNAL_ALERTS,
+    "sync.completed": NotificationCategory.SYNC_ALERTS,
+    "sync.failed": NotificationCategory.SYNC_ALERTS,
+    "task.assigned": NotificationCategory.TASK_ASSIGNED,
 }
 EVENT_TITLES: dict[str, str] = {
     "campaign.activated": "Campaign activated",
@@ -123,7 +124,7 @@ def notification_send(*, tenant: Tenant, users: Iterable[User], category: str, t
 
 
 def tenant_admins(*, tenant: Tenant) -> list[User]:
-    return list(User.objects.filter(tenant=tenant, is_active=True, role__in=("owner", "admin")))
+    return list(User.objects.filter(tenant=tenant, is_active=True, role__in=ADMIN_ROLES))
 
 
 # --- domain events --------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def _event_recipients(*, tenant: Tenant, data: dict[str, Any], members: list[Use
     if client_id and _is_uuid(str(client_id)) and _client_members:
         # A client's news goes to the people who work on that client, and to the tenant's admins.
         on_client = set(_client_members[0](tenant=tenant, client_id=client_id))
-        return [user for user in members if user.role in ("owner", "admin") or user.pk in on_client]
+        return [user for user in members if user.role in ADMIN_ROLES or user.pk in on_client]
     return members
 
 

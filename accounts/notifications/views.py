@@ -2,20 +2,21 @@
 Slack destinations they are sent to."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from stratum.api.params import parse_bool, parse_choice
+from stratum.api.filters import query_filters
 from stratum.api.permissions import ADMIN_ROLES, ROLES
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import notifications
-from ..models import NOTIFICATION_CATEGORIES, Notification
+from ..models import Notification
 from . import channels
 from . import serializers as s
+from .filters import NotificationFilterSet
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 TAGS = ["notifications"]
@@ -31,15 +32,14 @@ class NotificationViewSet(mixins.ListModelMixin, TenantGenericViewSet):
     lookup_value_regex = UUID_PATTERN
 
     def scoped_queryset(self):
-        params = self.request.query_params
         if self.action != "list":
             return notifications.notification_list(user=self.request.user)
-        return notifications.notification_list(
-            user=self.request.user, unread_only=bool(parse_bool(params, "unread_only", default=False)),
-            category=parse_choice(params, "category", NOTIFICATION_CATEGORIES))
+        filters = NotificationFilterSet.parse(self.request.query_params)
+        return notifications.notification_list(user=self.request.user, unread_only=bool(filters["unread_only"]),
+                                               category=filters["category"])
 
-    @extend_schema(parameters=[OpenApiParameter("unread_only", bool),
-                               OpenApiParameter("category", str, enum=[*NOTIFICATION_CATEGORIES])], tags=TAGS)
+    @query_filters(NotificationFilterSet)
+    @extend_schema(tags=TAGS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

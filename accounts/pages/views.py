@@ -30,9 +30,9 @@ from ..services.onetime import one_time_token_check
 from .forms import EmailForm, EmailPreferencesForm, PasswordSetForm, TokenForm
 
 T = "accounts/pages/"
-RESET_PURPOSES = (OneTimeToken.PURPOSE_RESET, OneTimeToken.PURPOSE_INVITE)  # what POST /auth/reset-password takes
-INVITE_PURPOSES = (OneTimeToken.PURPOSE_INVITE,)
-VERIFY_PURPOSES = (OneTimeToken.PURPOSE_VERIFY,)
+RESET_PURPOSES = (OneTimeToken.Purpose.RESET, OneTimeToken.Purpose.INVITE)  # what POST /auth/reset-password takes
+INVITE_PURPOSES = (OneTimeToken.Purpose.INVITE,)
+VERIFY_PURPOSES = (OneTimeToken.Purpose.VERIFY,)
 
 # What a browser user is told after each flow, on the sign-in page (/login?done=…).
 DONE = {

@@ -1,11 +1,11 @@
 """Account e-mails leave through a task queued after commit (accounts.tasks.mail_send)."""
 from __future__ import annotations
 
-from django.db import transaction
+from stratum.api.queueing import task_enqueue
+
+from ..emails import MailKind
 
 
-def mail_queue(kind: str, *, user_id, **kwargs) -> None:
-    from ..tasks import mail_send
-
+def mail_queue(kind: MailKind, *, user_id, **kwargs) -> None:
     args = {k: (str(v) if v is not None and k.endswith("_id") else v) for k, v in kwargs.items()}
-    transaction.on_commit(lambda: mail_send.delay(kind, str(user_id), **args))
+    task_enqueue(name="accounts.tasks.mail_send", kwargs={"kind": str(kind), "user_id": str(user_id), **args})

@@ -2,7 +2,6 @@
 `max_users` under the tenant's lock (stratum.api.entitlements.limit_enforce_locked)."""
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -10,27 +9,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from stratum.api.entitlements import limit_enforce_locked
-from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
-from stratum.api.permissions import ROLE_OWNER
+from stratum.api.exceptions import Conflict, Forbidden
+from stratum.api.permissions import Role
 
+from ..emails import MailKind
 from ..errors import CANNOT_DEACTIVATE_SELF, LAST_OWNER, AlreadyMember
 from ..models import ApiKey, OneTimeToken, Tenant, User
-from ..validators import normalize_phone
+from ..validators import clean_phone
 from .mailing import mail_queue
 from .onetime import INVITE_TTL, one_time_token_issue
+from .registration import is_unverified_registration, registration_discard
 from .sessions import sessions_revoke_all
-
-
-def clean_phone(phone: str) -> str:
-    phone = (phone or "").strip()
-    if not phone:
-        return ""
-    if not re.fullmatch(r"\+?[0-9 ().-]{6,24}", phone):
-        raise ValidationFailed(errors={"phone": ["Not a phone number."]})
-    try:
-        return normalize_phone(phone)
-    except ValueError:
-        return re.sub(r"[^0-9+]", "", phone)
 
 
 def user_update_me(*, user: User, data: dict[str, Any]) -> User:
@@ -58,7 +47,7 @@ def _active_members(tenant: Tenant):
 def _elsewhere(*, tenant: Tenant, invited_by: User, holder: User, email: str, name: str, role: str) -> User:
     """The address belongs to an account in another workspace. The answer must not say so (no enumeration
     across tenants): it looks like any invitation, nothing is stored here, and the holder is told by e-mail."""
-    mail_queue("invitation_unavailable", user_id=holder.pk, inviter_name=invited_by.name or invited_by.email,
+    mail_queue(MailKind.INVITATION_UNAVAILABLE, user_id=holder.pk, inviter_name=invited_by.name or invited_by.email,
                tenant_name=tenant.name)
     return User(id=uuid.uuid4(), email=email, name=name, role=role, tenant=tenant, is_active=True, is_verified=False,
                 created_at=timezone.now())
@@ -66,10 +55,8 @@ def _elsewhere(*, tenant: Tenant, invited_by: User, holder: User, email: str, na
 
 @transaction.atomic
 def user_invite(*, tenant: Tenant, invited_by: User, email: str, name: str = "", role: str) -> User:
-    from .registration import is_unverified_registration, registration_discard
-
     email, name = email.strip().lower(), name.strip()
-    if role == ROLE_OWNER and invited_by.role != ROLE_OWNER:
+    if role == Role.OWNER and invited_by.role != Role.OWNER:
         raise Forbidden("Only owners may invite owners.")
     limit_enforce_locked(tenant=tenant, limit="max_users", count=_active_members(tenant))  # the tenant lock first
     holder = User.objects.select_for_update().by_email(email).first()
@@ -88,22 +75,22 @@ def user_invite(*, tenant: Tenant, invited_by: User, email: str, name: str = "",
         if holder is None or holder.tenant_id == tenant.pk:
             raise AlreadyMember() from None
         return _elsewhere(tenant=tenant, invited_by=invited_by, holder=holder, email=email, name=name, role=role)
-    raw = one_time_token_issue(user=user, purpose=OneTimeToken.PURPOSE_INVITE, ttl=INVITE_TTL)
-    mail_queue("invitation", user_id=user.pk, token=raw, inviter_id=invited_by.pk)
+    raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.INVITE, ttl=INVITE_TTL)
+    mail_queue(MailKind.INVITATION, user_id=user.pk, token=raw, inviter_id=invited_by.pk)
     return user
 
 
 def _owners_left_without(tenant: Tenant, user: User) -> int:
-    return User.objects.filter(tenant=tenant, role=ROLE_OWNER, is_active=True).exclude(pk=user.pk).count()
+    return User.objects.filter(tenant=tenant, role=Role.OWNER, is_active=True).exclude(pk=user.pk).count()
 
 
 @transaction.atomic
 def user_update(*, tenant: Tenant, actor: User, user: User, data: dict[str, Any]) -> User:
     role = data.get("role")
     if role is not None and role != user.role:
-        if ROLE_OWNER in (role, user.role) and actor.role != ROLE_OWNER:
+        if Role.OWNER in (role, user.role) and actor.role != Role.OWNER:
             raise Forbidden("Only owners may grant or remove the owner role.")
-        if user.role == ROLE_OWNER and _owners_left_without(tenant, user) == 0:
+        if user.role == Role.OWNER and _owners_left_without(tenant, user) == 0:
             raise Conflict("The last owner cannot be demoted.", LAST_OWNER)
         user.role = role
     if "is_active" in data and data["is_active"] is False and user.is_active:
@@ -123,8 +110,8 @@ def user_update(*, tenant: Tenant, actor: User, user: User, data: dict[str, Any]
 def user_deactivate(*, tenant: Tenant, actor: User, user: User) -> User:
     if user.pk == actor.pk:
         raise Conflict("You cannot deactivate yourself.", CANNOT_DEACTIVATE_SELF)
-    if user.role == ROLE_OWNER:
-        if actor.role != ROLE_OWNER:
+    if user.role == Role.OWNER:
+        if actor.role != Role.OWNER:
             raise Forbidden("Only owners may remove an owner.")
         if _owners_left_without(tenant, user) == 0:
             raise Conflict("The last owner cannot be removed.", LAST_OWNER)

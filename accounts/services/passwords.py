@@ -8,6 +8,7 @@ from django.db import transaction
 
 from stratum.api.exceptions import ValidationFailed
 
+from ..emails import MailKind
 from ..models import OneTimeToken, User
 from .mailing import mail_queue
 from .onetime import RESET_TTL, one_time_token_consume, one_time_token_issue, one_time_tokens_invalidate
@@ -36,14 +37,14 @@ def password_forgot(*, email: str) -> None:
     user = User.objects.by_email(email).filter(is_active=True).first()
     if user is None:
         return
-    raw = one_time_token_issue(user=user, purpose=OneTimeToken.PURPOSE_RESET, ttl=RESET_TTL)
-    mail_queue("password_reset", user_id=user.pk, token=raw)
+    raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.RESET, ttl=RESET_TTL)
+    mail_queue(MailKind.PASSWORD_RESET, user_id=user.pk, token=raw)
 
 
 @transaction.atomic
 def password_reset(*, token: str, new_password: str) -> User:
     """By a reset or invitation link. Opening a link mailed to the address proves the address: it is verified."""
-    consumed = one_time_token_consume(raw=token, purposes=(OneTimeToken.PURPOSE_RESET, OneTimeToken.PURPOSE_INVITE))
+    consumed = one_time_token_consume(raw=token, purposes=(OneTimeToken.Purpose.RESET, OneTimeToken.Purpose.INVITE))
     user = User.objects.select_for_update().get(pk=consumed.user_id)
     password_check(new_password, user)
     user.is_verified = True

@@ -13,11 +13,12 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from stratum.api.permissions import ROLE_OWNER
+from stratum.api.permissions import Role
 
+from ..emails import MailKind
 from ..models import OneTimeToken, Tenant, User
+from ..validators import clean_phone
 from .mailing import mail_queue
-from .members import clean_phone
 from .onetime import RESET_TTL, VERIFY_TTL, one_time_token_consume, one_time_token_issue
 from .passwords import password_check
 from .tenants import tenant_create
@@ -28,7 +29,7 @@ RESEND_ANSWER = "If this address has an unverified account, a new verification l
 
 def is_unverified_registration(user: User) -> bool:
     """A self-registration nobody has verified: an unverified owner alone in its workspace."""
-    return (not user.is_verified and user.role == ROLE_OWNER and user.tenant_id is not None
+    return (not user.is_verified and user.role == Role.OWNER and user.tenant_id is not None
             and not User.objects.filter(tenant_id=user.tenant_id).exclude(pk=user.pk).exists())
 
 
@@ -57,20 +58,20 @@ def user_register(*, email: str, password: str, name: str = "", phone: str = "",
                 with transaction.atomic():
                     tenant = tenant_create(name=tenant_name)
                     user = User.objects.create_user(email=email, password=password, name=name, phone=phone,
-                                                    tenant=tenant, role=ROLE_OWNER)
+                                                    tenant=tenant, role=Role.OWNER)
             except IntegrityError:  # a parallel registration of the same address came first
                 existing = User.objects.by_email(email).first()
             else:
-                raw = one_time_token_issue(user=user, purpose=OneTimeToken.PURPOSE_VERIFY, ttl=VERIFY_TTL)
-                mail_queue("verification", user_id=user.pk, token=raw)
+                raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.VERIFY, ttl=VERIFY_TTL)
+                mail_queue(MailKind.VERIFICATION, user_id=user.pk, token=raw)
                 return
         if existing is not None and existing.is_active:
-            raw = one_time_token_issue(user=existing, purpose=OneTimeToken.PURPOSE_RESET, ttl=RESET_TTL)
-            mail_queue("registration_attempt", user_id=existing.pk, token=raw)
+            raw = one_time_token_issue(user=existing, purpose=OneTimeToken.Purpose.RESET, ttl=RESET_TTL)
+            mail_queue(MailKind.REGISTRATION_ATTEMPT, user_id=existing.pk, token=raw)
 
 
 def email_verify(*, token: str) -> User:
-    consumed = one_time_token_consume(raw=token, purposes=(OneTimeToken.PURPOSE_VERIFY,))
+    consumed = one_time_token_consume(raw=token, purposes=(OneTimeToken.Purpose.VERIFY,))
     user = consumed.user
     user.is_verified = True
     user.save(update_fields=["is_verified", "updated_at"])
@@ -83,17 +84,17 @@ def verification_resend(*, email: str) -> None:
     user = User.objects.by_email(email).filter(is_active=True, is_verified=False).first()
     if user is None or _expired(user) or user.has_usable_password() is False:
         return  # invited users verify by accepting their invitation
-    OneTimeToken.objects.filter(user=user, purpose=OneTimeToken.PURPOSE_VERIFY, used_at__isnull=True).update(
+    OneTimeToken.objects.filter(user=user, purpose=OneTimeToken.Purpose.VERIFY, used_at__isnull=True).update(
         used_at=timezone.now())
-    raw = one_time_token_issue(user=user, purpose=OneTimeToken.PURPOSE_VERIFY, ttl=VERIFY_TTL)
-    mail_queue("verification", user_id=user.pk, token=raw)
+    raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.VERIFY, ttl=VERIFY_TTL)
+    mail_queue(MailKind.VERIFICATION, user_id=user.pk, token=raw)
 
 
 def registrations_expired_purge() -> int:
     """The daily sweep: every registration unverified for longer than REGISTRATION_TTL is removed."""
     cutoff = timezone.now() - REGISTRATION_TTL
     removed = 0
-    for user in User.objects.filter(is_verified=False, role=ROLE_OWNER, created_at__lt=cutoff).iterator():
+    for user in User.objects.filter(is_verified=False, role=Role.OWNER, created_at__lt=cutoff).iterator():
         with transaction.atomic():
             locked = User.objects.select_for_update().filter(pk=user.pk).first()
             if locked is not None and _expired(locked):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Avg, Count, Q, QuerySet
 
-from ..models import ChurnModelFit, ChurnPrediction, ChurnRisk
+from ..models import ChurnModelFit, ChurnPrediction, ChurnRisk, FitStatus
 
 
 def prediction_block(prediction: ChurnPrediction | None) -> dict | None:
@@ -37,9 +37,10 @@ def churn_summary(*, tenant) -> dict:
     stats = ChurnPrediction.objects.for_tenant(tenant).aggregate(
         average=Avg("churn_probability"), **{risk: Count("pk", filter=Q(risk=risk)) for risk in ChurnRisk.values})
     return {
-        "status": fit.status, "insufficient_data": fit.status != "ok", "message": fit.message or None,
+        "status": fit.status, "insufficient_data": fit.status != FitStatus.OK, "message": fit.message or None,
         "model": "mbg_nbd",
-        "parameters": ({"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b} if fit.status == "ok" else None),
+        "parameters": ({"r": fit.r, "alpha": fit.alpha, "a": fit.a, "b": fit.b} if fit.status == FitStatus.OK
+                       else None),
         "log_likelihood": fit.log_likelihood, "customers": fit.customers, "repeat_customers": fit.repeat_customers,
         "by_risk": {risk: stats[risk] for risk in ChurnRisk.values},
         "average_churn_probability": round(stats["average"], 4) if stats["average"] is not None else None,

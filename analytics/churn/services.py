@@ -20,7 +20,7 @@ from django.utils import timezone
 from campaigns.selectors.common import zone
 from cdp.models import PURCHASE_EVENT, Event
 
-from ..models import ChurnModelFit, ChurnPrediction
+from ..models import ChurnModelFit, ChurnPrediction, FitStatus
 from . import bgnbd
 
 MIN_CUSTOMERS = 50
@@ -71,7 +71,7 @@ def churn_refresh(*, tenant, now: dt.datetime | None = None) -> ChurnModelFit:
     predictions = ChurnPrediction.objects.for_tenant(tenant)
     if customers < MIN_CUSTOMERS or repeat < MIN_REPEAT_CUSTOMERS:
         predictions.delete()
-        return _store_fit(tenant=tenant, now=now, status="insufficient_data", customers=customers,
+        return _store_fit(tenant=tenant, now=now, status=FitStatus.INSUFFICIENT_DATA, customers=customers,
                           repeat_customers=repeat,
                           message=(f"The model needs at least {MIN_CUSTOMERS} customers, {MIN_REPEAT_CUSTOMERS} of "
                                    f"them with a repeat purchase; found {customers} and {repeat}."))
@@ -89,7 +89,7 @@ def churn_refresh(*, tenant, now: dt.datetime | None = None) -> ChurnModelFit:
                         repeat_purchases=int(x[i]), recency_days=float(t_x[i]), age_days=float(age[i]),
                         computed_at=now)
         for i, (profile_id, g) in enumerate(zip(ids, inverse, strict=False))], batch_size=5000)
-    return _store_fit(tenant=tenant, now=now, status="ok", customers=customers, repeat_customers=repeat,
+    return _store_fit(tenant=tenant, now=now, status=FitStatus.OK, customers=customers, repeat_customers=repeat,
                       log_likelihood=log_likelihood, **{k: float(v) for k, v in params.as_dict().items()})
 
 

@@ -14,7 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaigns.metrics import metric_sums
-from campaigns.models import Campaign, CampaignDailyMetric
+from campaigns.models import Campaign, CampaignDailyMetric, CampaignStatus
 from campaigns.selectors import pacing_alerts
 from campaigns.selectors.common import format_money
 from stratum.api.params import DateRange, local_today
@@ -121,7 +121,7 @@ def _anomaly_series(*, tenant, today: dt.date, active: dict) -> dict:
 def insights_list(*, tenant, types: list[str] | None = None) -> dict:
     today = local_today(tenant.timezone)
     wanted = set(types or INSIGHT_TYPES)
-    active = dict(Campaign.objects.for_tenant(tenant).filter(status="active").values_list("pk", "name"))
+    active = dict(Campaign.objects.for_tenant(tenant).filter(status=CampaignStatus.ACTIVE).values_list("pk", "name"))
     names = dict(Campaign.objects.for_tenant(tenant).values_list("pk", "name"))
     has_data = CampaignDailyMetric.objects.for_tenant(tenant).exists()
     insights: list[dict] = []

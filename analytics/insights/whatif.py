@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from campaigns.metrics import money
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignStatus
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import local_today
 
@@ -33,7 +33,8 @@ def _scenario(curve, spend: float, days: int) -> dict:
 
 def what_if_simulate(*, tenant, changes: list[dict], horizon_days: int = 30) -> dict:
     ids = [c["campaign_id"] for c in changes]
-    campaigns = {c.pk: c for c in Campaign.objects.for_tenant(tenant).filter(pk__in=ids).exclude(status="deleted")}
+    rows = Campaign.objects.for_tenant(tenant).filter(pk__in=ids).exclude(status=CampaignStatus.DELETED)
+    campaigns = {c.pk: c for c in rows}
     errors = {}
     for i, change in enumerate(changes):
         campaign = campaigns.get(change["campaign_id"])

@@ -25,7 +25,7 @@ import zoneinfo
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import NotificationCategory, User
 from accounts.notifications import notification_send, tenant_admins
 from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
@@ -37,7 +37,7 @@ from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
-from ..models import Report, ReportDelivery, ReportSchedule, Weekday
+from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, Weekday
 from .render import CONTENT_TYPES
 from .services import report_render, report_spec
 
@@ -222,7 +222,7 @@ def _notify_held(*, tenant, schedule: ReportSchedule, period: DateRange, reasons
         if creator is not None:
             users[creator.pk] = creator
     notification_send(
-        tenant=tenant, users=list(users.values()), category="signal_alerts",
+        tenant=tenant, users=list(users.values()), category=NotificationCategory.SIGNAL_ALERTS,
         title=f"Scheduled report held: {schedule.report.name}",
         body=(f"The {schedule.frequency} report for {period.start.isoformat()} – {period.end.isoformat()} was not sent "
               f"to {', '.join(schedule.recipients)} because its figures would be wrong:\n- " + "\n- ".join(reasons)),
@@ -281,14 +281,14 @@ def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = 
         rendering = report_render(tenant=tenant, report=rendering)
         delivery.rendering = rendering
         try:
-            if rendering.status != "ready":
+            if rendering.status != ReportStatus.READY:
                 raise RuntimeError(rendering.error or "rendering failed")
             _email(schedule=locked, rendering=rendering, period=period)
             delivery.status = "sent"
         except Exception as exc:  # SMTP refusal, rendering failure: recorded, admins told
             logger.exception("report schedule %s: delivery failed", locked.pk)
             delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-            notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="signal_alerts",
+            notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SIGNAL_ALERTS,
                               title=f"Scheduled report failed: {locked.report.name}", body=delivery.error,
                               data={"schedule_id": str(locked.pk), "report_id": str(locked.report_id)})
         delivery.save()

@@ -22,7 +22,7 @@ from stratum.api.queueing import task_enqueue
 from workflow.models import Client
 from workflow.selectors import client_get_visible
 
-from ..models import Report, ReportTemplate
+from ..models import Report, ReportStatus, ReportTemplate
 from .builders import document_build
 from .render import render
 from .templates import EXPORT_TYPES, SECTIONS, TemplateSpec, custom_spec, standard_template
@@ -172,9 +172,10 @@ def report_file_exists(report: Report) -> bool:
 
 def report_render(*, tenant, report: Report) -> Report:
     """Builds and writes the file; safe to run twice (a ready report is left alone)."""
-    if report.status == "ready":
+    if report.status == ReportStatus.READY:
         return report
-    Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status="running", started_at=timezone.now())
+    Report.objects.for_tenant(tenant).filter(pk=report.pk).update(status=ReportStatus.RUNNING,
+                                                                  started_at=timezone.now())
     name = f"reports/{tenant.pk}/{report.pk}.{report.format}"
     try:
         doc = document_build(tenant=tenant, spec=report_spec(report), name=report.name,
@@ -192,7 +193,7 @@ def report_render(*, tenant, report: Report) -> Report:
     report.status, report.file, report.finished_at = "ready", stored, timezone.now()
     report.size_bytes, report.page_count, report.error = len(rendered.content), rendered.page_count, ""
     Report.objects.for_tenant(tenant).filter(pk=report.pk).update(
-        status="ready", file=report.file, finished_at=report.finished_at, size_bytes=report.size_bytes,
+        status=ReportStatus.READY, file=report.file, finished_at=report.finished_at, size_bytes=report.size_bytes,
         page_count=report.page_count, error="")
     return report
 

@@ -9,9 +9,10 @@ from rest_framework import mixins, status
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotFound, ValidationFailed
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination, parse_positive_int
 from stratum.api.params import local_today, parse_choice, parse_choices, parse_date_range, parse_number, parse_uuid
-from stratum.api.permissions import ROLES, WRITE_ROLES
+from stratum.api.permissions import ROLES, WRITE_ROLES, Role
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -20,15 +21,16 @@ from ..attribution import MODELS, AttributionQuery, attribution_compare, attribu
 from ..attribution.compare import DEFAULT_REPLICATES, MAX_REPLICATES
 from ..attribution.report import DEFAULT_HALF_LIFE_DAYS, DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS
 from ..churn.selectors import churn_predictions, churn_summary
+from ..filters import ChurnPredictionFilterSet
 from ..funnels import breakdown_validate, funnel_create, funnel_delete, funnel_report, funnel_update
 from ..insights import INSIGHT_TYPES, insights_list, what_if_simulate
-from ..models import ChurnRisk, Funnel
+from ..models import Funnel
 from ..tasks import churn_refresh_task
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
 MAX_RANGE_DAYS = 366
-ANALYST_ROLES = (*WRITE_ROLES, "analyst")
+ANALYST_ROLES = (*WRITE_ROLES, Role.ANALYST)
 TAGS = ["analytics"]
 
 DATE_PARAMETERS = [
@@ -193,15 +195,12 @@ class ChurnSummaryView(ChurnEndpoint, TenantAPIView):
 
 
 class ChurnProfilesView(ChurnEndpoint, TenantAPIView):
+    @query_filters(ChurnPredictionFilterSet)
     @extend_schema(tags=TAGS, responses=s.ChurnPredictionSerializer(many=True), parameters=[
-        OpenApiParameter("risk", str, enum=ChurnRisk.values),
-        OpenApiParameter("min_probability", float, description="0–1"),
         OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         description="Customers by churn probability, highest first.")
     def get(self, request):
-        params = request.query_params
-        rows = churn_predictions(tenant=self.tenant, risk=parse_choice(params, "risk", ChurnRisk.values),
-                                 min_probability=parse_number(params, "min_probability", minimum=0, maximum=1))
+        rows = churn_predictions(tenant=self.tenant, **ChurnPredictionFilterSet.parse(request.query_params))
         paginator = StratumPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
         return Response(paginator.wrap(s.ChurnPredictionSerializer(page, many=True).data))

@@ -10,7 +10,7 @@ import re
 
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from stratum.api.entitlements import feature_require
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 from stratum.api.files import file_download
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import DateRange, local_today, parse_uuid
 from stratum.api.permissions import WRITE_ROLES
@@ -27,7 +28,8 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
 from ..errors import REPORT_NOT_READY, STANDARD_TEMPLATE_READ_ONLY
-from ..models import Report, ReportDelivery, ReportSchedule, ReportTemplate
+from ..filters import ScheduleFilterSet
+from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, ReportTemplate
 from ..reporting import schedules as schedule_services
 from ..reporting import services
 from ..reporting.render import CONTENT_TYPES
@@ -153,7 +155,7 @@ class ReportViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveMod
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         report = self.get_object()
-        if report.status != "ready":
+        if report.status != ReportStatus.READY:
             raise Conflict(f"The report is {report.status}.", code=REPORT_NOT_READY)
         if not services.report_file_exists(report):
             raise NotFound("The report file is gone; request the report again.")
@@ -190,7 +192,7 @@ class ScheduleViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveM
         latest = Prefetch("deliveries", queryset=ReportDelivery.objects.order_by("-slot")[:1],
                           to_attr="latest_deliveries")
         schedules = ReportSchedule.objects.prefetch_related(latest).order_by("created_at", "pk")
-        report_id = parse_uuid(self.request.query_params, "report_id") if self.action == "list" else None
+        report_id = ScheduleFilterSet.parse(self.request.query_params)["report_id"] if self.action == "list" else None
         return schedules.filter(report_id=report_id) if report_id else schedules
 
     def _report(self, report_id) -> Report:
@@ -199,7 +201,8 @@ class ScheduleViewSet(ReportingEndpoint, mixins.ListModelMixin, mixins.RetrieveM
             raise ValidationFailed(errors={"report_id": ["Unknown report."]})
         return report
 
-    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("report_id", str)])
+    @query_filters(ScheduleFilterSet)
+    @extend_schema(tags=TAGS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 

@@ -34,11 +34,20 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ..errors import (
+    AUDIENCES_UNSUPPORTED,
+    PLATFORM_AUTH_FAILED,
+    PLATFORM_ERROR,
+    PLATFORM_RATE_LIMITED,
+    PLATFORM_REJECTED,
+)
+from ..platforms import rules_for
+
 
 class ConnectorError(Exception):
     """A platform call failed. `retryable` tells sync whether a later retry may succeed."""
 
-    def __init__(self, message: str, *, code: str = "PLATFORM_ERROR", retryable: bool = False,
+    def __init__(self, message: str, *, code: str = PLATFORM_ERROR, retryable: bool = False,
                  status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.code = code
@@ -49,7 +58,7 @@ class ConnectorError(Exception):
 
 class ConnectorAuthError(ConnectorError):
     def __init__(self, message: str = "The platform rejected the credentials.", **kwargs):
-        kwargs.setdefault("code", "PLATFORM_AUTH_FAILED")
+        kwargs.setdefault("code", PLATFORM_AUTH_FAILED)
         super().__init__(message, **kwargs)
 
 
@@ -57,13 +66,13 @@ class ConnectorRejected(ConnectorError):
     """The platform refused the values (budget below its minimum, unknown campaign, deleted campaign)."""
 
     def __init__(self, message: str, **kwargs):
-        kwargs.setdefault("code", "PLATFORM_REJECTED")
+        kwargs.setdefault("code", PLATFORM_REJECTED)
         super().__init__(message, **kwargs)
 
 
 class ConnectorRateLimited(ConnectorError):
     def __init__(self, message: str = "The platform is rate limiting requests.", **kwargs):
-        kwargs.setdefault("code", "PLATFORM_RATE_LIMITED")
+        kwargs.setdefault("code", PLATFORM_RATE_LIMITED)
         kwargs.setdefault("retryable", True)
         super().__init__(message, **kwargs)
 
@@ -167,8 +176,6 @@ class AdPlatformConnector(abc.ABC):
 
     @property
     def rules(self):
-        from campaigns.platforms import rules_for
-
         return rules_for(self.platform)
 
     @abc.abstractmethod
@@ -195,4 +202,4 @@ class AdPlatformConnector(abc.ABC):
 
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
-        raise ConnectorError(f"{self.platform} does not support audience uploads", code="AUDIENCES_UNSUPPORTED")
+        raise ConnectorError(f"{self.platform} does not support audience uploads", code=AUDIENCES_UNSUPPORTED)

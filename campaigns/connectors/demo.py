@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 import phonenumbers
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
+from ..errors import ACCOUNT_NOT_FOUND, BUDGET_TOO_LOW, CAMPAIGN_DELETED, CAMPAIGN_NOT_FOUND, INVALID_STATUS
+from ..models import DemoPlatformChange
 from .base import (
     AccountRecord,
     AdPlatformConnector,
@@ -212,7 +215,7 @@ class DemoConnector(AdPlatformConnector):
 
     def _check(self, account_id: str) -> None:
         if self.ad_account is None or account_id != self.ad_account.external_id:
-            raise ConnectorError(f"Unknown demo ad account {account_id!r}.", code="ACCOUNT_NOT_FOUND")
+            raise ConnectorError(f"Unknown demo ad account {account_id!r}.", code=ACCOUNT_NOT_FOUND)
 
     def _local_midnight(self, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time.min, tzinfo=self.zone)
@@ -274,10 +277,6 @@ class DemoConnector(AdPlatformConnector):
         return campaign
 
     def _apply_changes(self, campaigns: dict[str, SimCampaign]) -> None:
-        from django.db.models import Case, IntegerField, Value, When
-
-        from campaigns.models import DemoPlatformChange
-
         if getattr(self.ad_account, "pk", None) is None:
             return
         changes = DemoPlatformChange.objects.for_tenant(self.ad_account.tenant_id).filter(
@@ -309,7 +308,7 @@ class DemoConnector(AdPlatformConnector):
         campaign = self.campaigns().get(campaign_id)
         if campaign is None:
             raise ConnectorRejected(f"Campaign {campaign_id!r} does not exist on this account.",
-                                    code="CAMPAIGN_NOT_FOUND")
+                                    code=CAMPAIGN_NOT_FOUND)
         return campaign
 
     # --- reads ---------------------------------------------------------------------------------
@@ -420,8 +419,6 @@ class DemoConnector(AdPlatformConnector):
     # --- writes --------------------------------------------------------------------------------
 
     def _record(self, campaign_id: str, kind: str, value: dict) -> None:
-        from campaigns.models import DemoPlatformChange
-
         now = timezone.now()
         DemoPlatformChange.objects.for_tenant(self.ad_account.tenant_id).create(
             tenant_id=self.ad_account.tenant_id, ad_account=self.ad_account, campaign_external_id=campaign_id,
@@ -429,8 +426,6 @@ class DemoConnector(AdPlatformConnector):
         self._catalogue = None
 
     def create_campaign(self, account_id: str, spec: CampaignSpec) -> CampaignRecord:
-        from campaigns.models import DemoPlatformChange
-
         self._check(account_id)
         self._check_budget(spec.budget_type, spec.budget_amount)
         created = DemoPlatformChange.objects.for_tenant(self.ad_account.tenant_id).filter(
@@ -448,9 +443,9 @@ class DemoConnector(AdPlatformConnector):
         self._check(account_id)
         campaign = self._campaign(campaign_id)
         if campaign.status == "deleted":
-            raise ConnectorRejected("The campaign is deleted on the platform.", code="CAMPAIGN_DELETED")
+            raise ConnectorRejected("The campaign is deleted on the platform.", code=CAMPAIGN_DELETED)
         if status not in ("active", "paused", "deleted"):
-            raise ConnectorRejected(f"Status {status!r} cannot be set.", code="INVALID_STATUS")
+            raise ConnectorRejected(f"Status {status!r} cannot be set.", code=INVALID_STATUS)
         if status != campaign.status:
             self._record(campaign_id, "status", {"status": status})
 
@@ -458,7 +453,7 @@ class DemoConnector(AdPlatformConnector):
         self._check(account_id)
         campaign = self._campaign(campaign_id)
         if campaign.status == "deleted":
-            raise ConnectorRejected("The campaign is deleted on the platform.", code="CAMPAIGN_DELETED")
+            raise ConnectorRejected("The campaign is deleted on the platform.", code=CAMPAIGN_DELETED)
         self._check_budget(campaign.budget_type, amount)
         if amount != campaign.budgets[-1][1]:
             self._record(campaign_id, "budget", {"amount": str(amount)})
@@ -466,7 +461,7 @@ class DemoConnector(AdPlatformConnector):
     def _check_budget(self, budget_type: str, amount: Decimal) -> None:
         minimum = self.rules.min_lifetime_budget if budget_type == "lifetime" else self.rules.min_daily_budget
         if amount < minimum:
-            raise ConnectorRejected(f"The {budget_type} budget must be at least {minimum}.", code="BUDGET_TOO_LOW")
+            raise ConnectorRejected(f"The {budget_type} budget must be at least {minimum}.", code=BUDGET_TOO_LOW)
 
     # --- audiences -----------------------------------------------------------------------------
 

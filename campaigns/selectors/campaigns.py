@@ -13,7 +13,7 @@ from django.db.models import Count, FilteredRelation, Q, QuerySet
 from stratum.api.params import DateRange
 
 from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
-from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign
+from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign, CampaignStatus
 from .common import metric_rows, percent_change
 from .dashboard import daily_series, metric_totals
 
@@ -38,7 +38,7 @@ def campaign_queryset(*, tenant, filters: CampaignFilters) -> QuerySet:
     if filters.statuses:
         campaigns = campaigns.filter(status__in=filters.statuses)
     else:
-        campaigns = campaigns.exclude(status="deleted")
+        campaigns = campaigns.exclude(status=CampaignStatus.DELETED)
     if filters.platform:
         campaigns = campaigns.filter(platform=filters.platform)
     if filters.search:
@@ -95,7 +95,8 @@ def campaign_metrics_attach(*, tenant, campaigns: list[Campaign],
 def campaign_detail(*, tenant, campaign: Campaign) -> Campaign:
     """Lifetime metrics, the number of ads and the last sync of the campaign's account."""
     campaign_metrics_attach(tenant=tenant, campaigns=[campaign])
-    campaign.ads_count = Ad.objects.for_tenant(tenant).filter(campaign=campaign).exclude(status="deleted").count()
+    campaign.ads_count = (Ad.objects.for_tenant(tenant).filter(campaign=campaign)
+                          .exclude(status=CampaignStatus.DELETED).count())
     return campaign
 
 
@@ -134,7 +135,8 @@ def ad_accounts_list(*, tenant, platform: str | None = None) -> QuerySet:
     accounts = AdAccount.objects.for_tenant(tenant).filter(is_active=True)
     if platform:
         accounts = accounts.filter(platform=platform)
-    return accounts.annotate(campaigns_count=Count("campaigns", filter=~Q(campaigns__status="deleted"))).order_by(
+    live = ~Q(campaigns__status=CampaignStatus.DELETED)
+    return accounts.annotate(campaigns_count=Count("campaigns", filter=live)).order_by(
         "platform", "name")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from stratum.api.params import DateRange
 
 from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
-from ..models import Campaign
+from ..models import Campaign, CampaignStatus
 from .common import in_range, metric_rows, percent_change
 
 # What the overview shows, and what tells a platform with activity in the period from one without.
@@ -37,7 +37,7 @@ def platform_breakdown(*, tenant, date_range: DateRange) -> dict[str, dict]:
 
 
 def active_campaign_count(*, tenant) -> int:
-    return Campaign.objects.for_tenant(tenant).filter(status="active").count()
+    return Campaign.objects.for_tenant(tenant).filter(status=CampaignStatus.ACTIVE).count()
 
 
 def dashboard_figures(*, tenant, date_range: DateRange) -> dict:

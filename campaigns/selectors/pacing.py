@@ -43,7 +43,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from ..metrics import money
-from ..models import AdAccount, Campaign, CampaignDailyMetric
+from ..models import AdAccount, Campaign, CampaignDailyMetric, CampaignStatus
 from ..platforms import rules_for
 from .common import format_money, zone
 
@@ -85,7 +85,8 @@ def pacing_campaigns(*, tenant, campaign_ids=None, now: dt.datetime | None = Non
     month_start = {pk: d.replace(day=1) for pk, d in day.items()}
     recent_start = {pk: d - dt.timedelta(days=RECENT_DAYS) for pk, d in day.items()}
     earliest = min(min(month_start.values()), min(recent_start.values()))
-    campaigns = Campaign.objects.for_tenant(tenant).filter(status="active", ad_account_id__in=list(accounts))
+    campaigns = Campaign.objects.for_tenant(tenant).filter(status=CampaignStatus.ACTIVE,
+                                                           ad_account_id__in=list(accounts))
     if campaign_ids is not None:
         campaigns = campaigns.filter(pk__in=campaign_ids)
     flights_from = campaigns.filter(budget_type="lifetime").aggregate(first=Min("start_date"))["first"]

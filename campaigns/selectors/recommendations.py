@@ -22,7 +22,7 @@ from django.utils import timezone
 from stratum.api.params import DateRange, local_today
 
 from ..metrics import format_metrics, metric_sums, money, ratio_value
-from ..models import Ad, Campaign
+from ..models import Ad, Campaign, CampaignStatus
 from .common import format_money, metric_rows
 from .pacing import pacing_campaigns
 
@@ -56,7 +56,7 @@ def campaign_recommendations(*, tenant, campaign: Campaign) -> dict:
     daily_budget = float(budget) if campaign.budget_type == "daily" else 0.0
     numbers = f"{format_money(spend, currency)} spend, {format_money(current['revenue'], currency)} revenue"
 
-    if campaign.status == "active" and budget > 0 and spend == 0:
+    if campaign.status == CampaignStatus.ACTIVE and budget > 0 and spend == 0:
         out.append(_rec("no_delivery", "high", "Campaign is not delivering",
                         f"The campaign is active with a {format_money(budget, currency)} {campaign.budget_type} budget "
                         f"but spent nothing in the last {PERIOD_DAYS} days. Check ad approvals, targeting and "
@@ -72,7 +72,7 @@ def campaign_recommendations(*, tenant, campaign: Campaign) -> dict:
                         f"{tenant_roas:.2f} across all campaigns over the last {PERIOD_DAYS} days ({numbers}).",
                         {"roas": roas, "tenant_roas": round(tenant_roas, 2)}, None))
     days_ran, days_at_budget = sums["days_with_spend"], sums["days_at_budget"]
-    if (campaign.status == "active" and campaign.budget_type == "daily" and budget > 0 and days_ran >= 7
+    if (campaign.status == CampaignStatus.ACTIVE and campaign.budget_type == "daily" and budget > 0 and days_ran >= 7
             and roas >= max(2.0, 1.3 * tenant_roas) and days_at_budget >= 0.8 * days_ran):
         new_budget = (budget * (1 + BUDGET_STEP)).quantize(Decimal("0.01"))
         out.append(_rec("increase_budget", "high", "Budget-limited winner",
@@ -89,7 +89,7 @@ def campaign_recommendations(*, tenant, campaign: Campaign) -> dict:
                         f"({before['roas']:.2f} → {roas:.2f}).",
                         {"roas": roas, "previous_roas": before["roas"]}, None))
     out.extend(_fatigue(tenant=tenant, campaign=campaign, today=period.end))
-    if campaign.status == "active":
+    if campaign.status == CampaignStatus.ACTIVE:
         for item in pacing_campaigns(tenant=tenant, campaign_ids=[campaign.pk]):
             if item["severity"] != "ok":
                 out.append(_rec("pacing", "high" if item["severity"] == "critical" else "medium",
@@ -105,7 +105,7 @@ def campaign_recommendations(*, tenant, campaign: Campaign) -> dict:
 def _fatigue(*, tenant, campaign: Campaign, today: dt.date) -> list[dict]:
     recent = Q(daily_metrics__date__range=(today - dt.timedelta(days=6), today))
     earlier = Q(daily_metrics__date__range=(today - dt.timedelta(days=27), today - dt.timedelta(days=21)))
-    ads = (Ad.objects.for_tenant(tenant).filter(campaign=campaign).exclude(status="deleted")
+    ads = (Ad.objects.for_tenant(tenant).filter(campaign=campaign).exclude(status=CampaignStatus.DELETED)
            .annotate(**metric_sums(path="daily_metrics__", filter=recent, fields=("impressions", "clicks"),
                                    suffix="_now"))
            .annotate(**metric_sums(path="daily_metrics__", filter=earlier, fields=("impressions", "clicks"),

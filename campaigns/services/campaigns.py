@@ -6,20 +6,21 @@ Used by the API (PATCH/DELETE /campaigns/{id}, the campaign builder), automation
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from stratum.api.exceptions import Conflict, ValidationFailed
+from stratum.api.exceptions import NOT_CONNECTED, ApiError, Conflict, NotConnected, ValidationFailed
 from stratum.api.outbox import emit
 from stratum.api.params import local_today
 
 from ..connectors import get_connector
-from ..connectors.base import CampaignSpec, ConnectorError
-from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, platform_error
+from ..connectors.base import CampaignSpec, ConnectorError, ConnectorRateLimited, ConnectorRejected
+from ..errors import AD_ACCOUNT_INACTIVE, BUDGET_TOO_LOW, CAMPAIGN_DELETED, PLATFORM_RATE_LIMITED, PlatformError
 from ..metrics import money
-from ..models import AdAccount, BudgetType, Campaign
+from ..models import AdAccount, BudgetType, Campaign, CampaignStatus
 from ..platforms import COUNTRY_CODES, rules_for
 
 CENT = Decimal("0.01")
@@ -76,12 +77,12 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
         raise ValidationFailed(errors={"status": [f"Must be one of {', '.join(SETTABLE_STATUSES)}."]})
     if budget_amount is not None:
         budget_amount = budget_clean(budget_amount)
-    if status == "deleted" and budget_amount is not None:
+    if status == CampaignStatus.DELETED and budget_amount is not None:
         raise ValidationFailed(errors={"budget": ["A campaign being deleted cannot get a new budget."]})
     with transaction.atomic():
         locked = (Campaign.objects.for_tenant(tenant).select_related("ad_account").select_for_update(of=("self",))
                   .get(pk=campaign.pk))
-        if locked.status == "deleted":
+        if locked.status == CampaignStatus.DELETED:
             raise Conflict("The campaign is deleted; it cannot be changed.", code=CAMPAIGN_DELETED)
         previous_status, previous_budget = locked.status, locked.budget_amount
         new_status = status if status is not None and status != previous_status else None
@@ -111,6 +112,20 @@ def campaign_update(*, tenant, campaign: Campaign, status: str | None = None, bu
     return locked
 
 
+def platform_error(exc: ConnectorError) -> ApiError:
+    """The API error for a failed platform call (the caller's transaction rolls back: nothing changes): 503 +
+    Retry-After when rate limited, 409 NOT_CONNECTED, 422 when the platform refused the values, else 502."""
+    message = f"The ad platform refused or failed the request: {exc}. Nothing was changed."
+    if isinstance(exc, ConnectorRateLimited) or exc.code == PLATFORM_RATE_LIMITED:
+        retry = max(1, math.ceil(exc.retry_after or 60))
+        return ApiError(message, exc.code, status_code=503, headers={"Retry-After": str(retry)})
+    if exc.code == NOT_CONNECTED:
+        return NotConnected(f"{exc} Connect the platform first.")
+    if isinstance(exc, ConnectorRejected):
+        return ValidationFailed(message, code=exc.code)
+    return PlatformError(message, exc.code)
+
+
 def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: Decimal | None,
                     previous_budget: Decimal) -> None:
     """Budget first, then status; if the status call fails after the budget went through, the budget is put
@@ -138,7 +153,7 @@ def _platform_apply(campaign: Campaign, *, new_status: str | None, new_budget: D
 
 def campaign_delete(*, tenant, campaign: Campaign, actor: str, reason: str = "") -> Campaign:
     """Deletes (archives) the campaign on the platform; the row and its history stay, with status deleted."""
-    return campaign_update(tenant=tenant, campaign=campaign, status="deleted", actor=actor, reason=reason)
+    return campaign_update(tenant=tenant, campaign=campaign, status=CampaignStatus.DELETED, actor=actor, reason=reason)
 
 
 def targeting_clean(*, platform: str, targeting: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import NotificationCategory
 from accounts.notifications import notification_send, tenant_admins
 from stratum.api.entitlements import limit_enforce_locked
 from stratum.api.params import local_today
@@ -78,8 +80,6 @@ def sync_window(*, ad_account: AdAccount, start: dt.date | None, end: dt.date | 
 
 
 def _zone(ad_account: AdAccount):
-    import zoneinfo
-
     try:
         return zoneinfo.ZoneInfo(ad_account.timezone or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -142,7 +142,7 @@ def _fail(*, tenant, ad_account: AdAccount, run: AdAccountSyncRun, code: str, me
     ad_account.last_sync_attempt_at, ad_account.last_sync_error = finished, error
     signal_health_invalidate(tenant=tenant)
     if not was_failing:  # tell admins when an account starts failing, not on every retry
-        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
+        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SYNC_ALERTS,
                           title=f"Sync of {ad_account.name} ({ad_account.platform}) failed",
                           body=f"{message} (code {code}). Figures for this account may be out of date.",
                           data={"ad_account_id": str(ad_account.pk), "error_code": code})

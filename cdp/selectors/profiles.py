@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from stratum.api.exceptions import NotFound
 
 from ..identifiers import normalize_value
-from ..models import PURCHASE_EVENT, Event, Identity, LifecycleStage, Profile, ProfileRfm, RfmSegment
+from ..models import PURCHASE_EVENT, Event, Identity, IdentityLink, LifecycleStage, Profile, ProfileRfm, RfmSegment
 
 
 def live_profiles(*, tenant) -> QuerySet:
@@ -138,8 +138,6 @@ def profile_statistics(*, tenant) -> dict:
 
 
 def identity_links(*, tenant, profile: Profile) -> QuerySet:
-    from ..models import IdentityLink
-
     return (IdentityLink.objects.for_tenant(tenant).filter(Q(profile=profile) | Q(related_profile=profile))
             .order_by("-created_at", "pk"))
 

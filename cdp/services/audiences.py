@@ -99,7 +99,7 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
     with transaction.atomic():
         audience = Audience.objects.for_tenant(tenant).select_for_update().get(pk=audience.pk)
         if audience.status == Audience.Status.SYNCING:
-            running = audience.sync_runs.filter(status="running").order_by("-started_at").first()
+            running = audience.sync_runs.filter(status=AudienceSyncRun.Status.RUNNING).order_by("-started_at").first()
             if running is not None and not run_lost_its_worker(running, now=timezone.now()):
                 raise Conflict("A sync of this audience is already running.", code=SYNC_IN_PROGRESS)
             if running is not None:  # its worker died: close it so the audience can sync again
@@ -114,13 +114,13 @@ def audience_sync_request(*, tenant, audience: Audience, trigger: str = "manual"
 
 def run_lost_its_worker(run: AudienceSyncRun, *, now: dt.datetime) -> bool:
     """A `running` run that no worker has touched for RUN_LEASE (a queued one counts from its request)."""
-    return run.status == "running" and lease_expired(run, now=now, lease=RUN_LEASE)
+    return run.status == AudienceSyncRun.Status.RUNNING and lease_expired(run, now=now, lease=RUN_LEASE)
 
 
 def audience_runs_reap(*, tenant, now: dt.datetime | None = None) -> int:
     """Closes the tenant's runs whose worker died (sync.failed, audience `failed`), so they can sync again."""
     now = now or timezone.now()
-    lost = (AudienceSyncRun.objects.for_tenant(tenant).filter(status="running")
+    lost = (AudienceSyncRun.objects.for_tenant(tenant).filter(status=AudienceSyncRun.Status.RUNNING)
             .filter(lease_expired_q(now=now, lease=RUN_LEASE)).select_related("audience"))
     closed = 0
     for run in lost:
@@ -136,7 +136,8 @@ def audience_runs_reap(*, tenant, now: dt.datetime | None = None) -> int:
 def _beat(*, tenant, run: AudienceSyncRun) -> bool:
     """Marks the run alive; False when it is no longer running (closed as interrupted meanwhile)."""
     now = timezone.now()
-    if not AudienceSyncRun.objects.for_tenant(tenant).filter(pk=run.pk, status="running").update(heartbeat_at=now):
+    running = AudienceSyncRun.objects.for_tenant(tenant).filter(pk=run.pk, status=AudienceSyncRun.Status.RUNNING)
+    if not running.update(heartbeat_at=now):
         return False
     run.heartbeat_at = now
     return True
@@ -152,7 +153,7 @@ def _records(*, tenant, profile_ids) -> dict:
 def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
     """Uploads the diff; idempotent: a run already finished is left as it is, and a redelivered task takes
     over a run whose worker died (the diff is computed afresh)."""
-    if run.status != "running" or not _beat(tenant=tenant, run=run):
+    if run.status != AudienceSyncRun.Status.RUNNING or not _beat(tenant=tenant, run=run):
         return run
     audience = run.audience
     try:

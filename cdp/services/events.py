@@ -20,7 +20,7 @@ from stratum.api.exceptions import NotFound, PayloadTooLarge, ValidationFailed
 
 from ..identifiers import IdentifierError, normalize_identifiers
 from ..models import CONSENT_EVENT, CONSENT_TRAITS, PURCHASE_EVENT
-from .ingest import IngestItem, ItemResult, items_ingest
+from .ingest import IngestItem, ItemResult, ItemStatus, items_ingest
 
 MAX_BATCH_EVENTS = 1000
 MAX_BATCH_BYTES = 1024 * 1024
@@ -148,7 +148,7 @@ def events_ingest(*, tenant, events: list, source: str = "api") -> list[ItemResu
         try:
             items.append(_parse_item(raw, index, now))
         except IdentifierError as exc:
-            results[index] = ItemResult(index, "rejected", status_code=422, errors=exc.errors)
+            results[index] = ItemResult(index, ItemStatus.REJECTED, status_code=422, errors=exc.errors)
     metrics.EVENTS_REJECTED.labels(source=source).inc(len(results))
     results.update(items_ingest(tenant=tenant, items=items, source=source, now=now))
     return [results[i] for i in range(len(events))]
@@ -174,7 +174,7 @@ def event_track_raw(*, tenant, event, source: str = "api") -> ItemResult:
     if not isinstance(event, dict):
         raise ValidationFailed(errors={"non_field_errors": ["The body must be a JSON object."]})
     result = events_ingest(tenant=tenant, events=[event], source=source)[0]
-    if result.status == "rejected":
+    if result.status == ItemStatus.REJECTED:
         if result.status_code == 404:
             raise NotFound("Profile not found.")
         raise ValidationFailed(errors=result.errors)

@@ -34,7 +34,7 @@ def export_file_exists(export: AudienceExport) -> bool:
 
 def export_build(*, tenant, export: AudienceExport) -> AudienceExport:
     """Writes the file; safe to run twice (a ready export is left alone)."""
-    if export.status == "ready":
+    if export.status == AudienceExport.Status.READY:
         return export
     export.status = "running"
     export.save(update_fields=["status"])

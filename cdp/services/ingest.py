@@ -43,6 +43,7 @@ from django.utils import timezone
 from psycopg.types.json import Json, Jsonb
 
 from stratum.api import metrics
+from stratum.api.choices import Choices
 from stratum.api.db import advisory_key, advisory_xact_locks, atomic_retry, rows_copy, rows_source
 from stratum.api.exceptions import ValidationFailed
 
@@ -96,10 +97,18 @@ class IngestItem:
     pk: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
+class ItemStatus(Choices):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    RESOLVED = "resolved"  # an upsert without an event
+    SUPPRESSED = "suppressed"  # an identifier of an erased or suppressed person: nothing stored
+
+
 @dataclass
 class ItemResult:
     index: int
-    status: str  # created | duplicate | rejected | resolved (an upsert without an event) | suppressed
+    status: ItemStatus
     id: Any = None
     profile_id: Any = None
     status_code: int = 201
@@ -108,9 +117,9 @@ class ItemResult:
 
     def as_dict(self) -> dict:
         body = {"index": self.index, "status": self.status}
-        if self.status == "rejected":
+        if self.status == ItemStatus.REJECTED:
             body.update(status_code=self.status_code, errors=self.errors)
-        elif self.status == "suppressed":
+        elif self.status == ItemStatus.SUPPRESSED:
             pass  # nothing was stored and nothing is said about the person
         else:
             body.update(id=str(self.id), profile_id=str(self.profile_id) if self.profile_id else None)
@@ -187,7 +196,7 @@ class _Batch:
                            reason[:500], self.source, self.now))
 
     def reject(self, item, code, errors):
-        self.results[item.index] = ItemResult(item.index, "rejected", status_code=code, errors=errors)
+        self.results[item.index] = ItemResult(item.index, ItemStatus.REJECTED, status_code=code, errors=errors)
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -228,9 +237,9 @@ class _Batch:
         for item in self.items:
             if item.message_id and item.message_id in stored:
                 pk, pid = stored[item.message_id]
-                self.results[item.index] = ItemResult(item.index, "duplicate", id=pk, profile_id=pid, status_code=200)
+                self.results[item.index] = ItemResult(item.index, ItemStatus.DUPLICATE, id=pk, profile_id=pid, status_code=200)
             elif item.message_id and item.message_id in self.first_of:
-                self.results[item.index] = ItemResult(item.index, "duplicate", status_code=200)
+                self.results[item.index] = ItemResult(item.index, ItemStatus.DUPLICATE, status_code=200)
             else:
                 if item.message_id:
                     self.first_of[item.message_id] = item
@@ -248,14 +257,14 @@ class _Batch:
         kept = []
         for item in fresh:
             if named[item.index] & suppressed:
-                self.results[item.index] = ItemResult(item.index, "suppressed", status_code=200)
+                self.results[item.index] = ItemResult(item.index, ItemStatus.SUPPRESSED, status_code=200)
             else:
                 kept.append(item)
         for item in self.items:
             result = self.results.get(item.index)
             if result is not None and result.status == "duplicate" and result.id is None and \
-                    self.results.get(self.first_of[item.message_id].index, result).status == "suppressed":
-                self.results[item.index] = ItemResult(item.index, "suppressed", status_code=200)
+                    self.results.get(self.first_of[item.message_id].index, result).status == ItemStatus.SUPPRESSED:
+                self.results[item.index] = ItemResult(item.index, ItemStatus.SUPPRESSED, status_code=200)
         return kept
 
     def _lock_profiles(self, ids: set) -> None:
@@ -371,7 +380,7 @@ class _Batch:
         routing = sorted((k for k in usable.items() if k in self.keymap and self.live(self.keymap[k][1]) == target),
                          key=lambda k: (priority(k[0]), k))
         item.identity_id = self.keymap[routing[0]][0] if routing else None
-        self.results[item.index] = ItemResult(item.index, "created" if item.event_type else "resolved", id=item.pk,
+        self.results[item.index] = ItemResult(item.index, ItemStatus.CREATED if item.event_type else ItemStatus.RESOLVED, id=item.pk,
                                               profile_id=target, profile_created=created)
 
     def _conflict(self, existing: dict, usable: dict, explicit, candidates: set, why: str | None = None):
@@ -471,15 +480,15 @@ class _Batch:
         # with it.
         for item in self.items:
             result = self.results.get(item.index)
-            if result is not None and result.status == "duplicate" and result.id is None:
+            if result is not None and result.status == ItemStatus.DUPLICATE and result.id is None:
                 first = self.first_of[item.message_id]
                 first_result = self.results[first.index]
-                if first_result.status == "rejected":
+                if first_result.status == ItemStatus.REJECTED:
                     self.reject(item, 422, {"message_id": [
                         "Repeats the message_id of an event of this batch that was rejected."]})
                 else:
                     result.id, result.profile_id = first.pk, self.find(first.target)
-        stored = [item for item in items if self.results[item.index].status in ("created", "resolved")]
+        stored = [item for item in items if self.results[item.index].status in (ItemStatus.CREATED, ItemStatus.RESOLVED)]
         for item in stored:
             result = self.results[item.index]
             result.profile_id = self.find(item.target)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from stratum.api.db import advisory_xact_locks, atomic_retry
 from stratum.api.exceptions import Conflict, NotFound, ValidationFailed
 
+from ..errors import MERGE_CHANGED, NOTHING_TO_UNMERGE, PROFILE_MERGED, NoUsableIdentifier
 from ..identifiers import (
     BUILTIN_BLOCKLIST,
     DEFAULT_CAPS,
@@ -30,8 +31,8 @@ from ..models import (
     Profile,
     ProfileMerge,
 )
-from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, items_ingest, key_lock
-from .resolution import PRIMARY_FIELDS, NoUsableIdentifier, profile_totals_refresh
+from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, ItemStatus, items_ingest, key_lock
+from .resolution import PRIMARY_FIELDS, profile_totals_refresh
 from .suppression import IdentifierSuppressed
 
 TRAIT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -96,9 +97,9 @@ def profile_upsert(*, tenant, identifiers: dict[str, str], traits: dict | None =
         raise ValidationFailed(errors={"lifecycle_stage": [f"Must be one of {', '.join(LifecycleStage.values)}."]})
     result = items_ingest(tenant=tenant, items=[IngestItem(index=0, identifiers=clean, traits=traits or None,
                                                          lifecycle_stage=lifecycle_stage)], source=source)[0]
-    if result.status == "rejected":
+    if result.status == ItemStatus.REJECTED:
         raise NoUsableIdentifier(errors=result.errors)
-    if result.status == "suppressed":
+    if result.status == ItemStatus.SUPPRESSED:
         raise IdentifierSuppressed()
     return Profile.objects.for_tenant(tenant).get(pk=result.profile_id), result.profile_created
 
@@ -143,7 +144,7 @@ def _merge_to_undo(*, tenant, profile_id, merge_id) -> ProfileMerge:
         return merge
     merge = merges.order_by("-created_at").first()
     if merge is None:
-        raise Conflict("Nothing was merged into this profile.", code="NOTHING_TO_UNMERGE")
+        raise Conflict("Nothing was merged into this profile.", code=NOTHING_TO_UNMERGE)
     return merge
 
 
@@ -160,11 +161,11 @@ def _unmerge(*, tenant, profile: Profile, merge_id, block_identifier: bool) -> P
     profile = rows[merge.winner_id]
     if profile.merged_into_id:
         raise Conflict(f"This profile was merged into {profile.merged_into_id}; unmerge it there.",
-                       code="PROFILE_MERGED")
+                       code=PROFILE_MERGED)
     again = _merge_to_undo(tenant=tenant, profile_id=profile.pk, merge_id=merge_id)
     if again.pk != merge.pk:
         raise Conflict("Another merge or unmerge of this profile happened meanwhile; look again and retry.",
-                       code="MERGE_CHANGED")
+                       code=MERGE_CHANGED)
     merge = again
     loser = rows[merge.loser_id]
     snapshot = merge.snapshot or {}

@@ -14,17 +14,11 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, Q, Sum
 
-from stratum.api.exceptions import ValidationFailed
-
 from ..models import PURCHASE_EVENT, Event, Profile
 
 PRIMARY_FIELDS = ("email", "phone", "external_id")
 STAGE_RANK = {"anonymous": 0, "subscriber": 1, "lead": 2, "churned": 3, "customer": 4}
 SNAPSHOT_FIELDS = ("external_id", "email", "phone", "lifecycle_stage", "traits")
-
-
-class NoUsableIdentifier(ValidationFailed):
-    default_code = "NO_USABLE_IDENTIFIER"
 
 
 def profile_totals_refresh(*, tenant, profile: Profile) -> None:

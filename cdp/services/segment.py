@@ -31,7 +31,7 @@ from django.utils.dateparse import parse_datetime
 from ..identifiers import normalize_value
 from ..models import PURCHASE_EVENT
 from .events import EARLIEST, EVENT_TYPE_RE, MAX_BATCH_EVENTS, MAX_FUTURE, MAX_REVENUE
-from .ingest import IngestItem, items_ingest
+from .ingest import IngestItem, ItemStatus, items_ingest
 from .profiles import COMPUTED_TRAITS, TRAIT_KEY_RE
 
 logger = logging.getLogger("stratum.cdp.segment")
@@ -225,11 +225,11 @@ def segment_ingest(*, tenant, messages: list, call_type: str | None = None, batc
         results = items_ingest(tenant=tenant, items=items[start:start + MAX_BATCH_EVENTS], source=SOURCE_LABEL,
                                now=received_at)
         for result in results.values():
-            if result.status == "duplicate":
+            if result.status == ItemStatus.DUPLICATE:
                 outcome.duplicates += 1
-            elif result.status == "suppressed":
+            elif result.status == ItemStatus.SUPPRESSED:
                 outcome.suppressed += 1
-            elif result.status == "rejected":
+            elif result.status == ItemStatus.REJECTED:
                 outcome.rejected += 1
                 logger.info("segment message %s of tenant %s rejected: %s", result.index, tenant.pk, result.errors)
             else:

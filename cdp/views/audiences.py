@@ -150,7 +150,7 @@ class ExportJobViewSet(CdpEndpoint, mixins.RetrieveModelMixin, TenantGenericView
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         export = self.get_object()
-        if export.status != "ready":
+        if export.status != AudienceExport.Status.READY:
             raise Conflict(f"The export is {export.status}.", code=EXPORT_NOT_READY)
         if not export_file_exists(export):
             raise NotFound("The export file is gone; request a new export.")

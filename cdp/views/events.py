@@ -8,13 +8,16 @@ from rest_framework.response import Response
 
 from stratum.api import metrics
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_date_range, parse_search, parse_uuid
+from stratum.api.params import parse_date_range
 from stratum.api.views import TenantAPIView, TenantViewSet
 
 from .. import selectors, services
 from .. import serializers as s
+from ..filters import EventFilterSet
 from ..services.events import MAX_BATCH_BYTES
+from ..services.ingest import ItemStatus
 from .base import CdpEndpoint
 
 TAGS = ["cdp-events"]
@@ -25,16 +28,14 @@ class TimelinePagination(StratumPagination):
 
 
 class EventViewSet(CdpEndpoint, TenantViewSet):
+    @query_filters(EventFilterSet)
     @extend_schema(tags=TAGS, responses={200: s.EventSerializer(many=True)}, parameters=[
-        OpenApiParameter("profile_id", str, description="One profile's timeline (a merged id resolves)"),
-        OpenApiParameter("event_type", str),
         OpenApiParameter("page", int), OpenApiParameter("limit", int)])
     def list(self, request):
-        params = request.query_params
-        profile_id = parse_uuid(params, "profile_id")
+        filters = EventFilterSet.parse(request.query_params)
+        profile_id = filters["profile_id"]
         live_id = selectors.profile_live_id(tenant=self.tenant, profile_id=profile_id) if profile_id else None
-        events = selectors.events_timeline(tenant=self.tenant, profile_id=live_id,
-                                           event_type=parse_search(params, "event_type", max_length=64))
+        events = selectors.events_timeline(tenant=self.tenant, profile_id=live_id, event_type=filters["event_type"])
         if profile_id and live_id is None:  # a filter narrows: an unknown profile has no events (one list rule)
             events = events.none()
         paginator = TimelinePagination()
@@ -60,12 +61,12 @@ class TrackEventView(CdpEndpoint, TenantAPIView):
                                "a suppressed identifier (an erased or suppressed person).")
     def post(self, request):
         result = services.event_track_raw(tenant=self.tenant, event=request.data, source="api")
-        duplicate = result.status == "duplicate"
-        stored = result.status != "suppressed"
+        duplicate = result.status == ItemStatus.DUPLICATE
+        stored = result.status != ItemStatus.SUPPRESSED
         return Response({"id": str(result.id) if stored else None,
                          "profile_id": str(result.profile_id) if stored else None, "status": result.status,
                          "duplicate": duplicate},
-                        status=status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK)
+                        status=status.HTTP_201_CREATED if result.status == ItemStatus.CREATED else status.HTTP_200_OK)
 
 
 class BatchEventsView(CdpEndpoint, TenantAPIView):
@@ -89,9 +90,10 @@ class BatchEventsView(CdpEndpoint, TenantAPIView):
             metrics.BATCHES_REJECTED.labels(reason="malformed").inc()
             raise
         results = services.events_ingest(tenant=self.tenant, events=body["events"], source="batch")
-        counts = {"created": 0, "duplicate": 0, "rejected": 0, "suppressed": 0}
+        counts = {ItemStatus.CREATED: 0, ItemStatus.DUPLICATE: 0, ItemStatus.REJECTED: 0, ItemStatus.SUPPRESSED: 0}
         for result in results:
             counts[result.status] += 1
-        return Response({"received": len(results), "created": counts["created"], "duplicates": counts["duplicate"],
-                         "rejected": counts["rejected"], "suppressed": counts["suppressed"],
+        return Response({"received": len(results), "created": counts[ItemStatus.CREATED],
+                         "duplicates": counts[ItemStatus.DUPLICATE], "rejected": counts[ItemStatus.REJECTED],
+                         "suppressed": counts[ItemStatus.SUPPRESSED],
                          "results": [r.as_dict() for r in results]})

@@ -1,20 +1,22 @@
 """Profiles: search, read, upsert by identifiers, traits, statistics, identity log, unmerge; RFM recompute."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotFound
-from stratum.api.params import parse_choice, parse_search, parse_uuid
+from stratum.api.filters import query_filters
+from stratum.api.params import parse_uuid
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import selectors, services
 from .. import serializers as s
-from ..models import LifecycleStage, Profile, RfmSegment
+from ..filters import ProfileFilterSet
+from ..models import Profile
 from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
@@ -31,18 +33,11 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
     def _profile(self, pk):
         return selectors.profile_get(tenant=self.tenant, profile_id=parse_uuid({"id": pk}, "id"))
 
-    @extend_schema(tags=TAGS, parameters=[
-        OpenApiParameter("query", str, description="E-mail, phone, external id or any identifier value"),
-        OpenApiParameter("lifecycle_stage", str, enum=LifecycleStage.values),
-        OpenApiParameter("rfm_segment", str, enum=RfmSegment.values),
-        OpenApiParameter("segment_id", str, description="Members of this segment (materialized)")])
+    @query_filters(ProfileFilterSet)
+    @extend_schema(tags=TAGS)
     def list(self, request):
-        params = request.query_params
-        segment_id = parse_uuid(params, "segment_id")  # an unknown segment has no members: 200, empty (list rule)
-        profiles = selectors.profiles_search(
-            tenant=self.tenant, query=parse_search(params, "query"),
-            lifecycle_stage=parse_choice(params, "lifecycle_stage", LifecycleStage.values),
-            rfm_segment=parse_choice(params, "rfm_segment", RfmSegment.values), segment_id=segment_id)
+        # an unknown segment_id has no members: 200, empty (the list rule)
+        profiles = selectors.profiles_search(tenant=self.tenant, **ProfileFilterSet.parse(request.query_params))
         page = self.paginate_queryset(profiles)
         return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
 

@@ -1,18 +1,19 @@
 """Segments: CRUD, preview, materialized members, refresh."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from stratum.api.params import parse_choice
+from stratum.api.filters import query_filters
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantGenericViewSet
 
 from .. import selectors, services
 from .. import serializers as s
+from ..filters import SegmentMemberFilterSet
 from ..models import Segment
 from .base import CdpEndpoint
 
@@ -58,13 +59,12 @@ class SegmentViewSet(CdpEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMix
         preview = selectors.segment_preview(tenant=self.tenant, conditions=data["conditions"])
         return Response(s.SegmentPreviewSerializer(preview).data)
 
-    @extend_schema(tags=TAGS, responses={200: s.ProfileSerializer(many=True)}, parameters=[
-        OpenApiParameter("change", str, enum=["added", "removed"],
-                         description="Only those that joined / left at the last refresh")])
+    @query_filters(SegmentMemberFilterSet)
+    @extend_schema(tags=TAGS, responses={200: s.ProfileSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def members(self, request, pk=None):
         segment = self.get_object()
-        change = parse_choice(request.query_params, "change", ("added", "removed"))
+        change = SegmentMemberFilterSet.parse(request.query_params)["change"]
         page = self.paginate_queryset(selectors.segment_members(tenant=self.tenant, segment=segment, change=change))
         return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
 

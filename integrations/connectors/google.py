@@ -34,6 +34,7 @@ from campaigns.connectors.base import (
     InsightRecord,
 )
 
+from ..errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE
 from ..http import default_error, json_or_empty
 from .common import OAuthAdConnector, chunks, decimal, hashed_identifiers, integer, micros, money_from_micros
 
@@ -127,9 +128,9 @@ class GoogleAdsConnector(OAuthAdConnector):
         if response.status_code == 429 or status == "RESOURCE_EXHAUSTED":
             return ConnectorRateLimited(message, status=429, retry_after=_retry_delay(error))
         if response.status_code >= 500 or status in ("INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED"):
-            return ConnectorError(message, code="PLATFORM_UNAVAILABLE", retryable=True, status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_UNAVAILABLE, retryable=True, status=response.status_code)
         if status == "PERMISSION_DENIED":
-            return ConnectorError(message, code="PLATFORM_FORBIDDEN", status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_FORBIDDEN, status=response.status_code)
         return ConnectorRejected(message, status=response.status_code)
 
     def search(self, customer_id: str, query: str) -> Iterator[dict]:
@@ -273,7 +274,7 @@ class GoogleAdsConnector(OAuthAdConnector):
         resource = next((r["campaignResult"]["resourceName"] for r in responses if "campaignResult" in r), None)
         if not resource:
             raise ConnectorError("Google Ads answered the campaign creation without the campaign.",
-                                 code="PLATFORM_UNAVAILABLE", retryable=False)
+                                 code=PLATFORM_UNAVAILABLE, retryable=False)
         return CampaignRecord(external_id=resource.rsplit("/", 1)[-1], name=spec.name,
                               status=STATUS_IN.get(campaign["status"], "paused"),
                               objective=campaign["advertisingChannelType"].lower(), budget_type="daily",
@@ -297,7 +298,7 @@ class GoogleAdsConnector(OAuthAdConnector):
                                           f"WHERE campaign.id = {_customer(campaign_id)}"))
         budget = (rows[0].get("campaign") or {}).get("campaignBudget") if rows else None
         if not budget:
-            raise ConnectorError(f"Google Ads campaign {campaign_id} was not found.", code="PLATFORM_NOT_FOUND")
+            raise ConnectorError(f"Google Ads campaign {campaign_id} was not found.", code=PLATFORM_NOT_FOUND)
         self._mutate(customer, "campaignBudgets", [{"update": {"resourceName": budget,
                                                                "amountMicros": str(micros(amount))},
                                                     "updateMask": "amount_micros"}])

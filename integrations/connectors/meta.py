@@ -31,7 +31,9 @@ from campaigns.connectors.base import (
     InsightRecord,
 )
 
+from ..errors import PLATFORM_FORBIDDEN, PLATFORM_UNAVAILABLE
 from ..http import default_error, json_or_empty
+from ..oauth.providers import PROVIDERS
 from .common import OAuthAdConnector, chunks, date_windows, decimal, hashed_identifiers, integer
 
 ZERO_DECIMAL_CURRENCIES = {"CLP", "COP", "CRC", "HUF", "ISK", "IDR", "JPY", "KRW", "PYG", "TWD", "VND"}
@@ -77,8 +79,6 @@ class MetaConnector(OAuthAdConnector):
         """appsecret_proof proves the call comes from our server (Meta's recommended hardening). It is an HMAC of
         the token, so the HTTP layer asks for it on every attempt: a retry after a token change sends the new
         token's proof, never the old one's (Graph API "Securing Requests")."""
-        from ..oauth.providers import PROVIDERS
-
         meta = PROVIDERS["meta"]
         return {"appsecret_proof": meta.appsecret_proof(self.token())} if meta.client_secret else {}
 
@@ -93,9 +93,9 @@ class MetaConnector(OAuthAdConnector):
         if code in RATE_LIMIT_CODES:
             return ConnectorRateLimited(message, status=response.status_code, retry_after=_regain_seconds(response))
         if code in (1, 2) or response.status_code >= 500:
-            return ConnectorError(message, code="PLATFORM_UNAVAILABLE", retryable=True, status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_UNAVAILABLE, retryable=True, status=response.status_code)
         if code in (10,) or (isinstance(code, int) and 200 <= code < 300):
-            return ConnectorError(message, code="PLATFORM_FORBIDDEN", status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_FORBIDDEN, status=response.status_code)
         return ConnectorRejected(message, status=response.status_code)
 
     def _pages(self, path: str, params: dict) -> Iterator[dict]:

@@ -28,6 +28,7 @@ from campaigns.connectors.base import (
     InsightRecord,
 )
 
+from ..errors import PLATFORM_NOT_FOUND
 from ..http import default_error, json_or_empty
 from .common import (
     OAuthAdConnector,
@@ -168,7 +169,7 @@ class SnapchatConnector(OAuthAdConnector):
         """Snapchat updates are PUTs of the whole object; `changes` is a dict or a function of the current one."""
         current = self._one(f"campaigns/{campaign_id}", "campaigns", "campaign")
         if not current:
-            raise ConnectorError(f"Snapchat campaign {campaign_id} was not found.", code="PLATFORM_NOT_FOUND")
+            raise ConnectorError(f"Snapchat campaign {campaign_id} was not found.", code=PLATFORM_NOT_FOUND)
         body = self.http.json("PUT", f"{API}/adaccounts/{account_id}/campaigns",
                               json={"campaigns": [{**current, **(changes(current) if callable(changes) else changes)}]})
         _first_success(body, "campaigns", "campaign")

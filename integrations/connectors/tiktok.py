@@ -32,7 +32,9 @@ from campaigns.connectors.base import (
     InsightRecord,
 )
 
+from ..errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE
 from ..http import default_error, json_or_empty
+from ..oauth.providers import PROVIDERS
 from .common import OAuthAdConnector, date_windows, decimal, hashed_identifiers, integer
 
 API = "https://business-api.tiktok.com/open_api/v1.3"
@@ -78,9 +80,9 @@ class TikTokConnector(OAuthAdConnector):
         if code in RATE_CODES or response.status_code == 429:
             return ConnectorRateLimited(message, status=response.status_code)
         if isinstance(code, int) and code >= 50000 or response.status_code >= 500:
-            return ConnectorError(message, code="PLATFORM_UNAVAILABLE", retryable=True, status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_UNAVAILABLE, retryable=True, status=response.status_code)
         if code in (40001, 40002) and "permission" in message.lower():
-            return ConnectorError(message, code="PLATFORM_FORBIDDEN", status=response.status_code)
+            return ConnectorError(message, code=PLATFORM_FORBIDDEN, status=response.status_code)
         return ConnectorRejected(message, status=response.status_code)
 
     def _get(self, path: str, params: dict) -> dict:
@@ -102,8 +104,6 @@ class TikTokConnector(OAuthAdConnector):
 
     # --- reads ----------------------------------------------------------------------------
     def list_accounts(self) -> list[AccountRecord]:
-        from ..oauth.providers import PROVIDERS
-
         provider = PROVIDERS["tiktok"]
         data = self._get("oauth2/advertiser/get/", {"app_id": provider.client_id, "secret": provider.client_secret})
         ids = [str(a["advertiser_id"]) for a in data.get("list") or []]
@@ -227,7 +227,7 @@ class TikTokConnector(OAuthAdConnector):
             details = item.get("audience_details") or {}
             if str(details.get("audience_id", audience_id)) == str(audience_id):
                 return details
-        raise ConnectorError(f"TikTok audience {audience_id} was not found.", code="PLATFORM_NOT_FOUND")
+        raise ConnectorError(f"TikTok audience {audience_id} was not found.", code=PLATFORM_NOT_FOUND)
 
     def _update(self, account_id: str, audience_id: str, action: str, path: str) -> None:
         self._post("dmp/custom_audience/update/", {"advertiser_id": account_id, "custom_audience_id": audience_id,

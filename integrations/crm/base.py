@@ -16,6 +16,7 @@ from typing import Any
 from campaigns.connectors.base import ConnectorError
 
 from ..connection_client import ConnectionClient
+from ..errors import CRM_MAPPING_INVALID
 
 IDENTIFIER_FIELDS = ("email", "phone")
 # Computed in the CDP (purchases, RFM, segments): pushed to the CRM, never pulled back into the profile.
@@ -63,7 +64,7 @@ class CrmConnector(ConnectionClient, abc.ABC):
         for _name, target in mapping.items():
             if not FIELD_NAME_RE.match(str(target)):
                 raise ConnectorError(f"Invalid CRM field name in the mapping: {str(target)[:40]!r}.",
-                                     code="CRM_MAPPING_INVALID")
+                                     code=CRM_MAPPING_INVALID)
         self.field_map = {k: v for k, v in mapping.items() if v}
 
     @property

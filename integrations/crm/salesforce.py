@@ -18,6 +18,7 @@ from django.conf import settings
 
 from campaigns.connectors.base import ConnectorAuthError, ConnectorError, ConnectorRateLimited
 
+from ..errors import CRM_MAPPING_INVALID
 from ..http import default_error, json_or_empty
 from .base import ContactUpdate, CrmConnector, CrmContact, PushResult
 
@@ -55,7 +56,7 @@ class SalesforceConnector(CrmConnector):
         fields = sorted(set(self.pulled_fields.values()))
         bad = [f for f in fields if not SOQL_FIELD_RE.match(f)]
         if bad:
-            raise ConnectorError(f"Invalid Salesforce field name: {bad[0][:40]!r}.", code="CRM_MAPPING_INVALID")
+            raise ConnectorError(f"Invalid Salesforce field name: {bad[0][:40]!r}.", code=CRM_MAPPING_INVALID)
         soql = f"SELECT Id, LastModifiedDate, {', '.join(f for f in fields if f not in ('Id', 'LastModifiedDate'))} " \
                "FROM Contact"
         if since:

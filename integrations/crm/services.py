@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorError
 from cdp.models import Profile, SegmentMembership
@@ -430,7 +430,7 @@ def _parse_time(value) -> datetime | None:
 def _notify_failure(*, tenant: Tenant, run: CrmSyncRun) -> None:
     label = PROVIDERS[run.provider].label
     try:
-        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
+        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SYNC_ALERTS,
                           title=f"{label} sync failed", body=run.error[:500],
                           data={"provider": run.provider, "run_id": str(run.pk)})
     except Exception:  # noqa: BLE001 - the failed run is recorded either way
@@ -449,7 +449,7 @@ def crm_syncs_schedule() -> int:
     for tenant_id, run_id in lost:
         task_enqueue(name=CRM_SYNC_TASK, kwargs={"tenant_id": str(tenant_id), "run_id": str(run_id)}, on_commit=False)
     connections = (Connection.objects.unscoped().filter(kind=Connection.Kind.CRM, status=Connection.Status.ACTIVE,
-                                                        tenant__status=Tenant.STATUS_ACTIVE).select_related("tenant"))
+                                                        tenant__status=Tenant.Status.ACTIVE).select_related("tenant"))
     for connection in connections:
         schedule = (connection.settings or {}).get("schedule", DEFAULT_SCHEDULE)
         interval = SCHEDULES.get(schedule)

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send, tenant_admins
 from campaigns.connectors.base import ConnectorAuthError, ConnectorError
 from campaigns.models import AdAccount
@@ -234,7 +234,7 @@ def _notify_expired(*, connection: Connection, reason: str) -> None:
     tenant = Tenant.objects.get(pk=connection.tenant_id)
     label = PROVIDERS[connection.provider].label
     try:
-        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category="sync_alerts",
+        notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SYNC_ALERTS,
                           title=f"{label} needs to be reconnected",
                           body=f"Stratum can no longer reach {label}: {reason[:300]}",
                           data={"platform": connection.provider})
@@ -315,7 +315,7 @@ def _notify_expiring(*, connection: Connection, deadline) -> None:
     spec = PROVIDERS[connection.provider]
     lifecycle = connection_lifecycle(connection)
     notification_send(tenant=connection.tenant, users=tenant_admins(tenant=connection.tenant),
-                      category="sync_alerts", title=f"{spec.label} must be reconnected by {deadline:%Y-%m-%d}",
+                      category=NotificationCategory.SYNC_ALERTS, title=f"{spec.label} must be reconnected by {deadline:%Y-%m-%d}",
                       body=lifecycle["reconnect_reason"] or "",
                       data={"platform": connection.provider, "reconnect_by": deadline.isoformat().replace("+00:00", "Z"),
                             "reason": "token_expiring"})

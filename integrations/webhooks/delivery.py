@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_event_fanout, notification_send, tenant_admins
 from stratum.api import metrics, net
 from stratum.api.crypto import InvalidToken, secret_decrypt
@@ -98,7 +98,7 @@ def outbox_events_dispatch(*, tenant: Tenant, event_ids: list) -> list[WebhookDe
     skipped (it is dispatching them); rows already dispatched are left alone."""
     with transaction.atomic():
         events = list(OutboxEvent.objects.for_tenant(tenant).select_for_update(skip_locked=True)
-                      .filter(pk__in=event_ids, status=OutboxEvent.STATUS_PENDING).order_by("created_at"))
+                      .filter(pk__in=event_ids, status=OutboxEvent.Status.PENDING).order_by("created_at"))
         if not events:
             return []
         webhooks = list(Webhook.objects.for_tenant(tenant).filter(is_active=True).order_by("created_at"))
@@ -116,7 +116,7 @@ def outbox_events_dispatch(*, tenant: Tenant, event_ids: list) -> list[WebhookDe
                                       event_id=str(event.event_id), members=members)
         WebhookDelivery.objects.for_tenant(tenant).bulk_create(deliveries, batch_size=1000)
         OutboxEvent.objects.for_tenant(tenant).filter(pk__in=[e.pk for e in events]).update(
-            status=OutboxEvent.STATUS_DISPATCHED, dispatched_at=now)
+            status=OutboxEvent.Status.DISPATCHED, dispatched_at=now)
         ids = [d.pk for d in deliveries]
         transaction.on_commit(lambda: [_enqueue_attempt(pk, tenant.pk) for pk in ids])
     return deliveries
@@ -207,15 +207,15 @@ def _claim(*, tenant: Tenant, delivery_id, now: datetime) -> tuple[WebhookDelive
     with transaction.atomic():
         claimed = deliveries.filter(
             Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
-            pk=delivery_id, status=WebhookDelivery.STATUS_PENDING, next_attempt_at__lte=now,
+            pk=delivery_id, status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
         ).update(lease_expires_at=now + LEASE)
         if not claimed:
             return None
         delivery = deliveries.select_related("webhook").get(pk=delivery_id)
         # An attempt still "in progress" under an expired lease belonged to a worker that died.
         interrupted = WebhookAttempt.objects.for_tenant(tenant).filter(
-            delivery=delivery, outcome=WebhookAttempt.OUTCOME_IN_PROGRESS).update(
-            outcome=WebhookAttempt.OUTCOME_INTERRUPTED, finished_at=now,
+            delivery=delivery, outcome=WebhookAttempt.Outcome.IN_PROGRESS).update(
+            outcome=WebhookAttempt.Outcome.INTERRUPTED, finished_at=now,
             error="The worker stopped during this attempt; the delivery was retried.")
         if interrupted:
             delivery.interruptions += interrupted
@@ -223,7 +223,7 @@ def _claim(*, tenant: Tenant, delivery_id, now: datetime) -> tuple[WebhookDelive
         if endpoint_off or delivery.interruptions >= MAX_INTERRUPTIONS:
             reason = ("The endpoint is disabled." if endpoint_off
                       else f"Stopped after {delivery.interruptions} interrupted attempts.")
-            _finish(delivery, status=WebhookDelivery.STATUS_FAILED, now=now, error=reason)
+            _finish(delivery, status=WebhookDelivery.Status.FAILED, now=now, error=reason)
             return None
         delivery.attempt_count += 1
         delivery.save(update_fields=["interruptions", "attempt_count"])
@@ -235,11 +235,11 @@ def _claim(*, tenant: Tenant, delivery_id, now: datetime) -> tuple[WebhookDelive
 def _finish(delivery: WebhookDelivery, *, status: str, now: datetime, error: str = "",
             status_code: int | None = None) -> None:
     delivery.status = status
-    delivery.completed_at = now if status != WebhookDelivery.STATUS_PENDING else None
+    delivery.completed_at = now if status != WebhookDelivery.Status.PENDING else None
     delivery.lease_expires_at = None
     delivery.last_error = error[:500]
     delivery.last_status_code = status_code
-    if status != WebhookDelivery.STATUS_PENDING:
+    if status != WebhookDelivery.Status.PENDING:
         delivery.next_attempt_at = None
     delivery.save(update_fields=["status", "completed_at", "lease_expires_at", "last_error", "last_status_code",
                                  "next_attempt_at", "interruptions", "schedule_step"])
@@ -270,26 +270,26 @@ def _record(*, tenant: Tenant, delivery: WebhookDelivery, attempt: WebhookAttemp
         attempt.response_excerpt = result.excerpt
         attempt.error = result.error[:500]
         if result.succeeded:
-            attempt.outcome = WebhookAttempt.OUTCOME_SUCCEEDED
-            _finish(delivery, status=WebhookDelivery.STATUS_SUCCEEDED, now=now, status_code=result.status_code)
+            attempt.outcome = WebhookAttempt.Outcome.SUCCEEDED
+            _finish(delivery, status=WebhookDelivery.Status.SUCCEEDED, now=now, status_code=result.status_code)
         else:
-            attempt.outcome = WebhookAttempt.OUTCOME_FAILED
+            attempt.outcome = WebhookAttempt.Outcome.FAILED
             delivery.schedule_step += 1
             if delivery.is_test:
-                _finish(delivery, status=WebhookDelivery.STATUS_FAILED, now=now, error=result.error,
+                _finish(delivery, status=WebhookDelivery.Status.FAILED, now=now, error=result.error,
                         status_code=result.status_code)
             elif result.status_code == 410:
-                disable_reason = Webhook.DISABLED_GONE
-                _finish(delivery, status=WebhookDelivery.STATUS_FAILED, now=now, status_code=410,
+                disable_reason = Webhook.DisabledReason.GONE
+                _finish(delivery, status=WebhookDelivery.Status.FAILED, now=now, status_code=410,
                         error="The receiver answered 410 Gone; the endpoint was disabled.")
             elif delivery.schedule_step >= MAX_ATTEMPTS:
-                _finish(delivery, status=WebhookDelivery.STATUS_FAILED, now=now, status_code=result.status_code,
+                _finish(delivery, status=WebhookDelivery.Status.FAILED, now=now, status_code=result.status_code,
                         error=f"Gave up after {delivery.schedule_step} failed attempts. Last: {result.error}")
             else:
                 next_delay = max(RETRY_SCHEDULE[delivery.schedule_step], result.retry_after or 0)
                 delivery.next_attempt_at = now + timedelta(seconds=next_delay)
                 attempt.next_attempt_at = delivery.next_attempt_at
-                _finish(delivery, status=WebhookDelivery.STATUS_PENDING, now=now, error=result.error,
+                _finish(delivery, status=WebhookDelivery.Status.PENDING, now=now, error=result.error,
                         status_code=result.status_code)
         attempt.save()
         metrics.WEBHOOK_DELIVERIES.labels(
@@ -316,7 +316,7 @@ def _endpoint_health(*, tenant: Tenant, webhook: Webhook, succeeded: bool, now: 
     if not disable_reason:
         if not webhooks.filter(is_active=True, failing_since__lte=now - DISABLE_AFTER).exists():
             return False
-        disable_reason = Webhook.DISABLED_FAILING
+        disable_reason = Webhook.DisabledReason.FAILING
     return webhook_disable(tenant=tenant, webhook=webhook, reason=disable_reason, now=now)
 
 
@@ -327,8 +327,8 @@ def webhook_disable(*, tenant: Tenant, webhook: Webhook, reason: str, now: datet
         is_active=False, disabled_reason=reason, disabled_at=now, updated_at=now)
     if changed:
         WebhookDelivery.objects.for_tenant(tenant).filter(
-            webhook_id=webhook.pk, status=WebhookDelivery.STATUS_PENDING, is_test=False).update(
-            status=WebhookDelivery.STATUS_FAILED, completed_at=now, next_attempt_at=None,
+            webhook_id=webhook.pk, status=WebhookDelivery.Status.PENDING, is_test=False).update(
+            status=WebhookDelivery.Status.FAILED, completed_at=now, next_attempt_at=None,
             last_error="The endpoint was disabled.")
     return bool(changed)
 
@@ -343,10 +343,10 @@ def _notify_disabled(*, tenant: Tenant, webhook_id) -> None:
             creator = User.objects.filter(pk=webhook.created_by_id, tenant=tenant, is_active=True).first()
             if creator is not None:
                 recipients[creator.pk] = creator
-        why = ("its receiver answered 410 Gone" if webhook.disabled_reason == Webhook.DISABLED_GONE
+        why = ("its receiver answered 410 Gone" if webhook.disabled_reason == Webhook.DisabledReason.GONE
                else "every delivery failed for 3 days")
         notification_send(
-            tenant=tenant, users=recipients.values(), category="sync_alerts",
+            tenant=tenant, users=recipients.values(), category=NotificationCategory.SYNC_ALERTS,
             title=f"Webhook “{webhook.name}” was disabled",
             body=f"Stratum stopped sending events to {webhook.url} because {why}. Fix the receiver, enable the "
                  "webhook again and redeliver the failed events from its delivery log.",
@@ -379,7 +379,7 @@ def _clear_queued(delivery_id) -> None:
 def webhooks_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> dict[str, int]:
     """Cross-tenant catch-up: outbox rows nobody dispatched, deliveries that are due with a free lease."""
     now = now or timezone.now()
-    stale = list(OutboxEvent.objects.unscoped().filter(status=OutboxEvent.STATUS_PENDING,
+    stale = list(OutboxEvent.objects.unscoped().filter(status=OutboxEvent.Status.PENDING,
                                                        created_at__lte=now - OUTBOX_GRACE)
                  .order_by("created_at").values_list("pk", "tenant_id")[:batch])
     tenants = Tenant.objects.in_bulk({tenant_id for _, tenant_id in stale})
@@ -404,7 +404,7 @@ def webhooks_sweep(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> 
                             logger.exception("dispatching outbox event %s failed", event_id)
     due = list(WebhookDelivery.objects.unscoped().filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now),
-        status=WebhookDelivery.STATUS_PENDING, next_attempt_at__lte=now,
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
     ).order_by("next_attempt_at").values_list("pk", "tenant_id")[:batch])
     enqueued = 0
     for delivery_id, tenant_id in due:
@@ -420,7 +420,7 @@ def delivery_requeue(*, tenant: Tenant, delivery: WebhookDelivery, now: datetime
     """Back to pending with a fresh retry schedule; the body and webhook-id stay as they were queued."""
     now = now or timezone.now()
     WebhookDelivery.objects.for_tenant(tenant).filter(pk=delivery.pk).update(
-        status=WebhookDelivery.STATUS_PENDING, schedule_step=0, interruptions=0, next_attempt_at=now,
+        status=WebhookDelivery.Status.PENDING, schedule_step=0, interruptions=0, next_attempt_at=now,
         completed_at=None, lease_expires_at=None, last_error="")
     _clear_queued(delivery.pk)
     transaction.on_commit(lambda: _enqueue_attempt(delivery.pk, tenant.pk))

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from stratum.api.choices import Choices
 from stratum.api.crypto import EncryptedTextField
 from stratum.api.tenancy import TenantOwned
 
@@ -18,8 +19,10 @@ from stratum.api.tenancy import TenantOwned
 class Webhook(TenantOwned):
     """An endpoint the tenant registered; receives the events it subscribed to, signed with its secret."""
 
-    DISABLED_MANUALLY, DISABLED_GONE, DISABLED_FAILING = "manual", "gone", "failing"
-    DISABLED_REASONS = (DISABLED_MANUALLY, DISABLED_GONE, DISABLED_FAILING)
+    class DisabledReason(Choices):
+        MANUAL = "manual"
+        GONE = "gone"
+        FAILING = "failing"
 
     name = models.CharField(max_length=200)
     url = models.CharField(max_length=2000)
@@ -30,7 +33,7 @@ class Webhook(TenantOwned):
     # During a rotation the old secret keeps signing (a second signature) until it expires.
     previous_secret_encrypted = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
-    disabled_reason = models.CharField(max_length=16, blank=True, choices=[(r, r) for r in DISABLED_REASONS])
+    disabled_reason = models.CharField(max_length=16, blank=True, choices=DisabledReason.choices)
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Start of the current run of failed attempts; a success clears it. Three days of it disables the endpoint.
     failing_since = models.DateTimeField(null=True, blank=True)
@@ -52,8 +55,10 @@ class Webhook(TenantOwned):
 class WebhookDelivery(TenantOwned):
     """One event for one endpoint, retried on the schedule until it succeeds or gives up."""
 
-    STATUS_PENDING, STATUS_SUCCEEDED, STATUS_FAILED = "pending", "succeeded", "failed"
-    STATUSES = (STATUS_PENDING, STATUS_SUCCEEDED, STATUS_FAILED)
+    class Status(Choices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
 
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
     outbox_event = models.ForeignKey("api.OutboxEvent", on_delete=models.SET_NULL, null=True, blank=True,
@@ -63,7 +68,7 @@ class WebhookDelivery(TenantOwned):
     message_id = models.CharField(max_length=64, help_text="The webhook-id header; the same on every attempt.")
     body = models.TextField(help_text="The exact JSON sent and signed.")
     is_test = models.BooleanField(default=False)
-    status = models.CharField(max_length=16, default=STATUS_PENDING, choices=[(s, s) for s in STATUSES])
+    status = models.CharField(max_length=16, default=Status.PENDING, choices=Status.choices)
     schedule_step = models.PositiveSmallIntegerField(default=0, help_text="Failed attempts in the current round.")
     attempt_count = models.PositiveIntegerField(default=0)
     interruptions = models.PositiveSmallIntegerField(default=0, help_text="Attempts cut off by a dying worker.")
@@ -87,13 +92,15 @@ class WebhookDelivery(TenantOwned):
 class WebhookAttempt(TenantOwned):
     """One HTTP request of a delivery: what the receiver answered and how long it took."""
 
-    OUTCOME_IN_PROGRESS, OUTCOME_SUCCEEDED, OUTCOME_FAILED, OUTCOME_INTERRUPTED = (
-        "in_progress", "succeeded", "failed", "interrupted")
-    OUTCOMES = (OUTCOME_IN_PROGRESS, OUTCOME_SUCCEEDED, OUTCOME_FAILED, OUTCOME_INTERRUPTED)
+    class Outcome(Choices):
+        IN_PROGRESS = "in_progress"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted"
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=16, default=OUTCOME_IN_PROGRESS, choices=[(o, o) for o in OUTCOMES])
+    outcome = models.CharField(max_length=16, default=Outcome.IN_PROGRESS, choices=Outcome.choices)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -15,6 +15,7 @@ from stratum.api.exceptions import Conflict, ValidationFailed
 from stratum.api.outbox import WEBHOOK_EVENTS
 from stratum.api.updates import changes_apply, changes_pick
 
+from ..errors import DELIVERY_IN_PROGRESS, WEBHOOK_DISABLED, WEBHOOK_LIMIT_REACHED
 from . import delivery as delivery_flow
 from .models import Webhook, WebhookDelivery
 from .signing import InvalidSecret, secret_generate, secret_hint, secret_normalize
@@ -52,7 +53,7 @@ def webhook_create(*, tenant: Tenant, created_by: User | None, name: str, url: s
         # Lock the tenant row so two concurrent creations cannot both pass the limit.
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
         if Webhook.objects.for_tenant(tenant).count() >= MAX_WEBHOOKS_PER_TENANT:
-            raise Conflict(f"A tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks.", "WEBHOOK_LIMIT_REACHED")
+            raise Conflict(f"A tenant may have at most {MAX_WEBHOOKS_PER_TENANT} webhooks.", WEBHOOK_LIMIT_REACHED)
         webhook = Webhook.objects.for_tenant(tenant).create(
             tenant=tenant, created_by=created_by, name=name.strip(), url=url, events=events,
             secret_encrypted=secret_encrypt(signing_secret), secret_hint=secret_hint(signing_secret))
@@ -70,7 +71,7 @@ def webhook_update(*, tenant: Tenant, webhook: Webhook, data: dict[str, Any]) ->
             Webhook.objects.for_tenant(tenant).filter(pk=webhook.pk).update(
                 is_active=True, disabled_reason="", disabled_at=None, failing_since=None)
         elif data.get("is_active") is False and webhook.is_active:
-            delivery_flow.webhook_disable(tenant=tenant, webhook=webhook, reason=Webhook.DISABLED_MANUALLY)
+            delivery_flow.webhook_disable(tenant=tenant, webhook=webhook, reason=Webhook.DisabledReason.MANUAL)
     webhook.refresh_from_db()
     return webhook
 
@@ -114,10 +115,10 @@ def delivery_redeliver(*, tenant: Tenant, delivery: WebhookDelivery) -> WebhookD
     """Queues the delivery again — same body, same webhook-id — with a fresh retry schedule."""
     webhook = delivery.webhook
     if not webhook.is_active and not delivery.is_test:
-        raise Conflict("The webhook is disabled. Enable it, then redeliver.", "WEBHOOK_DISABLED")
+        raise Conflict("The webhook is disabled. Enable it, then redeliver.", WEBHOOK_DISABLED)
     now = timezone.now()
-    if delivery.status == WebhookDelivery.STATUS_PENDING and delivery.lease_expires_at and \
+    if delivery.status == WebhookDelivery.Status.PENDING and delivery.lease_expires_at and \
             delivery.lease_expires_at > now:
-        raise Conflict("This delivery is being attempted right now.", "DELIVERY_IN_PROGRESS")
+        raise Conflict("This delivery is being attempted right now.", DELIVERY_IN_PROGRESS)
     return delivery_flow.delivery_requeue(tenant=tenant, delivery=delivery, now=now)
 

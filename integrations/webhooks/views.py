@@ -7,8 +7,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.exceptions import NotFound
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_bool, parse_choice
 from stratum.api.permissions import ADMIN_ROLES
 from stratum.api.schema import PAGE_PARAMETERS, error_responses
 from stratum.api.serializers import parse_body
@@ -17,6 +17,7 @@ from stratum.api.views import TenantGenericViewSet
 from . import selectors, services
 from . import serializers as s
 from .delivery import TEST_EVENT
+from .filters import DeliveryFilterSet, WebhookFilterSet
 from .models import Webhook, WebhookDelivery
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -43,11 +44,11 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
     lookup_value_regex = UUID_PATTERN
 
     def scoped_queryset(self):
-        is_active = parse_bool(self.request.query_params, "is_active") if self.action == "list" else None
+        is_active = WebhookFilterSet.parse(self.request.query_params)["is_active"] if self.action == "list" else None
         return selectors.webhook_list(tenant=self.tenant, is_active=is_active)
 
-    @extend_schema(parameters=[OpenApiParameter("is_active", bool, description="Only enabled (true) or disabled "
-                                                "(false) endpoints.")], tags=TAGS)
+    @query_filters(WebhookFilterSet)
+    @extend_schema(tags=TAGS)
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -93,18 +94,12 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGen
                                                          secret=data.get("secret"))
         return Response(s.WebhookWithSecretSerializer(webhook, context={"secret": secret}).data)
 
-    @extend_schema(parameters=[
-        OpenApiParameter("status", str, enum=[*WebhookDelivery.STATUSES]),
-        OpenApiParameter("event_type", str),
-        OpenApiParameter("page", int), OpenApiParameter("limit", int),
-    ], responses={200: DeliveryPageSerializer}, tags=TAGS, operation_id="webhooks_deliveries_list")
+    @query_filters(DeliveryFilterSet)
+    @extend_schema(parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)], responses={200: DeliveryPageSerializer}, tags=TAGS, operation_id="webhooks_deliveries_list")
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk=None):
-        params = request.query_params
-        queryset = selectors.delivery_list(
-            tenant=self.tenant, webhook=self.get_object(),
-            status=parse_choice(params, "status", WebhookDelivery.STATUSES),
-            event_type=parse_choice(params, "event_type", [*selectors.EVENT_DESCRIPTIONS, TEST_EVENT]))
+        filters = DeliveryFilterSet.parse(request.query_params)
+        queryset = selectors.delivery_list(tenant=self.tenant, webhook=self.get_object(), **filters)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
 

@@ -207,7 +207,7 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
-        return Response(error_body(422, first_error_message(errors), "VALIDATION_ERROR", errors), status=422)
+        return Response(error_body(422, first_error_message(errors), VALIDATION_ERROR, errors), status=422)
 
     from rest_framework.views import exception_handler as drf_exception_handler
 

@@ -16,6 +16,9 @@ from rest_framework.views import APIView
 
 import stratum
 
+from .errors import NOT_READY
+from .exceptions import error_body
+
 logger = logging.getLogger("stratum.health")
 
 
@@ -123,7 +126,6 @@ class ApiHealthView(HealthView):
 
 
 # --- /health/live and /health/ready -----------------------------------------------------------------------------
-NOT_READY = "NOT_READY"
 CHECK_OK, CHECK_FAILED, CHECK_DISABLED, CHECK_SKIPPED = "ok", "failed", "disabled", "skipped"
 BROKER_TIMEOUT_SECONDS = 2
 READY_CHECKS = ("database", "cache", "broker", "migrations")
@@ -193,8 +195,6 @@ def readiness_report() -> tuple[dict, int]:
     failed = [name for name in READY_CHECKS if checks[name]["status"] == CHECK_FAILED]
     if not failed:
         return {"status": "ready", "checks": checks}, 200
-    from .exceptions import error_body
-
     body = error_body(503, f"Not ready: {', '.join(failed)}.", NOT_READY,
                       errors={name: [checks[name]["detail"]] for name in failed})
     return body | {"checks": checks}, 503

@@ -13,7 +13,14 @@ from stratum.celery import serving_request
 from . import metrics
 from .clientaddr import client_address
 from .db import RETRY_AFTER_SECONDS, busy_reason
-from .errors import DATABASE_BUSY, INTERNAL_ERROR, RATE_LIMITED, SERVICE_UNAVAILABLE
+from .errors import (
+    DATABASE_BUSY,
+    INTERNAL_ERROR,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
+    VALIDATION_ERROR,
+)
 from .exceptions import error_response
 from .parsers import body_limit_for
 from .ratelimit import take_token
@@ -46,11 +53,11 @@ class ApiBodySizeMiddleware:
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
         limit = body_limit_for(view_class)
         if length > limit:
-            return error_response(413, f"Request body exceeds {limit} bytes.", "PAYLOAD_TOO_LARGE")
+            return error_response(413, f"Request body exceeds {limit} bytes.", PAYLOAD_TOO_LARGE)
         for name, values in request.GET.lists():
             if "\x00" in name or any("\x00" in value for value in values):
                 label = name.replace("\x00", "\\x00")[:60]
-                return error_response(422, f"{label}: NUL characters are not allowed.", "VALIDATION_ERROR",
+                return error_response(422, f"{label}: NUL characters are not allowed.", VALIDATION_ERROR,
                                       errors={label: ["NUL characters are not allowed."]})
         return None
 
@@ -101,7 +108,7 @@ class ApiResponseMiddleware:
             return error_response(503, "The database is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
         if isinstance(exception, BrokerUnavailable):
             logger.error("task broker unavailable: %s", exception)
-            return error_response(503, "The task queue is unavailable. Try again shortly.", "SERVICE_UNAVAILABLE")
+            return error_response(503, "The task queue is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal server error.", INTERNAL_ERROR)
 

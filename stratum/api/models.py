@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 
+from .choices import Choices
 from .tenancy import TenantOwned
 
 
@@ -12,14 +13,14 @@ class OutboxEvent(TenantOwned):
     every subscriber has its delivery recorded, so a worker dying mid-way loses nothing.
     """
 
-    STATUS_PENDING = "pending"
-    STATUS_DISPATCHED = "dispatched"
+    class Status(Choices):
+        PENDING = "pending"
+        DISPATCHED = "dispatched"
 
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     event_type = models.CharField(max_length=64, db_index=True)
     data = models.JSONField(default=dict)
-    status = models.CharField(max_length=16, default=STATUS_PENDING,
-                              choices=[(STATUS_PENDING, "pending"), (STATUS_DISPATCHED, "dispatched")])
+    status = models.CharField(max_length=16, default=Status.PENDING, choices=Status.choices)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
 

@@ -9,13 +9,26 @@ from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from .choices import Choices
 from .entitlements import feature_require
+from .errors import EMAIL_NOT_VERIFIED
+from .exceptions import Forbidden
 from .principals import is_api_key_request
 
-ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER = "owner", "admin", "manager", "analyst", "viewer"
-ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER, ROLE_ANALYST, ROLE_VIEWER)
-ADMIN_ROLES = (ROLE_OWNER, ROLE_ADMIN)
-WRITE_ROLES = (ROLE_OWNER, ROLE_ADMIN, ROLE_MANAGER)
+
+class Role(Choices):
+    """A user's role in their tenant."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MANAGER = "manager"
+    ANALYST = "analyst"
+    VIEWER = "viewer"
+
+
+ROLES = tuple(Role.values)
+ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+WRITE_ROLES = (Role.OWNER, Role.ADMIN, Role.MANAGER)
 
 SCOPE_RESOURCES = (
     "campaigns", "analytics", "cdp", "trust", "workflow", "webhooks", "billing",
@@ -88,7 +101,6 @@ class FeatureGatePermission(BasePermission):
         return True
 
 
-EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
 
 
 class VerifiedEmailPermission(BasePermission):
@@ -101,8 +113,6 @@ class VerifiedEmailPermission(BasePermission):
             return True
         if getattr(request.user, "is_verified", True):
             return True
-        from .exceptions import Forbidden
-
         raise Forbidden("Verify your e-mail address first: this action reaches outside your workspace. "
                         "POST /api/v1/auth/resend-verification sends a new link.", EMAIL_NOT_VERIFIED)
 

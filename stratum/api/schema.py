@@ -1,10 +1,12 @@
 """OpenAPI generation hooks and authentication extensions (drf-spectacular)."""
 from __future__ import annotations
 
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter
 
 from .errors import error_codes
+from .filters import filterset_of
 from .pagination import StratumPagination
 
 ERROR_COMPONENT = "Error"
@@ -188,3 +190,18 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "X-API-Key",
                 "description": "An API key (sk_live_…); also accepted as `Authorization: Bearer sk_live_…`."}
+
+
+class QueryFilterSetExtension(DjangoFilterExtension):
+    """The query parameters of an operation whose handler reads a FilterSet (stratum.api.filters.query_filters),
+    documented by drf-spectacular's django-filter introspection from the FilterSet's filters."""
+
+    target_class = "stratum.api.filters.QueryFilterBackend"
+
+    def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):
+        filterset_class = filterset_of(auto_schema.view, auto_schema.method)
+        if filterset_class is None:
+            return []
+        model = filterset_class._meta.model
+        return [parameter for name, field in filterset_class.base_filters.items()
+                for parameter in self.resolve_filter_field(auto_schema, model, filterset_class, name, field)]

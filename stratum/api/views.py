@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from rest_framework import mixins, viewsets
 from rest_framework.generics import GenericAPIView
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .exceptions import NotFound
@@ -77,6 +78,7 @@ TENANT_PERMISSIONS = [TenantRolePermission, FeatureGatePermission, VerifiedEmail
 
 class TenantAPIView(TenantContextMixin, APIView):
     permission_classes = APIView.permission_classes + TENANT_PERMISSIONS
+    filter_backends = api_settings.DEFAULT_FILTER_BACKENDS  # the schema's source of list filters (query_filters)
 
 
 class TenantGenericViewSet(TenantScopedMixin, viewsets.GenericViewSet):
@@ -87,6 +89,7 @@ class TenantViewSet(TenantContextMixin, viewsets.ViewSet):
     """A plain ViewSet (no model) with the tenant in scope, for selector-backed endpoints."""
 
     permission_classes = viewsets.ViewSet.permission_classes + TENANT_PERMISSIONS
+    filter_backends = api_settings.DEFAULT_FILTER_BACKENDS
 
 
 class TenantModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,

@@ -1,6 +1,6 @@
 """Every link in every e-mail Stratum sends opens a page that works.
 
-The test makes each kind of mail the product sends — the five account mails (accounts.tasks.MAIL_KINDS), a
+The test makes each kind of mail the product sends — the five account mails (accounts.emails.MailKind), a
 notification the user chose and a required notice, billing's payment-failed mail — through the API or the service
 that sends it, then follows every link in their bodies and List-Unsubscribe headers: each link to this server
 answers 200 with a page (GET; the unsubscribe link also by its one-click POST); links elsewhere are the few known
@@ -20,8 +20,8 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.test import Client
 
+from accounts.emails import MailKind
 from accounts.notifications import notification_send
-from accounts.tasks import MAIL_KINDS
 from billing.emails import send_payment_failed
 from billing.models import Invoice
 from tests.accounts.factories import TEST_PASSWORD, TenantFactory, UserFactory
@@ -84,7 +84,7 @@ def links_of(message) -> list[str]:
 def test_every_link_in_every_mail_opens_a_page(tenant, user, django_capture_on_commit_callbacks):
     messages = every_mail(tenant, user, django_capture_on_commit_callbacks)
     subjects = [m.subject for m in messages]
-    for kind in MAIL_KINDS:
+    for kind in MailKind.values:
         assert any(SUBJECTS[kind] in subject for subject in subjects), (kind, subjects)
     assert sum(s.startswith("[Stratum]") for s in subjects) == 2 and any("payment of" in s for s in subjects)
 

@@ -149,7 +149,7 @@ def test_tokens_of_deactivated_deleted_and_suspended_principals(hostile, victim)
     for method, path in TARGETS:
         _refused(hostile, "jwt", f"deleted user's token: {method} {path}", call(bearer(gone_access), method, path))
     access = tokens_for_user(user=victim)["access_token"]
-    victim.tenant.status = victim.tenant.STATUS_SUSPENDED
+    victim.tenant.status = victim.tenant.Status.SUSPENDED
     victim.tenant.save(update_fields=["status"])
     for method, path in TARGETS:
         _refused(hostile, "jwt", f"suspended tenant's token: {method} {path}", call(bearer(access), method, path),
@@ -269,7 +269,7 @@ def test_api_keys_cannot_manage_credentials_or_act_for_a_suspended_tenant(hostil
     assert ApiKey.objects.for_tenant(victim.tenant).count() == 1
     victim.tenant.refresh_from_db()
     assert victim.tenant.name != "renamed by a key"
-    victim.tenant.status = victim.tenant.STATUS_SUSPENDED
+    victim.tenant.status = victim.tenant.Status.SUSPENDED
     victim.tenant.save(update_fields=["status"])
     _refused(hostile, "api_key", "key of a suspended tenant", client.get("/api/v1/campaigns"), status=403,
              code="TENANT_SUSPENDED")

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Tenant, User
 from accounts.services.registration import registrations_expired_purge
-from stratum.api.permissions import EMAIL_NOT_VERIFIED
+from stratum.api.errors import EMAIL_NOT_VERIFIED
 from tests.accounts.factories import TEST_PASSWORD, TenantFactory, UserFactory
 from tests.helpers import client_for
 

@@ -124,7 +124,7 @@ def test_internal_targets_are_refused_when_delivering(hostile, owner, network, m
         response = api.post(f"/api/v1/webhooks/{webhook.pk}/test")
         attempt = (response.json().get("attempts") or [{}])[0] if response.status_code == 200 else {}
         hostile.expect("ssrf", f"webhook whose host resolves to {label}", response.status_code == 200
-                       and response.json()["status"] != WebhookDelivery.STATUS_SUCCEEDED
+                       and response.json()["status"] != WebhookDelivery.Status.SUCCEEDED
                        and "Refused target" in (attempt.get("error") or ""), response.content[:240])
         slack = SlackDestinationFactory(tenant=owner.tenant, user=owner, url=f"https://{host}/services/T/B/X")
         result = notification_slack_deliver(tenant=owner.tenant, user_ids=[str(owner.pk)], title="t", body="b")
@@ -137,7 +137,7 @@ def test_internal_targets_are_refused_when_delivering(hostile, owner, network, m
         webhook = WebhookFactory(tenant=owner.tenant, url=url)
         response = api.post(f"/api/v1/webhooks/{webhook.pk}/test")
         hostile.expect("ssrf", f"stored webhook row with {url}", response.status_code == 200
-                       and response.json()["status"] != WebhookDelivery.STATUS_SUCCEEDED, response.content[:200])
+                       and response.json()["status"] != WebhookDelivery.Status.SUCCEEDED, response.content[:200])
         slack = SlackDestinationFactory(tenant=owner.tenant, user=owner, url=url)
         result = notification_slack_deliver(tenant=owner.tenant, user_ids=[str(owner.pk)], title="t", body="b")
         hostile.expect("ssrf", f"stored Slack row with {url}", result["failed"] == 1, result)
@@ -158,7 +158,7 @@ def test_redirects_to_internal_targets_are_not_followed(hostile, owner, network,
         response = api.post(f"/api/v1/webhooks/{webhook.pk}/test")
         contacted = {r.url.host for r in network.requests}
         hostile.expect("ssrf", f"webhook answered {status} → {location}", response.status_code == 200
-                       and response.json()["status"] != WebhookDelivery.STATUS_SUCCEEDED and contacted <= {
+                       and response.json()["status"] != WebhookDelivery.Status.SUCCEEDED and contacted <= {
                            f"redirect-{s}.partner.example" for s in (301, 302, 303, 307, 308)},
                        (response.content[:200], contacted))
         SlackDestination.objects.for_tenant(owner.tenant).delete()

@@ -37,7 +37,7 @@ class WebhookDeliveryFactory(TenantOwnedFactory):
     message_id = factory.LazyAttribute(lambda o: message_id_for(o.uid))
     body = factory.LazyAttribute(lambda o: payload_body(event_type=o.event_type, occurred_at=timezone.now(),
                                                         data={"campaign_id": str(o.uid), "campaign_name": "Summer Sale"}))
-    status = WebhookDelivery.STATUS_SUCCEEDED
+    status = WebhookDelivery.Status.SUCCEEDED
     attempt_count = 1
 
 
@@ -47,7 +47,7 @@ class WebhookAttemptFactory(TenantOwnedFactory):
 
     delivery = factory.SubFactory(WebhookDeliveryFactory, tenant=factory.SelfAttribute("..tenant"))
     number = 1
-    outcome = WebhookAttempt.OUTCOME_SUCCEEDED
+    outcome = WebhookAttempt.Outcome.SUCCEEDED
     started_at = factory.LazyFunction(timezone.now)
     finished_at = factory.LazyFunction(timezone.now)
     status_code = 200

@@ -56,7 +56,7 @@ class TestFanOut:
         assert request.headers["webhook-timestamp"] == str(int(T0.timestamp()))
         assert request.headers["webhook-signature"].startswith("v1,")
         event.refresh_from_db()
-        assert event.status == OutboxEvent.STATUS_DISPATCHED and event.dispatched_at == T0
+        assert event.status == OutboxEvent.Status.DISPATCHED and event.dispatched_at == T0
         delivery = _delivery(tenant)
         assert (delivery.webhook_id, delivery.status, delivery.attempt_count) == (webhook.pk, "succeeded", 1)
         attempt = WebhookAttempt.objects.for_tenant(tenant).get()

@@ -37,7 +37,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from campaigns.metrics import money
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignStatus
 from campaigns.platforms import rules_for
 from campaigns.selectors.common import zone
 
@@ -115,7 +115,7 @@ def _campaign_rows(*, tenant, now: dt.datetime, mode: Mode):
     recent, prior = Q(m__date__gte=split), Q(m__date__lt=split)
     as_float = lambda name: Cast(name, FloatField())  # noqa: E731
     rows = (Campaign.objects.for_tenant(tenant)
-            .filter(status="active", ad_account__is_active=True)
+            .filter(status=CampaignStatus.ACTIVE, ad_account__is_active=True)
             .exclude(pk__in=busy_campaigns(tenant=tenant, now=now)).exclude(ad_account_id__in=stopped)
             .annotate(m=FilteredRelation("daily_metrics", condition=Q(daily_metrics__date__range=(start, end))))
             .annotate(spend=Sum("m__spend"), revenue=Sum("m__revenue"), conversions=Sum("m__conversions"),

@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import NotificationCategory
 from accounts.notifications import notification_send
 from campaigns.metrics import money
 from campaigns.models import Campaign
@@ -290,7 +291,7 @@ def _autopilot_pass(*, tenant, settings, trigger: str, now: dt.datetime) -> dict
     settings.save(update_fields=["last_run_at"])
     held = [a for a in actions if a.status == ActionStatus.PENDING]
     if held:
-        notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category="budget_alerts",
+        notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category=NotificationCategory.BUDGET_ALERTS,
                           title=f"Autopilot: {len(held)} action{'s' if len(held) != 1 else ''} awaiting approval",
                           body="\n".join(f"{a.kind.replace('_', ' ')}: {a.campaign.name} — {a.hold_reason}"
                                          for a in held[:20]),

@@ -7,7 +7,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import NotificationCategory, User
 from accounts.notifications import notification_send
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict
@@ -37,7 +37,7 @@ def _trip(*, tenant, account, reason: str, details: dict, now: dt.datetime) -> C
     audit_record(tenant=tenant, event="breaker", decision="tripped", actor=SYSTEM, action="circuit_breaker",
                  reason=f"Automation stopped on {account.name}: {text}.", details={"reason": reason, **details},
                  ad_account_id=account.pk, target=f"{account.name} ({account.platform})")
-    notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category="budget_alerts",
+    notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category=NotificationCategory.BUDGET_ALERTS,
                       title=f"Automation stopped on {account.name}",
                       body=(f"The circuit breaker tripped because {text}. Autopilot and rules will not change this "
                             "account's campaigns until someone resumes automation on it."),

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import NotificationCategory
 from accounts.notifications import notification_send
 from campaigns.models import Campaign
 from stratum.api.cache import cache  # falls back to process memory while Redis is down
@@ -150,7 +151,7 @@ def _informational(*, tenant, rule: Rule, action: dict, campaign: Campaign, evid
 def _notify(*, tenant, rule: Rule, lines: list[str], execution: RuleExecution, campaign_ids: list[str]) -> None:
     messages = [a.get("message") for a in rule.actions if a["type"] == "notify" and a.get("message")]
     body = "\n".join(messages + lines[:30] + ([f"… and {len(lines) - 30} more"] if len(lines) > 30 else []))
-    notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category="campaign_alerts",
+    notification_send(tenant=tenant, users=automation_managers(tenant=tenant), category=NotificationCategory.CAMPAIGN_ALERTS,
                       title=f"Rule “{rule.name}” matched {len(lines)} campaign{'s' if len(lines) != 1 else ''}",
                       body=body, data={"rule_id": str(rule.pk), "execution_id": str(execution.pk),
                                        "campaign_ids": campaign_ids[:100]})

@@ -8,14 +8,15 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_choice, parse_uuid
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
-from ..models import ActionSource, ActionStatus, AutopilotAction, CircuitBreaker
+from ..filters import ActionFilterSet, BreakerFilterSet
+from ..models import ActionStatus, AutopilotAction, CircuitBreaker
 from ..selectors.autopilot import autopilot_status
 from ..services import (
     action_approve,
@@ -83,16 +84,11 @@ class AutopilotActionViewSet(AutomationEndpoint, mixins.ListModelMixin, mixins.R
     def scoped_queryset(self):
         return actions_queryset()
 
-    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("status", str, enum=list(ActionStatus.values)),
-                                          OpenApiParameter("source", str, enum=list(ActionSource.values)),
-                                          OpenApiParameter("campaign_id", str)],
-                   description="Every action, newest first (the history).")
+    @query_filters(ActionFilterSet)
+    @extend_schema(tags=TAGS, description="Every action, newest first (the history).")
     def list(self, request):
-        params = request.query_params
         rows = self.get_queryset()
-        for key, value in (("status", parse_choice(params, "status", ActionStatus.values)),
-                           ("source", parse_choice(params, "source", ActionSource.values)),
-                           ("campaign_id", parse_uuid(params, "campaign_id"))):
+        for key, value in ActionFilterSet.parse(request.query_params).items():
             if value:
                 rows = rows.filter(**{key: value})
         page = self.paginate_queryset(rows)
@@ -159,11 +155,11 @@ class CircuitBreakerViewSet(AutomationEndpoint, mixins.ListModelMixin, TenantGen
     def scoped_queryset(self):
         return CircuitBreaker.objects.select_related("ad_account", "resumed_by").order_by("-tripped_at", "-id")
 
-    @extend_schema(tags=TAGS, parameters=[OpenApiParameter("state", str, enum=["open", "closed"])],
-                   description="Circuit breakers of the tenant's ad accounts (open: automation stopped there).")
+    @query_filters(BreakerFilterSet)
+    @extend_schema(tags=TAGS, description="Circuit breakers of the tenant's ad accounts (open: automation stopped there).")
     def list(self, request):
         rows = self.get_queryset()
-        state = parse_choice(request.query_params, "state", ("open", "closed"))
+        state = BreakerFilterSet.parse(request.query_params)["state"]
         if state:
             rows = rows.filter(state=state)
         page = self.paginate_queryset(rows)

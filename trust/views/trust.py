@@ -7,12 +7,14 @@ from rest_framework.response import Response
 
 from campaigns.models import AdAccount
 from stratum.api.exceptions import NotFound
+from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
-from stratum.api.params import parse_choice, parse_uuid
+from stratum.api.params import parse_uuid
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
 from .. import serializers as s
-from ..models import ActorType, AuditDecision, AuditEvent, AuditLogEntry, SignalHealthSnapshot
+from ..filters import AuditFilterSet
+from ..models import AuditLogEntry, SignalHealthSnapshot
 from ..selectors.gate import audit_log_list, gate_status
 from ..services import autopilot_settings_get, circuit_breakers_check, signal_health_current, signal_health_refresh
 from .base import AD_ACCOUNT_PARAMETER, DATE_PARAMETERS, TrustEndpoint, optional_time_range
@@ -90,15 +92,6 @@ class GateStatusView(TrustEndpoint, TenantAPIView):
                                     settings=autopilot_settings_get(tenant=self.tenant)))
 
 
-AUDIT_PARAMETERS = [
-    OpenApiParameter("event", str, enum=list(AuditEvent.values)),
-    OpenApiParameter("decision", str, enum=list(AuditDecision.values)),
-    OpenApiParameter("actor_type", str, enum=list(ActorType.values)), OpenApiParameter("action", str),
-    OpenApiParameter("ad_account_id", str), OpenApiParameter("campaign_id", str),
-    OpenApiParameter("action_id", str), OpenApiParameter("rule_id", str), *DATE_PARAMETERS,
-]
-
-
 class AuditLogViewSet(TrustEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGenericViewSet):
     """Append-only: there is no create, update or delete here (405), nor anywhere else."""
 
@@ -109,20 +102,16 @@ class AuditLogViewSet(TrustEndpoint, mixins.ListModelMixin, mixins.RetrieveModel
     def scoped_queryset(self):
         return AuditLogEntry.objects.order_by("-created_at", "-id")
 
-    @extend_schema(tags=TAGS, parameters=AUDIT_PARAMETERS,
+    @query_filters(AuditFilterSet)
+    @extend_schema(tags=TAGS, parameters=DATE_PARAMETERS,
                    description="Every decision, newest first: gate answers (allowed/held/blocked), approvals and "
                                "rejections, executions (with the values before and after), circuit breakers, "
                                "settings changes, expiries — who or what asked, why, and the signal at that moment.")
     def list(self, request):
         params = request.query_params
-        filters = {
-            "event": parse_choice(params, "event", AuditEvent.values),
-            "decision": parse_choice(params, "decision", AuditDecision.values),
-            "actor_type": parse_choice(params, "actor_type", ActorType.values),
-            "action": (params.get("action") or "").strip()[:64] or None,
-            **{key: parse_uuid(params, key) for key in ("ad_account_id", "campaign_id", "action_id", "rule_id")},
-            "date_range": optional_time_range(params, tenant=self.tenant),
-        }
+        filters = AuditFilterSet.parse(params)
+        filters["action"] = (filters["action"] or "")[:64] or None
+        filters["date_range"] = optional_time_range(params, tenant=self.tenant)
         page = self.paginate_queryset(audit_log_list(tenant=self.tenant, filters=filters))
         return self.get_paginated_response(s.AuditLogEntrySerializer(page, many=True).data)
 

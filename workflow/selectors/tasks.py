@@ -1,7 +1,20 @@
 """Tasks and comments a user may see, with the user's role on each (annotation `my_role`)."""
 from __future__ import annotations
 
-from django.db.models import Case, CharField, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
 from accounts.models import Tenant, User
 
@@ -68,8 +81,6 @@ def tasks_sort(tasks: QuerySet[Task], *, sort: str, order: str) -> QuerySet[Task
         tasks = tasks.annotate(priority_rank=PRIORITY_RANK)
         sort = "priority_rank"
     if sort == "due_date":
-        from django.db.models import F
-
         key = F("due_date").desc(nulls_last=True) if order == "desc" else F("due_date").asc(nulls_last=True)
         return tasks.order_by(key, "-created_at", "id")
     return tasks.order_by(f"{prefix}{sort}", "-created_at", "id")
@@ -83,7 +94,5 @@ def comments_visible_to(*, tenant: Tenant, user: User) -> QuerySet[TaskComment]:
     """Comments on the tasks `user` sees, annotated with the user's role on the task (`my_role`)."""
     visible = tasks_visible_to(tenant=tenant, user=user)
     role = visible.filter(pk=OuterRef("task_id")).values("my_role")[:1]
-    from django.db.models import Subquery
-
     return (TaskComment.objects.for_tenant(tenant).select_related("user", "task")
             .annotate(my_role=Subquery(role, output_field=CharField())).filter(my_role__isnull=False))

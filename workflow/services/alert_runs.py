@@ -11,18 +11,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send
 from stratum.api.exceptions import Conflict
 
 from ..alert_catalog import DATA_SOURCES
-from ..errors import INSTANCE_CLOSED
+from ..errors import ALERT_DISABLED, INSTANCE_CLOSED
 from ..models import Alert, AlertInstance, InstanceStatus, TaskStatus
 from ..selectors.alert_evaluation import Finding, alert_evaluate
 from ..selectors.clients import client_admin_users, client_users
 from .tasks import task_create, tasks_close_for
-
-ALERT_DISABLED = "ALERT_DISABLED"
 
 
 @dataclass
@@ -163,7 +161,7 @@ def _notify(*, tenant: Tenant, alert: Alert, count: int) -> None:
     recipients = {u.pk: u for u in client_admin_users(tenant=tenant, client=alert.client)}
     for user in _task_assignees(tenant=tenant, alert=alert):
         recipients.setdefault(user.pk, user)
-    notification_send(tenant=tenant, users=list(recipients.values()), category="campaign_alerts",
+    notification_send(tenant=tenant, users=list(recipients.values()), category=NotificationCategory.CAMPAIGN_ALERTS,
                       title=f"{alert.name}: {count} new finding{'s' if count != 1 else ''}",
                       body=f"{alert.client.name}: {count} {alert.data_level}{'s' if count != 1 else ''} "
                            f"triggered “{alert.name}”.",

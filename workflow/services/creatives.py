@@ -30,7 +30,7 @@ from stratum.api.exceptions import Conflict, PayloadTooLarge, ValidationFailed
 from stratum.api.net import UnsafeTarget, safe_request, validate_public_url
 from stratum.api.queueing import task_enqueue
 
-from ..errors import CREATIVE_DECIDED
+from ..errors import CREATIVE_DECIDED, UNSUPPORTED_MEDIA
 from ..models import Client, CreativeStatus, CreativeSubmission, TaskStatus
 from ..selectors.clients import client_admin_users
 from .tasks import task_create, tasks_close_for
@@ -61,7 +61,7 @@ def media_sniff(upload) -> str:
     kind = filetype.guess(head)
     if kind is None or kind.mime not in ALLOWED_MEDIA:
         found = kind.mime if kind is not None else "unknown content"
-        _fail("file", f"The file's content is {found}; allowed: {', '.join(ALLOWED_MEDIA)}.", "UNSUPPORTED_MEDIA")
+        _fail("file", f"The file's content is {found}; allowed: {', '.join(ALLOWED_MEDIA)}.", UNSUPPORTED_MEDIA)
     return kind.mime
 
 

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Tenant, User
+from accounts.models import NotificationCategory, Tenant, User
 from accounts.notifications import notification_send
 from campaigns.models import Campaign
 from stratum.api.exceptions import Conflict, Forbidden, ValidationFailed
@@ -93,8 +94,6 @@ def related_object_validate(*, tenant: Tenant, client: Client | None, related_ob
     elif related_object_type == "campaign":
         campaigns = Campaign.objects.for_tenant(tenant).filter(pk=related_object_id)
         if client is not None:
-            from django.db.models import Q
-
             campaigns = campaigns.filter(Q(ad_account__client=client) | Q(ad_account__client__isnull=True))
         exists = campaigns.exists()
     else:
@@ -108,7 +107,7 @@ def _notify_assigned(*, tenant: Tenant, task: Task, users: list[User], actor: Us
     if not recipients:
         return
     who = (actor.name or actor.email) if actor is not None else "Stratum"
-    notification_send(tenant=tenant, users=recipients, category="task_assigned", title=f"New task: {task.name}",
+    notification_send(tenant=tenant, users=recipients, category=NotificationCategory.TASK_ASSIGNED, title=f"New task: {task.name}",
                       body=f"{who} assigned you the task “{task.name}” ({task.priority} priority).",
                       data={"task_id": str(task.pk), "client_id": str(task.client_id) if task.client_id else None,
                             "task_type": task.task_type})

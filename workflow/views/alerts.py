@@ -5,14 +5,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 
 from stratum.api.exceptions import NotFound, ValidationFailed
+from stratum.api.filters import query_filters
 from stratum.api.params import parse_uuid
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..alert_catalog import ALERT_TYPE_DEFS, ALERT_TYPES
-from ..filters import alert_filters_parse, instance_filters_parse
-from ..models import Alert, AlertInstance, ClientRole, InstanceStatus
+from ..alert_catalog import ALERT_TYPE_DEFS
+from ..filters import AlertFilterSet, InstanceFilterSet, alert_filters_parse, instance_filters_parse
+from ..models import Alert, AlertInstance, ClientRole
 from ..selectors.clients import client_get_visible
 from ..selectors.objects import alerts_filter, alerts_visible_to, instances_filter, instances_visible_to
 from ..serializers import alerts as s
@@ -54,9 +55,8 @@ class AlertViewSet(WorkflowViewSet):
             role_require(alert.my_role, minimum, action=action)
         return alert
 
-    @extend_schema(parameters=[CLIENT_PARAM, OpenApiParameter("alert_type", str, enum=ALERT_TYPES, required=False),
-                               OpenApiParameter("is_enabled", bool, required=False)],
-                   responses=page_envelope("AlertList", "settings", s.AlertSerializer), tags=TAGS)
+    @query_filters(AlertFilterSet)
+    @extend_schema(responses=page_envelope("AlertList", "settings", s.AlertSerializer), tags=TAGS)
     def list(self, request):
         filters = alert_filters_parse(request.query_params)
         alerts = alerts_filter(tenant=self.tenant, user=request.user, alerts=self.get_queryset(), filters=filters)
@@ -128,10 +128,8 @@ class AlertInstanceViewSet(WorkflowViewSet):
     def scoped_queryset(self):
         return instances_visible_to(tenant=self.tenant, user=self.request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
-                               OpenApiParameter("alert_id", str, required=False),
-                               OpenApiParameter("status", str, enum=InstanceStatus.values, required=False)],
-                   responses=page_envelope("AlertInstanceList", "instances", s.InstanceSerializer, offset=True),
+    @query_filters(InstanceFilterSet)
+    @extend_schema(responses=page_envelope("AlertInstanceList", "instances", s.InstanceSerializer, offset=True),
                    tags=TAGS)
     def list(self, request):
         filters = instance_filters_parse(request.query_params)

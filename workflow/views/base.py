@@ -3,8 +3,7 @@ the Catalyst envelope, and OpenAPI shapes of the envelope."""
 from __future__ import annotations
 
 from drf_spectacular.drainage import set_override
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from stratum.api.envelope import catalyst_response
@@ -17,14 +16,6 @@ from stratum.api.views import TenantAPIView, TenantGenericViewSet
 from ..access import role_require
 from ..models import ClientRole
 from ..selectors.clients import client_get_visible
-
-# The spec's common `created_at` date-range filter (workflow.filters.created_range_parse).
-CREATED_PARAMS = [
-    OpenApiParameter("created_from", OpenApiTypes.DATE, required=False,
-                     description="Created on or after this day (YYYY-MM-DD, the tenant's time zone)."),
-    OpenApiParameter("created_to", OpenApiTypes.DATE, required=False,
-                     description="Created on or before this day (YYYY-MM-DD, the tenant's time zone)."),
-]
 
 
 class FullListPagination(CatalystPagination):
@@ -92,5 +83,5 @@ def ok(data, *, message: str = "Success", status: int = 200):
     return catalyst_response(data, message=message, status=status)
 
 
-__all__ = ["CREATED_PARAMS", "CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
+__all__ = ["CatalystOffsetPagination", "CatalystPagination", "FullListPagination", "WorkflowAPIView",
            "WorkflowViewSet", "deleted_envelope", "envelope", "ok", "page_envelope", "work_client"]

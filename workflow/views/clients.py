@@ -1,27 +1,22 @@
 """Clients, the caller's role on them, their members and their ad accounts."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
+from stratum.api.filters import query_filters
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..filters import client_filters_parse
+from ..filters import ClientFilterSet, client_filters_parse
 from ..models import Client, ClientRole
 from ..selectors.clients import client_get_visible, client_members, clients_visible_to
 from ..serializers import clients as s
 from ..services import clients as services
-from .base import CREATED_PARAMS, WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope
+from .base import WorkflowViewSet, deleted_envelope, envelope, ok, page_envelope
 
 TAGS = ["catalyst: clients"]
-LIST_PARAMS = [
-    OpenApiParameter("is_active", bool, required=False),
-    OpenApiParameter("sort", str, enum=["name", "created_at", "updated_at"], required=False),
-    OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
-    *CREATED_PARAMS,
-]
 
 
 def _account_row(account) -> dict:
@@ -45,8 +40,8 @@ class ClientViewSet(WorkflowViewSet):
             role_require(client.role, minimum, action=action)
         return client
 
-    @extend_schema(parameters=LIST_PARAMS, responses=page_envelope("ClientList", "clients", s.ClientSerializer),
-                   tags=TAGS)
+    @query_filters(ClientFilterSet)
+    @extend_schema(responses=page_envelope("ClientList", "clients", s.ClientSerializer), tags=TAGS)
     def list(self, request):
         filters = client_filters_parse(request.query_params, tz=self.tenant.timezone)
         clients = filters.created.apply(self.get_queryset())

@@ -9,17 +9,18 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 
 from stratum.api.exceptions import NotFound
+from stratum.api.filters import query_filters
 from stratum.api.parsers import BoundedJSONParser
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..filters import CREATIVE_SORTS, creative_filters_parse
-from ..models import AdType, ClientRole, CreativeStatus, CreativeSubmission
+from ..filters import CreativeFilterSet, creative_filters_parse
+from ..models import ClientRole, CreativeSubmission
 from ..selectors.objects import creatives_filter, creatives_visible_to
 from ..serializers import creatives as s
 from ..services import creatives as services
-from .base import CREATED_PARAMS, WorkflowViewSet, envelope, ok, page_envelope, work_client
+from .base import WorkflowViewSet, envelope, ok, page_envelope, work_client
 
 TAGS = ["catalyst: creative submissions"]
 MULTIPART_OVERHEAD = 1024 * 1024
@@ -47,13 +48,8 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
     def _one(self, submission) -> dict:
         return s.CreativeSerializer(submission, context=self.get_serializer_context()).data
 
-    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
-                               OpenApiParameter("status", str, enum=CreativeStatus.values, required=False),
-                               OpenApiParameter("ad_type", str, enum=AdType.values, required=False),
-                               OpenApiParameter("sort", str, enum=CREATIVE_SORTS, required=False),
-                               OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
-                               *CREATED_PARAMS],
-                   responses=page_envelope("CreativeList", "submissions", s.CreativeSerializer), tags=TAGS)
+    @query_filters(CreativeFilterSet)
+    @extend_schema(responses=page_envelope("CreativeList", "submissions", s.CreativeSerializer), tags=TAGS)
     def list(self, request):
         filters = creative_filters_parse(request.query_params, tz=self.tenant.timezone)
         creatives = creatives_filter(tenant=self.tenant, user=request.user, creatives=self.get_queryset(),

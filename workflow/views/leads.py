@@ -4,18 +4,18 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 
 from stratum.api.exceptions import ValidationFailed
+from stratum.api.filters import query_filters
 from stratum.api.params import parse_uuid
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..filters import lead_filters_parse
+from ..filters import LeadFilterSet, lead_filters_parse
 from ..models import ClientRole, Lead
 from ..selectors.clients import client_get_visible
 from ..selectors.objects import leads_filter, leads_visible_to
 from ..serializers import leads as s
 from ..services import leads as services
 from .base import (
-    CREATED_PARAMS,
     CatalystOffsetPagination,
     WorkflowAPIView,
     WorkflowViewSet,
@@ -37,10 +37,8 @@ class LeadResultViewSet(WorkflowViewSet):
     def scoped_queryset(self):
         return leads_visible_to(tenant=self.tenant, user=self.request.user)
 
-    @extend_schema(parameters=[OpenApiParameter("client_id", str, required=False),
-                               OpenApiParameter("min_score", float, required=False),
-                               OpenApiParameter("max_score", float, required=False), *CREATED_PARAMS],
-                   responses=page_envelope("LeadResultList", "results", s.LeadSerializer, offset=True), tags=TAGS)
+    @query_filters(LeadFilterSet)
+    @extend_schema(responses=page_envelope("LeadResultList", "results", s.LeadSerializer, offset=True), tags=TAGS)
     def list(self, request):
         filters = lead_filters_parse(request.query_params, tz=self.tenant.timezone)
         return self.page_response(leads_filter(tenant=self.tenant, user=request.user, leads=self.get_queryset(),

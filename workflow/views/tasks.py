@@ -4,17 +4,17 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
 
+from stratum.api.filters import query_filters
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 
 from ..access import role_require
-from ..filters import TASK_SORTS, task_filters_parse
-from ..models import ClientRole, Task, TaskComment, TaskPriority, TaskStatus, TaskType
+from ..filters import TaskFilterSet, task_filters_parse
+from ..models import ClientRole, Task, TaskComment
 from ..selectors.tasks import comments_visible_to, task_comments, task_list_queryset, tasks_filter
 from ..serializers import tasks as s
 from ..services import tasks as services
 from .base import (
-    CREATED_PARAMS,
     FullListPagination,
     WorkflowViewSet,
     deleted_envelope,
@@ -25,19 +25,6 @@ from .base import (
 )
 
 TAGS = ["catalyst: tasks"]
-LIST_PARAMS = [
-    OpenApiParameter("client_id", str, required=False),
-    OpenApiParameter("status", str, enum=TaskStatus.values, required=False),
-    OpenApiParameter("task_type", str, enum=TaskType.values, required=False),
-    OpenApiParameter("priority", str, enum=TaskPriority.values, required=False),
-    OpenApiParameter("by_me", bool, required=False, description="Only tasks assigned to me (false: none of mine)."),
-    OpenApiParameter("other_people", bool, required=False,
-                     description="Only tasks assigned to others and not to me (false: the rest)."),
-    OpenApiParameter("assignee_id", str, required=False),
-    OpenApiParameter("sort", str, enum=TASK_SORTS, required=False),
-    OpenApiParameter("order", str, enum=["asc", "desc"], required=False),
-    *CREATED_PARAMS,
-]
 TASK = s.TaskSerializer
 
 
@@ -66,7 +53,8 @@ class TaskViewSet(WorkflowViewSet):
     def _fresh(self, task: Task) -> Task:
         return self.get_queryset().get(pk=task.pk)
 
-    @extend_schema(parameters=LIST_PARAMS, responses=page_envelope("TaskList", "tasks", TASK), tags=TAGS)
+    @query_filters(TaskFilterSet)
+    @extend_schema(responses=page_envelope("TaskList", "tasks", TASK), tags=TAGS)
     def list(self, request):
         filters = task_filters_parse(request.query_params, tz=self.tenant.timezone)
         tasks = tasks_filter(tenant=self.tenant, user=request.user, tasks=self.get_queryset(), filters=filters)
