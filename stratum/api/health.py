@@ -14,10 +14,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import stratum
-
 from .errors import NOT_READY
 from .exceptions import error_body
+from .version import VERSION
 
 logger = logging.getLogger("stratum.health")
 
@@ -73,7 +72,7 @@ def health_report() -> tuple[dict, int]:
         status = "degraded"
     else:
         status = "healthy"
-    body = {"status": status, "version": stratum.__version__, "environment": settings.ENVIRONMENT,
+    body = {"status": status, "version": VERSION, "environment": settings.ENVIRONMENT,
             "database": database, "redis": redis}
     return body, (503 if database != "healthy" else 200)
 

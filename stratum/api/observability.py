@@ -27,7 +27,8 @@ _current_request: contextvars.ContextVar = contextvars.ContextVar("stratum_reque
 # The Celery task running in this context: {"task_id", "task_name", "request_id", "tenant_id"} (from its headers).
 _current_task: contextvars.ContextVar = contextvars.ContextVar("stratum_task", default=None)
 access_logger = logging.getLogger("stratum.request")
-TRACING = {"on": False}  # set by stratum.api.telemetry when OpenTelemetry is instrumented
+TRACING = {"on": False, "annotate": None}  # set by stratum.api.telemetry when OpenTelemetry is instrumented (the
+# annotate hook keeps this module from importing telemetry, which imports it)
 task_logger = logging.getLogger("stratum.tasks")
 
 REQUEST_ID_TASK_HEADER = "stratum_request_id"
@@ -82,9 +83,7 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response[REQUEST_ID_HEADER] = request.request_id
             if TRACING["on"]:  # the request's span learns the tenant once the view authenticated the caller
-                from .telemetry import span_annotate
-
-                span_annotate(tenant_id=current_tenant_id(), request_id=request.request_id)
+                TRACING["annotate"](tenant_id=current_tenant_id(), request_id=request.request_id)
             match = getattr(request, "resolver_match", None)
             access_logger.info(
                 "%s %s %s", request.method, request.path, response.status_code,

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 
 from .observability import TRACING, current_request_id, current_tenant_id
+from .version import VERSION
 
 logger = logging.getLogger("stratum.telemetry")
 
@@ -77,6 +78,7 @@ def tracing_instrument(*, tracer_provider=None) -> None:
                          HTTPXClientInstrumentor()):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(tracer_provider=tracer_provider)
+    TRACING["annotate"] = span_annotate
     TRACING["on"] = True
 
 
@@ -105,10 +107,8 @@ def tracing_setup() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    import stratum
-
     provider = TracerProvider(resource=Resource.create({"service.name": settings.OTEL_SERVICE_NAME,
-                                                        "service.version": stratum.__version__,
+                                                        "service.version": VERSION,
                                                         "deployment.environment": settings.ENVIRONMENT}))
     provider.add_span_processor(TenantSpanProcessor())
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # endpoint and headers from OTEL_* env
@@ -181,9 +181,7 @@ def sentry_options(*, dsn: str, **overrides) -> dict:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
-    import stratum
-
-    return {"dsn": dsn, "environment": settings.SENTRY_ENVIRONMENT, "release": f"stratum@{stratum.__version__}",
+    return {"dsn": dsn, "environment": settings.SENTRY_ENVIRONMENT, "release": f"stratum@{VERSION}",
             "integrations": [DjangoIntegration(), CeleryIntegration()], "send_default_pii": False,
             "traces_sample_rate": settings.SENTRY_TRACES_SAMPLE_RATE, "before_send": sentry_scrub,
             "before_send_transaction": sentry_scrub, "max_request_body_size": "never", "include_local_variables": False,
