@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from campaigns.connectors.base import ConnectorError
+from campaigns.connectors.base import ConnectorAuthError, ConnectorError
 
 from ..connection_client import ConnectionClient
-from ..errors import CRM_MAPPING_INVALID
+from ..errors import CRM_MAPPING_INVALID, PLATFORM_NOT_FOUND
 
 IDENTIFIER_FIELDS = ("email", "phone")
 # Computed in the CDP (purchases, RFM, segments): pushed to the CRM, never pulled back into the profile.
@@ -78,6 +78,26 @@ class CrmConnector(ConnectionClient, abc.ABC):
     @abc.abstractmethod
     def push_contacts(self, updates: list[ContactUpdate]) -> PushResult:
         """Writes the given values to existing CRM contacts; per-contact failures are reported, not raised."""
+
+    @abc.abstractmethod
+    def delete_contacts(self, external_ids: list[str]) -> PushResult:
+        """Deletes these contacts at the CRM (a data subject's erasure in Stratum); one already gone counts as
+        deleted; other per-contact failures are reported, not raised."""
+
+    def _delete_each(self, external_ids: list[str], delete) -> PushResult:
+        """`delete(external_id)` per contact: a 404 is success (nothing left to delete), other refusals are recorded."""
+        result = PushResult()
+        for external_id in external_ids:
+            try:
+                delete(external_id)
+            except ConnectorError as exc:
+                if exc.retryable or isinstance(exc, ConnectorAuthError):
+                    raise
+                if exc.code != PLATFORM_NOT_FOUND:
+                    result.failed.append((external_id, str(exc)[:300]))
+                    continue
+            result.pushed += 1
+        return result
 
     def to_crm(self, values: dict[str, Any]) -> dict[str, Any]:
         out = {}

@@ -144,6 +144,11 @@ class HubSpotConnector(CrmConnector):
             result.pushed += len([u for u in batch if u.external_id not in failed_ids])
         return result
 
+    def delete_contacts(self, external_ids: list[str]) -> PushResult:
+        """HubSpot's GDPR delete (permanent, unlike archiving), one contact per call."""
+        return self._delete_each(external_ids, lambda external_id: self.http.request(
+            "POST", f"{API}/gdpr-delete", json={"objectId": external_id}))
+
 
 def _text(value) -> str:
     return "" if value is None else str(value)

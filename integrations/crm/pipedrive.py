@@ -102,3 +102,8 @@ class PipedriveConnector(CrmConnector):
             else:
                 result.pushed += 1
         return result
+
+    def delete_contacts(self, external_ids: list[str]) -> PushResult:
+        """DELETE /persons/{id}, one person per call."""
+        return self._delete_each(external_ids, lambda external_id: self.http.request(
+            "DELETE", f"{self.base}/{int(external_id)}"))

@@ -91,3 +91,20 @@ class SalesforceConnector(CrmConnector):
                     reason = "; ".join(e.get("message", "") for e in answer.get("errors") or []) or "rejected"
                     result.failed.append((update.external_id, reason[:300]))
         return result
+
+    def delete_contacts(self, external_ids: list[str]) -> PushResult:
+        """sObject Collections delete, up to 200 ids a call, each answered on its own (allOrNone=false); an id
+        already deleted (ENTITY_IS_DELETED) or unknown counts as deleted."""
+        result = PushResult()
+        for start in range(0, len(external_ids), 200):
+            ids = external_ids[start:start + 200]
+            answers = self.http.json("DELETE", f"{self.base}/composite/sobjects",
+                                     params={"ids": ",".join(ids), "allOrNone": "false"})
+            for external_id, answer in zip(ids, answers if isinstance(answers, list) else [], strict=False):
+                codes = {e.get("statusCode") for e in answer.get("errors") or []}
+                if answer.get("success") or codes & {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"}:
+                    result.pushed += 1
+                else:
+                    reason = "; ".join(e.get("message", "") for e in answer.get("errors") or []) or "rejected"
+                    result.failed.append((external_id, reason[:300]))
+        return result

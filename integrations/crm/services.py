@@ -36,7 +36,7 @@ from ..errors import PLATFORM_AUTH_FAILED, NotConnected, UnknownProvider
 from ..models import CRM_PROVIDERS, Connection, CrmContactLink, CrmSyncRun
 from ..oauth.providers import PROVIDERS
 from . import crm_connector_for
-from .base import IDENTIFIER_FIELDS, PUSH_ONLY_FIELDS, ContactUpdate, CrmConnector, CrmContact
+from .base import IDENTIFIER_FIELDS, PUSH_ONLY_FIELDS, ContactUpdate, CrmConnector, CrmContact, PushResult
 
 logger = logging.getLogger("stratum.integrations.crm")
 
@@ -467,9 +467,31 @@ def crm_syncs_schedule() -> int:
 
 
 def crm_privacy_erase(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:
-    """An erased CDP person: the CRM sync state of their contacts (the values copied both ways) goes."""
-    deleted, _ = CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids).delete()
-    return {"crm_contact_links": deleted}
+    """An erased CDP person: the CRM sync state of their contacts (the values copied both ways) goes, and each CRM
+    is asked, once the erasure has committed, to delete the contact too (every supported CRM can)."""
+    links = CrmContactLink.objects.for_tenant(tenant).filter(profile_id__in=profile_ids)
+    by_connection: dict[str, list[str]] = {}
+    for connection_id, external_id in links.values_list("connection_id", "external_id"):
+        by_connection.setdefault(str(connection_id), []).append(str(external_id))
+    deleted, _ = links.delete()
+    for connection_id, external_ids in sorted(by_connection.items()):
+        task_enqueue(name="integrations.tasks.crm_contacts_delete_task", kwargs={
+            "tenant_id": str(tenant.pk), "connection_id": connection_id, "external_ids": sorted(external_ids)})
+    return {"crm_contact_links": deleted, "crm_deletions_requested": sum(map(len, by_connection.values()))}
+
+
+def crm_contacts_delete(*, tenant: Tenant, connection_id, external_ids: list[str]) -> PushResult | None:
+    """Deletes contacts at the CRM of this connection (after a privacy erasure); None when the connection is gone or
+    not active (nothing can be asked of it). Failures are logged by contact id, never with personal data."""
+    connection = Connection.objects.for_tenant(tenant).filter(pk=connection_id).first()
+    if connection is None or connection.status != Connection.Status.ACTIVE or connection.provider not in CRM_PROVIDERS:
+        logger.warning("crm contact deletion skipped: connection %s missing or inactive", connection_id)
+        return None
+    result = crm_connector_for(connection).delete_contacts(list(external_ids))
+    for external_id, reason in result.failed:
+        logger.warning("crm contact deletion refused by %s for contact %s: %s", connection.provider, external_id,
+                       reason)
+    return result
 
 
 def crm_privacy_export(*, tenant: Tenant, profile_ids: list, identifiers: set) -> dict:

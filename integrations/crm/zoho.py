@@ -88,3 +88,16 @@ class ZohoConnector(CrmConnector):
                 else:
                     result.failed.append((update.external_id, f"{answer.get('code')}: {answer.get('message')}"[:300]))
         return result
+
+    def delete_contacts(self, external_ids: list[str]) -> PushResult:
+        """DELETE /Contacts?ids=…, up to 100 a call, each answered on its own; an unknown id counts as deleted."""
+        result = PushResult()
+        for start in range(0, len(external_ids), 100):
+            ids = external_ids[start:start + 100]
+            body = self.http.json("DELETE", self.base, params={"ids": ",".join(ids)})
+            for external_id, answer in zip(ids, body.get("data") or [], strict=False):
+                if answer.get("status") == "success" or answer.get("code") == "INVALID_DATA":
+                    result.pushed += 1
+                else:
+                    result.failed.append((external_id, str(answer.get("message", "rejected"))[:300]))
+        return result

@@ -122,7 +122,7 @@ def meta_audience(client, segment) -> str:
 
 
 def test_erase_leaves_nothing_and_the_next_sync_removes_the_person_at_the_platform(
-        api_client, user, tenant, meta, media, monkeypatch, django_capture_on_commit_callbacks):
+        api_client, user, tenant, meta, media, monkeypatch, django_capture_on_commit_callbacks, respx_mock):
     capture = django_capture_on_commit_callbacks
     ada = upsert(api_client, ADA, first_name="Ada")
     bob = upsert(api_client, BOB, first_name="Bob")
@@ -160,12 +160,15 @@ def test_erase_leaves_nothing_and_the_next_sync_removes_the_person_at_the_platfo
         listing_file = AudienceExport.objects.get(pk=listing.json()["id"]).file
     assert default_storage.exists(listing_file)
 
+    crm_delete = respx_mock.post("https://api.hubapi.com/crm/v3/objects/contacts/gdpr-delete").respond(204)
     done = file_request(api_client, capture, type="erase", identifiers={"email": " ADA@example.com "},
                         reason="Ticket 4711")
+    # The CRM is asked to delete the contact too, once the erasure committed.
+    assert [json.loads(call.request.content) for call in crm_delete.calls] == [{"objectId": "hs-1"}]
     assert done["status"] == "completed" and done["profile_id"] is None and done["error"] == ""
     assert done["identifier_types"] == ["email"] and done["reason"] == "Ticket 4711" and done["attempts"] == 1
     assert done["counts"] == {"profiles": 1, "identifiers_suppressed": 3, "audience_removals": 1, "leads": 1,
-                              "crm_contact_links": 1, "events": 3, "identities": 2, "segment_memberships": 1,
+                              "crm_contact_links": 1, "crm_deletions_requested": 1, "events": 3, "identities": 2, "segment_memberships": 1,
                               "exports_deleted": 1}
     assert done["download_url"] is None and done["completed_at"] >= done["started_at"] >= done["requested_at"]
 

@@ -110,6 +110,41 @@ def test_hubspot_push_reports_partial_failures(tenant, hubspot, respx_mock):
     assert result.pushed == 1 and result.failed == [("999", "Contact 999 does not exist")]
 
 
+def test_each_crm_deletes_contacts_for_a_privacy_erasure(tenant, hubspot, respx_mock):
+    """HubSpot's GDPR delete per contact, Salesforce's and Zoho's collection deletes, Pipedrive's per person: a contact
+    already gone counts as deleted, a refusal is reported per contact."""
+    gdpr = respx_mock.post(f"{HS}/gdpr-delete").mock(side_effect=[
+        httpx.Response(204), httpx.Response(404, json={"status": "error", "message": "Object not found"}),
+        httpx.Response(400, json={"status": "error", "message": "Invalid objectId", "category": "VALIDATION_ERROR"})])
+    with tenant_scope(tenant):
+        salesforce = ConnectionFactory(tenant=tenant, provider="salesforce", token_expires_at=None,
+                                       metadata={"instance_url": "https://brand.my.salesforce.com"})
+        pipedrive = ConnectionFactory(tenant=tenant, provider="pipedrive",
+                                      metadata={"api_domain": "https://brand.pipedrive.com"})
+        zoho = ConnectionFactory(tenant=tenant, provider="zoho", metadata={
+            "api_domain": "https://www.zohoapis.eu", "accounts_server": "https://accounts.zoho.eu"})
+        hs = crm_connector_for(hubspot).delete_contacts(["101", "102", "bad"])
+    assert [json.loads(call.request.content) for call in gdpr.calls] == [
+        {"objectId": "101"}, {"objectId": "102"}, {"objectId": "bad"}]
+    assert hs.pushed == 2 and [external_id for external_id, _ in hs.failed] == ["bad"]
+
+    sf_route = respx_mock.delete(f"{SF}/composite/sobjects").respond(200, json=[
+        {"id": "003A", "success": True, "errors": []},
+        {"id": "003B", "success": False, "errors": [{"statusCode": "ENTITY_IS_DELETED", "message": "deleted"}]},
+        {"id": "003C", "success": False, "errors": [{"statusCode": "DELETE_FAILED", "message": "has cases"}]}])
+    pd_route = respx_mock.delete(f"{PD}/11").respond(200, json={"success": True, "data": {"id": 11}})
+    zoho_route = respx_mock.delete(ZOHO).respond(200, json={"data": [
+        {"code": "SUCCESS", "details": {"id": "415"}, "message": "record deleted", "status": "success"}]})
+    with tenant_scope(tenant):
+        sf = crm_connector_for(salesforce).delete_contacts(["003A", "003B", "003C"])
+        pd = crm_connector_for(pipedrive).delete_contacts(["11"])
+        zh = crm_connector_for(zoho).delete_contacts(["415"])
+    assert dict(sf_route.calls[0].request.url.params) == {"ids": "003A,003B,003C", "allOrNone": "false"}
+    assert sf.pushed == 2 and sf.failed == [("003C", "has cases")]
+    assert pd_route.called and (pd.pushed, pd.failed) == (1, [])
+    assert dict(zoho_route.calls[0].request.url.params) == {"ids": "415"} and (zh.pushed, zh.failed) == (1, [])
+
+
 def test_salesforce_soql_pull_follows_next_records_url_and_pushes_collections(tenant, respx_mock):
     connection = ConnectionFactory(tenant=tenant, provider="salesforce", token_expires_at=None,
                                    metadata={"instance_url": "https://brand.my.salesforce.com"})
