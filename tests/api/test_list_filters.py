@@ -78,7 +78,7 @@ def refused(response, errors: dict):
      {"source": ["Must be one of autopilot, rule, rollback; got 'human'."], "campaign_id": [NOT_AN_ID]}),
     ("/api/v1/autopilot/circuit-breakers", {"state": "hold"}, {"state": ["Must be one of open, closed; got 'hold'."]}),
     ("/api/v1/trust/audit-logs", {"event": "login", "rule_id": "r1"},
-     {"event": ["Must be one of gate, approval, execution, breaker, settings, expiry; got 'login'."],
+     {"event": ["Must be one of gate, approval, execution, breaker, settings, expiry, privacy; got 'login'."],
       "rule_id": [NOT_AN_ID]}),
     ("/api/v1/analytics/churn/profiles", {"risk": "extreme", "min_probability": "-0.1"},
      {"risk": ["Must be one of low, medium, high; got 'extreme'."],
