@@ -80,8 +80,8 @@ def test_a_running_worker_answers_the_ping(tenant, settings):
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         pytest.skip("no broker: nothing to ping")
     staff = client_for(UserFactory(tenant=tenant, role="owner", is_staff=True))
+    eager = app.conf.task_always_eager  # read before the settings change, which the app's conf may reflect
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10) as w:
