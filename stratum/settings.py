@@ -600,6 +600,7 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 LOG_FORMAT = env("LOG_FORMAT", "text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):
     raise bad_env("LOG_FORMAT", LOG_FORMAT, "json or text")
+ACCESS_LOG_LEVEL = env("ACCESS_LOG_LEVEL", "WARNING" if DEBUG else "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -609,7 +610,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
                              "filters": ["request_context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # The access line (stratum.request): on in production; under DEBUG runserver already prints one per request.
+    # The access lines — one per request (stratum.request) and a start and an end per task (stratum.tasks, and
+    # Celery's own trace line): on in production; under DEBUG (`make run`: runserver prints its own request line,
+    # tasks run in-process) they would bury the console. Failures log at ERROR whatever the level.
     "loggers": {"django.request": {"level": "ERROR"},
-                "stratum.request": {"level": env("ACCESS_LOG_LEVEL", "WARNING" if DEBUG else "INFO")}},
+                "stratum.request": {"level": ACCESS_LOG_LEVEL},
+                "stratum.tasks": {"level": ACCESS_LOG_LEVEL},
+                "celery.app.trace": {"level": ACCESS_LOG_LEVEL}},
 }

@@ -17,10 +17,13 @@ def json_log():
     handler = logging.StreamHandler(buffer)
     handler.addFilter(RequestContextFilter())
     handler.setFormatter(JsonFormatter())
-    root, access = logging.getLogger(), logging.getLogger("stratum.request")
+    root = logging.getLogger()
+    access = [logging.getLogger(name) for name in ("stratum.request", "stratum.tasks")]
     root.addHandler(handler)
-    level = access.level
-    access.setLevel(logging.INFO)  # the production level (WARNING under DEBUG, where runserver logs requests)
+    levels = [logger.level for logger in access]
+    for logger in access:
+        logger.setLevel(logging.INFO)  # the production level (WARNING under DEBUG: ACCESS_LOG_LEVEL)
     yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
-    access.setLevel(level)
+    for logger, level in zip(access, levels, strict=True):
+        logger.setLevel(level)
     root.removeHandler(handler)
