@@ -522,7 +522,7 @@ class _Batch:
         touched: dict[Any, list] = {}
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
-        _profiles_add(touched=touched, now=now)
+        _profiles_add(tenant=tenant, touched=touched, now=now)
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
@@ -675,7 +675,7 @@ def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
                                 item.message_id, source, now))
 
 
-def _profiles_add(*, touched: dict, now) -> None:
+def _profiles_add(*, tenant, touched: dict, now) -> None:
     """One UPDATE … FROM (the rows, `rows_source`) for every profile the batch's events touched: adds orders and
     revenue, moves last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO
     KEY UPDATE).
@@ -711,6 +711,6 @@ UPDATE {table} SET
                       ELSE {table}.last_seen_at END,
   lifecycle_stage = CASE WHEN v.orders > 0 THEN %s ELSE {table}.lifecycle_stage END,
   updated_at = CASE WHEN v.orders > 0 AND {table}.lifecycle_stage <> %s THEN %s ELSE {table}.updated_at END
-FROM v WHERE {table}.id = v.id"""
+FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, "customer", "customer", dt_prep(now)])
+        cursor.execute(sql, [*params, "customer", "customer", dt_prep(now), prep(tenant.pk)])
