@@ -124,7 +124,8 @@ def _start_gunicorn(port: int) -> subprocess.Popen:
 
     env = {**os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50),
            "FERNET_KEYS": Fernet.generate_key().decode(),
-           "DATABASE_URL": os.environ["DATABASE_URL"], "LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1"}
+           "DATABASE_URL": os.environ["DATABASE_URL"], "LOG_LEVEL": "WARNING", "ACCESS_LOG_LEVEL": "WARNING",
+           "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "0"}  # plain HTTP on loopback
     gunicorn = Path(sys.executable).with_name("gunicorn")
     process = subprocess.Popen([str(gunicorn), "stratum.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}",
                                 "--timeout", "120", "--log-level", "warning"], cwd=settings.BASE_DIR, env=env)
