@@ -158,6 +158,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # request count and latency (first and last)
     "stratum.api.observability.RequestIdMiddleware",  # X-Request-ID on every response, log context
+    "stratum.api.replicas.ReadScopeMiddleware",  # read-your-writes per request (a no-op without replicas)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -222,6 +223,27 @@ if DATABASE_POOL_MODE == "transaction":
 _PROMETHEUS_ENGINES = {"django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
                        "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql"}
 DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
+# Read replicas (PostgreSQL streaming replicas): heavy reads that opt in through stratum.api.replicas.replica_reads go
+# to one of these, unless the request/task or its tenant wrote lately or the replica lags. docs/operations.md.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+DATABASE_REPLICAS: list[str] = []
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    try:
+        _replica = dj_database_url.parse(_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise bad_env("DATABASE_REPLICA_URLS", _url, f"PostgreSQL URLs separated by commas ({exc})") from None
+    if not _replica["ENGINE"].endswith("postgresql") or not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise bad_env("DATABASE_REPLICA_URLS", _url, "postgres:// replicas of a PostgreSQL DATABASE_URL")
+    _replica.update(CONN_HEALTH_CHECKS=True, OPTIONS={"connect_timeout": 3},
+                    DISABLE_SERVER_SIDE_CURSORS=DATABASES["default"].get("DISABLE_SERVER_SIDE_CURSORS", False),
+                    TEST={"MIRROR": "default"})
+    _replica["ENGINE"] = DATABASES["default"]["ENGINE"]
+    DATABASES[f"replica{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["stratum.api.replicas.ReplicaRouter"] if DATABASE_REPLICAS else []
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 10.0)
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 5, minimum=1)
+REPLICA_LAG_CHECK_SECONDS = env_float("REPLICA_LAG_CHECK_SECONDS", 2.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache & Celery -------------------------------------------------------------------------

@@ -141,8 +141,9 @@ def postgres_unavailable_reason() -> str | None:
 class PrivatePostgres:
     """A throwaway cluster (initdb) on a spare port, trust auth on 127.0.0.1, durability off (a test cluster)."""
 
-    def __init__(self):
+    def __init__(self, *, settings: dict[str, str] | None = None):
         self.bindir = postgres_bindir()
+        self.settings = dict(settings or {})  # extra `-c name=value` server settings, kept across restarts
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="stratum-fault-pg-"))
         self.data = self.root / "data"
@@ -167,6 +168,7 @@ class PrivatePostgres:
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40")
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                   "-t", "30", "start")
         self.running = True
@@ -188,6 +190,18 @@ class PrivatePostgres:
         subprocess.run([str(self.bindir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(database)],
                        input=dump.stdout, check=True, capture_output=True, timeout=120)
 
+    def query(self, sql: str, params: tuple = (), *, database: str = "postgres") -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def statements(self, *needles: str) -> int:
+        """Statements in the server log (log_statement=all) that contain every needle: which server ran what."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return sum(1 for line in text.splitlines() if "statement: " in line and all(n in line for n in needles))
+
     def close(self) -> None:
         if self.running:
             try:
@@ -195,6 +209,31 @@ class PrivatePostgres:
             except Exception:  # noqa: BLE001 - tear down as much as we can
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateReplica(PrivatePostgres):
+    """A hot-standby streaming replica of a PrivatePostgres on its own port: `pg_basebackup -R` copies the primary
+    and writes its primary_conninfo; WAL then streams continuously."""
+
+    def __init__(self, primary: PrivatePostgres, *, settings: dict[str, str] | None = None):
+        super().__init__(settings=settings)
+        self.primary = primary
+
+    def init(self) -> None:
+        self._run(str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
+                  "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync", timeout=180)
+
+    def caught_up(self) -> bool:
+        """Whether everything the primary has written so far is replayed here."""
+        (lsn,), = self.primary.query("SELECT pg_current_wal_lsn()::text")
+        (done,), = self.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
+        return bool(done)
+
+    def replay_pause(self) -> None:
+        self.query("SELECT pg_wal_replay_pause()")
+
+    def replay_resume(self) -> None:
+        self.query("SELECT pg_wal_replay_resume()")
 
 
 # --- PgBouncer ---------------------------------------------------------------------------------
