@@ -26,8 +26,15 @@ from django.db import connections
 
 from stratum.api.replicas import read_connection, read_target, replica_reads, sql_writes
 from tests.faults.conftest import needs_private_postgres
-from tests.faults.services import (BASE_DIR, AppServer, PrivatePostgres, PrivateReplica, service_env,
-                                   subprocess_database_url, wait_for)
+from tests.faults.services import (
+    BASE_DIR,
+    AppServer,
+    PrivatePostgres,
+    PrivateReplica,
+    service_env,
+    subprocess_database_url,
+    wait_for,
+)
 
 STICKY = 2
 SEED = """
