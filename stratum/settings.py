@@ -278,11 +278,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # handed out again after this many seconds. It must exceed the longest task and the longest countdown we
 # schedule (webhook retries: 10 min), or a task still running or waiting would run a second time.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 1800, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
-    "unacked_restore_throttle": 1,
-}
+CELERY_BROKER_IS_RABBITMQ = CELERY_BROKER_URL.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
+if CELERY_BROKER_IS_RABBITMQ:
+    # RabbitMQ: a durable queue and persistent messages (Celery's defaults, spelled out) with publisher confirms — a
+    # publish returns once the broker has the message on disk, so an accepted task survives a broker restart or crash.
+    # An unacknowledged message is redelivered only when its consumer's connection dies (no visibility timeout);
+    # RabbitMQ's consumer_timeout (default 30 min) must exceed the longest task. docs/operations.md, "RabbitMQ".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
+        "unacked_restore_throttle": 1,
+    }
+# The queue tasks go to and workers consume (one broker or vhost shared by several deployments: a name each).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

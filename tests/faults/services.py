@@ -313,6 +313,93 @@ pidfile = {self.dir / "pgbouncer.pid"}
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# --- RabbitMQ --------------------------------------------------------------------------------
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def rabbitmq_unavailable_reason() -> str | None:
+    if not (RABBITMQ_BIN / "rabbitmq-server").exists():
+        return "rabbitmq-server is not installed (apt-get install rabbitmq-server)"
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("rabbitmq")
+        except KeyError:
+            return "running as root without the rabbitmq user to run a private node"
+    return None
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of its own (Debian's package) on spare loopback ports, with its own data directory: it can be
+    killed and restarted without touching the machine's broker. Started as the `rabbitmq` user when run as root."""
+
+    def __init__(self):
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"stratum{self.port}@localhost"
+        self.dir = Path(tempfile.mkdtemp(prefix="stratum-rabbitmq-"))
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        self.as_owner: list[str] = []
+        self.home = str(self.dir)
+        if os.geteuid() == 0:
+            for path in (self.dir, *self.dir.iterdir()):
+                shutil.chown(path, "rabbitmq")
+            self.as_owner = ["runuser", "-u", "rabbitmq", "--"]
+            self.home = "/var/lib/rabbitmq"  # its Erlang cookie, which rabbitmqctl must share
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> list[str]:
+        return ["env", f"HOME={self.home}", f"RABBITMQ_NODENAME={self.node}", f"RABBITMQ_NODE_PORT={self.port}",
+                f"RABBITMQ_DIST_PORT={self.dist_port}", f"RABBITMQ_MNESIA_BASE={self.dir / 'mnesia'}",
+                f"RABBITMQ_LOG_BASE={self.dir / 'log'}", f"RABBITMQ_CONFIG_FILE={self.dir / 'rabbitmq.conf'}",
+                f"RABBITMQ_ENABLED_PLUGINS_FILE={self.dir / 'enabled_plugins'}"]
+
+    def start(self) -> None:
+        with open(self.dir / "server.log", "ab") as log:
+            self.process = subprocess.Popen([*self.as_owner, *self._env(), str(RABBITMQ_BIN / "rabbitmq-server")],
+                                            cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self.ready, timeout=120, what=f"rabbitmq node {self.node} on port {self.port}")
+
+    def ready(self) -> bool:
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=2) as conn:
+            conn.connect()
+            return True
+
+    def queue_depth(self, name: str) -> int:
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=2) as conn:
+            return conn.default_channel.queue_declare(queue=name, passive=True).message_count
+
+    def kill(self) -> None:
+        """SIGKILL to the whole node (a crashed broker host: nothing is flushed on the way out)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(15)
+        self.process = None
+        wait_for(lambda: not _listening(self.port), timeout=15, what="the killed node's port to close")
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
 # --- the application: gunicorn and Celery workers --------------------------------------------
 
 class Process:
