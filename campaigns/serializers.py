@@ -66,6 +66,31 @@ class CampaignListSerializer(serializers.ModelSerializer):
         return data
 
 
+_DATETIME = serializers.DateTimeField()
+LIST_METRICS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
+
+
+def campaign_list_items(campaigns) -> list[dict]:
+    """`CampaignListSerializer(campaigns, many=True).data` as plain dicts (same keys, order and formats; a test
+    compares the two) without a ModelSerializer's per-request field building, for the list's pages."""
+    def when(value):
+        return None if value is None else _DATETIME.to_representation(value)
+
+    items = []
+    for c in campaigns:
+        item = {"id": str(c.id), "name": c.name, "platform": c.platform, "status": c.status,
+                "budget": None if c.budget_amount is None else round(float(c.budget_amount), 2)}
+        item.update((name, metric_value(name, getattr(c, name, 0))) for name in ("spend", "revenue", "roas",
+                                                                                 "conversions"))
+        item.update(created_at=when(c.created_at), budget_type=c.budget_type, objective=c.objective,
+                    ad_account_id=str(c.ad_account_id), external_id=c.external_id, currency=c.ad_account.currency)
+        item.update((name, metric_value(name, getattr(c, name, 0))) for name in ("clicks", "impressions", "cpa",
+                                                                                 "ctr"))
+        item["updated_at"] = when(c.updated_at)
+        items.append(item)
+    return items
+
+
 class SyncedAdAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = AdAccount

@@ -1,18 +1,28 @@
 """Campaign lists, details, performance and campaign analytics. Metrics are summed in the database.
 
-The list pages campaigns first and then sums the page's metrics in one grouped query (three queries for any
-page size); ordering by a metric sums every campaign in one query instead.
+The list pages campaigns first and then sums the page's metrics in one grouped query; ordering by a metric first
+sums only that metric per campaign to pick the page's ids (see `CampaignPage`). Four queries at most, for any page
+size and any amount of data.
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
 
+from django.db import connections
 from django.db.models import Count, FilteredRelation, Q, QuerySet
 
 from stratum.api.params import DateRange
 
-from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
+from ..metrics import (
+    SUM_FIELDS,
+    format_metrics,
+    metric_order_sql,
+    metric_ratios,
+    metric_sums,
+    metric_sums_sql,
+    zero_sums,
+)
 from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign, CampaignStatus
 from .common import metric_rows, percent_change
 from .dashboard import daily_series, metric_totals
@@ -20,6 +30,7 @@ from .dashboard import daily_series, metric_totals
 METRIC_ORDERINGS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
 FIELD_ORDERINGS = {"name": "name", "created_at": "created_at", "status": "status", "budget": "budget_amount",
                    "platform": "platform"}
+SUM_NAMES = tuple(f"{name}_sum" for name in SUM_FIELDS)
 ORDERINGS = tuple(f"{sign}{name}" for name in (*FIELD_ORDERINGS, *METRIC_ORDERINGS) for sign in ("", "-"))
 
 
@@ -66,24 +77,85 @@ def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
     return campaigns.annotate(**metric_sums(path=path)).annotate(**metric_ratios())
 
 
+class CampaignPage:
+    """A campaign list as the paginator sees it: `count()` counts the filtered campaigns (no metrics joined) and a
+    slice returns that page's campaigns with their metrics, summed for the page's ids only.
+
+    Ordered by a field, the page is one query of campaigns (with their ad account), then one grouped query of the
+    page's metric sums. Ordered by a metric, one query sums only the metric(s) of the ordering per campaign (an
+    index-only scan of `(tenant_id, date) INCLUDE (...)`, grouped by campaign id alone), sorts and takes the page's
+    ids; the campaigns of those ids and their full sums follow as above. Four queries for any page size or data size.
+    """
+
+    def __init__(self, *, tenant, campaigns: QuerySet, ordering: str, date_range: DateRange | None):
+        self.tenant, self.campaigns, self.ordering, self.date_range = tenant, campaigns, ordering, date_range
+
+    def count(self) -> int:
+        return self.campaigns.count()
+
+    def __len__(self) -> int:  # the paginator counts with count(); len() is for callers that treat it as a list
+        return self.count()
+
+    def __getitem__(self, window: slice) -> list[Campaign]:
+        if not isinstance(window, slice) or window.step is not None or window.start is None or window.stop is None:
+            raise TypeError("a campaign page is taken as a slice [start:stop]")
+        descending, name = self.ordering.startswith("-"), self.ordering.lstrip("-")
+        if name in METRIC_ORDERINGS:
+            ids = _ids_by_metric(tenant=self.tenant, campaigns=self.campaigns, name=name, descending=descending,
+                                 date_range=self.date_range, offset=window.start, limit=window.stop - window.start)
+            by_id = {c.pk: c for c in self.campaigns.filter(pk__in=ids).order_by()} if ids else {}
+            page = [by_id[pk] for pk in ids if pk in by_id]
+        else:
+            column = ("-" if descending else "") + FIELD_ORDERINGS[name]
+            page = list(self.campaigns.order_by(column, "id")[window])
+        return campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=self.date_range)
+
+
 def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",
-                  date_range: DateRange | None = None) -> QuerySet:
-    campaigns = campaign_queryset(tenant=tenant, filters=filters)
-    descending, name = ordering.startswith("-"), ordering.lstrip("-")
-    if name in METRIC_ORDERINGS:
-        return with_metrics(campaigns, date_range).order_by(ordering, "-created_at", "id")
-    column = ("-" if descending else "") + FIELD_ORDERINGS[name]
-    return campaigns.order_by(column, "id")
+                  date_range: DateRange | None = None) -> CampaignPage:
+    return CampaignPage(tenant=tenant, campaigns=campaign_queryset(tenant=tenant, filters=filters), ordering=ordering,
+                        date_range=date_range)
+
+
+def _ids_by_metric(*, tenant, campaigns: QuerySet, name: str, descending: bool, date_range: DateRange | None,
+                   offset: int, limit: int) -> list:
+    """The ids of one page of the filtered campaigns ordered by a metric, ties by newest then id — the order the
+    ORM's `order_by(metric, "-created_at", "id")` over summed annotations gave."""
+    filtered, filter_params = campaigns.order_by().values("id", "created_at").query.sql_with_params()
+    connection = connections[campaigns.db]
+    sql = metric_order_sql(connection, name=name, descending=descending, dated=date_range is not None)
+    params = [_uuid(connection, tenant.pk)]
+    if date_range is not None:
+        params += [connection.ops.adapt_datefield_value(date_range.start),
+                   connection.ops.adapt_datefield_value(date_range.end)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.replace("{filtered}", filtered), [*filter_params, *params, limit, offset])
+        pk = Campaign._meta.pk
+        return [pk.to_python(row[0]) for row in cursor.fetchall()]
+
+
+def _uuid(connection, value):
+    return Campaign._meta.pk.get_db_prep_value(value, connection)
 
 
 def campaign_metrics_attach(*, tenant, campaigns: list[Campaign],
                             date_range: DateRange | None = None) -> list[Campaign]:
-    """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated)."""
+    """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated).
+    The query's text is built once per process (campaigns/metrics.py `metric_sums_sql`); the ratios are computed
+    from the sums in Python with the SQL expressions' arithmetic (float division, 0 over 0 is 0)."""
     missing = [c for c in campaigns if not hasattr(c, "roas")]
     if missing:
-        rows = (metric_rows(tenant=tenant, date_range=date_range, campaign_ids=[c.pk for c in missing])
-                .values("campaign_id").annotate(**metric_sums(suffix="_sum")).annotate(**metric_ratios(suffix="_sum")))
-        by_campaign = {r["campaign_id"]: r for r in rows}
+        connection = connections[Campaign.objects.db]
+        sql = metric_sums_sql(connection, ids=len(missing), dated=date_range is not None)
+        params = [_uuid(connection, tenant.pk), *(_uuid(connection, c.pk) for c in missing)]
+        if date_range is not None:
+            params += [connection.ops.adapt_datefield_value(date_range.start),
+                       connection.ops.adapt_datefield_value(date_range.end)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        pk = Campaign._meta.pk
+        by_campaign = {pk.to_python(row[0]): dict(zip(SUM_NAMES, row[1:], strict=True)) for row in rows}
         zero = zero_sums(suffix="_sum")  # a campaign without rows in the period shows zeros, not missing sums
         for campaign in missing:
             values = format_metrics(by_campaign.get(campaign.pk, zero), suffix="_sum")
