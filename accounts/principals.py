@@ -14,6 +14,8 @@ from functools import cache
 
 from django.db import connections
 
+from stratum.api.db import field_converters, values_convert
+
 from .models import ApiKey, Tenant, User
 
 
@@ -38,24 +40,14 @@ def _statements() -> dict[str, str]:
 
 
 @cache
-def _converters(model, alias: str) -> list[tuple[object, list]]:
-    connection = connections["default"]
-    out = []
-    for field in _fields(model):
-        column = field.get_col(alias)
-        out.append((column, connection.ops.get_db_converters(column) + field.get_db_converters(connection)))
-    return out
+def _converters(model) -> list[tuple[object, list]]:
+    return field_converters(_fields(model), connections["default"])
 
 
 def _instance(model, values) -> object | None:
     if values[0] is None:  # the LEFT JOIN found no row (a tenant-less staff user)
         return None
-    connection = connections["default"]
-    converted = []
-    for value, (column, converters) in zip(values, _converters(model, model._meta.db_table), strict=True):
-        for converter in converters:
-            value = converter(value, column, connection)
-        converted.append(value)
+    converted = values_convert(values, _converters(model), connections["default"])
     return model.from_db("default", [f.attname for f in _fields(model)], converted)
 
 

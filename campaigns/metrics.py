@@ -169,17 +169,46 @@ def _order_key(name: str, float_type: str) -> tuple[str, tuple[str, ...]]:
     return f"COALESCE(m.{name}, 0)", (name,)
 
 
+# The campaign columns a list item shows, in the statement's order (then the account's currency, the sums, the count).
+PAGE_COLUMNS = ("id", "name", "platform", "status", "budget_amount", "created_at", "budget_type", "objective",
+                "ad_account_id", "external_id", "updated_at")
+
+
 @lru_cache(maxsize=64)
-def _metric_order_sql(vendor: str, float_type: str, name: str, descending: bool, dated: bool) -> str:
-    key, needed = _order_key(name, float_type)
-    sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
-    where = '"tenant_id" = %s' + (' AND "date" BETWEEN %s AND %s' if dated else "")
-    return (f'SELECT c."id" FROM ({{filtered}}) c LEFT JOIN (SELECT "campaign_id", {sums} FROM "{_metric_table()}" '
-            f'WHERE {where} GROUP BY "campaign_id") m ON m."campaign_id" = c."id" '
-            f'ORDER BY {key} {"DESC" if descending else "ASC"}, c."created_at" DESC, c."id" ASC LIMIT %s OFFSET %s')
+def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: bool, dated: bool) -> str:
+    from .models import AdAccount, Campaign
+
+    direction = "DESC" if descending else "ASC"
+    table, accounts, metrics = Campaign._meta.db_table, AdAccount._meta.db_table, _metric_table()
+    in_range = ' AND "date" BETWEEN %s AND %s' if dated else ""
+    columns = ", ".join(f'c."{Campaign._meta.get_field(name).column}"' for name in PAGE_COLUMNS)
+    chosen = 'WHERE c."tenant_id" = %s AND c."id" IN ({filtered})'
+    if order in RATIOS or order in SUM_FIELDS:  # the page by one metric: only its sums, per campaign
+        key, needed = _order_key(order, float_type)
+        sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
+        page = (f'WITH m AS (SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
+                f'GROUP BY "campaign_id"), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
+                f'LEFT JOIN m ON m."campaign_id" = c."id" {chosen} '
+                f'ORDER BY sort_key {direction}, c."created_at" DESC, c."id" ASC LIMIT %s OFFSET %s)')
+        outer = f'page.sort_key {direction}, page.created_at DESC, page.id ASC'
+    else:
+        column = Campaign._meta.get_field(order).column
+        page = (f'WITH page AS (SELECT {columns} FROM "{table}" c {chosen} '
+                f'ORDER BY c."{column}" {direction}, c."id" ASC LIMIT %s OFFSET %s)')
+        outer = f'page."{column}" {direction}, page.id ASC'
+    all_sums = ", ".join(f'COALESCE(s.{name}, 0)' for name in SUM_FIELDS)
+    page_sums = ", ".join(f'SUM("{name}") AS {name}' for name in SUM_FIELDS)
+    return (f'{page} SELECT {", ".join(f"page.{name}" for name in PAGE_COLUMNS)}, a."currency", {all_sums}, '
+            f'(SELECT COUNT(*) FROM "{table}" c {chosen}) '
+            f'FROM page JOIN "{accounts}" a ON a."id" = page.ad_account_id '
+            f'LEFT JOIN (SELECT "campaign_id", {page_sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
+            f'AND "campaign_id" IN (SELECT id FROM page) GROUP BY "campaign_id") s ON s."campaign_id" = page.id '
+            f'ORDER BY {outer}')
 
 
-def metric_order_sql(connection, *, name: str, descending: bool, dated: bool) -> str:
-    """One page of campaign ids ordered by a metric: `{filtered}` is replaced by the filtered campaigns' SELECT of
-    id and created_at; parameters: the filter's, then tenant id (and start, end when `dated`), limit, offset."""
-    return _metric_order_sql(connection.vendor, _float_type(connection), name, descending, dated)
+def campaign_page_sql(connection, *, order: str, descending: bool, dated: bool) -> str:
+    """One page of the campaign list with its sums and the count, ordered by a campaign column or a metric.
+    `{filtered}` is replaced by the filtered campaigns' SELECT of ids. Parameters: [ordered by a metric: tenant id
+    (and start, end when `dated`)], tenant id, the filter's, limit, offset, tenant id, the filter's, tenant id (and
+    start, end). Columns: PAGE_COLUMNS, currency, SUM_FIELDS, count."""
+    return _campaign_page_sql(connection.vendor, _float_type(connection), order, descending, dated)

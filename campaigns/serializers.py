@@ -67,28 +67,22 @@ class CampaignListSerializer(serializers.ModelSerializer):
 
 
 _DATETIME = serializers.DateTimeField()
-LIST_METRICS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
 
 
-def campaign_list_items(campaigns) -> list[dict]:
-    """`CampaignListSerializer(campaigns, many=True).data` as plain dicts (same keys, order and formats; a test
-    compares the two) without a ModelSerializer's per-request field building, for the list's pages."""
+def campaign_list_items(rows) -> list[dict]:
+    """The list's items from the selector's rows (campaign columns, `currency` and formatted metrics): what
+    `CampaignListSerializer` answers for the same campaigns (same keys, order and formats; a test compares the
+    two), without a ModelSerializer's per-request field building."""
     def when(value):
         return None if value is None else _DATETIME.to_representation(value)
 
-    items = []
-    for c in campaigns:
-        item = {"id": str(c.id), "name": c.name, "platform": c.platform, "status": c.status,
-                "budget": None if c.budget_amount is None else round(float(c.budget_amount), 2)}
-        item.update((name, metric_value(name, getattr(c, name, 0))) for name in ("spend", "revenue", "roas",
-                                                                                 "conversions"))
-        item.update(created_at=when(c.created_at), budget_type=c.budget_type, objective=c.objective,
-                    ad_account_id=str(c.ad_account_id), external_id=c.external_id, currency=c.ad_account.currency)
-        item.update((name, metric_value(name, getattr(c, name, 0))) for name in ("clicks", "impressions", "cpa",
-                                                                                 "ctr"))
-        item["updated_at"] = when(c.updated_at)
-        items.append(item)
-    return items
+    return [{"id": str(r["id"]), "name": r["name"], "platform": r["platform"], "status": r["status"],
+             "budget": None if r["budget_amount"] is None else round(float(r["budget_amount"]), 2),
+             "spend": r["spend"], "revenue": r["revenue"], "roas": r["roas"], "conversions": r["conversions"],
+             "created_at": when(r["created_at"]), "budget_type": r["budget_type"], "objective": r["objective"],
+             "ad_account_id": str(r["ad_account_id"]), "external_id": r["external_id"], "currency": r["currency"],
+             "clicks": r["clicks"], "impressions": r["impressions"], "cpa": r["cpa"], "ctr": r["ctr"],
+             "updated_at": when(r["updated_at"])} for r in rows]
 
 
 class SyncedAdAccountSerializer(serializers.ModelSerializer):

@@ -1,23 +1,26 @@
 """Campaign lists, details, performance and campaign analytics. Metrics are summed in the database.
 
-The list pages campaigns first and then sums the page's metrics in one grouped query; ordering by a metric first
-sums only that metric per campaign to pick the page's ids (see `CampaignPage`). Four queries at most, for any page
-size and any amount of data.
+The list is one statement for any page size and any amount of data: the page is chosen first (ordered by a metric:
+only that metric summed per campaign), its metrics summed for the page's ids only, the count taken without metrics
+(see `CampaignPage`).
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.db import connections
 from django.db.models import Count, FilteredRelation, Q, QuerySet
 
+from stratum.api.db import field_converters, values_convert
 from stratum.api.params import DateRange
 
 from ..metrics import (
+    PAGE_COLUMNS,
     SUM_FIELDS,
+    campaign_page_sql,
     format_metrics,
-    metric_order_sql,
     metric_ratios,
     metric_sums,
     metric_sums_sql,
@@ -78,13 +81,12 @@ def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
 
 
 class CampaignPage:
-    """A campaign list as the paginator sees it: `count()` counts the filtered campaigns (no metrics joined) and a
-    slice returns that page's campaigns with their metrics, summed for the page's ids only.
-
-    Ordered by a field, the page is one query of campaigns (with their ad account), then one grouped query of the
-    page's metric sums. Ordered by a metric, one query sums only the metric(s) of the ordering per campaign (an
-    index-only scan of `(tenant_id, date) INCLUDE (...)`, grouped by campaign id alone), sorts and takes the page's
-    ids; the campaigns of those ids and their full sums follow as above. Four queries for any page size or data size.
+    """A campaign list as the paginator takes it: `page_with_total(offset=, limit=)` answers one page of campaigns
+    with their metrics and the number of campaigns, in one statement (`campaigns/metrics.py` `campaign_page_sql`,
+    its text built once per process): the filtered campaigns are counted without metrics, the page is chosen
+    first — by a column, or by one metric summed per campaign (only the sums the ordering needs) — and all the sums
+    are taken for the page's ids only. One query for any page size and any amount of data; the rows are plain dicts
+    (no model instances: the list shows columns and sums).
     """
 
     def __init__(self, *, tenant, campaigns: QuerySet, ordering: str, date_range: DateRange | None):
@@ -93,45 +95,42 @@ class CampaignPage:
     def count(self) -> int:
         return self.campaigns.count()
 
-    def __len__(self) -> int:  # the paginator counts with count(); len() is for callers that treat it as a list
-        return self.count()
-
-    def __getitem__(self, window: slice) -> list[Campaign]:
-        if not isinstance(window, slice) or window.step is not None or window.start is None or window.stop is None:
-            raise TypeError("a campaign page is taken as a slice [start:stop]")
+    def page_with_total(self, *, offset: int, limit: int) -> tuple[int, list[dict]]:
         descending, name = self.ordering.startswith("-"), self.ordering.lstrip("-")
-        if name in METRIC_ORDERINGS:
-            ids = _ids_by_metric(tenant=self.tenant, campaigns=self.campaigns, name=name, descending=descending,
-                                 date_range=self.date_range, offset=window.start, limit=window.stop - window.start)
-            by_id = {c.pk: c for c in self.campaigns.filter(pk__in=ids).order_by()} if ids else {}
-            page = [by_id[pk] for pk in ids if pk in by_id]
-        else:
-            column = ("-" if descending else "") + FIELD_ORDERINGS[name]
-            page = list(self.campaigns.order_by(column, "id")[window])
-        return campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=self.date_range)
+        connection = connections[self.campaigns.db]
+        filtered, filter_params = self.campaigns.order_by().values("id").query.sql_with_params()
+        sql = campaign_page_sql(connection, order=FIELD_ORDERINGS.get(name, name), descending=descending,
+                                dated=self.date_range is not None)
+        tenant = _uuid(connection, self.tenant.pk)
+        dates = [] if self.date_range is None else [connection.ops.adapt_datefield_value(self.date_range.start),
+                                                    connection.ops.adapt_datefield_value(self.date_range.end)]
+        ordered_by_metric = name in METRIC_ORDERINGS
+        params = [*([tenant, *dates] if ordered_by_metric else []), tenant, *filter_params, limit, offset,
+                  tenant, *filter_params, tenant, *dates]
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace("{filtered}", filtered), params)
+            rows = cursor.fetchall()
+        if not rows:  # a page past the end: the count came with the rows
+            return self.count(), []
+        converters = _page_converters(connection.alias)
+        items = []
+        for row in rows:
+            values = dict(zip(PAGE_COLUMNS, values_convert(row[:len(PAGE_COLUMNS)], converters, connection),
+                              strict=True))
+            sums = dict(zip(SUM_NAMES, row[len(PAGE_COLUMNS) + 1:len(PAGE_COLUMNS) + 1 + len(SUM_NAMES)], strict=True))
+            items.append({**values, "currency": row[len(PAGE_COLUMNS)], **format_metrics(sums, suffix="_sum")})
+        return rows[0][-1], items
+
+
+@lru_cache(maxsize=4)
+def _page_converters(alias: str) -> list:
+    return field_converters([Campaign._meta.get_field(name) for name in PAGE_COLUMNS], connections[alias])
 
 
 def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",
                   date_range: DateRange | None = None) -> CampaignPage:
     return CampaignPage(tenant=tenant, campaigns=campaign_queryset(tenant=tenant, filters=filters), ordering=ordering,
                         date_range=date_range)
-
-
-def _ids_by_metric(*, tenant, campaigns: QuerySet, name: str, descending: bool, date_range: DateRange | None,
-                   offset: int, limit: int) -> list:
-    """The ids of one page of the filtered campaigns ordered by a metric, ties by newest then id — the order the
-    ORM's `order_by(metric, "-created_at", "id")` over summed annotations gave."""
-    filtered, filter_params = campaigns.order_by().values("id", "created_at").query.sql_with_params()
-    connection = connections[campaigns.db]
-    sql = metric_order_sql(connection, name=name, descending=descending, dated=date_range is not None)
-    params = [_uuid(connection, tenant.pk)]
-    if date_range is not None:
-        params += [connection.ops.adapt_datefield_value(date_range.start),
-                   connection.ops.adapt_datefield_value(date_range.end)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql.replace("{filtered}", filtered), [*filter_params, *params, limit, offset])
-        pk = Campaign._meta.pk
-        return [pk.to_python(row[0]) for row in cursor.fetchall()]
 
 
 def _uuid(connection, value):
