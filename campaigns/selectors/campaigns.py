@@ -106,7 +106,7 @@ class CampaignPage:
                                                     connection.ops.adapt_datefield_value(self.date_range.end)]
         ordered_by_metric = name in METRIC_ORDERINGS
         params = [*([tenant, *dates] if ordered_by_metric else []), tenant, *filter_params, limit, offset,
-                  tenant, *filter_params, tenant, *dates]
+                  tenant, *filter_params, *dates]
         with connection.cursor() as cursor:
             cursor.execute(sql.replace("{filtered}", filtered), params)
             rows = cursor.fetchall()
