@@ -43,3 +43,18 @@ def test_queries_do_not_grow_with_page_size_or_profiles(api_client, user, scoped
         counts.add(n)
     # auth, count, page (with RFM joined), the page's identities, the page's predictions
     assert counts == {5}, counts
+
+
+def test_items_are_what_the_profile_serializer_gives(api_client, scoped):
+    from cdp.selectors import profiles_search
+    from cdp.serializers import ProfileSerializer, profile_items
+
+    _people(scoped, 0, 6)
+    profile, _ = profile_upsert(tenant=scoped, identifiers={"external_id": "crm-9", "anonymous_id": "a-1"},
+                                traits={"first_name": "Zoë"})
+    items = api_client.get(URL, {"limit": 20}).json()["items"]
+    page = list(profiles_search(tenant=scoped)[:20])
+    assert profile_items(page) == ProfileSerializer(page, many=True).data
+    assert items == ProfileSerializer(page, many=True).data
+    assert any(i["email"] is None and i["external_id"] == "crm-9" for i in items)
+    assert [list(i) for i in items] == [list(ProfileSerializer.Meta.fields)] * len(items)
