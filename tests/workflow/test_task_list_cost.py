@@ -31,3 +31,20 @@ def test_queries_do_not_grow_with_page_size_or_tasks(team, tenant):
         assert all(t["assignees"] for t in body["tasks"])
         counts.add(n)
     assert len(counts) == 1, counts
+
+
+def test_items_are_what_the_task_serializer_gives(team, tenant, scoped):
+    import datetime as dt
+    import uuid
+
+    from workflow.models import Task
+    from workflow.serializers.tasks import TaskSerializer
+
+    TaskFactory(tenant=tenant, client=team.brand, due_date=dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.UTC),
+                related_object_type="campaign", related_object_id=uuid.uuid4()).assignees.set([team.member])
+    TaskFactory(tenant=tenant, client=team.brand, description="")
+    body = data(team.api("member").get("/api/v1/tasks?limit=50"))
+    by_id = {str(t.pk): t for t in Task.objects.for_tenant(tenant).prefetch_related("assignees")}
+    expected = [TaskSerializer(by_id[item["id"]]).data for item in body["tasks"]]
+    assert body["tasks"] == expected and len(expected) == 2
+    assert [list(t) for t in body["tasks"]] == [list(TaskSerializer.Meta.fields)] * 2
