@@ -19,8 +19,7 @@ from cdp.services import exports as export_services
 from cdp.tasks import exports_expire_all
 from tests.cdp.factories import ProfileFactory, SegmentFactory
 from tests.helpers import assert_error
-
-from .conftest import BUCKET, keys
+from tests.s3 import BUCKET, keys
 
 pytest.importorskip("moto.server")
 

@@ -14,8 +14,7 @@ from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import CampaignDailyMetricFactory, CampaignFactory
 from tests.faults.conftest import dump_logs_on_failure, needs_postgres, needs_redis_server
 from tests.faults.services import AppServer, CeleryWorker, service_env, subprocess_database_url, wait_for
-
-from .conftest import BUCKET, keys, s3_environment
+from tests.s3 import BUCKET, keys, s3_environment
 
 pytestmark = [pytest.mark.postgres, needs_postgres, needs_redis_server, pytest.mark.django_db(transaction=True)]
 
