@@ -1,6 +1,6 @@
 """Stratum settings. Every value that differs between machines comes from the environment, here only.
 
-The README's configuration table lists each variable with its default.
+The README's operations section lists each variable by area; docs/operations.md (Settings) gives each default.
 """
 from __future__ import annotations
 
