@@ -17,7 +17,6 @@ from .. import selectors, services
 from .. import serializers as s
 from ..filters import ProfileFilterSet
 from ..models import Profile
-from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
 TAGS = ["cdp-profiles"]
@@ -117,7 +116,7 @@ class RfmRecomputeView(CdpEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.RfmRecomputeSerializer},
                    description="Queues an RFM recompute for this tenant (it also runs nightly).")
     def post(self, request):
-        rfm_recompute_task.delay(str(self.tenant.pk))
+        services.rfm_recompute_queue(tenant=self.tenant)
         return Response({"detail": "RFM recompute queued."}, status=status.HTTP_202_ACCEPTED)
 
 
