@@ -1,6 +1,6 @@
 """Stratum settings. Every value that differs between machines comes from the environment, here only.
 
-The README's configuration table lists each variable with its default.
+The README's operations section lists each variable by area; docs/operations.md (Settings) gives each default.
 """
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None or TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
 if CELERY_BROKER_URL is None:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"  # in-process (eager); the host only keeps kombu from warning on each task
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
