@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from stratum.api.exceptions import ValidationFailed
 from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.permissions import IsSuperAdmin
+from stratum.api.replicas import replica_reads
 
 from .. import serializers as s
 from ..platform import INTERVALS, MAX_BUCKETS, bucket_starts, platform_overview
@@ -21,6 +22,7 @@ class PlatformOverviewView(APIView):
                                OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
                                OpenApiParameter("interval", str, enum=list(INTERVALS))],
                    responses={200: s.OverviewSerializer}, tags=["superadmin"])
+    @replica_reads()
     def get(self, request):
         date_range = parse_date_range(request.query_params, tz="UTC", default_days=365)
         interval = parse_choice(request.query_params, "interval", INTERVALS, default="month")
