@@ -38,7 +38,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
         # an unknown segment_id has no members: 200, empty (the list rule)
         profiles = selectors.profiles_search(tenant=self.tenant, **ProfileFilterSet.parse(request.query_params))
         page = self.paginate_queryset(profiles)
-        return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
+        return self.get_paginated_response(s.profile_items(page))
 
     @extend_schema(tags=TAGS, responses={200: s.ProfileSerializer},
                    description="An id that was merged into another profile answers that profile.")
