@@ -1,7 +1,8 @@
 """The issue's "done when" for files, with real processes: a report rendered by a Celery worker process on one
 "host" (its own MEDIA_ROOT) downloads from a gunicorn web process on another (another MEDIA_ROOT), through S3 —
 moto's S3 server, a real HTTP endpoint on loopback. Neither process writes a local file; the web process never
-renders (the worker's log names the task); the bytes served are the object's bytes."""
+renders (the worker's log names the task); the bytes served — streamed, or through a signed URL another web host
+hands out — are the object's bytes."""
 from __future__ import annotations
 
 import httpx
@@ -49,19 +50,24 @@ def hosts(bucket, s3_endpoint, private_redis, tmp_path, request):
     worker = CeleryWorker(env=service_env(**common, MEDIA_ROOT=str(roots["worker"]), LOG_LEVEL="INFO"),
                           name="reports")
     web = AppServer(env=service_env(**common, MEDIA_ROOT=str(roots["web"])))
+    # a third host answering downloads with a signed URL of the object instead of streaming it
+    signing = AppServer(env=service_env(**common, MEDIA_ROOT=str(roots["web"]), STORAGE_DOWNLOADS="redirect"))
     try:
         worker.start()
         web.start()
-        yield worker, web, roots
+        signing.start()
+        yield worker, web, signing, roots
     finally:
-        dump_logs_on_failure(request, worker, web)
+        dump_logs_on_failure(request, worker, web, signing)
+        signing.close()
         web.close()
         worker.close()
 
 
-def test_a_report_rendered_by_a_worker_host_downloads_from_another_web_host_through_s3(owner_key, bucket, hosts):
+def test_a_report_rendered_by_a_worker_host_downloads_from_another_web_host_through_s3(owner_key, bucket, hosts,
+                                                                                         s3_endpoint):
     tenant, key = owner_key
-    worker, web, roots = hosts
+    worker, web, signing, roots = hosts
     api = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     queued = api.post(REPORTS, json={"template_id": "performance_summary", "name": "March", "format": "csv",
                                      "date_range": {"start": "2026-03-01", "end": "2026-03-14"}})
@@ -81,4 +87,12 @@ def test_a_report_rendered_by_a_worker_host_downloads_from_another_web_host_thro
     assert download.status_code == 200, download.text[:300]
     assert download.headers["content-disposition"] == 'attachment; filename="march-2026-03-01-2026-03-14.csv"'
     assert download.content == stored
+
+    redirect = httpx.get(f"{signing.url}{REPORTS}/{report_id}/download", headers={"Authorization": f"Bearer {key}"},
+                         timeout=30)
+    assert (redirect.status_code, redirect.headers["cache-control"]) == (302, "no-store")
+    assert redirect.headers["location"].startswith(f"{s3_endpoint}/{BUCKET}/{key_name}?")
+    signed = httpx.get(redirect.headers["location"], timeout=30)
+    assert signed.status_code == 200 and signed.content == stored
+    assert signed.headers["content-disposition"] == 'attachment; filename="march-2026-03-01-2026-03-14.csv"'
     assert _files(roots["worker"]) == [] and _files(roots["web"]) == []  # no host kept a local copy
