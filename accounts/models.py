@@ -174,6 +174,7 @@ class OneTimeToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "one-time token"
         indexes = [models.Index(fields=["user", "purpose"])]
 
 
@@ -238,6 +239,7 @@ class SlackDestination(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Slack destination"
         db_table = "webhooks_slackdestination"  # the table it had under integrations.webhooks, where it began
         ordering = ["created_at"]
         constraints = [
