@@ -146,6 +146,7 @@ class ApiKey(ApiKeyPrincipal, TenantOwned):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -42,7 +42,7 @@ def chart_svg(*, key: str, title: str, labels: list[str], series: dict[str, list
             else:
                 axes.plot(positions, values, label=name, color=color, linewidth=1.6, marker="o" if
                           len(labels) <= 16 else None, markersize=3)
-        step = max(1, len(labels) // 8)
+        step = max(1, -(-len(labels) // 7))
         axes.set_xticks(positions[::step])
         axes.set_xticklabels(labels[::step])
         axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _short(v)))

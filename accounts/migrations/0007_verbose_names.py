@@ -11,6 +11,10 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterModelOptions(
+            name='apikey',
+            options={'ordering': ['-created_at'], 'verbose_name': 'API key'},
+        ),
+        migrations.AlterModelOptions(
             name='onetimetoken',
             options={'verbose_name': 'one-time token'},
         ),
