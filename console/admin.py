@@ -96,7 +96,8 @@ class StaffTenantAdmin(TenantAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change:
-            changed = [name for name in form.changed_data if name in EDIT_FIELDS]
+            changed = [name for name in form.changed_data if name in EDIT_FIELDS
+                       and form.initial.get(name) != form.cleaned_data.get(name)]
             services.tenant_staff_edit_record(
                 tenant=obj, staff=request.user, before={name: form.initial.get(name) for name in changed},
                 after={name: form.cleaned_data.get(name) for name in changed})

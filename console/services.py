@@ -83,6 +83,16 @@ def _effective_limits(tenant: Tenant) -> dict[str, int]:
     return {**tenant_limits(tenant=tenant), "api_requests_per_minute": per_minute, "api_burst": burst}
 
 
+def _whole(name: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationFailed(errors={name: ["A valid integer is required."]}) from None
+    if number < 0:
+        raise ValidationFailed(errors={name: ["Ensure this value is greater than or equal to 0."]})
+    return number
+
+
 @transaction.atomic
 def tenant_staff_limits_raise(*, tenant: Tenant, staff: User, limits: dict[str, Any]) -> Tenant:
     """Sets limit overrides through the superadmin PATCH's service; the entry keeps each limit's effective value
@@ -90,6 +100,7 @@ def tenant_staff_limits_raise(*, tenant: Tenant, staff: User, limits: dict[str, 
     unknown = [name for name in limits if name not in RAISABLE_LIMITS]
     if unknown or not limits:
         raise ValidationFailed(errors={"limit": [f"Choose one of: {', '.join(RAISABLE_LIMITS)}."]})
+    limits = {name: _whole(name, value) for name, value in limits.items()}
     tenant = _locked(tenant)
     before = {name: _effective_limits(tenant)[name] for name in limits}
     tenant = tenant_admin_update(tenant=tenant, data={"limit_overrides": limits})
