@@ -142,7 +142,7 @@ def _plan(request, tenant):
 def _limit(request, tenant):
     name, value = request.POST.get("limit", ""), request.POST.get("value", "").strip()
     services.tenant_staff_limits_raise(tenant=tenant, staff=request.user, limits={name: value})
-    return f"{name} of {tenant.name} is now {value}."
+    return f"{tenant.name}: {name} is now {int(value)}."
 
 
 def _invitation(request, tenant):

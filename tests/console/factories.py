@@ -63,3 +63,17 @@ def problems_seed(tenant) -> dict:
     CircuitBreakerFactory(tenant=tenant, state="open")
     return {"crm_run": crm_run, "audience_run": audience_run, "ad_run": ad_run, "delivery": delivery,
             "webhook": failing}
+
+
+def expected_figures(body: dict) -> dict[str, str]:
+    """The figures the console's overview shows, by their data-figure name, as the API's answer has them."""
+    return {name: str(value) for name, value in {
+        "tenants.total": body["tenants"]["total"], "tenants.active": body["tenants"]["active"],
+        "tenants.suspended": body["tenants"]["suspended"], "tenants.new": body["tenants"]["new"],
+        **{f"tenants.by_plan.{plan}": n for plan, n in body["tenants"]["by_plan"].items()},
+        "subscriptions.active": body["subscriptions"]["active"],
+        **{f"mrr.{c}": v for c, v in body["mrr"].items()}, **{f"arr.{c}": v for c, v in body["arr"].items()},
+        "users.total": body["users"]["total"], "users.active": body["users"]["active"],
+        "events_ingested": body["events_ingested"],
+        **{f"ad_spend_managed.{c}": v for c, v in body["ad_spend_managed"].items()},
+    }.items()}
