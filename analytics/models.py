@@ -215,6 +215,7 @@ class ReportDelivery(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "report deliveries"
         ordering = ["-slot"]
         constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="analytics_delivery_once")]
 

@@ -127,7 +127,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "accounts.apps.ConsoleAdminConfig",  # django.contrib.admin with the lock-out and two-factor login
+    "console.apps.StaffAdminConfig",  # django.contrib.admin as the Stratum console (lock-out, two-factor login)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.webhooks",
     "analytics",
+    "console",  # last: the staff console composes every app's admin, services and selectors
 ]
 
 MIDDLEWARE = [
