@@ -1,6 +1,6 @@
 """Stratum settings. Every value that differs between machines comes from the environment, here only.
 
-The README's configuration table lists each variable with its default.
+The README's operations section lists each variable by area; docs/operations.md (Settings) gives each default.
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "accounts.apps.ConsoleAdminConfig",  # django.contrib.admin with the lock-out and two-factor login
+    "console.apps.StaffAdminConfig",  # django.contrib.admin as the Stratum console (lock-out, two-factor login)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -153,6 +153,7 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.webhooks",
     "analytics",
+    "console",  # last: the staff console composes every app's admin, services and selectors
 ]
 
 MIDDLEWARE = [
@@ -269,7 +270,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None or TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
 if CELERY_BROKER_URL is None:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"  # in-process (eager); the host only keeps kombu from warning on each task
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
