@@ -58,6 +58,7 @@ from ..models import (
     ProfileRfm,
     SegmentMembership,
 )
+from .journeys import journeys_refresh, since_of
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 from .suppression import suppressed_among
 
@@ -523,6 +524,10 @@ class _Batch:
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
         _profiles_add(tenant=tenant, touched=touched, now=now)
+        # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full).
+        merged = {pk for _, winner, loser in self.merges for pk in (winner, loser, self.find(loser))}
+        journeys_refresh(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
+                                                        for item in items), everything=merged))
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now
