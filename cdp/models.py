@@ -230,7 +230,7 @@ class Journey(TenantOwned):
     purchase up to (and at the moment of) its next one, or its open journey (no purchase yet, `converted_at` null).
 
     `path` is the touchpoints' `channel<US>campaign` keys joined by <RS> in time order (null: a direct purchase);
-    `touch_times` their epoch seconds, for a request whose lookback or period cuts a journey short. PostgreSQL only
+    `touch_times` their epoch seconds (an array literal, `::float8[]` in SQL), for a request whose lookback or period cuts a journey short. PostgreSQL only
     (elsewhere attribution reads the raw events)."""
 
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -240,12 +240,13 @@ class Journey(TenantOwned):
     touch_count = models.IntegerField(default=0)
     first_touch = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the first touchpoint.")
     last_touch = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the last touchpoint.")
-    touch_times = models.JSONField(default=list, blank=True)
+    touch_times = models.TextField(default="{}", blank=True,
+                                   help_text="Epoch seconds of the touchpoints, a PostgreSQL float8[] literal.")
 
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "converted_at"], name="cdp_journey_converted"),
-            models.Index(fields=["profile", "converted_at"], name="cdp_journey_profile"),
+            models.Index(fields=["tenant", "profile", "converted_at"], name="cdp_journey_profile"),
         ]
 
 

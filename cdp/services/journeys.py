@@ -54,7 +54,7 @@ def journeys_refresh(*, tenant, since: dict) -> None:
     args = {"pids": ids, "since": [since[pid] for pid in ids], "tenant": tenant.pk, "purchase": PURCHASE_EVENT,
             "path_sep": PATH_SEP, "key_sep": KEY_SEP}
     delete = f"""WITH {source},
-c AS (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
+c AS MATERIALIZED (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
                      WHERE j.tenant_id = %(tenant)s AND j.profile_id = b.pid AND j.converted_at < b.since) AS cut
       FROM b)
 DELETE FROM {table} j USING c
@@ -63,7 +63,7 @@ WHERE j.tenant_id = %(tenant)s AND j.profile_id = c.pid
     channel, campaign = _touch_columns()
     # After the delete, a profile's latest remaining purchase is the cut: its events after it are rebuilt.
     insert = f"""WITH {source},
-c AS (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
+c AS MATERIALIZED (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
                      WHERE j.tenant_id = %(tenant)s AND j.profile_id = b.pid) AS cut
       FROM b),
 ev AS (SELECT e.profile_id AS pid, e.id, e.timestamp AS ts, EXTRACT(EPOCH FROM e.timestamp)::float8 AS ep,
@@ -80,7 +80,7 @@ SELECT gen_random_uuid(), %(tenant)s, pid, MAX(CASE WHEN conv = 1 THEN ts END),
        COALESCE(SUM(CASE WHEN conv = 1 THEN rev END), 0),
        string_agg(CASE WHEN conv = 0 THEN tkey END, %(path_sep)s ORDER BY ep, id),
        SUM(1 - conv), MIN(CASE WHEN conv = 0 THEN ep END), MAX(CASE WHEN conv = 0 THEN ep END),
-       COALESCE(jsonb_agg(ep ORDER BY ep, id) FILTER (WHERE conv = 0), '[]'::jsonb)
+       COALESCE(array_agg(ep ORDER BY ep, id) FILTER (WHERE conv = 0), '{{}}')::text
 FROM s GROUP BY pid, jseq"""
     with connection.cursor() as cursor:
         cursor.execute(delete, args)
