@@ -224,6 +224,20 @@ class Event(TenantOwned):
         return f"{self.event_type} @ {self.timestamp:%Y-%m-%d %H:%M}"
 
 
+class EventIngestDay(TenantOwned):
+    """How many events ingestion stored for a tenant on a (UTC) day of `received_at`: one row per tenant and day,
+    added to once per batch. The superadmin overview's "events ingested" reads these instead of counting the event
+    table (a year of a busy platform is millions of rows). Counts ingestion: retention or erasure deleting events
+    later does not take them back."""
+
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="cdp_ingest_day_unique")]
+        indexes = [models.Index(fields=["day"], name="cdp_ingest_day_day")]
+
+
 class Journey(TenantOwned):
     """A profile's attribution journey, kept by ingestion (`cdp/services/journeys.py`) so attribution reads journeys
     instead of rebuilding them from raw events on every request: the touchpoints after the profile's previous

@@ -58,6 +58,7 @@ from ..models import (
     ProfileRfm,
     SegmentMembership,
 )
+from .ingested import ingested_add
 from .journeys import journeys_refresh, since_of
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 from .suppression import suppressed_among
@@ -520,6 +521,7 @@ class _Batch:
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
             source=self.source, now=now)
+        ingested_add(tenant=tenant, received_at=now, count=len(events))
         touched: dict[Any, list] = {}
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)

@@ -123,3 +123,19 @@ def test_parallel_batches_against_a_live_server_leave_the_journeys_of_a_rebuild(
     with tenant_scope(tenant):
         assert len(journey_rows(tenant)) > 20
         assert journey_violations(tenant) == []
+
+
+class TestIngestedPerDay:
+    def test_each_batch_adds_its_events_to_the_tenants_day(self, scoped):
+        from cdp.models import EventIngestDay
+
+        other = TenantFactory()
+        events_ingest(tenant=scoped, events=_batch(random.Random(1), 3, "a"), source="test")
+        events_ingest(tenant=scoped, events=_batch(random.Random(2), 4, "b"), source="test")
+        with tenant_scope(other):
+            events_ingest(tenant=other, events=_batch(random.Random(3), 1, "c"), source="test")
+        from cdp.models import Event
+
+        assert list(EventIngestDay.objects.for_tenant(scoped).values_list("day", "count")) == [
+            (timezone.now().date(), Event.objects.for_tenant(scoped).count())]
+        assert EventIngestDay.objects.for_tenant(other).get().count == Event.objects.for_tenant(other).count()
