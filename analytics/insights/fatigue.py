@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from django.db.models import Q
 from scipy.special import stdtr
 
-from campaigns.models import AdDailyMetric
+from campaigns.models import Ad, AdDailyMetric
 
 WINDOW_DAYS = 28
 MIN_DAYS = 14
@@ -40,14 +39,18 @@ def _line(days: np.ndarray, values: np.ndarray) -> tuple[float, float, float]:
 
 def fatigue_insights(*, tenant, today: dt.date, campaign_names: dict) -> list[dict]:
     start = today - dt.timedelta(days=WINDOW_DAYS - 1)
+    # The active ads (a few rows), then their daily rows by id: no join whose plan hangs on fresh statistics (a
+    # nested loop over every ad per metric row took 70 ms of the request after a seed).
+    ads = dict(Ad.objects.for_tenant(tenant).filter(campaign_id__in=list(campaign_names), status="active")
+               .values_list("pk", "name"))
     rows = (AdDailyMetric.objects.for_tenant(tenant)
-            .filter(date__range=(start, today), impressions__gte=MIN_IMPRESSIONS, campaign_id__in=list(campaign_names))
-            .filter(Q(ad__status="active"))
+            .filter(date__range=(start, today), impressions__gte=MIN_IMPRESSIONS, campaign_id__in=list(campaign_names),
+                    ad_id__in=list(ads))
             .order_by("ad_id", "date")
-            .values_list("ad_id", "ad__name", "campaign_id", "date", "impressions", "clicks", "spend"))
+            .values_list("ad_id", "campaign_id", "date", "impressions", "clicks", "spend"))
     by_ad: dict = {}
-    for ad_id, name, campaign_id, date, impressions, clicks, spend in rows:
-        by_ad.setdefault(ad_id, {"name": name, "campaign_id": campaign_id, "points": []})["points"].append(
+    for ad_id, campaign_id, date, impressions, clicks, spend in rows:
+        by_ad.setdefault(ad_id, {"name": ads[ad_id], "campaign_id": campaign_id, "points": []})["points"].append(
             ((date - start).days, impressions, clicks, float(spend)))
     insights = []
     for ad_id, ad in by_ad.items():
