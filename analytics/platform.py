@@ -18,7 +18,8 @@ from billing.models import Subscription, SubscriptionStatus
 from billing.plans import Plan
 from campaigns.models import CampaignDailyMetric
 from cdp.models import EventIngestDay
-from stratum.api.params import DateRange
+from stratum.api.exceptions import ValidationFailed
+from stratum.api.params import DateRange, parse_choice, parse_date_range
 
 INTERVALS = ("day", "week", "month")
 MAX_BUCKETS = 366
@@ -124,6 +125,16 @@ def _spend_series(date_range: DateRange, interval: str, starts: list[dt.date]):
             per_bucket[i][row["currency"]] = _money(row["spend"])
         totals[row["currency"]] = totals.get(row["currency"], Decimal("0")) + (row["spend"] or Decimal("0"))
     return {currency: _money(value) for currency, value in sorted(totals.items())}, per_bucket
+
+
+def overview_params(params) -> tuple[DateRange, str]:
+    """The overview's range and interval from query parameters (`period`, `start_date`/`end_date`, `interval`), as
+    both `/superadmin/analytics/overview` and the staff console's home page read them."""
+    date_range = parse_date_range(params, tz="UTC", default_days=365)
+    interval = parse_choice(params, "interval", INTERVALS, default="month")
+    if len(bucket_starts(date_range, interval)) > MAX_BUCKETS:
+        raise ValidationFailed(errors={"interval": [f"At most {MAX_BUCKETS} points: choose a coarser interval."]})
+    return date_range, interval
 
 
 def platform_overview(*, date_range: DateRange, interval: str) -> dict:

@@ -1,6 +1,6 @@
 """Rebuilds the attribution journeys (`cdp.Journey`) from raw events: every tenant, or those named by slug.
 
-Ingestion keeps journeys current; this is the backfill (migration 0012 runs it once) and the repair after events
+Ingestion keeps journeys current; this is the backfill (migration 0013 runs it once) and the repair after events
 were written around ingestion (a bulk load with COPY, a restore).
 """
 from __future__ import annotations

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_slackdestination'),
-        ('cdp', '0011_privacy'),
+        ('cdp', '0012_event_partitions'),
     ]
 
     operations = [

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_slackdestination'),
-        ('cdp', '0012_journey'),
+        ('cdp', '0013_journey'),
     ]
 
     operations = [
