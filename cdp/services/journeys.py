@@ -7,8 +7,8 @@ than a purchase that carries a `channel` (or `utm_source`) property; its campaig
 — the same definition as `analytics/attribution/journeys.py`'s raw-event query (the agreement is tested).
 
 Ingestion calls `journeys_refresh` once per batch with, per touched profile, the earliest moment its events changed
-(None: everything, e.g. a merge winner). Two set-based statements for the whole batch, whatever it holds: delete the
-profiles' journeys from their last purchase before that moment on, and rebuild them from the events after that
+(None: everything, e.g. a merge winner). One set-based statement for the whole batch, whatever it holds: it deletes
+the profiles' journeys from their last purchase before that moment on and rebuilds them from the events after that
 purchase (one window pass, one row per journey). A batch holds its profiles' rows locked (FOR NO KEY UPDATE) while it
 writes, so two batches never rebuild one profile's journeys at once, and the second reads the first's events.
 
@@ -45,7 +45,7 @@ def journeys_enabled() -> bool:
 
 def journeys_refresh(*, tenant, since: dict) -> None:
     """Rebuilds the journeys of these profiles ({profile id: earliest changed event time, or None for all of them})
-    from their events: two statements for any number of profiles. Profiles without events end with no journeys."""
+    from their events: one statement for any number of profiles. Profiles without events end with no journeys."""
     if not since or not journeys_enabled():
         return
     table, events = Journey._meta.db_table, Event._meta.db_table
@@ -53,19 +53,17 @@ def journeys_refresh(*, tenant, since: dict) -> None:
     source = "b AS (SELECT * FROM unnest(%(pids)s::uuid[], %(since)s::timestamptz[]) AS b(pid, since))"
     args = {"pids": ids, "since": [since[pid] for pid in ids], "tenant": tenant.pk, "purchase": PURCHASE_EVENT,
             "path_sep": PATH_SEP, "key_sep": KEY_SEP}
-    delete = f"""WITH {source},
+    channel, campaign = _touch_columns()
+    # One statement: the cut per profile (its last purchase before the change), the journeys after it deleted,
+    # and those journeys rebuilt from the events after it. (The INSERT never reads the journey table: the DELETE's
+    # rows and the new ones do not meet.)
+    statement = f"""WITH {source},
 c AS MATERIALIZED (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
                      WHERE j.tenant_id = %(tenant)s AND j.profile_id = b.pid AND j.converted_at < b.since) AS cut
-      FROM b)
-DELETE FROM {table} j USING c
-WHERE j.tenant_id = %(tenant)s AND j.profile_id = c.pid
-  AND (c.cut IS NULL OR j.converted_at IS NULL OR j.converted_at > c.cut)"""
-    channel, campaign = _touch_columns()
-    # After the delete, a profile's latest remaining purchase is the cut: its events after it are rebuilt.
-    insert = f"""WITH {source},
-c AS MATERIALIZED (SELECT b.pid, (SELECT MAX(j.converted_at) FROM {table} j
-                     WHERE j.tenant_id = %(tenant)s AND j.profile_id = b.pid) AS cut
       FROM b),
+gone AS (DELETE FROM {table} j USING c
+         WHERE j.tenant_id = %(tenant)s AND j.profile_id = c.pid
+           AND (c.cut IS NULL OR j.converted_at IS NULL OR j.converted_at > c.cut)),
 ev AS (SELECT e.profile_id AS pid, e.id, e.timestamp AS ts, EXTRACT(EPOCH FROM e.timestamp)::float8 AS ep,
               CASE WHEN e.event_type = %(purchase)s THEN 1 ELSE 0 END AS conv, COALESCE(e.revenue, 0) AS rev,
               {channel} AS ch, {campaign} AS cp
@@ -83,13 +81,12 @@ SELECT gen_random_uuid(), %(tenant)s, pid, MAX(CASE WHEN conv = 1 THEN ts END),
        COALESCE(array_agg(ep ORDER BY ep, id) FILTER (WHERE conv = 0), '{{}}')::text
 FROM s GROUP BY pid, jseq"""
     with connection.cursor() as cursor:
-        cursor.execute(delete, args)
-        cursor.execute(insert, args)
+        cursor.execute(statement, args)
 
 
 def journeys_rebuild(*, tenant, chunk: int = 5000) -> int:
     """Rebuilds every journey of the tenant from its events (backfill, and after writes that bypass ingestion);
-    the number of profiles walked. In chunks of profiles, each two statements."""
+    the number of profiles walked. In chunks of profiles, one statement each."""
     if not journeys_enabled():
         return 0
     ids = list(Profile.objects.for_tenant(tenant).filter(merged_into__isnull=True).order_by("pk")

@@ -1,6 +1,6 @@
 """Attribution journeys kept by ingestion (`cdp.Journey`): after batches arriving out of time order, merges,
 unmerges and erasures — and parallel batches against a live multi-process server — the journey rows equal a
-from-scratch rebuild from the events, and the per-batch cost is a constant number of statements."""
+from-scratch rebuild from the events, and the per-batch cost is one statement."""
 from __future__ import annotations
 
 import datetime as dt
@@ -72,7 +72,7 @@ class TestKeptByIngestion:
         assert journey_violations(scoped) == []
         assert Journey.objects.filter(profile=merged).exists()  # the restored profile has its journeys back
 
-    def test_two_statements_per_batch_whatever_it_holds(self, scoped, django_assert_num_queries):
+    def test_one_statement_per_batch_whatever_it_holds(self, scoped, django_assert_num_queries):
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -82,8 +82,8 @@ class TestKeptByIngestion:
             return sum(1 for q in captured.captured_queries if "cdp_journey" in q["sql"])
 
         rng = random.Random(7)
-        assert journey_statements(_batch(rng, 2, "small")) == 2
-        assert journey_statements(_batch(rng, 200, "large", merge_every=3)) == 2
+        assert journey_statements(_batch(rng, 2, "small")) == 1
+        assert journey_statements(_batch(rng, 200, "large", merge_every=3)) == 1
 
 
 @pytest.fixture
