@@ -5,14 +5,18 @@ TENANT_SUSPENDED; a deactivated user's tokens and keys stop working.
 """
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+import uuid
+
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .errors import TenantSuspended
 from .models import ApiKey, hash_api_key
+from .principals import api_key_principal_get, user_principal_get
 from .services.sessions import access_is_revoked
 
 API_KEY_PREFIX = "sk_live_"
@@ -42,8 +46,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if not raw.startswith(API_KEY_PREFIX):
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        key = (ApiKey.objects.unscoped().select_related("tenant", "created_by")
-               .filter(key_hash=hash_api_key(raw)).first())
+        key = api_key_principal_get(key_hash=hash_api_key(raw))  # key, creator and tenant: one query
         if key is None or not key.is_usable or not key.created_by.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         _attach_tenant(request, key.tenant)
@@ -68,8 +71,18 @@ class TenantJWTAuthentication(JWTAuthentication):
         return user, token
 
     def get_user(self, validated_token):
+        """The user and their tenant in one query (simplejwt's lookup, then `user.tenant`, took two)."""
         try:
-            return super().get_user(validated_token)
-        except DjangoValidationError:  # a user_id claim that is not a UUID is an invalid token, not bad input
+            user_id = uuid.UUID(str(validated_token[api_settings.USER_ID_CLAIM]))
+        except (KeyError, ValueError):  # a user_id claim that is not a UUID is an invalid token, not bad input
             raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.") from None
+        user = user_principal_get(user_id=user_id)
+        if user is None:
+            raise exceptions.AuthenticationFailed("User not found", code="user_not_found")
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+                api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+            raise exceptions.AuthenticationFailed("The user's password has been changed.", code="password_changed")
+        return user
 

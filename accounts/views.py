@@ -108,7 +108,7 @@ class MeView(TenantAPIView):
     @extend_schema(responses={200: s.MeResponseSerializer}, tags=["users"])
     def get(self, request):
         """Both references' shapes at once: the user at the top (Stratum) and in Catalyst's envelope."""
-        person = s.UserSerializer(request.user).data
+        person = s.user_payload(request.user)
         return Response({**person, "status_code": 200, "message": "Success", "data": person})
 
     @extend_schema(request=s.UpdateMeSerializer, responses={200: s.UserSerializer}, tags=["users"])

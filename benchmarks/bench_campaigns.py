@@ -1,11 +1,15 @@
 """Dashboard overview and campaign list on 1,000 campaigns × 365 days of metrics (365,000 daily rows).
 
-Measured through the API (JWT auth, tenant scope, serialization included) and compared with the overview's
-aggregates written as one hand-made SQL statement on the same data, in the same run.
+Measured through the API (JWT auth, tenant scope, serialization included) and compared with the same answer written
+as one hand-made SQL statement on the same data, in the same run: the overview's aggregates, and each campaign list
+(a page of campaigns with their lifetime sums and the count; the page by 30-day spend with its sums and the count).
+API and SQL samples alternate, so a busy machine slows both alike.
 """
 from __future__ import annotations
 
 import datetime as dt
+import statistics
+import time
 import uuid
 from decimal import Decimal
 
@@ -40,6 +44,53 @@ SELECT
         GROUP BY platform) p),
     (SELECT COUNT(*) FROM campaigns_campaign WHERE tenant_id = %(tenant)s AND status = 'active')
 """
+
+SUMS = "impressions, clicks, spend, conversions, revenue, landing_page_views, leads"
+SUM_COLUMNS = ", ".join(f"COALESCE(SUM(m.{c}), 0) AS {c}" for c in SUMS.split(", "))
+LIST_COLUMNS = ("c.id, c.name, c.platform, c.status, c.budget_amount, c.created_at, c.budget_type, c.objective, "
+                "c.ad_account_id, c.external_id, a.currency, c.updated_at")
+
+# The list's page 3 (20 newest campaigns after 40) with lifetime sums of each, and the number of campaigns.
+HAND_LIST_SQL = f"""
+WITH page AS (
+    SELECT {LIST_COLUMNS} FROM campaigns_campaign c JOIN campaigns_adaccount a ON a.id = c.ad_account_id
+    WHERE c.tenant_id = %(tenant)s AND c.status <> 'deleted' ORDER BY c.created_at DESC, c.id LIMIT 20 OFFSET 40
+)
+SELECT page.*, s.*, (SELECT COUNT(*) FROM campaigns_campaign WHERE tenant_id = %(tenant)s AND status <> 'deleted')
+FROM page LEFT JOIN LATERAL (SELECT {SUM_COLUMNS} FROM campaigns_campaigndailymetric m
+                             WHERE m.campaign_id = page.id) s ON true
+ORDER BY page.created_at DESC, page.id
+"""
+
+# The 20 campaigns with the highest spend over the 30 days, with their 30-day sums, and the number of campaigns.
+HAND_BY_SPEND_SQL = f"""
+WITH sums AS (
+    SELECT m.campaign_id, {SUM_COLUMNS} FROM campaigns_campaigndailymetric m
+    WHERE m.tenant_id = %(tenant)s AND m.date BETWEEN %(start)s AND %(end)s GROUP BY m.campaign_id
+)
+SELECT {LIST_COLUMNS}, s.*,
+       (SELECT COUNT(*) FROM campaigns_campaign WHERE tenant_id = %(tenant)s AND status <> 'deleted')
+FROM campaigns_campaign c JOIN campaigns_adaccount a ON a.id = c.ad_account_id
+LEFT JOIN sums s ON s.campaign_id = c.id
+WHERE c.tenant_id = %(tenant)s AND c.status <> 'deleted'
+ORDER BY COALESCE(s.spend, 0) DESC, c.created_at DESC, c.id LIMIT 20
+"""
+
+
+def paired_p50_ms(api, sql, *, repeat: int = 30, warmup: int = 3) -> tuple[float, float]:
+    """Medians of `api` and `sql`, sampled alternately (the same moments of a shared machine for both)."""
+    for _ in range(warmup):
+        api()
+        sql()
+    a, b = [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        api()
+        a.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        sql()
+        b.append((time.perf_counter() - start) * 1000)
+    return statistics.median(a), statistics.median(b)
 
 
 def _build(tenant: Tenant) -> None:
@@ -103,29 +154,46 @@ def run() -> list[Row]:
             response = client.get(url)
             assert response.status_code == 200, response.content[:300]
 
+        def hand(sql_text, params):
+            def run_sql():
+                with connection.cursor() as cursor:
+                    cursor.execute(sql_text, params)
+                    cursor.fetchall()
+            return run_sql
+
+        postgres = connection.vendor == "postgresql"
+        last30 = parse_date_range({"period": "30d"}, tz="UTC")
+        list_url, by_spend_url = "/api/v1/campaigns?page=3&limit=20", "/api/v1/campaigns?limit=20&ordering=-spend&period=30d"
         with override_settings(RATELIMIT_ENABLED=False):
             overview = p50_ms(lambda: get("/api/v1/dashboard/overview"))
-            listing = p50_ms(lambda: get("/api/v1/campaigns?page=3&limit=20"))
-            by_spend = p50_ms(lambda: get("/api/v1/campaigns?limit=20&ordering=-spend&period=30d"), repeat=15)
+            if postgres:
+                listing, listing_sql = paired_p50_ms(lambda: get(list_url),
+                                                     hand(HAND_LIST_SQL, {"tenant": tenant.pk}))
+                by_spend, by_spend_sql = paired_p50_ms(
+                    lambda: get(by_spend_url),
+                    hand(HAND_BY_SPEND_SQL, {"tenant": tenant.pk, "start": last30.start, "end": last30.end}))
+            else:
+                listing, by_spend = p50_ms(lambda: get(list_url)), p50_ms(lambda: get(by_spend_url))
         rows = [Row("dashboard overview p50 (30 days, API)", overview, "ms", target="≤ 50 ms and ≤ 3× SQL")]
-        if connection.vendor == "postgresql":
+        if postgres:
             params = {"tenant": tenant.pk, "start": date_range.start, "end": date_range.end,
                       "prev_start": previous.start}
-
-            def hand_sql():
-                with connection.cursor() as cursor:
-                    cursor.execute(HAND_SQL, params)
-                    cursor.fetchall()
-
-            sql = p50_ms(hand_sql)
+            sql = p50_ms(hand(HAND_SQL, params))
             rows[0].reference, rows[0].reference_value = "hand-written SQL p50 (ms)", sql
             rows[0].met = overview <= 50 and overview <= 3 * sql
             rows.append(Row("overview aggregates as one hand-written SQL p50", sql, "ms"))
+            rows.append(Row("campaign list p50 (page 3 of 20, lifetime metrics, API)", listing, "ms",
+                            reference="the page, its sums and the count as one hand-written SQL p50 (ms)",
+                            reference_value=listing_sql, target="≤ 20 ms and ≤ 1.5× SQL",
+                            met=listing <= 20 and listing <= 1.5 * listing_sql))
+            rows.append(Row("campaign list p50 (page of 20 by 30-day spend, API)", by_spend, "ms",
+                            reference="the same page as one hand-written SQL p50 (ms)", reference_value=by_spend_sql,
+                            target="≤ 1.5× SQL", met=by_spend <= 1.5 * by_spend_sql))
         else:
             rows[0].met = overview <= 50
-        rows.append(Row("campaign list p50 (page of 20, lifetime metrics, API)", listing, "ms", target="≤ 20 ms",
-                        met=listing <= 20))
-        rows.append(Row("campaign list p50 (ordered by 30-day spend, API)", by_spend, "ms"))
+            rows.append(Row("campaign list p50 (page 3 of 20, lifetime metrics, API)", listing, "ms",
+                            target="≤ 20 ms", met=listing <= 20))
+            rows.append(Row("campaign list p50 (page of 20 by 30-day spend, API)", by_spend, "ms"))
         return rows
     finally:
         AdAccount.objects.for_tenant(tenant).delete()  # the 365,000 rows go first, in one cascade

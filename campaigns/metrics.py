@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import DecimalField, F, FloatField, Q, Sum, Value
@@ -124,3 +125,96 @@ def format_metrics(row: Mapping[str, Any], *, suffix: str = "", names: tuple[str
             num, den, factor = RATIOS[name]
             out[name] = metric_value(name, ratio_value(row.get(num + suffix), row.get(den + suffix), factor))
     return out
+
+
+# --- SQL built once per process ----------------------------------------------------------------
+# The campaign list's two statements, as text made from the definitions above the first time each shape is asked
+# for (per database vendor, page size and dated/lifetime): a request runs them without building or compiling ORM
+# expressions (that took most of the list's time: about 90 expression-signature binds per request).
+
+def _metric_table() -> str:
+    from .models import CampaignDailyMetric
+
+    return CampaignDailyMetric._meta.db_table
+
+
+def _float_type(connection) -> str:
+    return FloatField().db_type(connection)
+
+
+@lru_cache(maxsize=256)
+def _metric_sums_sql(vendor: str, float_type: str, ids: int, dated: bool) -> str:
+    sums = ", ".join(f'COALESCE(SUM("{name}"), 0)' for name in SUM_FIELDS)
+    where = f'"tenant_id" = %s AND "campaign_id" IN ({", ".join(["%s"] * ids)})'
+    if dated:
+        where += ' AND "date" BETWEEN %s AND %s'
+    return f'SELECT "campaign_id", {sums} FROM "{_metric_table()}" WHERE {where} GROUP BY "campaign_id"'
+
+
+def metric_sums_sql(connection, *, ids: int, dated: bool) -> str:
+    """Per-campaign sums of SUM_FIELDS (in that order, after the campaign id) for `ids` campaign ids; parameters:
+    tenant id, the campaign ids, then start and end when `dated`."""
+    return _metric_sums_sql(connection.vendor, _float_type(connection), ids, dated)
+
+
+def _order_key(name: str, float_type: str) -> tuple[str, tuple[str, ...]]:
+    """The ORDER BY expression of one metric over the per-campaign sums `m`, and the sums it needs — the same
+    arithmetic as `metric_sums` + `metric_ratios` (0 for no rows, 0 for a zero denominator)."""
+    if name in RATIOS:
+        num, den, factor = RATIOS[name]
+        ratio = f"CAST(COALESCE(m.{num}, 0) AS {float_type}) / NULLIF(CAST(COALESCE(m.{den}, 0) AS {float_type}), 0)"
+        if factor != 1:
+            ratio = f"({ratio}) * {float(factor)!r}"
+        return f"COALESCE({ratio}, 0)", (num, den)
+    return f"COALESCE(m.{name}, 0)", (name,)
+
+
+# The campaign columns a list item shows, in the statement's order (then the account's currency, the sums, the count).
+PAGE_COLUMNS = ("id", "name", "platform", "status", "budget_amount", "created_at", "budget_type", "objective",
+                "ad_account_id", "external_id", "updated_at")
+
+
+@lru_cache(maxsize=64)
+def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: bool, dated: bool) -> str:
+    from .models import AdAccount, Campaign
+
+    direction = "DESC" if descending else "ASC"
+    table, accounts, metrics = Campaign._meta.db_table, AdAccount._meta.db_table, _metric_table()
+    in_range = ' AND "date" BETWEEN %s AND %s' if dated else ""
+    columns = ", ".join(f'c."{Campaign._meta.get_field(name).column}"' for name in PAGE_COLUMNS)
+    chosen = 'WHERE c."tenant_id" = %s AND c."id" IN ({filtered})'
+    if order in RATIOS or order in SUM_FIELDS:  # the page by one metric: only its sums, per campaign
+        key, needed = _order_key(order, float_type)
+        sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
+        page = (f'WITH m AS (SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
+                f'GROUP BY "campaign_id"), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
+                f'LEFT JOIN m ON m."campaign_id" = c."id" {chosen} '
+                f'ORDER BY sort_key {direction}, c."created_at" DESC, c."id" ASC LIMIT %s OFFSET %s)')
+        outer = f'page.sort_key {direction}, page.created_at DESC, page.id ASC'
+    else:
+        column = Campaign._meta.get_field(order).column
+        page = (f'WITH page AS (SELECT {columns} FROM "{table}" c {chosen} '
+                f'ORDER BY c."{column}" {direction}, c."id" ASC LIMIT %s OFFSET %s)')
+        outer = f'page."{column}" {direction}, page.id ASC'
+    all_sums = ", ".join(f'COALESCE(s.{name}, 0)' for name in SUM_FIELDS)
+    page_sums = ", ".join(f'SUM("{name}") AS {name}' for name in SUM_FIELDS)
+    # The page's sums: its campaigns are the tenant's (chosen under c.tenant_id), so their rows are found by campaign
+    # id alone — on PostgreSQL one index-only range scan of (campaign_id, date) INCLUDE (...) per campaign (LATERAL);
+    # elsewhere one grouped query over the page's ids.
+    if vendor == "postgresql":
+        sums_join = (f'LEFT JOIN LATERAL (SELECT {page_sums} FROM "{metrics}" WHERE "campaign_id" = page.id'
+                     f'{in_range}) s ON true')
+    else:
+        sums_join = (f'LEFT JOIN (SELECT "campaign_id", {page_sums} FROM "{metrics}" WHERE "campaign_id" IN '
+                     f'(SELECT id FROM page){in_range} GROUP BY "campaign_id") s ON s."campaign_id" = page.id')
+    return (f'{page} SELECT {", ".join(f"page.{name}" for name in PAGE_COLUMNS)}, a."currency", {all_sums}, '
+            f'(SELECT COUNT(*) FROM "{table}" c {chosen}) '
+            f'FROM page JOIN "{accounts}" a ON a."id" = page.ad_account_id {sums_join} ORDER BY {outer}')
+
+
+def campaign_page_sql(connection, *, order: str, descending: bool, dated: bool) -> str:
+    """One page of the campaign list with its sums and the count, ordered by a campaign column or a metric.
+    `{filtered}` is replaced by the filtered campaigns' SELECT of ids. Parameters: [ordered by a metric: tenant id
+    (and start, end when `dated`)], tenant id, the filter's, limit, offset, tenant id, the filter's (and start, end
+    when `dated`). Columns: PAGE_COLUMNS, currency, SUM_FIELDS, count."""
+    return _campaign_page_sql(connection.vendor, _float_type(connection), order, descending, dated)

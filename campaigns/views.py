@@ -105,9 +105,8 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantGe
         filters, ordering = campaign_filters(params, default_ordering="-created_at")
         campaigns = selectors.campaign_list(tenant=self.tenant, filters=filters, ordering=ordering,
                                             date_range=date_range)
-        page = self.paginate_queryset(campaigns)
-        selectors.campaign_metrics_attach(tenant=self.tenant, campaigns=page, date_range=date_range)
-        return self.get_paginated_response(s.CampaignListSerializer(page, many=True).data)
+        page = self.paginate_queryset(campaigns)  # counts the campaigns, then fetches one page with its metrics
+        return self.get_paginated_response(s.campaign_list_items(page))
 
     @extend_schema(responses=s.CampaignDetailSerializer, tags=["campaigns"])
     def retrieve(self, request, pk=None):

@@ -59,6 +59,38 @@ class ProfileListSerializer(serializers.ListSerializer):
         return super().to_representation(profiles)
 
 
+def _identities(profile) -> list[dict]:
+    identities = getattr(profile, "identity_list", None)  # prefetched as a list (profiles_search)
+    if identities is None:
+        identities = profile.identities.all()
+    return [{"type": i.type, "value": i.value} for i in identities]
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def profile_items(profiles) -> list[dict]:
+    """A page of profiles as `ProfileSerializer(profiles, many=True).data` answers it (same keys, order and formats;
+    a test compares the two), without a ModelSerializer's per-request field building; the page's predictions in one
+    query."""
+    profiles = list(profiles)
+    predictions = predictions_by_profile(profile_ids=[p.pk for p in profiles])
+    items = []
+    for p in profiles:
+        rfm = p.rfm_scores
+        items.append({
+            "id": str(p.pk), "external_id": p.external_id or None, "email": p.email or None, "phone": p.phone or None,
+            "lifecycle_stage": p.lifecycle_stage,
+            "rfm": {"recency_score": None, "frequency_score": None, "monetary_score": None, "segment": None}
+            if rfm is None else {"recency_score": rfm.recency_score, "frequency_score": rfm.frequency_score,
+                                 "monetary_score": rfm.monetary_score, "segment": rfm.segment},
+            "traits": {**(p.traits or {}), "total_orders": p.total_orders, "ltv": float(p.ltv)},
+            "identities": _identities(p), "predictions": predictions.get(p.pk),
+            "created_at": _DATETIME.to_representation(p.created_at),
+            "updated_at": _DATETIME.to_representation(p.updated_at)})
+    return items
+
+
 class ProfileSerializer(serializers.ModelSerializer):
     rfm = serializers.SerializerMethodField()
     traits = serializers.SerializerMethodField()
@@ -91,7 +123,7 @@ class ProfileSerializer(serializers.ModelSerializer):
         return {**(obj.traits or {}), "total_orders": obj.total_orders, "ltv": float(obj.ltv)}
 
     def get_identities(self, obj) -> IdentitySerializer(many=True):
-        return [{"type": i.type, "value": i.value} for i in obj.identities.all()]
+        return _identities(obj)
 
     def get_predictions(self, obj) -> ProfilePredictionsSerializer(allow_null=True):
         loaded = self.context.get("predictions")

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stratum.api.permissions import IsSuperAdmin
+from stratum.api.replicas import replica_reads
 
 from .. import serializers as s
 from ..platform import INTERVALS, overview_params, platform_overview
@@ -19,6 +20,7 @@ class PlatformOverviewView(APIView):
                                OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
                                OpenApiParameter("interval", str, enum=list(INTERVALS))],
                    responses={200: s.OverviewSerializer}, tags=["superadmin"])
+    @replica_reads()
     def get(self, request):
         date_range, interval = overview_params(request.query_params)
         return Response(platform_overview(date_range=date_range, interval=interval))

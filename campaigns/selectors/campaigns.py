@@ -1,18 +1,31 @@
 """Campaign lists, details, performance and campaign analytics. Metrics are summed in the database.
 
-The list pages campaigns first and then sums the page's metrics in one grouped query (three queries for any
-page size); ordering by a metric sums every campaign in one query instead.
+The list is one statement for any page size and any amount of data: the page is chosen first (ordered by a metric:
+only that metric summed per campaign), its metrics summed for the page's ids only, the count taken without metrics
+(see `CampaignPage`).
 """
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from django.db import connections
 from django.db.models import Count, FilteredRelation, Q, QuerySet
 
+from stratum.api.db import field_converters, values_convert
 from stratum.api.params import DateRange
 
-from ..metrics import format_metrics, metric_ratios, metric_sums, zero_sums
+from ..metrics import (
+    PAGE_COLUMNS,
+    SUM_FIELDS,
+    campaign_page_sql,
+    format_metrics,
+    metric_ratios,
+    metric_sums,
+    metric_sums_sql,
+    zero_sums,
+)
 from ..models import Ad, AdAccount, AdAccountSyncRun, Campaign, CampaignStatus
 from .common import metric_rows, percent_change
 from .dashboard import daily_series, metric_totals
@@ -20,6 +33,7 @@ from .dashboard import daily_series, metric_totals
 METRIC_ORDERINGS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
 FIELD_ORDERINGS = {"name": "name", "created_at": "created_at", "status": "status", "budget": "budget_amount",
                    "platform": "platform"}
+SUM_NAMES = tuple(f"{name}_sum" for name in SUM_FIELDS)
 ORDERINGS = tuple(f"{sign}{name}" for name in (*FIELD_ORDERINGS, *METRIC_ORDERINGS) for sign in ("", "-"))
 
 
@@ -66,24 +80,81 @@ def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
     return campaigns.annotate(**metric_sums(path=path)).annotate(**metric_ratios())
 
 
+class CampaignPage:
+    """A campaign list as the paginator takes it: `page_with_total(offset=, limit=)` answers one page of campaigns
+    with their metrics and the number of campaigns, in one statement (`campaigns/metrics.py` `campaign_page_sql`,
+    its text built once per process): the filtered campaigns are counted without metrics, the page is chosen
+    first — by a column, or by one metric summed per campaign (only the sums the ordering needs) — and all the sums
+    are taken for the page's ids only. One query for any page size and any amount of data; the rows are plain dicts
+    (no model instances: the list shows columns and sums).
+    """
+
+    def __init__(self, *, tenant, campaigns: QuerySet, ordering: str, date_range: DateRange | None):
+        self.tenant, self.campaigns, self.ordering, self.date_range = tenant, campaigns, ordering, date_range
+
+    def count(self) -> int:
+        return self.campaigns.count()
+
+    def page_with_total(self, *, offset: int, limit: int) -> tuple[int, list[dict]]:
+        descending, name = self.ordering.startswith("-"), self.ordering.lstrip("-")
+        connection = connections[self.campaigns.db]
+        filtered, filter_params = self.campaigns.order_by().values("id").query.sql_with_params()
+        sql = campaign_page_sql(connection, order=FIELD_ORDERINGS.get(name, name), descending=descending,
+                                dated=self.date_range is not None)
+        tenant = _uuid(connection, self.tenant.pk)
+        dates = [] if self.date_range is None else [connection.ops.adapt_datefield_value(self.date_range.start),
+                                                    connection.ops.adapt_datefield_value(self.date_range.end)]
+        ordered_by_metric = name in METRIC_ORDERINGS
+        params = [*([tenant, *dates] if ordered_by_metric else []), tenant, *filter_params, limit, offset,
+                  tenant, *filter_params, *dates]
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace("{filtered}", filtered), params)
+            rows = cursor.fetchall()
+        if not rows:  # a page past the end: the count came with the rows
+            return self.count(), []
+        converters = _page_converters(connection.alias)
+        items = []
+        for row in rows:
+            values = dict(zip(PAGE_COLUMNS, values_convert(row[:len(PAGE_COLUMNS)], converters, connection),
+                              strict=True))
+            sums = dict(zip(SUM_NAMES, row[len(PAGE_COLUMNS) + 1:len(PAGE_COLUMNS) + 1 + len(SUM_NAMES)], strict=True))
+            items.append({**values, "currency": row[len(PAGE_COLUMNS)], **format_metrics(sums, suffix="_sum")})
+        return rows[0][-1], items
+
+
+@lru_cache(maxsize=4)
+def _page_converters(alias: str) -> list:
+    return field_converters([Campaign._meta.get_field(name) for name in PAGE_COLUMNS], connections[alias])
+
+
 def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",
-                  date_range: DateRange | None = None) -> QuerySet:
-    campaigns = campaign_queryset(tenant=tenant, filters=filters)
-    descending, name = ordering.startswith("-"), ordering.lstrip("-")
-    if name in METRIC_ORDERINGS:
-        return with_metrics(campaigns, date_range).order_by(ordering, "-created_at", "id")
-    column = ("-" if descending else "") + FIELD_ORDERINGS[name]
-    return campaigns.order_by(column, "id")
+                  date_range: DateRange | None = None) -> CampaignPage:
+    return CampaignPage(tenant=tenant, campaigns=campaign_queryset(tenant=tenant, filters=filters), ordering=ordering,
+                        date_range=date_range)
+
+
+def _uuid(connection, value):
+    return Campaign._meta.pk.get_db_prep_value(value, connection)
 
 
 def campaign_metrics_attach(*, tenant, campaigns: list[Campaign],
                             date_range: DateRange | None = None) -> list[Campaign]:
-    """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated)."""
+    """Sets the metric sums and ratios on a page of campaigns with one grouped query (unless already annotated).
+    The query's text is built once per process (campaigns/metrics.py `metric_sums_sql`); the ratios are computed
+    from the sums in Python with the SQL expressions' arithmetic (float division, 0 over 0 is 0)."""
     missing = [c for c in campaigns if not hasattr(c, "roas")]
     if missing:
-        rows = (metric_rows(tenant=tenant, date_range=date_range, campaign_ids=[c.pk for c in missing])
-                .values("campaign_id").annotate(**metric_sums(suffix="_sum")).annotate(**metric_ratios(suffix="_sum")))
-        by_campaign = {r["campaign_id"]: r for r in rows}
+        connection = connections[Campaign.objects.db]
+        sql = metric_sums_sql(connection, ids=len(missing), dated=date_range is not None)
+        params = [_uuid(connection, tenant.pk), *(_uuid(connection, c.pk) for c in missing)]
+        if date_range is not None:
+            params += [connection.ops.adapt_datefield_value(date_range.start),
+                       connection.ops.adapt_datefield_value(date_range.end)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        pk = Campaign._meta.pk
+        by_campaign = {pk.to_python(row[0]): dict(zip(SUM_NAMES, row[1:], strict=True)) for row in rows}
         zero = zero_sums(suffix="_sum")  # a campaign without rows in the period shows zeros, not missing sums
         for campaign in missing:
             values = format_metrics(by_campaign.get(campaign.pk, zero), suffix="_sum")

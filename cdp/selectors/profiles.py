@@ -1,7 +1,7 @@
 """Profile reads: lookups other apps use, search, statistics."""
 from __future__ import annotations
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from stratum.api.exceptions import NotFound
 
@@ -110,7 +110,10 @@ def profiles_search(*, tenant, query: str | None = None, lifecycle_stage: str | 
     if segment_id:
         profiles = profiles.filter(segment_memberships__segment_id=segment_id,
                                    segment_memberships__removed_at__isnull=True)
-    return profiles.select_related("rfm").prefetch_related("identities").order_by("-updated_at", "pk")
+    # identities as a plain list attribute: a prefetch into the related manager built a filtered queryset per profile
+    identities = Prefetch("identities", queryset=Identity.objects.for_tenant(tenant).order_by("created_at"),
+                          to_attr="identity_list")
+    return profiles.select_related("rfm").prefetch_related(identities).order_by("-updated_at", "pk")
 
 
 def profile_statistics(*, tenant) -> dict:

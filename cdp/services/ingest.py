@@ -230,6 +230,10 @@ class _Batch:
         message_ids = {item.message_id for item in self.items if item.message_id}
         stored: dict[str, tuple] = {}
         if message_ids:
+            # Events are partitioned by time on PostgreSQL, so the unique key holds the timestamp too: batches repeating
+            # a message_id (with another timestamp) are serialised here instead, before any identity lock (one order).
+            advisory_xact_locks((advisory_key("cdp.message", self.tenant.pk, m) for m in message_ids),
+                                timeout=LOCK_TIMEOUT)
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
                       .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
         fresh = []

@@ -20,6 +20,8 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
+from stratum.api.queueing import task_enqueue
+
 from ..models import PURCHASE_EVENT, Event, ProfileRfm
 
 SEGMENT_CASE = """CASE
@@ -48,6 +50,11 @@ def _score(order_by: str) -> str:
     if connection.vendor == "postgresql":
         return f"LEAST(5, 1 + FLOOR({rank} * 5))::smallint"
     return f"MIN(5, 1 + CAST({rank} * 5 AS INTEGER))"
+
+
+def rfm_recompute_queue(*, tenant) -> None:
+    """Asks a worker for a recompute now (it also runs nightly): the scores of a whole tenant are not a request's work."""
+    task_enqueue(name="cdp.tasks.rfm_recompute_task", kwargs={"tenant_id": str(tenant.pk)})
 
 
 def rfm_recompute(*, tenant) -> dict:

@@ -17,7 +17,6 @@ from .. import selectors, services
 from .. import serializers as s
 from ..filters import ProfileFilterSet
 from ..models import Profile
-from ..tasks import rfm_recompute_task
 from .base import CdpEndpoint
 
 TAGS = ["cdp-profiles"]
@@ -39,7 +38,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
         # an unknown segment_id has no members: 200, empty (the list rule)
         profiles = selectors.profiles_search(tenant=self.tenant, **ProfileFilterSet.parse(request.query_params))
         page = self.paginate_queryset(profiles)
-        return self.get_paginated_response(s.ProfileSerializer(page, many=True).data)
+        return self.get_paginated_response(s.profile_items(page))
 
     @extend_schema(tags=TAGS, responses={200: s.ProfileSerializer},
                    description="An id that was merged into another profile answers that profile.")
@@ -117,7 +116,7 @@ class RfmRecomputeView(CdpEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.RfmRecomputeSerializer},
                    description="Queues an RFM recompute for this tenant (it also runs nightly).")
     def post(self, request):
-        rfm_recompute_task.delay(str(self.tenant.pk))
+        services.rfm_recompute_queue(tenant=self.tenant)
         return Response({"detail": "RFM recompute queued."}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -191,3 +191,25 @@ def rows_copy(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
                 for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
+
+
+def field_converters(fields, connection_=None) -> list[tuple[object, list]]:
+    """For raw SQL that selects model columns: each field's database converters (what the ORM applies to a column:
+    the backend's, then the field's `from_db_value`), to be applied by `values_convert`. Build once per process."""
+    connection_ = connection_ or connection
+    out = []
+    for field in fields:
+        column = field.get_col(field.model._meta.db_table)
+        out.append((column, connection_.ops.get_db_converters(column) + field.get_db_converters(connection_)))
+    return out
+
+
+def values_convert(values, converters, connection_=None) -> list:
+    """A raw row's model columns as the ORM would give them (see `field_converters`)."""
+    connection_ = connection_ or connection
+    converted = []
+    for value, (column, functions) in zip(values, converters, strict=True):
+        for function in functions:
+            value = function(value, column, connection_)
+        converted.append(value)
+    return converted

@@ -61,6 +61,9 @@ class Pagination(BasePagination):
         else:
             self.page = parse_positive_int(params, "page", 1, maximum=MAX_PAGE)
             self.offset = (self.page - 1) * self.limit
+        if hasattr(queryset, "page_with_total"):  # a selector that answers a page and the count in one statement
+            self.total, items = queryset.page_with_total(offset=self.offset, limit=self.limit)
+            return items
         self.total = queryset.count() if hasattr(queryset, "count") and not isinstance(queryset, list) else len(queryset)
         return list(queryset[self.offset:self.offset + self.limit])
 

@@ -2,6 +2,7 @@
 read-back of one scenario's profile through Stratum's API."""
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from django.db import connection
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 NPM_DIR = BASE_DIR / "var" / "npm"
@@ -27,6 +29,10 @@ class FlakyProxy:
     def __init__(self, upstream: str, *, fail: int = 1):
         self.upstream, self.fail = upstream.rstrip("/"), fail
         self.lock = threading.Lock()
+        # Django's live server shares one connection among its request threads on in-memory SQLite, so two batches
+        # in flight interleave inside one transaction (a test-server artefact: `make run` opens one connection per
+        # thread). There the proxy forwards one request at a time; on PostgreSQL the SDK's batches stay concurrent.
+        self.forwarding = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
         self.requests: list[dict] = []
         proxy = self
 
@@ -38,8 +44,9 @@ class FlakyProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                upstream = httpx.request(method, proxy.upstream + self.path, content=body, headers=headers,
-                                         timeout=HTTP_TIMEOUT)
+                with proxy.forwarding:
+                    upstream = httpx.request(method, proxy.upstream + self.path, content=body, headers=headers,
+                                             timeout=HTTP_TIMEOUT)
                 status, answer = upstream.status_code, upstream.content
                 with proxy.lock:
                     if method == "POST":

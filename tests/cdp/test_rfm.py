@@ -81,9 +81,11 @@ def test_every_cell_of_the_grid_maps_to_its_named_segment(db):
     assert set(named.values()) == set(RfmSegment.values)  # all eleven named segments are reachable
 
 
-def test_endpoint_queues_recompute_and_profile_shows_rfm(api_client, tenant):
+def test_endpoint_queues_recompute_and_profile_shows_rfm(api_client, tenant, django_capture_on_commit_callbacks):
     profile = buyer(tenant, purchases=2, days_ago=1, total=50)
-    response = api_client.post("/api/v1/cdp/rfm/recompute")
+    with django_capture_on_commit_callbacks(execute=True) as queued:  # queued after the request's commit
+        response = api_client.post("/api/v1/cdp/rfm/recompute")
+    assert len(queued) == 1
     assert response.status_code == 202
     body = api_client.get(f"/api/v1/cdp/profiles/{profile.pk}").json()
     assert body["rfm"] == {"recency_score": 1, "frequency_score": 1, "monetary_score": 1, "segment": "lost"}

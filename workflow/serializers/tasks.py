@@ -29,6 +29,28 @@ class TaskSerializer(serializers.ModelSerializer):
         return [str(u.pk) for u in users]
 
 
+_DATETIME = serializers.DateTimeField()
+
+
+def task_items(tasks) -> list[dict]:
+    """A page of tasks as `TaskSerializer(tasks, many=True).data` answers it (same keys, order and formats; a test
+    compares the two), without a ModelSerializer's per-request field building. Assignees come prefetched
+    (`assignee_list`, task_list_queryset)."""
+    def when(value):
+        return None if value is None else _DATETIME.to_representation(value)
+
+    def uuid_or_none(value):
+        return None if value is None else str(value)
+
+    return [{"id": str(t.pk), "name": t.name, "task_type": t.task_type, "status": t.status, "priority": t.priority,
+             "client_id": uuid_or_none(t.client_id), "created_by": uuid_or_none(t.created_by_id),
+             "assignees": TaskSerializer.get_assignees(None, t), "due_date": when(t.due_date),
+             "description": t.description, "related_object_id": uuid_or_none(t.related_object_id),
+             "related_object_type": t.related_object_type, "completed_by": uuid_or_none(t.completed_by_id),
+             "completed_at": when(t.completed_at), "created_at": when(t.created_at), "updated_at": when(t.updated_at)}
+            for t in tasks]
+
+
 class TaskCreateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=255)
     task_type = serializers.ChoiceField(TaskType.values, default="other")

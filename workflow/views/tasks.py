@@ -58,7 +58,7 @@ class TaskViewSet(WorkflowViewSet):
     def list(self, request):
         filters = task_filters_parse(request.query_params, tz=self.tenant.timezone)
         tasks = tasks_filter(tenant=self.tenant, user=request.user, tasks=self.get_queryset(), filters=filters)
-        return self.page_response(tasks, TASK)
+        return self.get_paginated_response(s.task_items(self.paginate_queryset(tasks)))
 
     @extend_schema(request=s.TaskCreateSerializer, parameters=[OpenApiParameter("client_id", str, required=False)],
                    responses={201: envelope("TaskCreated", TASK())}, tags=TAGS)

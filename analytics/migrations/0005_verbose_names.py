@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0003_report_file_storage'),
+        ('analytics', '0004_delivery_queued'),
     ]
 
     operations = [
