@@ -20,13 +20,13 @@ class UserInline(admin.TabularInline):
 class UserAdmin(DjangoUserAdmin):
     ordering = ("email",)
     list_display = ("email", "name", "tenant", "role", "is_active", "is_verified", "is_superuser", "last_login")
-    list_filter = ("role", "is_active", "is_verified", "is_superuser", "tenant")
-    search_fields = ("email", "name", "tenant__name")
+    list_filter = ("role", "is_active", "is_verified", "is_staff", "is_superuser", "created_at", "last_login", "tenant")
+    search_fields = ("email", "name", "id", "tenant__name", "tenant__slug")
     readonly_fields = ("id", "created_at", "updated_at", "last_login")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         ("Profile", {"fields": ("name", "phone", "tenant", "role", "preferences")}),
-        ("Status", {"fields": ("is_active", "is_verified", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Status", {"fields": ("is_active", "is_verified", "is_staff", "is_superuser", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "tenant", "role", "password1", "password2")}),)

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
 
 
 class AccountsConfig(AppConfig):
@@ -21,9 +20,3 @@ class AccountsConfig(AppConfig):
         register("accounts.blacklisted_tokens_flush", "accounts.tasks.blacklisted_tokens_flush",
                  crontab(minute=27, hour=3))
 
-
-class ConsoleAdminConfig(admin_apps.AdminConfig):
-    """django.contrib.admin whose default site is the staff console with lock-out and two-factor login."""
-
-    default = False  # named in INSTALLED_APPS in place of django.contrib.admin
-    default_site = "accounts.console.ConsoleSite"

@@ -146,6 +146,7 @@ class ApiKey(ApiKeyPrincipal, TenantOwned):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "API key"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -174,6 +175,7 @@ class OneTimeToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "one-time token"
         indexes = [models.Index(fields=["user", "purpose"])]
 
 
@@ -238,6 +240,7 @@ class SlackDestination(TenantOwned):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "Slack destination"
         db_table = "webhooks_slackdestination"  # the table it had under integrations.webhooks, where it began
         ordering = ["created_at"]
         constraints = [

@@ -44,6 +44,7 @@ class Weekday(Choices):
 
 
 class DeliveryStatus(Choices):
+    QUEUED = "queued"  # handed to the mail task; sent or failed when it is done
     SENT = "sent"
     HELD = "held"
     FAILED = "failed"
@@ -201,7 +202,8 @@ class ReportSchedule(TenantOwned):
 
 
 class ReportDelivery(TenantOwned):
-    """What happened at one scheduled slot: sent, held (stale data / unhealthy signals) or failed."""
+    """What happened at one scheduled slot: queued (the mail task has it), sent, held (stale data / unhealthy
+    signals) or failed."""
 
     schedule = models.ForeignKey(ReportSchedule, on_delete=models.CASCADE, related_name="deliveries")
     slot = models.DateTimeField(help_text="The scheduled local time this run stands for (stored in UTC).")
@@ -213,6 +215,7 @@ class ReportDelivery(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "report deliveries"
         ordering = ["-slot"]
         constraints = [models.UniqueConstraint(fields=["schedule", "slot"], name="analytics_delivery_once")]
 

@@ -9,6 +9,7 @@ import datetime as dt
 from django.db import connection
 
 from cdp.models import Event
+from stratum.api.replicas import read_connection
 
 
 def is_postgres() -> bool:
@@ -51,6 +52,7 @@ def table(model) -> str:
 
 
 def fetch(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
+    """Runs a read query — on a replica inside `replica_reads()` (stratum.api.replicas), else on the primary."""
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -14,7 +14,7 @@ from stratum.api.tenancy import tenant_scope
 from . import digest
 from .churn.services import churn_clear, churn_refresh
 from .models import ChurnModelFit, Report, ReportSchedule
-from .reporting.schedules import schedule_run
+from .reporting.schedules import delivery_outcome_record, schedule_run
 from .reporting.services import report_render
 
 logger = logging.getLogger("stratum.analytics")
@@ -48,6 +48,17 @@ def report_schedule_run(*, schedule_id: str, tenant_id: str) -> str | None:
         if schedule is None:
             return None
         delivery = schedule_run(tenant=tenant, schedule=schedule)
+        return delivery.status if delivery is not None else None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def report_delivery_outcome(*, tenant_id: str, delivery_id: str, sent: bool, error: str = "") -> str | None:
+    """Queued by the mail task when a scheduled report's mail was sent or failed for good."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None:
+        return None
+    with tenant_scope(tenant):
+        delivery = delivery_outcome_record(tenant=tenant, delivery_id=delivery_id, sent=sent, error=error)
         return delivery.status if delivery is not None else None
 
 

@@ -209,6 +209,6 @@ class BillingCustomerAdmin(ReadOnlyAdmin):
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
     list_display = ("event_id", "event_type", "outcome", "tenant", "livemode", "stripe_created_at", "received_at")
-    list_filter = ("outcome", "event_type", "livemode")
-    search_fields = ("event_id", "event_type", "note", "tenant__name")
+    list_filter = ("outcome", "event_type", "livemode", "received_at")
+    search_fields = ("event_id", "event_type", "note", "tenant__name", "tenant__id", "payload__data__object__id")
     date_hierarchy = "received_at"

@@ -164,6 +164,7 @@ class StripeEvent(models.Model):
     payload = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = "Stripe event"
         ordering = ["-received_at"]
 
     def __str__(self) -> str:

@@ -38,8 +38,8 @@ class AdAdmin(ReadOnlyAdmin):
 @admin.register(AdAccountSyncRun)
 class AdAccountSyncRunAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "tenant", "ad_account", "trigger", "status", "finished_at", "error_code")
-    list_filter = ("status", "trigger")
+    list_filter = ("status", "trigger", "started_at")
     list_select_related = ("tenant", "ad_account")
-    search_fields = ("ad_account__name", "error_code")
+    search_fields = ("id", "ad_account__name", "ad_account__external_id", "error_code")
     raw_id_fields = ("ad_account",)
     date_hierarchy = "started_at"

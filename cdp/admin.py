@@ -55,6 +55,9 @@ class AudienceAdmin(TenantOwnedAdmin):
 @admin.register(AudienceSyncRun)
 class AudienceSyncRunAdmin(ReadOnlyAdmin):
     list_display = ("audience", "tenant", "status", "started_at", "added", "removed", "matched")
+    list_filter = ("status", "started_at")
+    search_fields = ("id", "audience__name", "audience__external_audience_id", "error")
+    date_hierarchy = "started_at"
 
 
 @admin.register(AudienceExport)

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class CdpConfig(AppConfig):
     name = "cdp"
+    verbose_name = "CDP"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
@@ -18,3 +19,4 @@ class CdpConfig(AppConfig):
         register("cdp.exports_expire_all", "cdp.tasks.exports_expire_all", crontab(minute=25))
         register("cdp.privacy_requests_resume_all", "cdp.tasks.privacy_requests_resume_all", crontab(minute="*/5"))
         register("cdp.events_retention_all", "cdp.tasks.events_retention_all", crontab(minute=30, hour=4))
+        register("cdp.event_partitions_maintain", "cdp.tasks.event_partitions_maintain_task", crontab(minute=15, hour=4))

@@ -14,6 +14,7 @@ from .services import (
     audience_sync_request,
     audience_sync_run,
     audiences_due,
+    event_partitions_maintain,
     events_retention_apply,
     export_build,
     exports_expire,
@@ -147,3 +148,9 @@ def events_retention_all() -> None:
     """Nightly: every tenant's raw events past its retention, one task per tenant."""
     for tenant_id in Tenant.objects.values_list("pk", flat=True):
         events_retention_task.delay(str(tenant_id))
+
+
+@shared_task(acks_late=True)
+def event_partitions_maintain_task() -> dict:
+    """Daily (platform-wide, no tenant): monthly event partitions created ahead, those past retention dropped."""
+    return event_partitions_maintain()

@@ -19,4 +19,6 @@ class ConnectionAdmin(TenantOwnedAdmin):
 @admin.register(CrmSyncRun)
 class CrmSyncRunAdmin(ReadOnlyAdmin):
     list_display = ("provider", "tenant", "direction", "status", "queued_at", "pulled", "pushed", "failed")
-    list_filter = ("provider", "status", "direction")
+    list_filter = ("status", "provider", "direction", "trigger", "queued_at")
+    search_fields = ("id", "connection__external_account_id", "connection__external_account_name", "error")
+    date_hierarchy = "queued_at"

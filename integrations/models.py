@@ -141,6 +141,7 @@ class CrmSyncRun(TenantOwned):
     attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = "CRM sync run"
         ordering = ["-queued_at"]
         indexes = [models.Index(fields=["tenant", "provider", "queued_at"])]
 

@@ -2,7 +2,8 @@
 # CI extras, run by .ci/run before the suites: the npm tracking SDKs (scripts/sdk-clients.sh) and Debian packages
 # for tests that run real programs: Chromium for the browser tests (the staff console, tests/admin/test_browser.py;
 # the e-mailed links' pages, tests/accounts/test_pages_browser.py; analytics.js, tests/cdp/test_segment_browser.py;
-# fixture in tests/browser.py) and PgBouncer for the transaction-pooling test (tests/ops/test_pgbouncer.py).
+# fixture in tests/browser.py), PgBouncer for the transaction-pooling test (tests/ops/test_pgbouncer.py) and RabbitMQ
+# for the broker tests (tests/faults/test_rabbitmq.py starts a private node; the machine's broker on 5672 is optional).
 # Quiet, idempotent, and never fails CI: without npm, apt (or root) those tests skip themselves with a message instead.
 set -u
 
@@ -12,6 +13,7 @@ set -u
 missing=()
 { [ -x /usr/bin/chromium ] && command -v chromedriver >/dev/null 2>&1; } || missing+=(chromium chromium-driver)
 { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; } || missing+=(pgbouncer)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -47,9 +47,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# task id -> its read scope's token (read-your-writes per task, stratum.api.replicas); empty without replicas.
+_replica_scopes: dict[str, contextvars.Token | None] = {}
+
+
 @signals.task_prerun.connect
 def _task_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_):
     observability.task_started(task_id=task_id, task=task, kwargs=kwargs)
+    from stratum.api import replicas  # needs the app registry: imported once Django is set up
+
+    token = replicas.task_scope_enter()
+    if token is not None:
+        _replica_scopes[task_id] = token
 
 
 @signals.task_postrun.connect
@@ -57,6 +66,9 @@ def _task_postrun(sender=None, task_id=None, task=None, state=None, **_):
     if state is None:  # run in-process with errors propagated: the exception is on its way out through here
         error = sys.exc_info()[1]
         state = None if error is None else "RETRY" if isinstance(error, Retry) else "FAILURE"
+    from stratum.api import replicas
+
+    replicas.task_scope_exit(_replica_scopes.pop(task_id, None))
     seconds = observability.task_finished(task_id=task_id, task=task, state=state)
     outcome = (state or "unknown").lower()
     if seconds is not None:

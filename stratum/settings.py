@@ -1,6 +1,6 @@
 """Stratum settings. Every value that differs between machines comes from the environment, here only.
 
-The README's configuration table lists each variable with its default.
+The README's operations section lists each variable by area; docs/operations.md (Settings) gives each default.
 """
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
-    "accounts.apps.ConsoleAdminConfig",  # django.contrib.admin with the lock-out and two-factor login
+    "console.apps.StaffAdminConfig",  # django.contrib.admin as the Stratum console (lock-out, two-factor login)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -142,7 +142,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "console.apps.TotpConfig",  # django_otp.plugins.otp_totp, named for the console
     "stratum.api",
     "accounts",
     "billing",
@@ -153,11 +153,13 @@ INSTALLED_APPS = [
     "integrations",
     "integrations.webhooks",
     "analytics",
+    "console",  # last: the staff console composes every app's admin, services and selectors
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",  # request count and latency (first and last)
     "stratum.api.observability.RequestIdMiddleware",  # X-Request-ID on every response, log context
+    "stratum.api.replicas.ReadScopeMiddleware",  # read-your-writes per request (a no-op without replicas)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "stratum.api.middleware.ApiBodySizeMiddleware",
@@ -222,6 +224,27 @@ if DATABASE_POOL_MODE == "transaction":
 _PROMETHEUS_ENGINES = {"django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
                        "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql"}
 DATABASES["default"]["ENGINE"] = _PROMETHEUS_ENGINES.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
+# Read replicas (PostgreSQL streaming replicas): heavy reads that opt in through stratum.api.replicas.replica_reads go
+# to one of these, unless the request/task or its tenant wrote lately or the replica lags. docs/operations.md.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS")
+DATABASE_REPLICAS: list[str] = []
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    try:
+        _replica = dj_database_url.parse(_url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"])
+    except ValueError as exc:
+        raise bad_env("DATABASE_REPLICA_URLS", _url, f"PostgreSQL URLs separated by commas ({exc})") from None
+    if not _replica["ENGINE"].endswith("postgresql") or not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise bad_env("DATABASE_REPLICA_URLS", _url, "postgres:// replicas of a PostgreSQL DATABASE_URL")
+    _replica.update(CONN_HEALTH_CHECKS=True, OPTIONS={"connect_timeout": 3},
+                    DISABLE_SERVER_SIDE_CURSORS=DATABASES["default"].get("DISABLE_SERVER_SIDE_CURSORS", False),
+                    TEST={"MIRROR": "default"})
+    _replica["ENGINE"] = DATABASES["default"]["ENGINE"]
+    DATABASES[f"replica{_number}"] = _replica
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["stratum.api.replicas.ReplicaRouter"] if DATABASE_REPLICAS else []
+REPLICA_MAX_LAG_SECONDS = env_float("REPLICA_MAX_LAG_SECONDS", 10.0)
+REPLICA_STICKY_SECONDS = env_int("REPLICA_STICKY_SECONDS", 5, minimum=1)
+REPLICA_LAG_CHECK_SECONDS = env_float("REPLICA_LAG_CHECK_SECONDS", 2.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache & Celery -------------------------------------------------------------------------
@@ -247,7 +270,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None or TESTING
 CELERY_TASK_EAGER_PROPAGATES = TESTING
 if CELERY_BROKER_URL is None:
-    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_URL = "memory://localhost/"  # in-process (eager); the host only keeps kombu from warning on each task
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -256,11 +279,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # handed out again after this many seconds. It must exceed the longest task and the longest countdown we
 # schedule (webhook retries: 10 min), or a task still running or waiting would run a second time.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 1800, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
-    "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
-    "unacked_restore_throttle": 1,
-}
+CELERY_BROKER_IS_RABBITMQ = CELERY_BROKER_URL.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
+if CELERY_BROKER_IS_RABBITMQ:
+    # RabbitMQ: a durable queue and persistent messages (Celery's defaults, spelled out) with publisher confirms — a
+    # publish returns once the broker has the message on disk, so an accepted task survives a broker restart or crash.
+    # An unacknowledged message is redelivered only when its consumer's connection dies (no visibility timeout);
+    # RabbitMQ's consumer_timeout (default 30 min) must exceed the longest task. docs/operations.md, "RabbitMQ".
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "unacked_restore_interval": max(1, min(60, CELERY_VISIBILITY_TIMEOUT // 10)),
+        "unacked_restore_throttle": 1,
+    }
+# The queue tasks go to and workers consume (one broker or vhost shared by several deployments: a name each).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -564,6 +598,8 @@ STORAGES = {
 }
 # CDP export files hold personal data: deleted this many days after they were written (cdp.tasks.exports_expire_all).
 EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
+# PostgreSQL: monthly partitions of the events table kept ready this many months past the current one (daily task).
+CDP_EVENT_PARTITIONS_AHEAD = env_int("CDP_EVENT_PARTITIONS_AHEAD", 3, minimum=1)
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)
 

@@ -12,6 +12,7 @@ from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.browser import browser_page  # noqa: F401  (a fixture: Playwright + Chromium, for tests/*/test_*browser*)
 from tests.helpers import client_for, key_client_for
+from tests.s3 import bucket, s3, s3_endpoint  # noqa: F401  (fixtures: moto's S3 server, a bucket, S3 storage settings)
 
 
 @pytest.fixture(autouse=True)

@@ -13,11 +13,11 @@ from stratum.api.exceptions import Conflict, Forbidden
 from stratum.api.permissions import Role
 
 from ..emails import MailKind
-from ..errors import CANNOT_DEACTIVATE_SELF, LAST_OWNER, AlreadyMember
+from ..errors import CANNOT_DEACTIVATE_SELF, LAST_OWNER, NO_PENDING_INVITATION, AlreadyMember
 from ..models import ApiKey, OneTimeToken, Tenant, User
 from ..validators import clean_phone
 from .mailing import mail_queue
-from .onetime import INVITE_TTL, one_time_token_issue
+from .onetime import INVITE_TTL, one_time_token_issue, one_time_tokens_invalidate
 from .registration import is_unverified_registration, registration_discard
 from .sessions import sessions_revoke_all
 
@@ -75,6 +75,22 @@ def user_invite(*, tenant: Tenant, invited_by: User, email: str, name: str = "",
         if holder is None or holder.tenant_id == tenant.pk:
             raise AlreadyMember() from None
         return _elsewhere(tenant=tenant, invited_by=invited_by, holder=holder, email=email, name=name, role=role)
+    raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.INVITE, ttl=INVITE_TTL)
+    mail_queue(MailKind.INVITATION, user_id=user.pk, token=raw, inviter_id=invited_by.pk)
+    return user
+
+
+def invitation_pending(user: User) -> bool:
+    """Invited and not yet in: active, never signed in, no password of their own (accepting the link sets one)."""
+    return user.is_active and user.last_login is None and not user.has_usable_password()
+
+
+@transaction.atomic
+def invitation_resend(*, tenant: Tenant, user: User, invited_by: User) -> User:
+    """A fresh invitation link (the earlier links stop working) mailed again to a member who never accepted."""
+    if user.tenant_id != tenant.pk or not invitation_pending(user):
+        raise Conflict("This member has no pending invitation.", NO_PENDING_INVITATION)
+    one_time_tokens_invalidate(user=user)
     raw = one_time_token_issue(user=user, purpose=OneTimeToken.Purpose.INVITE, ttl=INVITE_TTL)
     mail_queue(MailKind.INVITATION, user_id=user.pk, token=raw, inviter_id=invited_by.pk)
     return user

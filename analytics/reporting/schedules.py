@@ -7,6 +7,10 @@ each slot runs at most once (a ReportDelivery row, unique per schedule and slot,
 the schedule), so a retried or duplicated beat message sends nothing twice. A run more than 6 hours after its slot
 (a worker that was down) is skipped rather than sent late with a stale period.
 
+The mail goes through the kernel's mail task like every other (stratum.api.mail): queued after the commit, the report
+attached by its storage name, SMTP failures retried with back-off. The delivery reads `queued` until the mail task
+reports back (`report_delivery_outcome`): `sent`, or `failed` with the error and the admins told.
+
 Period of a run on local day D: daily → D−1; weekly → D−7 … D−1; monthly → the previous calendar month.
 
 Before sending, the data is checked. The run is held — no e-mail; a `signal_alerts` notification to the tenant's
@@ -31,18 +35,19 @@ from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
-from stratum.api.mail import mail_deliver, mail_render
+from stratum.api.mail import mail_queue
 from stratum.api.params import DateRange
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
 from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
-from ..models import Report, ReportDelivery, ReportSchedule, ReportStatus, Weekday
+from ..models import DeliveryStatus, Report, ReportDelivery, ReportSchedule, ReportStatus, Weekday
 from .render import CONTENT_TYPES
 from .services import report_render, report_spec
 
 logger = logging.getLogger("stratum.analytics")
 SCHEDULE_TASK = "analytics.tasks.report_schedule_run"
+OUTCOME_TASK = "analytics.tasks.report_delivery_outcome"
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_RECIPIENTS = 20
 LATE_LIMIT = dt.timedelta(hours=6)
@@ -230,22 +235,43 @@ def _notify_held(*, tenant, schedule: ReportSchedule, period: DateRange, reasons
               **period.as_dict()})
 
 
-def _email(*, schedule: ReportSchedule, rendering: Report, period: DateRange) -> None:
-    """Sent here, inside the schedule's task, so that the delivery row records what happened (an SMTP failure is a
-    `failed` delivery and the admins are told); templates analytics/templates/mail/scheduled_report/."""
+def _email(*, schedule: ReportSchedule, rendering: Report, period: DateRange, delivery: ReportDelivery) -> None:
+    """Queues the mail (templates analytics/templates/mail/scheduled_report/) for the mail task, which sends it after
+    the commit, retries SMTP failures and then tells `report_delivery_outcome` how it ended."""
     if rendering.size_bytes is not None and rendering.size_bytes > MAX_ATTACHMENT_BYTES:
         raise ValueError(f"The report is {rendering.size_bytes} bytes, over the {MAX_ATTACHMENT_BYTES}-byte "
                          "attachment limit.")
     spec = report_spec(rendering)
-    subject, text, html = mail_render(template="scheduled_report", context={
-        "report_name": rendering.name, "template_name": spec.name, "start": period.start.isoformat(),
-        "end": period.end.isoformat(), "frequency": schedule.frequency, "time": f"{schedule.time:%H:%M}",
-        "timezone": schedule.timezone})
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rendering.name).strip("-").lower() or "report"
     attachment = {"name": rendering.file, "content_type": CONTENT_TYPES[rendering.format],
                   "filename": f"{slug}-{period.start.isoformat()}-{period.end.isoformat()}.{rendering.format}"}
-    mail_deliver(template="scheduled_report", subject=subject, text=text, html=html, to=list(schedule.recipients),
-                 attachments=[attachment])
+    mail_queue(template="scheduled_report", to=list(schedule.recipients), attachments=[attachment], context={
+        "report_name": rendering.name, "template_name": spec.name, "start": period.start.isoformat(),
+        "end": period.end.isoformat(), "frequency": schedule.frequency, "time": f"{schedule.time:%H:%M}",
+        "timezone": schedule.timezone}, outcome_task=OUTCOME_TASK,
+        outcome_kwargs={"tenant_id": str(schedule.tenant_id), "delivery_id": str(delivery.pk)})
+
+
+def _notify_failed(*, tenant, schedule: ReportSchedule, error: str) -> None:
+    notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SIGNAL_ALERTS,
+                      title=f"Scheduled report failed: {schedule.report.name}", body=error,
+                      data={"schedule_id": str(schedule.pk), "report_id": str(schedule.report_id)})
+
+
+def delivery_outcome_record(*, tenant, delivery_id, sent: bool, error: str = "") -> ReportDelivery | None:
+    """The mail task's word on a queued delivery: `sent`, or `failed` with the error and the admins told. Once only:
+    a delivery that is no longer queued is left alone (a repeated outcome changes nothing, tells no one twice)."""
+    status = DeliveryStatus.SENT if sent else DeliveryStatus.FAILED
+    with transaction.atomic():
+        changed = (ReportDelivery.objects.for_tenant(tenant).filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
+                   .update(status=status, error="" if sent else error[:2000]))
+        delivery = ReportDelivery.objects.for_tenant(tenant).select_related("schedule__report").filter(
+            pk=delivery_id).first()
+        if changed and not sent and delivery is not None:
+            logger.warning("report schedule %s: the mail of delivery %s failed: %s", delivery.schedule_id,
+                           delivery_id, error)
+            _notify_failed(tenant=tenant, schedule=delivery.schedule, error=delivery.error)
+    return delivery
 
 
 def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = None,
@@ -268,7 +294,7 @@ def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = 
         delivery = ReportDelivery(tenant=tenant, schedule=locked, slot=slot, recipients=list(locked.recipients))
         reasons = data_guard(tenant=tenant, report=locked.report, period=period, now=now)
         if reasons:
-            delivery.status, delivery.reasons = "held", reasons
+            delivery.status, delivery.reasons = DeliveryStatus.HELD, reasons
             _notify_held(tenant=tenant, schedule=locked, period=period, reasons=reasons)
             delivery.save()
             return delivery
@@ -283,13 +309,11 @@ def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = 
         try:
             if rendering.status != ReportStatus.READY:
                 raise RuntimeError(rendering.error or "rendering failed")
-            _email(schedule=locked, rendering=rendering, period=period)
-            delivery.status = "sent"
-        except Exception as exc:  # SMTP refusal, rendering failure: recorded, admins told
+            _email(schedule=locked, rendering=rendering, period=period, delivery=delivery)
+            delivery.status = DeliveryStatus.QUEUED  # sent or failed when the mail task is done (after the commit)
+        except Exception as exc:  # rendering failure, an attachment too large: recorded, admins told
             logger.exception("report schedule %s: delivery failed", locked.pk)
-            delivery.status, delivery.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-            notification_send(tenant=tenant, users=tenant_admins(tenant=tenant), category=NotificationCategory.SIGNAL_ALERTS,
-                              title=f"Scheduled report failed: {locked.report.name}", body=delivery.error,
-                              data={"schedule_id": str(locked.pk), "report_id": str(locked.report_id)})
+            delivery.status, delivery.error = DeliveryStatus.FAILED, f"{type(exc).__name__}: {exc}"[:2000]
+            _notify_failed(tenant=tenant, schedule=locked, error=delivery.error)
         delivery.save()
         return delivery

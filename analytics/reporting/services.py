@@ -19,6 +19,7 @@ from stratum.api.exceptions import NotFound, ValidationFailed
 from stratum.api.files import file_delete, file_exists, file_save
 from stratum.api.params import DateRange, local_today
 from stratum.api.queueing import task_enqueue
+from stratum.api.replicas import replica_reads
 from workflow.models import Client
 from workflow.selectors import client_get_visible
 
@@ -178,9 +179,10 @@ def report_render(*, tenant, report: Report) -> Report:
                                                                   started_at=timezone.now())
     name = f"reports/{tenant.pk}/{report.pk}.{report.format}"
     try:
-        doc = document_build(tenant=tenant, spec=report_spec(report), name=report.name,
-                             date_range=DateRange(report.start_date, report.end_date), filters=report.filters,
-                             include_charts=bool(report.options.get("include_charts", True)))
+        with replica_reads(own_writes_ok=True):  # its only write so far: this report marked running
+            doc = document_build(tenant=tenant, spec=report_spec(report), name=report.name,
+                                 date_range=DateRange(report.start_date, report.end_date), filters=report.filters,
+                                 include_charts=bool(report.options.get("include_charts", True)))
         rendered = render(doc, report.format)
         stored = file_save(name=name, content=rendered.content)
     except Exception as exc:

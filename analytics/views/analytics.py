@@ -13,6 +13,7 @@ from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination, parse_positive_int
 from stratum.api.params import local_today, parse_choice, parse_choices, parse_date_range, parse_number, parse_uuid
 from stratum.api.permissions import ROLES, WRITE_ROLES, Role
+from stratum.api.replicas import replica_reads
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantAPIView, TenantGenericViewSet
 
@@ -79,6 +80,7 @@ class AttributionView(AnalyticsEndpoint, TenantAPIView):
         OpenApiParameter("model", str, enum=MODELS, description="default data_driven"), *ATTRIBUTION_PARAMETERS],
         description="Conversions and revenue of the period credited to channels and campaigns by one model; both "
                     "lists sum to the observed totals. Too few conversions: 200 with insufficient_data.")
+    @replica_reads()
     def get(self, request):
         model = parse_choice(request.query_params, "model", MODELS, default="data_driven")
         if model == "shapley" and request.query_params.get("order") not in (None, "", "1"):
@@ -96,6 +98,7 @@ class AttributionCompareView(AnalyticsEndpoint, TenantAPIView):
         OpenApiParameter("seed", int, description="Random seed of the resampling (default 0: reproducible)")],
         description="Every model on the same journeys with bootstrap intervals, and the channels where the models "
                     "disagree most (flagged when beyond the resampling noise).")
+    @replica_reads()
     def get(self, request):
         params = request.query_params
         return Response(attribution_compare(
@@ -148,6 +151,7 @@ class FunnelReportView(AnalyticsEndpoint, TenantAPIView):
         OpenApiParameter("breakdown", str, description="properties.<key> of the step-1 event")],
         description="Per step: profiles, conversion from the previous and the first step, median time from the "
                     "previous step. No entrant in the period: insufficient_data.")
+    @replica_reads()
     def get(self, request):
         params = request.query_params
         funnel_id = parse_uuid(params, "funnel_id", required=True)
@@ -164,6 +168,7 @@ class InsightsView(AnalyticsEndpoint, TenantAPIView):
         OpenApiParameter("types", str, description=f"Comma-separated: {', '.join(INSIGHT_TYPES)} (default all)")],
         description="Budget reallocation from fitted response curves, anomalies (robust, weekday-aware z-scores), "
                     "creative fatigue, pacing risks and signal-health problems, each with its statistics.")
+    @replica_reads()
     def get(self, request):
         types = parse_choices(request.query_params, "types", INSIGHT_TYPES)
         return Response(insights_list(tenant=self.tenant, types=types or None))
@@ -177,6 +182,7 @@ class WhatIfView(AnalyticsEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=s.WhatIfRequestSerializer, responses=s.WhatIfSerializer,
                    description="Predicted spend, revenue and ROAS per campaign and in total under new daily budgets, "
                                "from the campaigns' fitted response curves, with 95 % intervals.")
+    @replica_reads()
     def post(self, request):
         data = parse_body(s.WhatIfRequestSerializer, request)
         return Response(what_if_simulate(tenant=self.tenant, changes=data["changes"],
@@ -190,6 +196,7 @@ class ChurnEndpoint(AnalyticsEndpoint):
 class ChurnSummaryView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, responses=s.ChurnSummarySerializer,
                    description="The tenant's churn model (modified BG/NBD): parameters, customers, risk bands.")
+    @replica_reads()
     def get(self, request):
         return Response(churn_summary(tenant=self.tenant))
 
@@ -199,6 +206,7 @@ class ChurnProfilesView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, responses=s.ChurnPredictionSerializer(many=True), parameters=[
         OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         description="Customers by churn probability, highest first.")
+    @replica_reads()
     def get(self, request):
         rows = churn_predictions(tenant=self.tenant, **ChurnPredictionFilterSet.parse(request.query_params))
         paginator = StratumPagination()

@@ -6,12 +6,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stratum.api.exceptions import ValidationFailed
-from stratum.api.params import parse_choice, parse_date_range
 from stratum.api.permissions import IsSuperAdmin
+from stratum.api.replicas import replica_reads
 
 from .. import serializers as s
-from ..platform import INTERVALS, MAX_BUCKETS, bucket_starts, platform_overview
+from ..platform import INTERVALS, overview_params, platform_overview
 
 
 class PlatformOverviewView(APIView):
@@ -21,9 +20,7 @@ class PlatformOverviewView(APIView):
                                OpenApiParameter("start_date", str), OpenApiParameter("end_date", str),
                                OpenApiParameter("interval", str, enum=list(INTERVALS))],
                    responses={200: s.OverviewSerializer}, tags=["superadmin"])
+    @replica_reads()
     def get(self, request):
-        date_range = parse_date_range(request.query_params, tz="UTC", default_days=365)
-        interval = parse_choice(request.query_params, "interval", INTERVALS, default="month")
-        if len(bucket_starts(date_range, interval)) > MAX_BUCKETS:
-            raise ValidationFailed(errors={"interval": [f"At most {MAX_BUCKETS} points: choose a coarser interval."]})
+        date_range, interval = overview_params(request.query_params)
         return Response(platform_overview(date_range=date_range, interval=interval))

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 
 from stratum.api.csvsafe import csv_safe, csv_writer
+from stratum.api.replicas import read_connection
 
 from ..models import Profile
 from ..segmentation.compiler import segment_queryset
@@ -28,7 +29,7 @@ def _trait_keys(queryset) -> list[str]:
     else:
         sql = (f"SELECT DISTINCT j.key FROM {table} p, json_each(p.traits) j "
                f"WHERE p.id IN ({ids_sql}) ORDER BY j.key LIMIT {MAX_TRAIT_COLUMNS}")
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 

@@ -13,6 +13,8 @@
 - `segment_refresh(*, tenant, segment)`, `rfm_recompute(*, tenant)`, `rfm_recompute_queue(*, tenant)`
 - `privacy_request_create(*, tenant, type, profile_id=None, identifiers=None, reason="", requested_by=None, via="user")`
   and `privacy_request_process(*, tenant, request_id)` (the task), `events_retention_apply(*, tenant)`
+- `event_partitions_maintain(*, now=None)`: PostgreSQL's monthly event partitions created ahead, dropped past every
+  tenant's retention (`partitions.py`)
 """
 from .audiences import (
                         audience_create,
@@ -25,6 +27,7 @@ from .audiences import (
 from .events import event_track, event_track_raw, events_ingest
 from .exports import export_build, export_request, exports_expire
 from .ingest import IngestItem, ItemResult, items_ingest
+from .partitions import event_partitions_maintain
 from .privacy import (
                       events_retention_apply,
                       privacy_download_open,
@@ -51,7 +54,8 @@ from .sources import source_authenticate, source_create, source_delete, source_r
 
 __all__ = [
     "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
-    "audience_update", "audiences_due", "event_track", "event_track_raw", "events_ingest", "events_retention_apply",
+    "audience_update", "audiences_due", "event_partitions_maintain", "event_track", "event_track_raw",
+    "events_ingest", "events_retention_apply",
     "export_build", "export_request", "exports_expire", "identity_rules_get", "identity_rules_update", "items_ingest",
     "privacy_download_open", "privacy_download_token", "privacy_exports_expire", "privacy_request_create",
     "privacy_request_process", "privacy_requests_resume", "privacy_settings_get", "privacy_settings_update",

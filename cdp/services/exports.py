@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from stratum.api.files import file_delete, file_exists, file_save
 from stratum.api.queueing import task_enqueue
+from stratum.api.replicas import replica_reads
 
 from ..models import AudienceExport
 from ..selectors.exports import csv_lines, export_rows
@@ -40,14 +41,15 @@ def export_build(*, tenant, export: AudienceExport) -> AudienceExport:
     export.save(update_fields=["status"])
     name = f"cdp-exports/{tenant.pk}/{export.pk}.csv"
     try:
-        header, rows = export_rows(tenant=tenant, segment=export.segment, include_traits=export.include_traits,
-                                   include_events=export.include_events)
         count = -1  # the header line is not a row
         # Spooled to a local temporary file (in memory while small), then handed to the storage in one piece.
         with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as spool:
-            for line in csv_lines(header, rows):
-                spool.write(line.encode("utf-8"))
-                count += 1
+            with replica_reads(own_writes_ok=True):  # its only write so far: this export marked running
+                header, rows = export_rows(tenant=tenant, segment=export.segment,
+                                           include_traits=export.include_traits, include_events=export.include_events)
+                for line in csv_lines(header, rows):
+                    spool.write(line.encode("utf-8"))
+                    count += 1
             spool.seek(0)
             stored = file_save(name=name, content=spool)
     except Exception as exc:

@@ -58,6 +58,8 @@ from ..models import (
     ProfileRfm,
     SegmentMembership,
 )
+from .ingested import ingested_add
+from .journeys import journeys_refresh, since_of
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 from .suppression import suppressed_among
 
@@ -230,6 +232,10 @@ class _Batch:
         message_ids = {item.message_id for item in self.items if item.message_id}
         stored: dict[str, tuple] = {}
         if message_ids:
+            # Events are partitioned by time on PostgreSQL, so the unique key holds the timestamp too: batches repeating
+            # a message_id (with another timestamp) are serialised here instead, before any identity lock (one order).
+            advisory_xact_locks((advisory_key("cdp.message", self.tenant.pk, m) for m in message_ids),
+                                timeout=LOCK_TIMEOUT)
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
                       .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
         fresh = []
@@ -519,10 +525,15 @@ class _Batch:
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
             source=self.source, now=now)
+        ingested_add(tenant=tenant, received_at=now, count=len(events))
         touched: dict[Any, list] = {}
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
         _profiles_add(tenant=tenant, touched=touched, now=now)
+        # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full).
+        merged = {pk for _, winner, loser in self.merges for pk in (winner, loser, self.find(loser))}
+        journeys_refresh(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
+                                                        for item in items), everything=merged))
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now

@@ -11,6 +11,7 @@ from stratum.api.exceptions import ValidationFailed
 from stratum.api.filters import query_filters
 from stratum.api.pagination import StratumPagination
 from stratum.api.params import parse_date_range
+from stratum.api.replicas import replica_reads
 from stratum.api.views import TenantAPIView, TenantViewSet
 
 from .. import selectors, services
@@ -31,6 +32,7 @@ class EventViewSet(CdpEndpoint, TenantViewSet):
     @query_filters(EventFilterSet)
     @extend_schema(tags=TAGS, responses={200: s.EventSerializer(many=True)}, parameters=[
         OpenApiParameter("page", int), OpenApiParameter("limit", int)])
+    @replica_reads()
     def list(self, request):
         filters = EventFilterSet.parse(request.query_params)
         profile_id = filters["profile_id"]
@@ -46,6 +48,7 @@ class EventViewSet(CdpEndpoint, TenantViewSet):
         OpenApiParameter("period", str, description="7d, 30d, 90d …"), OpenApiParameter("start_date", str),
         OpenApiParameter("end_date", str)])
     @action(detail=False, methods=["get"])
+    @replica_reads()
     def statistics(self, request):
         period = parse_date_range(request.query_params, tz=self.tenant.timezone)
         return Response(selectors.event_statistics(tenant=self.tenant, period=period))

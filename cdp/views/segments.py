@@ -7,6 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from stratum.api.filters import query_filters
+from stratum.api.replicas import replica_reads
 from stratum.api.schema import error_responses
 from stratum.api.serializers import parse_body
 from stratum.api.views import TenantGenericViewSet
@@ -54,6 +55,7 @@ class SegmentViewSet(CdpEndpoint, mixins.ListModelMixin, mixins.RetrieveModelMix
     @extend_schema(tags=TAGS, request=s.SegmentPreviewRequestSerializer, responses={200: s.SegmentPreviewSerializer},
                    description="Exact size of the conditions right now and up to 10 sample profiles.")
     @action(detail=False, methods=["post"])
+    @replica_reads()
     def preview(self, request):
         data = parse_body(s.SegmentPreviewRequestSerializer, request)
         preview = selectors.segment_preview(tenant=self.tenant, conditions=data["conditions"])

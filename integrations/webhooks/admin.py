@@ -35,7 +35,8 @@ class WebhookAttemptInline(admin.TabularInline):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ("event_type", "tenant", "webhook", "status", "attempt_count", "last_status_code",
                     "next_attempt_at", "created_at")
-    list_filter = ("status", "event_type", "is_test")
+    list_filter = ("status", "event_type", "is_test", "created_at")
     list_select_related = ("tenant", "webhook")
-    search_fields = ("message_id", "event_type", "webhook__name", "tenant__name")
+    search_fields = ("id", "event_id", "message_id", "event_type", "webhook__name", "webhook__url", "tenant__name")
+    date_hierarchy = "created_at"
     inlines = [WebhookAttemptInline]

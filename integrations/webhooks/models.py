@@ -80,6 +80,7 @@ class WebhookDelivery(TenantOwned):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status", "next_attempt_at"]), models.Index(fields=["webhook", "-created_at"])]
         constraints = [models.UniqueConstraint(fields=["webhook", "outbox_event"], condition=Q(outbox_event__isnull=False),

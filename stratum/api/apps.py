@@ -10,11 +10,12 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models import Field, ForeignObject
 
-        from . import schema  # noqa: F401  (registers the OpenAPI authentication extensions)
+        from . import replicas, schema  # noqa: F401  (schema registers the OpenAPI authentication extensions)
         from .db import AnyOf
         from .telemetry import sentry_setup, tracing_setup
 
         Field.register_lookup(AnyOf)
         ForeignObject.register_lookup(AnyOf)  # relations look up only their own class's registrations
+        replicas.install()  # DATABASE_REPLICA_URLS set: the primary's writes are watched for read-your-writes
         tracing_setup()  # OTEL_EXPORTER_OTLP_ENDPOINT set: traces; otherwise nothing
         sentry_setup()  # SENTRY_DSN set: error reports; otherwise nothing

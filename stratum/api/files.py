@@ -11,6 +11,7 @@ Downloads are streamed through the storage backend (`STORAGE_DOWNLOADS=stream`, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import IO
 
 from django.conf import settings
@@ -59,14 +60,24 @@ def file_delete(*, name: str, on_commit: bool = True) -> None:
         delete()
 
 
-def file_download(*, name: str, filename: str, content_type: str) -> HttpResponse:
-    """The stored file as an attachment: streamed from the storage, or a 302 to a short-lived signed URL."""
+def file_download(*, name: str, filename: str, content_type: str, inline: bool = False) -> HttpResponse:
+    """The stored file, streamed from the storage or as a 302 to a short-lived signed URL (STORAGE_DOWNLOADS): an
+    attachment, or shown in the browser with `inline` (a creative's image; its type was decided from its bytes).
+    A streamed answer says `nosniff`, so a browser keeps to `content_type`."""
     if settings.STORAGE_DOWNLOADS == "redirect":
         url = default_storage.url(name, parameters={
-            "ResponseContentDisposition": content_disposition_header(True, filename),
+            "ResponseContentDisposition": content_disposition_header(not inline, filename),
             "ResponseContentType": content_type}, expire=settings.STORAGE_SIGNED_URL_SECONDS)
         response = HttpResponseRedirect(url)
         response["Cache-Control"] = "no-store"
         return response
-    return FileResponse(default_storage.open(name, "rb"), as_attachment=True, filename=filename,
-                        content_type=content_type)
+    response = FileResponse(default_storage.open(name, "rb"), as_attachment=not inline, filename=filename,
+                            content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def files_delete(*, names: Iterable[str], on_commit: bool = True) -> None:
+    """`file_delete` for each of `names` (empty names skipped)."""
+    for name in names:
+        file_delete(name=name, on_commit=on_commit)

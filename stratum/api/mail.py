@@ -6,6 +6,11 @@ context, and queues `stratum.api.tasks.mail_deliver_task` once the surrounding t
 message); the task sends through EMAIL_BACKEND and retries with back-off when the SMTP server refuses or cannot be
 reached (MAIL_MAX_RETRIES times). `headers` carry extra headers (List-Unsubscribe, a category); attachments are named
 by their storage name (the task reads them from the default storage, so no file travels through the broker).
+
+A caller that must know how its mail ended (a scheduled report records its delivery) names an `outcome_task`: once
+the message is sent, or has failed for good (refused, or still failing after the last retry), that task is queued
+with the caller's `outcome_kwargs` plus `sent` (bool) and `error` ("" when sent). The kernel calls it by name, so it
+never imports the app that asked.
 """
 from __future__ import annotations
 
@@ -35,14 +40,26 @@ def mail_render(*, template: str, context: Mapping) -> tuple[str, str, str]:
 
 
 def mail_queue(*, template: str, to: Sequence[str], context: Mapping, headers: Mapping[str, str] | None = None,
-               attachments: Sequence[Mapping[str, str]] = (), on_commit: bool = True) -> None:
+               attachments: Sequence[Mapping[str, str]] = (), on_commit: bool = True, outcome_task: str | None = None,
+               outcome_kwargs: Mapping | None = None) -> None:
     """Renders the mail now and queues its delivery (after the commit, unless `on_commit=False`). `attachments`:
     [{"name": <storage name>, "filename": ..., "content_type": ...}]. A failure to queue is logged, never raised:
-    a mail must not break the action that caused it."""
+    a mail must not break the action that caused it (a caller with an `outcome_task` has a sweeper of its own)."""
     subject, text, html = mail_render(template=template, context=context)
-    task_enqueue(name="stratum.api.tasks.mail_deliver_task", on_commit=on_commit, best_effort=True, kwargs={
-        "template": template, "subject": subject, "text": text, "html": html, "to": list(to),
-        "headers": dict(headers or {}), "attachments": [dict(item) for item in attachments]})
+    kwargs = {"template": template, "subject": subject, "text": text, "html": html, "to": list(to),
+              "headers": dict(headers or {}), "attachments": [dict(item) for item in attachments]}
+    if outcome_task:
+        kwargs["outcome"] = {"task": outcome_task, "kwargs": dict(outcome_kwargs or {})}
+    task_enqueue(name="stratum.api.tasks.mail_deliver_task", on_commit=on_commit, best_effort=True, kwargs=kwargs)
+
+
+def mail_outcome_report(*, outcome: Mapping | None, error: BaseException | None = None) -> None:
+    """Queues the caller's outcome task (see the module's docstring): sent when `error` is None."""
+    if not outcome:
+        return
+    detail = "" if error is None else f"{type(error).__name__}: {error}"[:2000]
+    task_enqueue(name=outcome["task"], on_commit=False, best_effort=True,
+                 kwargs={**outcome["kwargs"], "sent": error is None, "error": detail})
 
 
 def mail_message(*, subject: str, text: str, html: str, to: Sequence[str], headers: Mapping[str, str] | None = None,

@@ -50,6 +50,10 @@ EMAILS = Counter("stratum_emails_total", "E-mail delivery attempts by template a
 TASK_SECONDS = Histogram("stratum_celery_task_duration_seconds", "Celery task run time by task and outcome.",
                          ["task", "outcome"], buckets=_DURATION_BUCKETS)
 TASK_FAILURES = Counter("stratum_celery_task_failures_total", "Celery tasks that ended in failure.", ["task"])
+# Read replicas (only with DATABASE_REPLICA_URLS): opted-in reads by where they went and why
+DB_READS_ROUTED = Counter("stratum_db_reads_routed_total", "Opted-in heavy reads by target (replica, primary) and "
+                          "reason (replica, scope_wrote, in_transaction, tenant_wrote, replica_lagging).",
+                          ["target", "reason"])
 
 
 def counter_value(counter, **labels) -> float:

@@ -18,7 +18,7 @@ from tests.helpers import assert_error, client_for
 from tests.trust.factories import AuditLogEntryFactory
 from tests.webhooks.factories import WebhookDeliveryFactory
 
-OUR_APPS = {"accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "webhooks", "analytics",
+OUR_APPS = {"accounts", "billing", "campaigns", "cdp", "trust", "workflow", "integrations", "webhooks", "analytics", "console",
             "api"}
 
 
@@ -76,7 +76,8 @@ def test_read_only_records_cannot_be_changed(staff, rf):
     request.user = User.objects.get(email="staff@stratum.test")
     read_only = [model for model, model_admin in our_admins() if isinstance(model_admin, ReadOnlyAdmin)]
     names = {model.__name__ for model in read_only}
-    assert {"AuditLogEntry", "OutboxEvent", "WebhookDelivery", "StripeEvent", "Subscription", "Invoice"} <= names
+    assert {"AuditLogEntry", "OutboxEvent", "WebhookDelivery", "StripeEvent", "Subscription", "Invoice",
+            "StaffAction"} <= names
     for model in read_only:
         model_admin = admin.site._registry[model]
         assert not model_admin.has_add_permission(request), model

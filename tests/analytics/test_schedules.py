@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import smtplib
 import zoneinfo
 
 import pytest
 from django.core import mail
+from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 
@@ -19,6 +21,7 @@ from stratum.celery import app as celery_app
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.campaigns.factories import AdAccountFactory, CampaignFactory
 from tests.helpers import assert_error
+from tests.ops.mail_backends import FAILURES
 
 from .conftest import NOW, daily_metrics
 from .factories import ReportFactory, ReportScheduleFactory
@@ -34,14 +37,16 @@ def local(*args) -> dt.datetime:
 
 
 def beat_tick(task_name: str) -> bool:
-    """What celery beat does for one entry: run it when due, then remember the run."""
+    """What celery beat does for one entry: run it when due, then remember the run. The task's transaction commits
+    when it ends, which sends what it queued after the commit (the mail)."""
     task = PeriodicTask.objects.get(name=task_name)
     entry = ModelEntry(task, app=celery_app)
     due, _ = entry.is_due()
     if due:
         entry = next(entry)
         entry.save()
-        celery_app.tasks[task.task].apply(kwargs=entry.kwargs).get()
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            celery_app.tasks[task.task].apply(kwargs=entry.kwargs).get()
     return due
 
 
@@ -134,6 +139,18 @@ class TestDefinition:
         assert schedule_slot(schedule=daily, now=NOW).isoformat() == "2026-03-18T06:15:00+01:00"
 
 
+@pytest.fixture
+def flaky_smtp(settings):
+    """An SMTP server that fails the first FAILURES["left"] sends; tasks run in-process as a worker runs them (a
+    retry runs again, a failure is recorded rather than raised into the caller)."""
+    settings.EMAIL_BACKEND = "tests.ops.mail_backends.FlakySMTPBackend"
+    FAILURES.update(left=0, attempts=0, error=smtplib.SMTPServerDisconnected)
+    propagates = celery_app.conf.task_eager_propagates
+    celery_app.conf.task_eager_propagates = False
+    yield FAILURES
+    celery_app.conf.task_eager_propagates = propagates
+
+
 class TestDelivery:
     def test_sent_at_its_local_time_exactly_once(self, api_client, time_machine, new_york, fresh_data, report, user,
                                                  make_client):
@@ -175,7 +192,9 @@ class TestDelivery:
         schedule_id = api_client.post(URL, schedule_body(report), format="json").json()["id"]
         time_machine.move_to(local(2026, 3, 18, 11, 30), tick=False)
         assert beat_tick(f"analytics.report_schedule.{schedule_id}") is True
-        assert mail.outbox == []
+        # no report to the recipients; the admins' notification goes out by e-mail too (their preference)
+        assert [(m.to, m.subject) for m in mail.outbox] == [([user.email],
+                                                             "[Stratum] Scheduled report held: Weekly performance")]
         delivery = ReportDelivery.objects.unscoped().get()
         assert delivery.status == "held" and delivery.rendering_id is None
         assert "Laggard: no data for 2026-03-17 yet (newest: 2026-03-14)." in delivery.reasons
@@ -199,10 +218,47 @@ class TestDelivery:
                                       format="json").json()["id"]
         with django_capture_on_commit_callbacks(execute=True):
             delivery = api_client.post(f"{URL}/{schedule_id}/run").json()
-        assert delivery["status"] == "sent" and len(mail.outbox) == 1
+            assert delivery["status"] == "queued" and mail.outbox == []  # the mail leaves after the commit
+        assert len(mail.outbox) == 1
         assert mail.outbox[0].subject == "Weekly performance — 2026-03-17 to 2026-03-17"  # daily: yesterday
         history = api_client.get(f"{URL}/{schedule_id}/deliveries").json()
         assert history["total"] == 1 and history["items"][0]["id"] == delivery["id"]
+        assert history["items"][0]["status"] == "sent"
+
+    def test_the_mail_goes_through_the_mail_task_retried_when_smtp_fails(self, api_client, new_york, fresh_data, report,
+                                                                        flaky_smtp, django_capture_on_commit_callbacks):
+        flaky_smtp["left"] = 2
+        schedule_id = api_client.post(URL, schedule_body(report, frequency="daily", day_of_week=None),
+                                      format="json").json()["id"]
+        with django_capture_on_commit_callbacks(execute=True):
+            assert api_client.post(f"{URL}/{schedule_id}/run").json()["status"] == "queued"
+        assert flaky_smtp["attempts"] == 3 and len(mail.outbox) == 1
+        [(filename, _, mimetype)] = mail.outbox[0].attachments
+        assert (filename, mimetype) == ("weekly-performance-2026-03-17-2026-03-17.pdf", "application/pdf")
+        [delivery] = api_client.get(f"{URL}/{schedule_id}/deliveries").json()["items"]
+        assert (delivery["status"], delivery["error"]) == ("sent", "")
+        assert not Notification.objects.unscoped().filter(title__startswith="Scheduled report failed").exists()
+
+    def test_smtp_down_for_good_fails_the_delivery_once_and_tells_the_admins(
+            self, api_client, new_york, fresh_data, report, user, flaky_smtp, settings,
+            django_capture_on_commit_callbacks):
+        flaky_smtp["left"] = 1000
+        schedule_id = api_client.post(URL, schedule_body(report, frequency="daily", day_of_week=None),
+                                      format="json").json()["id"]
+        with django_capture_on_commit_callbacks(execute=True):
+            api_client.post(f"{URL}/{schedule_id}/run")
+        # the report's mail, then the admins' e-mailed notification of its failure: each tried 1 + MAIL_MAX_RETRIES times
+        assert flaky_smtp["attempts"] == 2 * (settings.MAIL_MAX_RETRIES + 1) and mail.outbox == []
+        [delivery] = api_client.get(f"{URL}/{schedule_id}/deliveries").json()["items"]
+        assert delivery["status"] == "failed"
+        assert delivery["error"] == "SMTPServerDisconnected: Connection unexpectedly closed"
+        [notice] = Notification.objects.unscoped().filter(user=user, title="Scheduled report failed: Weekly performance")
+        assert notice.body == delivery["error"] and notice.data["schedule_id"] == schedule_id
+        from analytics.reporting.schedules import delivery_outcome_record
+
+        again = delivery_outcome_record(tenant=new_york, delivery_id=delivery["id"], sent=True)
+        assert again.status == "failed"  # the outcome is recorded once; a late word changes nothing
+        assert Notification.objects.unscoped().filter(title__startswith="Scheduled report failed").count() == 1
 
     def test_late_slots_are_skipped_and_inactive_schedules_do_nothing(self, new_york, scoped, fresh_data, report):
         from analytics.reporting.schedules import schedule_run

@@ -141,8 +141,9 @@ def postgres_unavailable_reason() -> str | None:
 class PrivatePostgres:
     """A throwaway cluster (initdb) on a spare port, trust auth on 127.0.0.1, durability off (a test cluster)."""
 
-    def __init__(self):
+    def __init__(self, *, settings: dict[str, str] | None = None):
         self.bindir = postgres_bindir()
+        self.settings = dict(settings or {})  # extra `-c name=value` server settings, kept across restarts
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="stratum-fault-pg-"))
         self.data = self.root / "data"
@@ -167,6 +168,7 @@ class PrivatePostgres:
     def start(self) -> None:
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=40")
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w",
                   "-t", "30", "start")
         self.running = True
@@ -188,6 +190,18 @@ class PrivatePostgres:
         subprocess.run([str(self.bindir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(database)],
                        input=dump.stdout, check=True, capture_output=True, timeout=120)
 
+    def query(self, sql: str, params: tuple = (), *, database: str = "postgres") -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def statements(self, *needles: str) -> int:
+        """Statements in the server log (log_statement=all) that contain every needle: which server ran what."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return sum(1 for line in text.splitlines() if "statement: " in line and all(n in line for n in needles))
+
     def close(self) -> None:
         if self.running:
             try:
@@ -195,6 +209,31 @@ class PrivatePostgres:
             except Exception:  # noqa: BLE001 - tear down as much as we can
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateReplica(PrivatePostgres):
+    """A hot-standby streaming replica of a PrivatePostgres on its own port: `pg_basebackup -R` copies the primary
+    and writes its primary_conninfo; WAL then streams continuously."""
+
+    def __init__(self, primary: PrivatePostgres, *, settings: dict[str, str] | None = None):
+        super().__init__(settings=settings)
+        self.primary = primary
+
+    def init(self) -> None:
+        self._run(str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary.port), "-U",
+                  "postgres", "-D", str(self.data), "-R", "-X", "stream", "-c", "fast", "--no-sync", timeout=180)
+
+    def caught_up(self) -> bool:
+        """Whether everything the primary has written so far is replayed here."""
+        (lsn,), = self.primary.query("SELECT pg_current_wal_lsn()::text")
+        (done,), = self.query("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,))
+        return bool(done)
+
+    def replay_pause(self) -> None:
+        self.query("SELECT pg_wal_replay_pause()")
+
+    def replay_resume(self) -> None:
+        self.query("SELECT pg_wal_replay_resume()")
 
 
 # --- PgBouncer ---------------------------------------------------------------------------------
@@ -272,6 +311,93 @@ pidfile = {self.dir / "pgbouncer.pid"}
             except subprocess.TimeoutExpired:
                 self.process.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- RabbitMQ --------------------------------------------------------------------------------
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def rabbitmq_unavailable_reason() -> str | None:
+    if not (RABBITMQ_BIN / "rabbitmq-server").exists():
+        return "rabbitmq-server is not installed (apt-get install rabbitmq-server)"
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("rabbitmq")
+        except KeyError:
+            return "running as root without the rabbitmq user to run a private node"
+    return None
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of its own (Debian's package) on spare loopback ports, with its own data directory: it can be
+    killed and restarted without touching the machine's broker. Started as the `rabbitmq` user when run as root."""
+
+    def __init__(self):
+        self.port, self.dist_port = free_port(), free_port()
+        self.node = f"stratum{self.port}@localhost"
+        self.dir = Path(tempfile.mkdtemp(prefix="stratum-rabbitmq-"))
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        self.as_owner: list[str] = []
+        self.home = str(self.dir)
+        if os.geteuid() == 0:
+            for path in (self.dir, *self.dir.iterdir()):
+                shutil.chown(path, "rabbitmq")
+            self.as_owner = ["runuser", "-u", "rabbitmq", "--"]
+            self.home = "/var/lib/rabbitmq"  # its Erlang cookie, which rabbitmqctl must share
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> list[str]:
+        return ["env", f"HOME={self.home}", f"RABBITMQ_NODENAME={self.node}", f"RABBITMQ_NODE_PORT={self.port}",
+                f"RABBITMQ_DIST_PORT={self.dist_port}", f"RABBITMQ_MNESIA_BASE={self.dir / 'mnesia'}",
+                f"RABBITMQ_LOG_BASE={self.dir / 'log'}", f"RABBITMQ_CONFIG_FILE={self.dir / 'rabbitmq.conf'}",
+                f"RABBITMQ_ENABLED_PLUGINS_FILE={self.dir / 'enabled_plugins'}"]
+
+    def start(self) -> None:
+        with open(self.dir / "server.log", "ab") as log:
+            self.process = subprocess.Popen([*self.as_owner, *self._env(), str(RABBITMQ_BIN / "rabbitmq-server")],
+                                            cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_for(self.ready, timeout=120, what=f"rabbitmq node {self.node} on port {self.port}")
+
+    def ready(self) -> bool:
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=2) as conn:
+            conn.connect()
+            return True
+
+    def queue_depth(self, name: str) -> int:
+        from kombu import Connection
+
+        with Connection(self.url, connect_timeout=2) as conn:
+            return conn.default_channel.queue_declare(queue=name, passive=True).message_count
+
+    def kill(self) -> None:
+        """SIGKILL to the whole node (a crashed broker host: nothing is flushed on the way out)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(15)
+        self.process = None
+        wait_for(lambda: not _listening(self.port), timeout=15, what="the killed node's port to close")
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 # --- the application: gunicorn and Celery workers --------------------------------------------

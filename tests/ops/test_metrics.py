@@ -3,33 +3,13 @@ API is used (read back through /metrics itself, as Prometheus would)."""
 from __future__ import annotations
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.helpers import client_for
 
-TOKEN = "metrics-token-0123456789abcdef"
+from .conftest import TOKEN, scrape, value
+
 BATCH = "/api/v1/cdp/events/batch"
-
-
-@pytest.fixture
-def metrics_token(settings):
-    settings.METRICS_TOKEN = TOKEN
-    return TOKEN
-
-
-def scrape(client) -> dict[tuple[str, tuple], float]:
-    """Every sample of /metrics as {(name, sorted labels): value}."""
-    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    assert response.status_code == 200, response.content[:200]
-    assert response["Content-Type"].startswith("text/plain; version=")
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(response.content.decode())
-            for sample in family.samples}
-
-
-def value(samples, name, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 @pytest.mark.django_db

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import httpx
 import pytest
 from django.utils import timezone
@@ -21,56 +19,13 @@ from cdp.services import exports as export_services
 from cdp.tasks import exports_expire_all
 from tests.cdp.factories import ProfileFactory, SegmentFactory
 from tests.helpers import assert_error
+from tests.s3 import BUCKET, keys
 
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
 
-BUCKET = "stratum-test-files"
 REPORTS = "/api/v1/reporting/reports"
 EXPORT = "/api/v1/cdp/audiences/export"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture
-def bucket(s3_endpoint):
-    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        client.delete_object(Bucket=BUCKET, Key=item["Key"])
-    client.delete_bucket(Bucket=BUCKET)
-
-
-def keys(client) -> list[str]:
-    return sorted(item["Key"] for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []))
-
-
-@pytest.fixture
-def s3(settings, bucket, s3_endpoint):
-    """The production settings for S3 (what STORAGE_BACKEND=s3 and the AWS_* variables build)."""
-    settings.STORAGE_BACKEND = "s3"
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-        "bucket_name": BUCKET, "endpoint_url": s3_endpoint, "region_name": "us-east-1", "access_key": "test",
-        "secret_key": "test", "location": "", "addressing_style": "path", "default_acl": None,
-        "querystring_auth": True, "querystring_expire": settings.STORAGE_SIGNED_URL_SECONDS, "file_overwrite": True,
-        "signature_version": "s3v4"}}}
-    return bucket
 
 
 def files_under(folder: Path) -> list[Path]:

@@ -1,5 +1,6 @@
 """Creative submissions: URL or upload (type by content), review task, approve/reject by client admins."""
 import io
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -8,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from tests.helpers import assert_error
+from tests.s3 import BUCKET, keys
 from tests.workflow.conftest import data
 from tests.workflow.factories import ClientFactory, CreativeSubmissionFactory
 from workflow.models import CreativeSubmission, Task
@@ -282,3 +284,48 @@ def test_parallel_deliveries_of_the_fetch_task_fetch_once(monkeypatch, settings,
     stored = CreativeSubmission.objects.unscoped().get(pk=submission.pk)
     assert (stored.media_fetch_status, stored.media_width, stored.media_height) == ("fetched", 4, 4)
     assert len(list((tmp_path / "creatives" / str(tenant.pk) / str(submission.pk)).iterdir())) == 1  # one thumbnail
+
+
+class TestOnS3:
+    """Creatives go through Django's storage: on S3 (moto's S3 server on loopback) nothing lands on the local disk,
+    the media is streamed or handed out as a short-lived signed URL, and deleting the client deletes the objects."""
+
+    def test_an_upload_is_stored_in_the_bucket_and_streamed_back(self, team, tenant, s3, media_root):
+        content = png_bytes()
+        creative = data(upload(team, content, name="summer.png"))
+        key = f"creatives/{tenant.pk}/{creative['id']}/media.png"
+        assert keys(s3) == [key]
+        assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == content
+        download = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/media")
+        assert download.status_code == 200 and b"".join(download.streaming_content) == content
+        assert (download["Content-Type"], download["X-Content-Type-Options"]) == ("image/png", "nosniff")
+        assert download["Content-Disposition"] == 'inline; filename="summer.png"'
+        assert_error(team.api("outsider").get(f"/api/v1/creative-submissions/{creative['id']}/media"), 404)
+        assert [path for path in media_root.rglob("*") if path.is_file()] == []
+
+    def test_redirect_mode_answers_a_signed_url_of_the_object(self, team, tenant, s3, s3_endpoint, settings):
+        content = png_bytes()
+        creative = data(upload(team, content, name="summer.png"))
+        settings.STORAGE_DOWNLOADS = "redirect"
+        response = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/media")
+        assert (response.status_code, response["Cache-Control"]) == (302, "no-store")
+        location = urlsplit(response["Location"])
+        assert f"{location.scheme}://{location.netloc}" == s3_endpoint
+        assert location.path == f"/{BUCKET}/creatives/{tenant.pk}/{creative['id']}/media.png"
+        assert parse_qs(location.query)["X-Amz-Expires"] == [str(settings.STORAGE_SIGNED_URL_SECONDS)]
+        fetched = httpx.get(response["Location"])
+        assert fetched.status_code == 200 and fetched.content == content
+        assert fetched.headers["content-type"] == "image/png"
+        assert fetched.headers["content-disposition"] == 'inline; filename="summer.png"'
+
+    def test_a_fetched_thumbnail_is_stored_there_and_the_client_s_deletion_removes_every_object(
+            self, team, tenant, s3, fetched, django_capture_on_commit_callbacks):
+        creative, _ = fetched(httpx.Response(200, content=png_bytes()))
+        uploaded = data(upload(team, png_bytes()))
+        assert keys(s3) == sorted([f"creatives/{tenant.pk}/{creative['id']}/thumbnail.png",
+                                   f"creatives/{tenant.pk}/{uploaded['id']}/media.png"])
+        thumbnail = team.api("viewer").get(f"/api/v1/creative-submissions/{creative['id']}/thumbnail")
+        assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/png"
+        with django_capture_on_commit_callbacks(execute=True):
+            assert team.api("owner").delete(f"/api/v1/clients/{team.brand.pk}").status_code == 200
+        assert keys(s3) == []

@@ -9,11 +9,12 @@ from django.db import IntegrityError, transaction
 from accounts.models import Tenant, User
 from campaigns.models import AdAccount
 from stratum.api.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from stratum.api.files import files_delete
 from stratum.api.updates import changes_apply, changes_pick
 
 from ..access import CLIENT_CREATOR_ROLES, is_tenant_admin
 from ..errors import AD_ACCOUNT_LINKED, ALREADY_MEMBER
-from ..models import Alert, Client, ClientMembership, ClientRole
+from ..models import Alert, Client, ClientMembership, ClientRole, CreativeSubmission
 from .alerts import alert_defaults_create, alert_schedules_enable
 
 
@@ -67,14 +68,17 @@ def client_update(*, tenant: Tenant, client: Client, data: dict[str, Any]) -> Cl
 @transaction.atomic
 def client_delete(*, tenant: Tenant, actor: User, client: Client) -> None:
     """Tenant owners/admins only: removes the client with its tasks, alerts (and their schedules), leads and
-    creatives; its ad accounts stay, unassigned."""
+    creatives (their stored files after the commit); its ad accounts stay, unassigned."""
     if not is_tenant_admin(actor):
         raise Forbidden("Only tenant owners and admins may delete a client.")
     from django_celery_beat.models import PeriodicTask
 
     schedule_ids = list(Alert.objects.for_tenant(tenant).filter(client=client, periodic_task__isnull=False)
                         .values_list("periodic_task_id", flat=True))
+    files = [name for pair in CreativeSubmission.objects.for_tenant(tenant).filter(client=client)
+             .values_list("media_file", "media_thumbnail") for name in pair if name]
     Client.objects.for_tenant(tenant).filter(pk=client.pk).delete()
+    files_delete(names=files)
     PeriodicTask.objects.filter(pk__in=schedule_ids).delete()
 
 

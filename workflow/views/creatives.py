@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 
 from stratum.api.exceptions import NotFound
+from stratum.api.files import file_download
 from stratum.api.filters import query_filters
 from stratum.api.parsers import BoundedJSONParser
 from stratum.api.schema import error_responses
@@ -102,10 +102,8 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
         submission = self.get_object()
         if not submission.media_file:
             raise NotFound("This creative has no uploaded file.")
-        response = FileResponse(submission.media_file.open("rb"), content_type=submission.media_content_type,
-                                as_attachment=False, filename=submission.media_filename or None)
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return file_download(name=submission.media_file.name, filename=submission.media_filename or "creative",
+                             content_type=submission.media_content_type, inline=True)
 
     @extend_schema(responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY)}, tags=TAGS)
     @action(detail=True, methods=["get"])
@@ -114,7 +112,5 @@ class CreativeSubmissionViewSet(WorkflowViewSet):
         submission = self.get_object()
         if not submission.media_thumbnail:
             raise NotFound("This creative has no thumbnail (yet).")
-        response = FileResponse(submission.media_thumbnail.open("rb"), content_type="image/png", as_attachment=False,
-                                filename="thumbnail.png")
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return file_download(name=submission.media_thumbnail.name, filename="thumbnail.png", content_type="image/png",
+                             inline=True)
