@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class CdpConfig(AppConfig):
     name = "cdp"
+    verbose_name = "CDP"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

@@ -142,7 +142,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "axes",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "console.apps.TotpConfig",  # django_otp.plugins.otp_totp, named for the console
     "stratum.api",
     "accounts",
     "billing",

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
                 ('tenant', models.ForeignKey(editable=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.tenant')),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'converted_at'], name='cdp_journey_converted'), models.Index(fields=['profile', 'tenant', 'converted_at'], name='cdp_journey_profile')],
+                'indexes': [models.Index(fields=['tenant', 'converted_at'], name='cdp_journey_converted'), models.Index(fields=['tenant', 'profile', 'converted_at'], name='cdp_journey_profile')],
             },
         ),
         migrations.RunPython(backfill, migrations.RunPython.noop),
