@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 comma := ,
 
-.PHONY: run test lint install install-dev migrate seed bench fuzz load clean
+.PHONY: run test lint install install-dev migrate seed bench fuzz load cluster-test clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,13 @@ load: install-dev
 	  $$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq wrk >/dev/null; }; }
 	LOAD_SECONDS=$(LOAD_SECONDS) $(PY) scripts/load/run.py
+
+CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_cluster
+# The production-shaped cluster (tests/cluster): PostgreSQL primary + streaming replica, PgBouncer, RabbitMQ, Redis,
+# moto's S3, two gunicorn hosts, a worker and beat, all started and stopped by the test; the schema comes from the
+# test database on CLUSTER_DATABASE_URL's server. Minutes long; CLUSTER_TEST_LOGS=1 prints every process's output.
+cluster-test: install-dev
+	CLUSTER_TEST=1 DATABASE_URL=$(CLUSTER_DATABASE_URL) $(PY) -m pytest tests/cluster -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -3,7 +3,11 @@ beside the ChannelAttribution package on the same paths, and a 10-page PDF repor
 
 Builds a throwaway tenant (slug `bench-analytics-…`): 100,000 profiles, each one journey drawn from a fixed
 first-order chain over 8 channels / 28 campaigns (touchpoints over up to 30 days, a purchase or not), topped up with
-page views to exactly 1,000,000 events; loaded with COPY. Deleted afterwards.
+page views to exactly 1,000,000 events; loaded with COPY, then the attribution journeys rebuilt from them as after
+any bulk load (`manage.py journeys_rebuild`; ingestion keeps them as events arrive). Deleted afterwards.
+
+The journeys → paths figure stands beside the hand-written window-function SQL that rebuilds the same journeys
+from the raw events (what every request ran before journeys were kept), on the same data in the same run.
 """
 from __future__ import annotations
 
@@ -22,13 +26,15 @@ from django.utils import timezone
 from accounts.models import Tenant, User
 from accounts.services import tokens_for_user
 from analytics.attribution import AttributionQuery, engine
+from analytics.attribution.journeys import journeys_aggregate_raw
 from analytics.attribution.report import journeys_load
 from analytics.reporting.builders import document_build
 from analytics.reporting.render import render
 from analytics.reporting.templates import BY_KEY
 from benchmarks.harness import Row, p50_ms
 from campaigns.models import AdAccount, Campaign, CampaignDailyMetric
-from cdp.models import Event, Profile
+from cdp.models import Event, Journey, Profile
+from cdp.services.journeys import journeys_rebuild
 from stratum.api.params import DateRange
 from stratum.api.tenancy import tenant_scope
 
@@ -135,6 +141,13 @@ def _build() -> tuple[Tenant, User]:
     return tenant, user
 
 
+def _journeys_backfill(tenant) -> None:
+    with tenant_scope(tenant):
+        journeys_rebuild(tenant=tenant)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {Journey._meta.db_table}")
+
+
 def _channel_attribution(prepared) -> tuple[float, dict] | None:
     """ChannelAttribution's markov_model on the same channel paths: (seconds, {channel: conversions})."""
     try:
@@ -162,7 +175,7 @@ def _cleanup() -> None:
     if not tenants:
         return
     with connection.cursor() as cursor:
-        for model in (Event, Profile):
+        for model in (Journey, Event, Profile):
             cursor.execute(f"DELETE FROM {model._meta.db_table} WHERE tenant_id = ANY(%s)", [tenants])
     Tenant.objects.filter(pk__in=tenants).delete()
 
@@ -172,6 +185,9 @@ def run() -> list[Row]:
     build_start = time.perf_counter()
     tenant, user = _build()
     build_seconds = time.perf_counter() - build_start
+    backfill_start = time.perf_counter()
+    _journeys_backfill(tenant)
+    backfill_seconds = time.perf_counter() - backfill_start
     try:
         client = Client()
         auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens_for_user(user=user)['access_token']}"}
@@ -191,6 +207,10 @@ def run() -> list[Row]:
             today = timezone.now().date()
             query = AttributionQuery(date_range=DateRange(today - dt.timedelta(days=29), today))
             sql_ms = p50_ms(lambda: journeys_load(tenant=tenant, query=query, with_decay=False), repeat=5, warmup=1)
+            tz_start = dt.datetime.combine(query.date_range.start, dt.time(), tzinfo=dt.UTC)
+            raw_ms = p50_ms(lambda: journeys_aggregate_raw(
+                tenant=tenant, start=tz_start, end=tz_start + dt.timedelta(days=30),
+                lookback=dt.timedelta(days=query.lookback_days), conversion_events=["purchase"]), repeat=3, warmup=1)
             loaded = journeys_load(tenant=tenant, query=query, with_decay=False)
             model_ms = p50_ms(lambda: engine.attribute(engine.prepare(loaded.journeys, order=1), "data_driven"),
                               repeat=5, warmup=1)
@@ -210,8 +230,9 @@ def run() -> list[Row]:
                 f"{totals['conversions']:,.0f} conversions")
         rows = [
             Row(f"data-driven attribution (Markov order 1) via the API, end to end ({size})", end_to_end, "ms",
-                target="≤ 5000 ms", met=end_to_end <= 5000),
-            Row("… of which: journeys → distinct paths (SQL) and their parsing", sql_ms, "ms"),
+                target="≤ 500 ms", met=end_to_end <= 500),
+            Row("… of which: kept journeys → distinct paths (SQL) and their parsing", sql_ms, "ms",
+                reference="the same journeys rebuilt from raw events by window-function SQL", reference_value=raw_ms),
             Row("… of which: the exact model (removal effects by linear solves, campaign split)", model_ms, "ms",
                 reference="ChannelAttribution markov_model (simulated), same paths" if reference else "",
                 reference_value=reference[0] * 1000 if reference else None),
@@ -222,6 +243,8 @@ def run() -> list[Row]:
                 target="≤ 5000 ms (10 pages)", met=pdf_ms <= 5000 and pages == 10),
             Row(f"(setup: simulate and COPY {EVENTS:,} events, not timed against a target)", build_seconds * 1000,
                 "ms"),
+            Row(f"(setup: journeys of {PROFILES:,} profiles rebuilt from the events, `journeys_rebuild`)",
+                backfill_seconds * 1000, "ms"),
         ]
         if reference:
             ours = {c["channel"]: c["attributed_conversions"] for c in body["channels"]}

@@ -21,6 +21,8 @@ from campaigns.models import AdAccount, Campaign
 from .models import Audience, AudienceSyncRun, Identity, Profile, Segment
 from .services import audience_sync_run, rfm_recompute, segment_refresh
 from .services.ingest import events_write, rows_insert
+from .services.ingested import ingested_add
+from .services.journeys import journeys_refresh
 
 PROFILES = 10_000
 MARKER = "demo_cust_00000"
@@ -177,6 +179,8 @@ def _profiles_and_events(*, tenant, stdout) -> None:
     rows_insert(tenant, Identity, identities)
     events_write(tenant=tenant, rows=[(e.pk, e.profile_id, e.profile_id, None, e) for e in events],
                    source="demo", now=now)
+    ingested_add(tenant=tenant, received_at=now, count=len(events))
+    journeys_refresh(tenant=tenant, since=dict.fromkeys({e.profile_id for e in events}))
     stdout.write(f"  {len(profiles)} profiles, {len(identities)} identities, {len(events)} events")
 
 

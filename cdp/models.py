@@ -92,6 +92,10 @@ class Profile(TenantOwned):
             models.Index(fields=["tenant", "external_id"], name="cdp_profile_external"),
             models.Index(fields=["tenant", "lifecycle_stage"], name="cdp_profile_stage"),
             models.Index(fields=["tenant", "updated_at"], name="cdp_profile_updated"),
+            # The live profiles (not merged away): the list's count is an index-only scan of this small index
+            # instead of a scan of the wide rows, and its page (newest first) reads it in order.
+            models.Index(fields=["tenant", "-updated_at", "id"], condition=models.Q(merged_into__isnull=True),
+                         name="cdp_profile_live_updated"),
         ]
 
     def __str__(self) -> str:
@@ -222,6 +226,46 @@ class Event(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.event_type} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class EventIngestDay(TenantOwned):
+    """How many events ingestion stored for a tenant on a (UTC) day of `received_at`: one row per tenant and day,
+    added to once per batch. The superadmin overview's "events ingested" reads these instead of counting the event
+    table (a year of a busy platform is millions of rows). Counts ingestion: retention or erasure deleting events
+    later does not take them back."""
+
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="cdp_ingest_day_unique")]
+        indexes = [models.Index(fields=["day"], name="cdp_ingest_day_day")]
+
+
+class Journey(TenantOwned):
+    """A profile's attribution journey, kept by ingestion (`cdp/services/journeys.py`) so attribution reads journeys
+    instead of rebuilding them from raw events on every request: the touchpoints after the profile's previous
+    purchase up to (and at the moment of) its next one, or its open journey (no purchase yet, `converted_at` null).
+
+    `path` is the touchpoints' `channel<US>campaign` keys joined by <RS> in time order (null: a direct purchase);
+    `touch_times` their epoch seconds (an array literal, `::float8[]` in SQL), for a request whose lookback or period cuts a journey short. PostgreSQL only
+    (elsewhere attribution reads the raw events)."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+", db_index=False)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    path = models.TextField(null=True, blank=True)
+    touch_count = models.IntegerField(default=0)
+    first_touch = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the first touchpoint.")
+    last_touch = models.FloatField(null=True, blank=True, help_text="Epoch seconds of the last touchpoint.")
+    touch_times = models.TextField(default="{}", blank=True,
+                                   help_text="Epoch seconds of the touchpoints, a PostgreSQL float8[] literal.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "converted_at"], name="cdp_journey_converted"),
+            models.Index(fields=["tenant", "profile", "converted_at"], name="cdp_journey_profile"),
+        ]
 
 
 class Segment(TenantOwned):

@@ -98,6 +98,17 @@ def daily_rows(*, tenant, date_range: DateRange, campaign_ids=None) -> dict:
     return series
 
 
+def rows_within(series: dict, date_range: DateRange) -> dict:
+    """The part of `daily_rows` output inside `date_range` (campaigns without a row there left out, as the query
+    over that range would)."""
+    out = {}
+    for campaign_id, rows in series.items():
+        kept = [row for row in rows if date_range.start <= row[0] <= date_range.end]
+        if kept:
+            out[campaign_id] = kept
+    return out
+
+
 def curve_fit_campaign(campaign_id, rows: list[tuple]) -> Curve | None:
     points = [(s, r) for _, s, r, _ in rows if s > 0]
     if len(points) < MIN_DAYS:
@@ -130,11 +141,16 @@ def curve_fit_campaign(campaign_id, rows: list[tuple]) -> Curve | None:
                  recent_revenue=float(np.mean([r[2] for r in recent])))
 
 
-def curves_fit(*, tenant, today: dt.date, campaign_ids=None) -> dict:
-    """{campaign_id: Curve} for the campaigns whose history supports a curve."""
+def curves_fit(*, tenant, today: dt.date, campaign_ids=None, series: dict | None = None) -> dict:
+    """{campaign_id: Curve} for the campaigns whose history supports a curve. `series`: their daily rows already
+    read (`daily_rows`, covering at least the history window), else read here."""
     history = DateRange(today - dt.timedelta(days=HISTORY_DAYS), today)
+    if series is None:
+        series = daily_rows(tenant=tenant, date_range=history, campaign_ids=campaign_ids)
+    else:
+        series = rows_within(series, history)
     curves = {}
-    for campaign_id, rows in daily_rows(tenant=tenant, date_range=history, campaign_ids=campaign_ids).items():
+    for campaign_id, rows in series.items():
         curve = curve_fit_campaign(campaign_id, rows)
         if curve is not None:
             curves[campaign_id] = curve

@@ -21,7 +21,7 @@ from stratum.api.params import DateRange, local_today
 from trust.services import signal_health_current
 
 from .anomalies import BASELINE_DAYS, CHECK_DAYS, anomaly_insights
-from .curves import curves_fit, daily_rows
+from .curves import HISTORY_DAYS, curves_fit, daily_rows, rows_within
 from .fatigue import fatigue_insights
 from .reallocation import reallocation_insights
 
@@ -101,10 +101,14 @@ def _complete_through(*, tenant, today: dt.date) -> dt.date | None:
     return min(latest, default=None)
 
 
-def _anomaly_series(*, tenant, today: dt.date, active: dict) -> dict:
+def _anomaly_window(today: dt.date) -> DateRange:
+    return DateRange(today - dt.timedelta(days=BASELINE_DAYS + CHECK_DAYS + 14), today)
+
+
+def _anomaly_series(*, tenant, today: dt.date, active: dict, daily: dict) -> dict:
     """{None: the account's daily totals (summed in SQL, only through the newest complete day), campaign id: its
-    daily rows (active campaigns)}."""
-    window = DateRange(today - dt.timedelta(days=BASELINE_DAYS + CHECK_DAYS + 14), today)
+    daily rows (active campaigns; from `daily`, read once for every insight)}."""
+    window = _anomaly_window(today)
     complete = _complete_through(tenant=tenant, today=today)
     series: dict = {None: []}
     if complete is not None:
@@ -114,7 +118,7 @@ def _anomaly_series(*, tenant, today: dt.date, active: dict) -> dict:
                   .order_by("date"))
         series[None] = [(r["date"], float(r["spend_sum"]), float(r["revenue_sum"]), float(r["conversions_sum"]))
                         for r in totals]
-    series.update(daily_rows(tenant=tenant, date_range=window, campaign_ids=list(active)))
+    series.update(rows_within(daily, window))
     return series
 
 
@@ -125,11 +129,16 @@ def insights_list(*, tenant, types: list[str] | None = None) -> dict:
     names = dict(Campaign.objects.for_tenant(tenant).values_list("pk", "name"))
     has_data = CampaignDailyMetric.objects.for_tenant(tenant).exists()
     insights: list[dict] = []
+    daily: dict = {}
+    if has_data and wanted & {"optimization", "anomaly"}:  # the active campaigns' daily rows, read once for both
+        start = min(today - dt.timedelta(days=HISTORY_DAYS), _anomaly_window(today).start)
+        daily = daily_rows(tenant=tenant, date_range=DateRange(start, today), campaign_ids=list(active))
     if has_data and "optimization" in wanted:
-        curves = curves_fit(tenant=tenant, today=today, campaign_ids=list(active))
+        curves = curves_fit(tenant=tenant, today=today, campaign_ids=list(active), series=daily)
         insights += reallocation_insights(curves=curves, names=active, currency=tenant.currency)
     if has_data and "anomaly" in wanted:
-        insights += anomaly_insights(series_by_scope=_anomaly_series(tenant=tenant, today=today, active=active),
+        insights += anomaly_insights(series_by_scope=_anomaly_series(tenant=tenant, today=today, active=active,
+                                                                     daily=daily),
                                      names=names, currency=tenant.currency, today=today)
     if has_data and "creative_fatigue" in wanted:
         insights += fatigue_insights(tenant=tenant, today=today, campaign_names=active)

@@ -58,6 +58,8 @@ from ..models import (
     ProfileRfm,
     SegmentMembership,
 )
+from .ingested import ingested_add
+from .journeys import journeys_refresh, since_of
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 from .suppression import suppressed_among
 
@@ -523,10 +525,15 @@ class _Batch:
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
             source=self.source, now=now)
+        ingested_add(tenant=tenant, received_at=now, count=len(events))
         touched: dict[Any, list] = {}
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
         _profiles_add(tenant=tenant, touched=touched, now=now)
+        # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full).
+        merged = {pk for _, winner, loser in self.merges for pk in (winner, loser, self.find(loser))}
+        journeys_refresh(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
+                                                        for item in items), everything=merged))
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now

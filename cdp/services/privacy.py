@@ -50,6 +50,7 @@ from ..models import (
 from ..privacy_hooks import erase_elsewhere, privacy_audit
 from ..selectors.privacy import subject_export
 from .ingest import LOCK_TIMEOUT, _totals_recompute, key_lock
+from .journeys import journeys_refresh
 from .suppression import PROFILE_ID, privacy_settings, suppression_add, suppression_remove
 
 REQUEST_LEASE = dt.timedelta(minutes=5)
@@ -217,6 +218,7 @@ def _erase_rows(tenant, ids: list, held: set) -> dict:
     stray_count, _ = strays.delete()
     own_count, _ = Event.objects.for_tenant(tenant).filter(profile_id__in=ids).delete()
     counts["events"] = stray_count + own_count
+    journeys_refresh(tenant=tenant, since=dict.fromkeys([*ids, *others]))
     if others:
         _totals_recompute(tenant, others)
     # Log and merge entries of other profiles that name this person's identifiers or profiles.
@@ -385,7 +387,9 @@ def events_retention_apply(*, tenant, now: dt.datetime | None = None, batch: int
         if not ids:
             return deleted
         with transaction.atomic():
+            profiles = set(Event.objects.for_tenant(tenant).filter(pk__in=ids).values_list("profile_id", flat=True))
             count, _ = Event.objects.for_tenant(tenant).filter(pk__in=ids).delete()
+            journeys_refresh(tenant=tenant, since=dict.fromkeys(profiles))  # their journeys lose those touchpoints
         deleted += count
 
 

@@ -71,6 +71,7 @@ def sql_writes(sql: str) -> bool:
 class ReadScope:
     wrote: bool = False
     tenant_ids: set[str] = field(default_factory=set)
+    sticky: dict[str, bool] = field(default_factory=dict)  # tenant id -> wrote lately (asked once per scope)
 
 
 _scope: contextvars.ContextVar[ReadScope | None] = contextvars.ContextVar("stratum_read_scope", default=None)
@@ -250,8 +251,16 @@ def read_target() -> tuple[str, str]:
     if connections[PRIMARY].in_atomic_block:
         return PRIMARY, "in_transaction"
     tenant = current_tenant()
-    if tenant is not None and tenant.pk is not None and tenant_wrote_recently(str(tenant.pk)):
-        return PRIMARY, "tenant_wrote"
+    if tenant is not None and tenant.pk is not None:
+        tenant_id = str(tenant.pk)
+        if scope is None:
+            sticky = tenant_wrote_recently(tenant_id)
+        elif tenant_id in scope.sticky:
+            sticky = scope.sticky[tenant_id]
+        else:
+            sticky = scope.sticky[tenant_id] = tenant_wrote_recently(tenant_id)
+        if sticky:
+            return PRIMARY, "tenant_wrote"
     usable = [alias for alias in aliases if replica_usable(alias)]
     if not usable:
         return PRIMARY, "replica_lagging"

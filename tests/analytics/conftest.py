@@ -9,6 +9,7 @@ import pytest
 
 from campaigns.models import CampaignDailyMetric
 from cdp.models import Event, Profile
+from cdp.services.journeys import journeys_refresh
 
 # A Wednesday, 15:00 UTC (10:00 in New York).
 NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)
@@ -31,6 +32,12 @@ def event(tenant, profile, kind: str, at: dt.datetime, properties: dict | None =
     return Event(id=uuid.uuid4(), tenant=tenant, profile=profile, origin_profile_id=profile.pk, event_type=kind,
                  timestamp=at, properties=properties or {}, received_at=at,
                  revenue=None if revenue is None else Decimal(str(revenue)))
+
+
+def events_stored(tenant, events) -> None:
+    """Events written around ingestion (bulk_create): their profiles' attribution journeys are rebuilt, as
+    `manage.py journeys_rebuild` does after a bulk load."""
+    journeys_refresh(tenant=tenant, since=dict.fromkeys({e.profile_id for e in events}))
 
 
 class Journeys:
@@ -61,6 +68,7 @@ class Journeys:
 
     def save(self):
         Event.objects.unscoped().bulk_create(self.events)
+        events_stored(self.tenant, self.events)
         self.events = []
         return self
 

@@ -13,7 +13,7 @@ from stratum.api.params import DateRange
 from tests.campaigns.factories import CampaignDailyMetricFactory, CampaignFactory
 from tests.helpers import assert_error
 
-from .conftest import NOW, TODAY, event
+from .conftest import NOW, TODAY, event, events_stored
 
 URL = "/api/v1/analytics/attribution"
 DAY = dt.timedelta(days=1)
@@ -63,6 +63,7 @@ class TestJourneys:
             event(tenant, g, "ad_click", t - 20 * DAY, {"channel": "display"}),
         ]
         Event.objects.bulk_create(rows)
+        events_stored(tenant, rows)
         start = dt.datetime.combine(TODAY - 29 * DAY, dt.time(), tzinfo=dt.UTC)
         journeys = journeys_aggregate(tenant=tenant, start=start, end=start + 30 * DAY, lookback=30 * DAY,
                                       conversion_events=["purchase"], half_life=7 * DAY)
