@@ -264,7 +264,8 @@ class Journey(TenantOwned):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "converted_at"], name="cdp_journey_converted"),
-            models.Index(fields=["tenant", "profile", "converted_at"], name="cdp_journey_profile"),
+            # profile first: the FK's cascade on a profile's deletion looks journeys up by profile alone
+            models.Index(fields=["profile", "tenant", "converted_at"], name="cdp_journey_profile"),
         ]
 
 

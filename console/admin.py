@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django_celery_beat.models import ClockedSchedule, SolarSchedule
@@ -118,7 +118,7 @@ class StaffTenantAdmin(TenantAdmin):
                 messages.success(request, handler(request, tenant))
             except ApiError as exc:
                 messages.error(request, _error_text(exc))
-            except (ObjectDoesNotExist, ValueError):
+            except (ObjectDoesNotExist, ValidationError, ValueError):  # an id of another tenant, or no id
                 messages.error(request, "Nothing of this tenant matches that choice.")
         return HttpResponseRedirect(reverse("admin:accounts_tenant_change", args=[tenant.pk]))
 

@@ -16,6 +16,7 @@ from billing.selectors import tenant_limits, tenant_usage
 from campaigns.models import AdAccount, AdAccountSyncRun
 from cdp.models import Audience, AudienceSyncRun
 from integrations.models import Connection, CrmSyncRun
+from integrations.oauth.providers import PROVIDERS
 from integrations.webhooks.models import Webhook, WebhookDelivery
 from integrations.webhooks.services import MAX_WEBHOOKS_PER_TENANT
 from stratum.api import heartbeat
@@ -38,6 +39,17 @@ class Problem:
     rows: list
     url_name: str
     query: str = ""
+
+
+def provider_label(provider: str) -> str:
+    spec = PROVIDERS.get(provider)
+    return spec.label if spec is not None else provider
+
+
+def _rows(queryset, label) -> list[dict]:
+    """The first rows behind a count, each as its tenant and a line that says what is wrong."""
+    return [{"tenant_id": row.tenant_id, "tenant_name": row.tenant.name, "label": label(row)}
+            for row in queryset[:LIST_LIMIT]]
 
 
 def _crm_connections_failing():
@@ -65,26 +77,31 @@ def operations_panel() -> dict:
     approvals = AutopilotAction.objects.unscoped().filter(status=ActionStatus.PENDING).select_related("tenant")
     breakers = CircuitBreaker.objects.unscoped().filter(state=BreakerState.OPEN).select_related("tenant")
     problems = [
-        Problem("crm_syncs", "CRM syncs failing", crm.count(), list(crm[:LIST_LIMIT]),
+        Problem("crm_syncs", "CRM syncs failing", crm.count(), _rows(
+                    crm, lambda c: f"{provider_label(c.provider)}: {c.last_error_text or c.last_error or c.status}"),
                 "admin:integrations_crmsyncrun_changelist", "?status__exact=failed"),
         Problem("audience_syncs", "Audience syncs failing", audiences.count(),
-                list(audiences.order_by("tenant__name", "name")[:LIST_LIMIT]),
+                _rows(audiences.order_by("tenant__name", "name"), lambda a: f"{a.name} ({a.platform})"),
                 "admin:cdp_audiencesyncrun_changelist", "?status__exact=failed"),
         Problem("ad_account_syncs", "Ad account syncs failing", ad_accounts.count(),
-                list(ad_accounts.order_by("tenant__name", "name")[:LIST_LIMIT]),
+                _rows(ad_accounts.order_by("tenant__name", "name"),
+                      lambda a: f"{a.name} ({a.platform}): {a.last_sync_error[:120]}"),
                 "admin:campaigns_adaccountsyncrun_changelist", "?status__exact=failed"),
         Problem("webhooks_failing", "Webhook endpoints failing", webhooks_failing.count(),
-                list(webhooks_failing.select_related("tenant").order_by("failing_since")[:LIST_LIMIT]),
+                _rows(webhooks_failing.select_related("tenant").order_by("failing_since"),
+                      lambda w: f"{w.name} — {w.url}, failing since {w.failing_since:%Y-%m-%d %H:%M}"),
                 "admin:webhooks_webhook_changelist", "?is_active__exact=1"),
         Problem("webhooks_disabled", "Webhook endpoints disabled", webhooks_disabled.count(),
-                list(webhooks_disabled.select_related("tenant").order_by("-disabled_at")[:LIST_LIMIT]),
+                _rows(webhooks_disabled.select_related("tenant").order_by("-disabled_at"),
+                      lambda w: f"{w.name} — {w.url} ({w.disabled_reason or 'disabled'})"),
                 "admin:webhooks_webhook_changelist", "?is_active__exact=0"),
         Problem("deliveries_failed", "Webhook deliveries failed", deliveries_failed.count(), [],
                 "admin:webhooks_webhookdelivery_changelist", "?status__exact=failed"),
         Problem("approvals", "Autopilot actions awaiting approval", approvals.count(),
-                list(approvals.order_by("proposed_at")[:LIST_LIMIT]),
+                _rows(approvals.order_by("proposed_at"), lambda a: f"{a.kind}: {a.reason[:120]}"),
                 "admin:trust_autopilotaction_changelist", "?status__exact=pending"),
-        Problem("breakers", "Circuit breakers tripped", breakers.count(), list(breakers[:LIST_LIMIT]),
+        Problem("breakers", "Circuit breakers tripped", breakers.count(), _rows(
+                    breakers, lambda b: f"{b.reason} since {b.tripped_at:%Y-%m-%d %H:%M}"),
                 "admin:trust_circuitbreaker_changelist", "?state__exact=open"),
     ]
     return {
@@ -114,7 +131,7 @@ def failed_syncs(*, tenant: Tenant) -> list[dict]:
     for connection in Connection.objects.unscoped().filter(tenant=tenant, kind=Connection.Kind.CRM):
         run = CrmSyncRun.objects.unscoped().filter(connection=connection).order_by("-queued_at").first()
         if run is not None and run.status == CrmSyncRun.Status.FAILED:
-            rows.append({"kind": "crm", "id": run.pk, "name": connection.get_provider_display(), "error": run.error,
+            rows.append({"kind": "crm", "id": run.pk, "name": provider_label(connection.provider), "error": run.error,
                          "at": run.finished_at or run.queued_at})
     for audience in Audience.objects.unscoped().filter(tenant=tenant, status=Audience.Status.FAILED):
         run = AudienceSyncRun.objects.unscoped().filter(audience=audience).order_by("-started_at").first()
@@ -153,7 +170,8 @@ def tenant_console_detail(*, tenant: Tenant) -> dict:
         "api_keys": list(ApiKey.objects.filter(tenant=tenant).order_by("-created_at")),
         "active_api_keys": ApiKey.objects.filter(tenant=tenant, revoked_at__isnull=True).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)).count(),
-        "connections": [{"connection": c, "last_sync": _last_sync_of(c)} for c in connections],
+        "connections": [{"connection": c, "provider": provider_label(c.provider), "last_sync": _last_sync_of(c)}
+                        for c in connections],
         "failed_syncs": failed_syncs(tenant=tenant),
         "failed_deliveries": WebhookDelivery.objects.unscoped().filter(
             tenant=tenant, status=WebhookDelivery.Status.FAILED).count(),

@@ -11,9 +11,11 @@ from cdp.models import (
     AudienceRemoval,
     AudienceSyncRun,
     Event,
+    EventIngestDay,
     Identity,
     IdentityLink,
     IdentityRules,
+    Journey,
     PrivacyRequest,
     PrivacySettings,
     Profile,
@@ -195,3 +197,25 @@ class SourceFactory(TenantOwnedFactory):
     allowed_origins = factory.LazyFunction(lambda: ["https://shop.example.com"])
     key_prefix = factory.Sequence(lambda n: f"wk_fac{n}"[:10])
     key_hash = factory.Sequence(lambda n: hashlib.sha256(f"wk_factory-{n}".encode()).hexdigest())
+
+
+class JourneyFactory(TenantOwnedFactory):
+    class Meta:
+        model = Journey
+
+    profile = factory.SubFactory(ProfileFactory, tenant=factory.SelfAttribute("..tenant"))
+    converted_at = factory.LazyFunction(timezone.now)
+    revenue = 10
+    path = "email\x1fSpring"
+    touch_count = 1
+    first_touch = factory.LazyFunction(lambda: timezone.now().timestamp() - 3600)
+    last_touch = factory.SelfAttribute("first_touch")
+    touch_times = factory.LazyAttribute(lambda o: "{" + repr(o.first_touch) + "}")
+
+
+class EventIngestDayFactory(TenantOwnedFactory):
+    class Meta:
+        model = EventIngestDay
+
+    day = factory.LazyFunction(lambda: timezone.now().date())
+    count = 5

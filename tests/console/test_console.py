@@ -103,7 +103,9 @@ class TestOperationsPanel:
         assert counts == {"outbox": "1", "crm_syncs": "1", "audience_syncs": "1", "ad_account_syncs": "1",
                           "webhooks_failing": "1", "webhooks_disabled": "1", "deliveries_failed": "1",
                           "approvals": "1", "breakers": "1"}
-        assert "Lapsed buyers" in page and "Disabled hook" in page
+        assert ">Globex</a>: HubSpot: HubSpot said 401<" in page
+        assert ">Globex</a>: Disabled hook — https://hooks.example.com/stratum (failing)<" in page
+        assert ">Globex</a>: spend_spike since " in page and "Lapsed buyers (" in page
         assert re.search(r'data-ops="beat"><span class="console-status-bad">unknown</span>', page)
 
     def test_a_calm_platform_shows_zeros(self, staff, world):
@@ -230,6 +232,13 @@ class TestStaffActions:
         staff_action(staff, globex, "rerun-sync", kind="ad_account", run=str(problems["ad_run"].pk))
         entry = only_entry(action="sync_rerun", target="Ad account sync Main account")
         assert entry.after == {"queued": [str(problems["ad_run"].ad_account_id)], "skipped": []}
+
+    @pytest.mark.parametrize("action,data", [("invitation", {"user": "not-an-id"}), ("invitation", {}),
+                                             ("rerun-sync", {"kind": "audience", "run": "42"})])
+    def test_a_malformed_choice_is_refused(self, staff, world, action, data):
+        response = staff_action(staff, world["acme"], action, **data)
+        assert "Nothing of this tenant matches that choice." in response.content.decode()
+        assert not StaffAction.objects.exists()
 
     def test_rerun_refuses_another_tenants_run(self, staff, world):
         problems = problems_seed(world["globex"])
