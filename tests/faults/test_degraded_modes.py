@@ -81,6 +81,7 @@ def broker_down(monkeypatch):
 
 
 class TestBrokerFallback:
+    @pytest.mark.django_db(transaction=True)  # the task is queued after the request's commit, as in production
     def test_a_request_runs_the_task_it_queues_itself(self, broker_down, api_client, scoped):
         profile = ProfileFactory(tenant=scoped)
         EventFactory(tenant=scoped, profile=profile, event_type="purchase", revenue=50,
