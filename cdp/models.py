@@ -232,13 +232,18 @@ class EventIngestDay(TenantOwned):
     """How many events ingestion stored for a tenant on a (UTC) day of `received_at`: one row per tenant and day,
     added to once per batch. The superadmin overview's "events ingested" reads these instead of counting the event
     table (a year of a busy platform is millions of rows). Counts ingestion: retention or erasure deleting events
-    later does not take them back."""
+    later does not take them back.
+
+    A day is split over `INGEST_DAY_SHARDS` rows (`shard`), summed on read: one row per tenant and day would be a
+    hot row that every concurrent batch of the tenant updates and holds locked until its commit, serialising the
+    tenant's ingestion."""
 
     day = models.DateField()
+    shard = models.PositiveSmallIntegerField(default=0)
     count = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "day"], name="cdp_ingest_day_unique")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "day", "shard"], name="cdp_ingest_day_shard_unique")]
         indexes = [models.Index(fields=["day"], name="cdp_ingest_day_day")]
 
 

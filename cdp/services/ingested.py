@@ -3,6 +3,8 @@ reads these rows instead of counting the event table."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 import uuid
 
 from django.db import connection
@@ -11,19 +13,27 @@ from django.db.models.functions import TruncDate
 
 from ..models import Event, EventIngestDay
 
+INGEST_DAY_SHARDS = 16
+
+
+def _shard() -> int:
+    """This connection's row of the day: batches of different processes (or threads) rarely share one, so they do
+    not wait on each other's row lock."""
+    return hash((os.getpid(), threading.get_ident())) % INGEST_DAY_SHARDS
+
 
 def ingested_add(*, tenant, received_at: dt.datetime, count: int) -> None:
-    """Adds `count` events received at `received_at` to the tenant's day: one upsert."""
+    """Adds `count` events received at `received_at` to the tenant's day (one of its shard rows): one upsert."""
     if count <= 0:
         return
     day = received_at.astimezone(dt.UTC).date()
     table = EventIngestDay._meta.db_table
     prep = EventIngestDay._meta.pk.get_db_prep_value
-    sql = (f"INSERT INTO {table} (id, tenant_id, day, count) VALUES (%s, %s, %s, %s) "
-           f"ON CONFLICT (tenant_id, day) DO UPDATE SET count = {table}.count + EXCLUDED.count")
+    sql = (f"INSERT INTO {table} (id, tenant_id, day, shard, count) VALUES (%s, %s, %s, %s, %s) "
+           f"ON CONFLICT (tenant_id, day, shard) DO UPDATE SET count = {table}.count + EXCLUDED.count")
     with connection.cursor() as cursor:
         cursor.execute(sql, [prep(uuid.uuid4(), connection), prep(tenant.pk, connection),
-                             connection.ops.adapt_datefield_value(day), count])
+                             connection.ops.adapt_datefield_value(day), _shard(), count])
 
 
 def ingested_rebuild() -> int:

@@ -12,10 +12,13 @@ the profiles' journeys from their last purchase before that moment on and rebuil
 purchase (one window pass, one row per journey). A batch holds its profiles' rows locked (FOR NO KEY UPDATE) while it
 writes, so two batches never rebuild one profile's journeys at once, and the second reads the first's events.
 
-PostgreSQL only (the journey table is what makes attribution fast there); on SQLite attribution reads raw events.
+PostgreSQL only, and opt-in (`CDP_JOURNEYS_KEPT=1`, after `manage.py journeys_rebuild`): the statement re-reads each
+touched profile's events since its last purchase, which measured 2.5× slower ingestion on the realistic mix and a
+throughput that falls as journeys without a purchase grow (docs/performance.md). Off, attribution reads raw events.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 
 from ..models import PURCHASE_EVENT, Event, Journey, Profile
@@ -40,7 +43,7 @@ def _touch_columns() -> tuple[str, str]:
 
 
 def journeys_enabled() -> bool:
-    return connection.vendor == "postgresql"
+    return settings.CDP_JOURNEYS_KEPT and connection.vendor == "postgresql"
 
 
 def journeys_refresh(*, tenant, since: dict) -> None:

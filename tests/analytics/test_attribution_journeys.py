@@ -16,6 +16,11 @@ from cdp.services.journeys import journeys_rebuild
 from .conftest import NOW, event, events_stored
 
 pytestmark = pytest.mark.postgres
+
+@pytest.fixture(autouse=True)
+def _journeys_kept(settings):
+    """Journeys are opt-in (CDP_JOURNEYS_KEPT); these tests are about keeping them."""
+    settings.CDP_JOURNEYS_KEPT = True
 DAY = dt.timedelta(days=1)
 CHANNELS = ("email", "paid_social", "search", " display ", "aff\x1eiliate")
 CAMPAIGNS = ("", "Spring", "Summer\x1fSale", "Brand")
