@@ -59,7 +59,8 @@ def _row(name: str, param) -> tuple | None:
 
 def user_principal_get(*, user_id) -> User | None:
     """The user with their tenant attached, in one query; None when there is no such user."""
-    row = _row("user", user_id)
+    connection = connections["default"]
+    row = _row("user", User._meta.pk.get_db_prep_value(user_id, connection))  # a UUID on PostgreSQL, hex on SQLite
     if row is None:
         return None
     n = len(_fields(User))

@@ -20,3 +20,4 @@ class CdpConfig(AppConfig):
         register("cdp.privacy_requests_resume_all", "cdp.tasks.privacy_requests_resume_all", crontab(minute="*/5"))
         register("cdp.events_retention_all", "cdp.tasks.events_retention_all", crontab(minute=30, hour=4))
         register("cdp.event_partitions_maintain", "cdp.tasks.event_partitions_maintain_task", crontab(minute=15, hour=4))
+        register("cdp.message_claims_prune", "cdp.tasks.message_claims_prune_task", crontab(minute=40))

@@ -1,7 +1,10 @@
 """Thin Celery tasks: ids in, tenant scope re-entered, one service called. Safe to run twice."""
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.models import Tenant
 from stratum.api.entitlements import tenant_features
@@ -18,6 +21,7 @@ from .services import (
     events_retention_apply,
     export_build,
     exports_expire,
+    message_claims_prune,
     privacy_exports_expire,
     privacy_request_process,
     privacy_requests_resume,
@@ -154,3 +158,9 @@ def events_retention_all() -> None:
 def event_partitions_maintain_task() -> dict:
     """Daily (platform-wide, no tenant): monthly event partitions created ahead, those past retention dropped."""
     return event_partitions_maintain()
+
+
+@shared_task(acks_late=True)
+def message_claims_prune_task() -> int:
+    """Hourly (platform-wide): message-id claims older than an hour order no open transaction any more."""
+    return message_claims_prune(older_than=timezone.now() - dt.timedelta(hours=1))

@@ -26,7 +26,7 @@ from .audiences import (
 )
 from .events import event_track, event_track_raw, events_ingest
 from .exports import export_build, export_request, exports_expire
-from .ingest import IngestItem, ItemResult, items_ingest
+from .ingest import IngestItem, ItemResult, items_ingest, message_claims_prune
 from .partitions import event_partitions_maintain
 from .privacy import (
                       events_retention_apply,
@@ -54,7 +54,7 @@ from .sources import source_authenticate, source_create, source_delete, source_r
 
 __all__ = [
     "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
-    "audience_update", "audiences_due", "event_partitions_maintain", "event_track", "event_track_raw",
+    "audience_update", "audiences_due", "event_partitions_maintain", "message_claims_prune", "event_track", "event_track_raw",
     "events_ingest", "events_retention_apply",
     "export_build", "export_request", "exports_expire", "identity_rules_get", "identity_rules_update", "items_ingest",
     "privacy_download_open", "privacy_download_token", "privacy_exports_expire", "privacy_request_create",

@@ -51,6 +51,7 @@ from ..identifiers import Rules, priority, rules_for
 from ..models import (
     PURCHASE_EVENT,
     Event,
+    EventMessageClaim,
     Identity,
     IdentityLink,
     Profile,
@@ -126,6 +127,28 @@ class ItemResult:
         else:
             body.update(id=str(self.id), profile_id=str(self.profile_id) if self.profile_id else None)
         return body
+
+
+def message_claims_take(*, tenant, message_ids: set[str], now) -> None:
+    """Upserts the batch's message-id claims in one sorted statement (EventMessageClaim): a concurrent batch holding
+    one of them makes this wait (bounded by the lock timeout) until it commits. A no-op off PostgreSQL, where writers
+    are serialised and the events' unique key has no timestamp."""
+    if connection.vendor != "postgresql" or not message_ids:
+        return
+    ordered = sorted(message_ids)
+    table = EventMessageClaim._meta.db_table
+    advisory_xact_locks((), timeout=LOCK_TIMEOUT)  # sets the lock timeout the claim waits below obey
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, tenant_id, message_id, claimed_at) "
+            f"SELECT gen_random_uuid(), %s, m, %s FROM unnest(%s::text[]) WITH ORDINALITY AS u(m, n) ORDER BY n "
+            f"ON CONFLICT (tenant_id, message_id) DO UPDATE SET claimed_at = EXCLUDED.claimed_at",
+            [_uuid_prep()(tenant.pk), now, ordered])
+
+
+def message_claims_prune(*, older_than: dt.datetime) -> int:
+    """Claims only order concurrent writers: one older than any open transaction orders nothing."""
+    return EventMessageClaim.objects.unscoped().filter(claimed_at__lt=older_than).delete()[0]
 
 
 def key_lock(tenant_id, kind: str, value: str) -> int:
@@ -233,9 +256,8 @@ class _Batch:
         stored: dict[str, tuple] = {}
         if message_ids:
             # Events are partitioned by time on PostgreSQL, so the unique key holds the timestamp too: batches repeating
-            # a message_id (with another timestamp) are serialised here instead, before any identity lock (one order).
-            advisory_xact_locks((advisory_key("cdp.message", self.tenant.pk, m) for m in message_ids),
-                                timeout=LOCK_TIMEOUT)
+            # a message_id (with another timestamp) are serialised by its claim row instead, before any identity lock.
+            message_claims_take(tenant=self.tenant, message_ids=message_ids, now=self.now)
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
                       .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
         fresh = []

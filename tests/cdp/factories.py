@@ -12,6 +12,7 @@ from cdp.models import (
     AudienceSyncRun,
     Event,
     EventIngestDay,
+    EventMessageClaim,
     Identity,
     IdentityLink,
     IdentityRules,
@@ -211,6 +212,14 @@ class JourneyFactory(TenantOwnedFactory):
     first_touch = factory.LazyFunction(lambda: timezone.now().timestamp() - 3600)
     last_touch = factory.SelfAttribute("first_touch")
     touch_times = factory.LazyAttribute(lambda o: "{" + repr(o.first_touch) + "}")
+
+
+class EventMessageClaimFactory(TenantOwnedFactory):
+    class Meta:
+        model = EventMessageClaim
+
+    message_id = factory.Sequence(lambda n: f"msg-{n}")
+    claimed_at = factory.LazyFunction(timezone.now)
 
 
 class EventIngestDayFactory(TenantOwnedFactory):
