@@ -654,5 +654,6 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"},
                 "stratum.request": {"level": ACCESS_LOG_LEVEL},
                 "stratum.tasks": {"level": ACCESS_LOG_LEVEL},
-                "celery.app.trace": {"level": ACCESS_LOG_LEVEL}},
+                "celery.app.trace": {"level": ACCESS_LOG_LEVEL},
+                "celery.beat": {"level": ACCESS_LOG_LEVEL}},  # "Sending due task …" every half minute
 }
