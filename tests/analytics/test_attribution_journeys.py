@@ -4,6 +4,7 @@ the period, `utm_*` fallbacks and names that carry the separators."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 
 import numpy as np
@@ -15,7 +16,11 @@ from cdp.services.journeys import journeys_rebuild
 
 from .conftest import NOW, event, events_stored
 
-pytestmark = pytest.mark.postgres
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+                       reason="journeys are kept on PostgreSQL (SQLite reads raw events)"),
+]
 
 @pytest.fixture(autouse=True)
 def _journeys_kept(settings):
