@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 from django.views.decorators.http import require_GET
 
 
@@ -16,3 +17,9 @@ def checkout_success(request: HttpRequest) -> HttpResponse:
 @require_GET
 def checkout_cancel(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/pages/checkout_cancel.html")
+
+
+urlpatterns = [
+    path("billing/success", checkout_success, name="page-checkout-success"),
+    path("billing/cancel", checkout_cancel, name="page-checkout-cancel"),
+]

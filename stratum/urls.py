@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from billing import pages as billing_pages
 from stratum.api.health import ApiHealthView, HealthView, LiveView, ReadyView
 from stratum.api.metrics import metrics_view
 from stratum.api.views_errors import api_not_found
@@ -25,8 +24,7 @@ urlpatterns = [
     path("v1/", include("cdp.tracking_urls")),
     re_path(r"^api/", api_not_found),
     path("", include("accounts.pages.urls")),  # what the links in e-mails open (accounts/pages/__init__.py)
-    path("billing/success", billing_pages.checkout_success, name="page-checkout-success"),  # Stripe Checkout's return
-    path("billing/cancel", billing_pages.checkout_cancel, name="page-checkout-cancel"),
+    path("", include("billing.pages")),  # where Stripe Checkout returns the browser (billing/pages.py)
 ]
 
 if settings.LOAD_PROBE_ENABLED:  # `make load` only: the framework's own ceiling (stratum/api/probe.py)
