@@ -20,4 +20,5 @@ class CdpConfig(AppConfig):
         register("cdp.privacy_requests_resume_all", "cdp.tasks.privacy_requests_resume_all", crontab(minute="*/5"))
         register("cdp.events_retention_all", "cdp.tasks.events_retention_all", crontab(minute=30, hour=4))
         register("cdp.event_partitions_maintain", "cdp.tasks.event_partitions_maintain_task", crontab(minute=15, hour=4))
+        register("cdp.journeys_catch_up_all", "cdp.tasks.journeys_catch_up_all", crontab(minute="*"))
         register("cdp.message_claims_prune", "cdp.tasks.message_claims_prune_task", crontab(minute=40))

@@ -22,7 +22,7 @@ from .models import Audience, AudienceSyncRun, Identity, Profile, Segment
 from .services import audience_sync_run, rfm_recompute, segment_refresh
 from .services.ingest import events_write, rows_insert
 from .services.ingested import ingested_add
-from .services.journeys import journeys_refresh
+from .services.journeys import journeys_rebuild
 
 PROFILES = 10_000
 MARKER = "demo_cust_00000"
@@ -180,7 +180,7 @@ def _profiles_and_events(*, tenant, stdout) -> None:
     events_write(tenant=tenant, rows=[(e.pk, e.profile_id, e.profile_id, None, e) for e in events],
                    source="demo", now=now)
     ingested_add(tenant=tenant, received_at=now, count=len(events))
-    journeys_refresh(tenant=tenant, since=dict.fromkeys({e.profile_id for e in events}))
+    journeys_rebuild(tenant=tenant)  # the bulk writers bypass ingestion: every journey from the events
     stdout.write(f"  {len(profiles)} profiles, {len(identities)} identities, {len(events)} events")
 
 

@@ -290,6 +290,17 @@ class Journey(TenantOwned):
         ]
 
 
+class JourneyMark(TenantOwned):
+    """A profile whose events changed since the journeys were last caught up (`journeys_catch_up` folds and deletes
+    these): written by ingestion (one statement per batch), merges, unmerges, erasure and retention, in their own
+    transaction, so a mark is visible exactly when its events are. `since`: the earliest event time that changed
+    (null: all of the profile's events). A null profile: the whole tenant (a backfill, a bulk load). No foreign key:
+    the mark of an erased profile just rebuilds it to nothing."""
+
+    profile_id = models.UUIDField(null=True, blank=True)
+    since = models.DateTimeField(null=True, blank=True)
+
+
 class Segment(TenantOwned):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)

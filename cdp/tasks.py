@@ -20,6 +20,10 @@ from .services import (
     event_partitions_maintain,
     events_retention_apply,
     export_build,
+    journeys_catch_up,
+    journeys_catch_up_dequeued,
+    journeys_catch_up_queue,
+    journeys_marked_tenants,
     exports_expire,
     message_claims_prune,
     privacy_exports_expire,
@@ -79,6 +83,25 @@ def exports_expire_all() -> int:
         with tenant_scope(tenant):
             expired += exports_expire(tenant=tenant)
     return expired
+
+
+@shared_task(acks_late=True)
+def journeys_catch_up_task(tenant_id: str) -> int:
+    """Queued (debounced) after ingestion and the other writes that mark journeys stale: folds the marks in."""
+    tenant = _tenant(tenant_id)
+    if tenant is None:
+        return 0
+    with tenant_scope(tenant):
+        journeys_catch_up_dequeued(tenant=tenant)
+        return journeys_catch_up(tenant=tenant)
+
+
+@shared_task(acks_late=True)
+def journeys_catch_up_all() -> None:
+    """Every minute: a catch-up queued for each tenant with marks waiting (a lost message, a bulk load's mark)."""
+    for tenant in Tenant.objects.filter(pk__in=journeys_marked_tenants()):
+        with tenant_scope(tenant):
+            journeys_catch_up_queue(tenant=tenant)
 
 
 @shared_task(acks_late=True)

@@ -599,8 +599,6 @@ STORAGES = {
 # CDP export files hold personal data: deleted this many days after they were written (cdp.tasks.exports_expire_all).
 EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 7, minimum=1)
 # PostgreSQL: monthly partitions of the events table kept ready this many months past the current one (daily task).
-# Attribution journeys kept by ingestion (cdp/services/journeys.py): faster attribution, slower ingestion; opt-in.
-CDP_JOURNEYS_KEPT = env_bool("CDP_JOURNEYS_KEPT", False)
 CDP_EVENT_PARTITIONS_AHEAD = env_int("CDP_EVENT_PARTITIONS_AHEAD", 3, minimum=1)
 # Largest creative upload (workflow creative submissions), bytes; larger files are refused with 413.
 CREATIVE_MAX_UPLOAD_BYTES = env_int("CREATIVE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024, minimum=1)

@@ -24,7 +24,7 @@ import numpy as np
 from django.db import connection, transaction
 
 from cdp.models import PURCHASE_EVENT, Event, Journey
-from cdp.services.journeys import KEY_SEP, MAX_NAME, PATH_SEP, journeys_enabled
+from cdp.services.journeys import KEY_SEP, MAX_NAME, PATH_SEP, journeys_read_prepare
 
 from .. import sql
 
@@ -133,9 +133,10 @@ def journeys_aggregate(*, tenant, start: dt.datetime, end: dt.datetime, lookback
     """Distinct paths of the tenant's journeys whose conversion (or, for non-converting journeys, touchpoints)
     fall in [start, end); touchpoints up to `lookback` before `start` count for conversions in the period.
 
-    Purchases as the conversion (the default) on PostgreSQL: read from the journeys ingestion keeps
-    (`cdp.Journey`); other conversion events (or SQLite): rebuilt from the raw events."""
-    if journeys_enabled() and list(conversion_events) == [PURCHASE_EVENT]:
+    Purchases as the conversion (the default) on PostgreSQL: read from the kept journeys (`cdp.Journey`) after
+    folding in what changed since the last catch-up, so the read is exact; other conversion events, SQLite, or a
+    tenant whose journeys are being rebuilt: rebuilt from the raw events (as exact, slower)."""
+    if list(conversion_events) == [PURCHASE_EVENT] and journeys_read_prepare(tenant=tenant):
         return journeys_aggregate_kept(tenant=tenant, start=start, end=end, lookback=lookback, half_life=half_life)
     return journeys_aggregate_raw(tenant=tenant, start=start, end=end, lookback=lookback,
                                   conversion_events=conversion_events, half_life=half_life)

@@ -60,7 +60,7 @@ from ..models import (
     SegmentMembership,
 )
 from .ingested import ingested_add
-from .journeys import journeys_refresh, since_of
+from .journeys import journeys_catch_up_queue, journeys_mark, since_of
 from .resolution import PRIMARY_FIELDS, SNAPSHOT_FIELDS, STAGE_RANK
 from .suppression import suppressed_among
 
@@ -552,10 +552,12 @@ class _Batch:
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
         _profiles_add(tenant=tenant, touched=touched, now=now)
-        # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full).
+        # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full) are
+        # marked stale here and folded in by a catch-up queued after commit (cdp/services/journeys.py).
         merged = {pk for _, winner, loser in self.merges for pk in (winner, loser, self.find(loser))}
-        journeys_refresh(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
-                                                        for item in items), everything=merged))
+        journeys_mark(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
+                                                     for item in items), everything=merged))
+        journeys_catch_up_queue(tenant=tenant)
 
     def _write_merges(self) -> None:
         tenant, now = self.tenant, self.now

@@ -1,4 +1,4 @@
-"""Attribution journeys kept as events arrive (the `Journey` read model), so attribution reads journeys instead of
+"""Attribution journeys (the `Journey` read model), kept beside ingestion so attribution reads journeys instead of
 rebuilding them from raw events on every request.
 
 A journey is a profile's touchpoints after its previous purchase up to its next purchase (a touchpoint at the very
@@ -6,26 +6,41 @@ moment of the purchase belongs to it), or, with no purchase yet, its open journe
 than a purchase that carries a `channel` (or `utm_source`) property; its campaign is `campaign` (or `utm_campaign`)
 — the same definition as `analytics/attribution/journeys.py`'s raw-event query (the agreement is tested).
 
-Ingestion calls `journeys_refresh` once per batch with, per touched profile, the earliest moment its events changed
-(None: everything, e.g. a merge winner). One set-based statement for the whole batch, whatever it holds: it deletes
-the profiles' journeys from their last purchase before that moment on and rebuilds them from the events after that
-purchase (one window pass, one row per journey). A batch holds its profiles' rows locked (FOR NO KEY UPDATE) while it
-writes, so two batches never rebuild one profile's journeys at once, and the second reads the first's events.
+Out of the ingestion transaction: a batch only *marks* its profiles (`journeys_mark`: one INSERT of (profile,
+earliest changed event time) rows into `JourneyMark`, committed with its events) and queues one debounced catch-up
+per tenant. `journeys_catch_up` claims the tenant's marks (DELETE … RETURNING, under a per-tenant transaction
+advisory lock) and rebuilds those profiles' journeys set-based (`journeys_refresh`: per profile, from its last
+purchase before the change on). Late and out-of-order events only move the mark's time back; merges, unmerges,
+erasure and retention mark the profiles whole (time null); a bulk load marks the tenant whole. So after any
+interleaving the journeys equal a rebuild from raw events once the marks are folded — the catch-up runs from the
+queued task, from beat's sweep, and synchronously before every attribution read (`journeys_read_prepare`: it folds
+the small tail; a tenant-wide rebuild or a big backlog is left to the worker and that read uses the raw events).
 
-PostgreSQL only, and opt-in (`CDP_JOURNEYS_KEPT=1`, after `manage.py journeys_rebuild`): the statement re-reads each
-touched profile's events since its last purchase, which measured 2.5× slower ingestion on the realistic mix and a
-throughput that falls as journeys without a purchase grow (docs/performance.md). Off, attribution reads raw events.
+PostgreSQL only; on SQLite nothing is marked and attribution reads raw events.
 """
 from __future__ import annotations
 
-from django.conf import settings
-from django.db import connection
+import logging
 
-from ..models import PURCHASE_EVENT, Event, Journey, Profile
+from django.core.cache import cache
+from django.db import OperationalError, connection, transaction
+from psycopg.errors import LockNotAvailable
+
+from stratum.api.db import advisory_key, advisory_xact_locks
+from stratum.api.queueing import task_enqueue
+
+from ..models import PURCHASE_EVENT, Event, Journey, JourneyMark, Profile
+
+logger = logging.getLogger("stratum.cdp")
 
 PATH_SEP = "\x1e"  # between touchpoints of a path
 KEY_SEP = "\x1f"  # between a touchpoint's channel and campaign
 MAX_NAME = 120
+CHUNK = 5000  # profiles per rebuild statement
+READ_CATCH_UP_MAX = 20_000  # marks a read folds in itself; more (or a tenant-wide one): the read uses raw events
+READ_LOCK_WAIT = 5.0  # seconds a read waits for a running catch-up before reading raw events instead
+QUEUED_KEY = "cdp:journeys:queued:"
+QUEUED_TTL = 600  # a queued catch-up lost (broker down) stops debouncing after this; beat sweeps meanwhile
 
 
 def _sanitized(expression: str) -> str:
@@ -43,12 +58,136 @@ def _touch_columns() -> tuple[str, str]:
 
 
 def journeys_enabled() -> bool:
-    return settings.CDP_JOURNEYS_KEPT and connection.vendor == "postgresql"
+    """Journeys are kept on PostgreSQL; elsewhere (SQLite) attribution reads raw events and nothing is marked."""
+    return connection.vendor == "postgresql"
+
+
+def journeys_mark(*, tenant, since: dict) -> None:
+    """Marks these profiles' journeys stale ({profile id: earliest changed event time, or None for all of its
+    events}): one INSERT, in the caller's transaction, whatever the number of profiles. `journeys_catch_up` folds
+    the marks in."""
+    if not since or not journeys_enabled():
+        return
+    ids = sorted(since, key=str)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {JourneyMark._meta.db_table} (id, tenant_id, profile_id, since) "
+                       "SELECT gen_random_uuid(), %s, p, s FROM unnest(%s::uuid[], %s::timestamptz[]) AS m(p, s)",
+                       [tenant.pk, ids, [since[pid] for pid in ids]])
+
+
+def journeys_mark_all(*, tenant) -> None:
+    """Marks every journey of the tenant stale (after events were written around ingestion: a bulk load, a
+    restore): the next catch-up rebuilds them all from the events."""
+    if journeys_enabled():
+        JourneyMark.objects.for_tenant(tenant).create(tenant=tenant, profile_id=None, since=None)
+
+
+def journeys_catch_up_queue(*, tenant) -> None:
+    """After the caller's transaction commits, queues one catch-up of the tenant unless one is queued already (a
+    cache key, cleared by the task as it starts). Best effort: beat's sweep and every attribution read catch up
+    too."""
+    if not journeys_enabled():
+        return
+    tenant_id = str(tenant.pk)
+
+    def queue() -> None:
+        try:
+            if not cache.add(f"{QUEUED_KEY}{tenant_id}", 1, timeout=QUEUED_TTL):
+                return
+        except Exception:  # noqa: BLE001 - the cache down: queue anyway (a catch-up with nothing to do is cheap)
+            logger.warning("journeys catch-up debounce unavailable for tenant %s", tenant_id, exc_info=True)
+        task_enqueue(name="cdp.tasks.journeys_catch_up_task", kwargs={"tenant_id": tenant_id}, on_commit=False,
+                     best_effort=True)
+
+    transaction.on_commit(queue)
+
+
+def journeys_catch_up_dequeued(*, tenant) -> None:
+    """The queued catch-up has started: the next change queues another."""
+    try:
+        cache.delete(f"{QUEUED_KEY}{tenant.pk}")
+    except Exception:  # noqa: BLE001 - the key expires by itself
+        logger.warning("journeys catch-up debounce unavailable for tenant %s", tenant.pk, exc_info=True)
+
+
+def journeys_catch_up(*, tenant, lock_timeout: float | None = None) -> int:
+    """Folds the tenant's marks into its journeys; the number of profiles rebuilt. Set-based (one statement per
+    5,000 profiles), idempotent, and safe under concurrent runs: a per-tenant transaction advisory lock serialises
+    them (waiting up to `lock_timeout` seconds, then LockNotAvailable), and the marks are claimed with a DELETE in
+    the same transaction, so a mark is folded exactly once and one committed after the claim waits for the next
+    run. A tenant-wide mark rebuilds every live profile's journeys."""
+    if not journeys_enabled():
+        return 0
+    table = JourneyMark._meta.db_table
+    with transaction.atomic():
+        advisory_xact_locks([advisory_key("cdp.journeys", tenant.pk)], timeout=lock_timeout)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {table} WHERE tenant_id = %s RETURNING profile_id, since", [tenant.pk])
+            marks = cursor.fetchall()
+        if not marks:
+            return 0
+        if any(pid is None for pid, _ in marks):
+            return _rebuild_all(tenant)
+        since: dict = {}
+        for pid, at in marks:
+            if pid not in since:
+                since[pid] = at
+            elif since[pid] is not None and (at is None or at < since[pid]):
+                since[pid] = at
+        ids = sorted(since, key=str)
+        for offset in range(0, len(ids), CHUNK):
+            journeys_refresh(tenant=tenant, since={pid: since[pid] for pid in ids[offset:offset + CHUNK]})
+        return len(ids)
+
+
+def journeys_marked_tenants() -> list:
+    """Ids of the tenants with marks waiting (beat's sweep; across tenants by design: it only queues each its own
+    catch-up)."""
+    if not journeys_enabled():
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT tenant_id FROM {JourneyMark._meta.db_table}")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def journeys_pending(*, tenant) -> tuple[int, bool]:
+    """(marks waiting, whether one of them is tenant-wide): one indexed read on the primary."""
+    if not journeys_enabled():
+        return 0, False
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), COALESCE(bool_or(profile_id IS NULL), false) "
+                       f"FROM {JourneyMark._meta.db_table} WHERE tenant_id = %s", [tenant.pk])
+        count, everything = cursor.fetchone()
+    return count, everything
+
+
+def journeys_read_prepare(*, tenant) -> bool:
+    """Before an attribution read: True when the tenant's journeys are exact now (the pending tail folded in,
+    synchronously); False when they are not and a read must use the raw events instead — a tenant-wide rebuild or
+    more than READ_CATCH_UP_MAX marks pending (queued for the worker instead, so no request pays for a backfill), or
+    another catch-up holding the tenant for longer than READ_LOCK_WAIT seconds."""
+    if not journeys_enabled():
+        return False
+    count, everything = journeys_pending(tenant=tenant)
+    if count == 0:
+        return True
+    if everything or count > READ_CATCH_UP_MAX:
+        journeys_catch_up_queue(tenant=tenant)
+        return False
+    try:
+        with transaction.atomic():
+            journeys_catch_up(tenant=tenant, lock_timeout=READ_LOCK_WAIT)
+    except OperationalError as error:
+        if not isinstance(getattr(error, "__cause__", None), LockNotAvailable):
+            raise
+        return False
+    return True
 
 
 def journeys_refresh(*, tenant, since: dict) -> None:
     """Rebuilds the journeys of these profiles ({profile id: earliest changed event time, or None for all of them})
-    from their events: one statement for any number of profiles. Profiles without events end with no journeys."""
+    from their events: one statement for any number of profiles. Profiles without events end with no journeys.
+    Only under the tenant's catch-up lock (`journeys_catch_up`), which keeps two rebuilds of one profile apart."""
     if not since or not journeys_enabled():
         return
     table, events = Journey._meta.db_table, Event._meta.db_table
@@ -87,17 +226,24 @@ FROM s GROUP BY pid, jseq"""
         cursor.execute(statement, args)
 
 
-def journeys_rebuild(*, tenant, chunk: int = 5000) -> int:
-    """Rebuilds every journey of the tenant from its events (backfill, and after writes that bypass ingestion);
-    the number of profiles walked. In chunks of profiles, one statement each."""
-    if not journeys_enabled():
-        return 0
+def _rebuild_all(tenant) -> int:
     ids = list(Profile.objects.for_tenant(tenant).filter(merged_into__isnull=True).order_by("pk")
                .values_list("pk", flat=True))
-    Journey.objects.for_tenant(tenant).filter(profile__merged_into__isnull=False).delete()
-    for offset in range(0, len(ids), chunk):
-        journeys_refresh(tenant=tenant, since=dict.fromkeys(ids[offset:offset + chunk]))
+    Journey.objects.for_tenant(tenant).exclude(profile_id__in=Profile.objects.for_tenant(tenant)
+                                               .filter(merged_into__isnull=True).values("pk")).delete()
+    for offset in range(0, len(ids), CHUNK):
+        journeys_refresh(tenant=tenant, since=dict.fromkeys(ids[offset:offset + CHUNK]))
     return len(ids)
+
+
+def journeys_rebuild(*, tenant) -> int:
+    """Rebuilds every journey of the tenant from its events now (`manage.py journeys_rebuild`, a bulk load); the
+    number of profiles walked. The tenant-wide mark and a catch-up: the same lock and path as any other."""
+    if not journeys_enabled():
+        return 0
+    with transaction.atomic():
+        journeys_mark_all(tenant=tenant)
+        return journeys_catch_up(tenant=tenant)
 
 
 def since_of(pairs, *, everything=()) -> dict:

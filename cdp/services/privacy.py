@@ -50,7 +50,7 @@ from ..models import (
 from ..privacy_hooks import erase_elsewhere, privacy_audit
 from ..selectors.privacy import subject_export
 from .ingest import LOCK_TIMEOUT, _totals_recompute, key_lock
-from .journeys import journeys_refresh
+from .journeys import journeys_catch_up_queue, journeys_mark
 from .suppression import PROFILE_ID, privacy_settings, suppression_add, suppression_remove
 
 REQUEST_LEASE = dt.timedelta(minutes=5)
@@ -218,7 +218,8 @@ def _erase_rows(tenant, ids: list, held: set) -> dict:
     stray_count, _ = strays.delete()
     own_count, _ = Event.objects.for_tenant(tenant).filter(profile_id__in=ids).delete()
     counts["events"] = stray_count + own_count
-    journeys_refresh(tenant=tenant, since=dict.fromkeys([*ids, *others]))
+    journeys_mark(tenant=tenant, since=dict.fromkeys([*ids, *others]))
+    journeys_catch_up_queue(tenant=tenant)
     if others:
         _totals_recompute(tenant, others)
     # Log and merge entries of other profiles that name this person's identifiers or profiles.
@@ -389,7 +390,8 @@ def events_retention_apply(*, tenant, now: dt.datetime | None = None, batch: int
         with transaction.atomic():
             profiles = set(Event.objects.for_tenant(tenant).filter(pk__in=ids).values_list("profile_id", flat=True))
             count, _ = Event.objects.for_tenant(tenant).filter(pk__in=ids).delete()
-            journeys_refresh(tenant=tenant, since=dict.fromkeys(profiles))  # their journeys lose those touchpoints
+            journeys_mark(tenant=tenant, since=dict.fromkeys(profiles))  # their journeys lose those touchpoints
+            journeys_catch_up_queue(tenant=tenant)
         deleted += count
 
 

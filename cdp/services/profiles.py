@@ -32,7 +32,7 @@ from ..models import (
     ProfileMerge,
 )
 from .ingest import LOCK_TIMEOUT, MAX_TRAITS_BYTES, TIME_BUDGET, IngestItem, ItemStatus, items_ingest, key_lock
-from .journeys import journeys_refresh
+from .journeys import journeys_catch_up_queue, journeys_mark
 from .resolution import PRIMARY_FIELDS, profile_totals_refresh
 from .suppression import IdentifierSuppressed
 
@@ -179,7 +179,8 @@ def _unmerge(*, tenant, profile: Profile, merge_id, block_identifier: bool) -> P
     # its identities routed — also after the merge.
     Event.objects.for_tenant(tenant).filter(profile=profile).filter(
         Q(origin_profile_id__in=[loser.pk, *repointed]) | Q(identity_id__in=identity_ids)).update(profile=loser)
-    journeys_refresh(tenant=tenant, since=dict.fromkeys([profile.pk, loser.pk]))
+    journeys_mark(tenant=tenant, since=dict.fromkeys([profile.pk, loser.pk]))
+    journeys_catch_up_queue(tenant=tenant)
     for field, value in (snapshot.get("loser") or {}).items():
         setattr(loser, field, value)
     loser.merged_into, loser.merged_at = None, None

@@ -9,7 +9,7 @@ import pytest
 
 from campaigns.models import CampaignDailyMetric
 from cdp.models import Event, Profile
-from cdp.services.journeys import journeys_refresh
+from cdp.services.journeys import journeys_mark
 
 # A Wednesday, 15:00 UTC (10:00 in New York).
 NOW = dt.datetime(2026, 3, 18, 15, 0, tzinfo=dt.UTC)
@@ -35,9 +35,9 @@ def event(tenant, profile, kind: str, at: dt.datetime, properties: dict | None =
 
 
 def events_stored(tenant, events) -> None:
-    """Events written around ingestion (bulk_create): their profiles' attribution journeys are rebuilt, as
-    `manage.py journeys_rebuild` does after a bulk load."""
-    journeys_refresh(tenant=tenant, since=dict.fromkeys({e.profile_id for e in events}))
+    """Events written around ingestion (bulk_create): their profiles' attribution journeys marked stale, as
+    ingestion does (the next attribution read, or a catch-up, folds them in)."""
+    journeys_mark(tenant=tenant, since=dict.fromkeys({e.profile_id for e in events}))
 
 
 class Journeys:

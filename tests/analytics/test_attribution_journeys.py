@@ -12,7 +12,7 @@ import pytest
 
 from analytics.attribution.journeys import journeys_aggregate_kept, journeys_aggregate_raw
 from cdp.models import Event, Journey, Profile
-from cdp.services.journeys import journeys_rebuild
+from cdp.services.journeys import journeys_catch_up, journeys_rebuild
 
 from .conftest import NOW, event, events_stored
 
@@ -22,10 +22,6 @@ pytestmark = [
                        reason="journeys are kept on PostgreSQL (SQLite reads raw events)"),
 ]
 
-@pytest.fixture(autouse=True)
-def _journeys_kept(settings):
-    """Journeys are opt-in (CDP_JOURNEYS_KEPT); these tests are about keeping them."""
-    settings.CDP_JOURNEYS_KEPT = True
 DAY = dt.timedelta(days=1)
 CHANNELS = ("email", "paid_social", "search", " display ", "aff\x1eiliate")
 CAMPAIGNS = ("", "Spring", "Summer\x1fSale", "Brand")
@@ -73,6 +69,7 @@ def test_kept_journeys_equal_the_raw_rebuild_for_every_period_lookback_and_half_
     rng = random.Random(seed)
     rows = _random_events(tenant, rng, profiles=120)
     events_stored(tenant, rows)
+    assert journeys_catch_up(tenant=tenant) == 120
     assert Journey.objects.count() > 120
     for start_days, days, lookback, half_life in ((60, 30, 30, 7), (30, 30, 90, None), (20, 10, 1, 3),
                                                   (85, 90, 7, 1), (5, 10, 30, None)):
@@ -88,6 +85,7 @@ def test_kept_journeys_equal_the_raw_rebuild_for_every_period_lookback_and_half_
 def test_the_backfill_rebuilds_what_ingestion_keeps(tenant, scoped):
     rows = _random_events(tenant, random.Random(3), profiles=30)
     events_stored(tenant, rows)
+    journeys_catch_up(tenant=tenant)
     before = sorted(Journey.objects.values_list("profile_id", "converted_at", "path", "touch_count"), key=repr)
     Journey.objects.all().delete()
     assert journeys_rebuild(tenant=tenant) == 30

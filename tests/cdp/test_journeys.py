@@ -29,10 +29,6 @@ pytestmark = [
                        reason="journeys are kept on PostgreSQL (SQLite reads raw events)"),
 ]
 
-@pytest.fixture(autouse=True)
-def _journeys_kept(settings):
-    """Journeys are opt-in (CDP_JOURNEYS_KEPT); these tests are about keeping them."""
-    settings.CDP_JOURNEYS_KEPT = True
 BATCH = "/api/v1/cdp/events/batch"
 CHANNELS = ("email", "paid_social", "search", "display")
 
@@ -94,8 +90,7 @@ class TestKeptByIngestion:
 
 @pytest.fixture
 def live_server_workers():
-    server = AppServer(env=service_env(DATABASE_URL=subprocess_database_url(), RATELIMIT_ENABLED="0",
-                                        CDP_JOURNEYS_KEPT="1"), workers=3)
+    server = AppServer(env=service_env(DATABASE_URL=subprocess_database_url(), RATELIMIT_ENABLED="0"), workers=3)
     try:
         server.start()
         yield server
