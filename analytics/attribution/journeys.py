@@ -30,6 +30,7 @@ from .. import sql
 
 DIRECT = "direct"
 MAX_PATH_TOUCHES = 50  # longer journeys keep their last 50 touchpoints
+EPSILON = 4e-7  # seconds: below a microsecond, above the rounding of epoch seconds as float8 (2.4e-7 near 2026)
 
 
 @dataclass
@@ -87,7 +88,7 @@ def _query(*, with_decay: bool, conversion_events: list[str]) -> str:
                       f"MAX(rev) OVER ({journey}) AS jrev")
         decay_select = """
 UNION ALL
-SELECT 'd', path, pos, COUNT(*), 0, SUM(credit), SUM(credit * jrev) FROM p
+SELECT 'd', path, pos, COUNT(*), 0, 0, SUM(credit), SUM(credit * jrev) FROM p
 WHERE conv = 0 AND conv_ep IS NOT NULL AND pos > ntouch - %s GROUP BY path, pos"""
     text = f"""
 WITH ev AS (
@@ -119,10 +120,11 @@ p AS (
          {decay_cols}
   FROM k
 )
-SELECT 'c' AS kind, path, 0 AS pos, COUNT(*) AS n, SUM(rev) AS value, 0 AS credit, 0 AS credit_value
+SELECT 'p' AS kind, path, 0 AS pos, COUNT(*) AS conversions, 0 AS nulls, SUM(rev) AS value, 0 AS credit,
+       0 AS credit_value
 FROM p WHERE conv = 1 GROUP BY path
 UNION ALL
-SELECT 'n', path, 0, COUNT(*), 0, 0, 0 FROM p WHERE conv = 0 AND conv_ep IS NULL AND pos = 1 GROUP BY path
+SELECT 'p', path, 0, 0, COUNT(*), 0, 0, 0 FROM p WHERE conv = 0 AND conv_ep IS NULL AND pos = 1 GROUP BY path
 {decay_select}
 """
     return text
@@ -147,17 +149,22 @@ def _kept_query(*, with_decay: bool) -> str:
     the period) contributes its stored path; only the others cut theirs from the touchpoint times."""
     table = sql.table(Journey)
 
-    def cut(condition: str) -> str:
-        return (f"(SELECT string_agg(t.key, %(path_sep)s ORDER BY t.o) "
-                f"FROM unnest(string_to_array(j.path, %(path_sep)s), j.touch_times::float8[]) WITH ORDINALITY "
-                f"t(key, at, o) WHERE {condition})")
+    def cut(since: str, before: str | None = None) -> str:
+        """The path's touchpoints at or after `since` (and before `before`): a slice of the path, its bounds found
+        by binary search in the (ascending) touch times — width_bucket(x, times) counts the times <= x, and
+        timestamps are whole microseconds, so x - EPSILON counts those < x. Null when none is left."""
+        def count_before(moment: str) -> str:
+            return f"width_bucket({moment} - %(epsilon)s, j.touch_times::float8[])"
+        upper = count_before(before) if before else ""
+        return (f"NULLIF(array_to_string((string_to_array(j.path, %(path_sep)s))"
+                f"[{count_before(since)} + 1:{upper}], %(path_sep)s), '')")
 
     decay_select = ""
     if with_decay:
         weight = "EXP(-(c.conv_ep - t.at) * %(rate)s)"
         decay_select = f"""
 UNION ALL
-SELECT 'd', path, pos, COUNT(*), 0, SUM(credit), SUM(credit * rev) FROM (
+SELECT 'd', path, pos, COUNT(*), 0, 0, SUM(credit)::float8, SUM(credit * rev)::float8 FROM (
   SELECT c.path, c.rev, ROW_NUMBER() OVER (PARTITION BY c.id ORDER BY t.o) AS pos,
          COUNT(*) OVER (PARTITION BY c.id) AS ntouch, {weight} / SUM({weight}) OVER (PARTITION BY c.id) AS credit
   FROM c CROSS JOIN LATERAL unnest(c.touch_times::float8[]) WITH ORDINALITY t(at, o)
@@ -173,20 +180,20 @@ WITH jc AS (
 c AS (
   SELECT j.id, j.rev, j.touch_times, j.conv_ep,
          CASE WHEN j.first_touch IS NULL OR j.first_touch >= j.conv_ep - %(lookback)s THEN j.path
-              ELSE {cut("t.at >= j.conv_ep - %(lookback)s")} END COLLATE "C" AS path
+              ELSE {cut("(j.conv_ep - %(lookback)s)")} END COLLATE "C" AS path
   FROM jc j
 ),
 n AS MATERIALIZED (
   SELECT CASE WHEN j.first_touch >= %(start_ep)s AND j.last_touch < %(end_ep)s THEN j.path
-              ELSE {cut("t.at >= %(start_ep)s AND t.at < %(end_ep)s")} END COLLATE "C" AS path
+              ELSE {cut("%(start_ep)s", "%(end_ep)s")} END COLLATE "C" AS path
   FROM {table} j
   WHERE j.tenant_id = %(tenant)s AND (j.converted_at IS NULL OR j.converted_at >= %(end)s)
     AND j.first_touch < %(end_ep)s AND j.last_touch >= %(start_ep)s
 )
-SELECT 'c' AS kind, path, 0 AS pos, COUNT(*) AS n, SUM(rev) AS value, 0 AS credit, 0 AS credit_value
-FROM c GROUP BY path
-UNION ALL
-SELECT 'n', path, 0, COUNT(*), 0, 0, 0 FROM n WHERE path IS NOT NULL GROUP BY path
+SELECT 'p' AS kind, path, 0 AS pos, SUM(conv)::int AS conversions, SUM(1 - conv)::int AS nulls,
+       SUM(rev)::float8 AS value, 0::float8 AS credit, 0::float8 AS credit_value
+FROM (SELECT path, 1 AS conv, rev FROM c UNION ALL SELECT path, 0, 0 FROM n WHERE path IS NOT NULL) u
+GROUP BY path
 {decay_select}
 """
 
@@ -196,7 +203,7 @@ def journeys_aggregate_kept(*, tenant, start: dt.datetime, end: dt.datetime, loo
     """`journeys_aggregate` over the kept journeys (PostgreSQL, purchases as the conversion)."""
     params = {"tenant": tenant.pk, "start": start, "end": end, "start_ep": start.timestamp(),
               "end_ep": end.timestamp(), "lookback": lookback.total_seconds(), "path_sep": PATH_SEP,
-              "max_touches": MAX_PATH_TOUCHES}
+              "max_touches": MAX_PATH_TOUCHES, "epsilon": EPSILON}
     if half_life is not None:
         params["rate"] = math.log(2) / half_life.total_seconds()
     with transaction.atomic():
@@ -237,14 +244,21 @@ def _journeys_from_rows(rows, *, with_decay: bool) -> Journeys:
     revenue: list[float] = []
     decay_rows = []
 
+    key_ids: dict[str, int] = {}  # a touchpoint's `channel<US>campaign` key → its id (few: split once each)
+
+    def key_id(key: str) -> int:
+        channel, _, campaign = key.partition(KEY_SEP)
+        key_ids[key] = touch_ids.setdefault((channel, campaign), len(touch_ids))
+        return key_ids[key]
+
     def path_id(text: str | None) -> int:
-        if text in path_ids:
-            return path_ids[text]
+        index = path_ids.get(text)
+        if index is not None:
+            return index
         keys = text.split(PATH_SEP) if text else []
-        ids = []
-        for key in keys[-MAX_PATH_TOUCHES:]:
-            channel, _, campaign = key.partition(KEY_SEP)
-            ids.append(touch_ids.setdefault((channel, campaign), len(touch_ids)))
+        ids = [key_ids.get(key) for key in keys[-MAX_PATH_TOUCHES:]]
+        if None in ids:
+            ids = [key_ids[key] if key in key_ids else key_id(key) for key in keys[-MAX_PATH_TOUCHES:]]
         if not ids:
             ids = [touch_ids.setdefault((DIRECT, ""), len(touch_ids))]
         path_ids[text] = len(parsed)
@@ -255,13 +269,12 @@ def _journeys_from_rows(rows, *, with_decay: bool) -> Journeys:
         revenue.append(0.0)
         return path_ids[text]
 
-    for kind, path, pos, n, value, credit, credit_value in rows:
+    for kind, path, pos, converted, null, value, credit, credit_value in rows:
         index = path_id(path)
-        if kind == "c":
-            conversions[index] += float(n)
+        if kind == "p":
+            conversions[index] += converted
+            nulls[index] += null
             revenue[index] += float(value or 0)
-        elif kind == "n":
-            nulls[index] += float(n)
         else:
             decay_rows.append((index, int(pos), float(credit or 0), float(credit_value or 0)))
     journeys = Journeys(touchpoints=[("", "")] * len(touch_ids), paths=parsed, conversions=np.array(conversions),

@@ -175,8 +175,7 @@ def journeys_read_prepare(*, tenant) -> bool:
         journeys_catch_up_queue(tenant=tenant)
         return False
     try:
-        with transaction.atomic():
-            journeys_catch_up(tenant=tenant, lock_timeout=READ_LOCK_WAIT)
+        journeys_catch_up(tenant=tenant, lock_timeout=READ_LOCK_WAIT)  # its own savepoint: rolled back on a timeout
     except OperationalError as error:
         if not isinstance(getattr(error, "__cause__", None), LockNotAvailable):
             raise

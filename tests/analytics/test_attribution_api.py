@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from analytics.attribution import AttributionQuery, attribution_report
 from analytics.attribution.journeys import journeys_aggregate
@@ -230,8 +231,12 @@ class TestAttributionEndpoint:
         assert make_key_client(user, scopes=["read:analytics"]).get(URL).status_code == 200
         assert_error(make_key_client(user, scopes=["read:campaigns"]).get(URL), 403, "FORBIDDEN")
 
-    def test_a_fixed_number_of_queries(self, api_client, mixed, django_assert_max_num_queries):
-        with django_assert_max_num_queries(8):
+    def test_a_fixed_number_of_queries(self, api_client, mixed, django_assert_num_queries):
+        # The first read folds in the pending marks of the stored journeys (one check, one lock, one claim, one
+        # rebuild statement, in a savepoint); later reads only check that nothing is pending.
+        with django_assert_num_queries(12 if connection.vendor == "postgresql" else 7):
+            assert api_client.get(URL, {"model": "data_driven"}).status_code == 200
+        with django_assert_num_queries(7):
             assert api_client.get(URL, {"model": "data_driven"}).status_code == 200
 
 

@@ -1,6 +1,7 @@
-"""Attribution journeys kept by ingestion (`cdp.Journey`): after batches arriving out of time order, merges,
-unmerges and erasures — and parallel batches against a live multi-process server — the journey rows equal a
-from-scratch rebuild from the events, and the per-batch cost is one statement."""
+"""Attribution journeys (`cdp.Journey`) kept out of the ingestion transaction: ingestion marks profiles (one
+statement per batch), the catch-up folds the marks in. After batches arriving out of time order, merges, unmerges,
+erasures, retention and late events in random interleavings with catch-ups — and parallel batches and catch-ups
+against a live multi-process server and from threads — the journey rows equal a from-scratch rebuild."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,8 +16,15 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import api_key_create
-from cdp.models import Journey, Profile
-from cdp.services import events_ingest
+from cdp.models import Journey, JourneyMark, Profile
+from cdp.services import (
+    events_ingest,
+    events_retention_apply,
+    privacy_request_create,
+    privacy_request_process,
+    privacy_settings_get,
+)
+from cdp.services.journeys import journeys_catch_up, journeys_mark_all
 from stratum.api.tenancy import tenant_scope
 from tests.accounts.factories import TenantFactory, UserFactory
 from tests.faults.services import AppServer, service_env, subprocess_database_url
@@ -74,18 +82,118 @@ class TestKeptByIngestion:
         assert journey_violations(scoped) == []
         assert Journey.objects.filter(profile=merged).exists()  # the restored profile has its journeys back
 
-    def test_one_statement_per_batch_whatever_it_holds(self, scoped, django_assert_num_queries):
+    def test_one_cheap_statement_per_batch_and_no_journey_written_in_it(self, scoped):
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        def journey_statements(events) -> int:
+        def statements(events) -> tuple[int, int]:
             with CaptureQueriesContext(connection) as captured:
                 events_ingest(tenant=scoped, events=events, source="test")
-            return sum(1 for q in captured.captured_queries if "cdp_journey" in q["sql"])
+            sql = [q["sql"] for q in captured.captured_queries]
+            return (sum(1 for q in sql if "cdp_journeymark" in q),
+                    sum(1 for q in sql if "cdp_journey " in q or '"cdp_journey"' in q))
 
         rng = random.Random(7)
-        assert journey_statements(_batch(rng, 2, "small")) == 1
-        assert journey_statements(_batch(rng, 200, "large", merge_every=3)) == 1
+        assert statements(_batch(rng, 2, "small")) == (1, 0)
+        assert statements(_batch(rng, 200, "large", merge_every=3)) == (1, 0)
+        assert not Journey.objects.exists()  # nothing folded yet: the marks wait for the catch-up
+        marked = JourneyMark.objects.count()
+        assert marked > 0 and journeys_catch_up(tenant=scoped) > 0
+        assert not JourneyMark.objects.exists() and Journey.objects.exists()
+        assert journeys_catch_up(tenant=scoped) == 0  # idempotent: nothing left
+        assert journey_violations(scoped) == []
+
+
+class TestCatchUp:
+    def test_random_interleavings_of_ingestion_merges_unmerges_erasure_retention_and_late_events(
+            self, api_client, scoped):
+        """Whatever happens between two catch-ups, and whenever they run, the journeys equal a rebuild."""
+        rng = random.Random(23)
+        seen = set()
+        for step in range(14):
+            action = rng.choice(["batch", "batch", "late", "merge", "unmerge", "erase", "retention", "catch_up"])
+            seen.add(action)
+            if action in ("batch", "merge"):
+                events = _batch(rng, rng.randrange(3, 10), f"s{step}", merge_every=2 if action == "merge" else 0)
+                assert api_client.post(BATCH, {"events": events}, format="json").status_code == 200
+            elif action == "late":  # events far older than the journeys already folded, for known people
+                events = _batch(rng, 6, f"late{step}")
+                for item in events:
+                    item["timestamp"] = (timezone.now() - dt.timedelta(days=rng.randrange(41, 60))).isoformat()
+                assert api_client.post(BATCH, {"events": events}, format="json").status_code == 200
+            elif action == "unmerge":
+                merged = Profile.objects.filter(merged_into__isnull=False).order_by("pk").first()
+                if merged is not None:
+                    response = api_client.post(f"/api/v1/cdp/profiles/{merged.merged_into_id}/unmerge", {},
+                                               format="json")
+                    assert response.status_code == 200, response.content
+            elif action == "erase":
+                victim = Profile.objects.filter(merged_into__isnull=True, events__isnull=False).order_by("?").first()
+                if victim is not None:
+                    request = privacy_request_create(tenant=scoped, type="erase", profile_id=victim.pk)
+                    privacy_request_process(tenant=scoped, request_id=request.pk)
+            elif action == "retention":
+                days = privacy_settings_get(tenant=scoped)["effective_event_retention_days"]
+                assert days  # the cutoff lands 5–35 days back: the older events go, their journeys with them
+                events_retention_apply(tenant=scoped, batch=50,
+                                       now=timezone.now() + dt.timedelta(days=days - rng.randrange(5, 35)))
+            else:
+                journeys_catch_up(tenant=scoped)
+            if rng.random() < 0.4:
+                journeys_catch_up(tenant=scoped)
+                assert not JourneyMark.objects.exists()
+            assert journey_violations(scoped) == [], (step, action)
+        assert seen == {"batch", "late", "merge", "unmerge", "erase", "retention", "catch_up"}
+        assert Journey.objects.filter(converted_at__isnull=False).exists()
+
+    def test_a_tenant_wide_mark_rebuilds_everything_and_other_tenants_are_untouched(self, scoped):
+        events_ingest(tenant=scoped, events=_batch(random.Random(3), 8, "a"), source="test")
+        other = TenantFactory()
+        with tenant_scope(other):
+            events_ingest(tenant=other, events=_batch(random.Random(4), 5, "b"), source="test")
+            journeys_catch_up(tenant=other)
+            theirs = journey_rows(other)
+        journeys_catch_up(tenant=scoped)
+        Journey.objects.for_tenant(scoped).update(path="stale")  # as after a bulk load around ingestion
+        journeys_mark_all(tenant=scoped)
+        assert journeys_catch_up(tenant=scoped) == Profile.objects.filter(merged_into__isnull=True).count()
+        assert not Journey.objects.for_tenant(scoped).filter(path="stale").exists()
+        assert journey_violations(scoped) == []
+        with tenant_scope(other):
+            assert journey_rows(other) == theirs and JourneyMark.objects.count() == 0
+
+    def test_queued_once_per_tenant_until_the_task_starts(self, scoped, django_capture_on_commit_callbacks):
+        from django.core.cache import cache
+
+        from cdp.services.journeys import QUEUED_KEY
+
+        cache.delete(f"{QUEUED_KEY}{scoped.pk}")
+        cache.set(f"{QUEUED_KEY}{scoped.pk}", 1)  # one is queued already: a new batch queues none
+        with django_capture_on_commit_callbacks(execute=True):
+            events_ingest(tenant=scoped, events=_batch(random.Random(5), 4, "q1"), source="test")
+        assert JourneyMark.objects.exists() and not Journey.objects.exists()
+        cache.delete(f"{QUEUED_KEY}{scoped.pk}")  # the queued task started
+        with django_capture_on_commit_callbacks(execute=True):  # eager in tests: the task runs at commit
+            events_ingest(tenant=scoped, events=_batch(random.Random(6), 4, "q2"), source="test")
+        assert not JourneyMark.objects.exists() and Journey.objects.exists()
+        assert cache.get(f"{QUEUED_KEY}{scoped.pk}") is None  # the task cleared it as it started
+        assert journey_violations(scoped) == []
+
+    def test_beat_queues_a_catch_up_for_each_tenant_with_marks(self, scoped, settings,
+                                                                django_capture_on_commit_callbacks):
+        from django.core.cache import cache
+
+        from cdp.services.journeys import QUEUED_KEY
+        from cdp.tasks import journeys_catch_up_all
+
+        assert settings.CELERY_BEAT_SCHEDULE["cdp.journeys_catch_up_all"]["task"] == "cdp.tasks.journeys_catch_up_all"
+        events_ingest(tenant=scoped, events=_batch(random.Random(8), 4, "beat"), source="test")  # its queueing lost
+        assert JourneyMark.objects.exists()
+        cache.delete(f"{QUEUED_KEY}{scoped.pk}")
+        with django_capture_on_commit_callbacks(execute=True):  # eager in tests: the queued task runs at commit
+            journeys_catch_up_all()
+        assert not JourneyMark.objects.exists()
+        assert journey_violations(scoped) == []
 
 
 @pytest.fixture
@@ -99,30 +207,55 @@ def live_server_workers():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_batches_against_a_live_server_leave_the_journeys_of_a_rebuild(live_server_workers):
+def test_parallel_batches_and_catch_ups_against_a_live_server_leave_the_journeys_of_a_rebuild(live_server_workers):
+    """Batches from 4 threads, attribution reads (each catches up in its server process) from 2, and catch-ups in
+    this process from 2 more, all at once: no error, and after a last catch-up the journeys are the rebuild's."""
+    from django.db import connection
+
     tenant = TenantFactory(plan="enterprise", settings={"timezone": "UTC", "currency": "USD"})
     owner = UserFactory(tenant=tenant, role="owner")
-    _, key = api_key_create(tenant=tenant, created_by=owner, name="journeys", permissions=["write:cdp", "read:cdp"],
-                            expires_at=None)
+    _, key = api_key_create(tenant=tenant, created_by=owner, name="journeys",
+                            permissions=["write:cdp", "read:cdp", "read:analytics"], expires_at=None)
     local = threading.local()
     failures: list[str] = []
+    folded: list[int] = []
 
-    def send(events: list[dict]) -> None:
+    def client() -> httpx.Client:
         if not hasattr(local, "client"):
             local.client = httpx.Client(base_url=live_server_workers.url, timeout=60,
                                         headers={"Authorization": f"Bearer {key}"})
-        response = local.client.post(BATCH, json={"events": events})
+        return local.client
+
+    def send(events: list[dict]) -> None:
+        response = client().post(BATCH, json={"events": events})
         if response.status_code != 200 or response.json()["created"] != len(events):
             failures.append(f"{response.status_code} {response.text[:300]}")
 
+    def read() -> None:
+        response = client().get("/api/v1/analytics/attribution", params={"model": "last_click", "period": "90d"})
+        if response.status_code != 200:
+            failures.append(f"read {response.status_code} {response.text[:300]}")
+
+    def catch_up() -> None:
+        try:
+            with tenant_scope(tenant):
+                folded.append(journeys_catch_up(tenant=tenant))
+        finally:
+            connection.close()
+
     rng = random.Random(11)
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:
         for round_no in range(5):  # 4 batches at once, naming the same 20 people (and merging some)
             batches = [_batch(rng, 20, f"r{round_no}b{b}", merge_every=b + 2) for b in range(4)]
-            for future in [pool.submit(send, events) for events in batches]:
+            futures = [pool.submit(send, events) for events in batches]
+            futures += [pool.submit(read) for _ in range(2)] + [pool.submit(catch_up) for _ in range(2)]
+            for future in futures:
                 future.result()
     assert not failures, failures[:3]
+    assert sum(folded) > 0  # the local catch-ups did fold marks while batches and reads ran
     with tenant_scope(tenant):
+        journeys_catch_up(tenant=tenant)
+        assert not JourneyMark.objects.exists()
         assert len(journey_rows(tenant)) > 20
         assert journey_violations(tenant) == []
 
