@@ -10,9 +10,9 @@ import random
 import numpy as np
 import pytest
 
-from analytics.attribution.journeys import journeys_aggregate_kept, journeys_aggregate_raw
-from cdp.models import Event, Journey, Profile
-from cdp.services.journeys import journeys_catch_up, journeys_rebuild
+from analytics.attribution.journeys import journeys_aggregate, journeys_aggregate_kept, journeys_aggregate_raw
+from cdp.models import Event, Journey, JourneyMark, Profile
+from cdp.services.journeys import journeys_catch_up, journeys_mark_all, journeys_rebuild
 
 from .conftest import NOW, event, events_stored
 
@@ -91,3 +91,81 @@ def test_the_backfill_rebuilds_what_ingestion_keeps(tenant, scoped):
     assert journeys_rebuild(tenant=tenant) == 30
     after = sorted(Journey.objects.values_list("profile_id", "converted_at", "path", "touch_count"), key=repr)
     assert after == before and len(after) >= 30
+
+
+class TestReadPath:
+    """Before reading, the request folds the pending tail in; work too big for a request is left to the worker and
+    that read uses the raw events — exact either way."""
+
+    ARGS = {"start": NOW - 30 * DAY, "end": NOW + DAY, "lookback": 30 * DAY, "conversion_events": ["purchase"]}
+
+    def test_a_small_tail_is_folded_in_before_the_read(self, tenant, scoped):
+        rows = _random_events(tenant, random.Random(4), profiles=20)
+        events_stored(tenant, rows)  # marked, not folded
+        assert not Journey.objects.exists()
+        read = journeys_aggregate(tenant=tenant, **self.ARGS)
+        assert not JourneyMark.objects.exists() and Journey.objects.exists()
+        assert _as_dict(read) == _as_dict(journeys_aggregate_raw(tenant=tenant, **self.ARGS))
+
+    def test_a_tenant_wide_rebuild_or_a_big_backlog_reads_raw_events_and_is_left_to_the_worker(
+            self, tenant, scoped, monkeypatch, django_capture_on_commit_callbacks):
+        from cdp.services import journeys as kept
+
+        rows = _random_events(tenant, random.Random(5), profiles=20)
+        events_stored(tenant, rows)
+        raw = _as_dict(journeys_aggregate_raw(tenant=tenant, **self.ARGS))
+        monkeypatch.setattr(kept, "READ_CATCH_UP_MAX", 10)  # 20 marks pending: more than a read folds itself
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            assert _as_dict(journeys_aggregate(tenant=tenant, **self.ARGS)) == raw
+        assert JourneyMark.objects.count() == 20 and not Journey.objects.exists() and len(queued) == 1
+        journeys_mark_all(tenant=tenant)  # a tenant-wide mark: never folded by a read
+        monkeypatch.setattr(kept, "READ_CATCH_UP_MAX", 20_000)
+        assert _as_dict(journeys_aggregate(tenant=tenant, **self.ARGS)) == raw
+        assert not Journey.objects.exists()
+        assert journeys_catch_up(tenant=tenant) == 20  # the worker's run
+        assert _as_dict(journeys_aggregate(tenant=tenant, **self.ARGS)) == raw and Journey.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_does_not_wait_long_for_a_running_catch_up(monkeypatch):
+    """Another process holds the tenant's catch-up lock (a long rebuild): the read gives up after READ_LOCK_WAIT
+    and reads the raw events, with the same figures."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from cdp.services import journeys as kept
+    from stratum.api.db import advisory_key
+    from stratum.api.tenancy import tenant_scope
+    from tests.accounts.factories import TenantFactory
+
+    tenant = TenantFactory(plan="enterprise")
+    with tenant_scope(tenant):
+        events_stored(tenant, _random_events(tenant, random.Random(6), profiles=10))
+        args = TestReadPath.ARGS
+        raw = _as_dict(journeys_aggregate_raw(tenant=tenant, **args))
+    monkeypatch.setattr(kept, "READ_LOCK_WAIT", 0.3)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key("cdp.journeys", tenant.pk)])
+                held.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        with tenant_scope(tenant):
+            assert _as_dict(journeys_aggregate(tenant=tenant, **args)) == raw
+            assert JourneyMark.objects.count() == 10  # not folded: the other run has the tenant
+    finally:
+        release.set()
+        holder.join()
+    with tenant_scope(tenant):
+        assert _as_dict(journeys_aggregate(tenant=tenant, **args)) == raw
+        assert not JourneyMark.objects.exists()
