@@ -264,8 +264,9 @@ class EventMessageClaim(TenantOwned):
 
 
 class Journey(TenantOwned):
-    """A profile's attribution journey, kept by ingestion (`cdp/services/journeys.py`) so attribution reads journeys
-    instead of rebuilding them from raw events on every request: the touchpoints after the profile's previous
+    """A profile's attribution journey, kept from the events by the per-tenant catch-up (`cdp/services/journeys.py`;
+    ingestion marks, `JourneyMark`) so attribution reads journeys instead of rebuilding them from raw events on every
+    request: the touchpoints after the profile's previous
     purchase up to (and at the moment of) its next one, or its open journey (no purchase yet, `converted_at` null).
 
     `path` is the touchpoints' `channel<US>campaign` keys joined by <RS> in time order (null: a direct purchase);

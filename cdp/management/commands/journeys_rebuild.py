@@ -1,7 +1,8 @@
 """Rebuilds the attribution journeys (`cdp.Journey`) from raw events: every tenant, or those named by slug.
 
-Ingestion keeps journeys current; this is the backfill (migration 0013 runs it once) and the repair after events
-were written around ingestion (a bulk load with COPY, a restore).
+Ingestion marks what changes and the catch-up keeps journeys current; this rebuilds now, in the foreground (a
+tenant-wide mark and a catch-up under the tenant's lock), after events were written around ingestion (a bulk load
+with COPY, a restore). `journeys_mark_all` does the same on the worker, within a minute (beat).
 """
 from __future__ import annotations
 
