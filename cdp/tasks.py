@@ -21,9 +21,8 @@ from .services import (
     events_retention_apply,
     export_build,
     exports_expire,
-    journeys_catch_up,
-    journeys_catch_up_dequeued,
     journeys_catch_up_queue,
+    journeys_catch_up_queued,
     journeys_marked_tenants,
     message_claims_prune,
     privacy_exports_expire,
@@ -92,8 +91,7 @@ def journeys_catch_up_task(tenant_id: str) -> int:
     if tenant is None:
         return 0
     with tenant_scope(tenant):
-        journeys_catch_up_dequeued(tenant=tenant)
-        return journeys_catch_up(tenant=tenant)
+        return journeys_catch_up_queued(tenant=tenant)
 
 
 @shared_task(acks_late=True)

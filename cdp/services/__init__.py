@@ -29,8 +29,8 @@ from .exports import export_build, export_request, exports_expire
 from .ingest import IngestItem, ItemResult, items_ingest, message_claims_prune
 from .journeys import (
     journeys_catch_up,
-    journeys_catch_up_dequeued,
     journeys_catch_up_queue,
+    journeys_catch_up_queued,
     journeys_mark,
     journeys_mark_all,
     journeys_marked_tenants,
@@ -65,7 +65,7 @@ from .sources import source_authenticate, source_create, source_delete, source_r
 __all__ = [
     "IngestItem", "ItemResult", "audience_create", "audience_runs_reap", "audience_sync_request", "audience_sync_run",
     "audience_update", "audiences_due", "event_partitions_maintain", "message_claims_prune", "event_track", "event_track_raw",
-    "events_ingest", "events_retention_apply", "journeys_catch_up", "journeys_catch_up_dequeued",
+    "events_ingest", "events_retention_apply", "journeys_catch_up", "journeys_catch_up_queued",
     "journeys_catch_up_queue", "journeys_mark", "journeys_mark_all", "journeys_marked_tenants", "journeys_read_prepare",
     "journeys_rebuild",
     "export_build", "export_request", "exports_expire", "identity_rules_get", "identity_rules_update", "items_ingest",

@@ -39,6 +39,7 @@ MAX_NAME = 120
 CHUNK = 5000  # profiles per rebuild statement
 READ_CATCH_UP_MAX = 20_000  # marks a read folds in itself; more (or a tenant-wide one): the read uses raw events
 READ_LOCK_WAIT = 5.0  # seconds a read waits for a running catch-up before reading raw events instead
+TASK_LOCK_WAIT = 120.0  # seconds the queued task waits for a running catch-up (a tenant's rebuild) before leaving
 QUEUED_KEY = "cdp:journeys:queued:"
 QUEUED_TTL = 600  # a queued catch-up lost (broker down) stops debouncing after this; beat sweeps meanwhile
 
@@ -102,12 +103,21 @@ def journeys_catch_up_queue(*, tenant) -> None:
     transaction.on_commit(queue)
 
 
-def journeys_catch_up_dequeued(*, tenant) -> None:
-    """The queued catch-up has started: the next change queues another."""
+def journeys_catch_up_queued(*, tenant) -> int:
+    """The queued catch-up (the task): clears the debounce key first, so a change committed from now on queues
+    another, then folds the marks in, waiting up to TASK_LOCK_WAIT for a run that holds the tenant (a rebuild); past
+    that it leaves them to beat's next sweep. The number of profiles rebuilt."""
     try:
         cache.delete(f"{QUEUED_KEY}{tenant.pk}")
     except Exception:  # noqa: BLE001 - the key expires by itself
         logger.warning("journeys catch-up debounce unavailable for tenant %s", tenant.pk, exc_info=True)
+    try:
+        return journeys_catch_up(tenant=tenant, lock_timeout=TASK_LOCK_WAIT)
+    except OperationalError as error:
+        if not isinstance(error.__cause__, LockNotAvailable):
+            raise
+        logger.info("journeys catch-up of tenant %s busy elsewhere; beat sweeps again", tenant.pk)
+        return 0
 
 
 def journeys_catch_up(*, tenant, lock_timeout: float | None = None) -> int:
@@ -177,7 +187,7 @@ def journeys_read_prepare(*, tenant) -> bool:
     try:
         journeys_catch_up(tenant=tenant, lock_timeout=READ_LOCK_WAIT)  # its own savepoint: rolled back on a timeout
     except OperationalError as error:
-        if not isinstance(getattr(error, "__cause__", None), LockNotAvailable):
+        if not isinstance(error.__cause__, LockNotAvailable):
             raise
         return False
     return True
