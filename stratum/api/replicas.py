@@ -12,6 +12,10 @@ Inside it a read still goes to the primary when
 - every replica lags more than `REPLICA_MAX_LAG_SECONDS` behind (replay lag from pg_last_xact_replay_timestamp, checked
   at most every `REPLICA_LAG_CHECK_SECONDS` per process) or cannot be reached.
 
+A replica that fails in the middle of a query fails that request — a 503 in the error format with `Retry-After`
+(stratum.api.middleware) — and is taken out at once: the process's next reads go to the primary until its next lag
+check finds the replica back. Nothing retries the read elsewhere (the request may have read part of its data there).
+
 The scope of "this request or task" is `read_scope()`, opened by `ReadScopeMiddleware` per request and by Celery's
 task_prerun/task_postrun per task. docs/operations.md, "Read replicas".
 """
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
 from django.db.backends.signals import connection_created
 
 from .tenancy import current_tenant
@@ -169,9 +173,25 @@ def _watch_writes(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
+def _watch_failures(execute, sql, params, many, context):
+    """On a replica: a query that fails because the server went away (OperationalError, InterfaceError) takes the
+    replica out at once — this process's next reads go to the primary until its next lag check finds it back —
+    and the error goes on (the request answers 503 with Retry-After)."""
+    try:
+        return execute(sql, params, many, context)
+    except (OperationalError, InterfaceError):
+        alias = context["connection"].alias
+        logger.warning("read replica %s failed mid-query: reads go to the primary", alias, exc_info=True)
+        with _lag_lock:
+            _lag_checked[alias] = (time.monotonic(), None)
+        raise
+
+
 def _on_connection_created(sender, connection, **kwargs) -> None:
     if connection.alias == PRIMARY and _watch_writes not in connection.execute_wrappers:
         connection.execute_wrappers.append(_watch_writes)
+    elif connection.alias in replica_aliases() and _watch_failures not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_watch_failures)
 
 
 def install() -> None:
