@@ -281,7 +281,7 @@ def test_a_replica_failing_mid_query_answers_503_then_reads_go_to_the_primary(cl
         response = answer["response"]
         assert response.status_code == 503 and response.headers["Retry-After"] == "1", response.text[:500]
         error = response.json()
-        assert (error["status_code"], error["code"], error["message"]) == (
+        assert (error["status_code"], error["code"], error["detail"]) == (
             503, "SERVICE_UNAVAILABLE", "The database is unavailable. Try again shortly.")
         assert event_reads(primary) == before  # the failed read was not quietly answered by the primary
 
@@ -290,7 +290,8 @@ def test_a_replica_failing_mid_query_answers_503_then_reads_go_to_the_primary(cl
     finally:
         host.close()
         if not replica.running:
-            # A killed postmaster may linger as a zombie (no init reaps it here): its lock file would refuse the start.
+            # A killed postmaster may linger as a zombie (no init reaps it here): its lock files would refuse the start.
             (replica.data / "postmaster.pid").unlink(missing_ok=True)
+            (replica.root / f".s.PGSQL.{replica.port}.lock").unlink(missing_ok=True)
             replica.start()  # crash recovery, then streaming again: the module's other tests keep their replica
     wait_for(replica.caught_up, timeout=60, what="the restarted replica to catch up")
