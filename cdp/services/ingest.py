@@ -259,7 +259,7 @@ class _Batch:
             # a message_id (with another timestamp) are serialised by its claim row instead, before any identity lock.
             message_claims_take(tenant=self.tenant, message_ids=message_ids, now=self.now)
             stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
-                      .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
+                      .filter(message_id__any=sorted(message_ids)).order_by().values_list("message_id", "pk", "profile_id")}
         fresh = []
         self.first_of: dict[str, IngestItem] = {}
         for item in self.items:
