@@ -439,7 +439,8 @@ SPECTACULAR_SETTINGS = {
         "AutopilotActionStatusEnum": "trust.models.ActionStatus",
     },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stratum.api.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stratum.api.schema.document_errors",
+                             "cdp.openapi.tracking_paths"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
