@@ -259,8 +259,7 @@ class _Batch:
             # Events are partitioned by time on PostgreSQL, so the unique key holds the timestamp too: batches repeating
             # a message_id (with another timestamp) are serialised by its claim row instead, before any identity lock.
             message_claims_take(tenant=self.tenant, message_ids=message_ids, now=self.now)
-            stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
-                      .filter(message_id__any=sorted(message_ids)).order_by().values_list("message_id", "pk", "profile_id")}
+            stored = {m: (pk, pid) for m, pk, pid in _events_by_message_id(self.tenant, sorted(message_ids))}
         fresh = []
         self.first_of: dict[str, IngestItem] = {}
         for item in self.items:
@@ -663,6 +662,28 @@ def _plain(value):
     return value
 
 
+# A list bound client-side reaches PostgreSQL as a literal, whose every element the planner counts into the
+# selectivity: with 1,000 of them and no statistics on the column (a fresh partition; autovacuum behind) that comes
+# out near 1, and the plan read the tenant's whole slice of the table — every event of the tenant for the message-id
+# lookup, every profile for the row lock and the totals — so each batch cost more than the one before. Read through
+# a scalar sub-select the list is a parameter of unknown length (the planner assumes a few values) and the index is
+# probed once per value. Only where that is the plan wanted whatever the statistics say: inside a join the same
+# blindness can put the list on the inner side of a nested loop and rescan it per row.
+OPAQUE_IDS = "ANY(CAST((SELECT %s) AS uuid[]))"
+
+
+def _events_by_message_id(tenant, message_ids: list[str]):
+    """(message_id, id, profile_id) of the tenant's stored events with these message ids."""
+    if connection.vendor != "postgresql":
+        return Event.objects.for_tenant(tenant).filter(message_id__any=message_ids).order_by() \
+            .values_list("message_id", "pk", "profile_id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT message_id, id, profile_id FROM {Event._meta.db_table} "
+                       f"WHERE tenant_id = %s AND message_id = ANY(CAST((SELECT %s) AS text[]))",
+                       [_uuid_param(tenant.pk), message_ids])
+        return cursor.fetchall()
+
+
 def _identities_lookup(tenant, keys: list[tuple[str, str]]):
     condition = Q()
     by_type: dict[str, list[str]] = {}
@@ -799,12 +820,12 @@ def _profiles_lock_adding(tenant, ids: list, credits: dict, now) -> list[tuple]:
     source, params = _totals_source({pid: credits.get(pid, ()) for pid in ids})
     sql = f"""WITH {source}
 UPDATE {table} SET {_totals_set(table, f"{table}.merged_into_id IS NULL")}
-FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s
+FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s AND {table}.id = {OPAQUE_IDS}
 RETURNING {table}.id, {table}.merged_into_id, {table}.created_at, {table}.lifecycle_stage, {table}.email,
           {table}.phone, {table}.external_id"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, "customer", "customer", connection.ops.adapt_datetimefield_value(now),
-                             _uuid_param(tenant.pk)])
+                             _uuid_param(tenant.pk), params[0]])
         return sorted(cursor.fetchall(), key=lambda row: str(row[0]))
 
 
@@ -817,8 +838,9 @@ def _profiles_add(*, tenant, touched: dict, now) -> None:
         return
     table = Profile._meta.db_table
     source, params = _totals_source(touched)
+    steer, extra = (f" AND {table}.id = {OPAQUE_IDS}", [params[0]]) if connection.vendor == "postgresql" else ("", [])
     sql = f"WITH {source}\nUPDATE {table} SET {_totals_set(table, 'v.id IS NOT NULL')}\n" \
-          f"FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s"
+          f"FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s{steer}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, "customer", "customer", connection.ops.adapt_datetimefield_value(now),
-                             _uuid_param(tenant.pk)])
+                             _uuid_param(tenant.pk), *extra])

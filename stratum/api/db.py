@@ -143,12 +143,7 @@ class AnyOf(Lookup):
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
         if connection.vendor == "postgresql":
-            # The array goes through a scalar sub-select: client-side binding would otherwise inline it as a literal
-            # whose every element the planner sums into the selectivity — with a 1,000-element list and no column
-            # statistics (a fresh partition, autovacuum behind) that comes out near 1, and it scanned the tenant's
-            # whole slice of the table (every event, every profile) instead of probing the index once per value.
-            kind = field.db_type(connection)
-            return f"{lhs} = ANY(CAST((SELECT %s) AS {kind}[]))", [*lhs_params, values]
+            return f"{lhs} = ANY(%s)", [*lhs_params, values]
         if not values:
             raise EmptyResultSet
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
@@ -160,10 +155,7 @@ def rows_source(name: str, columns: list[tuple[str, str]], rows: list[list]) -> 
     `columns` are (name, PostgreSQL type); values must already be in their database form."""
     names = ", ".join(column for column, _ in columns)
     if connection.vendor == "postgresql":
-        # Each array through a scalar sub-select: the planner then assumes a few rows instead of counting the
-        # literal's elements, and joins by probing the target's index per row rather than hashing the tenant's
-        # whole slice of it (which grew with the table: every batch's UPDATE re-read all of a tenant's profiles).
-        arrays = ", ".join(f"(SELECT %s::{kind}[])" for _, kind in columns)
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
         params = [[row[i] for row in rows] for i in range(len(columns))]
         return f"{name}({names}) AS (SELECT * FROM unnest({arrays}))", params
     placeholder = f"({', '.join(['%s'] * len(columns))})"
