@@ -124,6 +124,9 @@ def bench_web() -> list[Row]:
     from stratum.api.tenancy import tenant_scope
     from tests.faults.services import service_env
 
+    if shutil.which("wrk") is None:
+        print("bench_scaling web part skipped: wrk is not installed (`make load` installs it)")
+        return []
     demo = Tenant.objects.filter(slug="demo").first()
     if demo is None:
         import io
@@ -304,8 +307,6 @@ def _webhook_rows(receiver_port: int) -> list[Row]:
                 if run:
                     rates.append(DELIVERIES / elapsed)
                     raw.append(DELIVERIES / raw_elapsed)
-        if os.environ.get("BENCH_SCALING_WORKER_LOG"):
-            print(worker.tail(6000))
         print(f"  scaling webhooks (1 worker process): {[round(v) for v in rates]} deliveries/s, raw POST "
               f"{[round(v) for v in raw]}/s (load {[round(v, 1) for v in loads]})", flush=True)
         return [Row(f"worker: webhook deliveries by one Celery worker process (prefork, concurrency 1, Redis broker; "
