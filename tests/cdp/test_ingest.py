@@ -64,8 +64,9 @@ class TestRoundTrips:
         # (a batch naming no existing profile skips the row-lock query; the statements of a batch, each once,
         # including the per-day ingestion count's upsert and, on PostgreSQL, the message-id claims; COPYs are not
         # counted. On PostgreSQL the row lock is the UPDATE that adds the single-handle events' totals, and new
-        # profiles are written with theirs, so no second totals UPDATE runs for these mixes.)
-        ceiling = 11 if connection.vendor == "postgresql" else 13
+        # profiles are written with theirs, so no second totals UPDATE runs for these mixes. Plus, on PostgreSQL, the
+        # one INSERT that marks the batch's profiles' attribution journeys for the catch-up.)
+        ceiling = 12 if connection.vendor == "postgresql" else 13
         assert all_new <= small == large == half_new <= ceiling, (small, large, all_new, half_new)
         # (elsewhere new rows are inserted by counted statements, not COPY: a batch with none makes fewer)
         assert no_new == small if connection.vendor == "postgresql" else no_new <= small, (no_new, small)
