@@ -8,7 +8,9 @@ Correct under any interleaving of batches, upserts, merges and unmerges from man
    (unmerge) an identity holds its key, so no two requests create two profiles for one new identifier, and what the
    lookup reads stays true while the batch runs.
 2. One lookup of all those identities; then the profiles they and the explicit `profile_id`s name are locked in id
-   order (`FOR NO KEY UPDATE`), and each is followed along `merged_into` to its live winner (a profile merged away
+   order — on PostgreSQL by the UPDATE that also adds the totals of the events whose profile is already certain
+   (`_Batch._credits`; the join walks the sorted list, and a deadlock would be retried), elsewhere and for the
+   winners found next by `FOR NO KEY UPDATE` — and each is followed along `merged_into` to its live winner (a profile merged away
    between the lookup and the lock is found that way; the winner is locked too). A merge locks its loser the same
    way, so once a batch holds a live profile's row nobody merges it away before the batch commits: no event,
    identity or purchase total ever lands on a merged profile.
@@ -17,7 +19,8 @@ Correct under any interleaving of batches, upserts, merges and unmerges from man
    at the final winner).
 4. The outcome is written in bulk, a constant number of statements whatever the batch holds: new profiles,
    identities and identity-log rows in one insert each; merges as a handful of set-based updates; events with COPY
-   on PostgreSQL (bulk_create elsewhere); all profile totals in one `UPDATE … FROM` over the rows (typed arrays on PostgreSQL).
+   on PostgreSQL (bulk_create elsewhere); new profiles with their totals, the totals the lock statement did not add
+   in one `UPDATE … FROM` over the rows (typed arrays on PostgreSQL).
 
 A deadlock or serialization failure between two batches rolls the whole attempt back and runs it again inside the
 server (`stratum.api.db.atomic_retry`); a lock wait longer than the bound answers 503 with `Retry-After`.
