@@ -5,15 +5,15 @@ TENANT_SUSPENDED; a deactivated user's tokens and keys stop working.
 """
 from __future__ import annotations
 
+import time
 import uuid
 
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from .errors import TenantSuspended
 from .models import ApiKey, hash_api_key
@@ -60,12 +60,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-# Access tokens already verified by this process (signature, type, jti), by their encoded form. Verifying is a pure
-# function of the token's bytes and the signing key, but PyJWT's takes ~0.3 ms (it re-validates the key and every
-# base64 character on each call) while a client sends the same token for up to 30 minutes. A token found here is only
-# checked for expiry again (with simplejwt's own check); everything that can change — the user, their tenant, the
-# session (logout, password change) — is still read on every request. Bounded; per process.
-_VERIFIED: dict[bytes, object] = {}
+# Access tokens already verified by this process (signature, type, jti), by their encoded form, with the Unix time
+# from which they count as expired. Verifying is a pure function of the token's bytes and the signing key, but
+# PyJWT's takes ~0.3 ms (it re-validates the key and every base64 character on each call) while a client sends the
+# same token for up to 30 minutes. A token found here is only checked for expiry again (simplejwt's rule: expired once
+# `exp <= now - leeway`; past it the full check runs and answers as it always did); everything that can change — the
+# user, their tenant, the session (logout, password change) — is still read on every request. Bounded; per process.
+_VERIFIED: dict[bytes, tuple[object, float]] = {}
 VERIFIED_TOKENS_MAX = 4096
 
 
@@ -79,17 +80,16 @@ class TenantJWTAuthentication(JWTAuthentication):
         return user, token
 
     def get_validated_token(self, raw_token):
-        token = _VERIFIED.get(raw_token)
-        if token is not None:
-            try:
-                token.check_exp(current_time=aware_utcnow())
-                return token
-            except TokenError:  # expired since: the full check below answers as it always did
-                _VERIFIED.pop(raw_token, None)
+        known = _VERIFIED.get(raw_token)
+        if known is not None:
+            if time.time() < known[1]:
+                return known[0]
+            _VERIFIED.pop(raw_token, None)  # expired since: the full check below answers as it always did
         token = super().get_validated_token(raw_token)
+        expires = token["exp"] + token.get_token_backend().get_leeway().total_seconds()
         if len(_VERIFIED) >= VERIFIED_TOKENS_MAX:
             _VERIFIED.clear()
-        _VERIFIED[raw_token] = token
+        _VERIFIED[raw_token] = (token, expires)
         return token
 
     def get_user(self, validated_token):
