@@ -104,17 +104,21 @@ def test_a_token_whose_user_id_is_not_a_uuid_is_a_401(user):
 # --- round trips of the fixed path: statements on the wire (the health check's included) and Redis commands --------
 
 class _Wire:
-    """Counts what one request sends: statements to the database (at the driver, so a `SELECT 1` health check counts
-    too) and round trips to Redis (each packed command sent: one per command or pipeline)."""
+    """Counts what one request sends: statements to the database (at the driver on PostgreSQL, so a `SELECT 1` health
+    check counts too) and round trips to Redis (each packed command sent: one per command or pipeline)."""
 
     def __init__(self, monkeypatch):
+        self.monkeypatch, self.statements, self.redis = monkeypatch, [], 0
+
+    def __enter__(self):
+        from contextlib import ExitStack
+
+        import redis.connection
         from django.db import connection
 
-        self.statements, self.redis = [], 0
+        self._stack = ExitStack()
         connection.ensure_connection()
         if connection.vendor == "postgresql":
-            import psycopg
-
             wire = self
 
             class CountingCursor(type(connection.connection.cursor())):
@@ -122,19 +126,24 @@ class _Wire:
                     wire.statements.append(query if isinstance(query, str) else query.as_string(self))
                     return super().execute(query, params, **kwargs)
 
-            assert issubclass(CountingCursor, psycopg.Cursor)
-            monkeypatch.setattr(connection.connection, "cursor_factory", CountingCursor)
+            previous = connection.connection.cursor_factory
+            connection.connection.cursor_factory = CountingCursor
+            self._stack.callback(setattr, connection.connection, "cursor_factory", previous)
         else:  # SQLite has no health check: Django's cursor sees every statement
-            monkeypatch.setattr(connection, "execute_wrappers", connection.execute_wrappers + [self._django])
-        import redis.connection
-
+            self._stack.enter_context(connection.execute_wrapper(self._django))
         original = redis.connection.AbstractConnection.send_packed_command
 
         def send_packed_command(conn, command, check_health=True):
             self.redis += 1
             return original(conn, command, check_health)
 
-        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send_packed_command)
+        self.monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", send_packed_command)
+        self._stack.callback(self.monkeypatch.setattr, redis.connection.AbstractConnection, "send_packed_command",
+                             original)
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
 
     def _django(self, execute, sql, params, many, context):
         self.statements.append(sql)
@@ -150,14 +159,13 @@ def test_the_authenticated_fixed_path_is_one_statement_and_one_redis_round_trip(
     assert key.get("/api/v1/users/me").status_code == 200  # records last_used_at (an UPDATE once a minute)
     redis_trips = 1 if "redis" in settings.CACHES["default"]["BACKEND"].lower() else 0  # the limiter's EVALSHA
     for client in (token, key):
-        wire = _Wire(monkeypatch)
-        connection.health_check_done = False  # a new request on a reused connection: Django would `SELECT 1` first
-        response = client.get("/api/v1/users/me")
+        with _Wire(monkeypatch) as wire:
+            connection.health_check_done = False  # a new request on a reused connection: Django would `SELECT 1`
+            response = client.get("/api/v1/users/me")
         assert response.status_code == 200 and response["X-RateLimit-Limit"] == "1000"
-        assert len(wire.statements) == 1, wire.statements  # the principal (user, tenant, session end) and nothing else
-        assert "SELECT 1" != wire.statements[0].strip()
+        assert len(wire.statements) == 1, wire.statements  # the principal (user, tenant, session end), nothing else
+        assert wire.statements[0].strip() != "SELECT 1"
         assert wire.redis == redis_trips
-        monkeypatch.undo()
 
 
 @pytest.mark.django_db(transaction=True)
