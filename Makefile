@@ -73,10 +73,17 @@ load: install-dev
 	LOAD_SECONDS=$(LOAD_SECONDS) $(PY) scripts/load/run.py
 
 CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_cluster
+CLUSTER_PACKAGES = pgbouncer rabbitmq-server redis-server
 # The production-shaped cluster (tests/cluster): PostgreSQL primary + streaming replica, PgBouncer, RabbitMQ, Redis,
-# moto's S3, two gunicorn hosts, a worker and beat, all started and stopped by the test; the schema comes from the
-# test database on CLUSTER_DATABASE_URL's server. Minutes long; CLUSTER_TEST_LOGS=1 prints every process's output.
+# moto's S3, two gunicorn hosts, two workers and beat, all started and stopped by the test; the schema comes from the
+# test database on CLUSTER_DATABASE_URL's server. Debian's packages are installed when missing (a missing one fails
+# the run rather than skipping it). Minutes long; CLUSTER_TEST_LOGS=1 prints every process's output.
 cluster-test: install-dev
+	@missing=$$(for p in $(CLUSTER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing $$missing (apt-get)"; \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; }; fi
 	CLUSTER_TEST=1 DATABASE_URL=$(CLUSTER_DATABASE_URL) $(PY) -m pytest tests/cluster -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 clean:

@@ -22,4 +22,6 @@ class AnalyticsConfig(AppConfig):
 
         privacy_hooks_register("analytics.churn", export=churn_privacy_export)
         register("analytics.weekly_digests", "analytics.tasks.weekly_digests", crontab(minute=5))
+        register("analytics.report_deliveries_unanswered", "analytics.tasks.report_deliveries_unanswered",
+                 crontab(minute=50))
         register("analytics.churn_refresh_all", "analytics.tasks.churn_refresh_all", crontab(minute=40, hour=3))

@@ -14,7 +14,7 @@ from stratum.api.tenancy import tenant_scope
 from . import digest
 from .churn.services import churn_clear, churn_refresh
 from .models import ChurnModelFit, Report, ReportSchedule
-from .reporting.schedules import delivery_outcome_record, schedule_run
+from .reporting.schedules import deliveries_unanswered_fail, delivery_outcome_record, schedule_run
 from .reporting.services import report_render
 
 logger = logging.getLogger("stratum.analytics")
@@ -60,6 +60,12 @@ def report_delivery_outcome(*, tenant_id: str, delivery_id: str, sent: bool, err
     with tenant_scope(tenant):
         delivery = delivery_outcome_record(tenant=tenant, delivery_id=delivery_id, sent=sent, error=error)
         return delivery.status if delivery is not None else None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def report_deliveries_unanswered() -> int:
+    """Hourly: scheduled-report deliveries whose mail never reached the mail task are failed and their admins told."""
+    return deliveries_unanswered_fail()
 
 
 @shared_task(acks_late=True)

@@ -173,9 +173,12 @@ def run() -> list[Row]:
                 page = campaign_list(tenant=tenant, filters=CampaignFilters())
                 statement, statement_sql = paired_p50_ms(lambda: page.page_with_total(offset=40, limit=20),
                                                          hand(HAND_LIST_SQL, {"tenant": tenant.pk}))
-                by_spend, by_spend_sql = paired_p50_ms(
-                    lambda: get(by_spend_url),
-                    hand(HAND_BY_SPEND_SQL, {"tenant": tenant.pk, "start": last30.start, "end": last30.end}))
+                by_spend_hand = hand(HAND_BY_SPEND_SQL, {"tenant": tenant.pk, "start": last30.start, "end": last30.end})
+                by_spend, by_spend_sql = paired_p50_ms(lambda: get(by_spend_url), by_spend_hand)
+                spend_page = campaign_list(tenant=tenant, filters=CampaignFilters(), ordering="-spend",
+                                           date_range=last30)
+                spend_statement, spend_statement_sql = paired_p50_ms(
+                    lambda: spend_page.page_with_total(offset=0, limit=20), by_spend_hand)
             else:
                 listing, by_spend = p50_ms(lambda: get(list_url)), p50_ms(lambda: get(by_spend_url))
         rows = [Row("dashboard overview p50 (30 days, API)", overview, "ms", target="≤ 50 ms and ≤ 3× SQL")]
@@ -195,6 +198,8 @@ def run() -> list[Row]:
             rows.append(Row("campaign list p50 (page of 20 by 30-day spend, API)", by_spend, "ms",
                             reference="the same page as one hand-written SQL p50 (ms)", reference_value=by_spend_sql,
                             target="≤ 1.5× SQL", met=by_spend <= 1.5 * by_spend_sql))
+            rows.append(Row("… of which the selector's one statement (by 30-day spend) p50", spend_statement, "ms",
+                            reference="the hand-written SQL, same run (ms)", reference_value=spend_statement_sql))
         else:
             rows[0].met = overview <= 50
             rows.append(Row("campaign list p50 (page 3 of 20, lifetime metrics, API)", listing, "ms",

@@ -64,7 +64,7 @@ def _exec(sql: str, params=None) -> None:
 def _drop_tenant(tenant) -> None:
     """Raw deletes: a cascade through the ORM would load millions of rows (and every app's tables)."""
     for table in ("cdp_segmentmembership", "cdp_profilerfm", "cdp_identitylink", "cdp_profilemerge", "cdp_identity",
-                  "cdp_journey", "cdp_eventingestday", "cdp_event", "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
+                  "cdp_journey", "cdp_eventingestday", "cdp_eventmessageclaim", "cdp_event", "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
         _exec(f"DELETE FROM {table} WHERE tenant_id = %s", [_db(tenant.pk)])
     _exec("DELETE FROM accounts_tenant WHERE id = %s", [_db(tenant.pk)])
 
@@ -232,9 +232,11 @@ def _post_all(port: int, key: str, batches: list[list[dict]]) -> float:
     return elapsed
 
 
-def _copy_rows(tenant, batches: list[list[dict]], run: str, by_external: dict[str, str], profile_ids) -> float:
+def _copy_rows(tenant, batches: list[list[dict]], run: str, by_external: dict[str, str], profile_ids, *,
+               conn=None) -> float:
     """The same events written with COPY: no validation, no identity resolution, no profile updates (an event that
-    names a new identifier goes on an existing profile)."""
+    names a new identifier goes on an existing profile). `conn`: a psycopg connection (autocommit) to another
+    server of the same schema instead of Django's."""
     import datetime as dt
 
     now = dt.datetime.now(dt.UTC)
@@ -246,10 +248,11 @@ def _copy_rows(tenant, batches: list[list[dict]], run: str, by_external: dict[st
             rows.append((str(uuid.uuid4()), str(tenant.pk), pid, pid, event["event_type"], event["timestamp"],
                          json.dumps(event["properties"]), event["properties"].get("amount"),
                          f"copy-{run}-" + event["message_id"], "copy", now))
+    statement = ("COPY cdp_event (id, tenant_id, profile_id, origin_profile_id, event_type, timestamp, properties,"
+                 " revenue, message_id, source, received_at) FROM STDIN")
     start = time.perf_counter()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy("COPY cdp_event (id, tenant_id, profile_id, origin_profile_id, event_type, timestamp,"
-                                " properties, revenue, message_id, source, received_at) FROM STDIN") as copy:
+    with connection.cursor() if conn is None else conn.cursor() as cursor:
+        with (cursor.cursor if conn is None else cursor).copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
     return time.perf_counter() - start

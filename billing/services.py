@@ -181,6 +181,19 @@ def _overrides_merge(current: dict | None, changes: dict, *, known, cast, field:
     return merged
 
 
+def _limit_value(value: Any) -> int:
+    """A limit is a whole number from 0 up; a bool or a fraction is not one (whichever caller sent it)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationFailed(errors={"limit_overrides": ["A limit must be a whole number."]})
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValidationFailed(errors={"limit_overrides": ["A limit must be a whole number."]}) from None
+    if number < 0:
+        raise ValidationFailed(errors={"limit_overrides": ["A limit must be 0 or more."]})
+    return number
+
+
 @transaction.atomic
 def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
     """Superadmin PATCH: name, plan, max_users and other limit overrides, feature flag overrides, suspension.
@@ -195,7 +208,7 @@ def tenant_admin_update(*, tenant: Tenant, data: dict[str, Any]) -> Tenant:
         limits["max_users"] = data["max_users"]
     if limits:
         tenant.limit_overrides = _overrides_merge(tenant.limit_overrides, limits, known=LIMITS + RATE_LIMIT_OVERRIDES,
-                                                  cast=int, field="limit_overrides", what="limit")
+                                                  cast=_limit_value, field="limit_overrides", what="limit")
     if "feature_flags" in data:
         tenant.feature_flags = _overrides_merge(tenant.feature_flags, data["feature_flags"], known=FEATURES,
                                                 cast=bool, field="feature_flags", what="feature")

@@ -182,7 +182,7 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
     table, accounts, metrics = Campaign._meta.db_table, AdAccount._meta.db_table, _metric_table()
     in_range = ' AND "date" BETWEEN %s AND %s' if dated else ""
     columns = ", ".join(f'c."{Campaign._meta.get_field(name).column}"' for name in PAGE_COLUMNS)
-    chosen = 'WHERE c."tenant_id" = %s AND c."id" IN ({filtered})'
+    chosen = 'WHERE c."tenant_id" = %s AND {where}'
     if order in RATIOS or order in SUM_FIELDS:  # the page by one metric: only its sums, per campaign
         key, needed = _order_key(order, float_type)
         sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
@@ -214,7 +214,8 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
 
 def campaign_page_sql(connection, *, order: str, descending: bool, dated: bool) -> str:
     """One page of the campaign list with its sums and the count, ordered by a campaign column or a metric.
-    `{filtered}` is replaced by the filtered campaigns' SELECT of ids. Parameters: [ordered by a metric: tenant id
-    (and start, end when `dated`)], tenant id, the filter's, limit, offset, tenant id, the filter's (and start, end
-    when `dated`). Columns: PAGE_COLUMNS, currency, SUM_FIELDS, count."""
+    `{where}` is to be replaced by the list filters' condition over the campaigns `c` (the same text twice: the page
+    and the count). Parameters: [ordered by a metric: tenant id (and start, end when `dated`)], tenant id, the
+    filters', limit, offset, tenant id, the filters' (and start, end when `dated`). Columns: PAGE_COLUMNS, currency,
+    SUM_FIELDS, count."""
     return _campaign_page_sql(connection.vendor, _float_type(connection), order, descending, dated)

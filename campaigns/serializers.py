@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from stratum.api.serializers import StrictSerializer
+from stratum.api.serializers import StrictSerializer, datetime_text
 
 from .metrics import METRICS, metric_value
 from .models import AdAccount, AdAccountSyncRun, BudgetType, Campaign, Platform
@@ -66,23 +66,17 @@ class CampaignListSerializer(serializers.ModelSerializer):
         return data
 
 
-_DATETIME = serializers.DateTimeField()
-
-
 def campaign_list_items(rows) -> list[dict]:
     """The list's items from the selector's rows (campaign columns, `currency` and formatted metrics): what
     `CampaignListSerializer` answers for the same campaigns (same keys, order and formats; a test compares the
     two), without a ModelSerializer's per-request field building."""
-    def when(value):
-        return None if value is None else _DATETIME.to_representation(value)
-
     return [{"id": str(r["id"]), "name": r["name"], "platform": r["platform"], "status": r["status"],
              "budget": None if r["budget_amount"] is None else round(float(r["budget_amount"]), 2),
              "spend": r["spend"], "revenue": r["revenue"], "roas": r["roas"], "conversions": r["conversions"],
-             "created_at": when(r["created_at"]), "budget_type": r["budget_type"], "objective": r["objective"],
+             "created_at": datetime_text(r["created_at"]), "budget_type": r["budget_type"], "objective": r["objective"],
              "ad_account_id": str(r["ad_account_id"]), "external_id": r["external_id"], "currency": r["currency"],
              "clicks": r["clicks"], "impressions": r["impressions"], "cpa": r["cpa"], "ctr": r["ctr"],
-             "updated_at": when(r["updated_at"])} for r in rows]
+             "updated_at": datetime_text(r["updated_at"])} for r in rows]
 
 
 class SyncedAdAccountSerializer(serializers.ModelSerializer):

@@ -1,13 +1,10 @@
 """CDP request and response shapes. Profile responses are exactly the spec's shape."""
 from __future__ import annotations
 
-import datetime as dt
-
 from rest_framework import serializers
-from rest_framework.settings import api_settings
 
 from campaigns.models import Platform
-from stratum.api.serializers import StrictSerializer
+from stratum.api.serializers import StrictSerializer, datetime_text
 
 from .models import (
     Audience,
@@ -60,35 +57,23 @@ class ProfileListSerializer(serializers.ListSerializer):
 
 
 def _identities(profile) -> list[dict]:
-    identities = getattr(profile, "identity_list", None)  # prefetched as a list (profiles_search)
-    if identities is None:
-        identities = profile.identities.all()
-    return [{"type": i.type, "value": i.value} for i in identities]
+    """In the order they were added; identifiers added at once in id order (as the list reads them)."""
+    return [{"type": i.type, "value": i.value} for i in sorted(profile.identities.all(), key=lambda i: (i.created_at, i.pk))]
 
 
-_DATETIME = serializers.DateTimeField()
-
-
-def profile_items(profiles) -> list[dict]:
-    """A page of profiles as `ProfileSerializer(profiles, many=True).data` answers it (same keys, order and formats;
-    a test compares the two), without a ModelSerializer's per-request field building; the page's predictions in one
-    query."""
-    profiles = list(profiles)
-    predictions = predictions_by_profile(profile_ids=[p.pk for p in profiles])
-    items = []
-    for p in profiles:
-        rfm = p.rfm_scores
-        items.append({
-            "id": str(p.pk), "external_id": p.external_id or None, "email": p.email or None, "phone": p.phone or None,
-            "lifecycle_stage": p.lifecycle_stage,
-            "rfm": {"recency_score": None, "frequency_score": None, "monetary_score": None, "segment": None}
-            if rfm is None else {"recency_score": rfm.recency_score, "frequency_score": rfm.frequency_score,
-                                 "monetary_score": rfm.monetary_score, "segment": rfm.segment},
-            "traits": {**(p.traits or {}), "total_orders": p.total_orders, "ltv": float(p.ltv)},
-            "identities": _identities(p), "predictions": predictions.get(p.pk),
-            "created_at": _DATETIME.to_representation(p.created_at),
-            "updated_at": _DATETIME.to_representation(p.updated_at)})
-    return items
+def profile_items(rows) -> list[dict]:
+    """A page of profiles (plain rows of `PROFILE_COLUMNS` with `rfm` and `identities`, selectors.ProfilePage) as
+    `ProfileSerializer(profiles, many=True).data` answers them (same keys, order and formats; a test compares the
+    two), without a ModelSerializer's per-request field building; the page's predictions in one query."""
+    predictions = predictions_by_profile(profile_ids=[row["id"] for row in rows])
+    return [{
+        "id": str(p["id"]), "external_id": p["external_id"] or None, "email": p["email"] or None,
+        "phone": p["phone"] or None, "lifecycle_stage": p["lifecycle_stage"],
+        "rfm": p["rfm"],
+        "traits": {**(p["traits"] or {}), "total_orders": p["total_orders"], "ltv": float(p["ltv"])},
+        "identities": [{"type": kind, "value": value} for kind, value in p["identities"]],
+        "predictions": predictions.get(p["id"]),
+        "created_at": datetime_text(p["created_at"]), "updated_at": datetime_text(p["updated_at"])} for p in rows]
 
 
 class ProfileSerializer(serializers.ModelSerializer):
@@ -218,11 +203,7 @@ class EventSerializer(serializers.ModelSerializer):
 def events_render(rows) -> list[dict]:
     """EventSerializer's output from plain rows (`.values(*EVENT_FIELDS)`): on a timeline page the serializer's
     per-field machinery cost more than the query. tests/cdp/test_events.py holds the two to the same output."""
-    fmt = api_settings.DATETIME_FORMAT
-
-    def stamp(value):
-        return None if value is None else value.astimezone(dt.UTC).strftime(fmt)
-
+    stamp = datetime_text
     return [{"id": str(row["id"]), "profile_id": str(row["profile_id"]) if row["profile_id"] else None,
              "event_type": row["event_type"], "properties": row["properties"], "timestamp": stamp(row["timestamp"]),
              "message_id": row["message_id"], "source": row["source"], "received_at": stamp(row["received_at"])}

@@ -440,7 +440,8 @@ SPECTACULAR_SETTINGS = {
         "AutopilotActionStatusEnum": "trust.models.ActionStatus",
     },
     "PREPROCESSING_HOOKS": ["stratum.api.schema.normalize_paths"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stratum.api.schema.document_errors"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "stratum.api.schema.document_errors",
+                             "cdp.openapi.tracking_paths"],
     "APPEND_COMPONENTS": {
         "securitySchemes": {
             "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
@@ -514,6 +515,8 @@ META_CLIENT_SECRET = env("META_CLIENT_SECRET")
 # API versions: defaults from the one table in integrations/versions.py (sunset dates and sources beside them;
 # a test fails when a default comes within 60 days of its sunset). Overriding one here is on the operator.
 META_GRAPH_VERSION = env("META_GRAPH_VERSION", _API_VERSIONS["meta"])
+# Where the Meta connector calls the Graph API (the cluster test points it at a local stand-in; nobody else should).
+META_GRAPH_URL = (env("META_GRAPH_URL", "https://graph.facebook.com") or "").rstrip("/")
 # Facebook Login for Business configuration id: when set, Meta connections ask for the configuration's
 # (system-user, non-expiring) token instead of a 60-day user token.
 META_LOGIN_CONFIG_ID = env("META_LOGIN_CONFIG_ID")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns.selectors.common import zone
 from cdp.models import PURCHASE_EVENT, Event
+from stratum.api.queueing import task_enqueue
 
 from ..models import ChurnModelFit, ChurnPrediction, FitStatus
 from . import bgnbd
@@ -63,6 +64,11 @@ def _store_fit(*, tenant, now, **fields) -> ChurnModelFit:
 
 
 @transaction.atomic
+def churn_refresh_queue(*, tenant) -> None:
+    """Asks a worker for a refit now (it also runs nightly): fitting a tenant's histories is not a request's work."""
+    task_enqueue(name="analytics.tasks.churn_refresh_task", kwargs={"tenant_id": str(tenant.pk)})
+
+
 def churn_refresh(*, tenant, now: dt.datetime | None = None) -> ChurnModelFit:
     """Refits and replaces the tenant's predictions; safe to run twice."""
     now = now or timezone.now()

@@ -35,9 +35,10 @@ from campaigns.models import AdAccount
 from campaigns.selectors import data_freshness
 from campaigns.selectors.common import zone
 from stratum.api.exceptions import ValidationFailed
-from stratum.api.mail import mail_queue
+from stratum.api.mail import mail_outcome_deadline, mail_queue
 from stratum.api.params import DateRange
 from stratum.api.schedules import periodic_task_delete, periodic_task_upsert
+from stratum.api.tenancy import tenant_scope
 from stratum.api.updates import changes_pick
 from trust.services import signal_health_summary
 
@@ -272,6 +273,24 @@ def delivery_outcome_record(*, tenant, delivery_id, sent: bool, error: str = "")
                            delivery_id, error)
             _notify_failed(tenant=tenant, schedule=delivery.schedule, error=delivery.error)
     return delivery
+
+
+def deliveries_unanswered_fail(*, now: dt.datetime | None = None) -> int:
+    """Hourly, across tenants: a delivery still `queued` after the mail task's longest retry window never reached the
+    mail task (the broker refused it), so no outcome will come. It is marked failed and the admins told, as any failed
+    mail is; nothing is re-sent (a late mail would carry a stale period). Returns how many were failed."""
+    before = (now or timezone.now()) - mail_outcome_deadline()
+    stale = list(ReportDelivery.objects.unscoped().filter(status=DeliveryStatus.QUEUED, created_at__lt=before)
+                 .select_related("tenant").order_by("created_at")[:500])
+    failed = 0
+    for delivery in stale:
+        with tenant_scope(delivery.tenant):
+            recorded = delivery_outcome_record(
+                tenant=delivery.tenant, delivery_id=delivery.pk, sent=False,
+                error=f"The mail task never reported on this delivery within {mail_outcome_deadline()}: the mail "
+                      "was not queued (the task broker was unavailable). Run the schedule again to resend.")
+        failed += recorded is not None and recorded.status == DeliveryStatus.FAILED
+    return failed
 
 
 def schedule_run(*, tenant, schedule: ReportSchedule, now: dt.datetime | None = None,

@@ -22,11 +22,11 @@ from ..attribution import MODELS, AttributionQuery, attribution_compare, attribu
 from ..attribution.compare import DEFAULT_REPLICATES, MAX_REPLICATES
 from ..attribution.report import DEFAULT_HALF_LIFE_DAYS, DEFAULT_LOOKBACK_DAYS, MAX_LOOKBACK_DAYS
 from ..churn.selectors import churn_predictions, churn_summary
+from ..churn.services import churn_refresh_queue
 from ..filters import ChurnPredictionFilterSet
 from ..funnels import breakdown_validate, funnel_create, funnel_delete, funnel_report, funnel_update
 from ..insights import INSIGHT_TYPES, insights_list, what_if_simulate
 from ..models import Funnel
-from ..tasks import churn_refresh_task
 
 UUID_PATH = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 EVENT_TYPE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.:/\-]{0,63}$")
@@ -218,5 +218,5 @@ class ChurnRefreshView(ChurnEndpoint, TenantAPIView):
     @extend_schema(tags=TAGS, request=None, responses={202: s.QueuedSerializer},
                    description="Queues a refit of the churn model (it also runs nightly).")
     def post(self, request):
-        churn_refresh_task.delay(str(self.tenant.pk))
+        churn_refresh_queue(tenant=self.tenant)
         return Response({"detail": "Churn refresh queued."}, status=status.HTTP_202_ACCEPTED)

@@ -80,25 +80,69 @@ def with_metrics(campaigns: QuerySet, date_range: DateRange | None) -> QuerySet:
     return campaigns.annotate(**metric_sums(path=path)).annotate(**metric_ratios())
 
 
+# The list's figures (the items show these; the sums' other ratios are not computed for it).
+LIST_METRICS = ("spend", "revenue", "roas", "conversions", "clicks", "impressions", "cpa", "ctr")
+
+
+@lru_cache(maxsize=64)
+def _filter_condition(alias: str, statuses: int, platform: bool, search: bool, account: bool, client: bool) -> str:
+    """The condition text of one shape of filters (which are given, how many statuses) on one database."""
+    connection = connections[alias]
+    conditions = [f'c."status" IN ({", ".join(["%s"] * statuses)})' if statuses else 'c."status" <> %s']
+    if platform:
+        conditions.append('c."platform" = %s')
+    if search:  # the ORM's `name__icontains` on this backend, or the platform's id
+        name = connection.ops.lookup_cast("icontains", "CharField") % 'c."name"'
+        conditions.append(f'({name} {connection.operators["icontains"] % "%s"} OR c."external_id" = %s)')
+    if account:
+        conditions.append('c."ad_account_id" = %s')
+    if client:
+        conditions.append(f'c."ad_account_id" IN (SELECT "id" FROM "{AdAccount._meta.db_table}" WHERE "client_id" = %s)')
+    return " AND ".join(conditions)
+
+
+def campaign_filter_sql(connection, *, filters: CampaignFilters) -> tuple[str, list]:
+    """`campaign_queryset`'s filters as a condition over the campaigns `c` and its parameters, written straight into
+    the list's statement (no sub-select of ids to join, no ORM query to build and compile per request); the tenant
+    condition is the statement's own. Its text is built once per process per shape of filters."""
+    params: list = list(filters.statuses) if filters.statuses else [CampaignStatus.DELETED]
+    if filters.platform:
+        params.append(filters.platform)
+    if filters.search:
+        params += [f"%{connection.ops.prep_for_like_query(filters.search)}%", filters.search]
+    for value in (filters.ad_account_id, filters.client_id):
+        if value:
+            params.append(_uuid(connection, value))
+    condition = _filter_condition(connection.alias, len(filters.statuses), bool(filters.platform),
+                                  bool(filters.search), bool(filters.ad_account_id), bool(filters.client_id))
+    return condition, params
+
+
 class CampaignPage:
     """A campaign list as the paginator takes it: `page_with_total(offset=, limit=)` answers one page of campaigns
     with their metrics and the number of campaigns, in one statement (`campaigns/metrics.py` `campaign_page_sql`,
-    its text built once per process): the filtered campaigns are counted without metrics, the page is chosen
-    first — by a column, or by one metric summed per campaign (only the sums the ordering needs) — and all the sums
-    are taken for the page's ids only. One query for any page size and any amount of data; the rows are plain dicts
-    (no model instances: the list shows columns and sums).
+    its text built once per process): the filters are a condition of the statement (`campaign_filter_sql`), the
+    filtered campaigns are counted without metrics, the page is chosen first — by a column, or by one metric summed
+    per campaign (only the sums the ordering needs) — and all the sums are taken for the page's ids only. One query
+    for any page size and any amount of data; the rows are plain dicts (no model instances: the list shows columns
+    and sums).
     """
 
-    def __init__(self, *, tenant, campaigns: QuerySet, ordering: str, date_range: DateRange | None):
-        self.tenant, self.campaigns, self.ordering, self.date_range = tenant, campaigns, ordering, date_range
+    def __init__(self, *, tenant, filters: CampaignFilters, ordering: str, date_range: DateRange | None):
+        self.tenant, self.filters, self.ordering, self.date_range = tenant, filters, ordering, date_range
 
     def count(self) -> int:
-        return self.campaigns.count()
+        connection = connections[Campaign.objects.db]
+        condition, params = campaign_filter_sql(connection, filters=self.filters)
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT COUNT(*) FROM "{Campaign._meta.db_table}" c WHERE c."tenant_id" = %s AND '
+                           f'{condition}', [_uuid(connection, self.tenant.pk), *params])
+            return cursor.fetchone()[0]
 
     def page_with_total(self, *, offset: int, limit: int) -> tuple[int, list[dict]]:
         descending, name = self.ordering.startswith("-"), self.ordering.lstrip("-")
-        connection = connections[self.campaigns.db]
-        filtered, filter_params = self.campaigns.order_by().values("id").query.sql_with_params()
+        connection = connections[Campaign.objects.db]
+        condition, filter_params = campaign_filter_sql(connection, filters=self.filters)
         sql = campaign_page_sql(connection, order=FIELD_ORDERINGS.get(name, name), descending=descending,
                                 dated=self.date_range is not None)
         tenant = _uuid(connection, self.tenant.pk)
@@ -108,17 +152,19 @@ class CampaignPage:
         params = [*([tenant, *dates] if ordered_by_metric else []), tenant, *filter_params, limit, offset,
                   tenant, *filter_params, *dates]
         with connection.cursor() as cursor:
-            cursor.execute(sql.replace("{filtered}", filtered), params)
+            cursor.execute(sql.replace("{where}", condition), params)
             rows = cursor.fetchall()
         if not rows:  # a page past the end: the count came with the rows
             return self.count(), []
         converters = _page_converters(connection.alias)
+        columns, sums_end = len(PAGE_COLUMNS), len(PAGE_COLUMNS) + 1 + len(SUM_NAMES)
         items = []
         for row in rows:
-            values = dict(zip(PAGE_COLUMNS, values_convert(row[:len(PAGE_COLUMNS)], converters, connection),
-                              strict=True))
-            sums = dict(zip(SUM_NAMES, row[len(PAGE_COLUMNS) + 1:len(PAGE_COLUMNS) + 1 + len(SUM_NAMES)], strict=True))
-            items.append({**values, "currency": row[len(PAGE_COLUMNS)], **format_metrics(sums, suffix="_sum")})
+            item = dict(zip(PAGE_COLUMNS, values_convert(row[:columns], converters, connection), strict=True))
+            item["currency"] = row[columns]
+            item.update(format_metrics(dict(zip(SUM_NAMES, row[columns + 1:sums_end], strict=True)), suffix="_sum",
+                                       names=LIST_METRICS))
+            items.append(item)
         return rows[0][-1], items
 
 
@@ -129,8 +175,7 @@ def _page_converters(alias: str) -> list:
 
 def campaign_list(*, tenant, filters: CampaignFilters, ordering: str = "-created_at",
                   date_range: DateRange | None = None) -> CampaignPage:
-    return CampaignPage(tenant=tenant, campaigns=campaign_queryset(tenant=tenant, filters=filters), ordering=ordering,
-                        date_range=date_range)
+    return CampaignPage(tenant=tenant, filters=filters, ordering=ordering, date_range=date_range)
 
 
 def _uuid(connection, value):

@@ -20,6 +20,7 @@ from .profiles import (
                        profile_ids_by_email,
                        profile_live_id,
                        profile_statistics,
+                       profiles_list,
                        profiles_search,
                        purchase_counts_by_email,
 )
@@ -28,6 +29,6 @@ from .segments import segment_member_rows, segment_members, segment_preview
 __all__ = [
     "IN_LIST_CHUNK", "consent_of", "event_statistics", "events_timeline", "identity_links", "live_profiles",
     "privacy_requests", "profile_find", "profile_find_by_email", "profile_get", "profile_ids_by_email",
-    "profile_live_id", "profile_statistics", "profiles_search", "purchase_counts_by_email", "subject_export",
+    "profile_live_id", "profile_statistics", "profiles_list", "profiles_search", "purchase_counts_by_email", "subject_export",
     "segment_member_rows", "segment_members", "segment_preview",
 ]

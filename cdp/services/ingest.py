@@ -208,6 +208,7 @@ class _Batch:
         self.new_identities: list[tuple[Any, tuple[str, str], Any]] = []  # (id, key, profile)
         self.links: list[tuple] = []  # IdentityLink rows, LINK_COLUMNS
         self.merges: list[tuple[tuple, Any, Any]] = []  # (ProfileMerge row, MERGE_COLUMNS; winner; loser)
+        self.credited: dict[int, Any] = {}  # item index -> the live profile the lock statement added its event to
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -243,7 +244,7 @@ class _Batch:
         if keys:
             self.keymap = {(kind, value): [pk, pid] for kind, value, pk, pid in _identities_lookup(tenant, keys)}
         named = {item.profile_id for item in fresh if item.profile_id} | {pid for _, pid in self.keymap.values()}
-        self._lock_profiles(named)
+        self._lock_profiles(named, self._credits(fresh, usable))
         self._load(fresh, usable)
         for item in fresh:
             self._resolve(item, usable[item.index], blocked[item.index])
@@ -258,8 +259,7 @@ class _Batch:
             # Events are partitioned by time on PostgreSQL, so the unique key holds the timestamp too: batches repeating
             # a message_id (with another timestamp) are serialised by its claim row instead, before any identity lock.
             message_claims_take(tenant=self.tenant, message_ids=message_ids, now=self.now)
-            stored = {m: (pk, pid) for m, pk, pid in Event.objects.for_tenant(self.tenant)
-                      .filter(message_id__any=sorted(message_ids)).values_list("message_id", "pk", "profile_id")}
+            stored = {m: (pk, pid) for m, pk, pid in _events_by_message_id(self.tenant, sorted(message_ids))}
         fresh = []
         self.first_of: dict[str, IngestItem] = {}
         for item in self.items:
@@ -295,20 +295,52 @@ class _Batch:
                 self.results[item.index] = ItemResult(item.index, ItemStatus.SUPPRESSED, status_code=200)
         return kept
 
-    def _lock_profiles(self, ids: set) -> None:
-        """Locks the named profiles in id order and follows merged_into to live winners (locking them too)."""
+    def _credits(self, items, usable) -> dict[Any, list[IngestItem]]:
+        """The events whose profile is certain before resolution, by the profile they name: one handle only (a
+        `profile_id`, or one identifier already known) and nothing else to change (no traits or stage). If that
+        profile is live under the lock, the event lands on it whatever else the batch holds (a merge can only make it
+        a loser, and then `_write` moves the event's totals to the winner)."""
+        out: dict[Any, list[IngestItem]] = {}
+        if connection.vendor != "postgresql":
+            return out  # no RETURNING through the converters here; `_profiles_add` does it all
+        for item in items:
+            if item.event_type is None or item.traits or item.lifecycle_stage:
+                continue
+            keys = usable[item.index]
+            if item.profile_id is not None:
+                if keys:
+                    continue
+                pid = item.profile_id
+            elif len(keys) == 1 and (key := next(iter(keys.items()))) in self.keymap:
+                pid = self.keymap[key][1]
+            else:
+                continue
+            out.setdefault(pid, []).append(item)
+        return out
+
+    def _lock_profiles(self, ids: set, credits: dict[Any, list[IngestItem]]) -> None:
+        """Locks the named profiles in id order and follows merged_into to live winners (locking them too).
+
+        On PostgreSQL the first pass is the UPDATE that adds `credits` (see `_credits`) to the totals of the profiles
+        that are live — an UPDATE locks its rows as `FOR NO KEY UPDATE` does, so one statement both locks and writes
+        what most events of a batch change, instead of a lock pass and a second visit to every row."""
         pending = set(ids)
-        for _ in range(MAX_FOLLOW):
+        for attempt in range(MAX_FOLLOW):
             pending -= set(self.profiles)
             if not pending:
                 return
-            rows = (Profile.objects.for_tenant(self.tenant).filter(pk__any=sorted(pending, key=str)).order_by("pk")
-                    .select_for_update(no_key=True)
-                    .values_list("pk", "merged_into_id", "created_at", "lifecycle_stage", "email", "phone",
-                                 "external_id"))
+            if attempt == 0 and connection.vendor == "postgresql":
+                rows = _profiles_lock_adding(self.tenant, sorted(pending, key=str), credits, self.now)
+            else:
+                rows = (Profile.objects.for_tenant(self.tenant).filter(pk__any=sorted(pending, key=str))
+                        .order_by("pk").select_for_update(no_key=True)
+                        .values_list("pk", "merged_into_id", "created_at", "lifecycle_stage", "email", "phone",
+                                     "external_id"))
             for pk, merged_into, created_at, stage, email, phone, external_id in rows:
                 self.profiles[pk] = _State(pk=pk, created_at=created_at, merged_into=merged_into,
                                            lifecycle_stage=stage, email=email, phone=phone, external_id=external_id)
+                if attempt == 0 and merged_into is None:
+                    self.credited.update((item.index, pk) for item in credits.get(pk, ()))
             pending = {state.merged_into for state in self.profiles.values() if state.merged_into}
         raise RuntimeError("merged_into chain did not end")  # pragma: no cover - chains are collapsed by merges
 
@@ -520,11 +552,21 @@ class _Batch:
         for item in stored:
             result = self.results[item.index]
             result.profile_id = self.find(item.target)
+        events = [item for item in stored if item.event_type]
+        winners = {self.find(loser) for _, _, loser in self.merges}  # their totals are recomputed from events
+        adds: dict[Any, list] = {}  # the totals still to add, by live profile
+        for item in events:
+            final = self.find(item.target)
+            if self.credited.get(item.index) != final or final in winners:
+                adds.setdefault(final, []).append(item)
         new_profiles = [s for s in self.profiles.values() if s.new]
         if new_profiles:
+            # A new profile is written with its totals (unless a merge recomputes them from the events).
+            born = {s.pk: _totals_of(adds.pop(s.pk, [])) for s in new_profiles if s.pk not in winners}
             rows_copy(Profile, ("id", "tenant_id", "lifecycle_stage", "email", "phone", "external_id", "traits",
-                                "created_at", "updated_at"),
-                      [(s.pk, tenant.pk, s.lifecycle_stage, s.email, s.phone, s.external_id, s.traits or {}, now, now)
+                                "total_orders", "ltv", "last_purchase_at", "last_seen_at", "created_at", "updated_at"),
+                      [(s.pk, tenant.pk, "customer" if born.get(s.pk, (0,))[0] else s.lifecycle_stage, s.email,
+                        s.phone, s.external_id, s.traits or {}, *born.get(s.pk, (0, Decimal(0), None, None)), now, now)
                        for s in new_profiles])
         if self.merges:
             self._write_merges()
@@ -543,15 +585,14 @@ class _Batch:
                             phone=s.phone, external_id=s.external_id, updated_at=now) for s in group], fields)
         if self.links:
             rows_copy(IdentityLink, LINK_COLUMNS, self.links)
-        events = [item for item in stored if item.event_type]
         events_write(tenant=tenant, rows=[
             (item.pk, self.find(item.target), item.origin, item.identity_id, item) for item in events],
             source=self.source, now=now)
         ingested_add(tenant=tenant, received_at=now, count=len(events))
+        _profiles_add(tenant=tenant, touched=adds, now=now)
         touched: dict[Any, list] = {}
         for item in events:
             touched.setdefault(self.find(item.target), []).append(item)
-        _profiles_add(tenant=tenant, touched=touched, now=now)
         # Attribution journeys of the profiles whose events changed (merges: the winners' and losers' in full).
         merged = {pk for _, winner, loser in self.merges for pk in (winner, loser, self.find(loser))}
         journeys_refresh(tenant=tenant, since=since_of(((pid, item.timestamp) for pid, items in touched.items()
@@ -619,6 +660,28 @@ def _plain(value):
     if isinstance(value, Json | Jsonb):
         return (value.dumps or json.dumps)(value.obj)
     return value
+
+
+# A list bound client-side reaches PostgreSQL as a literal, whose every element the planner counts into the
+# selectivity: with 1,000 of them and no statistics on the column (a fresh partition; autovacuum behind) that comes
+# out near 1, and the plan read the tenant's whole slice of the table — every event of the tenant for the message-id
+# lookup, every profile for the row lock and the totals — so each batch cost more than the one before. Read through
+# a scalar sub-select the list is a parameter of unknown length (the planner assumes a few values) and the index is
+# probed once per value. Only where that is the plan wanted whatever the statistics say: inside a join the same
+# blindness can put the list on the inner side of a nested loop and rescan it per row.
+OPAQUE_IDS = "ANY(CAST((SELECT %s) AS uuid[]))"
+
+
+def _events_by_message_id(tenant, message_ids: list[str]):
+    """(message_id, id, profile_id) of the tenant's stored events with these message ids."""
+    if connection.vendor != "postgresql":
+        return Event.objects.for_tenant(tenant).filter(message_id__any=message_ids).order_by() \
+            .values_list("message_id", "pk", "profile_id")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT message_id, id, profile_id FROM {Event._meta.db_table} "
+                       f"WHERE tenant_id = %s AND message_id = ANY(CAST((SELECT %s) AS text[]))",
+                       [_uuid_param(tenant.pk), message_ids])
+        return cursor.fetchall()
 
 
 def _identities_lookup(tenant, keys: list[tuple[str, str]]):
@@ -708,42 +771,76 @@ def events_write(*, tenant, rows: list[tuple], source: str, now) -> None:
                                 item.message_id, source, now))
 
 
-def _profiles_add(*, tenant, touched: dict, now) -> None:
-    """One UPDATE … FROM (the rows, `rows_source`) for every profile the batch's events touched: adds orders and
-    revenue, moves last purchase / last seen forward, makes purchasers customers. The rows are already locked (FOR NO
-    KEY UPDATE).
+def _totals_of(items) -> tuple[int, Decimal, Any, Any]:
+    """(orders, revenue, last purchase, last seen) that these events add to a profile."""
+    purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
+    amount = sum((item.revenue or Decimal(0) for item in purchases), Decimal(0))
+    return (len(purchases), amount, max((item.timestamp for item in purchases), default=None),
+            max((item.timestamp for item in items), default=None))
+
+
+def _totals_source(profiles: dict) -> tuple[str, list]:
+    """`v(id, orders, amount, last_purchase, last_seen)` over {profile id: its events} (`rows_source`)."""
+    dt_prep, prep = connection.ops.adapt_datetimefield_value, _uuid_prep()
+    rows = []
+    for pid in sorted(profiles, key=str):
+        orders, amount, last_purchase, last_seen = _totals_of(profiles[pid])
+        rows.append([prep(pid), orders, str(amount), dt_prep(last_purchase) if last_purchase else None,
+                     dt_prep(last_seen) if last_seen else None])
+    return rows_source("v", [("id", "uuid"), ("orders", "integer"), ("amount", "numeric"),
+                             ("last_purchase", "timestamptz"), ("last_seen", "timestamptz")], rows)
+
+
+def _totals_set(table: str, live: str) -> str:
+    """The SET clause adding `v`'s totals to the rows where `live` holds: adds orders and revenue, moves last purchase /
+    last seen forward, makes purchasers customers.
 
     No indexed column changes unless a purchase makes the profile a customer (then `lifecycle_stage` and
     `updated_at`, the time the profile itself last changed; activity is `last_seen_at`): PostgreSQL updates the row
     in place (HOT, on the free space the table's fillfactor keeps) instead of adding an entry to each of the
-    profile's eight indexes, GIN on traits included, for every touched profile of every batch.
+    profile's eight indexes, GIN on traits included, for every touched profile of every batch."""
+    orders = f"CASE WHEN {live} THEN v.orders ELSE 0 END"
+    purchase = f"CASE WHEN {live} THEN v.last_purchase END"
+    seen = f"CASE WHEN {live} THEN v.last_seen END"
+    return f"""total_orders = {table}.total_orders + {orders},
+  ltv = {table}.ltv + CASE WHEN {live} THEN v.amount ELSE 0 END,
+  last_purchase_at = CASE WHEN {purchase} IS NOT NULL AND ({table}.last_purchase_at IS NULL
+                          OR {table}.last_purchase_at < {purchase}) THEN {purchase}
+                          ELSE {table}.last_purchase_at END,
+  last_seen_at = CASE WHEN {seen} IS NOT NULL AND ({table}.last_seen_at IS NULL OR {table}.last_seen_at < {seen})
+                      THEN {seen} ELSE {table}.last_seen_at END,
+  lifecycle_stage = CASE WHEN {orders} > 0 THEN %s ELSE {table}.lifecycle_stage END,
+  updated_at = CASE WHEN {orders} > 0 AND {table}.lifecycle_stage <> %s THEN %s ELSE {table}.updated_at END"""
+
+
+def _profiles_lock_adding(tenant, ids: list, credits: dict, now) -> list[tuple]:
+    """PostgreSQL: one UPDATE over the named profiles (in id order) that locks them all and adds `credits`
+    ({profile id: its events}) to those that are live; their state as it is now, in `_lock_profiles`' columns."""
+    table = Profile._meta.db_table
+    source, params = _totals_source({pid: credits.get(pid, ()) for pid in ids})
+    sql = f"""WITH {source}
+UPDATE {table} SET {_totals_set(table, f"{table}.merged_into_id IS NULL")}
+FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s AND {table}.id = {OPAQUE_IDS}
+RETURNING {table}.id, {table}.merged_into_id, {table}.created_at, {table}.lifecycle_stage, {table}.email,
+          {table}.phone, {table}.external_id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, "customer", "customer", connection.ops.adapt_datetimefield_value(now),
+                             _uuid_param(tenant.pk), params[0]])
+        return sorted(cursor.fetchall(), key=lambda row: str(row[0]))
+
+
+def _profiles_add(*, tenant, touched: dict, now) -> None:
+    """One UPDATE … FROM (the rows, `rows_source`) adding the events' totals to the profiles they landed on (the
+    rows are already locked) — those the lock statement did not (`_Batch._credits`). A no-op when there are none.
 
     (Django's bulk_update builds a CASE per row and field, which is quadratic in the batch size.)"""
     if not touched:
         return
     table = Profile._meta.db_table
-    dt_prep, prep = connection.ops.adapt_datetimefield_value, _uuid_prep()
-    rows = []
-    for pid in sorted(touched, key=str):
-        items = touched[pid]
-        purchases = [item for item in items if item.event_type == PURCHASE_EVENT]
-        amount = sum((item.revenue or Decimal(0) for item in purchases), Decimal(0))
-        last_purchase = max((item.timestamp for item in purchases), default=None)
-        rows.append([prep(pid), len(purchases), str(amount), dt_prep(last_purchase) if last_purchase else None,
-                     dt_prep(max(item.timestamp for item in items))])
-    source, params = rows_source("v", [("id", "uuid"), ("orders", "integer"), ("amount", "numeric"),
-                                       ("last_purchase", "timestamptz"), ("last_seen", "timestamptz")], rows)
-    sql = f"""WITH {source}
-UPDATE {table} SET
-  total_orders = {table}.total_orders + v.orders,
-  ltv = {table}.ltv + v.amount,
-  last_purchase_at = CASE WHEN v.last_purchase IS NOT NULL AND ({table}.last_purchase_at IS NULL
-                          OR {table}.last_purchase_at < v.last_purchase) THEN v.last_purchase
-                          ELSE {table}.last_purchase_at END,
-  last_seen_at = CASE WHEN {table}.last_seen_at IS NULL OR {table}.last_seen_at < v.last_seen THEN v.last_seen
-                      ELSE {table}.last_seen_at END,
-  lifecycle_stage = CASE WHEN v.orders > 0 THEN %s ELSE {table}.lifecycle_stage END,
-  updated_at = CASE WHEN v.orders > 0 AND {table}.lifecycle_stage <> %s THEN %s ELSE {table}.updated_at END
-FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s"""
+    source, params = _totals_source(touched)
+    steer, extra = (f" AND {table}.id = {OPAQUE_IDS}", [params[0]]) if connection.vendor == "postgresql" else ("", [])
+    sql = f"WITH {source}\nUPDATE {table} SET {_totals_set(table, 'v.id IS NOT NULL')}\n" \
+          f"FROM v WHERE {table}.id = v.id AND {table}.tenant_id = %s{steer}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, "customer", "customer", dt_prep(now), prep(tenant.pk)])
+        cursor.execute(sql, [*params, "customer", "customer", connection.ops.adapt_datetimefield_value(now),
+                             _uuid_param(tenant.pk), *extra])

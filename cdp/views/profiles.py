@@ -36,7 +36,7 @@ class ProfileViewSet(CdpEndpoint, TenantGenericViewSet):
     @extend_schema(tags=TAGS)
     def list(self, request):
         # an unknown segment_id has no members: 200, empty (the list rule)
-        profiles = selectors.profiles_search(tenant=self.tenant, **ProfileFilterSet.parse(request.query_params))
+        profiles = selectors.profiles_list(tenant=self.tenant, **ProfileFilterSet.parse(request.query_params))
         page = self.paginate_queryset(profiles)
         return self.get_paginated_response(s.profile_items(page))
 

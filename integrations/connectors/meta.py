@@ -70,7 +70,7 @@ class MetaConnector(OAuthAdConnector):
 
     @property
     def base(self) -> str:
-        return f"https://graph.facebook.com/{settings.META_GRAPH_VERSION}"
+        return f"{settings.META_GRAPH_URL}/{settings.META_GRAPH_VERSION}"
 
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token()}"}
@@ -105,7 +105,7 @@ class MetaConnector(OAuthAdConnector):
             body = self.http.json("GET", url, params=query)
             yield from body.get("data") or []
             url = (body.get("paging") or {}).get("next")
-            if url and not url.startswith("https://graph.facebook.com/"):
+            if url and not url.startswith(f"{settings.META_GRAPH_URL}/"):
                 raise ConnectorError("Meta answered an unexpected paging link.")
             query = None  # the `next` link carries every parameter
 

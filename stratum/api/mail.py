@@ -10,10 +10,12 @@ by their storage name (the task reads them from the default storage, so no file 
 A caller that must know how its mail ended (a scheduled report records its delivery) names an `outcome_task`: once
 the message is sent, or has failed for good (refused, or still failing after the last retry), that task is queued
 with the caller's `outcome_kwargs` plus `sent` (bool) and `error` ("" when sent). The kernel calls it by name, so it
-never imports the app that asked.
+never imports the app that asked. If the mail could not even be queued (the broker was down), no outcome comes: such
+a caller sweeps what waited longer than `mail_outcome_deadline()`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import smtplib
 from collections.abc import Mapping, Sequence
 
@@ -28,6 +30,13 @@ from .queueing import task_enqueue
 # smtplib error is an OSError). A recipient the server refuses for good is not retried.
 MAIL_RETRYABLE = (OSError,)
 MAIL_PERMANENT = (smtplib.SMTPRecipientsRefused,)
+MAIL_BACKOFF_SECONDS, MAIL_BACKOFF_MAX_SECONDS = 30, 3600
+
+
+def mail_outcome_deadline() -> dt.timedelta:
+    """The longest a queued mail can take to report its outcome: every retry at the longest back-off, plus an hour
+    for the queue. A caller still waiting after that has lost its mail (it was never queued: the broker was down)."""
+    return dt.timedelta(seconds=(settings.MAIL_MAX_RETRIES + 1) * MAIL_BACKOFF_MAX_SECONDS, hours=1)
 
 
 def mail_render(*, template: str, context: Mapping) -> tuple[str, str, str]:
@@ -44,7 +53,7 @@ def mail_queue(*, template: str, to: Sequence[str], context: Mapping, headers: M
                outcome_kwargs: Mapping | None = None) -> None:
     """Renders the mail now and queues its delivery (after the commit, unless `on_commit=False`). `attachments`:
     [{"name": <storage name>, "filename": ..., "content_type": ...}]. A failure to queue is logged, never raised:
-    a mail must not break the action that caused it (a caller with an `outcome_task` has a sweeper of its own)."""
+    a mail must not break the action that caused it (a caller with an `outcome_task` sweeps what never reported)."""
     subject, text, html = mail_render(template=template, context=context)
     kwargs = {"template": template, "subject": subject, "text": text, "html": html, "to": list(to),
               "headers": dict(headers or {}), "attachments": [dict(item) for item in attachments]}

@@ -105,7 +105,9 @@ class ApiResponseMiddleware:
             return response
         if isinstance(exception, (OperationalError, InterfaceError)):
             logger.error("database unavailable: %s", exception)
-            return error_response(503, "The database is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
+            response = error_response(503, "The database is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)  # a replica gone mid-query: the retry reads the primary
+            return response
         if isinstance(exception, BrokerUnavailable):
             logger.error("task broker unavailable: %s", exception)
             return error_response(503, "The task queue is unavailable. Try again shortly.", SERVICE_UNAVAILABLE)

@@ -12,6 +12,10 @@ Inside it a read still goes to the primary when
 - every replica lags more than `REPLICA_MAX_LAG_SECONDS` behind (replay lag from pg_last_xact_replay_timestamp, checked
   at most every `REPLICA_LAG_CHECK_SECONDS` per process) or cannot be reached.
 
+A replica that fails in the middle of a query (or refuses a new connection) fails that request — a 503 in the error
+format with `Retry-After` (stratum.api.middleware) — and is taken out at the end of the request or task: the process's
+next reads go to the primary until its next lag check finds the replica back. Nothing retries the read elsewhere.
+
 The scope of "this request or task" is `read_scope()`, opened by `ReadScopeMiddleware` per request and by Celery's
 task_prerun/task_postrun per task. docs/operations.md, "Read replicas".
 """
@@ -129,6 +133,7 @@ def read_scope() -> Iterator[ReadScope]:
         yield scope
     finally:
         _scope.reset(token)
+        replica_failures_note()
         for tenant_id in scope.tenant_ids:
             tenant_wrote(tenant_id, force=True)
 
@@ -159,6 +164,7 @@ def task_scope_exit(token: contextvars.Token | None) -> None:
         return
     scope = _scope.get()
     _scope.reset(token)
+    replica_failures_note()
     for tenant_id in scope.tenant_ids if scope is not None else ():
         tenant_wrote(tenant_id, force=True)
 
@@ -232,6 +238,19 @@ def replica_lag(alias: str) -> float | None:
     with _lag_lock:
         _lag_checked[alias] = (now, lag)
     return lag
+
+
+def replica_failures_note() -> None:
+    """At the end of a request or task: a replica whose connection broke in it — the server went away mid-query, or
+    refused a new connection — is taken out of this process at once (as an unreachable lag check would), so the next
+    reads go to the primary until the next lag check finds it back. The failed request itself answered 503."""
+    for alias in replica_aliases():
+        connection = connections[alias]
+        raw = connection.connection
+        if connection.errors_occurred and (raw is None or raw.closed or getattr(raw, "broken", False)):
+            logger.warning("read replica %s failed: reads go to the primary until it answers a lag check", alias)
+            with _lag_lock:
+                _lag_checked[alias] = (time.monotonic(), None)
 
 
 def replica_usable(alias: str) -> bool:

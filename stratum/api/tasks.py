@@ -5,9 +5,14 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from .mail import MAIL_PERMANENT, MAIL_RETRYABLE, mail_deliver, mail_outcome_report
-
-MAIL_BACKOFF_SECONDS, MAIL_BACKOFF_MAX_SECONDS = 30, 3600
+from .mail import (
+    MAIL_BACKOFF_MAX_SECONDS,
+    MAIL_BACKOFF_SECONDS,
+    MAIL_PERMANENT,
+    MAIL_RETRYABLE,
+    mail_deliver,
+    mail_outcome_report,
+)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

@@ -116,9 +116,11 @@ class TestRefresh:
 
 
 class TestApi:
-    def test_summary_list_and_refresh(self, api_client, tenant, customers):
+    def test_summary_list_and_refresh(self, api_client, tenant, customers, django_capture_on_commit_callbacks):
         assert api_client.get(URL).json()["status"] == "not_computed"
-        assert api_client.post(f"{URL}/refresh").status_code == 202  # runs eagerly in tests
+        with django_capture_on_commit_callbacks(execute=True) as queued:  # queued after commit; eager in tests
+            assert api_client.post(f"{URL}/refresh").status_code == 202
+        assert len(queued) == 1
         summary = api_client.get(URL).json()
         assert summary["status"] == "ok" and summary["insufficient_data"] is False and summary["model"] == "mbg_nbd"
         assert sum(summary["by_risk"].values()) == 60 and set(summary["parameters"]) == {"r", "alpha", "a", "b"}

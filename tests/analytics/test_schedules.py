@@ -260,6 +260,40 @@ class TestDelivery:
         assert again.status == "failed"  # the outcome is recorded once; a late word changes nothing
         assert Notification.objects.unscoped().filter(title__startswith="Scheduled report failed").count() == 1
 
+    def test_a_mail_the_broker_refused_fails_its_delivery_at_the_sweep(self, new_york, fresh_data, report, user,
+                                                                        monkeypatch, time_machine, settings):
+        """In a worker (the beat's run), a refused publish is logged, not raised: the delivery would read `queued`
+        for ever. The hourly sweep fails it once the mail task's longest retry window has passed, tells the admins."""
+        from kombu.exceptions import OperationalError
+
+        from analytics.reporting.schedules import schedule_run
+        from analytics.tasks import report_deliveries_unanswered
+        from stratum.api.mail import mail_outcome_deadline
+        from stratum.api.tenancy import tenant_scope
+
+        schedule = ReportScheduleFactory(tenant=new_york, report=report, day_of_week="wednesday",
+                                         time=dt.time(10, 30), timezone="America/New_York")
+
+        def refuse(self, *args, **kwargs):
+            raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        with monkeypatch.context() as patch:
+            patch.setattr("celery.app.task.Task.apply_async", refuse)
+            with TestCase.captureOnCommitCallbacks(execute=True), tenant_scope(new_york):
+                delivery = schedule_run(tenant=new_york, schedule=schedule)
+        assert delivery.status == "queued" and mail.outbox == []
+        assert mail_outcome_deadline() == dt.timedelta(hours=settings.MAIL_MAX_RETRIES + 2)
+        time_machine.shift(mail_outcome_deadline() - dt.timedelta(minutes=1))
+        assert report_deliveries_unanswered.apply().get() == 0  # the mail task may still be retrying
+        time_machine.shift(dt.timedelta(minutes=2))
+        assert report_deliveries_unanswered.apply().get() == 1
+        delivery.refresh_from_db()
+        assert delivery.status == "failed" and "never reported" in delivery.error
+        [notice] = Notification.objects.unscoped().filter(user=user, title="Scheduled report failed: Weekly performance")
+        assert notice.body == delivery.error
+        assert report_deliveries_unanswered.apply().get() == 0  # once only
+        assert Notification.objects.unscoped().filter(title__startswith="Scheduled report failed").count() == 1
+
     def test_late_slots_are_skipped_and_inactive_schedules_do_nothing(self, new_york, scoped, fresh_data, report):
         from analytics.reporting.schedules import schedule_run
 

@@ -92,7 +92,9 @@ class TestHealth:
             raise OperationalError("connection refused")
 
         monkeypatch.setattr(views.MeView, "get", down)
-        assert_error(api_client.get("/api/v1/users/me"), 503, "SERVICE_UNAVAILABLE")
+        response = api_client.get("/api/v1/users/me")
+        assert_error(response, 503, "SERVICE_UNAVAILABLE")
+        assert response["Retry-After"] == "1"  # e.g. a read replica gone mid-query: the retry reads the primary
 
 
 class TestRateLimits:

@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Tenant, User
+from billing.services import tenant_admin_update
 from cdp.services.ingested import ingested_rebuild
+from stratum.api.exceptions import ValidationFailed
 from tests.accounts.factories import TEST_PASSWORD, TenantFactory, UserFactory
 from tests.billing.factories import SubscriptionFactory
 from tests.campaigns.factories import AdAccountFactory, CampaignDailyMetricFactory, CampaignFactory
@@ -94,6 +96,19 @@ class TestTenants:
                             422, "VALIDATION_ERROR")
         assert field in body["errors"]
         assert Tenant.objects.get(pk=tenant.pk).plan == "starter"
+
+    @pytest.mark.parametrize("value", [-1, 2.5, True, "many", None])
+    def test_service_refuses_a_limit_that_is_not_a_whole_number(self, tenant_client, value):
+        """The service holds the rule itself, whichever caller (API, console, a command) hands it the value."""
+        tenant = tenant_client.user.tenant
+        limits = {"max_segments": value, "max_users": 7} if value is not None else {"max_users": -3}
+        with pytest.raises(ValidationFailed) as caught:
+            tenant_admin_update(tenant=tenant, data={"plan": "enterprise", "limit_overrides": limits})
+        assert "limit_overrides" in caught.value.errors
+        tenant.refresh_from_db()
+        assert tenant.plan == "starter" and not tenant.limit_overrides  # nothing half-applied
+        assert tenant_admin_update(tenant=tenant, data={"limit_overrides": {"max_segments": " 12 "}}) \
+            .limit_overrides == {"max_segments": 12}
 
     def test_bad_filters_and_unknown_tenant(self, staff_client):
         assert_error(staff_client.get("/api/v1/superadmin/tenants?plan=gold"), 422)

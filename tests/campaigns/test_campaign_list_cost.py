@@ -117,3 +117,34 @@ def test_filters_and_tenant_apply_to_the_page_and_the_count(api_client, tenant, 
     assert body["total"] == 9 and {i["id"] for i in body["items"]} == {str(c.pk) for c in made[:10] if c.name != "C05"}
     body = api_client.get("/api/v1/campaigns?status=deleted&ordering=spend").json()
     assert [i["id"] for i in body["items"]] == [str(made[5].pk)]
+
+
+def test_every_filter_gives_the_orm_campaigns_page_and_count(tenant, frozen):
+    """The statement's filter condition against `campaign_queryset` (the ORM's filters): same campaigns, same order,
+    same count, for each filter and some combinations, LIKE wildcards and case in the search included."""
+    from campaigns.selectors import campaign_list
+    from tests.workflow.factories import ClientFactory
+
+    made = _world(tenant)
+    brand = ClientFactory(tenant=tenant)
+    linked = AdAccountFactory(tenant=tenant, platform="google", client=brand)
+    odd = CampaignFactory(tenant=tenant, ad_account=linked, name="100%_Brand Search", external_id="g-77",
+                          status="paused")
+    CampaignFactory(tenant=tenant, ad_account=linked, name="Brand draft", status="draft")
+    cases = [CampaignFilters(), CampaignFilters(statuses=["deleted"]), CampaignFilters(statuses=["paused", "draft"]),
+             CampaignFilters(platform="google"), CampaignFilters(platform="meta", statuses=["active", "deleted"]),
+             CampaignFilters(search="c0"), CampaignFilters(search="BRAND"), CampaignFilters(search="100%_b"),
+             CampaignFilters(search="%"), CampaignFilters(search="_"), CampaignFilters(search="g-77"),
+             CampaignFilters(search="G-77"), CampaignFilters(ad_account_id=linked.pk),
+             CampaignFilters(ad_account_id=made[0].ad_account_id, search="C1"), CampaignFilters(client_id=brand.pk),
+             CampaignFilters(client_id=brand.pk, statuses=["draft"], platform="google", search="brand")]
+    with tenant_scope(tenant):
+        for filters in cases:
+            expected = [str(pk) for pk in campaign_queryset(tenant=tenant, filters=filters)
+                        .order_by("name", "id").values_list("id", flat=True)]
+            for offset, limit in ((0, 100), (1, 2)):
+                total, rows = campaign_list(tenant=tenant, filters=filters, ordering="name").page_with_total(
+                    offset=offset, limit=limit)
+                assert total == len(expected), filters
+                assert [str(row["id"]) for row in rows] == expected[offset:offset + limit], filters
+        assert [c.pk for c in campaign_queryset(tenant=tenant, filters=CampaignFilters(search="%"))] == [odd.pk]

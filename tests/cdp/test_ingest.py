@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import OperationalError, connection
@@ -59,9 +60,15 @@ class TestRoundTrips:
         large = _queries(scoped, _mix(profiles, 1000, tag="l"))
         all_new = _queries(scoped, _mix(profiles, 1000, tag="n", new_share=1.0))
         half_new = _queries(scoped, _mix(profiles, 1000, tag="h", new_share=0.5))
-        # (a batch naming no existing profile skips the row-lock query; 13: the statements of a batch, each once,
-        # including the per-day ingestion count's upsert and, on PostgreSQL, the message-id claims)
-        assert all_new <= small == large == half_new <= 13, (small, large, all_new, half_new)
+        no_new = _queries(scoped, _mix(profiles, 1000, tag="k", new_share=0))
+        # (a batch naming no existing profile skips the row-lock query; the statements of a batch, each once,
+        # including the per-day ingestion count's upsert and, on PostgreSQL, the message-id claims; COPYs are not
+        # counted. On PostgreSQL the row lock is the UPDATE that adds the single-handle events' totals, and new
+        # profiles are written with theirs, so no second totals UPDATE runs for these mixes.)
+        ceiling = 11 if connection.vendor == "postgresql" else 13
+        assert all_new <= small == large == half_new <= ceiling, (small, large, all_new, half_new)
+        # (elsewhere new rows are inserted by counted statements, not COPY: a batch with none makes fewer)
+        assert no_new == small if connection.vendor == "postgresql" else no_new <= small, (no_new, small)
         assert Profile.objects.count() == 60 + 5 + 50 + 1000 + 500  # each new anonymous_id made one profile
         assert not cdp_invariant_violations(scoped)
 
@@ -99,6 +106,53 @@ class TestResolution:
         a.refresh_from_db()
         assert (a.total_orders, float(a.ltv), a.lifecycle_stage) == (2, 10.0, "customer")
         assert Event.objects.filter(profile=a).count() == 4
+        assert not cdp_invariant_violations(scoped)
+
+    def test_totals_added_at_the_lock_follow_merges_of_the_same_batch(self, scoped):
+        """Events that name one profile only are added to its totals by the row-lock statement: when the same batch
+        merges that profile away, or makes it (or a profile new in the batch) the winner whose totals are recomputed
+        from its events, the totals still count every purchase exactly once."""
+        a, _ = profile_upsert(tenant=scoped, identifiers={"email": "a@shop.example"})
+        b, _ = profile_upsert(tenant=scoped, identifiers={"phone": "+14155550199"})
+        event_track(tenant=scoped, profile_id=a.pk, event_type="purchase", properties={"amount": 1})
+        event_track(tenant=scoped, profile_id=b.pk, event_type="purchase", properties={"amount": 4})
+        results = events_ingest(tenant=scoped, events=[
+            {"profile_id": str(a.pk), "event_type": "purchase", "properties": {"amount": 5}},
+            {"identifiers": {"phone": "+14155550199"}, "event_type": "purchase", "properties": {"amount": 7}},
+            {"identifiers": {"email": "a@shop.example", "phone": "+14155550199"}, "event_type": "login"},
+            {"profile_id": str(b.pk), "event_type": "page_view"},
+            {"identifiers": {"anonymous_id": "n1"}, "event_type": "purchase", "properties": {"amount": 2}},
+            {"identifiers": {"anonymous_id": "n2"}, "event_type": "purchase", "properties": {"amount": 3}},
+            {"identifiers": {"anonymous_id": "n3"}, "event_type": "purchase", "properties": {"amount": 6}},
+            {"identifiers": {"anonymous_id": "n1", "device_id": "d-1"}, "event_type": "purchase",
+             "properties": {"amount": 8}},
+            {"identifiers": {"anonymous_id": "n2", "external_id": "crm-n2"}, "event_type": "page_view"},
+            {"identifiers": {"anonymous_id": "n2"}, "event_type": "purchase", "properties": {"amount": 9}},
+        ])
+        assert [r.status for r in results] == ["created"] * 10
+        assert {r.profile_id for r in results[:4]} == {a.pk}
+        a.refresh_from_db()
+        assert (a.total_orders, a.ltv, a.lifecycle_stage) == (4, Decimal("17.00"), "customer")
+        n1, n2, n3 = (Profile.objects.get(pk=results[i].profile_id) for i in (4, 5, 6))
+        assert (n1.total_orders, n1.ltv, n1.lifecycle_stage) == (2, Decimal("10.00"), "customer")
+        assert (n2.total_orders, n2.ltv, n2.lifecycle_stage) == (2, Decimal("12.00"), "customer")
+        assert (n3.total_orders, n3.ltv, n3.last_seen_at) == (1, Decimal("6.00"), n3.last_purchase_at)
+        assert not cdp_invariant_violations(scoped)
+
+    def test_a_batch_merging_two_profiles_it_creates_counts_their_purchases_once(self, scoped):
+        results = events_ingest(tenant=scoped, events=[
+            {"identifiers": {"anonymous_id": "m1"}, "event_type": "purchase", "properties": {"amount": 2}},
+            {"identifiers": {"anonymous_id": "m2"}, "event_type": "purchase", "properties": {"amount": 3}},
+            {"identifiers": {"anonymous_id": "m1"}, "event_type": "purchase", "properties": {"amount": 4}},
+            {"identifiers": {"anonymous_id": "m1", "email": "m@shop.example"}, "event_type": "login"},
+            {"identifiers": {"anonymous_id": "m2", "email": "m@shop.example"}, "event_type": "purchase",
+             "properties": {"amount": 5}},
+        ])
+        live = {r.profile_id for r in results}
+        assert len(live) == 1
+        profile = Profile.objects.get(pk=live.pop())
+        assert profile.merged_into_id is None
+        assert (profile.total_orders, profile.ltv) == (4, Decimal("14.00"))
         assert not cdp_invariant_violations(scoped)
 
     def test_a_merged_id_sent_as_profile_id_lands_on_the_winner(self, scoped):

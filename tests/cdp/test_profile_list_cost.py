@@ -41,20 +41,69 @@ def test_queries_do_not_grow_with_page_size_or_profiles(api_client, user, scoped
         assert body["total"] == 30 and len(body["items"]) == params["limit"]
         assert all(item["identities"] for item in body["items"])  # prefetched with the page, not one by one
         counts.add(n)
-    # auth, count, page (with RFM joined), the page's identities, the page's predictions
-    assert counts == {5}, counts
+    # auth, the page (its RFM row joined) with the count, the page's identities, the page's predictions
+    assert counts == {4}, counts
+    n, body = _queries(client, {"limit": 10, "page": 4})  # past the end: no rows carry the count, so it is asked for
+    assert body["items"] == [] and body["total"] == 30 and n == 3
 
 
 def test_items_are_what_the_profile_serializer_gives(api_client, scoped):
-    from cdp.selectors import profiles_search
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    from cdp.models import Profile
+    from cdp.selectors import profiles_list
     from cdp.serializers import ProfileSerializer, profile_items
+    from tests.analytics.factories import ChurnPredictionFactory
 
     _people(scoped, 0, 6)
     profile, _ = profile_upsert(tenant=scoped, identifiers={"external_id": "crm-9", "anonymous_id": "a-1"},
                                 traits={"first_name": "Zoë"})
+    ChurnPredictionFactory(tenant=scoped, profile=profile, churn_probability=0.123456, probability_alive=0.876544,
+                           expected_purchases=1.23456)
+    ChurnPredictionFactory(tenant=scoped, profile=Profile.objects.get(email="p3@shop.example"),
+                           expected_purchases=None)
     items = api_client.get(URL, {"limit": 20}).json()["items"]
-    page = list(profiles_search(tenant=scoped)[:20])
-    assert profile_items(page) == ProfileSerializer(page, many=True).data
-    assert items == ProfileSerializer(page, many=True).data
+    total, rows = profiles_list(tenant=scoped).page_with_total(offset=0, limit=20)
+    by_id = {p.pk: p for p in Profile.objects.select_related("rfm")}
+    expected = ProfileSerializer([by_id[row["id"]] for row in rows], many=True).data
+    assert total == 7 and profile_items(rows) == expected
+    assert items == json.loads(JSONRenderer().render(expected))
+    assert sum(i["predictions"] is not None for i in items) == 2
     assert any(i["email"] is None and i["external_id"] == "crm-9" for i in items)
     assert [list(i) for i in items] == [list(ProfileSerializer.Meta.fields)] * len(items)
+
+
+def test_every_filter_gives_the_orm_search_profiles_and_order(scoped):
+    """The list's SQL conditions against `profiles_search` (the ORM's lookups): same profiles, same order, same
+    count, for each filter and their combinations, including LIKE wildcards and case in the search term."""
+    from django.utils import timezone
+
+    from cdp.models import Identity, Profile, SegmentMembership
+    from cdp.selectors import profiles_list, profiles_search
+    from tests.cdp.factories import SegmentFactory
+
+    _people(scoped, 0, 12)
+    odd, _ = profile_upsert(tenant=scoped, identifiers={"email": "100%_real@Shop.example", "external_id": "EXT-7"})
+    Identity.objects.filter(profile=odd, type="email").update(value="100%_real@shop.example")
+    Profile.objects.filter(pk=odd.pk).update(email="100%_Real@Shop.example", lifecycle_stage="customer")
+    segment = SegmentFactory(tenant=scoped)
+    members = list(Profile.objects.order_by("email")[:5])
+    for n, profile in enumerate(members):
+        SegmentMembership.objects.create(tenant=scoped, segment=segment, profile=profile, added_at=timezone.now(),
+                                         removed_at=timezone.now() if n == 0 else None)
+    ProfileRfmFactory(tenant=scoped, profile=odd, segment="champions")
+    cases = [{}, {"query": "shop"}, {"query": "SHOP.EXAMPLE"}, {"query": "100%_r"}, {"query": "%"}, {"query": "_"},
+             {"query": "ext-7"}, {"query": "EXT-7"}, {"query": "5550003"}, {"query": " p3@shop.example "},
+             {"query": "100%_REAL@shop.example"}, {"lifecycle_stage": "customer"}, {"lifecycle_stage": "lead"},
+             {"rfm_segment": "champions"}, {"segment_id": segment.pk}, {"segment_id": segment.pk, "query": "p1"},
+             {"query": "example", "rfm_segment": "champions", "lifecycle_stage": "customer"}]
+    for filters in cases:
+        expected = list(profiles_search(tenant=scoped, **filters).values_list("id", flat=True))
+        for offset, limit in ((0, 100), (2, 3)):
+            total, rows = profiles_list(tenant=scoped, **filters).page_with_total(offset=offset, limit=limit)
+            assert total == len(expected), filters
+            assert [row["id"] for row in rows] == expected[offset:offset + limit], filters
+    assert len(profiles_search(tenant=scoped, query="100%_r")) == 1
+    assert len(profiles_search(tenant=scoped, query="%")) == 1

@@ -267,3 +267,41 @@ def test_sources_of_one_tenant_feed_only_that_tenant(client, tenant):
                     content_type="application/json", HTTP_AUTHORIZATION=basic(key))
     assert Event.objects.for_tenant(tenant).count() == 1 and Event.objects.for_tenant(other).count() == 1
     assert Profile.objects.for_tenant(tenant).get().pk != Profile.objects.for_tenant(other).get().pk
+
+
+class TestSchema:
+    """/v1/* are plain Django views (write keys only); the OpenAPI schema describes them anyway, and what they answer
+    matches what it says."""
+
+    @pytest.fixture
+    def openapi(self, client):
+        return client.get("/api/schema/", {"format": "json"}).json()
+
+    def test_every_call_and_the_batch_are_documented_with_the_write_key(self, openapi):
+        assert openapi["components"]["securitySchemes"]["segmentWriteKey"] == {
+            "type": "http", "scheme": "basic", "description": openapi["components"]["securitySchemes"][
+                "segmentWriteKey"]["description"]}
+        for call in ("identify", "track", "page", "screen", "group", "alias", "batch"):
+            operation = openapi["paths"][f"/v1/{call}"]["post"]
+            assert operation["security"] == [{"segmentWriteKey": []}], call
+            assert set(operation["responses"]) == {"200", "400", "401", "403", "429", "503"}, call
+            assert set(operation["requestBody"]["content"]) == {"application/json", "text/plain"}
+        batch = openapi["paths"]["/v1/batch"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert batch["required"] == ["batch"] and batch["properties"]["batch"]["maxItems"] == 2500
+        message = openapi["components"]["schemas"]["SegmentMessage"]["properties"]
+        assert message["type"]["enum"] == ["identify", "track", "page", "screen", "group", "alias"]
+
+    def test_the_answers_are_the_documented_ones(self, openapi, send, client):
+        responses = openapi["paths"]["/v1/track"]["post"]["responses"]
+        ok = send("track", {"userId": "u-s", "event": "Signed Up", "messageId": "m-s"})
+        assert ok.status_code == 200 and ok.json() == {"success": True}
+        assert responses["200"]["content"]["application/json"]["schema"]["properties"]["success"]["enum"] == [True]
+        error = {"$ref": "#/components/schemas/Error"}
+        required = set(openapi["components"]["schemas"]["Error"]["required"])
+        for answer in (send("track", b"{not json"), send("track", {"event": "x"}, auth=False),
+                       client.post("/v1/track", "{}", content_type="application/json",
+                                   HTTP_AUTHORIZATION=basic("wk_unknown"))):
+            documented = responses[str(answer.status_code)]["content"]["application/json"]["schema"]
+            assert documented["allOf"][0] == error
+            body = answer.json()
+            assert required <= set(body) and body["success"] is False and body["status_code"] == answer.status_code

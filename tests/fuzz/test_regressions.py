@@ -52,7 +52,9 @@ def test_every_error_answer_is_documented_in_the_error_format(openapi):
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             codes = set(operation["responses"])
-            if operation.get("security") and not {"401", "403", "404"} <= codes:
+            # /v1/* (Segment's Tracking API, write keys) name no object, so it has no 404 to document.
+            needed = {"401", "403", "404"} if path.startswith("/api/") else {"401", "403"}
+            if operation.get("security") and not needed <= codes:
                 undocumented.append(f"{method.upper()} {path}: {sorted(codes)}")
             for code, response in operation["responses"].items():
                 if code.isdigit() and int(code) >= 400 and path.startswith("/api/") and code != "503":

@@ -7,17 +7,23 @@ ran each read. Two gunicorn "hosts" share the primary, the replica and Redis (th
   not replayed it (replay paused) — and, once REPLICA_STICKY_SECONDS passed, host B reads the (stale) replica again;
 - host A, whose REPLICA_MAX_LAG_SECONDS the paused replica now exceeds, skips it and reads the primary;
 - in one process: a scope that wrote reads from the primary, the next scope of the same tenant too (the cache mark),
-  then the replica again; a read that did not opt in always goes to the primary.
+  then the replica again; a read that did not opt in always goes to the primary;
+- the replica's server killed while a read waits on it (frozen with SIGSTOP, then SIGKILL): that request answers 503
+  SERVICE_UNAVAILABLE with Retry-After, and the host's next read goes to the primary at once.
 
 Without replicas nothing changes: no router, every read on `default` (the rest of the suite runs that way).
 """
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -223,3 +229,69 @@ def test_a_scope_that_wrote_and_its_tenant_read_from_the_primary(cluster):
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [
         ["default", "not_opted_in"], ["replica1", "replica"], ["default", "scope_wrote"],
         ["default", "tenant_wrote"], ["replica1", "replica"]]
+
+
+def replica_processes(replica: PrivateReplica) -> list[int]:
+    """The replica's postmaster and every process it forked (its backends among them)."""
+    postmaster = int((replica.data / "postmaster.pid").read_text().split()[0])
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    return [postmaster, *map(int, children)]
+
+
+def gone(pid: int) -> bool:
+    """Dead, or a zombie nobody reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+@pytest.mark.postgres
+@needs_private_postgres
+@pytest.mark.django_db  # the test database exists: the private primary's schema is copied from it
+def test_a_replica_failing_mid_query_answers_503_then_reads_go_to_the_primary(cluster):
+    """The replica's server dies while a heavy read waits on it: that request is a 503 in the error format with
+    Retry-After, and the host's next read goes to the primary at once (not after its next lag check, 60 s away)."""
+    primary, replica, _, seed, env = cluster
+    key = seed["key"]
+    prime = {"Authorization": f"Bearer {key}"}
+    host = AppServer(env={**env, "REPLICA_MAX_LAG_SECONDS": "600", "REPLICA_LAG_CHECK_SECONDS": "60"})
+    host.start()
+    try:
+        settle(replica)
+        assert httpx.get(f"{host.url}/api/v1/users/me", headers=prime, timeout=30).status_code == 200
+        where, seen = served_by(primary, replica, lambda: timeline(host, key))  # the lag check done, kept 60 s
+        assert (where, seen) == ("replica", ["purchase", "signup"])
+
+        processes = replica_processes(replica)
+        for pid in processes:  # frozen: the next query is sent and nobody answers
+            os.kill(pid, signal.SIGSTOP)
+        answer: dict = {}
+        reader = threading.Thread(target=lambda: answer.update(response=httpx.get(
+            f"{host.url}/api/v1/cdp/events", params={"limit": 100}, headers=prime, timeout=60)))
+        before = event_reads(primary)
+        reader.start()
+        time.sleep(1.5)
+        assert reader.is_alive(), "the read did not wait on the frozen replica"
+        for pid in processes:  # the replica's machine dies with the query in flight
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: all(gone(pid) for pid in processes), timeout=15, what="the replica's processes to die")
+        replica.running = False
+        reader.join(30)
+        response = answer["response"]
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1", response.text[:500]
+        error = response.json()
+        assert (error["status_code"], error["code"], error["detail"]) == (
+            503, "SERVICE_UNAVAILABLE", "The database is unavailable. Try again shortly.")
+        assert event_reads(primary) == before  # the failed read was not quietly answered by the primary
+
+        where, seen = served_by(primary, replica, lambda: timeline(host, key))  # the retry: the primary, at once
+        assert (where, seen) == ("primary", ["purchase", "signup"])
+    finally:
+        host.close()
+        if not replica.running:
+            # A killed postmaster may linger as a zombie (no init reaps it here): its lock files would refuse the start.
+            (replica.data / "postmaster.pid").unlink(missing_ok=True)
+            (replica.root / f".s.PGSQL.{replica.port}.lock").unlink(missing_ok=True)
+            replica.start()  # crash recovery, then streaming again: the module's other tests keep their replica
+    wait_for(replica.caught_up, timeout=60, what="the restarted replica to catch up")
