@@ -386,6 +386,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "stratum.api.negotiation.ApiContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": ["stratum.api.filters.QueryFilterBackend"],  # list filters: stratum/api/filters.py
     "DEFAULT_PAGINATION_CLASS": "stratum.api.pagination.StratumPagination",
     "PAGE_SIZE": 20,

@@ -22,30 +22,26 @@ from ..errors import SessionInvalid, TenantSuspended
 from ..models import LoginSession, User
 
 SESSION_CLAIM = "sid"
-REVOKED_JTI, REVOKED_SESSION = "jwt-revoked:jti:", "jwt-revoked:sid:"
+REVOKED_JTI = "jwt-revoked:jti:"
 
 
 def _access_lifetime() -> int:
     return int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds())
 
 
-def access_revoke(*, jti: str | None = None, session_ids=()) -> None:
-    """Ends access tokens at once instead of at their expiry: one by its jti, or every one of the given sessions
-    (access tokens carry their session's `sid`). A cache denylist, kept as long as an access token lives; with
-    Redis down it holds per process (the cache's documented fallback)."""
-    entries = {f"{REVOKED_SESSION}{sid}": 1 for sid in session_ids if sid}
-    if jti:
-        entries[f"{REVOKED_JTI}{jti}"] = 1
-    if entries:
-        cache.set_many(entries, _access_lifetime() + 60)
+# Ending access tokens at once instead of at their expiry. The tokens this service issues carry their session's id
+# (`sid`): ending the session (`LoginSession.revoked_at`) ends every access token of it, and authentication reads the
+# session row in the same query as the user (accounts/principals.py). A token without a session (issued by hand)
+# can only be ended by its own id: a cache denylist, kept as long as an access token lives.
+
+def access_revoke(*, jti: str) -> None:
+    """Ends one access token by its jti (the cache denylist; for tokens issued without a session)."""
+    cache.set(f"{REVOKED_JTI}{jti}", 1, _access_lifetime() + 60)
 
 
 def access_is_revoked(token) -> bool:
-    """True for an access token that logout or a password change ended (one cache round trip)."""
-    keys = [f"{REVOKED_JTI}{token.get('jti')}"]
-    if token.get(SESSION_CLAIM):
-        keys.append(f"{REVOKED_SESSION}{token.get(SESSION_CLAIM)}")
-    return bool(cache.get_many(keys))
+    """True for an access token without a session that logout ended (one cache round trip)."""
+    return bool(cache.get(f"{REVOKED_JTI}{token.get('jti')}"))
 
 
 def tokens_for_user(*, user: User, session: LoginSession | None = None) -> dict[str, Any]:
@@ -123,9 +119,10 @@ def user_logout(*, user: User, refresh_token: str | None, access_token=None) -> 
     token of the same session), not only when they expire."""
     if access_token is not None:
         sid = access_token.get(SESSION_CLAIM)
-        access_revoke(jti=access_token.get("jti"), session_ids=[sid] if sid else [])
-        if sid:
+        if sid:  # every access token of the session, this one included
             LoginSession.objects.filter(pk=sid, user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        else:
+            access_revoke(jti=access_token.get("jti"))
     if not refresh_token:
         return
     try:
@@ -140,16 +137,12 @@ def user_logout(*, user: User, refresh_token: str | None, access_token=None) -> 
             session.revoked_at = timezone.now()
             session.save(update_fields=["revoked_at"])
         _consume(token)
-    if token.get(SESSION_CLAIM):
-        access_revoke(session_ids=[token.get(SESSION_CLAIM)])
 
 
 def sessions_revoke_all(*, user: User) -> int:
     """Ends every session of the user (password change/reset, deactivation): sessions, refresh tokens and, at once,
     their access tokens."""
-    live = LoginSession.objects.filter(user=user, revoked_at__isnull=True)
-    access_revoke(session_ids=[str(pk) for pk in live.values_list("pk", flat=True)])
-    live.update(revoked_at=timezone.now())
+    LoginSession.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
     outstanding = list(OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True))
     BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding],
                                          ignore_conflicts=True)
