@@ -1,5 +1,6 @@
 import datetime
 import hashlib
+import uuid
 
 import factory
 from django.utils import timezone
@@ -17,6 +18,7 @@ from cdp.models import (
     IdentityLink,
     IdentityRules,
     Journey,
+    JourneyMark,
     PrivacyRequest,
     PrivacySettings,
     Profile,
@@ -228,3 +230,11 @@ class EventIngestDayFactory(TenantOwnedFactory):
 
     day = factory.LazyFunction(lambda: timezone.now().date())
     count = 5
+
+
+class JourneyMarkFactory(TenantOwnedFactory):
+    class Meta:
+        model = JourneyMark
+
+    profile_id = factory.LazyFunction(uuid.uuid4)
+    since = factory.LazyFunction(timezone.now)
