@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from celery import Celery, Task, signals
+from celery import Celery, Task, bootsteps, signals
 from celery.exceptions import Retry
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
@@ -42,8 +42,39 @@ class StratumTask(Task):
                               headers=options.get("headers"))
 
 
+class WorkerHeartbeat(bootsteps.StartStopStep):
+    """Writes the worker's heartbeat row every BEAT_HEARTBEAT_SECONDS on the worker's own timer, and removes it on a
+    clean stop (stratum.api.heartbeat): health, metrics and the console read who is alive without a broadcast."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.tref = None
+
+    def start(self, worker):
+        from django.conf import settings
+
+        from stratum.api.heartbeat import worker_beat
+
+        worker_beat(hostname=worker.hostname)
+        self.tref = worker.timer.call_repeatedly(settings.BEAT_HEARTBEAT_SECONDS, worker_beat,
+                                                 kwargs={"hostname": worker.hostname})
+
+    def stop(self, worker):
+        from stratum.api.heartbeat import worker_gone
+
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+        worker_gone(hostname=worker.hostname)
+
+    terminate = stop  # a cold shutdown too (StartStopStep's own terminate only stops an `obj`)
+
+
 app = Celery("stratum", task_cls=StratumTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
+app.steps["worker"].add(WorkerHeartbeat)
 app.autodiscover_tasks()
 
 

@@ -3,22 +3,29 @@
 Beat runs `HeartbeatScheduler` (django-celery-beat's database scheduler), which writes the `beat` heartbeat row at
 most every `BEAT_HEARTBEAT_SECONDS` and wakes at least that often, so an idle beat still beats. The lag (seconds since
 that row was written) is shown to staff in /health, in the metrics (`stratum_beat_lag_seconds`) and by
-`manage.py health`; beat is `late` past `BEAT_MAX_LAG_SECONDS`. Workers answer Celery's broadcast ping; with no
-broker (tasks run in-process, `make run` without Redis) there is nothing to ping.
+`manage.py health`; beat is `late` past `BEAT_MAX_LAG_SECONDS`.
+
+Each worker writes a heartbeat row of its own (`worker:<host name>`) on the same rhythm, from a bootstep on the
+worker's timer (stratum/celery.py), and deletes it when it stops cleanly; a worker counts as alive while its row is at
+most `BEAT_MAX_LAG_SECONDS` old. A read costs one indexed query, whichever host asks — unlike Celery's broadcast ping,
+which always waits out its timeout, and cost every metrics scrape and console page a second. With no broker (tasks
+run in-process, `make run` without Redis) there are no workers to show.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
 logger = logging.getLogger("stratum.health")
 
 BEAT = "beat"
-WORKER_PING_TIMEOUT_SECONDS = 1.0
+WORKER = "worker:"  # + the worker's host name
 
 
 def broker_enabled() -> bool:
@@ -52,22 +59,46 @@ def beat_status() -> dict:
     return {"status": status, "lag_seconds": round(lag, 1)}
 
 
-def workers_ping() -> list[str] | None:
-    """Host names of the workers that answered a ping within a second; None with no broker (nothing to ping)."""
-    if not broker_enabled():
-        return None
-    from celery import current_app
+def worker_beat(*, hostname: str) -> None:
+    """A worker's sign of life (its timer calls it every BEAT_HEARTBEAT_SECONDS). A database that is down costs a
+    log line, not the worker."""
+    try:
+        heartbeat_write(name=(WORKER + hostname)[:64])
+    except Exception as exc:
+        logger.warning("worker heartbeat not written: %s", exc)
+    finally:
+        connection.close()  # the timer's own: no idle connection held between beats (a reconnect each interval)
+
+
+def worker_gone(*, hostname: str) -> None:
+    """A clean stop removes the worker's row at once (a killed worker's ages out)."""
+    from .models import Heartbeat
 
     try:
-        replies = current_app.control.ping(timeout=WORKER_PING_TIMEOUT_SECONDS) or []
+        Heartbeat.objects.filter(name=(WORKER + hostname)[:64]).delete()
     except Exception as exc:
-        logger.warning("health: worker ping failed: %s", exc)
+        logger.warning("worker heartbeat not removed: %s", exc)
+    finally:
+        connection.close()
+
+
+def workers_alive() -> list[str] | None:
+    """Host names of the workers whose heartbeat is at most BEAT_MAX_LAG_SECONDS old; None with no broker."""
+    if not broker_enabled():
+        return None
+    from .models import Heartbeat
+
+    since = timezone.now() - dt.timedelta(seconds=settings.BEAT_MAX_LAG_SECONDS)
+    try:
+        names = list(Heartbeat.objects.filter(name__startswith=WORKER, at__gte=since).values_list("name", flat=True))
+    except Exception as exc:
+        logger.warning("health: worker heartbeats unreadable: %s", exc)
         return []
-    return sorted(name for reply in replies for name in reply)
+    return sorted(name[len(WORKER):] for name in names)
 
 
 def workers_status() -> dict:
-    workers = workers_ping()
+    workers = workers_alive()
     if workers is None:
         return {"status": "disabled"}
     return {"status": "ok" if workers else "none", "workers": workers}

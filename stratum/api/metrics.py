@@ -63,10 +63,10 @@ def counter_value(counter, **labels) -> float:
 
 
 class SystemCollector:
-    """Gauges read at scrape time: Celery queue depth, seconds since beat's last heartbeat, workers that answered."""
+    """Gauges read at scrape time: Celery queue depth, seconds since beat's last heartbeat, workers alive."""
 
     def collect(self):
-        from .heartbeat import beat_lag_seconds, queue_depths, workers_ping
+        from .heartbeat import beat_lag_seconds, queue_depths, workers_alive
 
         depth = GaugeMetricFamily("stratum_celery_queue_depth", "Messages waiting in a Celery queue.",
                                   labels=["queue"])
@@ -77,9 +77,10 @@ class SystemCollector:
         if lag is not None:
             yield GaugeMetricFamily("stratum_beat_lag_seconds", "Seconds since Celery beat last wrote its heartbeat.",
                                     value=lag)
-        workers = workers_ping()
+        workers = workers_alive()
         if workers is not None:
-            yield GaugeMetricFamily("stratum_celery_workers_responding", "Celery workers that answered a ping.",
+            yield GaugeMetricFamily("stratum_celery_workers_responding",
+                                    "Celery workers whose heartbeat is at most BEAT_MAX_LAG_SECONDS old.",
                                     value=len(workers))
 
 

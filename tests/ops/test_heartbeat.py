@@ -75,7 +75,7 @@ class TestBeatHeartbeat:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_running_worker_answers_the_ping(tenant, settings):
+def test_a_running_worker_is_seen_by_its_heartbeat(tenant, settings):
     """A real worker (a thread) on the configured broker; skipped where tasks have no broker (SQLite runs)."""
     if settings.CELERY_BROKER_URL.startswith("memory://"):
         pytest.skip("no broker: nothing to ping")
@@ -90,3 +90,10 @@ def test_a_running_worker_answers_the_ping(tenant, settings):
         app.conf.task_always_eager = eager
     assert celery["workers"] == {"status": "ok", "workers": [w.hostname]}
     assert celery["queues"] == {"celery": 0}
+    # a clean stop removes the worker's row at once; a killed worker's row ages out after BEAT_MAX_LAG_SECONDS
+    assert staff.get("/health").json()["celery"]["workers"] == {"status": "none", "workers": []}
+    heartbeat_write(name="worker:celery@killed-host")
+    assert staff.get("/health").json()["celery"]["workers"]["workers"] == ["celery@killed-host"]
+    Heartbeat.objects.filter(name="worker:celery@killed-host").update(
+        at=timezone.now() - dt.timedelta(seconds=settings.BEAT_MAX_LAG_SECONDS + 1))
+    assert staff.get("/health").json()["celery"]["workers"] == {"status": "none", "workers": []}
