@@ -64,7 +64,7 @@ def _exec(sql: str, params=None) -> None:
 def _drop_tenant(tenant) -> None:
     """Raw deletes: a cascade through the ORM would load millions of rows (and every app's tables)."""
     for table in ("cdp_segmentmembership", "cdp_profilerfm", "cdp_identitylink", "cdp_profilemerge", "cdp_identity",
-                  "cdp_journey", "cdp_eventingestday", "cdp_eventmessageclaim", "cdp_event", "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
+                  "cdp_journey", "cdp_journeymark", "cdp_eventingestday", "cdp_eventmessageclaim", "cdp_event", "cdp_segment", "cdp_profile", "api_outboxevent", "accounts_apikey", "accounts_user"):
         _exec(f"DELETE FROM {table} WHERE tenant_id = %s", [_db(tenant.pk)])
     _exec("DELETE FROM accounts_tenant WHERE id = %s", [_db(tenant.pk)])
 
