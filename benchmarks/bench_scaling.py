@@ -47,7 +47,7 @@ from django.conf import settings
 from django.db import connection
 
 from benchmarks import bench_cdp
-from benchmarks.harness import Row
+from benchmarks.harness import Row, bench_queue, queue_drop, redis_url
 
 PARTS = os.environ.get("BENCH_SCALING_PARTS", "web,worker,database,replica,redis").split(",")
 SECONDS = int(os.environ.get("BENCH_SCALING_SECONDS", 5))
@@ -67,20 +67,6 @@ def _load() -> float:
 
 def _loads(values: list[float]) -> str:
     return f"load {statistics.median(values):.1f}"
-
-
-def _redis_url() -> str:
-    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-def _queue() -> str:
-    return f"bench-scaling-{secrets.token_hex(4)}"
-
-
-def _drop_queue(name: str) -> None:
-    import redis
-
-    redis.Redis.from_url(_redis_url(), socket_timeout=5).delete(name)
 
 
 def _ingest_tenant(name: str, profiles: int):
@@ -138,7 +124,7 @@ def bench_web() -> list[Row]:
     reader = User.objects.create_user(email=f"bench-scaling-{secrets.token_hex(4)}@bench.example", password=password,
                                       tenant=demo, role="owner", is_verified=True)
     ingest, _owner, ingest_key, _by_external, ingest_profiles = _ingest_tenant("scaling-web", 2000)
-    queue = _queue()
+    queue = bench_queue()
     workdir = Path(tempfile.mkdtemp(prefix="bench-scaling-"))
     server = None
     try:
@@ -148,8 +134,8 @@ def bench_web() -> list[Row]:
             campaigns = [str(pk) for pk in Campaign.objects.order_by("name").values_list("id", flat=True)[:3]]
             profiles = [str(pk) for pk in Profile.objects.filter(merged_into__isnull=True).order_by("id")
                         .values_list("id", flat=True)[:50]]
-        env = service_env(DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=_redis_url(),
-                          CELERY_BROKER_URL=_redis_url(), CELERY_TASK_DEFAULT_QUEUE=queue, LOAD_PROBE_ENABLED="1",
+        env = service_env(DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=redis_url(),
+                          CELERY_BROKER_URL=redis_url(), CELERY_TASK_DEFAULT_QUEUE=queue, LOAD_PROBE_ENABLED="1",
                           DB_CONN_MAX_AGE="600")
         port = load.free_port()
         url = f"http://127.0.0.1:{port}"
@@ -202,7 +188,7 @@ def bench_web() -> list[Row]:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         shutil.rmtree(workdir, ignore_errors=True)
-        _drop_queue(queue)
+        queue_drop(queue)
         with tenant_scope(demo):
             ApiKey.objects.filter(name="bench scaling").delete()
         reader.delete()
@@ -260,7 +246,7 @@ def _webhook_rows(receiver_port: int) -> list[Row]:
     from tests.faults.services import CeleryWorker, producer, service_env
 
     tenant, user, *_ = _ingest_tenant("scaling-hooks", 1)
-    queue = _queue()
+    queue = bench_queue()
     worker = None
     target = f"http://127.0.0.1:{receiver_port}/hook"
     try:
@@ -271,11 +257,11 @@ def _webhook_rows(receiver_port: int) -> list[Row]:
                                  data={"campaign_id": str(uuid.uuid4()), "campaign_name": "Spring sale",
                                        "reason": "bench"})
         worker = CeleryWorker(pool="prefork", name="scaling", env=service_env(
-            DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=_redis_url(), CELERY_BROKER_URL=_redis_url(),
+            DATABASE_URL=os.environ["DATABASE_URL"], REDIS_URL=redis_url(), CELERY_BROKER_URL=redis_url(),
             CELERY_TASK_DEFAULT_QUEUE=queue, WEBHOOK_ALLOW_PRIVATE_TARGETS="1", LOG_LEVEL="WARNING",
             ACCESS_LOG_LEVEL="WARNING"))
         worker.start()
-        app = producer(_redis_url())
+        app = producer(redis_url())
         rates, raw, loads = [], [], []
         with tenant_scope(tenant):
             deliveries = WebhookDelivery.objects.for_tenant(tenant)
@@ -315,7 +301,7 @@ def _webhook_rows(receiver_port: int) -> list[Row]:
     finally:
         if worker is not None:
             worker.close()
-        _drop_queue(queue)
+        queue_drop(queue)
         _drop(tenant, "webhooks_webhookattempt", "webhooks_webhookdelivery", "webhooks_webhook")
 
 
@@ -464,8 +450,7 @@ def bench_database() -> list[Row]:
         ]
     finally:
         if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
+            bench_cdp._stop_gunicorn(process)
         bench_cdp._drop_tenant(tenant)
 
 
@@ -536,6 +521,7 @@ def bench_replica() -> list[Row]:
     replica = PrivateReplica(primary, settings=durable)
     tenant, _user, key, by_external, profile_ids = _ingest_tenant("scaling-replica", INGEST_PROFILES)
     server = None
+    queue = bench_queue()
     try:
         primary.init()
         primary.start()
@@ -545,9 +531,9 @@ def bench_replica() -> list[Row]:
         target = primary.url("stratum_scaling")
         _clone_tenant(tenant, target)
         wait_for(replica.caught_up, timeout=120, what="the replica to catch up")
-        server = AppServer(workers=2, env=service_env(DATABASE_URL=target, REDIS_URL=_redis_url(),
-                                                      CELERY_BROKER_URL=_redis_url(),
-                                                      CELERY_TASK_DEFAULT_QUEUE=_queue()))
+        server = AppServer(workers=2, env=service_env(DATABASE_URL=target, REDIS_URL=redis_url(),
+                                                      CELERY_BROKER_URL=redis_url(),
+                                                      CELERY_TASK_DEFAULT_QUEUE=queue))
         server.start()
         bench_cdp._post_all(server.port, key, bench_cdp._batches(bench_cdp.REALISTIC, profile_ids, "warm", 2))
         wait_for(replica.caught_up, timeout=120, what="the replica to catch up")
@@ -612,6 +598,7 @@ def bench_replica() -> list[Row]:
     finally:
         if server is not None:
             server.close()
+        queue_drop(queue)
         replica.close()
         primary.close()
         bench_cdp._drop_tenant(tenant)
@@ -622,7 +609,7 @@ def bench_replica() -> list[Row]:
 def _redis_benchmark(args: list[str]) -> float:
     from urllib.parse import urlsplit
 
-    parts = urlsplit(_redis_url())
+    parts = urlsplit(redis_url())
     db = (parts.path or "/0").lstrip("/") or "0"
     out = subprocess.run(["redis-benchmark", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379),
                           "--dbnum", db, "-c", "20", "-n", str(REDIS_CALLS * 4), "-q", "--csv", *args],

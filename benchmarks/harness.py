@@ -5,6 +5,8 @@ tenant that is deleted afterwards. Figures are medians of repeated runs, never s
 """
 from __future__ import annotations
 
+import os
+import secrets
 import statistics
 import time
 from collections.abc import Callable
@@ -43,3 +45,20 @@ def seconds(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def redis_url() -> str:
+    """The Redis a bench's servers use as cache and broker (production-shaped: queued tasks go to a broker, not
+    into the request), `REDIS_URL` or the local default."""
+    return os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+
+
+def bench_queue() -> str:
+    """A queue of the bench's own, so a worker of another deployment on the same Redis never takes its tasks."""
+    return f"bench-{secrets.token_hex(4)}"
+
+
+def queue_drop(name: str) -> None:
+    import redis
+
+    redis.Redis.from_url(redis_url(), socket_timeout=5).delete(name)

@@ -99,7 +99,7 @@ def journeys_catch_up_all() -> None:
     """Every minute: a catch-up queued for each tenant with marks waiting (a lost message, a bulk load's mark)."""
     for tenant in Tenant.objects.filter(pk__in=journeys_marked_tenants()):
         with tenant_scope(tenant):
-            journeys_catch_up_queue(tenant=tenant)
+            journeys_catch_up_queue(tenant=tenant, by_sweep=True)
 
 
 @shared_task(acks_late=True)

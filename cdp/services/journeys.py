@@ -27,7 +27,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg.errors import LockNotAvailable
 
 from stratum.api.db import advisory_key, advisory_xact_locks
-from stratum.api.queueing import task_enqueue
+from stratum.api.queueing import task_enqueue, tasks_have_a_broker
 
 from ..models import PURCHASE_EVENT, Event, Journey, JourneyMark, Profile
 
@@ -83,11 +83,13 @@ def journeys_mark_all(*, tenant) -> None:
         JourneyMark.objects.for_tenant(tenant).create(tenant=tenant, profile_id=None, since=None)
 
 
-def journeys_catch_up_queue(*, tenant) -> None:
+def journeys_catch_up_queue(*, tenant, by_sweep: bool = False) -> None:
     """After the caller's transaction commits, queues one catch-up of the tenant unless one is queued already (a
     cache key, cleared by the task as it starts). Best effort: beat's sweep and every attribution read catch up
-    too."""
-    if not journeys_enabled():
+    too. Without a broker the task would run inside the writing request, after its commit, making every batch wait
+    on the tenant's catch-up lock; there only beat's sweep (`by_sweep`, which then runs it in beat) and the reads
+    catch up."""
+    if not journeys_enabled() or not (by_sweep or tasks_have_a_broker()):
         return
     tenant_id = str(tenant.pk)
 

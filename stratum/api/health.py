@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from .errors import NOT_READY
 from .exceptions import error_body
+from .queueing import tasks_have_a_broker
 from .version import VERSION
 
 logger = logging.getLogger("stratum.health")
@@ -149,9 +150,9 @@ def check_cache() -> dict:
 
 
 def check_broker() -> dict:
-    url = settings.CELERY_BROKER_URL
-    if not url or url.startswith("memory://"):
+    if not tasks_have_a_broker():
         return {"status": CHECK_DISABLED}  # no broker: tasks run in-process
+    url = settings.CELERY_BROKER_URL
     from kombu import Connection
 
     try:

@@ -22,6 +22,8 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
+from .queueing import tasks_have_a_broker
+
 logger = logging.getLogger("stratum.health")
 
 BEAT = "beat"
@@ -29,8 +31,7 @@ WORKER = "worker:"  # + the worker's host name
 
 
 def broker_enabled() -> bool:
-    url = settings.CELERY_BROKER_URL
-    return bool(url) and not url.startswith("memory://") and not settings.CELERY_TASK_ALWAYS_EAGER
+    return tasks_have_a_broker() and not settings.CELERY_TASK_ALWAYS_EAGER
 
 
 def heartbeat_write(*, name: str = BEAT) -> None:

@@ -18,11 +18,19 @@ import logging
 from collections.abc import Mapping
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 
 from .observability import task_context_headers
 
 logger = logging.getLogger("stratum.tasks")
+
+
+def tasks_have_a_broker() -> bool:
+    """A broker is configured (tests run its tasks eagerly all the same). Without one every task runs in-process,
+    inside the request that queued it, so work a periodic sweep also does is better left to the sweep."""
+    url = settings.CELERY_BROKER_URL
+    return bool(url) and not url.startswith("memory://")
 
 
 def _task(name: str):

@@ -162,11 +162,12 @@ class TestCatchUp:
         with tenant_scope(other):
             assert journey_rows(other) == theirs and JourneyMark.objects.count() == 0
 
-    def test_queued_once_per_tenant_until_the_task_starts(self, scoped, django_capture_on_commit_callbacks):
+    def test_queued_once_per_tenant_until_the_task_starts(self, scoped, settings, django_capture_on_commit_callbacks):
         from django.core.cache import cache
 
         from cdp.services.journeys import QUEUED_KEY
 
+        settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"  # a broker configured (tests still run tasks eagerly)
         cache.delete(f"{QUEUED_KEY}{scoped.pk}")
         cache.set(f"{QUEUED_KEY}{scoped.pk}", 1)  # one is queued already: a new batch queues none
         with django_capture_on_commit_callbacks(execute=True):
@@ -179,6 +180,28 @@ class TestCatchUp:
         assert cache.get(f"{QUEUED_KEY}{scoped.pk}") is None  # the task cleared it as it started
         assert journey_violations(scoped) == []
 
+    def test_without_a_broker_a_batch_leaves_the_catch_up_to_beat(self, scoped, settings,
+                                                                  django_capture_on_commit_callbacks):
+        """No broker (`make run` on PostgreSQL without Redis): the task would run inside the request, after its
+        commit, and every batch would wait on the tenant's catch-up. The batch only marks; beat's sweep, which runs
+        tasks in its own process there, folds the marks in."""
+        from django.core.cache import cache
+
+        from cdp.services.journeys import QUEUED_KEY
+        from cdp.tasks import journeys_catch_up_all
+
+        settings.CELERY_BROKER_URL = "memory://localhost/"
+        cache.delete(f"{QUEUED_KEY}{scoped.pk}")
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            events_ingest(tenant=scoped, events=_batch(random.Random(9), 4, "nb"), source="test")
+        assert callbacks == []  # nothing queued, nothing run at commit
+        assert JourneyMark.objects.exists() and not Journey.objects.exists()
+        assert cache.get(f"{QUEUED_KEY}{scoped.pk}") is None
+        with django_capture_on_commit_callbacks(execute=True):
+            journeys_catch_up_all()
+        assert not JourneyMark.objects.exists() and Journey.objects.exists()
+        assert journey_violations(scoped) == []
+
     def test_beat_queues_a_catch_up_for_each_tenant_with_marks(self, scoped, settings,
                                                                 django_capture_on_commit_callbacks):
         from django.core.cache import cache
@@ -186,6 +209,7 @@ class TestCatchUp:
         from cdp.services.journeys import QUEUED_KEY
         from cdp.tasks import journeys_catch_up_all
 
+        settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
         assert settings.CELERY_BEAT_SCHEDULE["cdp.journeys_catch_up_all"]["task"] == "cdp.tasks.journeys_catch_up_all"
         events_ingest(tenant=scoped, events=_batch(random.Random(8), 4, "beat"), source="test")  # its queueing lost
         assert JourneyMark.objects.exists()
