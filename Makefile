@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PORT ?= 8000
 comma := ,
 
-.PHONY: run test lint install install-dev migrate seed bench fuzz load cluster-test clean
+.PHONY: run test lint install install-dev migrate seed bench fuzz load cluster-test clean wrk
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,20 @@ lint: install-dev
 	$(VENV)/bin/lint-imports
 
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
 
-# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL; created and migrated when missing). The full run writes
+# Benchmarks run on PostgreSQL (BENCH_DATABASE_URL; created and migrated when missing) and Redis (REDIS_URL, else
+# BENCH_REDIS_URL: cache, limiter and the broker of the servers they start, as in production). The full run writes
 # docs/benchmarks.md; `make bench BENCH=cdp` (or BENCH="cdp trust") writes var/bench/partial-*.md instead.
-bench: install-dev
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m benchmarks.run $(subst $(comma), ,$(BENCH))
+bench: install-dev wrk
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$${REDIS_URL:-$(BENCH_REDIS_URL)} $(PY) -m benchmarks.run $(subst $(comma), ,$(BENCH))
+
+# wrk (Debian's package) drives the load test and the scaling bench's web part.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (apt-get)"; \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); \
+	  $$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq wrk >/dev/null; }; }
 
 FUZZ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_fuzz
 FUZZ_EXAMPLES ?= 60
@@ -65,11 +74,7 @@ fuzz: install-dev
 LOAD_SECONDS ?= 30
 # Load test (docs/load.md): gunicorn + PostgreSQL (LOAD_DATABASE_URL, default stratum_load, created and seeded when
 # missing) + Redis (LOAD_REDIS_URL, default db 14), driven by wrk on loopback; wrk comes from Debian's packages.
-load: install-dev
-	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (apt-get)"; \
-	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo "sudo -n"); \
-	  $$SUDO apt-get install -y -qq wrk >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -qq >/dev/null 2>&1 && $$SUDO apt-get install -y -qq wrk >/dev/null; }; }
+load: install-dev wrk
 	LOAD_SECONDS=$(LOAD_SECONDS) $(PY) scripts/load/run.py
 
 CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/stratum_cluster

@@ -669,22 +669,28 @@ def _plain(value):
 
 # A list bound client-side reaches PostgreSQL as a literal, whose every element the planner counts into the
 # selectivity: with 1,000 of them and no statistics on the column (a fresh partition; autovacuum behind) that comes
-# out near 1, and the plan read the tenant's whole slice of the table — every event of the tenant for the message-id
-# lookup, every profile for the row lock and the totals — so each batch cost more than the one before. Read through
-# a scalar sub-select the list is a parameter of unknown length (the planner assumes a few values) and the index is
-# probed once per value. Only where that is the plan wanted whatever the statistics say: inside a join the same
-# blindness can put the list on the inner side of a nested loop and rescan it per row.
+# out near 1, and the plan read the tenant's whole slice of the table — every profile for the row lock and the
+# totals — so each batch cost more than the one before. Read through a scalar sub-select the list is a parameter of
+# unknown length (the planner assumes a few values) and the index is probed once per value. Only where that is the
+# plan wanted whatever the statistics say: inside a join the same blindness can put the list on the inner side of a
+# nested loop and rescan it per row.
 OPAQUE_IDS = "ANY(CAST((SELECT %s) AS uuid[]))"
 
 
 def _events_by_message_id(tenant, message_ids: list[str]):
-    """(message_id, id, profile_id) of the tenant's stored events with these message ids."""
+    """(message_id, id, profile_id) of the tenant's stored events with these message ids.
+
+    The list stays a literal here: when the statistics have not seen the tenant's events yet (a new tenant, a fresh
+    partition, autovacuum behind) the planner reads the tenant's slice through its tenant index whatever the list
+    looks like, and only a literal array is tested by hashing (one probe a row). A parameter (OPAQUE_IDS) was
+    compared element by element: 1,000 × the tenant's 88,000 events took 8.9 s a batch where the literal took 25 ms;
+    with fresh statistics both probe the message index (2 ms)."""
     if connection.vendor != "postgresql":
         return Event.objects.for_tenant(tenant).filter(message_id__any=message_ids).order_by() \
             .values_list("message_id", "pk", "profile_id")
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT message_id, id, profile_id FROM {Event._meta.db_table} "
-                       f"WHERE tenant_id = %s AND message_id = ANY(CAST((SELECT %s) AS text[]))",
+                       f"WHERE tenant_id = %s AND message_id = ANY(%s::text[])",
                        [_uuid_param(tenant.pk), message_ids])
         return cursor.fetchall()
 
