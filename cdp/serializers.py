@@ -62,7 +62,7 @@ def _identities(profile) -> list[dict]:
 
 
 def profile_items(rows) -> list[dict]:
-    """A page of profiles (plain rows of `PROFILE_COLUMNS` with `rfm`, `identities` and `predictions`,
+    """A page of profiles (plain rows of `PROFILE_COLUMNS`, times as text, with `rfm`, `identities` and `predictions`,
     selectors.ProfilePage) as `ProfileSerializer(profiles, many=True).data` answers them (same keys, order and
     formats; a test compares the two), without a ModelSerializer's per-request field building."""
     return [{
@@ -72,7 +72,7 @@ def profile_items(rows) -> list[dict]:
         "traits": {**(p["traits"] or {}), "total_orders": p["total_orders"], "ltv": float(p["ltv"])},
         "identities": [{"type": kind, "value": value} for kind, value in p["identities"]],
         "predictions": p["predictions"],
-        "created_at": datetime_text(p["created_at"]), "updated_at": datetime_text(p["updated_at"])} for p in rows]
+        "created_at": p["created_at"], "updated_at": p["updated_at"]} for p in rows]
 
 
 class ProfileSerializer(serializers.ModelSerializer):

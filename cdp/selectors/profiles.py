@@ -6,8 +6,9 @@ from functools import lru_cache
 from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from stratum.api.db import field_converters, values_convert
+from stratum.api.db import datetime_text_sql, field_converters, values_convert
 from stratum.api.exceptions import NotFound
+from stratum.api.serializers import datetime_text
 
 from ..identifiers import normalize_value
 from ..models import (
@@ -133,6 +134,7 @@ def profiles_search(*, tenant, query: str | None = None, lifecycle_stage: str | 
 PROFILE_COLUMNS = ("id", "external_id", "email", "phone", "lifecycle_stage", "traits", "total_orders", "ltv",
                    "created_at", "updated_at")
 RFM_COLUMNS = ("recency_score", "frequency_score", "monetary_score", "segment")
+PROFILE_TIMES = ("created_at", "updated_at")  # as text, as the API writes them (`datetime_text`)
 
 
 @lru_cache(maxsize=64)
@@ -178,9 +180,13 @@ def _page_sql(alias: str, condition: str) -> tuple[str, str, list, PredictionsJo
     if connection.vendor != "postgresql":
         page = f"SELECT {', '.join(columns)}, ({count}) FROM {tables} WHERE {condition} {order} LIMIT %s OFFSET %s"
         return page, count, converters, None, False
+    for name in PROFILE_TIMES:  # as the API writes them
+        at = PROFILE_COLUMNS.index(name)
+        columns[at] = datetime_text_sql(columns[at], connection)
+        converters[at] = (converters[at][0], [])
     named = ", ".join(f"{column} AS c{n}" for n, column in enumerate(columns))
-    inner = f"SELECT {named}, ({count}) AS total FROM {tables} WHERE {condition} {order} LIMIT %s OFFSET %s"
-    updated = f"c{PROFILE_COLUMNS.index('updated_at')}"
+    inner = (f'SELECT {named}, ({count}) AS total, p."updated_at" AS o FROM {tables} WHERE {condition} {order} '
+             "LIMIT %s OFFSET %s")
     identities = (f'(SELECT json_agg(json_build_array(i."type", i."value") ORDER BY i."created_at", i."id") '
                   f'FROM "{Identity._meta.db_table}" i WHERE i."tenant_id" = %s AND i."profile_id" = pg.c0)')
     join = predictions_join(alias)
@@ -188,8 +194,9 @@ def _page_sql(alias: str, condition: str) -> tuple[str, str, list, PredictionsJo
     if join is not None:
         joined = f' LEFT JOIN "{join.table}" x ON x."profile_id" = pg.c0'
         predicted = "".join(f', x."{column}"' for column in join.columns)
-    page = (f"SELECT pg.*, {identities}{predicted} FROM ({inner}) pg{joined} "
-            f"ORDER BY pg.{updated} DESC, pg.c0 ASC")
+    outer = ", ".join(f"pg.c{n}" for n in range(len(columns)))
+    page = (f"SELECT {outer}, pg.total, {identities}{predicted} FROM ({inner}) pg{joined} "
+            "ORDER BY pg.o DESC, pg.c0 ASC")
     return page, count, converters, join, True
 
 
@@ -237,7 +244,7 @@ class ProfilePage:
             item = dict(zip(PROFILE_COLUMNS, values_convert(row[:columns], converters, connection), strict=True))
             item["rfm"] = dict(zip(RFM_COLUMNS, row[columns:rfm_end], strict=True))
             items.append(item)
-        if complete:
+        if complete:  # the times came as text
             for item, row in zip(items, rows, strict=True):
                 item["identities"] = row[rfm_end + 1] or []
                 item["predictions"] = join.block(row[rfm_end + 2:], connection) if join else None
@@ -245,6 +252,7 @@ class ProfilePage:
             identities = profile_identity_pairs(tenant=self.tenant, profile_ids=[item["id"] for item in items])
             predictions = predictions_by_profile(profile_ids=[item["id"] for item in items])
             for item in items:
+                item["created_at"], item["updated_at"] = datetime_text(item["created_at"]), datetime_text(item["updated_at"])
                 item["identities"] = identities.get(item["id"], [])
                 item["predictions"] = predictions.get(item["id"])
         return rows[0][rfm_end], items

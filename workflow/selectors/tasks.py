@@ -20,7 +20,8 @@ from django.db.models import (
 )
 
 from accounts.models import Tenant, User
-from stratum.api.db import field_converters, values_convert
+from stratum.api.db import datetime_text_sql, field_converters, values_convert
+from stratum.api.serializers import datetime_text
 
 from ..access import is_tenant_admin
 from ..filters import TaskFilters
@@ -63,12 +64,26 @@ TASK_COLUMNS = ("id", "name", "task_type", "status", "priority", "client_id", "c
                 "created_at", "updated_at")
 
 
+TASK_TIMES = ("due_date", "completed_at", "created_at", "updated_at")
+
+
 @lru_cache(maxsize=8)
-def _task_tables(alias: str) -> tuple[dict, list]:
-    """Table names and the list columns' converters, once per process."""
+def _task_tables(alias: str) -> tuple[dict, list, list, bool]:
+    """Table names, the list columns as SQL (times as the API writes them where the database can), their
+    converters and whether the times come as text — once per process."""
+    connection = connections[alias]
     names = {"task": Task._meta.db_table, "assigned": Task.assignees.through._meta.db_table,
              "membership": ClientMembership._meta.db_table, "user": User._meta.db_table}
-    return names, field_converters([Task._meta.get_field(name) for name in TASK_COLUMNS], connections[alias])
+    fields = [Task._meta.get_field(name) for name in TASK_COLUMNS]
+    columns = [f't."{field.column}"' for field in fields]
+    texts = [datetime_text_sql(column, connection) if name in TASK_TIMES else None
+             for name, column in zip(TASK_COLUMNS, columns, strict=True)]
+    converters = field_converters(fields, connection)
+    as_text = any(texts)
+    if as_text:
+        columns = [text or column for text, column in zip(texts, columns, strict=True)]
+        converters = [(pair[0], []) if text else pair for text, pair in zip(texts, converters, strict=True)]
+    return names, columns, converters, as_text
 
 
 # `PRIORITY_RANK` in SQL (the choices are code constants, written as literals).
@@ -80,8 +95,8 @@ class TaskPage:
     """`GET /tasks` as the paginator takes it (`page_with_total`): `tasks_visible_to` + `tasks_filter` written as
     one SQL condition over the tasks `t` (a test holds the two to the same tasks and order), the page's columns and
     the count in one statement — on PostgreSQL the page's assignees too (user ids in the order users were created),
-    elsewhere in a second statement. No ORM query is built or compiled and no model instance made: that cost a
-    page of tasks more than its queries."""
+    elsewhere in a second statement; times (`TASK_TIMES`) as the API writes them. No ORM query is built or
+    compiled and no model instance made: that cost a page of tasks more than its queries."""
 
     def __init__(self, *, tenant: Tenant, user: User, filters: TaskFilters):
         self.tenant, self.user, self.filters = tenant, user, filters
@@ -148,10 +163,10 @@ class TaskPage:
 
     def page_with_total(self, *, offset: int, limit: int) -> tuple[int, list[dict]]:
         connection = connections[Task.objects.db]
-        tables, converters = _task_tables(connection.alias)
+        tables, columns, converters, times_as_text = _task_tables(connection.alias)
         condition, params = self._condition(connection, tables)
         count = f'SELECT COUNT(*) FROM "{tables["task"]}" t WHERE {condition}'
-        columns = [f't."{Task._meta.get_field(name).column}"' for name in TASK_COLUMNS]
+        columns = list(columns)
         aggregated = connection.vendor == "postgresql"
         if aggregated:  # evaluated for the page's rows only (after the sort and the limit)
             columns.append(f'ARRAY(SELECT a."user_id" FROM "{tables["assigned"]}" a JOIN "{tables["user"]}" u '
@@ -167,6 +182,10 @@ class TaskPage:
         width = len(TASK_COLUMNS)
         items = [dict(zip(TASK_COLUMNS, values_convert(row[:width], converters, connection), strict=True))
                  for row in rows]
+        if not times_as_text:
+            for item in items:
+                for name in TASK_TIMES:
+                    item[name] = datetime_text(item[name])
         if aggregated:
             for item, row in zip(items, rows, strict=True):
                 item["assignees"] = row[width]
