@@ -31,6 +31,7 @@ Changes to this interface are additive only (new optional methods/fields with de
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -167,11 +168,20 @@ class AudienceUploadResult:
     invalid: int = 0  # records with no usable identifier (malformed e-mail/phone)
 
 
-def audience_name(name: str, key: str, limit: int) -> str:
-    """The platform audience's name: the user's, cut to fit, then Stratum's key (`find_audience` looks it up by the
-    key, which a rename in Stratum does not change)."""
-    tag = f" ({audience_tag(key)})"
-    return f"{name[:max(0, limit - len(tag))]}{tag}"
+def audience_name(name: str, key: str, limit: int | None = None) -> str:
+    """The platform audience's name: the user's, then Stratum's key (`find_audience` looks it up by the key, which a
+    rename in Stratum does not change), cut to `limit` with the key kept whole."""
+    return audience_name_fit(f"{name} ({audience_tag(key)})", limit)
+
+
+def audience_name_fit(name: str, limit: int | None) -> str:
+    """`name` cut to `limit` characters, keeping a trailing Stratum key whole."""
+    if limit is None or len(name) <= limit:
+        return name
+    tag = re.search(r" \(Stratum [0-9a-f-]{36}\)$", name)
+    if tag is None:
+        return name[:limit]
+    return f"{name[:max(0, limit - len(tag.group()))]}{tag.group()}"
 
 
 def audience_tag(key: str) -> str:

@@ -8,8 +8,8 @@ The platform audience is created before any upload, one worker at a time (a tran
 audience, which a killed worker's closed connection releases), and its id is committed at once in that transaction, so
 a redelivered task uploads into it. Its name carries the Stratum audience id: a create whose answer was lost (or whose
 worker died before the commit) is found again on platforms that can list their audiences (Meta, Google, Snapchat)
-rather than created twice. TikTok creates an audience only with its first file and is not looked up: a worker killed
-between TikTok's answer and the commit, or a lost answer, can still leave a second audience there.
+rather than created twice. TikTok creates an audience only with its first file (so under the lock, with that
+upload): a lost answer fails the run and the next sync finds the audience by its name.
 A worker beats a heartbeat on its run after each batch; a run silent for RUN_LEASE lost its worker (killed
 mid-sync) and is closed as interrupted — by the next request or by the scheduler — so the audience can sync
 again, and a worker that finds its run closed stops. Emits `sync.completed` / `sync.failed`.
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from campaigns.connectors import get_connector
 from campaigns.connectors.base import AudienceMember as UploadRecord
-from campaigns.connectors.base import ConnectorError
+from campaigns.connectors.base import ConnectorError, audience_name
 from campaigns.models import AdAccount
 from stratum.api import metrics
 from stratum.api.db import LOCK_NOT_AVAILABLE, advisory_key, advisory_xact_locks, sqlstate
@@ -206,9 +206,11 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
 
 def _batch_upload(*, tenant, run: AudienceSyncRun, audience: Audience, connector, add_ids: list, remove_ids: list):
     records = _records(tenant=tenant, profile_ids=add_ids + remove_ids)
+    # A platform that creates the audience with this upload names it with the key, to be found again (TikTok).
+    name = audience.name if audience.external_audience_id else audience_name(audience.name, str(audience.pk))
     result = connector.upload_audience(
         audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
-        name=audience.name, add=[records[i] for i in add_ids if i in records],
+        name=name, add=[records[i] for i in add_ids if i in records],
         remove=[records[i] for i in remove_ids if i in records])
     now = timezone.now()
     with transaction.atomic():

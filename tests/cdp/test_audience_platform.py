@@ -4,6 +4,7 @@ answer was lost, two workers on one run, two tenants on one ad account. Meta is 
 simulated — the real connector, HTTP client, services and tasks run."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -224,3 +225,52 @@ def graph_version() -> str:
     from django.conf import settings
 
     return settings.META_GRAPH_VERSION
+
+
+TIKTOK = "https://business-api.tiktok.com/open_api/v1.3"
+
+
+def tiktok_ok(data) -> httpx.Response:
+    return httpx.Response(200, json={"code": 0, "message": "OK", "request_id": "2026", "data": data})
+
+
+def test_tiktok_creates_with_its_first_file_and_a_lost_answer_is_found_by_the_next_sync(tenant, respx_mock):
+    """TikTok makes an audience only with its first file (Custom Audience create, `file_paths`): the stand-in keeps
+    what it made, answers the create with a 504 the first time, and lists its audiences (Get all audiences)."""
+    connection_ = ConnectionFactory(tenant=tenant, provider="tiktok", token_expires_at=None)
+    AdAccountFactory(tenant=tenant, platform="tiktok", external_id="7001", connection_id=connection_.pk)
+    ProfileFactory.create_batch(1000, tenant=tenant, lifecycle_stage="customer")
+    segment = SegmentFactory(tenant=tenant, name="Customers", conditions={"operator": "and", "rules": [
+        {"field": "lifecycle_stage", "operator": "equals", "value": "customer"}]})
+    with tenant_scope(tenant):
+        audience = audience_services.audience_create(tenant=tenant, name="Buyers", segment=segment, platform="tiktok",
+                                                     platform_config={"ad_account_id": "7001"}, sync_frequency="manual")
+    made: dict[str, dict] = {}
+
+    def create(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        made[f"ca-{len(made) + 1}"] = {"name": body["custom_audience_name"], "files": list(body["file_paths"])}
+        return httpx.Response(504, text="Gateway Timeout") if len(made) == 1 else tiktok_ok(
+            {"custom_audience_id": f"ca-{len(made)}"})
+
+    respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(return_value=tiktok_ok({"file_path": "f-1"}))
+    respx_mock.post(f"{TIKTOK}/dmp/custom_audience/create/").mock(side_effect=create)
+    respx_mock.get(f"{TIKTOK}/dmp/custom_audience/list/").mock(side_effect=lambda request: tiktok_ok({
+        "list": [{"audience_id": key, "name": item["name"]} for key, item in made.items()],
+        "page_info": {"page": 1, "page_size": 100, "total_number": len(made), "total_page": 1}}))
+    respx_mock.get(f"{TIKTOK}/dmp/custom_audience/get/").mock(return_value=tiktok_ok({"list": [{"audience_details": {
+        "audience_id": "ca-1", "calculate_type": "EMAIL_SHA256", "cover_num": 1000}}]}))
+    append = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/update/").mock(return_value=tiktok_ok({}))
+
+    first = requested(tenant, audience)
+    audience_sync_task(str(tenant.pk), str(first.pk))
+    first = reload(first)
+    assert (first.status, first.added) == ("failed", 0) and first.error.startswith("PLATFORM_UNAVAILABLE")
+    assert list(made) == ["ca-1"] and made["ca-1"]["name"] == f"Buyers (Stratum {audience.pk})"
+    second = requested(tenant, Audience.objects.unscoped().get(pk=audience.pk))
+    audience_sync_task(str(tenant.pk), str(second.pk))
+    second = reload(second)
+    assert (second.status, second.added, second.error) == ("success", 1000, "")
+    assert list(made) == ["ca-1"]  # found by its name: no second audience
+    assert Audience.objects.unscoped().get(pk=audience.pk).external_audience_id == "ca-1"
+    assert json.loads(append.calls[0].request.content)["custom_audience_id"] == "ca-1"  # the members into it

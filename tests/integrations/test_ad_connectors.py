@@ -17,6 +17,7 @@ from campaigns.connectors.base import (
     ConnectorAuthError,
     ConnectorError,
     ConnectorRateLimited,
+    audience_name,
 )
 from integrations.connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
 from integrations.versions import DEFAULT_VERSIONS
@@ -629,3 +630,25 @@ def test_snapchat_finds_a_segment_by_the_key_across_pages(connect, respx_mock):
         "request_status": "SUCCESS", "paging": {"next_link": f"{SNAP}/adaccounts/aa-1/segments?cursor=2"},
         "segments": [{"sub_request_status": "SUCCESS", "segment": {"id": "seg-5", "name": "Buyers"}}]})
     assert connector.find_audience("aa-1", key=KEY) == "seg-9"
+
+
+def test_tiktok_names_a_new_audience_with_the_key_sends_the_create_once_and_finds_it(connect, respx_mock, waits):
+    connector = TikTokConnector(connect("tiktok", token_expires_at=None))
+    respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(return_value=tiktok_ok(
+        {"file_path": "file-email-1"}))
+    create = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/create/").mock(return_value=httpx.Response(
+        504, text="Gateway Timeout"))
+    long_name = audience_name("B" * 300, KEY)
+    with pytest.raises(ConnectorError) as exc:
+        connector.upload_audience("7001", audience_external_id=None, name=long_name, add=people(1000), remove=[])
+    assert exc.value.retryable and create.call_count == 1 and waits == []  # TikTok may have made it: not repeated
+    sent = json.loads(create.calls[0].request.content)["custom_audience_name"]
+    assert len(sent) == 128 and sent.endswith(f" (Stratum {KEY})")  # cut to TikTok's limit, the key kept whole
+    listing = respx_mock.get(f"{TIKTOK}/dmp/custom_audience/list/").mock(side_effect=[
+        tiktok_ok({"list": [{"audience_id": "ca-70", "name": "Newsletter", "audience_type": "Customer File"}],
+                   "page_info": {"page": 1, "page_size": 100, "total_number": 2, "total_page": 2}}),
+        tiktok_ok({"list": [{"audience_id": "ca-77", "name": sent, "audience_type": "Customer File"}],
+                   "page_info": {"page": 2, "page_size": 100, "total_number": 2, "total_page": 2}})])
+    assert connector.find_audience("7001", key=KEY) == "ca-77"
+    assert [call.request.url.params["page"] for call in listing.calls] == ["1", "2"]
+    assert listing.calls[0].request.url.params["advertiser_id"] == "7001"
