@@ -146,7 +146,9 @@ class AnyOf(Lookup):
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+            # One array literal (pg_array), which PostgreSQL reads as an array of the column's type.
+            plain = all(type(value) in _ELEMENT or type(value) is str for value in values)
+            return f"{lhs} = ANY(%s)", [*lhs_params, pg_array(values) if plain else values]
         if not values:
             raise EmptyResultSet
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
