@@ -138,6 +138,12 @@ def _metric_table() -> str:
     return CampaignDailyMetric._meta.db_table
 
 
+def _totals_table() -> str:
+    from .models import CampaignMetricTotals
+
+    return CampaignMetricTotals._meta.db_table
+
+
 def _float_type(connection) -> str:
     return FloatField().db_type(connection)
 
@@ -185,9 +191,14 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
     chosen = 'WHERE c."tenant_id" = %s AND {where}'
     if order in RATIOS or order in SUM_FIELDS:  # the page by one metric: only its sums, per campaign
         key, needed = _order_key(order, float_type)
-        sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
-        page = (f'WITH m AS (SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
-                f'GROUP BY "campaign_id"), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
+        if dated:
+            sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
+            per_campaign = (f'SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
+                            f'GROUP BY "campaign_id"')
+        else:  # lifetime: the campaign's totals row
+            sums = ", ".join(f'"{field}" AS {field}' for field in needed)
+            per_campaign = f'SELECT "campaign_id", {sums} FROM "{_totals_table()}" WHERE "tenant_id" = %s'
+        page = (f'WITH m AS ({per_campaign}), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
                 f'LEFT JOIN m ON m."campaign_id" = c."id" {chosen} '
                 f'ORDER BY sort_key {direction}, c."created_at" DESC, c."id" ASC LIMIT %s OFFSET %s)')
         outer = f'page.sort_key {direction}, page.created_at DESC, page.id ASC'
@@ -199,9 +210,12 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
     all_sums = ", ".join(f'COALESCE(s.{name}, 0)' for name in SUM_FIELDS)
     page_sums = ", ".join(f'SUM("{name}") AS {name}' for name in SUM_FIELDS)
     # The page's sums: its campaigns are the tenant's (chosen under c.tenant_id), so their rows are found by campaign
-    # id alone — on PostgreSQL one index-only range scan of (campaign_id, date) INCLUDE (...) per campaign (LATERAL);
-    # elsewhere one grouped query over the page's ids.
-    if vendor == "postgresql":
+    # id alone. Lifetime: the page's totals rows (CampaignMetricTotals). In a period: on PostgreSQL one index-only
+    # range scan of (campaign_id, date) INCLUDE (...) per campaign (LATERAL); elsewhere one grouped query over the
+    # page's ids.
+    if not dated:  # lifetime: one totals row per campaign (kept by triggers on the daily rows)
+        sums_join = f'LEFT JOIN "{_totals_table()}" s ON s."campaign_id" = page.id'
+    elif vendor == "postgresql":
         sums_join = (f'LEFT JOIN LATERAL (SELECT {page_sums} FROM "{metrics}" WHERE "campaign_id" = page.id'
                      f'{in_range}) s ON true')
     else:
