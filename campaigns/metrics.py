@@ -127,6 +127,19 @@ def format_metrics(row: Mapping[str, Any], *, suffix: str = "", names: tuple[str
     return out
 
 
+def list_figures(impressions, clicks, spend, conversions, revenue) -> dict[str, float | int]:
+    """The campaign list's 8 figures from one campaign's sums: `format_metrics(..., names=LIST_METRICS)`'s values
+    (a test compares the two), without its per-name lookups (a fifth of a list page's Python time)."""
+    impressions, clicks = int(impressions or 0), int(clicks or 0)
+    spend, conversions, revenue = float(spend or 0), float(conversions or 0), float(revenue or 0)
+    return {"spend": round(spend, 2), "revenue": round(revenue, 2),
+            "roas": round(revenue / spend, 2) if spend else 0.0,
+            "conversions": int(conversions) if conversions.is_integer() else round(conversions, 2),
+            "clicks": clicks, "impressions": impressions,
+            "cpa": round(spend / conversions, 2) if conversions else 0.0,
+            "ctr": round(clicks / impressions * 100, 2) if impressions else 0.0}
+
+
 # --- SQL built once per process ----------------------------------------------------------------
 # The campaign list's two statements, as text made from the definitions above the first time each shape is asked
 # for (per database vendor, page size and dated/lifetime): a request runs them without building or compiling ORM
