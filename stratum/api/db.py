@@ -243,3 +243,20 @@ def values_convert(values, converters, connection_=None) -> list:
             value = function(value, column, connection_)
         converted.append(value)
     return converted
+
+
+# `stratum.api.serializers.datetime_text`'s format (REST_FRAMEWORK["DATETIME_FORMAT"], in UTC) in PostgreSQL's to_char.
+_PG_DATETIME_TEXT = {"%Y-%m-%dT%H:%M:%S.%fZ": 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'}
+
+
+def datetime_text_sql(column: str, connection_=None) -> str | None:
+    """SQL that reads a timestamp column as the API writes it (`datetime_text`), for lists made from plain rows:
+    parsing each timestamp into an aware datetime and formatting it again cost a page more than its query. None
+    where the database cannot (the caller formats in Python)."""
+    from rest_framework.settings import api_settings
+
+    connection_ = connection_ or connection
+    pattern = _PG_DATETIME_TEXT.get(api_settings.DATETIME_FORMAT)
+    if connection_.vendor != "postgresql" or pattern is None:
+        return None
+    return f"to_char({column} AT TIME ZONE 'UTC', '{pattern}')"
