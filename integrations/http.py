@@ -6,6 +6,9 @@
   Celery task can come back later instead of holding a worker.
 - A rejected token (401, or the API's own auth error code) makes the client renew the token once through
   `on_unauthorized` and repeat the call; a second rejection raises `ConnectorAuthError`.
+- A call that creates something (`repeat=False`) is not repeated after its request may have reached the provider
+  (a timeout, a reset connection, a 5xx): the provider may have done it, so the caller looks before trying again.
+  Refused connections and rate limits (nothing done) are still retried.
 - Everything derived from the token is computed again for every attempt: `auth_headers()` and `auth_params()`
   (Meta's `appsecret_proof` is an HMAC of the token, so a retry after a renewal must carry the new token's).
 - Each API reports errors its own way; `error_parser(response)` turns a response into a `ConnectorError`
@@ -30,6 +33,9 @@ from .errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE
 logger = logging.getLogger("stratum.integrations")
 
 ErrorParser = Callable[[httpx.Response], "ConnectorError | None"]
+
+# Transport errors raised before the request left: repeating such a call cannot do anything twice.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 # A seam for tests: back-off waits go through this function.
 sleep = time.sleep
@@ -102,7 +108,7 @@ class ProviderHttp:
         self.max_wait = max_wait
         self.base_delay = base_delay
 
-    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+    def request(self, method: str, url: str, *, repeat: bool = True, **kwargs) -> httpx.Response:
         renewed = False
         attempt = 0
         extra_headers = kwargs.pop("headers", None) or {}
@@ -121,16 +127,18 @@ class ProviderHttp:
                     error: ConnectorError = ConnectorError(
                         f"{self.provider}: could not reach the API ({exc.__class__.__name__}).",
                         code=PLATFORM_UNREACHABLE, retryable=True)
+                    reached = not isinstance(exc, NOT_SENT)
                 else:
                     parsed = self.error_parser(response)
                     if parsed is None:
                         return response
                     error = parsed
+                    reached = not isinstance(error, ConnectorRateLimited)
                 if isinstance(error, ConnectorAuthError) and self.on_unauthorized and not renewed:
                     renewed = True
                     self.on_unauthorized()
                     continue
-                if not error.retryable or attempt >= self.max_retries:
+                if not error.retryable or attempt >= self.max_retries or (reached and not repeat):
                     raise error
                 wait = error.retry_after if error.retry_after is not None else self.base_delay * (2 ** attempt)
                 if wait > self.max_wait:

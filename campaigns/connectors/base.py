@@ -24,10 +24,14 @@ Contract the callers rely on:
 Changes to this interface are additive only (new optional methods/fields with defaults):
 - 2026-11 (issue 3): `rules` property; `ConnectorRejected`; `AudienceUploadResult.invalid`;
   `AdPlatformConnector.__init__(ad_account=None)` keeps the account the connector was built for.
+- 2026-12: `create_audience()` / `find_audience()` / `finds_audiences` and `audience_name()`: audience sync creates
+  the platform audience on its own, records its id before any upload, and finds it again by Stratum's key when the
+  create's answer was lost, so a retried sync never makes a second one.
 """
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -164,9 +168,31 @@ class AudienceUploadResult:
     invalid: int = 0  # records with no usable identifier (malformed e-mail/phone)
 
 
+def audience_name(name: str, key: str, limit: int | None = None) -> str:
+    """The platform audience's name: the user's, then Stratum's key (`find_audience` looks it up by the key, which a
+    rename in Stratum does not change), cut to `limit` with the key kept whole."""
+    return audience_name_fit(f"{name} ({audience_tag(key)})", limit)
+
+
+def audience_name_fit(name: str, limit: int | None) -> str:
+    """`name` cut to `limit` characters, keeping a trailing Stratum key whole."""
+    if limit is None or len(name) <= limit:
+        return name
+    tag = re.search(r" \(Stratum [0-9a-f-]{36}\)$", name)
+    if tag is None:
+        return name[:limit]
+    return f"{name[:max(0, limit - len(tag.group()))]}{tag.group()}"
+
+
+def audience_tag(key: str) -> str:
+    return f"Stratum {key}"
+
+
 class AdPlatformConnector(abc.ABC):
     platform: str = ""
     supports_audiences: bool = False
+    # Whether `find_audience` can look an audience up on the platform (else a lost create answer is not repeated).
+    finds_audiences: bool = False
     # Platform rules for the builder: objectives, minimum daily budget (account currency).
     objectives: tuple[str, ...] = ()
     min_daily_budget: Decimal = Decimal("1")
@@ -203,3 +229,13 @@ class AdPlatformConnector(abc.ABC):
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         raise ConnectorError(f"{self.platform} does not support audience uploads", code=AUDIENCES_UNSUPPORTED)
+
+    def create_audience(self, account_id: str, *, name: str, key: str) -> str | None:
+        """Creates an empty audience named `audience_name(name, key, …)` and returns its id. Sent once: an answer
+        lost on the way (timeout, 5xx) is a retryable ConnectorError, never repeated blindly. None when the platform
+        creates an audience only with its first upload (then `upload_audience` creates it)."""
+        return None
+
+    def find_audience(self, account_id: str, *, key: str) -> str | None:
+        """The id of the audience created with `key`; None when there is none or the platform offers no lookup."""
+        return None

@@ -469,6 +469,11 @@ class DemoConnector(AdPlatformConnector):
         """This account's share of well-formed records the platform recognises (60–75 %)."""
         return random.Random(f"match:{self.ad_account.external_id}").uniform(0.60, 0.75)
 
+    def create_audience(self, account_id: str, *, name: str, key: str) -> str:
+        """The simulated platform keeps no audiences: the id follows from the key, so creating twice gives one."""
+        self._check(account_id)
+        return f"demo_aud_{hashlib.sha256(f'{account_id}:{key}'.encode()).hexdigest()[:12]}"
+
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         self._check(account_id)

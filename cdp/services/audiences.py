@@ -4,6 +4,12 @@ Incremental: `AudienceMember` holds what the platform has (as of the last succes
 so a sync sends only the difference — segment members not yet uploaded (add) and uploaded profiles that
 left the segment (remove). Uploads go in batches of the platform's limit (Meta: 10,000 records); each
 successful batch is recorded at once, so a failure part-way leaves a correct diff for the next run.
+The platform audience is created before any upload, one worker at a time (a transaction-scoped advisory lock per
+audience, which a killed worker's closed connection releases), and its id is committed at once in that transaction, so
+a redelivered task uploads into it. Its name carries the Stratum audience id: a create whose answer was lost (or whose
+worker died before the commit) is found again on platforms that can list their audiences (Meta, Google, Snapchat)
+rather than created twice. TikTok creates an audience only with its first file (so under the lock, with that
+upload): a lost answer fails the run and the next sync finds the audience by its name.
 A worker beats a heartbeat on its run after each batch; a run silent for RUN_LEASE lost its worker (killed
 mid-sync) and is closed as interrupted — by the next request or by the scheduler — so the audience can sync
 again, and a worker that finds its run closed stops. Emits `sync.completed` / `sync.failed`.
@@ -16,15 +22,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from campaigns.connectors import get_connector
 from campaigns.connectors.base import AudienceMember as UploadRecord
-from campaigns.connectors.base import ConnectorError
+from campaigns.connectors.base import ConnectorError, audience_name
 from campaigns.models import AdAccount
 from stratum.api import metrics
+from stratum.api.db import LOCK_NOT_AVAILABLE, advisory_key, advisory_xact_locks, sqlstate
 from stratum.api.exceptions import NOT_CONNECTED, Conflict, NotConnected, ValidationFailed
 from stratum.api.leases import lease_expired, lease_expired_q
 from stratum.api.outbox import emit
@@ -49,6 +57,8 @@ BATCH_LIMITS = {"meta": 10_000, "google": 10_000, "tiktok": 10_000, "snapchat": 
 DEFAULT_BATCH_LIMIT = 10_000
 RUN_LEASE = dt.timedelta(minutes=15)
 INTERRUPTED = "INTERRUPTED: the sync stopped before it finished (its worker died); the next sync sends the rest."
+# How long a worker waits for another one creating the same platform audience (a create is one call, sent once).
+CREATE_LOCK_WAIT = 120
 FREQUENCY_INTERVALS = {"hourly": dt.timedelta(hours=1), "daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
 
 
@@ -167,38 +177,101 @@ def audience_sync_run(*, tenant, run: AudienceSyncRun) -> AudienceSyncRun:
                          .values_list("profile_id", flat=True))
         connector = get_connector(audience.ad_account)
         limit = BATCH_LIMITS.get(audience.platform, DEFAULT_BATCH_LIMIT)
+        if not audience.external_audience_id:
+            _platform_audience_ensure(tenant=tenant, audience=audience, connector=connector)
         if not _erased_remove(tenant=tenant, run=run, audience=audience, connector=connector, limit=limit):
             run.refresh_from_db()
             return run
         for start in range(0, max(len(to_add), len(to_remove)), limit):
             add_ids, remove_ids = to_add[start:start + limit], to_remove[start:start + limit]
-            records = _records(tenant=tenant, profile_ids=add_ids + remove_ids)
-            result = connector.upload_audience(
-                audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
-                name=audience.name, add=[records[i] for i in add_ids if i in records],
-                remove=[records[i] for i in remove_ids if i in records])
-            now = timezone.now()
-            with transaction.atomic():
-                if not audience.external_audience_id:
-                    audience.external_audience_id = result.audience_external_id
-                    audience.save(update_fields=["external_audience_id", "updated_at"])
-                AudienceMember.objects.for_tenant(tenant).bulk_create(
-                    [AudienceMember(tenant=tenant, audience=audience, profile_id=i, synced_at=now) for i in add_ids],
-                    batch_size=2000, ignore_conflicts=True)
-                uploaded.filter(profile_id__in=remove_ids).delete()
-                run.added += len(add_ids)
-                run.removed += len(remove_ids)
-                run.matched += result.matched
-                run.save(update_fields=["added", "removed", "matched"])
+            if audience.external_audience_id:
+                _batch_upload(tenant=tenant, run=run, audience=audience, connector=connector, add_ids=add_ids,
+                              remove_ids=remove_ids)
+            else:  # the platform creates its audience with the first upload (TikTok): one worker at a time
+                with _creation_lock(tenant=tenant, audience=audience):
+                    _batch_upload(tenant=tenant, run=run, audience=audience, connector=connector, add_ids=add_ids,
+                                  remove_ids=remove_ids)
             if not _beat(tenant=tenant, run=run):  # closed as interrupted while this batch was uploading
                 run.refresh_from_db()
                 return run
+    except _CreationBusy:  # another live worker is creating the platform audience: the run is its
+        return run
     except ConnectorError as exc:
         return _finish(tenant=tenant, run=run, audience=audience, error=f"{exc.code}: {exc}")
     except Exception:
         _finish(tenant=tenant, run=run, audience=audience, error="INTERNAL_ERROR: the sync failed unexpectedly.")
         raise
     return _finish(tenant=tenant, run=run, audience=audience)
+
+
+def _batch_upload(*, tenant, run: AudienceSyncRun, audience: Audience, connector, add_ids: list, remove_ids: list):
+    records = _records(tenant=tenant, profile_ids=add_ids + remove_ids)
+    # A platform that creates the audience with this upload names it with the key, to be found again (TikTok).
+    name = audience.name if audience.external_audience_id else audience_name(audience.name, str(audience.pk))
+    result = connector.upload_audience(
+        audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
+        name=name, add=[records[i] for i in add_ids if i in records],
+        remove=[records[i] for i in remove_ids if i in records])
+    now = timezone.now()
+    with transaction.atomic():
+        if not audience.external_audience_id:
+            _external_id_record(tenant=tenant, audience=audience, external_id=result.audience_external_id)
+        AudienceMember.objects.for_tenant(tenant).bulk_create(
+            [AudienceMember(tenant=tenant, audience=audience, profile_id=i, synced_at=now) for i in add_ids],
+            batch_size=2000, ignore_conflicts=True)
+        AudienceMember.objects.for_tenant(tenant).filter(audience=audience, profile_id__in=remove_ids).delete()
+        run.added += len(add_ids)
+        run.removed += len(remove_ids)
+        run.matched += result.matched
+        run.save(update_fields=["added", "removed", "matched"])
+
+
+class _CreationBusy(Exception):
+    """Another worker held the audience's creation lock for longer than CREATE_LOCK_WAIT."""
+
+
+@contextmanager
+def _creation_lock(*, tenant, audience: Audience):
+    """One worker at a time creates an audience's platform audience: a transaction-scoped advisory lock (released
+    by a killed worker's closed connection), the recorded id read again under it, and the new id committed with it.
+    SQLite serialises the transaction itself."""
+    try:
+        with transaction.atomic():
+            advisory_xact_locks([advisory_key("cdp.audience.platform_create", audience.pk)], timeout=CREATE_LOCK_WAIT)
+            audience.external_audience_id = Audience.objects.for_tenant(tenant).filter(pk=audience.pk).values_list(
+                "external_audience_id", flat=True).get()
+            yield
+    except OperationalError as exc:
+        if sqlstate(exc) == LOCK_NOT_AVAILABLE:
+            raise _CreationBusy from exc
+        raise
+
+
+def _platform_audience_ensure(*, tenant, audience: Audience, connector) -> None:
+    """The platform audience exists and its id is committed before any member is uploaded: found by its key (a
+    create whose answer was lost, or whose worker died before this commit), else created."""
+    with _creation_lock(tenant=tenant, audience=audience):
+        if audience.external_audience_id:  # recorded by another worker meanwhile
+            return
+        account_id, key = audience.ad_account.external_id, str(audience.pk)
+        external_id = connector.find_audience(account_id, key=key)
+        if not external_id:
+            try:
+                external_id = connector.create_audience(account_id, name=audience.name, key=key)
+            except ConnectorError as exc:
+                if not (exc.retryable and connector.finds_audiences):
+                    raise
+                # The answer may be lost while the platform created it: look before creating again.
+                external_id = (connector.find_audience(account_id, key=key)
+                               or connector.create_audience(account_id, name=audience.name, key=key))
+        if external_id:  # None: the platform creates it with the first upload
+            _external_id_record(tenant=tenant, audience=audience, external_id=external_id)
+
+
+def _external_id_record(*, tenant, audience: Audience, external_id: str) -> None:
+    Audience.objects.for_tenant(tenant).filter(pk=audience.pk, external_audience_id="").update(
+        external_audience_id=external_id, updated_at=timezone.now())
+    audience.external_audience_id = external_id
 
 
 def _consenting(tenant, members):
@@ -216,17 +289,17 @@ def _erased_remove(*, tenant, run: AudienceSyncRun, audience: Audience, connecto
     """Sends the removals of erased members (by their hashes), a batch at a time, deleting each batch's rows once the
     platform has it; False when the run was closed meanwhile."""
     pending = AudienceRemoval.objects.for_tenant(tenant).filter(audience=audience).order_by("created_at", "pk")
+    if not audience.external_audience_id:  # no audience on the platform yet: nobody to remove there
+        pending.delete()
+        return True
     while batch := list(pending[:limit]):
-        result = connector.upload_audience(
-            audience.ad_account.external_id, audience_external_id=audience.external_audience_id or None,
+        connector.upload_audience(
+            audience.ad_account.external_id, audience_external_id=audience.external_audience_id,
             name=audience.name, add=[], remove=[UploadRecord(email_sha256=r.email_sha256 or None,
                                                              phone_sha256=r.phone_sha256 or None,
                                                              phone_digits_sha256=r.phone_digits_sha256 or None)
                                                 for r in batch])
         with transaction.atomic():
-            if not audience.external_audience_id:
-                audience.external_audience_id = result.audience_external_id
-                audience.save(update_fields=["external_audience_id", "updated_at"])
             AudienceRemoval.objects.for_tenant(tenant).filter(pk__in=[r.pk for r in batch]).delete()
             run.removed += len(batch)
             run.save(update_fields=["removed"])

@@ -32,6 +32,8 @@ from campaigns.connectors.base import (
     ConnectorRateLimited,
     ConnectorRejected,
     InsightRecord,
+    audience_name,
+    audience_tag,
 )
 
 from ..errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE
@@ -46,6 +48,7 @@ OPERATIONS_PER_REQUEST = 10_000
 # Customer Match: since 2025-04-07 a membership duration above 540 days is rejected (RangeError.TOO_HIGH; the
 # former "10000 = never expires" is gone). "Customer Match user list membership duration" (Ads Developer Blog).
 MEMBERSHIP_LIFE_SPAN_DAYS = 540
+USER_LIST_NAME_MAX = 200
 CONSENT_VALUES = ("GRANTED", "DENIED", "UNSPECIFIED")
 
 
@@ -140,8 +143,8 @@ class GoogleAdsConnector(OAuthAdConnector):
         for batch in batches if isinstance(batches, list) else [batches]:
             yield from batch.get("results") or []
 
-    def _mutate(self, customer: str, resource: str, operations: list[dict]) -> list[dict]:
-        body = self.http.json("POST", f"{self.base}/customers/{customer}/{resource}:mutate",
+    def _mutate(self, customer: str, resource: str, operations: list[dict], *, repeat: bool = True) -> list[dict]:
+        body = self.http.json("POST", f"{self.base}/customers/{customer}/{resource}:mutate", repeat=repeat,
                               json={"operations": operations}, headers=self._headers(customer))
         return body.get("results") or []
 
@@ -303,15 +306,33 @@ class GoogleAdsConnector(OAuthAdConnector):
                                                                "amountMicros": str(micros(amount))},
                                                     "updateMask": "amount_micros"}])
 
+    def create_audience(self, account_id: str, *, name: str, key: str) -> str:
+        return self._create_user_list(_customer(account_id), audience_name(name, key, USER_LIST_NAME_MAX))
+
+    def _create_user_list(self, customer: str, name: str) -> str:
+        resource = self._mutate(customer, "userLists", [{"create": {
+            "name": name[:USER_LIST_NAME_MAX], "description": "Synced from Stratum CDP",
+            "membershipLifeSpan": str(MEMBERSHIP_LIFE_SPAN_DAYS),
+            "crmBasedUserList": {"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}}}],
+            repeat=False)[0]["resourceName"]
+        return resource.rsplit("/", 1)[-1]
+
+    def find_audience(self, account_id: str, *, key: str) -> str | None:
+        """GAQL on `user_list.name` (the key is a UUID: no quote or LIKE wildcard in it), checked again here."""
+        tag = audience_tag(key)
+        rows = self.search(_customer(account_id), "SELECT user_list.id, user_list.name FROM user_list "
+                                                  f"WHERE user_list.name LIKE '%{tag}%'")
+        for row in rows:
+            user_list = row.get("userList") or {}
+            if f"({tag})" in (user_list.get("name") or ""):
+                return str(user_list.get("id") or user_list.get("resourceName", "").rsplit("/", 1)[-1])
+        return None
+
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         customer = _customer(account_id)
         if not audience_external_id:
-            resource = self._mutate(customer, "userLists", [{"create": {
-                "name": name[:200], "description": "Synced from Stratum CDP",
-                "membershipLifeSpan": str(MEMBERSHIP_LIFE_SPAN_DAYS),
-                "crmBasedUserList": {"uploadKeyType": "CONTACT_INFO", "dataSourceType": "FIRST_PARTY"}}}])[0]["resourceName"]
-            audience_external_id = resource.rsplit("/", 1)[-1]
+            audience_external_id = self._create_user_list(customer, name)
         user_list = f"customers/{customer}/userLists/{audience_external_id}"
         job = self.http.json("POST", f"{self.base}/customers/{customer}/offlineUserDataJobs:create", json={
             "job": {"type": "CUSTOMER_MATCH_USER_LIST", "customerMatchUserListMetadata": {

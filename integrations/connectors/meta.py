@@ -29,6 +29,8 @@ from campaigns.connectors.base import (
     ConnectorRateLimited,
     ConnectorRejected,
     InsightRecord,
+    audience_name,
+    audience_tag,
 )
 
 from ..errors import PLATFORM_FORBIDDEN, PLATFORM_UNAVAILABLE
@@ -47,6 +49,7 @@ PURCHASE_ACTIONS = ("omni_purchase", "purchase", "offsite_conversion.fb_pixel_pu
 LEAD_ACTIONS = ("lead", "onsite_conversion.lead_grouped", "offsite_conversion.fb_pixel_lead")
 LANDING_PAGE_ACTIONS = ("landing_page_view", "omni_landing_page_view")
 AUDIENCE_BATCH = 10_000
+AUDIENCE_NAME_MAX = 200
 
 
 def _action_value(actions: list | None, names: tuple[str, ...]) -> Decimal:
@@ -61,6 +64,7 @@ def _action_value(actions: list | None, names: tuple[str, ...]) -> Decimal:
 class MetaConnector(OAuthAdConnector):
     platform = "meta"
     supports_audiences = True
+    finds_audiences = True
     objectives = tuple(OBJECTIVES)
     min_daily_budget = Decimal("1")
 
@@ -203,13 +207,30 @@ class MetaConnector(OAuthAdConnector):
         self.http.request("POST", f"{self.base}/{campaign_id}",
                           data={key: str(self._to_minor(account_id, amount))})
 
+    def create_audience(self, account_id: str, *, name: str, key: str) -> str:
+        return self._create_audience(account_id, audience_name(name, key, AUDIENCE_NAME_MAX))
+
+    def _create_audience(self, account_id: str, name: str) -> str:
+        created = self.http.json("POST", f"{self.base}/{account_id}/customaudiences", repeat=False, data={
+            "name": name[:AUDIENCE_NAME_MAX], "subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY",
+            "description": "Synced from Stratum CDP"})
+        return str(created["id"])
+
+    def find_audience(self, account_id: str, *, key: str) -> str | None:
+        """The ad account's custom audiences whose name contains the key (`filtering` on the customaudiences edge),
+        checked again here: a filter the API applied loosely cannot hand back another audience."""
+        tag = audience_tag(key)
+        rows = self._pages(f"{account_id}/customaudiences", {
+            "fields": "id,name", "filtering": json.dumps([{"field": "name", "operator": "CONTAIN", "value": tag}])})
+        for row in rows:
+            if f"({tag})" in (row.get("name") or ""):
+                return str(row["id"])
+        return None
+
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         if not audience_external_id:
-            created = self.http.json("POST", f"{self.base}/{account_id}/customaudiences", data={
-                "name": name[:200], "subtype": "CUSTOM", "customer_file_source": "USER_PROVIDED_ONLY",
-                "description": "Synced from Stratum CDP"})
-            audience_external_id = str(created["id"])
+            audience_external_id = self._create_audience(account_id, name)
         received, invalid = self._send_users(audience_external_id, add, "POST")
         removed, _ = self._send_users(audience_external_id, remove, "DELETE")
         return AudienceUploadResult(audience_external_id=audience_external_id, received=received,

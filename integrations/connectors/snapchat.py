@@ -26,6 +26,8 @@ from campaigns.connectors.base import (
     ConnectorError,
     ConnectorRejected,
     InsightRecord,
+    audience_name,
+    audience_tag,
 )
 
 from ..errors import PLATFORM_NOT_FOUND
@@ -46,6 +48,7 @@ STATUS_IN = {"ACTIVE": "active", "PAUSED": "paused"}
 STATUS_OUT = {"active": "ACTIVE", "paused": "PAUSED"}
 STATS_FIELDS = "impressions,swipes,spend,conversion_purchases,conversion_purchases_value,conversion_sign_ups"
 USERS_BATCH = 100_000
+SEGMENT_NAME_MAX = 375
 
 
 class SnapchatConnector(OAuthAdConnector):
@@ -191,13 +194,27 @@ class SnapchatConnector(OAuthAdConnector):
 
         self._put_campaign(account_id, campaign_id, change)
 
+    def create_audience(self, account_id: str, *, name: str, key: str) -> str:
+        return self._create_segment(account_id, audience_name(name, key, SEGMENT_NAME_MAX))
+
+    def _create_segment(self, account_id: str, name: str) -> str:
+        body = self.http.json("POST", f"{API}/adaccounts/{account_id}/segments", repeat=False, json={"segments": [{
+            "name": name[:SEGMENT_NAME_MAX], "description": "Synced from Stratum CDP", "source_type": "FIRST_PARTY",
+            "retention_in_days": 9999, "ad_account_id": account_id}]})
+        return str(_first_success(body, "segments", "segment")["id"])
+
+    def find_audience(self, account_id: str, *, key: str) -> str | None:
+        """The ad account's segments (all of them, paged: the API has no name filter), matched by the key."""
+        tag = f"({audience_tag(key)})"
+        for segment in self._pages(f"adaccounts/{account_id}/segments", "segments", "segment"):
+            if tag in (segment.get("name") or ""):
+                return str(segment["id"])
+        return None
+
     def upload_audience(self, account_id: str, *, audience_external_id: str | None, name: str,
                         add: list[AudienceMember], remove: list[AudienceMember]) -> AudienceUploadResult:
         if not audience_external_id:
-            body = self.http.json("POST", f"{API}/adaccounts/{account_id}/segments", json={"segments": [{
-                "name": name[:375], "description": "Synced from Stratum CDP", "source_type": "FIRST_PARTY",
-                "retention_in_days": 9999, "ad_account_id": account_id}]})
-            audience_external_id = _first_success(body, "segments", "segment")["id"]
+            audience_external_id = self._create_segment(account_id, name)
         received = self._send_users(audience_external_id, add, "POST")
         removed = self._send_users(audience_external_id, remove, "DELETE")
         return AudienceUploadResult(audience_external_id=audience_external_id, received=received, matched=received,

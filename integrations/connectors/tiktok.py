@@ -30,6 +30,8 @@ from campaigns.connectors.base import (
     ConnectorRateLimited,
     ConnectorRejected,
     InsightRecord,
+    audience_name_fit,
+    audience_tag,
 )
 
 from ..errors import PLATFORM_FORBIDDEN, PLATFORM_NOT_FOUND, PLATFORM_UNAVAILABLE
@@ -49,6 +51,7 @@ EMAIL_TYPE, PHONE_TYPE = "EMAIL_SHA256", "PHONE_SHA256"
 # "The APPEND, REMOVE and REPLACE operations will fail if the audience size is less than 1,000 after the
 # operation" (Custom Audience update, TikTok API for Business; the same floor applies to a new customer file).
 MIN_AUDIENCE_SIZE = 1_000
+AUDIENCE_NAME_MAX = 128
 REPORT_METRICS = ["spend", "impressions", "clicks", "conversion", "complete_payment", "total_complete_payment_rate"]
 
 
@@ -61,6 +64,7 @@ def _status(item: dict, prefix: str) -> str:
 class TikTokConnector(OAuthAdConnector):
     platform = "tiktok"
     supports_audiences = True
+    finds_audiences = True
     objectives = tuple(OBJECTIVES)
     min_daily_budget = Decimal("50")  # TikTok's campaign-level daily minimum (account currency units)
 
@@ -89,8 +93,8 @@ class TikTokConnector(OAuthAdConnector):
         encoded = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in params.items()}
         return self.http.json("GET", f"{API}/{path}", params=encoded).get("data") or {}
 
-    def _post(self, path: str, body: dict) -> dict:
-        return self.http.json("POST", f"{API}/{path}", json=body).get("data") or {}
+    def _post(self, path: str, body: dict, *, repeat: bool = True) -> dict:
+        return self.http.json("POST", f"{API}/{path}", json=body, repeat=repeat).get("data") or {}
 
     def _pages(self, path: str, params: dict, page_size: int = 1000) -> Iterator[dict]:
         page = 1
@@ -206,8 +210,8 @@ class TikTokConnector(OAuthAdConnector):
                 f"leave {max(after, 0):,} ({'new audience' if not audience_external_id else f'{size:,} now'}).")
         if not audience_external_id:
             data = self._post("dmp/custom_audience/create/", {
-                "advertiser_id": account_id, "custom_audience_name": name[:128], "calculate_type": kind,
-                "file_paths": [self._upload_file(account_id, kind, adds)]})
+                "advertiser_id": account_id, "custom_audience_name": audience_name_fit(name, AUDIENCE_NAME_MAX),
+                "calculate_type": kind, "file_paths": [self._upload_file(account_id, kind, adds)]}, repeat=False)
             audience_external_id = str(data["custom_audience_id"])
         elif adds:
             self._update(account_id, audience_external_id, "APPEND", self._upload_file(account_id, kind, adds))
@@ -216,6 +220,15 @@ class TikTokConnector(OAuthAdConnector):
         # TikTok computes the audience size asynchronously; at upload every valid hash counts as received.
         return AudienceUploadResult(audience_external_id=audience_external_id, received=len(adds), matched=len(adds),
                                     removed=len(removes))
+
+    def find_audience(self, account_id: str, *, key: str) -> str | None:
+        """The advertiser's custom audiences (Get all audiences, paged; no name filter), matched by the key that
+        audience sync puts in the name it creates the audience with."""
+        tag = f"({audience_tag(key)})"
+        for item in self._pages("dmp/custom_audience/list/", {"advertiser_id": account_id}, page_size=100):
+            if tag in (item.get("name") or ""):
+                return str(item["audience_id"])
+        return None
 
     @staticmethod
     def _hashes(members: list[AudienceMember], index: int) -> list[str]:

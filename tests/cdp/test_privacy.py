@@ -94,6 +94,7 @@ def meta(tenant, respx_mock):
     with tenant_scope(tenant):
         connection = ConnectionFactory(tenant=tenant, provider="meta")
     AdAccountFactory(tenant=tenant, platform="meta", external_id="act_1", connection_id=connection.pk)
+    respx_mock.get(f"{GRAPH}/act_1/customaudiences").respond(200, json={"data": [], "paging": {}})  # none yet
     respx_mock.post(f"{GRAPH}/act_1/customaudiences").respond(200, json={"id": "238"})
     added = respx_mock.post(f"{GRAPH}/238/users").respond(200, json={
         "audience_id": "238", "num_received": 2, "num_invalid_entries": 0})

@@ -1,13 +1,15 @@
 """The outside world of the cluster test, as local HTTP servers in threads of the test process:
 
 - `FakeGraphApi`: Meta's Graph API as far as Stratum calls it — custom audiences (`POST /act_<id>/customaudiences`
-  answers `{"id"}`; `POST|DELETE /<audience_id>/users` with a `payload` of `{"schema": ["EMAIL", "PHONE"], "data":
+  answers `{"id"}`; `GET /act_<id>/customaudiences?fields=id,name&filtering=[{"field": "name", "operator":
+  "CONTAIN"|"EQUAL", "value"}]` answers `{"data": [{"id", "name"}], "paging": {…}}`; `POST|DELETE /<audience_id>/users` with a `payload` of `{"schema": ["EMAIL", "PHONE"], "data":
   [[sha256, sha256], …]}` answers `{"audience_id", "session_id", "num_received", "num_invalid_entries",
   "invalid_entry_samples"}`), campaign reads (`GET /<id>?fields=…`) and updates (`POST /<campaign_id>` answers
   `{"success": true}`), errors in Graph's `{"error": {"message", "type", "code", "fbtrace_id"}}` shape (190 for a
   token it does not know). The connector is pointed at it with META_GRAPH_URL. It can hold the next request to an
   endpoint (the test then kills the worker that sent it); a held request is answered with an error and recorded
-  as nothing — the platform never accepted it.
+  as nothing — the platform never accepted it. `lose_next` makes the next matching call succeed on the platform
+  while its answer never comes (the client times out): a create whose response was lost.
 - `WebhookReceiver`: a customer's endpoint; it verifies every delivery's Standard Webhooks signature with the
   `standardwebhooks` library and keeps each one (id, event type, body, whether the signature held).
 """
@@ -68,10 +70,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 @dataclass
 class Hold:
-    """The next request whose path ends with `suffix` waits until `release` is set; `arrived` says it came."""
+    """The next request whose path ends with `suffix` (and of `method`, if given) waits until `release` is set;
+    `arrived` says it came. With `accept`, the platform does what was asked and only the answer is lost."""
     suffix: str
+    method: str | None = None
+    accept: bool = False
+    late: bool = False  # with accept: answered once released (a slow platform), not lost
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, method: str, path: str) -> bool:
+        return path.endswith(self.suffix) and self.method in (None, method)
 
 
 class FakeGraphApi(_Server):
@@ -84,8 +93,18 @@ class FakeGraphApi(_Server):
         self.held: list[str] = []  # paths of requests held and dropped
         self.hold: Hold | None = None
 
-    def hold_next(self, suffix: str) -> Hold:
-        self.hold = Hold(suffix)
+    def hold_next(self, suffix: str, *, method: str | None = None) -> Hold:
+        self.hold = Hold(suffix, method)
+        return self.hold
+
+    def lose_next(self, suffix: str, *, method: str | None = None) -> Hold:
+        """The next matching call is carried out but never answered (until `release`, then the connection drops)."""
+        self.hold = Hold(suffix, method, accept=True)
+        return self.hold
+
+    def delay_next(self, suffix: str, *, method: str | None = None) -> Hold:
+        """The next matching call is carried out and answered once `release` is set (a slow platform)."""
+        self.hold = Hold(suffix, method, accept=True, late=True)
         return self.hold
 
     def uploads(self) -> Counter:
@@ -96,7 +115,35 @@ class FakeGraphApi(_Server):
         return total
 
 
+def _name_passes(name: str, rule: dict) -> bool:
+    if rule.get("field") != "name":
+        return True
+    value = str(rule.get("value", ""))
+    return value in name if rule.get("operator") == "CONTAIN" else name == value
+
+
 class _GraphHandler(_Handler):
+    lost: Hold | None = None
+    deferred: tuple[int, dict] | None = None
+
+    def answer(self, status: int, payload: dict) -> None:
+        if self.lost is not None:  # done on the platform; the answer waits outside the API's lock (see `call`)
+            self.deferred = (status, payload)
+            return
+        super().answer(status, payload)
+
+    def call(self, method: str) -> None:
+        self.lost = self.deferred = None
+        self.handle_call(method)
+        lost, deferred, self.lost = self.lost, self.deferred, None
+        if lost is not None and deferred is not None:  # the answer late, or lost (the client times out)
+            lost.arrived.set()
+            lost.release.wait(120)
+            if not lost.late:
+                self.close_connection = True
+                return
+            super().answer(*deferred)
+
     def error(self, status: int, message: str, code: int, kind: str = "OAuthException") -> None:
         self.answer(status, {"error": {"message": message, "type": kind, "code": code,
                                        "fbtrace_id": uuid.uuid4().hex[:11]}})
@@ -111,7 +158,10 @@ class _GraphHandler(_Handler):
         if self.headers.get("Authorization") != f"Bearer {api.token}":
             return self.error(401, "Invalid OAuth access token - Cannot parse access token", 190)
         hold = api.hold
-        if hold is not None and parts.path.endswith(hold.suffix):
+        if hold is not None and hold.matches(method, parts.path) and hold.accept:
+            api.hold = None
+            self.lost = hold
+        elif hold is not None and hold.matches(method, parts.path):
             api.hold = None
             hold.arrived.set()
             hold.release.wait(120)
@@ -121,6 +171,13 @@ class _GraphHandler(_Handler):
                               "OAuthException")
         with api.lock:
             api.calls.append((method, parts.path))
+            if method == "GET" and len(segments) == 2 and segments[1] == "customaudiences":
+                if segments[0] != api.account_id:
+                    return self.error(400, "Unsupported get request.", 100, "GraphMethodException")
+                rows = [{"id": key, "name": audience["name"]} for key, audience in api.audiences.items()
+                        if all(_name_passes(audience["name"], rule) for rule in json.loads(
+                            (query.get("filtering") or ["[]"])[0]))]
+                return self.answer(200, {"data": rows, "paging": {"cursors": {"before": "MAZDZD", "after": "MAZDZD"}}})
             if method == "POST" and len(segments) == 2 and segments[1] == "customaudiences":
                 if segments[0] != api.account_id:
                     return self.error(400, "Unsupported post request.", 100, "GraphMethodException")
@@ -155,13 +212,13 @@ class _GraphHandler(_Handler):
         return self.error(400, f"Unknown path components: /{'/'.join(segments)}", 2500)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's names
-        self.handle_call("GET")
+        self.call("GET")
 
     def do_POST(self) -> None:  # noqa: N802
-        self.handle_call("POST")
+        self.call("POST")
 
     def do_DELETE(self) -> None:  # noqa: N802
-        self.handle_call("DELETE")
+        self.call("DELETE")
 
 
 # --- a customer's webhook endpoint -------------------------------------------------------------------

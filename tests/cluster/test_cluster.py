@@ -341,7 +341,7 @@ def test_the_cluster_scenario(cluster):
         "platform_config": {"ad_account_id": META_ACCOUNT, "audience_type": "custom"}, "sync_frequency": "manual"})
     assert audience.status_code == 201, audience.text[:300]
     audience_id = audience.json()["id"]
-    hold = graph.hold_next("/customaudiences")
+    hold = graph.hold_next("/customaudiences", method="POST")
     assert a.post(f"/cdp/audience-sync/audiences/{audience_id}/sync").status_code == 202
     assert hold.arrived.wait(120), "the sync never called the platform"
     victim = wait_for(lambda: holder(workers, "cdp.tasks.audience_sync_task"), timeout=10, what="the sync's worker")

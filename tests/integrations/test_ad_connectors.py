@@ -17,6 +17,7 @@ from campaigns.connectors.base import (
     ConnectorAuthError,
     ConnectorError,
     ConnectorRateLimited,
+    audience_name,
 )
 from integrations.connectors import GoogleAdsConnector, MetaConnector, SnapchatConnector, TikTokConnector
 from integrations.versions import DEFAULT_VERSIONS
@@ -563,3 +564,91 @@ def test_unreachable_provider_is_a_retryable_error(connect, respx_mock, waits):
     with pytest.raises(ConnectorError) as exc:
         connector.list_accounts()
     assert exc.value.code == "PLATFORM_UNREACHABLE" and waits == [1.0, 2.0, 4.0]
+
+
+# --- audiences created apart, found again by Stratum's key --------------------------------------
+
+KEY = "6f1c2b7e-0d4a-4c55-9a1e-2f7b8c9d0e11"
+
+
+def test_meta_creates_a_named_audience_once_and_finds_it_by_the_key(connect, respx_mock, waits):
+    connector = MetaConnector(connect("meta"))
+    create = respx_mock.post(f"{GRAPH}/act_1/customaudiences").mock(side_effect=httpx.ReadTimeout("lost"))
+    with pytest.raises(ConnectorError) as exc:  # the platform may have created it: not repeated blindly
+        connector.create_audience("act_1", name="VIP " * 80, key=KEY)
+    assert exc.value.retryable and exc.value.code == "PLATFORM_UNREACHABLE" and create.call_count == 1
+    name = parse_qs(create.calls[0].request.content.decode())["name"][0]
+    assert len(name) == 200 and name.endswith(f" (Stratum {KEY})")  # cut to Meta's limit, the key kept whole
+    listing = respx_mock.get(f"{GRAPH}/act_1/customaudiences").respond(200, json={"data": [
+        {"id": "237", "name": f"Old (Stratum {KEY[:-1]}0)"}, {"id": "238", "name": name}],
+        "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}}})
+    assert connector.find_audience("act_1", key=KEY) == "238"
+    query = listing.calls[0].request.url.params
+    assert query["fields"] == "id,name" and json.loads(query["filtering"]) == [
+        {"field": "name", "operator": "CONTAIN", "value": f"Stratum {KEY}"}]
+    respx_mock.get(f"{GRAPH}/act_1/customaudiences").respond(200, json={"data": [], "paging": {}})
+    assert connector.find_audience("act_1", key=KEY) is None
+    create.mock(side_effect=None, return_value=httpx.Response(200, json={"id": "239"}))
+    assert connector.create_audience("act_1", name="VIP", key=KEY) == "239" and waits == []
+
+
+def test_meta_create_is_retried_only_when_nothing_reached_the_platform(connect, respx_mock, waits):
+    connector = MetaConnector(connect("meta"))
+    create = respx_mock.post(f"{GRAPH}/act_1/customaudiences").mock(side_effect=[
+        httpx.ConnectError("refused"), httpx.Response(429, json={"error": {"message": "Too many", "code": 17}}),
+        httpx.Response(200, json={"id": "240"})])
+    assert connector.create_audience("act_1", name="VIP", key=KEY) == "240"
+    assert create.call_count == 3 and waits == [1.0, 2.0]
+    create.mock(side_effect=[httpx.Response(500, json={"error": {"message": "Unknown", "code": 2}})])
+    with pytest.raises(ConnectorError) as exc:
+        connector.create_audience("act_1", name="VIP", key=KEY)
+    assert exc.value.code == "PLATFORM_UNAVAILABLE" and create.call_count == 4  # a 5xx may have created it
+
+
+def test_google_finds_a_user_list_by_the_key_in_its_name(connect, respx_mock, waits):
+    connector = GoogleAdsConnector(connect("google"))
+    search = respx_mock.post(f"{GADS}/customers/1/googleAds:searchStream").respond(200, json=[{"results": [
+        {"userList": {"resourceName": "customers/1/userLists/444", "id": "444", "name": f"Buyers (Stratum {KEY})"}}]}])
+    assert connector.find_audience("1", key=KEY) == "444"
+    assert json.loads(search.calls[0].request.content)["query"] == (
+        f"SELECT user_list.id, user_list.name FROM user_list WHERE user_list.name LIKE '%Stratum {KEY}%'")
+    mutate = respx_mock.post(f"{GADS}/customers/1/userLists:mutate").respond(503, json={"error": {
+        "code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}})
+    with pytest.raises(ConnectorError):
+        connector.create_audience("1", name="Buyers", key=KEY)
+    assert mutate.call_count == 1 and waits == []
+    body = json.loads(mutate.calls[0].request.content)
+    assert body["operations"][0]["create"]["name"] == f"Buyers (Stratum {KEY})"
+
+
+def test_snapchat_finds_a_segment_by_the_key_across_pages(connect, respx_mock):
+    connector = SnapchatConnector(connect("snapchat"))
+    respx_mock.get(f"{SNAP}/adaccounts/aa-1/segments", params={"cursor": "2"}).respond(200, json={
+        "request_status": "SUCCESS", "segments": [
+            {"sub_request_status": "SUCCESS", "segment": {"id": "seg-9", "name": f"Buyers (Stratum {KEY})"}}]})
+    respx_mock.get(f"{SNAP}/adaccounts/aa-1/segments").respond(200, json={
+        "request_status": "SUCCESS", "paging": {"next_link": f"{SNAP}/adaccounts/aa-1/segments?cursor=2"},
+        "segments": [{"sub_request_status": "SUCCESS", "segment": {"id": "seg-5", "name": "Buyers"}}]})
+    assert connector.find_audience("aa-1", key=KEY) == "seg-9"
+
+
+def test_tiktok_names_a_new_audience_with_the_key_sends_the_create_once_and_finds_it(connect, respx_mock, waits):
+    connector = TikTokConnector(connect("tiktok", token_expires_at=None))
+    respx_mock.post(f"{TIKTOK}/dmp/custom_audience/file/upload/").mock(return_value=tiktok_ok(
+        {"file_path": "file-email-1"}))
+    create = respx_mock.post(f"{TIKTOK}/dmp/custom_audience/create/").mock(return_value=httpx.Response(
+        504, text="Gateway Timeout"))
+    long_name = audience_name("B" * 300, KEY)
+    with pytest.raises(ConnectorError) as exc:
+        connector.upload_audience("7001", audience_external_id=None, name=long_name, add=people(1000), remove=[])
+    assert exc.value.retryable and create.call_count == 1 and waits == []  # TikTok may have made it: not repeated
+    sent = json.loads(create.calls[0].request.content)["custom_audience_name"]
+    assert len(sent) == 128 and sent.endswith(f" (Stratum {KEY})")  # cut to TikTok's limit, the key kept whole
+    listing = respx_mock.get(f"{TIKTOK}/dmp/custom_audience/list/").mock(side_effect=[
+        tiktok_ok({"list": [{"audience_id": "ca-70", "name": "Newsletter", "audience_type": "Customer File"}],
+                   "page_info": {"page": 1, "page_size": 100, "total_number": 2, "total_page": 2}}),
+        tiktok_ok({"list": [{"audience_id": "ca-77", "name": sent, "audience_type": "Customer File"}],
+                   "page_info": {"page": 2, "page_size": 100, "total_number": 2, "total_page": 2}})])
+    assert connector.find_audience("7001", key=KEY) == "ca-77"
+    assert [call.request.url.params["page"] for call in listing.calls] == ["1", "2"]
+    assert listing.calls[0].request.url.params["advertiser_id"] == "7001"
