@@ -12,10 +12,10 @@ class AnalyticsConfig(AppConfig):
         from stratum.api.schedules import register
 
         from .churn.fields import register as register_segment_fields
-        from .churn.selectors import predictions_by_profile
+        from .churn.selectors import predictions_by_profile, predictions_join
 
         register_segment_fields()
-        predictions_reader_register(predictions_by_profile)
+        predictions_reader_register(predictions_by_profile, join=predictions_join)
         from cdp.privacy_hooks import privacy_hooks_register
 
         from .churn.selectors import churn_privacy_export

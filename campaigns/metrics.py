@@ -127,6 +127,19 @@ def format_metrics(row: Mapping[str, Any], *, suffix: str = "", names: tuple[str
     return out
 
 
+def list_figures(impressions, clicks, spend, conversions, revenue) -> dict[str, float | int]:
+    """The campaign list's 8 figures from one campaign's sums: `format_metrics(..., names=LIST_METRICS)`'s values
+    (a test compares the two), without its per-name lookups (a fifth of a list page's Python time)."""
+    impressions, clicks = int(impressions or 0), int(clicks or 0)
+    spend, conversions, revenue = float(spend or 0), float(conversions or 0), float(revenue or 0)
+    return {"spend": round(spend, 2), "revenue": round(revenue, 2),
+            "roas": round(revenue / spend, 2) if spend else 0.0,
+            "conversions": int(conversions) if conversions.is_integer() else round(conversions, 2),
+            "clicks": clicks, "impressions": impressions,
+            "cpa": round(spend / conversions, 2) if conversions else 0.0,
+            "ctr": round(clicks / impressions * 100, 2) if impressions else 0.0}
+
+
 # --- SQL built once per process ----------------------------------------------------------------
 # The campaign list's two statements, as text made from the definitions above the first time each shape is asked
 # for (per database vendor, page size and dated/lifetime): a request runs them without building or compiling ORM
@@ -138,8 +151,21 @@ def _metric_table() -> str:
     return CampaignDailyMetric._meta.db_table
 
 
+def _totals_table() -> str:
+    from .models import CampaignMetricTotals
+
+    return CampaignMetricTotals._meta.db_table
+
+
 def _float_type(connection) -> str:
-    return FloatField().db_type(connection)
+    return _float_type_of(connection.alias)
+
+
+@lru_cache(maxsize=8)
+def _float_type_of(alias: str) -> str:  # asked for on every list request: building the field cost 0.1 ms
+    from django.db import connections
+
+    return FloatField().db_type(connections[alias])
 
 
 @lru_cache(maxsize=256)
@@ -185,9 +211,14 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
     chosen = 'WHERE c."tenant_id" = %s AND {where}'
     if order in RATIOS or order in SUM_FIELDS:  # the page by one metric: only its sums, per campaign
         key, needed = _order_key(order, float_type)
-        sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
-        page = (f'WITH m AS (SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
-                f'GROUP BY "campaign_id"), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
+        if dated:
+            sums = ", ".join(f'SUM("{field}") AS {field}' for field in needed)
+            per_campaign = (f'SELECT "campaign_id", {sums} FROM "{metrics}" WHERE "tenant_id" = %s{in_range} '
+                            f'GROUP BY "campaign_id"')
+        else:  # lifetime: the campaign's totals row
+            sums = ", ".join(f'"{field}" AS {field}' for field in needed)
+            per_campaign = f'SELECT "campaign_id", {sums} FROM "{_totals_table()}" WHERE "tenant_id" = %s'
+        page = (f'WITH m AS ({per_campaign}), page AS (SELECT {columns}, {key} AS sort_key FROM "{table}" c '
                 f'LEFT JOIN m ON m."campaign_id" = c."id" {chosen} '
                 f'ORDER BY sort_key {direction}, c."created_at" DESC, c."id" ASC LIMIT %s OFFSET %s)')
         outer = f'page.sort_key {direction}, page.created_at DESC, page.id ASC'
@@ -199,9 +230,12 @@ def _campaign_page_sql(vendor: str, float_type: str, order: str, descending: boo
     all_sums = ", ".join(f'COALESCE(s.{name}, 0)' for name in SUM_FIELDS)
     page_sums = ", ".join(f'SUM("{name}") AS {name}' for name in SUM_FIELDS)
     # The page's sums: its campaigns are the tenant's (chosen under c.tenant_id), so their rows are found by campaign
-    # id alone — on PostgreSQL one index-only range scan of (campaign_id, date) INCLUDE (...) per campaign (LATERAL);
-    # elsewhere one grouped query over the page's ids.
-    if vendor == "postgresql":
+    # id alone. Lifetime: the page's totals rows (CampaignMetricTotals). In a period: on PostgreSQL one index-only
+    # range scan of (campaign_id, date) INCLUDE (...) per campaign (LATERAL); elsewhere one grouped query over the
+    # page's ids.
+    if not dated:  # lifetime: one totals row per campaign (kept by triggers on the daily rows)
+        sums_join = f'LEFT JOIN "{_totals_table()}" s ON s."campaign_id" = page.id'
+    elif vendor == "postgresql":
         sums_join = (f'LEFT JOIN LATERAL (SELECT {page_sums} FROM "{metrics}" WHERE "campaign_id" = page.id'
                      f'{in_range}) s ON true')
     else:

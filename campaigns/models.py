@@ -144,6 +144,24 @@ class CampaignDailyMetric(TenantOwned, MetricFields):
         indexes = [models.Index(fields=["tenant", "date"]), models.Index(fields=["campaign", "date"])]
 
 
+class CampaignMetricTotals(TenantOwned):
+    """A campaign's lifetime sums of its daily metrics, so the lifetime list reads one row per campaign instead of
+    every day. Kept by database triggers on `CampaignDailyMetric` (migration 0005) in the statement that writes the
+    daily rows — every writer (sync upserts, seeds, raw SQL, cascades) keeps it exact, and parallel writers add
+    their differences atomically. `campaign_totals_repair` recomputes it from the daily rows."""
+
+    id = None
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="metric_totals")
+    impressions = models.BigIntegerField(default=0)
+    clicks = models.BigIntegerField(default=0)
+    spend = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    conversions = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    revenue = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    landing_page_views = models.BigIntegerField(default=0)
+    leads = models.BigIntegerField(default=0)
+
+
 class AdDailyMetric(TenantOwned, MetricFields):
     ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="daily_metrics")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ad_daily_metrics")

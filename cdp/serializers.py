@@ -62,18 +62,17 @@ def _identities(profile) -> list[dict]:
 
 
 def profile_items(rows) -> list[dict]:
-    """A page of profiles (plain rows of `PROFILE_COLUMNS` with `rfm` and `identities`, selectors.ProfilePage) as
-    `ProfileSerializer(profiles, many=True).data` answers them (same keys, order and formats; a test compares the
-    two), without a ModelSerializer's per-request field building; the page's predictions in one query."""
-    predictions = predictions_by_profile(profile_ids=[row["id"] for row in rows])
+    """A page of profiles (plain rows of `PROFILE_COLUMNS`, times as text, with `rfm`, `identities` and `predictions`,
+    selectors.ProfilePage) as `ProfileSerializer(profiles, many=True).data` answers them (same keys, order and
+    formats; a test compares the two), without a ModelSerializer's per-request field building."""
     return [{
         "id": str(p["id"]), "external_id": p["external_id"] or None, "email": p["email"] or None,
         "phone": p["phone"] or None, "lifecycle_stage": p["lifecycle_stage"],
         "rfm": p["rfm"],
         "traits": {**(p["traits"] or {}), "total_orders": p["total_orders"], "ltv": float(p["ltv"])},
         "identities": [{"type": kind, "value": value} for kind, value in p["identities"]],
-        "predictions": predictions.get(p["id"]),
-        "created_at": datetime_text(p["created_at"]), "updated_at": datetime_text(p["updated_at"])} for p in rows]
+        "predictions": p["predictions"],
+        "created_at": p["created_at"], "updated_at": p["updated_at"]} for p in rows]
 
 
 class ProfileSerializer(serializers.ModelSerializer):

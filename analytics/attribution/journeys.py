@@ -152,10 +152,12 @@ def _kept_query(*, with_decay: bool) -> str:
     def cut(since: str, before: str | None = None) -> str:
         """The path's touchpoints at or after `since` (and before `before`): a slice of the path, its bounds found
         by binary search in the (ascending) touch times — width_bucket(x, times) counts the times <= x, and
-        timestamps are whole microseconds, so x - EPSILON counts those < x. Null when none is left."""
+        timestamps are whole microseconds, so x - EPSILON counts those < x. Null when none is left. Parsing the
+        times' text is most of the cost, so the upper bound is searched only when the last touchpoint is past it."""
         def count_before(moment: str) -> str:
             return f"width_bucket({moment} - %(epsilon)s, j.touch_times::float8[])"
-        upper = count_before(before) if before else ""
+        upper = (f"CASE WHEN j.last_touch < {before} THEN {2**31 - 1} ELSE {count_before(before)} END"
+                 if before else "")
         return (f"NULLIF(array_to_string((string_to_array(j.path, %(path_sep)s))"
                 f"[{count_before(since)} + 1:{upper}], %(path_sep)s), '')")
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 from django.db import connections
 from django.db.models import Avg, Count, Q, QuerySet
 
+from cdp.predictions import PredictionsJoin
 from stratum.api.db import field_converters, values_convert
 
 from ..models import ChurnModelFit, ChurnPrediction, ChurnRisk, FitStatus
@@ -37,6 +38,12 @@ def _predictions_sql(alias: str, ids: int) -> tuple[str, list]:
     return sql, field_converters(fields, connections[alias])
 
 
+def _block(churn, alive, risk, expected, computed_at) -> dict:
+    return {"churn_probability": round(churn, 4), "probability_alive": round(alive, 4), "churn_risk": risk,
+            "expected_purchases_90d": round(expected, 3) if expected is not None else None,
+            "computed_at": computed_at}
+
+
 def predictions_by_profile(*, profile_ids) -> dict:
     """{profile id: prediction block} in one query (profile ids of one tenant: the FK pins the tenant): the blocks
     `prediction_block` makes, from plain rows of a statement built once per process per number of ids (the ORM
@@ -50,11 +57,22 @@ def predictions_by_profile(*, profile_ids) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk.get_db_prep_value(value, connection) for value in profile_ids])
         rows = [values_convert(row, converters, connection) for row in cursor.fetchall()]
-    return {profile_id: {"churn_probability": round(churn, 4), "probability_alive": round(alive, 4),
-                         "churn_risk": risk,
-                         "expected_purchases_90d": round(expected, 3) if expected is not None else None,
-                         "computed_at": computed_at}
-            for profile_id, churn, alive, risk, expected, computed_at in rows}
+    return {row[0]: _block(*row[1:]) for row in rows}
+
+
+@lru_cache(maxsize=8)
+def predictions_join(alias: str) -> PredictionsJoin:
+    """The blocks `predictions_by_profile` gives, as a join of the profile list's statement (cdp.predictions)."""
+    fields = [ChurnPrediction._meta.get_field(name) for name in _BLOCK_COLUMNS]
+    converters = field_converters(fields, connections[alias])
+
+    def block(values, connection):
+        if values[0] is None:  # no prediction row for this profile
+            return None
+        return _block(*values_convert(values, converters, connection)[1:])
+
+    return PredictionsJoin(table=ChurnPrediction._meta.db_table, columns=tuple(field.column for field in fields),
+                           block=block)
 
 
 def churn_summary(*, tenant) -> dict:

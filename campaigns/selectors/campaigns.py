@@ -21,6 +21,7 @@ from ..metrics import (
     SUM_FIELDS,
     campaign_page_sql,
     format_metrics,
+    list_figures,
     metric_ratios,
     metric_sums,
     metric_sums_sql,
@@ -157,13 +158,12 @@ class CampaignPage:
         if not rows:  # a page past the end: the count came with the rows
             return self.count(), []
         converters = _page_converters(connection.alias)
-        columns, sums_end = len(PAGE_COLUMNS), len(PAGE_COLUMNS) + 1 + len(SUM_NAMES)
+        columns = len(PAGE_COLUMNS)  # then the currency, then the sums in SUM_FIELDS order
         items = []
         for row in rows:
             item = dict(zip(PAGE_COLUMNS, values_convert(row[:columns], converters, connection), strict=True))
             item["currency"] = row[columns]
-            item.update(format_metrics(dict(zip(SUM_NAMES, row[columns + 1:sums_end], strict=True)), suffix="_sum",
-                                       names=LIST_METRICS))
+            item.update(list_figures(*row[columns + 1:columns + 6]))
             items.append(item)
         return rows[0][-1], items
 

@@ -6,8 +6,9 @@ from functools import lru_cache
 from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from stratum.api.db import field_converters, values_convert
+from stratum.api.db import datetime_text_sql, field_converters, values_convert
 from stratum.api.exceptions import NotFound
+from stratum.api.serializers import datetime_text
 
 from ..identifiers import normalize_value
 from ..models import (
@@ -21,6 +22,7 @@ from ..models import (
     RfmSegment,
     SegmentMembership,
 )
+from ..predictions import PredictionsJoin, predictions_by_profile, predictions_join
 
 
 def live_profiles(*, tenant) -> QuerySet:
@@ -132,6 +134,7 @@ def profiles_search(*, tenant, query: str | None = None, lifecycle_stage: str | 
 PROFILE_COLUMNS = ("id", "external_id", "email", "phone", "lifecycle_stage", "traits", "total_orders", "ltv",
                    "created_at", "updated_at")
 RFM_COLUMNS = ("recency_score", "frequency_score", "monetary_score", "segment")
+PROFILE_TIMES = ("created_at", "updated_at")  # as text, as the API writes them (`datetime_text`)
 
 
 @lru_cache(maxsize=64)
@@ -161,27 +164,50 @@ def _filter_condition(alias: str, query: bool, lifecycle_stage: bool, rfm_segmen
 
 
 @lru_cache(maxsize=64)
-def _page_sql(alias: str, condition: str) -> tuple[str, str, list]:
-    """The page with its RFM row and the count in one statement, the count alone (a page past the end), and the
-    columns' converters."""
+def _page_sql(alias: str, condition: str) -> tuple[str, str, list, PredictionsJoin | None, bool]:
+    """The page with its RFM row and the count in one statement, the count alone (a page past the end), the
+    columns' converters, the predictions' join and whether the page's statement also reads its identities and
+    predictions (PostgreSQL: the page is a derived table, so they are read for its rows only, not for the rows an
+    OFFSET skips)."""
+    connection = connections[alias]
     fields = [Profile._meta.get_field(name) for name in PROFILE_COLUMNS]
     tables = (f'"{Profile._meta.db_table}" p LEFT JOIN "{ProfileRfm._meta.db_table}" r '
               f'ON r."profile_id" = p."id"')
     count = f"SELECT COUNT(*) FROM {tables} WHERE {condition}"
-    columns = ", ".join([*(f'p."{field.column}"' for field in fields), *(f'r."{name}"' for name in RFM_COLUMNS)])
-    page = (f"SELECT {columns}, ({count}) FROM {tables} WHERE {condition} "
-            f'ORDER BY p."updated_at" DESC, p."id" ASC LIMIT %s OFFSET %s')
-    return page, count, field_converters(fields, connections[alias])
+    columns = [*(f'p."{field.column}"' for field in fields), *(f'r."{name}"' for name in RFM_COLUMNS)]
+    order = 'ORDER BY p."updated_at" DESC, p."id" ASC'
+    converters = field_converters(fields, connection)
+    if connection.vendor != "postgresql":
+        page = f"SELECT {', '.join(columns)}, ({count}) FROM {tables} WHERE {condition} {order} LIMIT %s OFFSET %s"
+        return page, count, converters, None, False
+    for name in PROFILE_TIMES:  # as the API writes them
+        at = PROFILE_COLUMNS.index(name)
+        columns[at] = datetime_text_sql(columns[at], connection)
+        converters[at] = (converters[at][0], [])
+    named = ", ".join(f"{column} AS c{n}" for n, column in enumerate(columns))
+    inner = (f'SELECT {named}, ({count}) AS total, p."updated_at" AS o FROM {tables} WHERE {condition} {order} '
+             "LIMIT %s OFFSET %s")
+    identities = (f'(SELECT json_agg(json_build_array(i."type", i."value") ORDER BY i."created_at", i."id") '
+                  f'FROM "{Identity._meta.db_table}" i WHERE i."tenant_id" = %s AND i."profile_id" = pg.c0)')
+    join = predictions_join(alias)
+    joined, predicted = "", ""
+    if join is not None:
+        joined = f' LEFT JOIN "{join.table}" x ON x."profile_id" = pg.c0'
+        predicted = "".join(f', x."{column}"' for column in join.columns)
+    outer = ", ".join(f"pg.c{n}" for n in range(len(columns)))
+    page = (f"SELECT {outer}, pg.total, {identities}{predicted} FROM ({inner}) pg{joined} "
+            "ORDER BY pg.o DESC, pg.c0 ASC")
+    return page, count, converters, join, True
 
 
 class ProfilePage:
-    """A profile list as the paginator takes it (`page_with_total`): the page of live profiles with its RFM rows
-    and the number of profiles in one statement, the page's identities (`identities`: (type, value) in the order
-    they were added) in another — each built once per process per shape of filters (or page size) from
-    `profiles_search`'s filters written as SQL conditions (a test holds the two to the same profiles and order).
-    Two queries for any page size and any number of profiles, no ORM query compiled and no model instance built
-    (a prefetch built an Identity per identifier and a queryset per profile). PostgreSQL counts the live profiles
-    with an index-only scan of their partial index."""
+    """A profile list as the paginator takes it (`page_with_total`): the page of live profiles with its RFM rows,
+    the number of profiles, the page's identities (`identities`: (type, value) in the order they were added) and
+    churn predictions (`predictions`) — on PostgreSQL in one statement, elsewhere the identities and predictions in
+    one more each — built once per process per shape of filters from `profiles_search`'s filters written as SQL
+    conditions (a test holds the two to the same profiles and order). No ORM query compiled and no model instance
+    built (a prefetch built an Identity per identifier and a queryset per profile). PostgreSQL counts the live
+    profiles with an index-only scan of their partial index."""
 
     def __init__(self, *, tenant, query: str | None = None, lifecycle_stage: str | None = None,
                  rfm_segment: str | None = None, segment_id=None):
@@ -189,26 +215,25 @@ class ProfilePage:
         self.term = query.strip() if query else None
         self.lifecycle_stage, self.rfm_segment, self.segment_id = lifecycle_stage, rfm_segment, segment_id
 
-    def _statement(self, connection) -> tuple[str, str, list, list]:
-        pk = Profile._meta.pk
-        tenant = pk.get_db_prep_value(self.tenant.pk, connection)
+    def _params(self, connection, tenant) -> list:
         params: list = [tenant]
         if self.term:
             like = f"%{connection.ops.prep_for_like_query(self.term)}%"
             params += [like, self.term, like, tenant, connection.ops.prep_for_iexact_query(self.term.lower())]
         params += [value for value in (self.lifecycle_stage, self.rfm_segment) if value]
         if self.segment_id:
-            params.append(pk.get_db_prep_value(self.segment_id, connection))
-        condition = _filter_condition(connection.alias, bool(self.term), bool(self.lifecycle_stage),
-                                      bool(self.rfm_segment), bool(self.segment_id))
-        page, count, converters = _page_sql(connection.alias, condition)
-        return page, count, converters, params
+            params.append(Profile._meta.pk.get_db_prep_value(self.segment_id, connection))
+        return params
 
     def page_with_total(self, *, offset: int, limit: int) -> tuple[int, list[dict]]:
         connection = connections[Profile.objects.db]
-        page, count, converters, params = self._statement(connection)
+        tenant = Profile._meta.pk.get_db_prep_value(self.tenant.pk, connection)
+        params = self._params(connection, tenant)
+        condition = _filter_condition(connection.alias, bool(self.term), bool(self.lifecycle_stage),
+                                      bool(self.rfm_segment), bool(self.segment_id))
+        page, count, converters, join, complete = _page_sql(connection.alias, condition)
         with connection.cursor() as cursor:
-            cursor.execute(page, [*params, *params, limit, offset])
+            cursor.execute(page, [*([tenant] if complete else []), *params, *params, limit, offset])
             rows = cursor.fetchall()
             if not rows:  # a page past the end: the count came with the rows
                 cursor.execute(count, params)
@@ -219,10 +244,18 @@ class ProfilePage:
             item = dict(zip(PROFILE_COLUMNS, values_convert(row[:columns], converters, connection), strict=True))
             item["rfm"] = dict(zip(RFM_COLUMNS, row[columns:rfm_end], strict=True))
             items.append(item)
-        identities = profile_identity_pairs(tenant=self.tenant, profile_ids=[item["id"] for item in items])
-        for item in items:
-            item["identities"] = identities.get(item["id"], [])
-        return rows[0][-1], items
+        if complete:  # the times came as text
+            for item, row in zip(items, rows, strict=True):
+                item["identities"] = row[rfm_end + 1] or []
+                item["predictions"] = join.block(row[rfm_end + 2:], connection) if join else None
+        else:
+            identities = profile_identity_pairs(tenant=self.tenant, profile_ids=[item["id"] for item in items])
+            predictions = predictions_by_profile(profile_ids=[item["id"] for item in items])
+            for item in items:
+                item["created_at"], item["updated_at"] = datetime_text(item["created_at"]), datetime_text(item["updated_at"])
+                item["identities"] = identities.get(item["id"], [])
+                item["predictions"] = predictions.get(item["id"])
+        return rows[0][rfm_end], items
 
 
 def profiles_list(*, tenant, query: str | None = None, lifecycle_stage: str | None = None,

@@ -26,7 +26,7 @@ from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from psycopg.errors import LockNotAvailable
 
-from stratum.api.db import advisory_key, advisory_xact_locks
+from stratum.api.db import advisory_key, advisory_xact_locks, pg_array
 from stratum.api.queueing import task_enqueue, tasks_have_a_broker
 
 from ..models import PURCHASE_EVENT, Event, Journey, JourneyMark, Profile
@@ -73,7 +73,7 @@ def journeys_mark(*, tenant, since: dict) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {JourneyMark._meta.db_table} (id, tenant_id, profile_id, since) "
                        "SELECT gen_random_uuid(), %s, p, s FROM unnest(%s::uuid[], %s::timestamptz[]) AS m(p, s)",
-                       [tenant.pk, ids, [since[pid] for pid in ids]])
+                       [tenant.pk, pg_array(ids), pg_array([since[pid] for pid in ids])])
 
 
 def journeys_mark_all(*, tenant) -> None:

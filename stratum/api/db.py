@@ -10,11 +10,14 @@ there; its "database is locked" after the busy timeout is the same kind of answe
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import TypeVar
 
 from django.core.exceptions import EmptyResultSet
@@ -126,7 +129,7 @@ def advisory_xact_locks(keys: Iterable[int], *, timeout: float | None = None) ->
         # unnest yields the array in order and the aggregate consumes the rows in that order.
         cursor.execute("SELECT set_config('lock_timeout', %s, true), "
                        "(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)",
-                       [f"{int(timeout * 1000)}ms", ordered])
+                       [f"{int(timeout * 1000)}ms", pg_array(ordered)])
 
 
 class AnyOf(Lookup):
@@ -143,10 +146,37 @@ class AnyOf(Lookup):
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection, prepared=False) for value in self.rhs]
         if connection.vendor == "postgresql":
-            return f"{lhs} = ANY(%s)", [*lhs_params, values]
+            # One array literal (pg_array), which PostgreSQL reads as an array of the column's type.
+            plain = all(type(value) in _ELEMENT or type(value) is str for value in values)
+            return f"{lhs} = ANY(%s)", [*lhs_params, pg_array(values) if plain else values]
         if not values:
             raise EmptyResultSet
         return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+def _quoted(value) -> str:
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_ELEMENT = {
+    uuid.UUID: lambda value: f"{value.int:032x}",  # 32 hex digits: what uuid_in reads, faster than str()
+    int: str,
+    Decimal: str,
+    bool: lambda value: "t" if value else "f",
+    dt.datetime: lambda value: value.isoformat(),  # no space or comma: needs no quotes
+    dt.date: lambda value: value.isoformat(),
+}
+
+
+def pg_array(values: Iterable) -> str:
+    """A PostgreSQL array literal of `values` (None is NULL; anything else not listed above goes in quoted as its
+    text), bound as ONE text parameter and cast in SQL (`%s::uuid[]`). psycopg's client-side binding quotes a list
+    element by element in Python: 12 ms for 1,000 ids, 23 ms for 1,000 timestamps, a sizeable part of an ingestion
+    batch; this takes well under a millisecond for ids and numbers."""
+    element = _ELEMENT.get
+    return "{" + ",".join("NULL" if value is None else (element(type(value)) or _quoted)(value)
+                          for value in values) + "}"
 
 
 def rows_source(name: str, columns: list[tuple[str, str]], rows: list[list]) -> tuple[str, list]:
@@ -156,7 +186,7 @@ def rows_source(name: str, columns: list[tuple[str, str]], rows: list[list]) -> 
     names = ", ".join(column for column, _ in columns)
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-        params = [[row[i] for row in rows] for i in range(len(columns))]
+        params = [pg_array([row[i] for row in rows]) for i in range(len(columns))]
         return f"{name}({names}) AS (SELECT * FROM unnest({arrays}))", params
     placeholder = f"({', '.join(['%s'] * len(columns))})"
     return (f"{name}({names}) AS (VALUES {', '.join([placeholder] * len(rows))})",
@@ -213,3 +243,20 @@ def values_convert(values, converters, connection_=None) -> list:
             value = function(value, column, connection_)
         converted.append(value)
     return converted
+
+
+# `stratum.api.serializers.datetime_text`'s format (REST_FRAMEWORK["DATETIME_FORMAT"], in UTC) in PostgreSQL's to_char.
+_PG_DATETIME_TEXT = {"%Y-%m-%dT%H:%M:%S.%fZ": 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'}
+
+
+def datetime_text_sql(column: str, connection_=None) -> str | None:
+    """SQL that reads a timestamp column as the API writes it (`datetime_text`), for lists made from plain rows:
+    parsing each timestamp into an aware datetime and formatting it again cost a page more than its query. None
+    where the database cannot (the caller formats in Python)."""
+    from rest_framework.settings import api_settings
+
+    connection_ = connection_ or connection
+    pattern = _PG_DATETIME_TEXT.get(api_settings.DATETIME_FORMAT)
+    if connection_.vendor != "postgresql" or pattern is None:
+        return None
+    return f"to_char({column} AT TIME ZONE 'UTC', '{pattern}')"

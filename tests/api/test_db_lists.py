@@ -44,3 +44,32 @@ def test_rows_source_yields_the_rows_typed():
     assert rows[1][2] is None and rows[0][2] is not None
     if connection.vendor == "postgresql":
         assert len(params) == 4  # one array per column, whatever the row count
+
+
+AWKWARD = ['say "hi"', "back\\slash", "a,b", "{braces}", "NULL", "", " padded ", "ünïcode ✓", "tab\there"]
+
+
+def test_rows_source_and_any_keep_awkward_text_exactly():
+    """Arrays go to PostgreSQL as one literal (pg_array): quotes, backslashes, commas, braces, the word NULL, empty
+    and padded strings come back as they were, beside real NULLs, ids, numbers and times."""
+    when = dt.datetime(2026, 1, 15, 10, 30, 0, 123456, tzinfo=dt.UTC)
+    ids = [uuid.uuid4() for _ in AWKWARD]
+    prep = Profile._meta.pk.get_db_prep_value
+    rows = [[prep(pk, connection), n, text, connection.ops.adapt_datetimefield_value(when)]
+            for n, (pk, text) in enumerate(zip(ids, AWKWARD, strict=True))]
+    rows.append([prep(uuid.uuid4(), connection), len(AWKWARD), None, None])
+    source, params = rows_source("v", [("id", "uuid"), ("n", "integer"), ("label", "text"), ("at", "timestamptz")],
+                                 rows)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {source} SELECT id, n, label, at FROM v ORDER BY n", params)
+        got = cursor.fetchall()
+    assert [row[2] for row in got] == [*AWKWARD, None]
+    assert [str(row[0]).replace("-", "") for row in got[:-1]] == [pk.hex for pk in ids]
+    assert [row[1] for row in got] == list(range(len(AWKWARD) + 1))
+    assert got[-1][3] is None
+    if connection.vendor == "postgresql":  # SQLite hands times back as text
+        assert {row[3] for row in got[:-1]} == {when}
+    profiles = [ProfileFactory(email=text) for text in AWKWARD[:4]]
+    found = Profile.objects.unscoped().filter(email__any=[*AWKWARD, "nobody"])
+    assert sorted(p.email for p in found) == sorted(AWKWARD[:4])
+    assert set(Profile.objects.unscoped().filter(pk__any=[profiles[0].pk, uuid.uuid4()])) == {profiles[0]}

@@ -54,3 +54,20 @@ def test_grouped_rows_with_suffix(two_days):
            .annotate(**metric_ratios(suffix="_sum")).get(campaign_id=campaign.pk))
     assert row["roas"] == pytest.approx(450 / 160.5)
     assert ratios_from_totals(row, suffix="_sum")["roas"] == pytest.approx(row["roas"])
+
+
+def test_the_list_figures_are_format_metrics_values():
+    """The list's fast path gives what `format_metrics` gives for the same sums: zeros, ties, fractions, big numbers,
+    integers from the totals table and Decimals from SUM()."""
+    from itertools import product
+
+    from campaigns.metrics import SUM_FIELDS, format_metrics, list_figures
+    from campaigns.selectors.campaigns import LIST_METRICS
+
+    counts = (0, 1, 7, 123456789012, Decimal("300"))
+    money = (0, Decimal("0.00"), Decimal("0.01"), Decimal("2.50"), Decimal("1234567.89"), Decimal("3"))
+    for impressions, clicks, spend, conversions, revenue in product(counts, counts[:3], money, money[:4], money[2:]):
+        sums = dict(zip(SUM_FIELDS, (impressions, clicks, spend, conversions, revenue, 0, 0), strict=True))
+        expected = format_metrics(sums, names=LIST_METRICS)
+        got = list_figures(impressions, clicks, spend, conversions, revenue)
+        assert got == expected and all(type(got[k]) is type(expected[k]) for k in expected), sums

@@ -41,8 +41,9 @@ def test_queries_do_not_grow_with_page_size_or_profiles(api_client, user, scoped
         assert body["total"] == 30 and len(body["items"]) == params["limit"]
         assert all(item["identities"] for item in body["items"])  # prefetched with the page, not one by one
         counts.add(n)
-    # auth, the page (its RFM row joined) with the count, the page's identities, the page's predictions
-    assert counts == {4}, counts
+    # auth, the page (its RFM row joined) with the count — on PostgreSQL its identities and predictions too;
+    # elsewhere the page's identities, the page's predictions
+    assert counts == {2 if connection.vendor == "postgresql" else 4}, counts
     n, body = _queries(client, {"limit": 10, "page": 4})  # past the end: no rows carry the count, so it is asked for
     assert body["items"] == [] and body["total"] == 30 and n == 3
 

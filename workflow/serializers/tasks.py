@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from stratum.api.serializers import StrictSerializer, datetime_text
+from stratum.api.serializers import StrictSerializer
 
 from ..models import RelatedObjectType, Task, TaskComment, TaskPriority, TaskStatus, TaskType
 from .common import DateOrDateTimeField, user_ids
@@ -30,7 +30,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 def task_items(rows) -> list[dict]:
-    """A page of tasks (plain rows of `TASK_COLUMNS` with `assignees`, selectors.tasks.TaskPage) as
+    """A page of tasks (plain rows of `TASK_COLUMNS`, times as text, with `assignees`, selectors.tasks.TaskPage) as
     `TaskSerializer(tasks, many=True).data` answers them (same keys, order and formats; a test compares the two),
     without a ModelSerializer's per-request field building."""
     def uuid_or_none(value):
@@ -39,10 +39,10 @@ def task_items(rows) -> list[dict]:
     return [{"id": str(t["id"]), "name": t["name"], "task_type": t["task_type"], "status": t["status"],
              "priority": t["priority"], "client_id": uuid_or_none(t["client_id"]),
              "created_by": uuid_or_none(t["created_by_id"]), "assignees": [str(u) for u in t["assignees"]],
-             "due_date": datetime_text(t["due_date"]), "description": t["description"],
+             "due_date": t["due_date"], "description": t["description"],
              "related_object_id": uuid_or_none(t["related_object_id"]), "related_object_type": t["related_object_type"],
-             "completed_by": uuid_or_none(t["completed_by_id"]), "completed_at": datetime_text(t["completed_at"]),
-             "created_at": datetime_text(t["created_at"]), "updated_at": datetime_text(t["updated_at"])}
+             "completed_by": uuid_or_none(t["completed_by_id"]), "completed_at": t["completed_at"],
+             "created_at": t["created_at"], "updated_at": t["updated_at"]}
             for t in rows]
 
 

@@ -11,7 +11,7 @@ from stratum.api.serializers import parse_body
 from ..access import role_require
 from ..filters import TaskFilterSet, task_filters_parse
 from ..models import ClientRole, Task, TaskComment
-from ..selectors.tasks import TaskPage, comments_visible_to, task_comments, task_list_queryset, tasks_filter
+from ..selectors.tasks import TaskPage, comments_visible_to, task_comments, task_list_queryset
 from ..serializers import tasks as s
 from ..services import tasks as services
 from .base import (
@@ -57,8 +57,8 @@ class TaskViewSet(WorkflowViewSet):
     @extend_schema(responses=page_envelope("TaskList", "tasks", TASK), tags=TAGS)
     def list(self, request):
         filters = task_filters_parse(request.query_params, tz=self.tenant.timezone)
-        tasks = tasks_filter(tenant=self.tenant, user=request.user, tasks=self.get_queryset(), filters=filters)
-        return self.get_paginated_response(s.task_items(self.paginate_queryset(TaskPage(tasks=tasks))))
+        page = self.paginate_queryset(TaskPage(tenant=self.tenant, user=request.user, filters=filters))
+        return self.get_paginated_response(s.task_items(page))
 
     @extend_schema(request=s.TaskCreateSerializer, parameters=[OpenApiParameter("client_id", str, required=False)],
                    responses={201: envelope("TaskCreated", TASK())}, tags=TAGS)
