@@ -5,7 +5,12 @@ import logging
 import time
 
 from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
+from django.middleware.csrf import CsrfViewMiddleware
+from django_otp.middleware import OTPMiddleware
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from stratum.celery import serving_request
@@ -31,6 +36,42 @@ logger = logging.getLogger("stratum.api")
 
 def is_api_path(path: str) -> bool:
     return path.startswith("/api/") or path == "/health" or path.startswith("/health/")
+
+
+class BrowserOnly:
+    """Middleware that only browser pages need (admin, staff console, the pages e-mails link to): the session, its
+    login and 2FA, CSRF cookies and flash messages. The API and /health authenticate each request by its token
+    (no session authentication is configured, and DRF views are CSRF-exempt), so there these layers only cost time
+    on every request: bypassed there, they still run — unchanged — for everything else. Subclasses keep Django's
+    classes, so the admin's checks still find them in MIDDLEWARE."""
+
+    def __call__(self, request):
+        if is_api_path(request.path):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class BrowserSessionMiddleware(BrowserOnly, SessionMiddleware):
+    pass
+
+
+class BrowserCsrfViewMiddleware(BrowserOnly, CsrfViewMiddleware):
+    def process_view(self, request, callback, callback_args, callback_kwargs):
+        if is_api_path(request.path):
+            return None
+        return super().process_view(request, callback, callback_args, callback_kwargs)
+
+
+class BrowserAuthenticationMiddleware(BrowserOnly, AuthenticationMiddleware):
+    pass
+
+
+class BrowserOTPMiddleware(BrowserOnly, OTPMiddleware):
+    pass
+
+
+class BrowserMessageMiddleware(BrowserOnly, MessageMiddleware):
+    pass
 
 
 class ApiBodySizeMiddleware:

@@ -12,6 +12,7 @@ then hold per process, the documented degraded mode; requests are never refused 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -56,6 +57,10 @@ return {allowed, string.format('%.17g', tokens), used}
 """
 
 
+# Redis names a loaded script by the SHA-1 of its text: EVALSHA with it, SCRIPT LOAD only when Redis answers NOSCRIPT.
+LUA_TOKEN_BUCKET_SHA = hashlib.sha1(LUA_TOKEN_BUCKET.encode()).hexdigest()
+
+
 @dataclass
 class RateLimitState:
     limit: int  # requests per minute (the X-RateLimit-* headers describe this quota)
@@ -89,7 +94,6 @@ class RateLimitState:
 _local_lock = threading.Lock()
 _local_buckets: dict[str, tuple[float, float]] = {}
 _local_windows: dict[str, int] = {}
-_redis_script = None
 
 
 def _take_local(key: str, window_key: str, capacity: int, rate: float, now: float,
@@ -126,8 +130,29 @@ def reset_local_buckets() -> None:
         _local_windows.clear()
 
 
+def _take_redis(client, keys: list[str], args: list) -> list:
+    """The script's reply, sent on a connection of the client's pool. Every API request runs this once: redis-py's
+    command path (Script object, retry wrapper, per-command hooks and callbacks) cost about twice the round trip it
+    wraps, and none of it is needed for one EVALSHA whose failures the breaker handles. The pool still hands out a
+    checked connection (a stale one is reconnected) and a socket error drops the connection, as redis-py does."""
+    from redis.exceptions import NoScriptError
+
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        try:
+            connection.send_command("EVALSHA", LUA_TOKEN_BUCKET_SHA, len(keys), *keys, *args)
+            return connection.read_response()
+        except NoScriptError:  # a new or restarted Redis (or SCRIPT FLUSH): load it, once
+            connection.send_command("SCRIPT", "LOAD", LUA_TOKEN_BUCKET)
+            connection.read_response()
+            connection.send_command("EVALSHA", LUA_TOKEN_BUCKET_SHA, len(keys), *keys, *args)
+            return connection.read_response()
+    finally:
+        pool.release(connection)
+
+
 def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
-    global _redis_script
     now = time.time()
     rate = per_minute / 60.0
     minute = int(now // 60)
@@ -136,15 +161,12 @@ def take_token(key: str, per_minute: int, burst: int) -> RateLimitState:
     allowed, tokens, used = None, None, None
     if client is not None:
         try:
-            if _redis_script is None:
-                _redis_script = client.register_script(LUA_TOKEN_BUCKET)
             prefix = settings.CACHES["default"].get("KEY_PREFIX", "stratum")
-            result = _redis_script(keys=[f"{prefix}:rl:{key}", f"{prefix}:rl:{window_key}"],
-                                   args=[burst, rate, now, per_minute], client=client)
+            result = _take_redis(client, [f"{prefix}:rl:{key}", f"{prefix}:rl:{window_key}"],
+                                 [burst, rate, now, per_minute])
             allowed, tokens, used = bool(int(result[0])), float(result[1]), int(result[2])
         except Exception as exc:  # Redis down: degrade to the in-process limits (Redis skipped for a few seconds)
             breaker.failed("rate limiter", exc)
-            _redis_script = None
     if allowed is None:
         allowed, tokens, used = _take_local(key, window_key, burst, rate, now, per_minute)
     window_end = (minute + 1) * 60

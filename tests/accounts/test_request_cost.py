@@ -276,3 +276,19 @@ def test_the_negotiation_shortcut_agrees_with_drf(accept, query):
 
     for renderers in ([JSONRenderer()], [JSONRenderer(), BrowsableAPIRenderer()]):
         assert choice(ApiContentNegotiation(), renderers) == choice(DefaultContentNegotiation(), renderers)
+
+
+def test_a_keys_last_use_is_written_at_most_once_a_minute(user, django_assert_num_queries):
+    client = key_client_for(user, scopes=["read:users"])
+    assert client.get("/api/v1/users/me").status_code == 200
+    first = ApiKey.objects.for_tenant(user.tenant).get(pk=client.api_key.pk).last_used_at
+    assert first is not None and (timezone.now() - first).total_seconds() < 5
+    with django_assert_num_queries(1):  # used again within the minute: the read only, no UPDATE
+        assert client.get("/api/v1/users/me").status_code == 200
+    assert ApiKey.objects.for_tenant(user.tenant).get(pk=client.api_key.pk).last_used_at == first
+    earlier = timezone.now() - dt.timedelta(seconds=61)
+    ApiKey.objects.for_tenant(user.tenant).filter(pk=client.api_key.pk).update(last_used_at=earlier)
+    with django_assert_num_queries(2):  # a minute on: the read and the UPDATE
+        assert client.get("/api/v1/users/me").status_code == 200
+    moved = ApiKey.objects.for_tenant(user.tenant).get(pk=client.api_key.pk).last_used_at
+    assert moved > first and (timezone.now() - moved).total_seconds() < 5

@@ -156,8 +156,10 @@ class TestRateLimits:
         from stratum.api import ratelimit
 
         class Broken:
-            def register_script(self, *_):
-                raise ConnectionError("redis down")
+            class connection_pool:  # noqa: N801 - the attribute redis-py clients have
+                @staticmethod
+                def get_connection():
+                    raise ConnectionError("redis down")
 
         monkeypatch.setattr(ratelimit, "_redis_client", lambda: Broken())
         state = take_token("test:degraded", 60, 1)
@@ -251,3 +253,30 @@ class TestDocs:
             assert response.status_code == 200, asset
         schema = client.get("/api/schema/", HTTP_ACCEPT="application/json")
         assert schema.status_code == 200 and schema.json()["openapi"].startswith("3.")
+
+
+@pytest.mark.skipif("RedisCache" not in __import__("django.conf").conf.settings.CACHES["default"]["BACKEND"],
+                    reason="the Redis path of the limiter")
+class TestRedisLimiter:
+    def test_the_script_is_named_by_the_sha_redis_gives_it(self):
+        from django_redis import get_redis_connection
+
+        from stratum.api import ratelimit
+
+        assert get_redis_connection("default").script_load(ratelimit.LUA_TOKEN_BUCKET) == ratelimit.LUA_TOKEN_BUCKET_SHA
+
+    def test_a_script_redis_does_not_know_is_loaded_then_run(self, monkeypatch):
+        import hashlib
+        import uuid
+
+        from stratum.api import ratelimit
+        from stratum.api.cache import breaker
+
+        text = ratelimit.LUA_TOKEN_BUCKET + f"-- {uuid.uuid4().hex}\n"  # never loaded: Redis answers NOSCRIPT
+        monkeypatch.setattr(ratelimit, "LUA_TOKEN_BUCKET", text)
+        monkeypatch.setattr(ratelimit, "LUA_TOKEN_BUCKET_SHA", hashlib.sha1(text.encode()).hexdigest())
+        states = [take_token("test:noscript", 60, 2) for _ in range(3)]
+        assert [s.allowed for s in states] == [True, True, False]
+        assert [s.remaining for s in states] == [59, 58, 58]
+        assert breaker.allows()  # Redis answered: no fallback to the local buckets
+        assert ratelimit._local_buckets == {}
