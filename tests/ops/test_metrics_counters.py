@@ -72,6 +72,7 @@ def test_audience_syncs_to_meta_by_outcome(api_client, anon_client, tenant, resp
         format="json")
     assert created.status_code == 201, created.content
     audience_id = created.json()["id"]
+    respx_mock.get(f"{GRAPH}/act_1/customaudiences").respond(200, json={"data": [], "paging": {}})  # none yet
     respx_mock.post(f"{GRAPH}/act_1/customaudiences").respond(200, json={"id": "238"})
     users = respx_mock.post(f"{GRAPH}/238/users")
     users.side_effect = [
