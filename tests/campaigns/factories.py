@@ -11,6 +11,7 @@ from campaigns.models import (
     AdDailyMetric,
     Campaign,
     CampaignDailyMetric,
+    CampaignMetricTotals,
     DemoPlatformChange,
 )
 from tests.factories import TenantOwnedFactory
@@ -63,6 +64,18 @@ class CampaignDailyMetricFactory(TenantOwnedFactory):
     revenue = Decimal("400.00")
     landing_page_views = 150
     leads = 3
+
+
+class CampaignMetricTotalsFactory(TenantOwnedFactory):
+    """Lifetime totals are never written directly: the daily metric's insert makes them (the triggers of
+    campaigns 0005), and the factory returns the row that insert left."""
+    class Meta:
+        model = CampaignMetricTotals
+
+    @classmethod
+    def _create(cls, model_class, *args, tenant=None, **kwargs):
+        daily = CampaignDailyMetricFactory(tenant=tenant, **kwargs)
+        return model_class.objects.unscoped().get(campaign_id=daily.campaign_id)
 
 
 class AdDailyMetricFactory(TenantOwnedFactory):
