@@ -74,6 +74,22 @@ class BrowserMessageMiddleware(BrowserOnly, MessageMiddleware):
     pass
 
 
+def browser_csrf_check(app_configs=None, **kwargs) -> list:
+    """Django's deploy checks look for its CSRF middleware by its dotted name (security.W003, silenced in settings),
+    and only then check the CSRF cookie; ours is its subclass, so this check stands in for both."""
+    from django.conf import settings
+    from django.core.checks import Warning
+    from django.utils.module_loading import import_string
+
+    if not any(issubclass(import_string(path), CsrfViewMiddleware) for path in settings.MIDDLEWARE
+               if isinstance(import_string(path), type)):
+        return [Warning("No CSRF middleware (django.middleware.csrf.CsrfViewMiddleware or a subclass) is in MIDDLEWARE.",
+                        id="stratum.W003")]
+    if not settings.CSRF_USE_SESSIONS and not settings.CSRF_COOKIE_SECURE:
+        return [Warning("CSRF_COOKIE_SECURE is not True: the CSRF cookie can travel over plain HTTP.", id="stratum.W016")]
+    return []
+
+
 class ApiBodySizeMiddleware:
     """Refuse a declared oversize body before anything reads it (413), and query parameters holding a NUL
     character (422: PostgreSQL text cannot store one, so the query would fail with a 500)."""

@@ -148,3 +148,17 @@ def test_https_requests_get_hsts_and_secure_cookies(hostile, settings, db):
                    response.get("Strict-Transport-Security"))
     cookie = response.cookies.get("csrftoken")
     hostile.expect("deployment", "the CSRF cookie is Secure", cookie is not None and bool(cookie["secure"]), cookie)
+
+
+@pytest.mark.attack("deployment")
+def test_the_csrf_deploy_check_sees_the_browser_only_subclass(settings):
+    """Django's W003 looks for its class by name (silenced); ours finds the subclass, and still asks for a secure
+    cookie — a MIDDLEWARE without any CSRF layer is reported."""
+    from stratum.api.middleware import browser_csrf_check
+
+    settings.CSRF_COOKIE_SECURE = True
+    assert browser_csrf_check() == []
+    settings.CSRF_COOKIE_SECURE = False
+    assert [w.id for w in browser_csrf_check()] == ["stratum.W016"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "Csrf" not in m]
+    assert [w.id for w in browser_csrf_check()] == ["stratum.W003"]
