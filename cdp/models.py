@@ -92,10 +92,12 @@ class Profile(TenantOwned):
             models.Index(fields=["tenant", "external_id"], name="cdp_profile_external"),
             models.Index(fields=["tenant", "lifecycle_stage"], name="cdp_profile_stage"),
             models.Index(fields=["tenant", "updated_at"], name="cdp_profile_updated"),
-            # The live profiles (not merged away): the list's count is an index-only scan of this small index
-            # instead of a scan of the wide rows, and its page (newest first) reads it in order.
+            # The live profiles (not merged away): the list's page (newest first) reads this index in order …
             models.Index(fields=["tenant", "-updated_at", "id"], condition=models.Q(merged_into__isnull=True),
                          name="cdp_profile_live_updated"),
+            # … and its count is an index-only scan of this one: one key per tenant, deduplicated by PostgreSQL
+            # into a few pages (11 for 10,000 profiles, against 137 for the one above).
+            models.Index(fields=["tenant"], condition=models.Q(merged_into__isnull=True), name="cdp_profile_live"),
         ]
 
     def __str__(self) -> str:

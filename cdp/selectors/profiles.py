@@ -164,16 +164,19 @@ def _filter_condition(alias: str, query: bool, lifecycle_stage: bool, rfm_segmen
 
 
 @lru_cache(maxsize=64)
-def _page_sql(alias: str, condition: str) -> tuple[str, str, list, PredictionsJoin | None, bool]:
+def _page_sql(alias: str, condition: str, rfm_filtered: bool) -> tuple[str, str, list, PredictionsJoin | None, bool]:
     """The page with its RFM row and the count in one statement, the count alone (a page past the end), the
     columns' converters, the predictions' join and whether the page's statement also reads its identities and
     predictions (PostgreSQL: the page is a derived table, so they are read for its rows only, not for the rows an
-    OFFSET skips)."""
+    OFFSET skips). The count joins the RFM rows only when the condition filters on them: a profile has at most
+    one (its primary key), so the join never changes the number, and without it PostgreSQL counts from the
+    narrow `cdp_profile_live` index (with the join, the planner still wants `p.id` and reads a wider one)."""
     connection = connections[alias]
     fields = [Profile._meta.get_field(name) for name in PROFILE_COLUMNS]
     tables = (f'"{Profile._meta.db_table}" p LEFT JOIN "{ProfileRfm._meta.db_table}" r '
               f'ON r."profile_id" = p."id"')
-    count = f"SELECT COUNT(*) FROM {tables} WHERE {condition}"
+    counted = tables if rfm_filtered else f'"{Profile._meta.db_table}" p'
+    count = f"SELECT COUNT(*) FROM {counted} WHERE {condition}"
     columns = [*(f'p."{field.column}"' for field in fields), *(f'r."{name}"' for name in RFM_COLUMNS)]
     order = 'ORDER BY p."updated_at" DESC, p."id" ASC'
     converters = field_converters(fields, connection)
@@ -231,7 +234,7 @@ class ProfilePage:
         params = self._params(connection, tenant)
         condition = _filter_condition(connection.alias, bool(self.term), bool(self.lifecycle_stage),
                                       bool(self.rfm_segment), bool(self.segment_id))
-        page, count, converters, join, complete = _page_sql(connection.alias, condition)
+        page, count, converters, join, complete = _page_sql(connection.alias, condition, bool(self.rfm_segment))
         with connection.cursor() as cursor:
             cursor.execute(page, [*([tenant] if complete else []), *params, *params, limit, offset])
             rows = cursor.fetchall()

@@ -108,3 +108,29 @@ def test_every_filter_gives_the_orm_search_profiles_and_order(scoped):
             assert [row["id"] for row in rows] == expected[offset:offset + limit], filters
     assert len(profiles_search(tenant=scoped, query="100%_r")) == 1
     assert len(profiles_search(tenant=scoped, query="%")) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner and partial indexes")
+def test_the_count_reads_the_narrow_live_index(scoped):
+    """The list's count (every page pays it) is an index-only scan of `cdp_profile_live` (tenant only, deduplicated:
+    a few pages per tenant), not of the wide page index; the RFM rows are joined only to filter on them."""
+    from cdp.models import Profile
+    from cdp.selectors import profiles_list
+    from cdp.selectors.profiles import _filter_condition, _page_sql
+
+    _people(scoped, 0, 6)
+    survivor = Profile.objects.order_by("email").first()
+    Profile.objects.exclude(pk=survivor.pk).filter(email="p1@shop.example").update(merged_into=survivor)
+    assert profiles_list(tenant=scoped).page_with_total(offset=0, limit=2)[0] == 5
+    assert profiles_list(tenant=scoped).page_with_total(offset=10, limit=2) == (5, [])  # the count alone
+    for rfm in (False, True):
+        condition = _filter_condition(connection.alias, False, False, rfm, False)
+        count = _page_sql(connection.alias, condition, rfm)[1]
+        assert ('"cdp_profilerfm"' in count) is rfm
+        params = [scoped.pk, "champions"] if rfm else [scoped.pk]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a test's few rows would be read whole otherwise
+            cursor.execute("EXPLAIN (COSTS OFF) " + count, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        if not rfm:
+            assert "Index Only Scan using cdp_profile_live on cdp_profile" in plan, plan
