@@ -195,7 +195,7 @@ def _page_sql(alias: str, condition: str, rfm_filtered: bool) -> tuple[str, str,
     join = predictions_join(alias)
     joined, predicted = "", ""
     if join is not None:
-        joined = f' LEFT JOIN "{join.table}" x ON x."profile_id" = pg.c0'
+        joined = f' LEFT JOIN "{join.table}" x ON x."tenant_id" = %s AND x."profile_id" = pg.c0'  # the tenant rule
         predicted = "".join(f', x."{column}"' for column in join.columns)
     outer = ", ".join(f"pg.c{n}" for n in range(len(columns)))
     page = (f"SELECT {outer}, pg.total, {identities}{predicted} FROM ({inner}) pg{joined} "
@@ -236,7 +236,8 @@ class ProfilePage:
                                       bool(self.rfm_segment), bool(self.segment_id))
         page, count, converters, join, complete = _page_sql(connection.alias, condition, bool(self.rfm_segment))
         with connection.cursor() as cursor:
-            cursor.execute(page, [*([tenant] if complete else []), *params, *params, limit, offset])
+            cursor.execute(page, [*([tenant] if complete else []), *params, *params, limit, offset,
+                                  *([tenant] if join is not None else [])])
             rows = cursor.fetchall()
             if not rows:  # a page past the end: the count came with the rows
                 cursor.execute(count, params)
